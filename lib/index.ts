@@ -12,3 +12,6 @@ export { display, DisplayHandle, JUPYTER_DISPLAY, inNotebook, toMimeBundle } fro
 export type { Displayable, MimeBundle } from './display';
 export { Progress } from './progress';
 export { ValueError, DataFileError, DownloadError, InterruptedError } from './errors';
+export * from './data';
+export * as applications from './applications';
+export * from './applications';

@@ -1,0 +1,2 @@
+// Barrel for lib/applications: re-exports its public API.
+export {};
