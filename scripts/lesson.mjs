@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+// `npm run lesson`: runs notebooks/01-transfer-learning.ipynb headlessly through the tslab-dl
+// kernel (nbclient), writes the executed notebook and the history plot under out/, and prints
+// the final validation accuracy, the epochs run, and the data and weights used.
+//
+//   npm run lesson -- [--data DIR] [--weights imagenet|none|FILE.h5] [--samples N] [--epochs N]
+//                     [--notebook FILE] [--out DIR]
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+const HELP = `Usage: npm run lesson -- [options]
+
+  --data DIR        Dollar Street folder (default: data/dataset_dollarstreet/, else the synthetic twin)
+  --weights W       imagenet (default: used when the file is in Keras' cache), none, or an .h5 path
+  --samples N       size of the synthetic training set (validation: a third of it); default 878/293
+  --epochs N        maximum epochs (default 30, early stopping may end sooner)
+  --notebook FILE   notebook to run (default notebooks/01-transfer-learning.ipynb)
+  --out DIR         where the executed notebook and the plot go (default out/)
+`;
+
+function parseArgs(argv) {
+  const options = { notebook: path.join(root, 'notebooks', '01-transfer-learning.ipynb'), out: path.join(root, 'out') };
+  const known = new Set(['data', 'weights', 'samples', 'epochs', 'notebook', 'out', 'timeout']);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') {
+      process.stdout.write(HELP);
+      process.exit(0);
+    }
+    const match = /^--([a-z]+)(?:=(.*))?$/.exec(arg);
+    if (!match || !known.has(match[1])) fail(`unknown option ${JSON.stringify(arg)}.\n\n${HELP}`);
+    const value = match[2] ?? argv[++i];
+    if (value === undefined) fail(`option --${match[1]} needs a value.`);
+    options[match[1]] = value;
+  }
+  for (const key of ['samples', 'epochs', 'timeout']) {
+    if (options[key] !== undefined && !(Number.isInteger(Number(options[key])) && Number(options[key]) > 0)) {
+      fail(`--${key} must be a positive integer. Received ${JSON.stringify(options[key])}.`);
+    }
+  }
+  return options;
+}
+
+function fail(message) {
+  process.stderr.write(`lesson: ${message}\n`);
+  process.exit(2);
+}
+
+/** The Python that has nbclient: $TSLAB_DL_PYTHON, Debian's /usr/bin/python3, or python3 on PATH. */
+function findJupyterPython() {
+  const candidates = [process.env.TSLAB_DL_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean);
+  for (const python of candidates) {
+    const probe = spawnSync(python, ['-c', 'import nbclient, jupyter_client'], { stdio: 'ignore' });
+    if (probe.status === 0) return python;
+  }
+  fail(
+    'Jupyter\'s nbclient was not found (tried ' + candidates.join(', ') + ').\n' +
+      'Install it: `pip install jupyterlab nbclient`, or on Debian/Ubuntu `apt-get install jupyter-notebook python3-nbclient`.',
+  );
+}
+
+function installKernelspec(python) {
+  const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-kernel-'));
+  const result = spawnSync(process.execPath, [path.join(root, 'bin', 'tslab-dl.js'), 'install', '--prefix', prefix, '--python', python], {
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) fail(`could not install the kernelspec:\n${result.stdout}${result.stderr}`);
+  return path.join(prefix, 'share', 'jupyter');
+}
+
+function outputsText(cell) {
+  return (cell.outputs ?? [])
+    .map((o) => (o.output_type === 'stream' ? [].concat(o.text).join('') : ''))
+    .join('');
+}
+
+function main() {
+  const options = parseArgs(process.argv.slice(2));
+  if (!fs.existsSync(path.join(root, 'dist', 'lib', 'index.js'))) {
+    const build = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
+    if (build.status !== 0) fail('the build failed (npm run build).');
+  }
+  const python = findJupyterPython();
+  const jupyterPath = installKernelspec(python);
+  const env = { ...process.env, JUPYTER_PATH: [jupyterPath, process.env.JUPYTER_PATH].filter(Boolean).join(path.delimiter) };
+  if (options.data) env.TSLAB_DL_DATA = path.resolve(options.data);
+  if (options.weights) env.TSLAB_DL_WEIGHTS = ['imagenet', 'none'].includes(options.weights) ? options.weights : path.resolve(options.weights);
+  if (options.samples) env.TSLAB_DL_SAMPLES = options.samples;
+  if (options.epochs) env.TSLAB_DL_EPOCHS = options.epochs;
+
+  fs.mkdirSync(options.out, { recursive: true });
+  const executed = path.join(options.out, path.basename(options.notebook));
+  console.log(`Running ${path.relative(root, options.notebook)} with the tslab-dl kernel ...`);
+  const started = Date.now();
+  const run = spawnSync(
+    python,
+    [path.join(root, 'scripts', 'python', 'run_notebook.py'), options.notebook, executed, '--timeout', options.timeout ?? '3600'],
+    { env, stdio: 'inherit' },
+  );
+  const seconds = (Date.now() - started) / 1000;
+  fs.rmSync(path.dirname(jupyterPath), { recursive: true, force: true });
+  if (!fs.existsSync(executed)) fail('the notebook did not run (see the error above).');
+
+  const nb = JSON.parse(fs.readFileSync(executed, 'utf8'));
+  const svg = nb.cells
+    .flatMap((c) => c.outputs ?? [])
+    .map((o) => o.data?.['image/svg+xml'])
+    .filter(Boolean)
+    .pop();
+  if (svg) fs.writeFileSync(path.join(options.out, 'history.svg'), [].concat(svg).join(''));
+  const summary = nb.cells.map(outputsText).join('').split('\n').filter((l) => l.startsWith('Final validation accuracy'));
+
+  console.log(`\nExecuted notebook: ${path.relative(process.cwd(), executed)}`);
+  if (svg) console.log(`History plot:      ${path.relative(process.cwd(), path.join(options.out, 'history.svg'))}`);
+  for (const line of summary) console.log(line);
+  console.log(`Lesson run time: ${seconds.toFixed(1)} s`);
+  if (run.status !== 0) {
+    console.error('The notebook stopped with an error (above); the executed notebook shows where.');
+    process.exit(1);
+  }
+  if (summary.length === 0) {
+    console.error('The notebook ran but printed no "Final validation accuracy" line.');
+    process.exit(1);
+  }
+}
+
+main();
