@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The lesson notebook in a real Jupyter web UI: Debian's classic Notebook server on 127.0.0.1,
  * driven by headless Chromium through playwright-core. Selects the tslab-dl kernel, runs all
