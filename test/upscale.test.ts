@@ -5,16 +5,22 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { parse as parseNpy } from 'npyjs';
 import { ready } from '../lib/backend';
 import { upscale, Upscale, resizeWithPadGeometry } from '../lib/layers/upscale';
 import { ValueError } from '../lib/errors';
 
 const PYTHON = '/usr/bin/python3';
+// npyjs is ESM-typed; its CommonJS build is what this CommonJS test can load.
+const { parse: parseNpy } = require('npyjs') as { parse(buffer: ArrayBuffer): { data: Float32Array; shape: number[] } };
 
 function torchMissing(): string | undefined {
   const r = spawnSync(PYTHON, ['-c', 'import numpy, torch'], { encoding: 'utf8' });
   return r.status === 0 ? undefined : `torch/numpy not importable by ${PYTHON}: ${(r.stderr || String(r.error)).trim().split('\n').pop()}`;
+}
+
+function readArrayBuffer(file: string): ArrayBuffer {
+  const bytes = fs.readFileSync(file);
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
 function applyTo(layer: Upscale, values: number[], shape: [number, number, number, number]): { data: number[]; shape: number[] } {
@@ -103,14 +109,14 @@ describe('upscale (tf.image.resize_with_pad semantics)', () => {
       assert.equal(r.status, 0, r.stderr);
       const cases = JSON.parse(r.stdout) as { name: string; height: number; width: number; method: 'bilinear' | 'nearest'; resized: number[]; pad: number[] }[];
       for (const c of cases) {
-        const input = parseNpy(fs.readFileSync(path.join(dir, `${c.name}_input.npy`)).buffer as ArrayBuffer);
-        const expected = parseNpy(fs.readFileSync(path.join(dir, `${c.name}_expected.npy`)).buffer as ArrayBuffer);
+        const input = parseNpy(readArrayBuffer(path.join(dir, `${c.name}_input.npy`)));
+        const expected = parseNpy(readArrayBuffer(path.join(dir, `${c.name}_expected.npy`)));
         const g = resizeWithPadGeometry(input.shape[1], input.shape[2], c.height, c.width);
         assert.deepEqual([g.resizedHeight, g.resizedWidth, g.padTop, g.padLeft], [...c.resized, ...c.pad], `${c.name}: geometry`);
-        const out = applyTo(upscale({ height: c.height, width: c.width, method: c.method }), Array.from(input.data as Float32Array), input.shape as [number, number, number, number]);
+        const out = applyTo(upscale({ height: c.height, width: c.width, method: c.method }), Array.from(input.data), input.shape as [number, number, number, number]);
         assert.deepEqual(out.shape, expected.shape, `${c.name}: shape`);
         let maxDiff = 0;
-        const want = expected.data as Float32Array;
+        const want = expected.data;
         for (let i = 0; i < want.length; i++) maxDiff = Math.max(maxDiff, Math.abs(out.data[i] - want[i]));
         assert.ok(maxDiff < 1e-5, `${c.name}: max |tfjs - torch| = ${maxDiff}`);
       }
