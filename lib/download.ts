@@ -1,0 +1,188 @@
+/**
+ * Downloading a file so that it is either complete and verified, or absent.
+ *
+ * The body is streamed into a temporary file next to the destination
+ * (`<dest>.part-<pid>-<random>`), counted and hashed on the way, checked
+ * against the announced length and the expected md5, flushed to disk and only
+ * then renamed to its final name. Whatever fails, the temporary file is
+ * removed and a {@link DownloadError} says which URL, what went wrong, and
+ * where to put a copy downloaded by hand.
+ */
+import { createHash } from 'crypto';
+import { createReadStream, promises as fs } from 'fs';
+import * as path from 'path';
+import { syncFolder, temporaryPathFor } from './data/atomic';
+import { DownloadError, InterruptedError, ValueError } from './errors';
+import { Progress } from './progress';
+
+export interface DownloadOptions {
+  /** Expected md5 of the whole file (32 hex digits). Defaults to no check. */
+  md5?: string;
+  /** What the progress display calls the download. Defaults to "Downloading <file name>". */
+  label?: string;
+  /** Expected size in bytes, when known better than the server's Content-Length. Defaults to no check. */
+  expectedBytes?: number;
+  /** Aborts the download (the temporary file is removed). */
+  signal?: AbortSignal;
+  /** The fetch to use. Defaults to Node's global fetch. */
+  fetchImpl?: typeof fetch;
+  /**
+   * Checks the downloaded file before it gets its final name (e.g. parses its header);
+   * throwing rejects the download. Defaults to no check.
+   */
+  validate?: (temporaryPath: string) => void | Promise<void>;
+}
+
+export interface DownloadResult {
+  /** Absolute path of the downloaded file. */
+  path: string;
+  bytes: number;
+  md5: string;
+}
+
+/** md5 of a file, as 32 lower-case hex digits (what Keras and Zenodo publish). */
+export async function md5File(file: string): Promise<string> {
+  const hash = createHash('md5');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** The innermost message of a fetch error: undici wraps the socket error in `cause`. */
+function describeCause(error: unknown): string {
+  const parts: string[] = [];
+  let e: any = error;
+  for (let depth = 0; e && depth < 4; depth++, e = e.cause) {
+    const text = [e.code, e.message].filter(Boolean).join(' ');
+    if (text && !parts.includes(text)) parts.push(text);
+  }
+  return parts.join(': ') || String(error);
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${bytes} bytes`;
+}
+
+function checkArguments(url: string, dest: string, options: DownloadOptions): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ValueError(`downloadFile(url): not a valid URL. Received ${JSON.stringify(url)}.`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new ValueError(`downloadFile(url): only http: and https: URLs can be downloaded. Received ${JSON.stringify(url)}.`);
+  }
+  if (typeof dest !== 'string' || dest === '' || dest.endsWith('/') || dest.endsWith(path.sep)) {
+    throw new ValueError(`downloadFile(dest): dest must be a file path. Received ${JSON.stringify(dest)}.`);
+  }
+  if (options.md5 !== undefined && !/^[0-9a-fA-F]{32}$/.test(options.md5)) {
+    throw new ValueError(`downloadFile(options.md5): must be 32 hex digits. Received ${JSON.stringify(options.md5)}.`);
+  }
+  if (options.expectedBytes !== undefined && !(Number.isInteger(options.expectedBytes) && options.expectedBytes >= 0)) {
+    throw new ValueError(`downloadFile(options.expectedBytes): must be a non-negative integer. Received ${options.expectedBytes}.`);
+  }
+}
+
+/**
+ * Downloads `url` to `dest` (creating its folder), atomically: `dest` appears
+ * only once the whole body arrived and passed the checks.
+ */
+export async function downloadFile(url: string, dest: string, options: DownloadOptions = {}): Promise<DownloadResult> {
+  checkArguments(url, dest, options);
+  const target = path.resolve(dest);
+  const folder = path.dirname(target);
+  const expectedMd5 = options.md5?.toLowerCase();
+  const fail = (what: string) =>
+    new DownloadError(
+      url,
+      `Could not download ${url}: ${what}. Nothing was saved at ${target}. ` +
+        `To install the file by hand, download ${url} with a browser and save it as ${target}` +
+        `${expectedMd5 ? ` (its md5 must be ${expectedMd5})` : ''}.`,
+    );
+
+  await fs.mkdir(folder, { recursive: true });
+  const temporary = temporaryPathFor(target);
+  let handle: fs.FileHandle | undefined;
+  let progress: Progress | undefined;
+  try {
+    let response: Response;
+    try {
+      response = await (options.fetchImpl ?? fetch)(url, { signal: options.signal, redirect: 'follow' });
+    } catch (e) {
+      if (options.signal?.aborted) throw fail('the download was aborted');
+      throw fail(`could not connect (${describeCause(e)})`);
+    }
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => undefined);
+      throw fail(`the server answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
+    }
+    if (!response.body) throw fail('the server sent no body');
+
+    // With Content-Encoding (gzip...), fetch decompresses and Content-Length counts the compressed bytes.
+    const lengthHeader = response.headers.get('content-length');
+    const announced =
+      lengthHeader !== null && !response.headers.get('content-encoding') && /^\d+$/.test(lengthHeader)
+        ? Number(lengthHeader)
+        : undefined;
+    const total = options.expectedBytes ?? announced;
+
+    handle = await fs.open(temporary, 'wx');
+    progress = new Progress(options.label ?? `Downloading ${path.basename(target)}`, total ?? 0, { unit: 'bytes' });
+    const hash = createHash('md5');
+    let bytes = 0;
+    const reader = response.body.getReader();
+    try {
+      for (;;) {
+        progress.checkInterrupt();
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (e) {
+          if (options.signal?.aborted) throw fail(`the download was aborted after ${formatBytes(bytes)}`);
+          const of = total !== undefined ? ` of ${formatBytes(total)}` : '';
+          throw fail(`the connection dropped after ${formatBytes(bytes)}${of} (${describeCause(e)})`);
+        }
+        if (chunk.done) break;
+        await handle.writeFile(chunk.value);
+        hash.update(chunk.value);
+        bytes += chunk.value.length;
+        progress.tick(chunk.value.length, total ? `${formatBytes(bytes)} / ${formatBytes(total)}` : formatBytes(bytes));
+      }
+    } finally {
+      await reader.cancel().catch(() => undefined);
+    }
+
+    if (announced !== undefined && bytes !== announced) {
+      throw fail(`the body ended after ${bytes} of the ${announced} bytes the server announced`);
+    }
+    if (options.expectedBytes !== undefined && bytes !== options.expectedBytes) {
+      throw fail(`received ${bytes} bytes, but ${options.expectedBytes} were expected`);
+    }
+    const md5 = hash.digest('hex');
+    if (expectedMd5 && md5 !== expectedMd5) {
+      throw fail(`the checksum does not match: expected md5 ${expectedMd5}, got ${md5} (a corrupted or changed file)`);
+    }
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    if (options.validate) {
+      try {
+        await options.validate(temporary);
+      } catch (e) {
+        throw fail(`the file received failed its check: ${(e as Error).message.replace(temporary, 'it')}`);
+      }
+    }
+    await fs.rename(temporary, target);
+    await syncFolder(folder);
+    progress.finish(`${formatBytes(bytes)}, saved to ${target}`);
+    return { path: target, bytes, md5 };
+  } catch (e) {
+    progress?.finish(e instanceof InterruptedError ? 'interrupted' : 'failed');
+    await handle?.close().catch(() => undefined);
+    await fs.rm(temporary, { force: true });
+    if (e instanceof DownloadError || e instanceof InterruptedError) throw e;
+    throw fail(describeCause(e));
+  }
+}
