@@ -1,0 +1,132 @@
+/**
+ * The feature cache: outputs of a frozen prefix, keyed by content, kept in memory and optionally
+ * on disk so that re-running the notebook, or the next kernel session, skips the work.
+ *
+ * A disk entry is one file: a JSON header line (format, shape, dtype, sha256 of the payload) and
+ * the float32 payload. It is written under a temporary name and renamed, and checked on every
+ * read: a truncated or altered file is reported, deleted and recomputed, never used.
+ */
+import { createHash, randomBytes } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+
+const FORMAT = 'tslab-dl-features/1';
+const MEMORY_ENTRIES = 8;
+
+/** Where disk entries go: $TSLAB_DL_CACHE/features, else ~/.cache/tslab-dl/features. */
+export function featureCacheFolder(): string {
+  const base = process.env.TSLAB_DL_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'tslab-dl');
+  return path.join(base, 'features');
+}
+
+const memory = new Map<string, tf.Tensor>();
+
+/** A kept copy of the cached features for `key`, from memory; undefined when absent. */
+export function fromMemory(key: string): tf.Tensor | undefined {
+  const hit = memory.get(key);
+  if (!hit) return undefined;
+  memory.delete(key); // re-insert: most recently used last
+  memory.set(key, hit);
+  return hit;
+}
+
+/** Keeps `features` in memory under `key` (the cache owns it from now on). */
+export function toMemory(key: string, features: tf.Tensor): void {
+  tf.keep(features);
+  memory.get(key)?.dispose();
+  memory.set(key, features);
+  while (memory.size > MEMORY_ENTRIES) {
+    const [oldest, tensor] = memory.entries().next().value as [string, tf.Tensor];
+    memory.delete(oldest);
+    tensor.dispose();
+  }
+}
+
+/** Empties the in-memory cache (disk entries stay). */
+export function clearFeatureMemory(): void {
+  for (const tensor of memory.values()) tensor.dispose();
+  memory.clear();
+}
+
+function entryPath(key: string, folder: string): string {
+  return path.join(folder, `${key}.features`);
+}
+
+interface Header {
+  format: string;
+  shape: number[];
+  dtype: 'float32';
+  sha256: string;
+}
+
+/**
+ * The features stored on disk for `key`, or undefined when there are none. A corrupt entry is
+ * deleted and reported through `warn`, and undefined is returned so that it gets recomputed.
+ */
+export function fromDisk(key: string, folder = featureCacheFolder(), warn: (m: string) => void = console.warn): tf.Tensor | undefined {
+  const file = entryPath(key, folder);
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch {
+    return undefined;
+  }
+  const problem = checkEntry(bytes);
+  if (typeof problem === 'string') {
+    warn(`tslab-dl: the feature cache file ${file} is corrupt (${problem}); deleting it and recomputing.`);
+    fs.rmSync(file, { force: true });
+    return undefined;
+  }
+  const { header, payload } = problem;
+  const values = new Float32Array(payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength));
+  return tf.tensor(values, header.shape, header.dtype);
+}
+
+function checkEntry(bytes: Buffer): string | { header: Header; payload: Buffer } {
+  const newline = bytes.indexOf(0x0a);
+  if (newline < 0) return 'no header';
+  let header: Header;
+  try {
+    header = JSON.parse(bytes.subarray(0, newline).toString('utf8'));
+  } catch {
+    return 'unreadable header';
+  }
+  if (header.format !== FORMAT || header.dtype !== 'float32' || !Array.isArray(header.shape)) return 'unknown format';
+  const payload = bytes.subarray(newline + 1);
+  const expected = header.shape.reduce((a, b) => a * b, 1) * 4;
+  if (payload.byteLength !== expected) return `${payload.byteLength} payload bytes, expected ${expected}`;
+  if (createHash('sha256').update(payload).digest('hex') !== header.sha256) return 'checksum mismatch';
+  return { header, payload };
+}
+
+/** Stores `features` on disk under `key`, atomically. */
+export function toDisk(key: string, features: tf.Tensor, folder = featureCacheFolder()): string {
+  fs.mkdirSync(folder, { recursive: true });
+  const values = features.dataSync() as Float32Array;
+  const payload = Buffer.from(new Float32Array(values).buffer);
+  const header: Header = {
+    format: FORMAT,
+    shape: features.shape,
+    dtype: 'float32',
+    sha256: createHash('sha256').update(payload).digest('hex'),
+  };
+  const file = entryPath(key, folder);
+  const temporary = `${file}.part-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    const fd = fs.openSync(temporary, 'w');
+    try {
+      fs.writeSync(fd, JSON.stringify(header) + '\n');
+      fs.writeSync(fd, payload);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temporary, file);
+  } catch (e) {
+    fs.rmSync(temporary, { force: true });
+    throw e;
+  }
+  return file;
+}

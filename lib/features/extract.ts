@@ -1,0 +1,87 @@
+/**
+ * Computing a frozen prefix's outputs once per (weights, input): from the in-memory cache, the
+ * disk cache, or by running the prefix batch by batch with a progress display.
+ */
+import { createHash } from 'crypto';
+import * as tf from '@tensorflow/tfjs';
+import { ValueError } from '../errors';
+import { Progress } from '../progress';
+import { fromDisk, fromMemory, toDisk, toMemory } from './cache';
+import { fingerprintModel, fingerprintTensor } from './fingerprint';
+import { runPrefix, Executor, resolveExecutor } from './run';
+
+/** Where features may be kept: in memory (default), also on disk, or not at all. */
+export type FeatureCacheMode = 'memory' | 'disk' | false;
+
+export interface FeatureOptions {
+  /** Images per forward pass. Defaults to 32. */
+  batchSize?: number;
+  /** Engine for the prefix: 'auto' (ONNX Runtime when installed, else tfjs), 'tfjs' or 'onnx'. Defaults to 'auto'. */
+  executor?: Executor;
+  /** Defaults to 'memory'. */
+  cache?: FeatureCacheMode;
+  /** Shown in the progress display. Defaults to 'Frozen features'. */
+  label?: string;
+}
+
+/** How often the prefix really ran, and how often the caches answered (tests and reports). */
+export const featureStats = { computed: 0, imagesComputed: 0, memoryHits: 0, diskHits: 0 };
+
+export interface Features {
+  features: tf.Tensor;
+  source: 'computed' | 'memory' | 'disk';
+  executor: 'tfjs' | 'onnx' | undefined;
+  /** Frees the features unless a cache owns them. */
+  release(): void;
+}
+
+const CACHE_MODES: readonly FeatureCacheMode[] = ['memory', 'disk', false];
+
+/** The outputs of `prefix` (a single-input, single-output model) for `x`. */
+export async function frozenFeatures(prefix: tf.LayersModel, x: tf.Tensor, options: FeatureOptions = {}): Promise<Features> {
+  const cache = options.cache ?? 'memory';
+  if (!CACHE_MODES.includes(cache)) {
+    throw new ValueError(`cache must be 'memory', 'disk' or false. Received ${JSON.stringify(options.cache)}.`);
+  }
+  const executor = await resolveExecutor(prefix, options.executor ?? 'auto');
+  const cached = (features: tf.Tensor, source: Features['source']): Features => ({ features, source, executor: undefined, release: () => {} });
+
+  const key = cache
+    ? createHash('sha256').update(`${fingerprintModel(prefix)}|${fingerprintTensor(x)}|${executor.name}`).digest('hex')
+    : undefined;
+  if (key) {
+    const inMemory = fromMemory(key);
+    if (inMemory) {
+      featureStats.memoryHits++;
+      return cached(inMemory, 'memory');
+    }
+    if (cache === 'disk') {
+      const onDisk = fromDisk(key);
+      if (onDisk) {
+        featureStats.diskHits++;
+        toMemory(key, onDisk);
+        return cached(onDisk, 'disk');
+      }
+    }
+  }
+
+  const n = x.shape[0];
+  const progress = new Progress(options.label ?? 'Frozen features', n, { unit: 'images' });
+  let features: tf.Tensor;
+  try {
+    features = await runPrefix(executor, x, options.batchSize ?? 32, (done) => {
+      progress.tick(done);
+      progress.checkInterrupt();
+    });
+  } catch (e) {
+    progress.finish('failed');
+    throw e;
+  }
+  progress.finish(`on ${executor.name}`);
+  featureStats.computed++;
+  featureStats.imagesComputed += n;
+  if (!key) return { features, source: 'computed', executor: executor.name, release: () => features.dispose() };
+  if (cache === 'disk') toDisk(key, features);
+  toMemory(key, features);
+  return { features, source: 'computed', executor: executor.name, release: () => {} };
+}

@@ -1,0 +1,131 @@
+/**
+ * Splitting a model at the end of its frozen, deterministic prefix.
+ *
+ * With the base frozen (its BatchNormalization in inference mode) and the upscale step fixed, the
+ * lesson model's first ~430 layers compute the same features for an image at every epoch. The
+ * split gives a `prefix` model (inputs -> those features) to run once, and a `head` model
+ * (features -> outputs) that re-uses the original layer objects, so training the head trains
+ * the full model's weights.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { isFrozen } from '../layers/frozen';
+
+/** Layers whose output depends on randomness during training. */
+const STOCHASTIC_LAYERS = new Set([
+  'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'SpatialDropout3D',
+  'GaussianNoise', 'GaussianDropout', 'AlphaDropout',
+]);
+
+export interface FrozenSplit {
+  /** inputs -> the tensors where the frozen prefix ends. */
+  prefix: tf.LayersModel;
+  /** Those tensors -> the model's outputs; shares its layers (and weights) with the model. */
+  head: tf.LayersModel;
+  /** Number of layers (input layers excluded) computed by the prefix. */
+  prefixLayerCount: number;
+}
+
+type Node = {
+  inputTensors: tf.SymbolicTensor[];
+  outputTensors: tf.SymbolicTensor[];
+  callArgs?: Record<string, unknown>;
+};
+
+function nodeOf(tensor: tf.SymbolicTensor): Node {
+  return (tensor.sourceLayer as unknown as { inboundNodes: Node[] }).inboundNodes[tensor.nodeIndex];
+}
+
+function isInputLayer(layer: tf.layers.Layer): boolean {
+  return layer.getClassName() === 'InputLayer';
+}
+
+/**
+ * Whether a layer computes the same output for the same input in training and in inference,
+ * and has nothing to learn: no trainable weights, not stochastic, and, for BatchNormalization,
+ * frozen (tslab-dl then runs it in inference mode, as Keras does).
+ */
+export function isFrozenDeterministic(layer: tf.layers.Layer): boolean {
+  if (STOCHASTIC_LAYERS.has(layer.getClassName())) return false;
+  if (layer instanceof tf.LayersModel) return layer.layers.every(isFrozenDeterministic);
+  if (layer.trainableWeights.length > 0) return false;
+  if (layer.getClassName() === 'BatchNormalization') return isFrozen(layer);
+  return true;
+}
+
+/** Signature of what decides the split: changes when a layer is frozen or unfrozen. */
+function freezeSignature(model: tf.LayersModel): string {
+  return model.layers.map((l) => `${l.name}:${isFrozenDeterministic(l) ? 1 : 0}`).join(',');
+}
+
+const splits = new WeakMap<tf.LayersModel, { signature: string; split: FrozenSplit | undefined }>();
+
+/**
+ * The split of `model` at the end of its largest frozen, deterministic prefix, or undefined when
+ * there is nothing worth computing once (the first layer after the inputs is trainable) or the
+ * graph has a shape this does not handle (several nodes of one layer in the model).
+ */
+export function splitFrozenPrefix(model: tf.LayersModel): FrozenSplit | undefined {
+  const signature = freezeSignature(model);
+  const known = splits.get(model);
+  if (known && known.signature === signature) return known.split;
+  const split = computeSplit(model);
+  splits.set(model, { signature, split });
+  return split;
+}
+
+function computeSplit(model: tf.LayersModel): FrozenSplit | undefined {
+  const frozenMemo = new Map<number, boolean>();
+  const isFrozenTensor = (t: tf.SymbolicTensor): boolean => {
+    let frozen = frozenMemo.get(t.id);
+    if (frozen === undefined) {
+      const layer = t.sourceLayer as tf.layers.Layer;
+      frozen = isInputLayer(layer) || (isFrozenDeterministic(layer) && nodeOf(t).inputTensors.every(isFrozenTensor));
+      frozenMemo.set(t.id, frozen);
+    }
+    return frozen;
+  };
+
+  // Walk back from the outputs; the first frozen tensor on each path is where the prefix ends.
+  const cut = new Map<number, tf.SymbolicTensor>();
+  const seen = new Set<number>();
+  const visit = (t: tf.SymbolicTensor): void => {
+    if (seen.has(t.id)) return;
+    seen.add(t.id);
+    if (isFrozenTensor(t)) {
+      cut.set(t.id, t);
+      return;
+    }
+    nodeOf(t).inputTensors.forEach(visit);
+  };
+  model.outputs.forEach(visit);
+
+  const cutTensors = [...cut.values()];
+  if (cutTensors.every((t) => isInputLayer(t.sourceLayer as tf.layers.Layer))) return undefined;
+
+  const prefix = tf.model({ inputs: model.inputs, outputs: cutTensors, name: `${model.name}_frozen_prefix` });
+  const prefixLayerCount = prefix.layers.filter((l) => !isInputLayer(l)).length;
+  const head = rebuildHead(model, cutTensors);
+  return { prefix, head, prefixLayerCount };
+}
+
+/** Re-applies the layers after the cut to fresh inputs shaped like the cut tensors. */
+function rebuildHead(model: tf.LayersModel, cutTensors: tf.SymbolicTensor[]): tf.LayersModel {
+  const rebuilt = new Map<number, tf.SymbolicTensor>();
+  const headInputs = cutTensors.map((t) => {
+    const input = tf.input({ shape: t.shape.slice(1) as number[], dtype: t.dtype, name: `${model.name}_features_${t.id}` });
+    rebuilt.set(t.id, input);
+    return input;
+  });
+  const rebuild = (t: tf.SymbolicTensor): tf.SymbolicTensor => {
+    const done = rebuilt.get(t.id);
+    if (done) return done;
+    const node = nodeOf(t);
+    const inputs = node.inputTensors.map(rebuild);
+    const applied = t.sourceLayer.apply(inputs.length === 1 ? inputs[0] : inputs, node.callArgs ?? {});
+    const outputs = (Array.isArray(applied) ? applied : [applied]) as tf.SymbolicTensor[];
+    node.outputTensors.forEach((original, i) => rebuilt.set(original.id, outputs[i]));
+    return rebuilt.get(t.id)!;
+  };
+  const outputs = model.outputs.map(rebuild);
+  return tf.model({ inputs: headInputs, outputs, name: `${model.name}_head` });
+}
