@@ -1,0 +1,256 @@
+/**
+ * Runs a frozen tfjs model (or the part of it up to a chosen tensor) on
+ * onnxruntime-node: the layers are translated once into an in-memory ONNX
+ * graph; layers without a translation, and the layers after them, run on
+ * tfjs, layer by layer, on the ONNX outputs.
+ *
+ * Inference semantics throughout: BatchNormalization uses its moving
+ * statistics, Dropout and noise layers pass their input through. The weights
+ * are copied when the executor is created: create a new one after changing them.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type * as Ort from 'onnxruntime-node';
+import { ready } from '../backend';
+import { ValueError } from '../errors';
+import { foldBatchNormIntoConv } from './fold-batch-norm';
+import { flattenLayerGraph, LayerGraph } from './layer-graph';
+import { encodeModel } from './model-proto';
+import { defaultThreadCount, loadOnnxRuntime, ModuleLoader } from './runtime';
+import { translateLayerGraph, Translation, UntranslatedLayer } from './translate';
+
+export interface OnnxExecutorOptions {
+  /**
+   * Where the computation ends: a SymbolicTensor of the model (e.g. the frozen base's
+   * output) or the name of a layer with one output. Defaults to the model's only output.
+   */
+  output?: tf.SymbolicTensor | string;
+  /** Threads one inference uses. Defaults to the number of cores. */
+  threads?: number;
+  /** onnxruntime execution providers, in order of preference. Defaults to ['cuda', 'cpu'] where CUDA is usable, else ['cpu']. */
+  executionProviders?: string[];
+  /** Fold each BatchNormalization that follows a Conv into the Conv's weights. Defaults to true. */
+  foldBatchNorm?: boolean;
+  /** onnxruntime's graph optimisations. Defaults to 'all'. */
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** How onnxruntime-node is loaded (tests). Defaults to require. */
+  loader?: ModuleLoader;
+}
+
+export interface OnnxRunOptions {
+  /** Images per onnxruntime call. Defaults to 32. */
+  batchSize?: number;
+  /** Called after each batch with the number of samples done and the total. */
+  onBatchEnd?: (done: number, total: number) => void | Promise<void>;
+}
+
+export interface OnnxExecutor {
+  /** Names of the model's input layers `run` expects tensors for, in order. */
+  readonly inputNames: string[];
+  /** The tfjs shape of the result (null for the batch dimension). */
+  readonly outputShape: (number | null)[];
+  /** One line: which layers run on ONNX and, if any do not, where tfjs takes over and why. */
+  readonly note: string;
+  /** Layers translated to ONNX, and layers in total. */
+  readonly translatedLayers: number;
+  readonly totalLayers: number;
+  /** Layers that have no translation (the layers after them run on tfjs too). */
+  readonly untranslated: UntranslatedLayer[];
+  /** Execution providers of the session ('cpu', or 'cuda' then 'cpu'); empty when all runs on tfjs. */
+  readonly providers: string[];
+  /** Size of the ONNX model in bytes (0 when all runs on tfjs). */
+  readonly modelBytes: number;
+  /** Conv+BatchNormalization pairs folded into one Conv. */
+  readonly foldedBatchNorms: number;
+  /** Computes the output for `x` (one tensor per input) in batches; the caller disposes the result. */
+  run(x: tf.Tensor | tf.Tensor[], options?: OnnxRunOptions): Promise<tf.Tensor>;
+  /** Releases the onnxruntime session. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Translates `model` (up to `options.output`) to ONNX and opens an onnxruntime session.
+ * Throws when onnxruntime-node cannot be loaded: check {@link onnxAvailable} first.
+ */
+export async function createOnnxExecutor(model: tf.LayersModel, options: OnnxExecutorOptions = {}): Promise<OnnxExecutor> {
+  await ready();
+  const { ort, info } = loadOnnxRuntime(options.loader);
+  if (!ort) throw new Error(`createOnnxExecutor: ${info.reason}.`);
+  const threads = options.threads ?? defaultThreadCount();
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new ValueError(`createOnnxExecutor: options.threads must be a positive integer. Received threads=${JSON.stringify(options.threads)}.`);
+  }
+  const layerGraph = flattenLayerGraph(model, options.output);
+  const translation = translateLayerGraph(layerGraph, model.name);
+  let folded = 0;
+  let session: Ort.InferenceSession | undefined;
+  let providers: string[] = [];
+  let modelBytes = 0;
+  let note = translation.note;
+  if (translation.graph) {
+    let graph = translation.graph;
+    if (options.foldBatchNorm ?? true) ({ graph, folded } = foldBatchNormIntoConv(graph));
+    const bytes = encodeModel(graph);
+    modelBytes = bytes.length;
+    const wanted = options.executionProviders ?? info.providers;
+    const sessionOptions = (eps: string[]): Ort.InferenceSession.SessionOptions => ({
+      executionProviders: eps,
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+    });
+    try {
+      session = await ort.InferenceSession.create(bytes, sessionOptions(wanted));
+      providers = wanted;
+    } catch (e) {
+      if (wanted.length === 1 && wanted[0] === 'cpu') throw e;
+      // A GPU provider that fails to start: say so and use the CPU.
+      session = await ort.InferenceSession.create(bytes, sessionOptions(['cpu']));
+      providers = ['cpu'];
+      note += ` (${wanted.join(', ')} failed: ${(e as Error).message.split('\n')[0]}; using the CPU)`;
+    }
+  }
+  return new Executor(ort, session, layerGraph, translation, { note, providers, modelBytes, folded });
+}
+
+class Executor implements OnnxExecutor {
+  readonly inputNames: string[];
+  readonly outputShape: (number | null)[];
+  readonly translatedLayers: number;
+  readonly totalLayers: number;
+  readonly untranslated: UntranslatedLayer[];
+  readonly note: string;
+  readonly providers: string[];
+  readonly modelBytes: number;
+  readonly foldedBatchNorms: number;
+  private disposed = false;
+
+  constructor(
+    private readonly ort: typeof Ort,
+    private session: Ort.InferenceSession | undefined,
+    private readonly layerGraph: LayerGraph,
+    private readonly translation: Translation,
+    facts: { note: string; providers: string[]; modelBytes: number; folded: number },
+  ) {
+    this.inputNames = layerGraph.inputs.map((i) => i.layer.name);
+    this.outputShape = layerGraph.outputShape;
+    this.translatedLayers = translation.translatedLayers;
+    this.totalLayers = layerGraph.calls.length;
+    this.untranslated = translation.untranslated;
+    this.note = facts.note;
+    this.providers = facts.providers;
+    this.modelBytes = facts.modelBytes;
+    this.foldedBatchNorms = facts.folded;
+  }
+
+  async run(x: tf.Tensor | tf.Tensor[], options: OnnxRunOptions = {}): Promise<tf.Tensor> {
+    if (this.disposed) throw new Error('This ONNX executor was disposed; create a new one with createOnnxExecutor.');
+    const inputs = this.checkInputs(x);
+    const batchSize = options.batchSize ?? 32;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new ValueError(`run(x, options): options.batchSize must be a positive integer. Received batchSize=${JSON.stringify(options.batchSize)}.`);
+    }
+    const total = inputs.length > 0 ? inputs[0].shape[0] : 0;
+    const perSample = this.outputShape.slice(1);
+    let out: Float32Array | undefined;
+    let sampleShape: number[] | undefined;
+    for (let start = 0; start < total; start += batchSize) {
+      const count = Math.min(batchSize, total - start);
+      const batch = await this.runBatch(inputs, start, count);
+      if (!out || !sampleShape) {
+        sampleShape = batch.shape.slice(1);
+        out = new Float32Array(total * (batch.data.length / count));
+      }
+      out.set(batch.data, start * (out.length / total));
+      await options.onBatchEnd?.(start + count, total);
+    }
+    if (!out || !sampleShape) {
+      if (perSample.some((d) => d === null)) {
+        throw new ValueError(`run(x): x has no samples and the output shape [${this.outputShape}] is not fixed.`);
+      }
+      return tf.zeros([0, ...(perSample as number[])]);
+    }
+    return tf.tensor(out, [total, ...sampleShape], 'float32');
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.session?.release();
+    this.session = undefined;
+  }
+
+  /** One batch through ONNX, then through the tfjs layers left, as a flat float32 array. */
+  private async runBatch(inputs: tf.Tensor[], start: number, count: number): Promise<{ data: Float32Array; shape: number[] }> {
+    const { graphInputs, graphOutputs, tfjsCalls } = this.translation;
+    const slices = inputs.map((t) => tf.tidy(() => tf.cast(t.slice(start, count), 'float32')));
+    const onnxOutputs: tf.Tensor[] = [];
+    try {
+      const env = new Map<string, tf.Tensor>();
+      this.layerGraph.inputs.forEach((input, i) => env.set(input.key, slices[i]));
+      if (this.session) {
+        const feeds: Record<string, Ort.Tensor> = {};
+        for (const gi of graphInputs) {
+          const slice = env.get(gi.key)!;
+          feeds[gi.onnxName] = new this.ort.Tensor('float32', (await slice.data()) as Float32Array, slice.shape);
+        }
+        const results = await this.session.run(feeds);
+        for (const go of graphOutputs) {
+          const r = results[go.onnxName];
+          const dims = [...r.dims];
+          if (tfjsCalls.length === 0 && go.key === this.layerGraph.outputKey) {
+            return { data: r.data as Float32Array, shape: dims };
+          }
+          const t = tf.tensor(r.data as Float32Array, dims, 'float32');
+          onnxOutputs.push(t);
+          env.set(go.key, t);
+        }
+      }
+      const result = tf.tidy(() => {
+        for (const call of tfjsCalls) {
+          const args = call.inputKeys.map((k) => env.get(k)!);
+          const y = call.layer.apply(args.length === 1 ? args[0] : args, { ...call.callArgs, training: false });
+          const ys = Array.isArray(y) ? y : [y];
+          call.outputKeys.forEach((k, i) => env.set(k, ys[i] as tf.Tensor));
+        }
+        const final = env.get(this.layerGraph.outputKey)!;
+        // A result that is an input slice or an ONNX output is disposed below: return a copy.
+        return final.dtype === 'float32' ? final.clone() : tf.cast(final, 'float32');
+      });
+      try {
+        return { data: (await result.data()) as Float32Array, shape: result.shape };
+      } finally {
+        result.dispose();
+      }
+    } finally {
+      tf.dispose(slices);
+      tf.dispose(onnxOutputs);
+    }
+  }
+
+  private checkInputs(x: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
+    const xs = Array.isArray(x) ? x : [x];
+    const expected = this.layerGraph.inputs;
+    if (xs.length !== expected.length) {
+      throw new ValueError(
+        `run(x): the model takes ${expected.length} input(s) (${this.inputNames.join(', ')}); received ${xs.length} tensor(s).`,
+      );
+    }
+    xs.forEach((t, i) => {
+      const want = expected[i].shape;
+      if (!(t instanceof tf.Tensor)) {
+        throw new ValueError(`run(x): input "${expected[i].layer.name}" must be a tf.Tensor; received ${typeof t}.`);
+      }
+      const ok = t.rank === want.length && want.every((d, j) => d === null || d === t.shape[j]);
+      if (!ok) {
+        throw new ValueError(
+          `run(x): input "${expected[i].layer.name}" must have shape [${want.map((d) => d ?? 'batch').join(', ')}]; received [${t.shape.join(', ')}].`,
+        );
+      }
+      if (t.shape[0] !== xs[0].shape[0]) {
+        throw new ValueError(`run(x): all inputs must have the same number of samples; received ${xs.map((s) => s.shape[0]).join(' and ')}.`);
+      }
+    });
+    return xs;
+  }
+}
