@@ -165,3 +165,29 @@ test('bad options are rejected by name', async () => {
   await assert.rejects(frozenFeatures(split.prefix, x, { executor: 'gpu' as never }), /executor must be 'auto', 'tfjs' or 'onnx'. Received "gpu"/);
   await assert.rejects(frozenFeatures(split.prefix, x, { cache: 'ram' as never }), /cache must be 'memory', 'disk' or false. Received "ram"/);
 });
+
+test("executor 'auto' runs the prefix on ONNX Runtime when installed, with tfjs' numbers", async (t) => {
+  const { onnxAvailable, onnxRuntimeInfo } = await import('../lib/onnx');
+  if (!onnxAvailable()) {
+    t.skip(`onnxruntime-node is not usable here: ${onnxRuntimeInfo().reason}`);
+    return;
+  }
+  clearFeatureMemory();
+  const { model } = lessonLikeModel();
+  const split = splitFrozenPrefix(model)!;
+  // Random moving statistics, so that inference-mode BatchNormalization does something.
+  const bn = split.prefix.layers.find((l) => l.getClassName() === 'BatchNormalization')!;
+  const [gamma, beta] = bn.getWeights();
+  bn.setWeights([gamma, beta, tf.randomNormal([4], 0, 1, 'float32', 5), tf.randomUniform([4], 0.5, 2, 'float32', 6)]);
+  const x = tf.randomUniform([6, 8, 8, 3], 0, 1, 'float32', 7);
+  const onnx = await frozenFeatures(split.prefix, x, { executor: 'auto', cache: false });
+  const reference = await frozenFeatures(split.prefix, x, { executor: 'tfjs', cache: false });
+  assert.equal(onnx.executor, 'onnx');
+  assert.equal(reference.executor, 'tfjs');
+  const relative = tf.tidy(() =>
+    tf.div(tf.norm(tf.sub(onnx.features, reference.features)), tf.norm(reference.features)).dataSync()[0],
+  );
+  assert.ok(relative < 1e-4, `relative error ${relative}`);
+  onnx.release();
+  reference.release();
+});

@@ -8,7 +8,7 @@ import { ValueError } from '../errors';
 import { Progress } from '../progress';
 import { fromDisk, fromMemory, toDisk, toMemory } from './cache';
 import { fingerprintModel, fingerprintTensor } from './fingerprint';
-import { runPrefix, Executor, resolveExecutor } from './run';
+import { chooseExecutor, createPrefixRunner, Executor, ExecutorName, runPrefix } from './run';
 
 /** Where features may be kept: in memory (default), also on disk, or not at all. */
 export type FeatureCacheMode = 'memory' | 'disk' | false;
@@ -30,7 +30,8 @@ export const featureStats = { computed: 0, imagesComputed: 0, memoryHits: 0, dis
 export interface Features {
   features: tf.Tensor;
   source: 'computed' | 'memory' | 'disk';
-  executor: 'tfjs' | 'onnx' | undefined;
+  /** The engine that computed them; undefined when they came from a cache. */
+  executor: ExecutorName | undefined;
   /** Frees the features unless a cache owns them. */
   release(): void;
 }
@@ -43,7 +44,7 @@ export async function frozenFeatures(prefix: tf.LayersModel, x: tf.Tensor, optio
   if (!CACHE_MODES.includes(cache)) {
     throw new ValueError(`cache must be 'memory', 'disk' or false. Received ${JSON.stringify(options.cache)}.`);
   }
-  const executor = await resolveExecutor(prefix, options.executor ?? 'auto');
+  const executor = chooseExecutor(options.executor ?? 'auto');
   const cached = (features: tf.Tensor, source: Features['source']): Features => ({ features, source, executor: undefined, release: () => {} });
 
   const key = cache
@@ -66,16 +67,20 @@ export async function frozenFeatures(prefix: tf.LayersModel, x: tf.Tensor, optio
   }
 
   const n = x.shape[0];
+  const runner = await createPrefixRunner(prefix, executor.name);
+  for (const note of [executor.note, runner.note]) if (note) console.log(note);
   const progress = new Progress(options.label ?? 'Frozen features', n, { unit: 'images' });
   let features: tf.Tensor;
   try {
-    features = await runPrefix(executor, x, options.batchSize ?? 32, (done) => {
+    features = await runPrefix(runner, x, options.batchSize ?? 32, (done) => {
       progress.tick(done);
       progress.checkInterrupt();
     });
   } catch (e) {
     progress.finish('failed');
     throw e;
+  } finally {
+    await runner.dispose();
   }
   progress.finish(`on ${executor.name}`);
   featureStats.computed++;

@@ -1,40 +1,54 @@
 /**
- * Running a frozen prefix batch by batch on an inference engine: TensorFlow.js itself, or ONNX
- * Runtime (much faster on CPUs, lib/onnx) when it is installed and can translate the prefix.
+ * Running a frozen prefix batch by batch on an inference engine: ONNX Runtime (much faster on
+ * CPUs, lib/onnx) when it is installed, or TensorFlow.js itself.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ValueError } from '../errors';
+import { createOnnxExecutor, onnxAvailable, onnxRuntimeInfo } from '../onnx';
 
 export type Executor = 'auto' | 'tfjs' | 'onnx';
+export type ExecutorName = 'tfjs' | 'onnx';
 
-export interface ResolvedExecutor {
-  name: 'tfjs' | 'onnx';
+export interface PrefixRunner {
+  name: ExecutorName;
+  /** One line on how the prefix runs (e.g. which layers fell back to tfjs), or undefined. */
+  note?: string;
   /** Runs one batch; the result is a new tensor the caller owns. */
   runBatch(batch: tf.Tensor): Promise<tf.Tensor>;
-  dispose(): void;
+  dispose(): Promise<void>;
 }
 
 const EXECUTORS: readonly Executor[] = ['auto', 'tfjs', 'onnx'];
 
-function tfjsExecutor(prefix: tf.LayersModel): ResolvedExecutor {
-  return {
-    name: 'tfjs',
-    runBatch: async (batch) => prefix.predictOnBatch(batch) as tf.Tensor,
-    dispose: () => {},
-  };
-}
-
-/** Chooses the engine for `prefix`. */
-export async function resolveExecutor(prefix: tf.LayersModel, executor: Executor): Promise<ResolvedExecutor> {
+/** The engine `executor` stands for here: 'auto' is ONNX Runtime when it loads, else tfjs. */
+export function chooseExecutor(executor: Executor): { name: ExecutorName; note?: string } {
   if (!EXECUTORS.includes(executor)) {
     throw new ValueError(`executor must be 'auto', 'tfjs' or 'onnx'. Received ${JSON.stringify(executor)}.`);
   }
-  return tfjsExecutor(prefix);
+  if (executor === 'tfjs') return { name: 'tfjs' };
+  if (onnxAvailable()) return { name: 'onnx' };
+  const reason = onnxRuntimeInfo().reason;
+  if (executor === 'onnx') throw new ValueError(`executor 'onnx' cannot be used: ${reason}. Use executor: 'tfjs' or 'auto'.`);
+  return { name: 'tfjs', note: `Running the frozen layers on tfjs: ${reason}.` };
 }
 
-/** Runs `prefix` over `x` in batches, reporting the images done after each batch. */
+/** Prepares `prefix` to run on the engine `name` (for ONNX: translates it and opens a session). */
+export async function createPrefixRunner(prefix: tf.LayersModel, name: ExecutorName): Promise<PrefixRunner> {
+  if (name === 'tfjs') {
+    return { name, runBatch: async (batch) => prefix.predictOnBatch(batch) as tf.Tensor, dispose: async () => {} };
+  }
+  const onnx = await createOnnxExecutor(prefix);
+  return {
+    name,
+    note: onnx.untranslated.length > 0 ? onnx.note : undefined,
+    runBatch: (batch) => onnx.run(batch, { batchSize: batch.shape[0] }),
+    dispose: () => onnx.dispose(),
+  };
+}
+
+/** Runs the prefix over `x` in batches, reporting the images done after each batch. */
 export async function runPrefix(
-  executor: ResolvedExecutor,
+  runner: PrefixRunner,
   x: tf.Tensor,
   batchSize: number,
   onBatch: (images: number) => void,
@@ -49,7 +63,7 @@ export async function runPrefix(
       const size = Math.min(batchSize, n - start);
       const batch = x.slice(start, size);
       try {
-        parts.push(await executor.runBatch(batch));
+        parts.push(await runner.runBatch(batch));
       } finally {
         batch.dispose();
       }
