@@ -1,0 +1,112 @@
+/**
+ * `summary(model)`: Keras' `model.summary()` as data: one row per layer and the parameter totals
+ * (total, trainable, non-trainable), shown as an HTML table in a notebook and as text elsewhere.
+ *
+ * Counts follow Keras and tfjs' own `model.summary()`: trainable = the weights `fit` updates;
+ * non-trainable = the rest (frozen layers' weights and BatchNormalization's moving statistics).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { display, escapeXml, JUPYTER_DISPLAY, MimeBundle } from '../display';
+import { checkModel } from './arguments';
+
+export interface LayerRow {
+  name: string;
+  /** The layer's class, e.g. 'Dense'. */
+  type: string;
+  /** e.g. '[null,1024]'; 'multiple' for a layer used with several shapes. */
+  outputShape: string;
+  params: number;
+  /** Whether fit updates this layer's weights. */
+  trainable: boolean;
+}
+
+function countParams(weights: readonly tf.LayerVariable[]): number {
+  return weights.reduce((sum, w) => sum + w.shape.reduce((a: number, b) => a * (b as number), 1), 0);
+}
+
+function shapeText(layer: tf.layers.Layer): string {
+  try {
+    const shape = layer.outputShape;
+    return JSON.stringify(shape).replace(/,/g, ', ');
+  } catch {
+    return 'multiple';
+  }
+}
+
+/** Groups digits like Keras: 7,093,360. */
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+export class ModelSummary {
+  constructor(
+    readonly name: string,
+    readonly layers: LayerRow[],
+    readonly totalParams: number,
+    readonly trainableParams: number,
+    readonly nonTrainableParams: number,
+  ) {}
+
+  text(): string {
+    const header = ['Layer (type)', 'Output Shape', 'Param #'];
+    const rows = this.layers.map((l) => [`${l.name} (${l.type})`, l.outputShape, formatCount(l.params)]);
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)) + 2);
+    const line = (cells: string[]) => cells.map((c, i) => (i === 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('');
+    const width = widths.reduce((a, b) => a + b, 0);
+    return [
+      `Model: "${this.name}"`,
+      '_'.repeat(width),
+      line(header),
+      '='.repeat(width),
+      ...rows.map(line),
+      '='.repeat(width),
+      `Total params: ${formatCount(this.totalParams)}`,
+      `Trainable params: ${formatCount(this.trainableParams)}`,
+      `Non-trainable params: ${formatCount(this.nonTrainableParams)}`,
+      '_'.repeat(width),
+    ].join('\n');
+  }
+
+  html(): string {
+    const td = (c: string, right = false) => `<td style="padding:1px 8px;text-align:${right ? 'right' : 'left'}">${escapeXml(c)}</td>`;
+    const rows = this.layers
+      .map((l) => `<tr${l.params && !l.trainable ? ' style="color:#777"' : ''}>${td(l.name)}${td(l.type)}${td(l.outputShape)}${td(formatCount(l.params), true)}</tr>`)
+      .join('');
+    const totals =
+      `<p style="font-family:monospace;margin:0.3em 0">Total params: <b>${formatCount(this.totalParams)}</b><br>` +
+      `Trainable params: <b>${formatCount(this.trainableParams)}</b><br>Non-trainable params: <b>${formatCount(this.nonTrainableParams)}</b></p>`;
+    // A model the size of DenseNet121 has hundreds of layers: keep them folded, the totals visible.
+    const table =
+      `<table style="font-family:monospace;border-collapse:collapse"><thead><tr>` +
+      `<th style="text-align:left">Layer</th><th style="text-align:left">Type</th><th style="text-align:left">Output shape</th><th style="text-align:right">Param #</th>` +
+      `</tr></thead><tbody>${rows}</tbody></table>`;
+    const layers = this.layers.length > 30 ? `<details><summary>${this.layers.length} layers</summary>${table}</details>` : table;
+    return `<div><p style="font-family:monospace;margin:0.3em 0">Model: "${escapeXml(this.name)}"</p>${layers}${totals}</div>`;
+  }
+
+  [JUPYTER_DISPLAY](): MimeBundle {
+    return { 'text/plain': this.text(), 'text/html': this.html() };
+  }
+}
+
+export interface SummaryOptions {
+  /** Show the summary (HTML in a notebook, text in a terminal). Defaults to true. */
+  show?: boolean;
+}
+
+/** Keras' `model.summary()`: shows and returns the layers and parameter counts of `model`. */
+export function summary(model: tf.LayersModel, { show = true }: SummaryOptions = {}): ModelSummary {
+  checkModel(model, 'summary(model)', false);
+  const layers = model.layers.map((layer) => ({
+    name: layer.name,
+    type: layer.getClassName(),
+    outputShape: shapeText(layer),
+    params: layer.countParams(),
+    trainable: layer.trainable && layer.trainableWeights.length > 0,
+  }));
+  const trainable = countParams(model.trainableWeights);
+  const nonTrainable = countParams(model.nonTrainableWeights);
+  const result = new ModelSummary(model.name, layers, trainable + nonTrainable, trainable, nonTrainable);
+  if (show) display(result);
+  return result;
+}
