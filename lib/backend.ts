@@ -4,16 +4,26 @@
  * Order: tfjs-node-gpu (CUDA), tfjs-node (native CPU), wasm, cpu, unless
  * `TSLAB_DL_BACKEND` or {@link setBackend} says otherwise. Every skipped
  * candidate keeps the reason it was skipped, for `backendInfo()` and the doctor.
+ *
+ * tfjs-node-gpu is only tried when a GPU is usable: when the CUDA libraries are
+ * missing it does not fail, it silently runs on the CPU. So we check the GPU and
+ * the libraries first (lib/gpu.ts), and after loading we ask TensorFlow whether
+ * its device list has a GPU.
  */
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { ValueError } from './errors';
+import { checkGpu as checkGpuOnMachine, GpuCheck } from './gpu';
 
 export type BackendName = 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: readonly BackendName[] = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
 
 export interface BackendCandidate {
   name: BackendName;
+  /** Whether its npm package is installed (cpu is part of @tensorflow/tfjs: always). */
+  installed: boolean;
+  /** The installed package version. */
+  version?: string;
   /** Whether this candidate was usable when it was tried (undefined: not tried). */
   usable?: boolean;
   /** Why it was skipped or failed, in words a learner can act on. */
@@ -25,53 +35,165 @@ export interface BackendInfo {
   backend: BackendName;
   /** The name TensorFlow.js reports (`tf.getBackend()`): 'tensorflow', 'wasm' or 'cpu'. */
   tfBackend: string;
+  /** True only when TensorFlow itself reports a GPU device (tfjs-node-gpu on CUDA). */
+  usingGpu: boolean;
   /** Every candidate, in the order tried, with the reason for each one skipped. */
   candidates: BackendCandidate[];
   /** What asked for this backend: the default order, TSLAB_DL_BACKEND, or setBackend(). */
   requestedBy: 'default' | 'TSLAB_DL_BACKEND' | 'setBackend';
   tfjsVersion: string;
+  /** The GPU check, when tfjs-node-gpu is installed and was considered. */
+  gpu?: GpuCheck;
 }
 
-/** Resolves a module name; tests replace it to make candidates unavailable. */
+/** Resolves a module name to a file; tests replace it to make candidates unavailable. */
 export type ModuleResolver = (name: string) => string;
+
+/** What the selection looks at; tests replace parts of it. */
+export interface SelectionOptions {
+  /** Finds packages. Defaults to `require.resolve` from this library. */
+  resolve?: ModuleResolver;
+  /** Environment: TSLAB_DL_BACKEND, and LD_LIBRARY_PATH/PATH for the GPU check. Defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Checks the GPU and CUDA libraries. Defaults to {@link checkGpuOnMachine} from lib/gpu.ts. */
+  checkGpu?: (env: NodeJS.ProcessEnv) => Promise<GpuCheck>;
+}
+
+/** A backend could not be started, or failed while running. */
+export class BackendError extends Error {
+  constructor(
+    message: string,
+    readonly backend?: BackendName,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'BackendError';
+  }
+}
+
+const PACKAGES: Record<BackendName, string> = {
+  'tfjs-node-gpu': '@tensorflow/tfjs-node-gpu',
+  'tfjs-node': '@tensorflow/tfjs-node',
+  wasm: '@tensorflow/tfjs-backend-wasm',
+  cpu: '@tensorflow/tfjs',
+};
+
+/** The tfjs registry name each candidate runs under. */
+const TF_NAMES: Record<BackendName, string> = { 'tfjs-node-gpu': 'tensorflow', 'tfjs-node': 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
 
 let info: BackendInfo | undefined;
 let pending: Promise<BackendInfo> | undefined;
+// tfjs-node and tfjs-node-gpu each bring their own libtensorflow and register the same
+// 'tensorflow' backend: once one is loaded the other cannot be, until the process restarts.
+let nativeLoaded: 'tfjs-node' | 'tfjs-node-gpu' | undefined;
 
-function wasmDistFolder(resolve: ModuleResolver): string {
-  return path.join(path.dirname(resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
+const defaultResolve: ModuleResolver = (name) => require.resolve(name);
+
+function firstLines(e: unknown, n = 2): string {
+  const text = e instanceof Error ? e.message : String(e);
+  return text.split('\n').filter((l) => l.trim() !== '').slice(0, n).join(' ').trim();
 }
 
-/** Tries one candidate; returns the reason it cannot be used, or undefined when it is now active. */
-async function tryCandidate(name: BackendName, resolve: ModuleResolver): Promise<string | undefined> {
+function installedVersion(name: BackendName, resolve: ModuleResolver): string | undefined {
+  try {
+    return require(resolve(`${PACKAGES[name]}/package.json`)).version;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Makes `tfName` the active tfjs backend and runs one tiny computation on it.
+ * Returns undefined on success, else the real error: tfjs only logs it with console.warn,
+ * so we catch those lines instead of letting them reach the notebook.
+ */
+async function activate(tfName: string): Promise<string | undefined> {
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => void warnings.push(args.map(String).join(' '));
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend(tfName);
+  } catch (e) {
+    return firstLines(e);
+  } finally {
+    console.warn = warn;
+  }
+  if (!ok) {
+    const detail = warnings.filter((w) => !/^Initialization of backend .* failed$/.test(w)).map((w) => w.split('\n')[0]);
+    return `the '${tfName}' backend did not initialise${detail.length ? `: ${detail.join(' ')}` : ''}`;
+  }
+  try {
+    const sum = tf.tidy(() => tf.add(tf.scalar(1), tf.scalar(2)));
+    const value = (await sum.data())[0];
+    sum.dispose();
+    if (value !== 3) return `the '${tfName}' backend computed 1 + 2 = ${value}`;
+  } catch (e) {
+    return `the '${tfName}' backend initialised but a first computation failed: ${firstLines(e)}`;
+  }
+  return undefined;
+}
+
+interface Trial {
+  reason?: string;
+  gpu?: GpuCheck;
+  usingGpu?: boolean;
+}
+
+async function tryNative(name: 'tfjs-node-gpu' | 'tfjs-node', options: Required<SelectionOptions>): Promise<Trial> {
+  const pkg = PACKAGES[name];
+  const trial: Trial = {};
+  if (nativeLoaded && nativeLoaded !== name) {
+    return {
+      reason: `cannot be loaded: ${PACKAGES[nativeLoaded]} is already loaded in this process and both bring libtensorflow; set TSLAB_DL_BACKEND=${name} and restart the kernel`,
+    };
+  }
+  if (name === 'tfjs-node-gpu') {
+    trial.gpu = await options.checkGpu(options.env);
+    if (!trial.gpu.usable) {
+      trial.reason = `installed, but no usable CUDA GPU: ${trial.gpu.problems.join('; ')}. \`npx tslab-dl doctor\` shows the fix for each`;
+      return trial;
+    }
+  }
+  if (nativeLoaded !== name) {
+    try {
+      require(options.resolve(pkg));
+    } catch (e) {
+      return { ...trial, reason: `installed but failed to load: ${firstLines(e, 3)}` };
+    }
+    nativeLoaded = name;
+  } else if (!tf.findBackendFactory('tensorflow')) {
+    return { ...trial, reason: `was loaded earlier in this process but TensorFlow listed no GPU then; restart the kernel to try again` };
+  }
+  const failed = await activate('tensorflow');
+  if (failed) return { ...trial, reason: failed };
+  trial.usingGpu = Boolean((tf.backend() as { isUsingGpuDevice?: boolean }).isUsingGpuDevice);
+  if (name === 'tfjs-node-gpu' && !trial.usingGpu) {
+    // The silent CPU fallback: libtensorflow found no GPU it could use.
+    tf.removeBackend('tensorflow');
+    trial.reason =
+      'loaded, but TensorFlow lists no GPU device (it would silently run on the CPU); its log lines above say which library it could not open';
+  }
+  return trial;
+}
+
+async function tryCandidate(name: BackendName, options: Required<SelectionOptions>): Promise<Trial> {
   switch (name) {
     case 'tfjs-node-gpu':
-    case 'tfjs-node': {
-      const module = `@tensorflow/${name}`;
-      try {
-        resolve(module);
-      } catch {
-        return `${module} is not installed (npm run setup:${name === 'tfjs-node-gpu' ? 'gpu' : 'native'} adds it)`;
-      }
-      try {
-        require(module);
-      } catch (e) {
-        return `${module} is installed but failed to load: ${(e as Error).message.split('\n')[0]}`;
-      }
-      if (!(await tf.setBackend('tensorflow'))) return `${module} loaded but the 'tensorflow' backend did not initialise`;
-      return undefined;
-    }
+    case 'tfjs-node':
+      return tryNative(name, options);
     case 'wasm': {
       try {
-        const wasm = require('@tensorflow/tfjs-backend-wasm');
-        wasm.setWasmPaths(wasmDistFolder(resolve));
+        const wasm = require(options.resolve(PACKAGES.wasm));
+        const dist = path.join(path.dirname(options.resolve(`${PACKAGES.wasm}/package.json`)), 'dist') + path.sep;
+        wasm.setWasmPaths(dist);
       } catch (e) {
-        return `@tensorflow/tfjs-backend-wasm could not be loaded: ${(e as Error).message.split('\n')[0]}`;
+        return { reason: `${PACKAGES.wasm} could not be loaded: ${firstLines(e)}` };
       }
-      return (await tf.setBackend('wasm')) ? undefined : 'the wasm backend failed to initialise';
+      return { reason: await activate('wasm') };
     }
     case 'cpu':
-      return (await tf.setBackend('cpu')) ? undefined : 'the cpu backend failed to initialise';
+      return { reason: await activate('cpu') };
   }
 }
 
@@ -90,38 +212,60 @@ function parseRequested(value: string, source: string): BackendName {
   return name;
 }
 
-async function choose(
-  order: readonly BackendName[],
-  requestedBy: BackendInfo['requestedBy'],
-  resolve: ModuleResolver,
-): Promise<BackendInfo> {
+function withDefaults(options: SelectionOptions): Required<SelectionOptions> {
+  return { resolve: options.resolve ?? defaultResolve, env: options.env ?? process.env, checkGpu: options.checkGpu ?? checkGpuOnMachine };
+}
+
+async function choose(order: readonly BackendName[], requestedBy: BackendInfo['requestedBy'], options: Required<SelectionOptions>): Promise<BackendInfo> {
   const candidates: BackendCandidate[] = [];
+  let gpu: GpuCheck | undefined;
   for (const name of order) {
-    const reason = await tryCandidate(name, resolve);
-    candidates.push({ name, usable: reason === undefined, reason });
-    if (reason === undefined) {
+    const version = installedVersion(name, options.resolve);
+    const installed = version !== undefined;
+    if (!installed) {
+      const setup = name === 'tfjs-node-gpu' ? ' (`npm run setup:gpu` adds it)' : name === 'tfjs-node' ? ' (`npm run setup:native` adds it)' : '';
+      candidates.push({ name, installed, usable: false, reason: `${PACKAGES[name]} is not installed${setup}` });
+      continue;
+    }
+    const trial = await tryCandidate(name, options);
+    gpu = trial.gpu ?? gpu;
+    candidates.push({ name, installed, version, usable: trial.reason === undefined, reason: trial.reason });
+    if (trial.reason === undefined) {
       silenceCpuBanner();
       for (const rest of BACKEND_ORDER) {
-        if (!candidates.some((c) => c.name === rest)) candidates.push({ name: rest, reason: 'not tried: an earlier candidate was chosen' });
+        if (!candidates.some((c) => c.name === rest)) {
+          const restVersion = installedVersion(rest, options.resolve);
+          const why = requestedBy === 'default' ? `${name} comes first and was chosen` : `${requestedBy} asked for ${name}`;
+          candidates.push({ name: rest, installed: restVersion !== undefined, version: restVersion, reason: `not tried: ${why}` });
+        }
       }
-      return { backend: name, tfBackend: tf.getBackend(), candidates, requestedBy, tfjsVersion: tf.version.tfjs };
+      return { backend: name, tfBackend: tf.getBackend(), usingGpu: trial.usingGpu ?? false, candidates, requestedBy, tfjsVersion: tf.version.tfjs, gpu };
     }
   }
-  throw new Error(`No TensorFlow.js backend could be started:\n${candidates.map((c) => `  ${c.name}: ${c.reason}`).join('\n')}`);
+  const lines = candidates.map((c) => `  ${c.name}: ${c.reason}`).join('\n');
+  const fix =
+    requestedBy === 'TSLAB_DL_BACKEND'
+      ? `\nUnset TSLAB_DL_BACKEND (or set it to wasm or cpu) and restart the kernel.`
+      : requestedBy === 'setBackend'
+        ? `\nThe backend in use is unchanged${info ? ` (${info.backend})` : ''}.`
+        : '';
+  const what = requestedBy === 'default' ? 'No TensorFlow.js backend could be started' : `The ${order[0]} backend (asked for by ${requestedBy}) cannot be used`;
+  throw new BackendError(`${what}:\n${lines}${fix}`, order.length === 1 ? order[0] : undefined);
 }
 
 /**
  * Chooses and initialises the backend once; later calls return the same choice.
  * Every async entry point of the library awaits this first.
  */
-export function ready(resolve: ModuleResolver = require.resolve): Promise<BackendInfo> {
+export function ready(options: SelectionOptions = {}): Promise<BackendInfo> {
   if (info) return Promise.resolve(info);
   if (!pending) {
-    const env = process.env.TSLAB_DL_BACKEND;
-    pending = (env
-      ? choose([parseRequested(env, 'TSLAB_DL_BACKEND')], 'TSLAB_DL_BACKEND', resolve)
-      : choose(BACKEND_ORDER, 'default', resolve)
-    ).then(
+    const full = withDefaults(options);
+    const requested = full.env.TSLAB_DL_BACKEND;
+    pending = (async () =>
+      requested
+        ? choose([parseRequested(requested, 'TSLAB_DL_BACKEND')], 'TSLAB_DL_BACKEND', full)
+        : choose(BACKEND_ORDER, 'default', full))().then(
       (chosen) => (info = chosen),
       (e) => {
         pending = undefined;
@@ -132,10 +276,20 @@ export function ready(resolve: ModuleResolver = require.resolve): Promise<Backen
   return pending;
 }
 
-/** Switches to another backend now; throws with the reason if it cannot be used. */
-export async function setBackend(name: BackendName, resolve: ModuleResolver = require.resolve): Promise<BackendInfo> {
+/**
+ * Switches to another backend now, e.g. `await setBackend('cpu')` after the GPU ran out
+ * of memory. Throws a {@link BackendError} with the reason if it cannot be used, and
+ * then keeps the backend that was in use.
+ */
+export async function setBackend(name: BackendName, options: SelectionOptions = {}): Promise<BackendInfo> {
   const wanted = parseRequested(name, 'setBackend(name)');
-  info = await choose([wanted], 'setBackend', resolve);
+  const previous = info;
+  try {
+    info = await choose([wanted], 'setBackend', withDefaults(options));
+  } catch (e) {
+    if (previous) await tf.setBackend(previous.tfBackend).catch(() => false);
+    throw e;
+  }
   pending = Promise.resolve(info);
   return info;
 }
@@ -148,8 +302,65 @@ export function backendInfo(): BackendInfo {
   return info;
 }
 
+/**
+ * One line for the kernel to show at start-up, e.g.
+ * "tslab-dl: TensorFlow.js 4.22.0 on wasm (tfjs-node-gpu: @tensorflow/tfjs-node-gpu is not installed ...; ...)".
+ */
+export function backendSummary(chosen: BackendInfo = backendInfo()): string {
+  const where = chosen.backend === 'tfjs-node-gpu' ? 'tfjs-node-gpu (CUDA GPU)' : chosen.backend;
+  const skipped = chosen.candidates.filter((c) => c.usable === false).map((c) => `${c.name}: ${c.installed ? c.reason : 'not installed'}`);
+  const how = chosen.requestedBy === 'default' ? '' : ` [${chosen.requestedBy}]`;
+  return `tslab-dl: TensorFlow.js ${chosen.tfjsVersion} on ${where}${how}${skipped.length ? ` (${skipped.join('; ')})` : ''}`;
+}
+
+const OUT_OF_MEMORY = /\bOOM\b|out of memory|CUDA_ERROR_OUT_OF_MEMORY|RESOURCE_EXHAUSTED|Invalid TF_Status: 8\b|Cannot enlarge memory|Array buffer allocation failed|failed to allocate/i;
+const NATIVE_FAILURE = /Invalid TF_Status: (2|9|13|14)\b|CUDA_ERROR|CUDNN_STATUS|CUBLAS_STATUS|cuDNN|cuBLAS|GPU sync failed|Failed to get convolution algorithm/;
+// Emscripten (the wasm backend) aborts with a WebAssembly.RuntimeError "Aborted(...)".
+const WASM_ABORT = /^(RuntimeError: )?(Aborted\(|abort\()/;
+
+/**
+ * Turns an error thrown by the running backend (GPU out of memory, a CUDA or cuDNN failure,
+ * a wasm abort) into a {@link BackendError} that says so and how to switch backend. Any other
+ * error (a wrong shape, a missing file) is returned unchanged. Use as `catch (e) { throw explainBackendError(e); }`.
+ */
+export function explainBackendError(e: unknown): unknown {
+  if (e instanceof BackendError) return e;
+  const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  const plain = e instanceof Error ? e.message : String(e);
+  const isWasmRuntime = typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError;
+  let what: string | undefined;
+  if (OUT_OF_MEMORY.test(message)) what = 'ran out of memory';
+  else if (NATIVE_FAILURE.test(message)) what = 'failed';
+  else if (isWasmRuntime || WASM_ABORT.test(plain)) what = 'aborted';
+  if (!what) return e;
+  const backend = info?.backend ?? (tf.getBackend() as BackendName);
+  const others = BACKEND_ORDER.filter((b) => b !== backend && (b === 'cpu' || b === 'wasm'));
+  const lines = [
+    `The ${backend} backend ${what}: ${firstLines(e, 3)}`,
+    'The kernel is still running. To go on:',
+  ];
+  // An emscripten abort in the wasm backend is most often its memory (4 GiB at most) running out.
+  if (what === 'ran out of memory' || backend === 'wasm') lines.push('  - use a smaller batch size (batchSize) and run the cell again, or');
+  lines.push(
+    `  - switch backend in this kernel: \`await setBackend('${others.includes('cpu') ? 'cpu' : others[0]}')\`, then re-run the cells from the one that builds the model, or`,
+    `  - start Jupyter with TSLAB_DL_BACKEND=${others[0] ?? 'cpu'} (e.g. \`TSLAB_DL_BACKEND=${others[0] ?? 'cpu'} npm start\`) and restart the kernel.`,
+  );
+  return new BackendError(lines.join('\n'), backend, { cause: e });
+}
+
+/** Runs `work`, turning backend failures into a {@link BackendError} (see {@link explainBackendError}). */
+export async function withBackendErrors<T>(work: () => T | Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    throw explainBackendError(e);
+  }
+}
+
 /** Forgets the choice so the next ready() chooses again (tests only). */
 export function resetBackendChoice(): void {
   info = undefined;
   pending = undefined;
+  // Tests load stand-in native packages one after another; a real process cannot unload one.
+  nativeLoaded = undefined;
 }
