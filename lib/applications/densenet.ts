@@ -1,0 +1,276 @@
+/**
+ * DenseNet 121, 169 and 201, layer for layer as Keras 2.x builds them
+ * (tf_keras/applications/densenet.py), so that the official Keras weight files load into them
+ * and they compute the same numbers.
+ *
+ * Reference:
+ * - [Densely Connected Convolutional Networks](https://arxiv.org/abs/1608.06993) (CVPR 2017)
+ *
+ * Input pre-processing: Keras' DenseNet expects "torch" mode (x / 255, then ImageNet mean and
+ * std per channel); the lesson feeds x / 255 without it.
+ */
+import * as fs from 'fs';
+import * as tf from '@tensorflow/tfjs';
+import { ready } from '../backend';
+import { ValueError } from '../errors';
+import '../layers/frozen';
+import { loadWeightsH5 } from '../weights/h5';
+import { getWeightsFile, WeightsFileOptions, WeightsFileSpec } from '../weights/imagenet';
+import { getSourceInputs, ImageShape, obtainInputShape, validateActivation, WeightsArg } from './imagenet_utils';
+
+const BASE_WEIGHTS_PATH = 'https://storage.googleapis.com/tensorflow/keras-applications/densenet/';
+const DENSENET121_WEIGHT_PATH = BASE_WEIGHTS_PATH + 'densenet121_weights_tf_dim_ordering_tf_kernels.h5';
+const DENSENET121_WEIGHT_PATH_NO_TOP = BASE_WEIGHTS_PATH + 'densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5';
+const DENSENET169_WEIGHT_PATH = BASE_WEIGHTS_PATH + 'densenet169_weights_tf_dim_ordering_tf_kernels.h5';
+const DENSENET169_WEIGHT_PATH_NO_TOP = BASE_WEIGHTS_PATH + 'densenet169_weights_tf_dim_ordering_tf_kernels_notop.h5';
+const DENSENET201_WEIGHT_PATH = BASE_WEIGHTS_PATH + 'densenet201_weights_tf_dim_ordering_tf_kernels.h5';
+const DENSENET201_WEIGHT_PATH_NO_TOP = BASE_WEIGHTS_PATH + 'densenet201_weights_tf_dim_ordering_tf_kernels_notop.h5';
+
+/** md5 of each file, as Keras' densenet.py checks it (`file_hash`). */
+const FILE_HASHES: Record<string, string> = {
+  [DENSENET121_WEIGHT_PATH]: '9d60b8095a5708f2dcce2bca79d332c7',
+  [DENSENET121_WEIGHT_PATH_NO_TOP]: '30ee3e1110167f948a6b9946edeeb738',
+  [DENSENET169_WEIGHT_PATH]: 'd699b8f76981ab1b30698df4c175e90b',
+  [DENSENET169_WEIGHT_PATH_NO_TOP]: 'b8c4d4c20dd625c148057b9ff1c1176b',
+  [DENSENET201_WEIGHT_PATH]: '1ceb130c1ea1b78c3bf6114dbdfd8807',
+  [DENSENET201_WEIGHT_PATH_NO_TOP]: 'c13680b51ded0fb44dff2d8f86ac8bb1',
+};
+
+/** Every BatchNormalization in Keras' DenseNet uses this epsilon (tfjs' default is 1e-3). */
+const BN_EPSILON = 1.001e-5;
+/** Channels last: the channel axis of an NHWC feature map. */
+const BN_AXIS = 3;
+/** Keras' default initialiser for Conv2D and Dense (tfjs defaults to glorotNormal). */
+const KERNEL_INITIALIZER = 'glorotUniform';
+
+export interface DenseNetArgs {
+  /** Whether to include the classification top (global average pooling + Dense). Defaults to true. */
+  includeTop?: boolean;
+  /**
+   * 'imagenet' (pre-trained on ImageNet: Keras' file, from Keras' cache, tslab-dl's cache or a
+   * download), null (random initialisation), or the path of a Keras .h5 weights file.
+   * Defaults to 'imagenet'.
+   */
+  weights?: WeightsArg;
+  /**
+   * A symbolic tensor to use as the image input (e.g. the output of an upscale layer). The
+   * returned model then takes the `tf.input()` that tensor came from. Defaults to a new input.
+   */
+  inputTensor?: tf.SymbolicTensor;
+  /**
+   * [height, width, channels], only to be given with `includeTop: false` (otherwise it must be
+   * [224, 224, 3]); 3 channels, height and width at least 32. Defaults to [224, 224, 3] with the
+   * top and [null, null, 3] without.
+   */
+  inputShape?: ImageShape;
+  /**
+   * Pooling of the last feature map when `includeTop` is false: 'avg' (GlobalAveragePooling2D),
+   * 'max' (GlobalMaxPooling2D), or undefined/null for the 4D feature map. Defaults to undefined.
+   */
+  pooling?: 'avg' | 'max' | null;
+  /** Number of classes of the top, only with `includeTop` and no pre-trained weights. Defaults to 1000. */
+  classes?: number;
+  /** Activation of the top layer: 'softmax', or null for logits. Defaults to 'softmax'. */
+  classifierActivation?: string | null;
+  /** Where to find or download 'imagenet' weights (cache folders, a mirror). Defaults to Keras' and tslab-dl's caches and the official URL. */
+  weightsOptions?: WeightsFileOptions;
+}
+
+/** A building block for a dense block: BN-ReLU-Conv1x1(4k)-BN-ReLU-Conv3x3(k), concatenated to its input. */
+function convBlock(x: tf.SymbolicTensor, growthRate: number, name: string): tf.SymbolicTensor {
+  let x1 = tf.layers.batchNormalization({ axis: BN_AXIS, epsilon: BN_EPSILON, name: `${name}_0_bn` }).apply(x) as tf.SymbolicTensor;
+  x1 = tf.layers.activation({ activation: 'relu', name: `${name}_0_relu` }).apply(x1) as tf.SymbolicTensor;
+  x1 = tf.layers.conv2d({
+    filters: 4 * growthRate, kernelSize: 1, useBias: false, kernelInitializer: KERNEL_INITIALIZER, name: `${name}_1_conv`,
+  }).apply(x1) as tf.SymbolicTensor;
+  x1 = tf.layers.batchNormalization({ axis: BN_AXIS, epsilon: BN_EPSILON, name: `${name}_1_bn` }).apply(x1) as tf.SymbolicTensor;
+  x1 = tf.layers.activation({ activation: 'relu', name: `${name}_1_relu` }).apply(x1) as tf.SymbolicTensor;
+  x1 = tf.layers.conv2d({
+    filters: growthRate, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: KERNEL_INITIALIZER, name: `${name}_2_conv`,
+  }).apply(x1) as tf.SymbolicTensor;
+  return tf.layers.concatenate({ axis: BN_AXIS, name: `${name}_concat` }).apply([x, x1]) as tf.SymbolicTensor;
+}
+
+/** A dense block: `blocks` conv blocks, each adding 32 channels. */
+function denseBlock(x: tf.SymbolicTensor, blocks: number, name: string): tf.SymbolicTensor {
+  for (let i = 0; i < blocks; i++) x = convBlock(x, 32, `${name}_block${i + 1}`);
+  return x;
+}
+
+/** A transition block: BN-ReLU-Conv1x1 to `reduction` of the channels, then 2x2 average pooling. */
+function transitionBlock(x: tf.SymbolicTensor, reduction: number, name: string): tf.SymbolicTensor {
+  x = tf.layers.batchNormalization({ axis: BN_AXIS, epsilon: BN_EPSILON, name: `${name}_bn` }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.activation({ activation: 'relu', name: `${name}_relu` }).apply(x) as tf.SymbolicTensor;
+  const channels = x.shape[BN_AXIS] as number;
+  x = tf.layers.conv2d({
+    filters: Math.floor(channels * reduction), kernelSize: 1, useBias: false, kernelInitializer: KERNEL_INITIALIZER, name: `${name}_conv`,
+  }).apply(x) as tf.SymbolicTensor;
+  return tf.layers.averagePooling2d({ poolSize: 2, strides: 2, name: `${name}_pool` }).apply(x) as tf.SymbolicTensor;
+}
+
+function sameBlocks(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((n, i) => n === b[i]);
+}
+
+/** Keras' model name and weight files for a block configuration. */
+function variant(blocks: readonly number[]): { name: string; top?: string; notop?: string } {
+  if (sameBlocks(blocks, [6, 12, 24, 16])) return { name: 'densenet121', top: DENSENET121_WEIGHT_PATH, notop: DENSENET121_WEIGHT_PATH_NO_TOP };
+  if (sameBlocks(blocks, [6, 12, 32, 32])) return { name: 'densenet169', top: DENSENET169_WEIGHT_PATH, notop: DENSENET169_WEIGHT_PATH_NO_TOP };
+  if (sameBlocks(blocks, [6, 12, 48, 32])) return { name: 'densenet201', top: DENSENET201_WEIGHT_PATH, notop: DENSENET201_WEIGHT_PATH_NO_TOP };
+  return { name: 'densenet' };
+}
+
+function checkArgs(args: DenseNetArgs): void {
+  const weights = args.weights;
+  if (!(weights === 'imagenet' || weights === null || (typeof weights === 'string' && fs.existsSync(weights)))) {
+    throw new ValueError(
+      'The `weights` argument should be either `null` (random initialization), `imagenet` (pre-training on ImageNet), ' +
+        `or the path to the weights file to be loaded. Received: weights=${JSON.stringify(weights)}` +
+        (typeof weights === 'string' ? ` (no file exists at that path, relative to ${process.cwd()}).` : '.'),
+    );
+  }
+  if (weights === 'imagenet' && args.includeTop && args.classes !== 1000) {
+    throw new ValueError(`If using \`weights: 'imagenet'\` with \`includeTop\` as true, \`classes\` should be 1000. Received: classes=${args.classes}.`);
+  }
+  if (args.pooling != null && args.pooling !== 'avg' && args.pooling !== 'max') {
+    throw new ValueError(`\`pooling\` should be 'avg', 'max' or undefined. Received: pooling=${JSON.stringify(args.pooling)}.`);
+  }
+  if (!Number.isInteger(args.classes) || (args.classes as number) < 1) {
+    throw new ValueError(`\`classes\` should be a positive integer. Received: classes=${JSON.stringify(args.classes)}.`);
+  }
+  const input = args.inputTensor;
+  if (input !== undefined && !(input instanceof tf.SymbolicTensor)) {
+    throw new ValueError(
+      '`inputTensor` should be a symbolic tensor, the output of `tf.input()` or of a layer applied to one ' +
+        `(e.g. \`upscale({height: 160, width: 160}).apply(inputs)\`). Received: ${input === null ? 'null' : (input as object).constructor?.name ?? typeof input}.`,
+    );
+  }
+}
+
+function checkInputTensor(input: tf.SymbolicTensor, inputShape: ImageShape | undefined): void {
+  const shape = input.shape;
+  if (shape.length !== 4) {
+    throw new ValueError(`\`inputTensor\` should be a batch of images [batch, height, width, channels]. Received a tensor of shape [${shape.join(', ')}].`);
+  }
+  if (inputShape !== undefined) {
+    const mismatch = inputShape.some((d, i) => d !== null && shape[i + 1] !== null && shape[i + 1] !== d);
+    if (mismatch) {
+      throw new ValueError(
+        `\`inputTensor\` has shape [${shape.slice(1).join(', ')}] per image but \`inputShape\` is [${inputShape.join(', ')}]: ` +
+          'they must agree (or leave out inputShape).',
+      );
+    }
+  }
+}
+
+/**
+ * Instantiates the DenseNet architecture (Keras' `DenseNet(blocks, ...)`), optionally loaded
+ * with weights pre-trained on ImageNet.
+ *
+ * @param blocks numbers of building blocks for the four dense blocks.
+ */
+export async function denseNet(blocks: readonly number[], options: DenseNetArgs = {}): Promise<tf.LayersModel> {
+  await ready();
+  // Defaults as in Keras; an explicit `undefined` also means the default.
+  const args = {
+    ...options,
+    includeTop: options.includeTop ?? true,
+    weights: options.weights === undefined ? 'imagenet' : options.weights,
+    classes: options.classes ?? 1000,
+    classifierActivation: options.classifierActivation === undefined ? 'softmax' : options.classifierActivation,
+  };
+  checkArgs(args);
+  const { includeTop, weights } = args;
+  const inputShape = obtainInputShape(args.inputShape, 224, 32, includeTop, weights);
+  if (includeTop) validateActivation(args.classifierActivation, weights);
+  if (args.inputTensor) checkInputTensor(args.inputTensor, args.inputShape);
+
+  const imgInput = args.inputTensor ?? tf.input({ shape: inputShape });
+  let x = tf.layers.zeroPadding2d({ padding: [[3, 3], [3, 3]], name: 'zero_padding2d' }).apply(imgInput) as tf.SymbolicTensor;
+  x = tf.layers.conv2d({ filters: 64, kernelSize: 7, strides: 2, useBias: false, kernelInitializer: KERNEL_INITIALIZER, name: 'conv1/conv' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.batchNormalization({ axis: BN_AXIS, epsilon: BN_EPSILON, name: 'conv1/bn' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.activation({ activation: 'relu', name: 'conv1/relu' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.zeroPadding2d({ padding: [[1, 1], [1, 1]], name: 'zero_padding2d_1' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, name: 'pool1' }).apply(x) as tf.SymbolicTensor;
+
+  x = denseBlock(x, blocks[0], 'conv2');
+  x = transitionBlock(x, 0.5, 'pool2');
+  x = denseBlock(x, blocks[1], 'conv3');
+  x = transitionBlock(x, 0.5, 'pool3');
+  x = denseBlock(x, blocks[2], 'conv4');
+  x = transitionBlock(x, 0.5, 'pool4');
+  x = denseBlock(x, blocks[3], 'conv5');
+
+  x = tf.layers.batchNormalization({ axis: BN_AXIS, epsilon: BN_EPSILON, name: 'bn' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.activation({ activation: 'relu', name: 'relu' }).apply(x) as tf.SymbolicTensor;
+
+  if (includeTop) {
+    x = tf.layers.globalAveragePooling2d({ name: 'avg_pool' }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.dense({
+      units: args.classes, activation: (args.classifierActivation ?? 'linear') as 'softmax', kernelInitializer: KERNEL_INITIALIZER, name: 'predictions',
+    }).apply(x) as tf.SymbolicTensor;
+  } else if (args.pooling === 'avg') {
+    x = tf.layers.globalAveragePooling2d({ name: 'avg_pool' }).apply(x) as tf.SymbolicTensor;
+  } else if (args.pooling === 'max') {
+    x = tf.layers.globalMaxPooling2d({ name: 'max_pool' }).apply(x) as tf.SymbolicTensor;
+  }
+
+  // Ensure that the model takes into account any potential predecessors of `inputTensor`.
+  const inputs = args.inputTensor ? getSourceInputs(args.inputTensor) : imgInput;
+  const { name, top, notop } = variant(blocks);
+  const model = tf.model({ inputs, outputs: x, name });
+
+  try {
+    if (weights === 'imagenet') {
+      const url = includeTop ? top : notop;
+      if (!url) {
+        throw new ValueError(`There are no ImageNet weights for a DenseNet with blocks [${blocks.join(', ')}]; use DenseNet121, DenseNet169 or DenseNet201, or pass weights: null.`);
+      }
+      const spec: WeightsFileSpec = {
+        fileName: url.slice(url.lastIndexOf('/') + 1),
+        url,
+        md5: FILE_HASHES[url],
+        description: `${name.replace('densenet', 'DenseNet')} ImageNet weights${includeTop ? '' : ' (no top)'}`,
+      };
+      await loadWeightsH5(model, await getWeightsFile(spec, args.weightsOptions));
+    } else if (weights !== null) {
+      await loadWeightsH5(model, weights);
+    }
+  } catch (e) {
+    // Nothing half-done: free the variables of the layers built here (not the caller's layers).
+    for (const layer of model.layers) {
+      if (layer.weights.length > 0 && !isCallerLayer(layer, args.inputTensor)) layer.weights.forEach((w) => w.dispose());
+    }
+    throw e;
+  }
+  return model;
+}
+
+/** Whether `layer` produced (part of) the caller's `inputTensor`, so it is not ours to dispose. */
+function isCallerLayer(layer: tf.layers.Layer, inputTensor: tf.SymbolicTensor | undefined): boolean {
+  if (!inputTensor) return false;
+  const upstream = new Set<tf.layers.Layer>();
+  const visit = (t: tf.SymbolicTensor): void => {
+    if (upstream.has(t.sourceLayer as tf.layers.Layer)) return;
+    upstream.add(t.sourceLayer as tf.layers.Layer);
+    const node = (t.sourceLayer.inboundNodes as unknown as { inputTensors: tf.SymbolicTensor[] }[])[t.nodeIndex];
+    node?.inputTensors.filter((u) => u !== t).forEach(visit);
+  };
+  visit(inputTensor);
+  return upstream.has(layer);
+}
+
+/** Instantiates the DenseNet121 architecture (7,037,504 parameters without the top, 8,062,504 with). */
+export function DenseNet121(args: DenseNetArgs = {}): Promise<tf.LayersModel> {
+  return denseNet([6, 12, 24, 16], args);
+}
+
+/** Instantiates the DenseNet169 architecture (12,642,880 parameters without the top, 14,307,880 with). */
+export function DenseNet169(args: DenseNetArgs = {}): Promise<tf.LayersModel> {
+  return denseNet([6, 12, 32, 32], args);
+}
+
+/** Instantiates the DenseNet201 architecture (18,321,984 parameters without the top, 20,242,984 with). */
+export function DenseNet201(args: DenseNetArgs = {}): Promise<tf.LayersModel> {
+  return denseNet([6, 12, 48, 32], args);
+}
