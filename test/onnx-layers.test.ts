@@ -48,21 +48,26 @@ async function expectSameAsTfjs(
   return executor;
 }
 
+/** expectSameAsTfjs for a test body. */
+const same = async (...args: Parameters<typeof expectSameAsTfjs>): Promise<void> => {
+  await expectSameAsTfjs(...args);
+};
+
 describe('ONNX executor: convolutions', () => {
   it('Conv2D, same padding, stride 2 on an odd-sized image, bias and relu', () =>
-    expectSameAsTfjs([9, 11, 3], (x) => L.conv2d({ filters: 5, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(x) as tf.SymbolicTensor));
+    same([9, 11, 3], (x) => L.conv2d({ filters: 5, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(x) as tf.SymbolicTensor));
 
   it('Conv2D, same padding with an even kernel (asymmetric TF padding)', () =>
-    expectSameAsTfjs([8, 7, 2], (x) => L.conv2d({ filters: 4, kernelSize: [4, 2], strides: [2, 3], padding: 'same' }).apply(x) as tf.SymbolicTensor));
+    same([8, 7, 2], (x) => L.conv2d({ filters: 4, kernelSize: [4, 2], strides: [2, 3], padding: 'same' }).apply(x) as tf.SymbolicTensor));
 
   it('Conv2D, valid padding, dilation 2, no bias', () =>
-    expectSameAsTfjs([10, 9, 3], (x) => L.conv2d({ filters: 4, kernelSize: 3, dilationRate: 2, useBias: false }).apply(x) as tf.SymbolicTensor));
+    same([10, 9, 3], (x) => L.conv2d({ filters: 4, kernelSize: 3, dilationRate: 2, useBias: false }).apply(x) as tf.SymbolicTensor));
 
   it('DepthwiseConv2D with depth multiplier 2, same padding, stride 2', () =>
-    expectSameAsTfjs([9, 9, 3], (x) => L.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, strides: 2, padding: 'same', activation: 'relu6' }).apply(x) as tf.SymbolicTensor));
+    same([9, 9, 3], (x) => L.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, strides: 2, padding: 'same', activation: 'relu6' }).apply(x) as tf.SymbolicTensor));
 
   it('SeparableConv2D', () =>
-    expectSameAsTfjs([9, 10, 3], (x) => L.separableConv2d({ filters: 6, kernelSize: 3, depthMultiplier: 2, padding: 'same', activation: 'relu' }).apply(x) as tf.SymbolicTensor));
+    same([9, 10, 3], (x) => L.separableConv2d({ filters: 6, kernelSize: 3, depthMultiplier: 2, padding: 'same', activation: 'relu' }).apply(x) as tf.SymbolicTensor));
 });
 
 describe('ONNX executor: BatchNormalization', () => {
@@ -120,7 +125,7 @@ describe('ONNX executor: BatchNormalization', () => {
 
 describe('ONNX executor: padding and pooling', () => {
   it('ZeroPadding2D (asymmetric) -> MaxPooling2D 3x3 stride 2 valid', () =>
-    expectSameAsTfjs([9, 8, 3], (x) => {
+    same([9, 8, 3], (x) => {
       const p = L.zeroPadding2d({ padding: [[1, 2], [3, 0]] }).apply(x);
       return L.maxPooling2d({ poolSize: 3, strides: 2 }).apply(p) as tf.SymbolicTensor;
     }));
@@ -132,7 +137,7 @@ describe('ONNX executor: padding and pooling', () => {
   });
 
   it('AveragePooling2D 2x2 stride 2 valid (DenseNet transition) on an odd size', () =>
-    expectSameAsTfjs([9, 9, 3], (x) => L.averagePooling2d({ poolSize: 2, strides: 2 }).apply(x) as tf.SymbolicTensor));
+    same([9, 9, 3], (x) => L.averagePooling2d({ poolSize: 2, strides: 2 }).apply(x) as tf.SymbolicTensor));
 
   it('GlobalMaxPooling2D and GlobalAveragePooling2D', async () => {
     await expectSameAsTfjs([5, 6, 4], (x) => L.globalMaxPooling2d({}).apply(x) as tf.SymbolicTensor);
@@ -140,7 +145,7 @@ describe('ONNX executor: padding and pooling', () => {
   });
 
   it('Cropping2D', () =>
-    expectSameAsTfjs([9, 8, 3], (x) => L.cropping2D({ cropping: [[1, 2], [0, 3]] }).apply(x) as tf.SymbolicTensor));
+    same([9, 8, 3], (x) => L.cropping2D({ cropping: [[1, 2], [0, 3]] }).apply(x) as tf.SymbolicTensor));
 });
 
 describe('ONNX executor: merging', () => {
@@ -167,7 +172,7 @@ describe('ONNX executor: merging', () => {
   });
 
   it('Multiply with broadcasting: squeeze-and-excitation (pool, dense, reshape, multiply)', () =>
-    expectSameAsTfjs([6, 6, 4], (x) => {
+    same([6, 6, 4], (x) => {
       const s = L.globalAveragePooling2d({}).apply(x);
       const e = L.dense({ units: 4, activation: 'sigmoid' }).apply(s);
       const r = L.reshape({ targetShape: [1, 1, 4] }).apply(e) as tf.SymbolicTensor;
@@ -178,35 +183,35 @@ describe('ONNX executor: merging', () => {
 
 describe('ONNX executor: core layers', () => {
   it('Flatten keeps tfjs channels-last order, then Dense with softmax', () =>
-    expectSameAsTfjs([4, 5, 3], (x) => {
+    same([4, 5, 3], (x) => {
       const c = L.conv2d({ filters: 3, kernelSize: 3, padding: 'same' }).apply(x);
       const f = L.flatten().apply(c);
       return L.dense({ units: 7, activation: 'softmax' }).apply(f) as tf.SymbolicTensor;
     }));
 
   it('Dense on a rank-4 tensor acts on the channels; Dropout is the identity', () =>
-    expectSameAsTfjs([4, 5, 3], (x) => {
+    same([4, 5, 3], (x) => {
       const c = L.conv2d({ filters: 3, kernelSize: 3, padding: 'same' }).apply(x);
       const d = L.dropout({ rate: 0.5 }).apply(c);
       return L.dense({ units: 2, useBias: false }).apply(d) as tf.SymbolicTensor;
     }));
 
   it('Reshape and Permute', () =>
-    expectSameAsTfjs([4, 6, 2], (x) => {
+    same([4, 6, 2], (x) => {
       const c = L.conv2d({ filters: 2, kernelSize: 1 }).apply(x);
       const r = L.reshape({ targetShape: [8, -1] }).apply(c);
       return L.permute({ dims: [2, 1] }).apply(r) as tf.SymbolicTensor;
     }));
 
   it('Rescaling (x / 127.5 - 1)', () =>
-    expectSameAsTfjs([4, 4, 3], (x) => L.rescaling({ scale: 1 / 127.5, offset: -1 }).apply(x) as tf.SymbolicTensor));
+    same([4, 4, 3], (x) => L.rescaling({ scale: 1 / 127.5, offset: -1 }).apply(x) as tf.SymbolicTensor));
 });
 
 describe('ONNX executor: activations', () => {
   const names = ['relu', 'relu6', 'sigmoid', 'tanh', 'elu', 'selu', 'hardSigmoid', 'softplus', 'softsign', 'swish', 'mish', 'gelu', 'gelu_new', 'softmax', 'logSoftmax', 'linear'];
   for (const activation of names) {
     it(`activation '${activation}' after a convolution`, () =>
-      expectSameAsTfjs([5, 5, 3], (x) => {
+      same([5, 5, 3], (x) => {
         const c = L.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(x);
         return L.activation({ activation: activation as any }).apply(c) as tf.SymbolicTensor;
       }));
@@ -237,7 +242,7 @@ describe('ONNX executor: resizing', () => {
   });
 
   it('Upscale 64x64 -> 160x160 bilinear (the lesson), then a convolution', () =>
-    expectSameAsTfjs([64, 64, 3], (x) => {
+    same([64, 64, 3], (x) => {
       const u = new Upscale({ height: 160, width: 160 }).apply(x);
       return L.conv2d({ filters: 2, kernelSize: 3, strides: 2 }).apply(u) as tf.SymbolicTensor;
     }));

@@ -13,7 +13,7 @@ import type * as Ort from 'onnxruntime-node';
 import { ready } from '../backend';
 import { ValueError } from '../errors';
 import { foldBatchNormIntoConv } from './fold-batch-norm';
-import { flattenLayerGraph, LayerGraph } from './layer-graph';
+import { flattenLayerGraph, LayerGraph, OutputSpec } from './layer-graph';
 import { encodeModel } from './model-proto';
 import { defaultThreadCount, loadOnnxRuntime, ModuleLoader } from './runtime';
 import { translateLayerGraph, Translation, UntranslatedLayer } from './translate';
@@ -21,9 +21,10 @@ import { translateLayerGraph, Translation, UntranslatedLayer } from './translate
 export interface OnnxExecutorOptions {
   /**
    * Where the computation ends: a SymbolicTensor of the model (e.g. the frozen base's
-   * output) or the name of a layer with one output. Defaults to the model's only output.
+   * output), the name of a layer with one output, or a list of these. Defaults to the
+   * model's outputs.
    */
-  output?: tf.SymbolicTensor | string;
+  output?: OutputSpec | OutputSpec[];
   /** Threads one inference uses. Defaults to the number of cores. */
   threads?: number;
   /** onnxruntime execution providers, in order of preference. Defaults to ['cuda', 'cpu'] where CUDA is usable, else ['cpu']. */
@@ -46,7 +47,9 @@ export interface OnnxRunOptions {
 export interface OnnxExecutor {
   /** Names of the model's input layers `run` expects tensors for, in order. */
   readonly inputNames: string[];
-  /** The tfjs shape of the result (null for the batch dimension). */
+  /** The tfjs shape of each result (null for the batch dimension). */
+  readonly outputShapes: (number | null)[][];
+  /** The shape of the first (usually only) result. */
   readonly outputShape: (number | null)[];
   /** One line: which layers run on ONNX and, if any do not, where tfjs takes over and why. */
   readonly note: string;
@@ -61,8 +64,10 @@ export interface OnnxExecutor {
   readonly modelBytes: number;
   /** Conv+BatchNormalization pairs folded into one Conv. */
   readonly foldedBatchNorms: number;
-  /** Computes the output for `x` (one tensor per input) in batches; the caller disposes the result. */
+  /** Computes the only output for `x` (one tensor per input) in batches; the caller disposes the result. */
   run(x: tf.Tensor | tf.Tensor[], options?: OnnxRunOptions): Promise<tf.Tensor>;
+  /** Computes every output, in the order of `options.output` (or the model's outputs). */
+  runAll(x: tf.Tensor | tf.Tensor[], options?: OnnxRunOptions): Promise<tf.Tensor[]>;
   /** Releases the onnxruntime session. */
   dispose(): Promise<void>;
 }
@@ -115,7 +120,7 @@ export async function createOnnxExecutor(model: tf.LayersModel, options: OnnxExe
 
 class Executor implements OnnxExecutor {
   readonly inputNames: string[];
-  readonly outputShape: (number | null)[];
+  readonly outputShapes: (number | null)[][];
   readonly translatedLayers: number;
   readonly totalLayers: number;
   readonly untranslated: UntranslatedLayer[];
@@ -133,7 +138,7 @@ class Executor implements OnnxExecutor {
     facts: { note: string; providers: string[]; modelBytes: number; folded: number },
   ) {
     this.inputNames = layerGraph.inputs.map((i) => i.layer.name);
-    this.outputShape = layerGraph.outputShape;
+    this.outputShapes = layerGraph.outputShapes;
     this.translatedLayers = translation.translatedLayers;
     this.totalLayers = layerGraph.calls.length;
     this.untranslated = translation.untranslated;
@@ -143,34 +148,44 @@ class Executor implements OnnxExecutor {
     this.foldedBatchNorms = facts.folded;
   }
 
+  get outputShape(): (number | null)[] {
+    return this.outputShapes[0];
+  }
+
   async run(x: tf.Tensor | tf.Tensor[], options: OnnxRunOptions = {}): Promise<tf.Tensor> {
+    if (this.outputShapes.length !== 1) {
+      throw new ValueError(`run(x): this executor computes ${this.outputShapes.length} outputs; use runAll(x) to get them all.`);
+    }
+    return (await this.runAll(x, options))[0];
+  }
+
+  async runAll(x: tf.Tensor | tf.Tensor[], options: OnnxRunOptions = {}): Promise<tf.Tensor[]> {
     if (this.disposed) throw new Error('This ONNX executor was disposed; create a new one with createOnnxExecutor.');
     const inputs = this.checkInputs(x);
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new ValueError(`run(x, options): options.batchSize must be a positive integer. Received batchSize=${JSON.stringify(options.batchSize)}.`);
     }
-    const total = inputs.length > 0 ? inputs[0].shape[0] : 0;
-    const perSample = this.outputShape.slice(1);
-    let out: Float32Array | undefined;
-    let sampleShape: number[] | undefined;
+    const total = inputs[0].shape[0];
+    // One flat float32 buffer per output, filled batch by batch: no tensors pile up.
+    let buffers: { data: Float32Array; sampleShape: number[] }[] | undefined;
     for (let start = 0; start < total; start += batchSize) {
       const count = Math.min(batchSize, total - start);
       const batch = await this.runBatch(inputs, start, count);
-      if (!out || !sampleShape) {
-        sampleShape = batch.shape.slice(1);
-        out = new Float32Array(total * (batch.data.length / count));
-      }
-      out.set(batch.data, start * (out.length / total));
+      buffers ??= batch.map((b) => ({ data: new Float32Array(total * (b.data.length / count)), sampleShape: b.shape.slice(1) }));
+      batch.forEach((b, i) => buffers![i].data.set(b.data, start * (b.data.length / count)));
       await options.onBatchEnd?.(start + count, total);
     }
-    if (!out || !sampleShape) {
-      if (perSample.some((d) => d === null)) {
-        throw new ValueError(`run(x): x has no samples and the output shape [${this.outputShape}] is not fixed.`);
-      }
-      return tf.zeros([0, ...(perSample as number[])]);
+    if (!buffers) {
+      return this.outputShapes.map((shape) => {
+        const perSample = shape.slice(1);
+        if (perSample.some((d) => d === null)) {
+          throw new ValueError(`run(x): x has no samples and the output shape [${shape}] is not fixed.`);
+        }
+        return tf.zeros([0, ...(perSample as number[])]);
+      });
     }
-    return tf.tensor(out, [total, ...sampleShape], 'float32');
+    return buffers.map((b) => tf.tensor(b.data, [total, ...b.sampleShape], 'float32'));
   }
 
   async dispose(): Promise<void> {
@@ -180,47 +195,55 @@ class Executor implements OnnxExecutor {
     this.session = undefined;
   }
 
-  /** One batch through ONNX, then through the tfjs layers left, as a flat float32 array. */
-  private async runBatch(inputs: tf.Tensor[], start: number, count: number): Promise<{ data: Float32Array; shape: number[] }> {
+  /** One batch through ONNX, then through the tfjs layers left: each output as a flat float32 array. */
+  private async runBatch(inputs: tf.Tensor[], start: number, count: number): Promise<{ data: Float32Array; shape: number[] }[]> {
     const { graphInputs, graphOutputs, tfjsCalls } = this.translation;
+    const outputKeys = this.layerGraph.outputKeys;
     const slices = inputs.map((t) => tf.tidy(() => tf.cast(t.slice(start, count), 'float32')));
     const onnxOutputs: tf.Tensor[] = [];
     try {
       const env = new Map<string, tf.Tensor>();
       this.layerGraph.inputs.forEach((input, i) => env.set(input.key, slices[i]));
+      const direct = new Map<string, { data: Float32Array; shape: number[] }>();
       if (this.session) {
         const feeds: Record<string, Ort.Tensor> = {};
         for (const gi of graphInputs) {
           const slice = env.get(gi.key)!;
-          feeds[gi.onnxName] = new this.ort.Tensor('float32', (await slice.data()) as Float32Array, slice.shape);
+          feeds[gi.onnxName] = new this.ort.Tensor('float32', asFloat32(await slice.data()), slice.shape);
         }
         const results = await this.session.run(feeds);
         for (const go of graphOutputs) {
           const r = results[go.onnxName];
-          const dims = [...r.dims];
-          if (tfjsCalls.length === 0 && go.key === this.layerGraph.outputKey) {
-            return { data: r.data as Float32Array, shape: dims };
+          direct.set(go.key, { data: r.data as Float32Array, shape: [...r.dims] });
+          if (tfjsCalls.some((c) => c.inputKeys.includes(go.key))) {
+            const t = tf.tensor(r.data as Float32Array, [...r.dims], 'float32');
+            onnxOutputs.push(t);
+            env.set(go.key, t);
           }
-          const t = tf.tensor(r.data as Float32Array, dims, 'float32');
-          onnxOutputs.push(t);
-          env.set(go.key, t);
         }
       }
-      const result = tf.tidy(() => {
+      if (tfjsCalls.length === 0 && outputKeys.every((k) => direct.has(k))) {
+        return outputKeys.map((k) => direct.get(k)!);
+      }
+      const results = tf.tidy(() => {
         for (const call of tfjsCalls) {
           const args = call.inputKeys.map((k) => env.get(k)!);
           const y = call.layer.apply(args.length === 1 ? args[0] : args, { ...call.callArgs, training: false });
           const ys = Array.isArray(y) ? y : [y];
           call.outputKeys.forEach((k, i) => env.set(k, ys[i] as tf.Tensor));
         }
-        const final = env.get(this.layerGraph.outputKey)!;
-        // A result that is an input slice or an ONNX output is disposed below: return a copy.
-        return final.dtype === 'float32' ? final.clone() : tf.cast(final, 'float32');
+        // Outputs computed by ONNX come from `direct`; the others are copied out of the tidy.
+        return outputKeys.map((k) => (direct.has(k) ? undefined : tf.cast(env.get(k)!, 'float32').clone()));
       });
       try {
-        return { data: (await result.data()) as Float32Array, shape: result.shape };
+        const out: { data: Float32Array; shape: number[] }[] = [];
+        for (let i = 0; i < outputKeys.length; i++) {
+          const t = results[i];
+          out.push(t ? { data: asFloat32(await t.data()), shape: t.shape } : direct.get(outputKeys[i])!);
+        }
+        return out;
       } finally {
-        result.dispose();
+        tf.dispose(results.filter((t): t is tf.Tensor => t !== undefined));
       }
     } finally {
       tf.dispose(slices);
@@ -253,4 +276,10 @@ class Executor implements OnnxExecutor {
     });
     return xs;
   }
+}
+
+/** tfjs may keep a float32 tensor cast from int32 in an Int32Array: onnxruntime needs a Float32Array. */
+function asFloat32(data: tf.TypedArray | string[] | Uint8Array[]): Float32Array {
+  if (data instanceof Float32Array) return data;
+  return Float32Array.from(data as ArrayLike<number>);
 }

@@ -1,6 +1,6 @@
 /**
  * A tfjs LayersModel as a flat list of layer calls in execution order, from
- * its inputs to one chosen output tensor.
+ * its inputs to chosen output tensors.
  *
  * Nested models (a model used as a layer of another) are inlined, so their
  * layers can be translated one by one like any other. Tensors are named by
@@ -35,8 +35,9 @@ export interface LayerCall {
 export interface LayerGraph {
   inputs: GraphInput[];
   calls: LayerCall[];
-  outputKey: string;
-  outputShape: (number | null)[];
+  /** The tensors computed, in the order asked for. */
+  outputKeys: string[];
+  outputShapes: (number | null)[][];
 }
 
 interface TfNode {
@@ -62,28 +63,22 @@ function inboundNodes(layer: Layer): TfNode[] {
   return (layer as unknown as { inboundNodes: TfNode[] }).inboundNodes;
 }
 
+/** Where a computation ends: a SymbolicTensor of the model (possibly inside a nested model) or the name of a layer with one output. */
+export type OutputSpec = SymbolicTensor | string;
+
 /**
- * Flattens the part of `model` that computes `output`: a SymbolicTensor of the
- * model (possibly inside a nested model), or the name of a layer with one output.
- * Defaults to the model's only output.
+ * Flattens the part of `model` that computes `outputs` (defaults to the model's outputs).
  */
-export function flattenLayerGraph(model: tf.LayersModel, output?: SymbolicTensor | string): LayerGraph {
+export function flattenLayerGraph(model: tf.LayersModel, outputs?: OutputSpec | OutputSpec[]): LayerGraph {
   const walker = new Walker();
-  const everything = model.outputs.map((t) => walker.visit(t, ''));
-  let target: string;
-  if (output === undefined) {
-    if (everything.length !== 1) {
-      throw new ValueError(
-        `The model "${model.name}" has ${everything.length} outputs; pass options.output (a SymbolicTensor or a layer name) to choose one.`,
-      );
-    }
-    target = everything[0];
-  } else if (typeof output === 'string') {
-    target = walker.keyOfLayerOutput(model, output);
-  } else {
-    target = walker.keyOfTensor(output) ?? walker.visit(output, '');
-  }
-  return walker.restrictTo(target);
+  const modelOutputs = model.outputs.map((t) => walker.visit(t, ''));
+  if (outputs === undefined) return walker.restrictTo(modelOutputs);
+  const specs = Array.isArray(outputs) ? outputs : [outputs];
+  if (specs.length === 0) throw new ValueError('options.output: an empty list of outputs was given; pass at least one tensor or layer name.');
+  const keys = specs.map((spec) =>
+    typeof spec === 'string' ? walker.keyOfLayerOutput(model, spec) : walker.keyOfTensor(spec) ?? walker.visit(spec, ''),
+  );
+  return walker.restrictTo(keys);
 }
 
 class Walker {
@@ -166,9 +161,9 @@ class Walker {
     return matches[0].outputKeys[0];
   }
 
-  /** The calls (and inputs) needed to compute `target`, in execution order. */
-  restrictTo(target: string): LayerGraph {
-    const needed = new Set<string>([target]);
+  /** The calls (and inputs) needed to compute `targets`, in execution order. */
+  restrictTo(targets: string[]): LayerGraph {
+    const needed = new Set<string>(targets);
     const calls: LayerCall[] = [];
     for (let i = this.calls.length - 1; i >= 0; i--) {
       const call = this.calls[i];
@@ -181,8 +176,8 @@ class Walker {
     return {
       inputs: this.inputs.filter((i) => needed.has(i.key)),
       calls,
-      outputKey: target,
-      outputShape: this.shapes.get(target)!,
+      outputKeys: targets,
+      outputShapes: targets.map((k) => this.shapes.get(k)!),
     };
   }
 

@@ -80,7 +80,7 @@ export function translateLayerGraph(layerGraph: LayerGraph, name = 'tslab-dl'): 
   // ONNX outputs: what the tfjs calls need from the graph, and the final output.
   const needed = new Set<string>();
   for (const call of tfjsCalls) for (const k of call.inputKeys) if (values.has(k)) needed.add(k);
-  if (values.has(layerGraph.outputKey)) needed.add(layerGraph.outputKey);
+  for (const k of layerGraph.outputKeys) if (values.has(k)) needed.add(k);
   const note = describe(translatedLayers, layerGraph.calls.length, untranslated, tfjsCalls);
   if (translatedLayers === 0) {
     return { graphInputs: [], graphOutputs: [], tfjsCalls, translatedLayers, untranslated, note };
