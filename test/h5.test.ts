@@ -96,7 +96,7 @@ describe('Keras legacy HDF5 weights', () => {
       ['conv/bias:0', [4], 'float32'],
     ]);
     const kernel = model.getLayer('conv').getWeights()[0];
-    const expectedSum = (await kernel.data()).reduce((a, b) => a + b, 0);
+    const expectedSum = Array.from(await kernel.data()).reduce((a, b) => a + b, 0);
     assert.ok(Math.abs(conv.weights[0].sum - expectedSum) < 1e-4, `kernel sum ${conv.weights[0].sum} vs ${expectedSum}`);
     assert.equal(view.layers.find((l) => l.name === 'flatten')!.weights.length, 0);
 
