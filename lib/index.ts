@@ -1,17 +1,62 @@
 /**
- * tslab-dl: the public API. Notebooks import everything from here:
+ * tslab-dl: the public API. Notebooks and scripts import everything from here:
  *
- *     import { tf, loadDollarStreet, DenseNet121, fit } from 'tslab-dl';
+ *     import { tf, loadDollarStreet, upscale, DenseNet121, buildHead, fit, plotHistory } from 'tslab-dl';
+ *
+ * Importing it also makes TensorFlow.js behave like Keras where the lesson depends on it:
+ * frozen BatchNormalization runs in inference mode (./layers/frozen), `compile` understands
+ * 'accuracy' for integer labels and logs Keras' names (./train/compile), and fit / evaluate /
+ * predict compute a frozen base once (./features/planner).
  */
 import * as tf from '@tensorflow/tfjs';
+import './layers/frozen';
+import './train/compile';
+import './features/planner';
 
 export { tf };
-export { ready, backendInfo, setBackend, BACKEND_ORDER } from './backend';
+
+// Backends
+export { ready, backendInfo, backendSummary, setBackend, explainBackendError, BACKEND_ORDER, BackendError } from './backend';
 export type { BackendInfo, BackendCandidate, BackendName } from './backend';
+
+// Showing things
 export { display, DisplayHandle, JUPYTER_DISPLAY, inNotebook, toMimeBundle } from './display';
 export type { Displayable, MimeBundle } from './display';
 export { Progress } from './progress';
+export { encodePng } from './png';
 export { ValueError, DataFileError, DownloadError, InterruptedError } from './errors';
+
+// Data
 export * from './data';
+export { downloadFile, md5File } from './download';
+export { lessonSettings } from './lesson';
+export type { LessonOptions, LessonSettings } from './lesson';
+
+// Models
 export * as applications from './applications';
 export * from './applications';
+export { upscale, Upscale, resizeWithPadGeometry } from './layers/upscale';
+export type { UpscaleArgs, UpscaleMethod } from './layers/upscale';
+export { flatten, Flatten } from './layers/flatten';
+export { dense } from './layers/dense';
+export { buildHead } from './head';
+export type { HeadArgs } from './head';
+export { loadWeightsH5, saveWeightsH5, readWeightsH5 } from './weights/h5';
+export { getWeightsFile, kerasCacheDir, tslabCacheDir } from './weights/imagenet';
+
+// Training
+export { sparseCategoricalCrossentropy } from './losses';
+export { sparseCategoricalAccuracy, categoricalAccuracy, binaryAccuracy } from './metrics';
+export { earlyStopping, EarlyStopping } from './callbacks';
+export type { EarlyStoppingArgs } from './callbacks';
+export { setRandomSeed } from './random';
+export * from './train';
+export { confusionMatrix, ConfusionMatrix } from './confusion';
+
+// Speed: the frozen base computed once, on the fastest engine
+export { splitFrozenPrefix } from './features/split';
+export { frozenFeatures, featureStats } from './features/extract';
+export type { FeatureCacheMode, FeatureOptions, Features } from './features/extract';
+export type { Executor } from './features/run';
+export { clearFeatureMemory, featureCacheFolder } from './features/cache';
+export { createOnnxExecutor, onnxAvailable, onnxRuntimeInfo } from './onnx';

@@ -1,0 +1,63 @@
+/**
+ * The feature-cache planner for fit / evaluate / predict: when a model starts with a frozen,
+ * deterministic prefix (inputs -> upscale -> frozen base), run that prefix once per input (cached
+ * by content, lib/features/extract.ts) and hand the trainable head the features instead. Keras
+ * recomputes the base every epoch; the numbers are the same, the time is not.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ForwardPlan, ForwardRequest, registerForwardPlanner } from '../train/forward';
+import { FeatureCacheMode, Features, frozenFeatures, FeatureOptions } from './extract';
+import { Executor } from './run';
+import { splitFrozenPrefix } from './split';
+
+interface CompiledModel {
+  optimizer?: tf.Optimizer;
+  loss?: tf.ModelCompileArgs['loss'];
+  metrics?: tf.ModelCompileArgs['metrics'];
+}
+
+/** Compiles `head` like `model`, sharing its optimizer (and so its Adam moments). */
+function compileLike(head: tf.LayersModel, model: tf.LayersModel): void {
+  const compiled = model as unknown as CompiledModel;
+  if (!compiled.optimizer || compiled.loss === undefined) return;
+  head.compile({ optimizer: compiled.optimizer, loss: compiled.loss, metrics: compiled.metrics });
+}
+
+/** Plans fit / evaluate / predict on cached features; `cache: false` opts out (the whole model every epoch, as Keras). */
+export async function featureCachePlanner(request: ForwardRequest): Promise<ForwardPlan | undefined> {
+  if (request.options.cache === false) return undefined;
+  const split = splitFrozenPrefix(request.model);
+  if (!split || split.prefix.inputs.length !== 1 || split.prefix.outputs.length !== 1) return undefined;
+  const options: FeatureOptions = {
+    batchSize: request.options.batchSize,
+    cache: request.options.cache as FeatureCacheMode | undefined,
+    executor: request.options.executor as Executor | undefined,
+  };
+  const train = await frozenFeatures(split.prefix, request.x, { ...options, label: 'Frozen base features' });
+  let validation: Features | undefined;
+  try {
+    validation = request.validationX
+      ? await frozenFeatures(split.prefix, request.validationX, { ...options, label: 'Frozen base features (validation)' })
+      : undefined;
+    if (request.purpose !== 'predict') compileLike(split.head, request.model);
+  } catch (e) {
+    train.release();
+    throw e;
+  }
+  const sources = [train, validation].filter((f) => f !== undefined).map((f) => f!.source);
+  return {
+    model: split.head,
+    x: train.features,
+    validationX: validation?.features,
+    note:
+      `Frozen prefix (${split.prefixLayerCount} layers) computed once` +
+      (sources.every((s) => s !== 'computed') ? ` (from the ${sources[0]} cache)` : ` on ${train.executor ?? 'tfjs'}`) +
+      `; training the ${split.head.layers.length - 1} head layers on its features.`,
+    dispose() {
+      train.release();
+      validation?.release();
+    },
+  };
+}
+
+registerForwardPlanner(featureCachePlanner);

@@ -1,0 +1,65 @@
+/**
+ * fit / evaluate / predict on cached frozen-prefix features give the numbers of the whole model
+ * run every epoch (Keras' way), with dropout disabled and no shuffling.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { fit, evaluate, predict, buildHead, upscale, flatten, sparseCategoricalCrossentropy, featureStats, clearFeatureMemory, setRandomSeed } from '../lib';
+
+async function lessonLikeModel(seed: number) {
+  setRandomSeed(seed);
+  const inputs = tf.input({ shape: [8, 8, 3] });
+  let x = upscale({ height: 12, width: 12 }).apply(inputs) as tf.SymbolicTensor;
+  x = tf.layers.conv2d({ filters: 6, kernelSize: 3, useBias: false }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.batchNormalization({ epsilon: 1.001e-5 }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
+  const features = tf.layers.globalMaxPooling2d({}).apply(x) as tf.SymbolicTensor;
+  const base = tf.model({ inputs, outputs: features });
+  base.trainable = false;
+  const model = tf.model({ inputs, outputs: buildHead(features, { hidden: 5, dropout: 0, classes: 3 }) });
+  model.compile({ optimizer: 'adam', loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
+  return model;
+}
+
+test('cached and uncached training give the same losses, metrics and weights', async () => {
+  clearFeatureMemory();
+  const x = tf.randomUniform([40, 8, 8, 3], 0, 1, 'float32', 11);
+  const y = tf.tensor1d(Array.from({ length: 40 }, (_, i) => i % 3), 'int32');
+  const vx = tf.randomUniform([12, 8, 8, 3], 0, 1, 'float32', 12);
+  const vy = tf.tensor1d(Array.from({ length: 12 }, (_, i) => (i + 1) % 3), 'int32');
+  const uncachedModel = await lessonLikeModel(5);
+  const cachedModel = await lessonLikeModel(5);
+  assert.deepEqual(
+    cachedModel.getWeights().map((w) => Array.from(w.dataSync())),
+    uncachedModel.getWeights().map((w) => Array.from(w.dataSync())),
+    'both models start from the same weights',
+  );
+  const options = { batchSize: 8, epochs: 3, shuffle: false, validationData: [vx, vy] as [tf.Tensor, tf.Tensor], verbose: 0 as const };
+  const computedBefore = featureStats.computed;
+  const uncached = await fit(uncachedModel, x, y, { ...options, cache: false });
+  assert.equal(featureStats.computed, computedBefore, 'cache: false runs the whole model');
+  const cached = await fit(cachedModel, x, y, { ...options, cache: 'memory' });
+  assert.equal(featureStats.computed - computedBefore, 2, 'training and validation features computed once each');
+  for (const key of ['loss', 'accuracy', 'val_loss', 'val_accuracy']) {
+    const a = uncached.history[key] as number[];
+    const b = cached.history[key] as number[];
+    assert.equal(a.length, 3);
+    a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) < 1e-5, `${key}[${i}]: ${v} uncached vs ${b[i]} cached`));
+  }
+  // The full model's own weights were trained (the head shares them), identically.
+  cachedModel.getWeights().forEach((w, i) => {
+    const diff = tf.max(tf.abs(tf.sub(w, uncachedModel.getWeights()[i]))).dataSync()[0];
+    assert.ok(diff < 1e-5, `weight ${cachedModel.weights[i].name} differs by ${diff}`);
+  });
+
+  // evaluate and predict re-use the cached features and agree with the whole model.
+  const computedAfterFit = featureStats.computed;
+  const viaCache = await evaluate(cachedModel, vx, vy, { verbose: 0 });
+  const whole = await evaluate(cachedModel, vx, vy, { verbose: 0, cache: false });
+  assert.equal(featureStats.computed, computedAfterFit, 'validation features came from the cache');
+  assert.ok(Math.abs(viaCache.loss - whole.loss) < 1e-5);
+  const p1 = await predict(cachedModel, vx);
+  const p2 = cachedModel.predict(vx) as tf.Tensor;
+  assert.ok(tf.max(tf.abs(tf.sub(p1, p2))).dataSync()[0] < 1e-5);
+});
