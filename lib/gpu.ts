@@ -28,7 +28,7 @@ export interface CudaLibrary {
 }
 
 /** The driver library: it comes with the NVIDIA driver, never with CUDA. */
-export const CUDA_DRIVER: CudaLibrary = { soname: 'libcuda.so.1', role: 'NVIDIA driver (CUDA driver API)' };
+export const CUDA_DRIVER: CudaLibrary = { soname: 'libcuda.so.1', role: 'NVIDIA driver, CUDA driver API' };
 
 /** The CUDA 11 / cuDNN 8 libraries libtensorflow 2.9 dlopens before it registers a GPU. */
 export const CUDA_LIBRARIES: readonly CudaLibrary[] = [

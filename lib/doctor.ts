@@ -1,0 +1,406 @@
+/**
+ * `npx tslab-dl doctor` and `await doctor()`: what this machine runs the lesson on, and what
+ * is missing, with the fix for each thing. One report, three renderings: plain text for a
+ * terminal, JSON for tools (`--json`), HTML in a notebook.
+ */
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { BACKEND_ORDER, BackendCandidate, BackendInfo, BackendName, ready } from './backend';
+import { display, escapeXml, JUPYTER_DISPLAY, MimeBundle } from './display';
+import { checkGpu, GpuCheck, LibraryCheck } from './gpu';
+
+export interface DoctorCandidate extends BackendCandidate {
+  /** chosen; skipped (tried and unusable); loadable / fails to load (checked in a child process); not tried; not installed. */
+  status: 'chosen' | 'skipped' | 'loadable' | 'fails to load' | 'not tried' | 'not installed';
+}
+
+export interface KernelspecCheck {
+  installed: boolean;
+  /** The command that listed the kernelspecs. */
+  listedBy?: string;
+  resourceDir?: string;
+  argv?: string[];
+  /** Problems with an installed kernelspec (a node binary or script that no longer exists). */
+  problems: string[];
+  error?: string;
+}
+
+export interface DoctorReport {
+  /** A TensorFlow.js backend works: the lesson can run. */
+  ok: boolean;
+  versions: { [name: string]: string | null };
+  backend: {
+    chosen?: BackendName;
+    tfBackend?: string;
+    usingGpu: boolean;
+    requestedBy?: BackendInfo['requestedBy'];
+    /** Why no backend could be started. */
+    error?: string;
+    candidates: DoctorCandidate[];
+  };
+  gpu: GpuCheck;
+  onnxruntime: { installed: boolean; version?: string; providers: { name: string; bundled: boolean }[]; error?: string };
+  jupyter: { found: boolean; command?: string; versions: { [name: string]: string }; error?: string; kernelspec: KernelspecCheck };
+}
+
+export interface DoctorOptions {
+  /** Environment for the checks (PATH, LD_LIBRARY_PATH). Defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+const KERNEL_NAME = 'tslab-dl';
+const PACKAGE_ROOT = findPackageRoot(__dirname);
+
+function findPackageRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    try {
+      if (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).name === 'tslab-dl') return dir;
+    } catch {
+      // keep going up
+    }
+    if (path.dirname(dir) === dir) return path.resolve(from, '..', '..');
+  }
+}
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  spawnError?: string;
+}
+
+function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(file, args, { env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8', cwd: PACKAGE_ROOT }, (error, stdout, stderr) => {
+      const code = error ? (typeof (error as any).code === 'number' ? (error as any).code : null) : 0;
+      const spawnError = error && code === null ? ((error as any).killed ? `timed out after ${timeoutMs / 1000} s` : error.message) : undefined;
+      resolve({ code, stdout, stderr, spawnError });
+    });
+  });
+}
+
+function findOnPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const dir of (env.PATH ?? '').split(':').filter(Boolean)) {
+    const candidate = path.join(dir, command);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+function packageVersion(name: string, from = PACKAGE_ROOT): string | null {
+  try {
+    return JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`, { paths: [from] }), 'utf8')).version;
+  } catch {
+    return null;
+  }
+}
+
+async function versions(env: NodeJS.ProcessEnv): Promise<DoctorReport['versions']> {
+  // npm tells its version to the scripts it runs; otherwise ask it.
+  let npm = /npm\/(\S+)/.exec(env.npm_config_user_agent ?? '')?.[1] ?? null;
+  if (!npm) {
+    const result = await run('npm', ['--version'], env, 20_000);
+    npm = result.code === 0 ? result.stdout.trim() : null;
+  }
+  const tslabDir = (() => {
+    try {
+      return path.dirname(require.resolve('tslab/package.json', { paths: [PACKAGE_ROOT] }));
+    } catch {
+      return undefined;
+    }
+  })();
+  return {
+    node: process.version,
+    npm,
+    'tslab-dl': packageVersion('tslab-dl') ?? JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')).version,
+    tslab: packageVersion('tslab'),
+    // tslab compiles notebook cells with its own pinned TypeScript, not the project's.
+    "tslab's TypeScript": tslabDir ? packageVersion('@tslab/typescript-for-tslab', tslabDir) : null,
+    typescript: packageVersion('typescript'),
+    '@tensorflow/tfjs': packageVersion('@tensorflow/tfjs'),
+  };
+}
+
+// Loads a native package in a child, so that the doctor never loads a second libtensorflow into
+// a kernel that already runs on another backend.
+const NATIVE_PROBE = `
+const main = process.argv[1];
+try {
+  const tf = require(main);
+  const backend = tf.backend();
+  process.stdout.write(JSON.stringify({ loads: true, tfBackend: tf.getBackend(), usingGpu: Boolean(backend && backend.isUsingGpuDevice) }));
+} catch (e) {
+  process.stdout.write(JSON.stringify({ loads: false, error: String(e && e.message).split('\\n').filter(Boolean).slice(0, 3).join(' ') }));
+}
+`;
+
+async function probeNative(name: BackendName, env: NodeJS.ProcessEnv): Promise<{ loads: boolean; usingGpu?: boolean; error?: string }> {
+  let main: string;
+  try {
+    main = require.resolve(`@tensorflow/${name}`, { paths: [PACKAGE_ROOT] });
+  } catch (e) {
+    return { loads: false, error: (e as Error).message.split('\n')[0] };
+  }
+  const result = await run(process.execPath, ['-e', NATIVE_PROBE, main], env, 120_000);
+  try {
+    return JSON.parse(result.stdout);
+  } catch {
+    return { loads: false, error: (result.spawnError ?? result.stderr.trim().split('\n').slice(-1)[0]) || `exit code ${result.code}` };
+  }
+}
+
+async function backends(env: NodeJS.ProcessEnv): Promise<{ section: DoctorReport['backend']; ok: boolean }> {
+  let info: BackendInfo | undefined;
+  let error: string | undefined;
+  try {
+    info = await ready();
+  } catch (e) {
+    error = e instanceof Error ? e.message : String(e);
+  }
+  const known = new Map((info?.candidates ?? []).map((c) => [c.name, c]));
+  const candidates: DoctorCandidate[] = [];
+  for (const name of BACKEND_ORDER) {
+    const c = known.get(name);
+    const version = c?.version ?? (packageVersion(name === 'cpu' ? '@tensorflow/tfjs' : name === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : `@tensorflow/${name}`) ?? undefined);
+    const base: BackendCandidate = { name, installed: version !== undefined, version, usable: c?.usable, reason: c?.reason };
+    if (info?.backend === name) candidates.push({ ...base, status: 'chosen' });
+    else if (!base.installed) candidates.push({ ...base, status: 'not installed', reason: c?.reason ?? `@tensorflow/${name} is not installed` });
+    else if (c?.usable === false) candidates.push({ ...base, status: 'skipped' });
+    else if (name === 'tfjs-node' || name === 'tfjs-node-gpu') {
+      const probe = await probeNative(name, env);
+      const detail = probe.loads ? (probe.usingGpu ? 'loads, on a GPU' : 'loads, on the CPU') : `fails to load: ${probe.error}`;
+      candidates.push({ ...base, status: probe.loads ? 'loadable' : 'fails to load', reason: `${c?.reason ?? 'not tried'}; checked in a child process: ${detail}` });
+    } else candidates.push({ ...base, status: 'not tried', reason: c?.reason ?? 'not tried' });
+  }
+  return {
+    ok: info !== undefined,
+    section: { chosen: info?.backend, tfBackend: info?.tfBackend, usingGpu: info?.usingGpu ?? false, requestedBy: info?.requestedBy, error, candidates },
+  };
+}
+
+function onnxruntime(): DoctorReport['onnxruntime'] {
+  const version = packageVersion('onnxruntime-node') ?? undefined;
+  if (!version) return { installed: false, providers: [], error: 'onnxruntime-node is not installed' };
+  try {
+    const ort = require(require.resolve('onnxruntime-node', { paths: [PACKAGE_ROOT] }));
+    const providers = (ort.listSupportedBackends?.() ?? []).map((b: { name: string; bundled: boolean }) => ({ name: b.name, bundled: Boolean(b.bundled) }));
+    return { installed: true, version, providers };
+  } catch (e) {
+    return { installed: true, version, providers: [], error: `onnxruntime-node is installed but failed to load: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
+function parseJupyterVersions(text: string): { [name: string]: string } {
+  const found: { [name: string]: string } = {};
+  for (const line of text.split('\n')) {
+    const m = /^\s*([A-Za-z_][\w-]*)\s*:\s*(\S.*?)\s*$/.exec(line);
+    if (m && m[2] !== 'not installed') found[m[1]] = m[2];
+  }
+  return found;
+}
+
+async function jupyter(env: NodeJS.ProcessEnv): Promise<DoctorReport['jupyter']> {
+  const onPath = findOnPath('jupyter', env);
+  // Debian's Jupyter lives under /usr/bin/python3, which may not be the python3 on PATH.
+  const attempts: { command: string; file: string; args: string[] }[] = [];
+  if (onPath) attempts.push({ command: onPath, file: onPath, args: [] });
+  if (fs.existsSync('/usr/bin/python3')) attempts.push({ command: '/usr/bin/python3 -m jupyter', file: '/usr/bin/python3', args: ['-m', 'jupyter'] });
+  let found: { command: string; versions: { [name: string]: string } } | undefined;
+  let error = onPath ? undefined : 'jupyter is not on PATH';
+  for (const attempt of attempts) {
+    const result = await run(attempt.file, [...attempt.args, '--version'], env, 60_000);
+    if (result.code === 0) {
+      found = { command: attempt.command, versions: parseJupyterVersions(result.stdout) };
+      break;
+    }
+    error = `${attempt.command} --version failed: ${(result.spawnError ?? result.stderr.trim().split('\n').slice(-1)[0]) || `exit code ${result.code}`}`;
+  }
+  const kernelspec = await kernelspecCheck(env, onPath);
+  if (!found) {
+    return { found: false, versions: {}, error: `${error}. Install Jupyter: \`pip install jupyterlab\`, or Debian's \`apt-get install jupyter-notebook\``, kernelspec };
+  }
+  return { found: true, command: found.command, versions: found.versions, kernelspec };
+}
+
+async function kernelspecCheck(env: NodeJS.ProcessEnv, jupyterOnPath: string | undefined): Promise<KernelspecCheck> {
+  const attempts: { command: string; file: string; args: string[] }[] = [];
+  if (jupyterOnPath) attempts.push({ command: `${jupyterOnPath} kernelspec list --json`, file: jupyterOnPath, args: ['kernelspec', 'list', '--json'] });
+  // `jupyter kernelspec` needs the jupyter-kernelspec script, which some installs lack.
+  if (fs.existsSync('/usr/bin/python3')) {
+    attempts.push({ command: '/usr/bin/python3 -m jupyter_client.kernelspecapp list --json', file: '/usr/bin/python3', args: ['-m', 'jupyter_client.kernelspecapp', 'list', '--json'] });
+  }
+  let error = 'no jupyter to ask';
+  for (const attempt of attempts) {
+    const result = await run(attempt.file, attempt.args, env, 60_000);
+    let listing: { kernelspecs?: { [name: string]: { resource_dir: string; spec: { argv: string[] } } } };
+    try {
+      listing = JSON.parse(result.stdout);
+    } catch {
+      error = `${attempt.command} failed: ${(result.spawnError ?? result.stderr.trim().split('\n').slice(-1)[0]) || `exit code ${result.code}`}`;
+      continue;
+    }
+    const spec = listing.kernelspecs?.[KERNEL_NAME];
+    if (!spec) {
+      return { installed: false, listedBy: attempt.command, problems: [`no kernelspec named ${KERNEL_NAME}: run \`npx tslab-dl install\``] };
+    }
+    const argv = spec.spec.argv ?? [];
+    const problems: string[] = [];
+    if (argv[0] && path.isAbsolute(argv[0]) && !fs.existsSync(argv[0])) problems.push(`its node binary ${argv[0]} does not exist: run \`npx tslab-dl install\` again`);
+    const script = argv.find((a) => a.endsWith(path.join('bin', 'tslab-dl.js')));
+    if (script && !fs.existsSync(script)) problems.push(`its script ${script} does not exist: run \`npx tslab-dl install\` again`);
+    else if (script && path.resolve(script) !== path.join(PACKAGE_ROOT, 'bin', 'tslab-dl.js')) {
+      problems.push(`it runs the tslab-dl in ${path.dirname(path.dirname(script))}, not this one (${PACKAGE_ROOT}): run \`npx tslab-dl install\` here to switch`);
+    }
+    return { installed: true, listedBy: attempt.command, resourceDir: spec.resource_dir, argv, problems };
+  }
+  return { installed: false, problems: [], error };
+}
+
+/** Gathers the report: versions, backends, GPU, ONNX Runtime, Jupyter. Shows nothing. */
+export async function diagnose(options: DoctorOptions = {}): Promise<DoctorReport> {
+  const env = options.env ?? process.env;
+  const [versionTable, backendPart, gpu, jupyterPart] = await Promise.all([versions(env), backends(env), checkGpu(env), jupyter(env)]);
+  return { ok: backendPart.ok, versions: versionTable, backend: backendPart.section, gpu, onnxruntime: onnxruntime(), jupyter: jupyterPart };
+}
+
+function libraryLine(lib: LibraryCheck): string {
+  if (lib.loads) return `${lib.soname.padEnd(19)} found${lib.path ? ` at ${lib.path}` : ''} (${lib.role})`;
+  const why = lib.error && !/No such file or directory/.test(lib.error) ? `does not load: ${lib.error}` : 'missing';
+  return `${lib.soname.padEnd(19)} ${why} (${lib.role})\n${' '.repeat(23)}fix: ${lib.fix}`;
+}
+
+/** The report as plain text, the way `npx tslab-dl doctor` prints it. */
+export function formatReport(report: DoctorReport): string {
+  const out: string[] = ['tslab-dl doctor', ''];
+  out.push('Versions');
+  for (const [name, version] of Object.entries(report.versions)) out.push(`  ${name.padEnd(20)} ${version ?? 'not installed'}`);
+  out.push('', 'TensorFlow.js backends, in the order tried');
+  for (const c of report.backend.candidates) {
+    // The status already says "not installed" / "not tried": keep only what the reason adds.
+    const reason = (c.reason ?? '').replace(/^\S+ is not installed\s*/, '').replace(/^not tried: /, '');
+    const detail = c.status === 'chosen' ? ` (${c.name === 'cpu' ? '@tensorflow/tfjs' : c.name === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : `@tensorflow/${c.name}`} ${c.version})` : reason ? (reason.startsWith('(') ? ` ${reason}` : `: ${reason}`) : '';
+    out.push(`  ${c.name.padEnd(14)} ${c.status}${detail}`);
+  }
+  if (report.backend.chosen) {
+    const gpu = report.backend.usingGpu ? ', on the GPU' : '';
+    const by = report.backend.requestedBy && report.backend.requestedBy !== 'default' ? ` (asked for by ${report.backend.requestedBy})` : '';
+    out.push(`  => backend: ${report.backend.chosen}${gpu}${by}`);
+  } else {
+    out.push(`  => no backend: ${report.backend.error}`);
+  }
+  const g = report.gpu;
+  out.push('', 'CUDA GPU for tfjs-node-gpu (libtensorflow 2.9.1: CUDA 11.2, cuDNN 8.1)');
+  out.push(`  nvidia-smi         ${g.nvidiaSmi.found ? (g.nvidiaSmi.gpus.length ? g.nvidiaSmi.gpus.join('; ') : g.nvidiaSmi.error) : 'not found on PATH'}`);
+  out.push(`  GPU device files   ${g.deviceFiles.length ? g.deviceFiles.join(', ') : 'none (/dev/nvidia0 does not exist)'}`);
+  out.push(`  LD_LIBRARY_PATH    ${g.ldLibraryPath || '(not set)'}`);
+  for (const lib of [g.driver, ...g.libraries]) out.push(`  ${libraryLine(lib)}`);
+  out.push(g.usable ? '  => the GPU path can be used' : `  => the GPU path cannot be used: ${g.problems.join('; ')}`);
+  if (g.nvidiaSmi.output) out.push('', '  nvidia-smi says:', ...g.nvidiaSmi.output.split('\n').map((l) => `    ${l}`));
+  const o = report.onnxruntime;
+  out.push('', 'ONNX Runtime (onnxruntime-node)');
+  if (!o.installed || o.error) out.push(`  ${o.error}`);
+  if (o.installed && o.version) {
+    const bundled = o.providers.filter((p) => p.bundled).map((p) => p.name);
+    const notBundled = o.providers.filter((p) => !p.bundled).map((p) => p.name);
+    out.push(`  version ${o.version}; execution providers bundled: ${bundled.join(', ') || 'none'}${notBundled.length ? `; not bundled (need onnxruntime-node's install script): ${notBundled.join(', ')}` : ''}`);
+  }
+  const j = report.jupyter;
+  out.push('', 'Jupyter');
+  if (j.found) {
+    const names = ['jupyter_core', 'jupyter_client', 'notebook', 'jupyterlab', 'nbclient'].filter((n) => j.versions[n]);
+    out.push(`  jupyter            ${j.command} (${names.map((n) => `${n} ${j.versions[n]}`).join(', ')})`);
+  } else {
+    out.push(`  jupyter            not found: ${j.error}`);
+  }
+  const k = j.kernelspec;
+  if (k.installed) {
+    out.push(`  kernelspec         ${KERNEL_NAME} installed in ${k.resourceDir}`);
+    out.push(`                     argv: ${(k.argv ?? []).join(' ')}`);
+  } else {
+    out.push(`  kernelspec         ${KERNEL_NAME} not installed${k.error ? ` (could not list kernelspecs: ${k.error})` : ''}`);
+  }
+  for (const problem of k.problems) out.push(`                     ${problem}`);
+  out.push('');
+  out.push(
+    report.ok
+      ? `Result: OK, TensorFlow.js runs on ${report.backend.chosen}${report.backend.usingGpu ? ' (GPU)' : ''}.`
+      : 'Result: NOT OK, no TensorFlow.js backend works here (see above).',
+  );
+  return out.join('\n');
+}
+
+/** The report as an HTML fragment for a notebook. */
+export function reportToHtml(report: DoctorReport): string {
+  const e = escapeXml;
+  const row = (cells: string[]) => `<tr>${cells.map((c) => `<td style="text-align:left;vertical-align:top">${c}</td>`).join('')}</tr>`;
+  const table = (rows: string[][]) => `<table>${rows.map(row).join('')}</table>`;
+  const parts: string[] = [`<h3>tslab-dl doctor: ${report.ok ? `OK, TensorFlow.js runs on <b>${e(report.backend.chosen ?? '')}</b>${report.backend.usingGpu ? ' (GPU)' : ''}` : '<b>no TensorFlow.js backend works</b>'}</h3>`];
+  parts.push('<h4>Versions</h4>', table(Object.entries(report.versions).map(([n, v]) => [e(n), e(v ?? 'not installed')])));
+  parts.push(
+    '<h4>TensorFlow.js backends, in the order tried</h4>',
+    table(report.backend.candidates.map((c) => [e(c.name), c.status === 'chosen' ? `<b>chosen</b> ${e(c.version ?? '')}` : e(c.status), e(c.status === 'chosen' ? '' : c.reason ?? '')])),
+  );
+  const g = report.gpu;
+  parts.push(
+    '<h4>CUDA GPU for tfjs-node-gpu (libtensorflow 2.9.1: CUDA 11.2, cuDNN 8.1)</h4>',
+    `<p>nvidia-smi: ${e(g.nvidiaSmi.found ? g.nvidiaSmi.gpus.join('; ') || g.nvidiaSmi.error || '' : 'not found on PATH')}; LD_LIBRARY_PATH: <code>${e(g.ldLibraryPath || '(not set)')}</code></p>`,
+    table([g.driver, ...g.libraries].map((l) => [`<code>${e(l.soname)}</code>`, e(l.role), l.loads ? `found ${e(l.path ?? '')}` : `<b>missing</b>: ${e(l.fix ?? '')}`])),
+    `<p>${g.usable ? 'The GPU path can be used.' : `The GPU path cannot be used: ${e(g.problems.join('; '))}`}</p>`,
+  );
+  if (g.nvidiaSmi.output) parts.push(`<pre>${e(g.nvidiaSmi.output)}</pre>`);
+  const o = report.onnxruntime;
+  parts.push('<h4>ONNX Runtime</h4>', `<p>${e(o.error ?? `onnxruntime-node ${o.version}: ${o.providers.map((p) => `${p.name}${p.bundled ? '' : ' (not bundled)'}`).join(', ')}`)}</p>`);
+  const j = report.jupyter;
+  const k = j.kernelspec;
+  parts.push(
+    '<h4>Jupyter</h4>',
+    `<p>${e(j.found ? `${j.command}` : `not found: ${j.error}`)}; kernelspec ${KERNEL_NAME}: ${e(k.installed ? `installed in ${k.resourceDir}` : 'not installed')}${k.problems.length ? `<br>${e(k.problems.join('; '))}` : ''}</p>`,
+  );
+  return parts.join('\n');
+}
+
+function displayable(report: DoctorReport): { [JUPYTER_DISPLAY](): MimeBundle } {
+  return { [JUPYTER_DISPLAY]: () => ({ 'text/plain': formatReport(report), 'text/html': reportToHtml(report) }) };
+}
+
+/**
+ * Checks this machine and shows the report: as HTML in a notebook (`await doctor()`), as text in
+ * a terminal. Returns nothing, so the notebook shows it once; use {@link diagnose} for the data.
+ */
+export async function doctor(options: DoctorOptions = {}): Promise<void> {
+  display(displayable(await diagnose(options)));
+}
+
+const USAGE = `Usage: tslab-dl doctor [--json]
+
+Checks Node, npm, tslab, TypeScript and TensorFlow.js versions; each TensorFlow.js backend
+(tfjs-node-gpu, tfjs-node, wasm, cpu) and the one chosen; for the GPU path, nvidia-smi and the
+CUDA/cuDNN libraries libtensorflow needs, with the fix for each missing one; onnxruntime-node and
+its execution providers; Jupyter and the tslab-dl kernelspec.
+
+  --json   print the report as JSON
+Exit code 0 when a TensorFlow.js backend works, 1 when none does.
+`;
+
+/** `npx tslab-dl doctor [--json]`: argv is [command, ...options]. */
+export async function main(argv: string[]): Promise<number> {
+  const args = argv[0] === 'doctor' ? argv.slice(1) : argv;
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const unknown = args.filter((a) => a !== '--json');
+  if (unknown.length > 0) {
+    process.stderr.write(`tslab-dl doctor: unknown option ${JSON.stringify(unknown[0])}.\n\n${USAGE}`);
+    return 2;
+  }
+  const report = await diagnose();
+  process.stdout.write(args.includes('--json') ? JSON.stringify(report, null, 2) + '\n' : formatReport(report) + '\n');
+  return report.ok ? 0 : 1;
+}
