@@ -15,6 +15,7 @@ import { flatten } from '../lib/layers/flatten';
 import { splitFrozenPrefix } from '../lib/features/split';
 import { frozenFeatures, featureStats } from '../lib/features/extract';
 import { clearFeatureMemory, featureCacheFolder } from '../lib/features/cache';
+import { onnxAvailable, onnxRuntimeInfo } from '../lib/onnx';
 
 function lessonLikeModel(size = 12) {
   const inputs = tf.input({ shape: [8, 8, 3] });
@@ -167,7 +168,6 @@ test('bad options are rejected by name', async () => {
 });
 
 test("executor 'auto' runs the prefix on ONNX Runtime when installed, with tfjs' numbers", async (t) => {
-  const { onnxAvailable, onnxRuntimeInfo } = await import('../lib/onnx');
   if (!onnxAvailable()) {
     t.skip(`onnxruntime-node is not usable here: ${onnxRuntimeInfo().reason}`);
     return;
