@@ -19,13 +19,15 @@ const HELP = `Usage: npm run lesson -- [options]
   --weights W       imagenet (default: used when the file is in Keras' cache), none, or an .h5 path
   --samples N       size of the synthetic training set (validation: a third of it); default 878/293
   --epochs N        maximum epochs (default 30, early stopping may end sooner)
+  --cache MODE      frozen-base feature cache: disk (default: re-runs skip the base), memory, or off
+                    (off runs the whole model every epoch, as Keras does: much slower)
   --notebook FILE   notebook to run (default notebooks/01-transfer-learning.ipynb)
   --out DIR         where the executed notebook and the plot go (default out/)
 `;
 
 function parseArgs(argv) {
   const options = { notebook: path.join(root, 'notebooks', '01-transfer-learning.ipynb'), out: path.join(root, 'out') };
-  const known = new Set(['data', 'weights', 'samples', 'epochs', 'notebook', 'out', 'timeout']);
+  const known = new Set(['data', 'weights', 'samples', 'epochs', 'cache', 'notebook', 'out', 'timeout']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--help' || arg === '-h') {
@@ -43,6 +45,8 @@ function parseArgs(argv) {
       fail(`--${key} must be a positive integer. Received ${JSON.stringify(options[key])}.`);
     }
   }
+  options.cache ??= 'disk';
+  if (!['disk', 'memory', 'off'].includes(options.cache)) fail(`--cache must be disk, memory or off. Received ${JSON.stringify(options.cache)}.`);
   return options;
 }
 
@@ -92,6 +96,7 @@ function main() {
   if (options.weights) env.TSLAB_DL_WEIGHTS = ['imagenet', 'none'].includes(options.weights) ? options.weights : path.resolve(options.weights);
   if (options.samples) env.TSLAB_DL_SAMPLES = options.samples;
   if (options.epochs) env.TSLAB_DL_EPOCHS = options.epochs;
+  env.TSLAB_DL_FEATURE_CACHE = options.cache;
 
   fs.mkdirSync(options.out, { recursive: true });
   const executed = path.join(options.out, path.basename(options.notebook));

@@ -5,6 +5,7 @@
  * recomputes the base every epoch; the numbers are the same, the time is not.
  */
 import * as tf from '@tensorflow/tfjs';
+import { ValueError } from '../errors';
 import { ForwardPlan, ForwardRequest, registerForwardPlanner } from '../train/forward';
 import { FeatureCacheMode, Features, frozenFeatures, FeatureOptions } from './extract';
 import { Executor } from './run';
@@ -23,14 +24,27 @@ function compileLike(head: tf.LayersModel, model: tf.LayersModel): void {
   head.compile({ optimizer: compiled.optimizer, loss: compiled.loss, metrics: compiled.metrics });
 }
 
+/**
+ * The cache mode when the caller gives none: $TSLAB_DL_FEATURE_CACHE ('memory', 'disk' or 'off'),
+ * else 'memory'. `npm run lesson` sets it, so the notebook's cells stay the lesson's.
+ */
+export function defaultCacheMode(): FeatureCacheMode {
+  const value = process.env.TSLAB_DL_FEATURE_CACHE;
+  if (value === undefined || value === '') return 'memory';
+  if (value === 'off') return false;
+  if (value === 'memory' || value === 'disk') return value;
+  throw new ValueError(`TSLAB_DL_FEATURE_CACHE must be 'memory', 'disk' or 'off'. Received ${JSON.stringify(value)}.`);
+}
+
 /** Plans fit / evaluate / predict on cached features; `cache: false` opts out (the whole model every epoch, as Keras). */
 export async function featureCachePlanner(request: ForwardRequest): Promise<ForwardPlan | undefined> {
-  if (request.options.cache === false) return undefined;
+  const cache = request.options.cache === undefined ? defaultCacheMode() : (request.options.cache as FeatureCacheMode);
+  if (cache === false) return undefined;
   const split = splitFrozenPrefix(request.model);
   if (!split || split.prefix.inputs.length !== 1 || split.prefix.outputs.length !== 1) return undefined;
   const options: FeatureOptions = {
     batchSize: request.options.batchSize,
-    cache: request.options.cache as FeatureCacheMode | undefined,
+    cache,
     executor: request.options.executor as Executor | undefined,
   };
   const train = await frozenFeatures(split.prefix, request.x, { ...options, label: 'Frozen base features' });
