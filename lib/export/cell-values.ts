@@ -1,0 +1,70 @@
+/**
+ * Which cells end in a value the notebook would show below them (tslab shows a
+ * cell's last expression unless it is undefined or null). The script shows the
+ * same values with `showCellValue(...)`; to keep `model.summary();` or
+ * `console.log(...)` readable, the TypeScript checker leaves out expressions
+ * whose type is void, undefined or null. Where the type is unknown (a module
+ * that does not resolve), the expression is shown: the helper skips undefined
+ * at run time, so the output stays the notebook's either way.
+ */
+import * as path from 'path';
+import * as ts from 'typescript';
+
+/** Compiler options for checking a script, from the tsconfig.json nearest to it. */
+export function compilerOptionsFor(scriptPath: string): ts.CompilerOptions {
+  const fallback: ts.CompilerOptions = {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.Node16,
+    moduleResolution: ts.ModuleResolutionKind.Node16,
+    strict: true,
+    esModuleInterop: true,
+    skipLibCheck: true,
+  };
+  const configPath = ts.findConfigFile(path.dirname(scriptPath), ts.sys.fileExists);
+  if (!configPath) return fallback;
+  const parsed = ts.getParsedCommandLineOfConfigFile(configPath, {}, {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: () => undefined,
+  });
+  return parsed ? { ...parsed.options, skipLibCheck: true } : fallback;
+}
+
+function showsNothing(type: ts.Type): boolean {
+  const nothing = ts.TypeFlags.Void | ts.TypeFlags.Undefined | ts.TypeFlags.Null | ts.TypeFlags.Never;
+  if (type.flags & nothing) return true;
+  return type.isUnion() && type.types.every(showsNothing);
+}
+
+/**
+ * For each offset in `text` where an expression statement's expression starts,
+ * whether its value is worth showing. `scriptPath` is where the script will be:
+ * its imports resolve from there.
+ */
+export function valuesWorthShowing(text: string, scriptPath: string, offsets: readonly number[]): boolean[] {
+  if (offsets.length === 0) return [];
+  const fileName = path.resolve(scriptPath);
+  const options = { ...compilerOptionsFor(fileName), noEmit: true };
+  const host = ts.createCompilerHost(options, true);
+  const readSourceFile = host.getSourceFile;
+  host.getSourceFile = (name, languageVersion, ...rest) =>
+    path.resolve(name) === fileName
+      ? ts.createSourceFile(name, text, languageVersion, true, ts.ScriptKind.TS)
+      : readSourceFile.call(host, name, languageVersion, ...rest);
+  const fileExists = host.fileExists;
+  host.fileExists = (name) => path.resolve(name) === fileName || fileExists.call(host, name);
+  const program = ts.createProgram([fileName], options, host);
+  const checker = program.getTypeChecker();
+  const sourceFile = program.getSourceFile(fileName)!;
+
+  const expressions = new Map<number, ts.Expression>();
+  const visit = (node: ts.Node): void => {
+    if (ts.isExpressionStatement(node)) expressions.set(node.expression.getStart(sourceFile), node.expression);
+    ts.forEachChild(node, visit);
+  };
+  visit(sourceFile);
+  return offsets.map((offset) => {
+    const expression = expressions.get(offset);
+    if (!expression) throw new Error(`internal error: no expression statement at offset ${offset} of the exported script`);
+    return !showsNothing(checker.getTypeAtLocation(expression));
+  });
+}

@@ -1,0 +1,351 @@
+// Notebook -> script -> notebook, through the library functions (the command line is in export-cli.test.ts).
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { exportNotebook, importScript, Notebook, NotebookCell, parseNotebook, serializeNotebook } from '../lib/export';
+import { DataFileError } from '../lib/errors';
+
+const ROOT = path.resolve(__dirname, '..');
+const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'export');
+/** Scripts "live" at the project root, so that 'tslab-dl' resolves when the checker looks at cell values. */
+const SCRIPT_PATH = path.join(ROOT, 'exported.ts');
+
+const TS_METADATA = {
+  kernelspec: { name: 'tslab-dl', display_name: 'TypeScript (tslab-dl)', language: 'typescript' },
+  language_info: { name: 'typescript', file_extension: '.ts' },
+};
+
+function code(source: string, metadata: NotebookCell['metadata'] = {}): NotebookCell {
+  return { cell_type: 'code', source, metadata, outputs: [], execution_count: null };
+}
+
+function markdown(source: string): NotebookCell {
+  return { cell_type: 'markdown', source, metadata: {} };
+}
+
+function notebook(cells: NotebookCell[], metadata: Notebook['metadata'] = TS_METADATA): Notebook {
+  return { nbformat: 4, nbformat_minor: 5, metadata, cells };
+}
+
+function exportCells(cells: NotebookCell[], checkTypes = false): string {
+  return exportNotebook(notebook(cells), { scriptPath: SCRIPT_PATH, checkTypes });
+}
+
+/** The lines of main()'s body: the cells as the script holds them. */
+function mainBody(script: string): string {
+  const start = script.indexOf('async function main(): Promise<void> {\n');
+  const end = script.indexOf('\n}\n', start);
+  return script.slice(start + 'async function main(): Promise<void> {\n'.length, end);
+}
+
+function exportError(nb: Notebook | string): DataFileError {
+  try {
+    exportNotebook(nb, { source: 'lesson.ipynb', scriptPath: SCRIPT_PATH, checkTypes: false });
+  } catch (e) {
+    assert.ok(e instanceof DataFileError, `expected a DataFileError, got ${e}`);
+    return e;
+  }
+  assert.fail('the export succeeded, but it should have been refused');
+}
+
+describe('exportNotebook: the script', () => {
+  test('gathers every import at the top: named imports merged per module, default and namespace imports kept', () => {
+    const script = exportCells([
+      code("import { tf, loadDollarStreet } from 'tslab-dl';\nimport * as fs from 'node:fs';\nconst a = 1;"),
+      code("import { tf, fit } from 'tslab-dl';\nimport assert from 'node:assert';\nimport type { History } from 'tslab-dl';\nconst b = 2;"),
+      code("import 'node:process';\nimport fs2 = require('node:fs');\nimport { loadDollarStreet as load } from 'tslab-dl';\nconst c = 3;"),
+    ]);
+    const imports = script.slice(script.indexOf('\n\nimport') + 2, script.indexOf('\n\nasync function main'));
+    assert.equal(
+      imports,
+      [
+        "import { tf, loadDollarStreet, fit, loadDollarStreet as load } from 'tslab-dl';",
+        "import * as fs from 'node:fs';",
+        "import assert from 'node:assert';",
+        "import type { History } from 'tslab-dl';",
+        "import 'node:process';",
+        "import fs2 = require('node:fs');",
+      ].join('\n'),
+    );
+    assert.equal(mainBody(script), '// %%\nconst a = 1;\n\n// %%\nconst b = 2;\n\n// %%\nconst c = 3;');
+  });
+
+  test('keeps cells in order, markdown and raw cells as comments; leaves out skip-export and empty cells', () => {
+    const script = exportCells([
+      markdown('# Title\n\nSome *text*.\n'),
+      code('const x = 1;\n'),
+      code('x = x +;  // a deliberate error', { tags: ['skip-export'] }),
+      code('\n\n'),
+      { cell_type: 'raw', source: ['raw text'], metadata: {} },
+      code('console.log(x);'),
+    ], true);
+    assert.equal(
+      mainBody(script),
+      '// %% [markdown]\n// # Title\n//\n// Some *text*.\n\n// %%\nconst x = 1;\n\n// %% [raw]\n// raw text\n\n// %%\nconsole.log(x);',
+    );
+  });
+
+  test('shows a cell\'s last value as the notebook does, but not void calls or assignments', () => {
+    const script = exportNotebook(
+      notebook([
+        code('let n = 2;\nn * 21'),
+        code("console.log('printed')"),
+        code('n = 5'),
+        code('[1, 2, 3].forEach((v) => v)'),
+        code("'a string';"),
+        code('n++, n'),
+      ]),
+      { scriptPath: SCRIPT_PATH },
+    );
+    assert.equal(
+      mainBody(script),
+      [
+        '// %%\nlet n = 2;\nshowCellValue(n * 21);',
+        "// %%\nconsole.log('printed')",
+        '// %%\nn = 5;', // `;` added: see the next test
+        '// %%\n[1, 2, 3].forEach((v) => v)',
+        "// %%\nshowCellValue('a string');",
+        '// %%\nshowCellValue((n++, n));',
+      ].join('\n\n'),
+    );
+    assert.match(script, /^import \{ display \} from 'tslab-dl';$/m);
+    assert.match(script, /function showCellValue\(value: unknown\): void \{\n {2}if \(value !== undefined && value !== null\) display\(value\);\n\}/);
+  });
+
+  test('ends a cell with `;` only where the next cell would continue its last statement', () => {
+    const body = mainBody(
+      exportCells([
+        code('let n = 1\nn = 5 // five'),
+        code('[n].forEach((v) => console.log(v))'),
+        code('const f = () => n'),
+        code('(f)()'),
+        code('const s = `a`'),
+        code('console.log(s)'),
+      ]),
+    );
+    assert.equal(
+      body,
+      [
+        '// %%\nlet n = 1\nn = 5; // five',
+        '// %%\nshowCellValue([n].forEach((v) => console.log(v)));',
+        '// %%\nconst f = () => n;',
+        '// %%\nshowCellValue((f)());',
+        '// %%\nconst s = `a`', // nothing can continue it before `console`
+        '// %%\nshowCellValue(console.log(s));',
+      ].join('\n\n'),
+    );
+  });
+
+  test('without the checker, every last expression but assignments is shown (the helper skips undefined)', () => {
+    const body = mainBody(exportCells([code("console.log('x')"), code('let y = 1;\ny += 1')]));
+    assert.equal(body, "// %%\nshowCellValue(console.log('x'));\n\n// %%\nlet y = 1;\ny += 1");
+  });
+
+  test('uses another name for display() when a cell has its own `display`', () => {
+    const script = exportCells([code('const display = 3;\ndisplay + 1')]);
+    assert.match(script, /^import \{ display as tslabDlDisplay \} from 'tslab-dl';$/m);
+    assert.match(script, /tslabDlDisplay\(value\);/);
+  });
+
+  test('a cell that declares a name again opens a block, so later cells see the new value', () => {
+    const body = mainBody(
+      exportCells([
+        code('const rate = 0.1;\nfunction show() { return rate; }'),
+        code('const rate = 0.5;\nconst epochs = 3;'),
+        code("console.log(rate, epochs, show());"),
+      ], true),
+    );
+    assert.equal(
+      body,
+      '// %%\nconst rate = 0.1;\nfunction show() { return rate; }\n\n' +
+        '// %%\n{ // a new block: this cell declares `rate` again, as a notebook may\nconst rate = 0.5;\nconst epochs = 3;\n\n' +
+        "// %%\nconsole.log(rate, epochs, show());\n} // end of a block opened where a cell declares names again",
+    );
+  });
+
+  test('moves ambient declarations to the top and drops `export` from declarations', () => {
+    const script = exportCells([code('declare const injected: number;\nexport const doubled = injected * 2;')]);
+    assert.match(script, /\n\ndeclare const injected: number;\n\nasync function main/);
+    assert.equal(mainBody(script), '// %%\nconst doubled = injected * 2;');
+  });
+
+  test('a notebook without imports becomes a module (`export {}`), so its names stay its own', () => {
+    assert.match(exportCells([code('const a = 1;')]), /\n\nexport \{\};\n\nasync function main/);
+  });
+});
+
+describe('importScript and the round trip', () => {
+  const lesson = fs.readFileSync(path.join(FIXTURES, 'lesson.ipynb'), 'utf8');
+
+  test('export -> import -> export gives the same script, byte for byte', () => {
+    const first = exportNotebook(lesson, { scriptPath: SCRIPT_PATH });
+    const second = exportNotebook(importScript(first), { scriptPath: SCRIPT_PATH });
+    assert.equal(second, first);
+    // And once more through the notebook's JSON text, as the command line does.
+    const third = exportNotebook(serializeNotebook(importScript(second)), { scriptPath: SCRIPT_PATH });
+    assert.equal(third, first);
+  });
+
+  test('the notebooks in notebooks/ survive the round trip too', (t) => {
+    const folder = path.join(ROOT, 'notebooks');
+    const notebooks = fs.existsSync(folder) ? fs.readdirSync(folder).filter((f) => f.endsWith('.ipynb')) : [];
+    if (notebooks.length === 0) return t.skip('no notebook in notebooks/ yet');
+    for (const name of notebooks) {
+      const first = exportNotebook(fs.readFileSync(path.join(folder, name), 'utf8'), { source: name, scriptPath: SCRIPT_PATH });
+      assert.equal(exportNotebook(importScript(first), { scriptPath: SCRIPT_PATH }), first, name);
+    }
+  });
+
+  test('import restores cells, their types and text, and the tslab-dl kernelspec', () => {
+    const nb = importScript(exportNotebook(lesson, { scriptPath: SCRIPT_PATH }));
+    assert.deepEqual(nb.metadata.kernelspec, { name: 'tslab-dl', display_name: 'TypeScript (tslab-dl)', language: 'typescript' });
+    assert.equal((nb.metadata.language_info as { file_extension: string }).file_extension, '.ts');
+    assert.equal((nb.metadata.language_info as { name: string }).name, 'typescript');
+    assert.equal(nb.nbformat, 4);
+    assert.deepEqual(
+      nb.cells.map((c) => c.cell_type),
+      ['markdown', 'code', 'markdown', 'code', 'code', 'raw', 'code', 'code', 'code'],
+    );
+    const text = (i: number) => (nb.cells[i].source as string[]).join('');
+    assert.equal(
+      text(0),
+      '# A small lesson\n\nIt exercises every export rule: top-level `await`, declarations used by later cells,\n' +
+        'imports in later cells, a cell left out, a name declared again, and cell values.',
+    );
+    // The gathered imports open the first code cell.
+    assert.ok(text(1).startsWith("import * as path from 'node:path';\nimport { ValueError, DataFileError, ValueError as LessonError, display } from 'tslab-dl';\nimport assert from 'node:assert';\n\nconst sleep"));
+    assert.equal(text(4), 'const sorted = [...numbers].sort();\nsorted.map((n) => n * 10);');
+    assert.equal(text(5), 'Raw cells are kept as comments.');
+    assert.ok(text(6).startsWith('const numbers = [10, 20, 30, 40];'), 'the new-block line is gone');
+    assert.equal(text(8), "const doubled = await Promise.all(numbers.map(async (n) => n * 2));\n`doubled: ${doubled.join(' ')}`;");
+    for (const cell of nb.cells) {
+      assert.match(String(cell.id), /^[0-9a-f]{8}$/);
+      if (cell.cell_type === 'code') assert.deepEqual([cell.outputs, cell.execution_count], [[], null]);
+    }
+  });
+
+  test('a percent script written by hand (no main wrapper) imports cell by cell', () => {
+    const nb = importScript(
+      "// A header comment, dropped\n\n// %% [markdown]\n// # Notes\n//\n// two lines\n\n// %%\nimport { tf } from 'tslab-dl';\nconst t = tf.scalar(1);\n\n//%% Second cell\nt.print();\n",
+    );
+    assert.deepEqual(
+      nb.cells.map((c) => [c.cell_type, (c.source as string[]).join('')]),
+      [
+        ['markdown', '# Notes\n\ntwo lines'],
+        ['code', "import { tf } from 'tslab-dl';\nconst t = tf.scalar(1);"],
+        ['code', 't.print();'],
+      ],
+    );
+  });
+
+  test('import refuses code after main() that belongs to no cell', () => {
+    const script = exportCells([code('const a = 1;')]) + 'console.log("stray");\n';
+    assert.throws(() => importScript(script, { source: 'lesson.ts' }), (e: Error) => {
+      assert.ok(e instanceof DataFileError);
+      assert.match(e.message, /^lesson\.ts: line \d+: code after main\(\) \(`console\.log\("stray"\);`\) belongs to no cell/);
+      return true;
+    });
+  });
+
+  test('serializeNotebook writes JSON as Jupyter does: sorted keys, one-space indent, final newline', () => {
+    const text = serializeNotebook(importScript('// %%\nconst a = 1;\n'));
+    assert.ok(text.endsWith('}\n'));
+    assert.match(text, /^\{\n "cells": \[\n {2}\{\n {3}"cell_type": "code",\n {3}"execution_count": null,\n {3}"id": "[0-9a-f]{8}",\n {3}"metadata": \{\},\n {3}"outputs": \[\],\n {3}"source": \[\n {4}"const a = 1;"\n {3}\]\n {2}\}\n \],\n "metadata": \{/);
+  });
+});
+
+describe('exportNotebook: cells in another language', () => {
+  const python = "import numpy as np\nimport tensorflow as tf\n\nx = np.zeros((2, 2))\nprint(x.shape)";
+
+  test('refuses pasted Python, naming the cell and showing its first line', () => {
+    const e = exportError(notebook([markdown('# Title'), code('const a = 1;'), code(python)]));
+    assert.equal(
+      e.message,
+      'lesson.ipynb: cell 3 looks like Python, not TypeScript (first line: `import numpy as np`). tslab-dl exports ' +
+        'TypeScript notebooks: rewrite the cell in TypeScript, or tag it `skip-export` to leave it out.',
+    );
+  });
+
+  test('refuses Python that parses as TypeScript when it calls Python builtins', () => {
+    const e = exportError(notebook([code('x = 5\nprint("hello")')]));
+    assert.match(e.message, /^lesson\.ipynb: cell 1 looks like Python, not TypeScript \(first line: `x = 5`; `print\(\.\.\.\)` is Python\)/);
+  });
+
+  test('refuses a def block, naming the Python line', () => {
+    const e = exportError(notebook([code('const n = 3;'), code('// helper\ndef square(x):\n    return x * x')]));
+    assert.match(e.message, /cell 2 looks like Python, not TypeScript \(first line: `\/\/ helper`; `def square\(x\):` is Python\)/);
+  });
+
+  test('refuses cells whose metadata or cell magic names another language', () => {
+    const cases: [NotebookCell, RegExp][] = [
+      [code('x = 1', { vscode: { languageId: 'python' } }), /cell 1 is python code, not TypeScript \(its metadata says python; first line: `x = 1`\)/],
+      [code('x = 1', { language: 'python' }), /cell 1 is python code, not TypeScript \(its metadata says python/],
+      [code('%%python\nprint(1)'), /cell 1 is python code, not TypeScript \(cell magic %%python; first line: `%%python`\)/],
+      [code('%%bash\nls'), /cell 1 is bash code, not TypeScript \(cell magic %%bash/],
+    ];
+    for (const [cell, message] of cases) assert.match(exportError(notebook([cell])).message, message);
+  });
+
+  test('refuses a Python notebook as a whole, naming its kernel', () => {
+    const e = exportError(
+      notebook([code('print(1)')], { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }),
+    );
+    assert.match(e.message, /^lesson\.ipynb: is a python notebook \(kernel "python3"\): metadata\.kernelspec\.language is "python"/);
+  });
+
+  test('accepts valid TypeScript that only looks like Python', () => {
+    const cells = [
+      code('// import numpy as np\n// def f(x):\nconst note = "def f(x):\\n    return x";'),
+      code('const print = (...args: unknown[]) => console.log(...args);\nprint("hello")'),
+      code('function range(n: number): number[] {\n  return [...Array(n).keys()];\n}\nfor (const i of range(3)) {\n  print(i);\n}'),
+      code('class Counter {\n  #count = 0;\n  next(): number {\n    return ++this.#count;\n  }\n}'),
+      code("const settings = {\n  epochs: 30,\n  done: false,\n  label: 'from x import y',\n};"),
+      code("switch (settings.epochs) {\n  case 30:\n    print('thirty');\n    break;\n  default:\n    break;\n}"),
+      code('outer: for (const a of [1]) {\n  for (const b of [2]) {\n    if (a < b) continue outer;\n  }\n}'),
+      code('type Maybe<T> = T | None;\ntype None = null;\nconst lambda = (x: number) => x;\nlambda(1)'),
+      code('const x = await Promise.resolve(1);'),
+      code('const pass = true, raise = false;\nconst elif = pass && !raise'),
+    ];
+    const script = exportCells(cells);
+    assert.match(script, /class Counter \{\n {2}#count = 0;/);
+  });
+
+  test('a TypeScript syntax error is reported as such, with its line', () => {
+    const e = exportError(notebook([code('const a = 1;\nconst b = ;')]));
+    assert.match(e.message, /^lesson\.ipynb: cell 1, line 2 is not valid TypeScript: Expression expected\. \(`const b = ;`\)\. Fix the cell, or tag it `skip-export`/);
+  });
+});
+
+describe('exportNotebook: notebooks that cannot become a script', () => {
+  test('not JSON', () => {
+    assert.throws(() => parseNotebook('{"cells": [', 'broken.ipynb'), /^DataFileError: broken\.ipynb: is not valid JSON \(.*\), so it is not a Jupyter notebook/);
+    assert.match(exportError('not json at all').message, /^lesson\.ipynb: is not valid JSON/);
+  });
+
+  test('not nbformat 4', () => {
+    const v3 = JSON.stringify({ nbformat: 3, nbformat_minor: 0, metadata: {}, worksheets: [] });
+    assert.match(exportError(v3).message, /^lesson\.ipynb: is not an nbformat 4 notebook \("nbformat": 3\)\. Open it in Jupyter/);
+    assert.match(exportError('[1, 2]').message, /^lesson\.ipynb: is not a Jupyter notebook: expected a JSON object, found a list/);
+    assert.match(exportError('{"nbformat": 4, "cells": 3}').message, /"cells" must be a list/);
+  });
+
+  test('two cells import the same name from different modules', () => {
+    const e = exportError(notebook([code("import { tf } from 'tslab-dl';"), code("import * as tf from '@tensorflow/tfjs';")]));
+    assert.match(e.message, /^lesson\.ipynb: cell 2, line 1 imports `tf` \(the module from "@tensorflow\/tfjs"\), but an earlier cell imports another `tf`.*\(the other import: cell 1, line 1\)\.$/);
+  });
+
+  test('a cell imports a name that an earlier cell declares', () => {
+    const e = exportError(notebook([code('const fit = 1;'), code("import { fit } from 'tslab-dl';")]));
+    assert.match(e.message, /cell 2, line 1 imports `fit`, which cell 1 declares/);
+  });
+
+  test('export statements and tslab module cells', () => {
+    assert.match(exportError(notebook([code('const a = 1;\nexport default a;')])).message, /cell 1, line 2 has an export statement \(`export default a;`\)/);
+    assert.match(exportError(notebook([code('/** @module helpers */\nexport const one = 1;')])).message, /cell 1, line 1 is a tslab module cell \(`@module helpers`\)/);
+  });
+
+  test('a line that would read as a cell marker', () => {
+    assert.match(exportError(notebook([markdown('%% not a marker')])).message, /cell 1, line 1 reads as a cell marker in the script \(`%% not a marker`\)/);
+  });
+});
