@@ -1,0 +1,344 @@
+/**
+ * The tslab-dl Jupyter kernel: what it answers to each request of the
+ * messaging protocol (https://jupyter-client.readthedocs.io/en/stable/messaging.html).
+ *
+ * Shell requests are handled one at a time, in order, each between a `busy`
+ * and an `idle` status; control requests (interrupt, shutdown, kernel_info)
+ * are answered at once, even while a cell runs. Every `*_request` gets its
+ * `*_reply` (an error reply when this kernel does not support it).
+ *
+ * Output of a cell (stdout, stderr, displays) goes to the cell that started
+ * last, also when it is written after the cell finished, as in IPython.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { StringDecoder } from 'string_decoder';
+import type { DisplayOptions, MimeBundle } from '../lib/display';
+import { Executor } from './executor';
+import { History, HistoryRequest } from './history';
+import { KernelHookImpl } from './hook';
+import { isComplete } from './is-complete';
+import { findProjectRoot } from './project';
+import { encodeBundle, mimeBundleOf } from './rich-display';
+import { Channel, KernelSockets } from './sockets';
+import { StartupReport, loadLibrary } from './startup';
+import { ErrorContent, runtimeError } from './traceback';
+import { ts } from './typescript';
+import { Message, PROTOCOL_VERSION, readConnectionFile } from './wire';
+
+interface ExecuteRequest {
+  code: string;
+  silent?: boolean;
+  store_history?: boolean;
+  stop_on_error?: boolean;
+}
+
+type StreamName = 'stdout' | 'stderr';
+type Write = typeof process.stdout.write;
+
+function packageVersion(): string {
+  try {
+    return JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export class Kernel {
+  private sockets!: KernelSockets;
+  private executor?: Executor;
+  private readonly hook: KernelHookImpl;
+  private readonly history = new History();
+  private readonly shellQueue: Message[] = [];
+  private pumping = false;
+  private executionCount = 0;
+  /** The execute_request whose cell receives output now. */
+  private outputParent?: Message;
+  private ready!: Promise<StartupReport>;
+  private startupLineShown = false;
+  private shuttingDown = false;
+  private readonly originalWrite: { [name in StreamName]: Write };
+  readonly notebookDir: string;
+  readonly projectRoot: string;
+
+  private constructor(notebookDir: string) {
+    this.notebookDir = notebookDir;
+    this.projectRoot = findProjectRoot(notebookDir);
+    this.originalWrite = { stdout: process.stdout.write, stderr: process.stderr.write };
+    this.hook = new KernelHookImpl(
+      {
+        display: (data, options) => this.display(data, options),
+        clearOutput: (wait) => this.publishForCell('clear_output', { wait }),
+      },
+      (text) => this.log(text),
+    );
+  }
+
+  /** Starts a kernel for the connection file Jupyter wrote; cells run in the current directory. */
+  static async start(connectionFile: string): Promise<Kernel> {
+    const kernel = new Kernel(process.cwd());
+    const info = readConnectionFile(connectionFile);
+    kernel.captureStreams();
+    kernel.hook.install();
+    kernel.sockets = await KernelSockets.bind(info, (channel, message) => kernel.receive(channel, message), (text) =>
+      kernel.log(text),
+    );
+    process.on('SIGINT', () => kernel.interrupt());
+    process.on('uncaughtException', (e) => process.stderr.write(`Uncaught exception: ${(e as Error)?.stack ?? e}\n`));
+    process.on('unhandledRejection', (reason) =>
+      process.stderr.write(`Unhandled promise rejection: ${(reason as Error)?.stack ?? reason}\n`),
+    );
+    // Compiler and library load after the sockets are up, so kernel_info is answered meanwhile.
+    kernel.ready = new Promise<void>((resolve) => setImmediate(resolve)).then(() => kernel.prepare());
+    kernel.ready.catch((e) => kernel.log(`start-up failed: ${(e as Error)?.stack ?? e}`));
+    return kernel;
+  }
+
+  private async prepare(): Promise<StartupReport> {
+    this.executor = new Executor(this.notebookDir, this.projectRoot);
+    return loadLibrary(this.notebookDir, this.hook);
+  }
+
+  /** Kernel diagnostics go to the kernel's own stderr (Jupyter's log), never to a cell. */
+  private log(text: string): void {
+    this.originalWrite.stderr.call(process.stderr, `[tslab-dl kernel] ${text}\n`);
+  }
+
+  private captureStreams(): void {
+    for (const name of ['stdout', 'stderr'] as const) {
+      const stream = process[name];
+      const original = this.originalWrite[name];
+      const decoder = new StringDecoder('utf8');
+      stream.write = ((chunk: string | Uint8Array, encoding?: unknown, callback?: unknown) => {
+        if (!this.outputParent) return original.call(stream, chunk as any, encoding as any, callback as any);
+        const text = typeof chunk === 'string' ? chunk : decoder.write(Buffer.from(chunk));
+        if (text) void this.sockets.publish('stream', { name, text }, this.outputParent);
+        const done = typeof encoding === 'function' ? encoding : callback;
+        if (typeof done === 'function') process.nextTick(done as () => void);
+        return true;
+      }) as Write;
+    }
+  }
+
+  private publishForCell(msgType: string, content: object): void {
+    if (this.outputParent) void this.sockets.publish(msgType, content, this.outputParent);
+  }
+
+  private display(data: MimeBundle, options: DisplayOptions): void {
+    if (!this.outputParent) {
+      this.originalWrite.stdout.call(process.stdout, `${String(data['text/plain'] ?? '')}\n`);
+      return;
+    }
+    const transient = options.displayId ? { display_id: options.displayId } : {};
+    const content = { data: encodeBundle(data), metadata: options.metadata ?? {}, transient };
+    this.publishForCell(options.update && options.displayId ? 'update_display_data' : 'display_data', content);
+  }
+
+  private receive(channel: Channel, message: Message): void {
+    if (channel === 'control' || message.header.msg_type === 'shutdown_request') {
+      void this.handle(channel, message);
+      return;
+    }
+    this.shellQueue.push(message);
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.shellQueue.length > 0) await this.handle('shell', this.shellQueue.shift()!);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async handle(channel: Channel, request: Message): Promise<void> {
+    const type = request.header.msg_type;
+    if (this.shuttingDown) return;
+    void this.sockets.publish('status', { execution_state: 'busy' }, request);
+    try {
+      await this.dispatch(channel, request);
+    } catch (e) {
+      this.log(`${type} failed: ${(e as Error)?.stack ?? e}`);
+      if (type.endsWith('_request')) {
+        await this.sockets.reply(channel, request, type.replace(/_request$/, '_reply'), { status: 'error', ...runtimeError(e) });
+      }
+    } finally {
+      if (!this.shuttingDown) void this.sockets.publish('status', { execution_state: 'idle' }, request);
+    }
+  }
+
+  private async dispatch(channel: Channel, request: Message): Promise<void> {
+    const type = request.header.msg_type;
+    const reply = (msgType: string, content: object) => this.sockets.reply(channel, request, msgType, content);
+    switch (type) {
+      case 'execute_request':
+        return this.execute(request as Message<ExecuteRequest>);
+      case 'kernel_info_request':
+        return reply('kernel_info_reply', this.kernelInfo());
+      case 'complete_request': {
+        await this.ready;
+        const { code, cursor_pos } = request.content as { code: string; cursor_pos?: number };
+        const completion = this.executor!.complete(code, cursor_pos ?? [...code].length);
+        return reply('complete_reply', {
+          status: 'ok',
+          matches: completion.matches,
+          cursor_start: completion.start,
+          cursor_end: completion.end,
+          metadata: {},
+        });
+      }
+      case 'inspect_request': {
+        await this.ready;
+        const { code, cursor_pos } = request.content as { code: string; cursor_pos?: number };
+        const text = this.executor!.inspect(code, cursor_pos ?? [...code].length);
+        return reply('inspect_reply', { status: 'ok', found: text !== undefined, data: text ? { 'text/plain': text } : {}, metadata: {} });
+      }
+      case 'is_complete_request':
+        return reply('is_complete_reply', isComplete((request.content as { code: string }).code));
+      case 'history_request':
+        return reply('history_reply', { status: 'ok', history: this.history.query(request.content as HistoryRequest) });
+      case 'comm_info_request':
+        // No comm targets: widgets and other comm-based extensions are not supported.
+        return reply('comm_info_reply', { status: 'ok', comms: {} });
+      case 'comm_open':
+        // The protocol's answer to a comm for an unknown target: close it.
+        await this.sockets.publish('comm_close', { comm_id: (request.content as { comm_id: string }).comm_id, data: {} }, request);
+        return;
+      case 'comm_msg':
+      case 'comm_close':
+        return;
+      case 'connect_request': {
+        const c = this.sockets.connection;
+        return reply('connect_reply', {
+          status: 'ok',
+          shell_port: c.shell_port,
+          iopub_port: c.iopub_port,
+          stdin_port: c.stdin_port,
+          hb_port: c.hb_port,
+          control_port: c.control_port,
+        });
+      }
+      case 'interrupt_request':
+        this.interrupt();
+        return reply('interrupt_reply', { status: 'ok' });
+      case 'shutdown_request':
+        return this.shutdown(channel, request);
+      default:
+        if (type.endsWith('_request')) {
+          const message = `the tslab-dl kernel does not support ${type}`;
+          return reply(type.replace(/_request$/, '_reply'), {
+            status: 'error',
+            ename: 'NotImplementedError',
+            evalue: message,
+            traceback: [`NotImplementedError: ${message}`],
+          });
+        }
+        this.log(`ignored a ${type} message on ${channel}`);
+    }
+  }
+
+  private kernelInfo(): object {
+    const version = packageVersion();
+    let tslabVersion = '';
+    try {
+      tslabVersion = require('tslab/package.json').version;
+    } catch {
+      // Shown in the banner only.
+    }
+    return {
+      status: 'ok',
+      protocol_version: PROTOCOL_VERSION,
+      implementation: 'tslab-dl',
+      implementation_version: version,
+      language_info: {
+        name: 'typescript',
+        version: ts.version,
+        mimetype: 'text/typescript',
+        file_extension: '.ts',
+        pygments_lexer: 'typescript',
+        // JupyterLab reads `mode`; the classic notebook needs name + typescript (as tslab found).
+        codemirror_mode: { name: 'javascript', typescript: true, mode: 'typescript' },
+      },
+      banner: `tslab-dl ${version}: TypeScript ${ts.version} (tslab ${tslabVersion}) on Node.js ${process.version}`,
+      debugger: false,
+      help_links: [],
+    };
+  }
+
+  private async execute(request: Message<ExecuteRequest>): Promise<void> {
+    const { code = '', silent = false, store_history: storeHistory = !silent, stop_on_error: stopOnError = true } = request.content;
+    this.hook.cellStarted();
+    if (storeHistory && !silent) this.executionCount++;
+    const count = this.executionCount;
+    this.outputParent = request;
+    // tslab's display API (import * as tslab from 'tslab') writes through this.
+    require('tslab/dist/jupyter').lastWriteDisplayData = (content: object, update: boolean) =>
+      void this.sockets.publish(update ? 'update_display_data' : 'display_data', content, request);
+    if (!silent) await this.sockets.publish('execute_input', { code, execution_count: count }, request);
+    if (storeHistory && !silent) this.history.add(count, code);
+
+    const report = await this.ready;
+    if (!this.startupLineShown && !silent) {
+      this.startupLineShown = true;
+      await this.sockets.publish('stream', { name: report.stream, text: `${report.line}\n` }, request);
+    }
+
+    let error: ErrorContent | undefined;
+    const outcome = await this.executor!.execute(code, `In[${count}]`);
+    if (outcome.status === 'error') {
+      error = outcome.error;
+    } else if (outcome.value !== undefined && outcome.value !== null && !silent) {
+      try {
+        const data = await mimeBundleOf(outcome.value);
+        await this.sockets.publish('execute_result', { execution_count: count, data, metadata: {} }, request);
+        if (typeof data['text/plain'] === 'string') this.history.setOutput(count, data['text/plain']);
+      } catch (e) {
+        error = runtimeError(e);
+      }
+    }
+
+    if (error) {
+      await this.sockets.publish('error', { ...error, execution_count: count }, request);
+      await this.sockets.reply('shell', request, 'execute_reply', { status: 'error', execution_count: count, ...error });
+      if (stopOnError) await this.abortQueuedExecutions();
+      return;
+    }
+    await this.sockets.reply('shell', request, 'execute_reply', {
+      status: 'ok',
+      execution_count: count,
+      payload: [],
+      user_expressions: {},
+    });
+  }
+
+  /** After an error, cells queued behind it are not run (stop_on_error), as in IPython. */
+  private async abortQueuedExecutions(): Promise<void> {
+    const queued = this.shellQueue.filter((m) => m.header.msg_type === 'execute_request');
+    if (queued.length === 0) return;
+    this.shellQueue.splice(0, this.shellQueue.length, ...this.shellQueue.filter((m) => !queued.includes(m)));
+    for (const request of queued) {
+      void this.sockets.publish('status', { execution_state: 'busy' }, request);
+      await this.sockets.reply('shell', request, 'execute_reply', { status: 'aborted', execution_count: this.executionCount });
+      void this.sockets.publish('status', { execution_state: 'idle' }, request);
+    }
+  }
+
+  /** Interrupt (SIGINT or interrupt_request): stop waiting for the cell, tell long-running loops. */
+  interrupt(): void {
+    this.hook.interrupt();
+    this.executor?.interrupt();
+  }
+
+  private async shutdown(channel: Channel, request: Message): Promise<void> {
+    const restart = Boolean((request.content as { restart?: boolean }).restart);
+    await this.sockets.reply(channel, request, 'shutdown_reply', { status: 'ok', restart });
+    this.shuttingDown = true;
+    await this.sockets.publish('status', { execution_state: 'idle' }, request);
+    this.executor?.close();
+    await this.sockets.close();
+    // Give ZeroMQ a moment to put the reply on the wire before the process ends.
+    setTimeout(() => process.exit(0), 100);
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * The MIME bundle of a cell's value (its Out[n]).
+ *
+ * - An object with a `Symbol.for('Jupyter.display')` method shows what that
+ *   method returns (Deno's convention; binary data is sent as base64).
+ * - A tf.Tensor shows like `tensor.print(true)`: dtype, rank, shape, values;
+ *   plus an HTML table.
+ * - A tf.LayersModel shows its summary table, with total, trainable and
+ *   non-trainable parameter counts, as text and as HTML.
+ * - Anything else shows as `util.inspect` writes it.
+ *
+ * Tensors and models are recognised by shape, not by class, so values from
+ * another copy of TensorFlow.js show the same way.
+ */
+import { inspect } from 'util';
+import { JUPYTER_DISPLAY, MimeBundle, escapeXml } from '../lib/display';
+
+/** The parts of a tf.Tensor used here. */
+interface TensorLike {
+  dtype: string;
+  shape: number[];
+  rank: number;
+  size: number;
+  isDisposed: boolean;
+  toString(verbose?: boolean): string;
+  arraySync(): unknown;
+}
+
+/** The parts of a tf.LayersModel used here. */
+interface ModelLike {
+  name: string;
+  layers: LayerLike[];
+  summary(lineLength?: number, positions?: number[], printFn?: (message?: unknown, ...rest: unknown[]) => void): void;
+  trainableWeights: WeightLike[];
+  nonTrainableWeights: WeightLike[];
+}
+
+interface LayerLike {
+  name: string;
+  outputShape: unknown;
+  getClassName(): string;
+  countParams(): number;
+}
+
+interface WeightLike {
+  shape: number[];
+}
+
+/** Tables larger than this are shown as text, not HTML cells. */
+const MAX_TABLE_CELLS = 400;
+
+export function isTensorLike(value: unknown): value is TensorLike {
+  const v = value as TensorLike;
+  return (
+    v != null &&
+    typeof v === 'object' &&
+    typeof v.dtype === 'string' &&
+    Array.isArray(v.shape) &&
+    typeof v.rank === 'number' &&
+    typeof v.arraySync === 'function' &&
+    'isDisposed' in v
+  );
+}
+
+export function isModelLike(value: unknown): value is ModelLike {
+  const v = value as ModelLike;
+  return (
+    v != null &&
+    typeof v === 'object' &&
+    Array.isArray(v.layers) &&
+    typeof v.summary === 'function' &&
+    Array.isArray(v.trainableWeights) &&
+    Array.isArray(v.nonTrainableWeights)
+  );
+}
+
+/** Base64 for binary parts, as Jupyter expects them. */
+export function encodeBundle(data: MimeBundle): MimeBundle {
+  const out: MimeBundle = {};
+  for (const [mime, value] of Object.entries(data)) {
+    out[mime] = value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value;
+  }
+  return out;
+}
+
+export async function mimeBundleOf(value: unknown): Promise<MimeBundle> {
+  const own = (value as { [JUPYTER_DISPLAY]?: unknown } | null)?.[JUPYTER_DISPLAY];
+  if (value != null && typeof own === 'function') {
+    const bundle = await own.call(value);
+    if (bundle == null || typeof bundle !== 'object') {
+      throw new TypeError(`[Symbol.for('Jupyter.display')]() must return a MIME bundle object; it returned ${inspect(bundle)}.`);
+    }
+    return encodeBundle(bundle as MimeBundle);
+  }
+  if (isTensorLike(value)) return tensorBundle(value);
+  if (isModelLike(value)) {
+    const bundle = modelBundle(value);
+    if (bundle) return bundle;
+  }
+  return { 'text/plain': inspect(value) };
+}
+
+export function tensorBundle(tensor: TensorLike): MimeBundle {
+  const shape = `[${tensor.shape.join(',')}]`;
+  if (tensor.isDisposed) {
+    const text = `Tensor (disposed)\n  dtype: ${tensor.dtype}\n  rank: ${tensor.rank}\n  shape: ${shape}`;
+    return { 'text/plain': text };
+  }
+  const text = tensor.toString(true);
+  const caption = `Tensor &nbsp; dtype <code>${escapeXml(tensor.dtype)}</code> &nbsp; rank ${tensor.rank} &nbsp; shape <code>${escapeXml(shape)}</code>`;
+  let body: string;
+  if (tensor.rank <= 2 && tensor.size <= MAX_TABLE_CELLS && tensor.size > 0) {
+    const values = tensor.arraySync();
+    const rows = (tensor.rank === 0 ? [[values]] : tensor.rank === 1 ? [values as unknown[]] : (values as unknown[][])) as unknown[][];
+    const cells = rows.map((row) => `<tr>${row.map((v) => `<td>${escapeXml(formatScalar(v))}</td>`).join('')}</tr>`);
+    body = `<table style="font-family:monospace">${cells.join('')}</table>`;
+  } else {
+    const values = text.slice(text.indexOf('values:') + 'values:'.length).replace(/^\n/, '');
+    body = `<pre>${escapeXml(values)}</pre>`;
+  }
+  return { 'text/plain': text, 'text/html': `<div><div>${caption}</div>${body}</div>` };
+}
+
+function formatScalar(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+function countParams(weights: WeightLike[]): number {
+  return weights.reduce((sum, w) => sum + w.shape.reduce((product, d) => product * d, 1), 0);
+}
+
+/** The summary of a model; undefined when the model cannot summarise itself (not built yet). */
+export function modelBundle(model: ModelLike): MimeBundle | undefined {
+  const lines: string[] = [];
+  try {
+    model.summary(undefined, undefined, (message?: unknown, ...rest: unknown[]) => {
+      lines.push([message, ...rest].map(String).join(' '));
+    });
+  } catch {
+    return undefined;
+  }
+  // Counted as model.summary() counts them: trainable weights as collected at compile time, if compiled.
+  const collected = (model as unknown as { collectedTrainableWeights?: WeightLike[] }).collectedTrainableWeights;
+  const trainable = countParams(collected ?? model.trainableWeights);
+  const nonTrainable = countParams(model.nonTrainableWeights);
+  const rows = model.layers.map((layer) => {
+    let outputShape: string;
+    try {
+      outputShape = JSON.stringify(layer.outputShape);
+    } catch {
+      outputShape = 'multiple';
+    }
+    return (
+      `<tr><td>${escapeXml(layer.name)} (${escapeXml(layer.getClassName())})</td>` +
+      `<td>${escapeXml(outputShape)}</td><td style="text-align:right">${layer.countParams().toLocaleString('en-US')}</td></tr>`
+    );
+  });
+  const total = (n: number) => n.toLocaleString('en-US');
+  const html =
+    `<div><div><b>Model: ${escapeXml(model.name)}</b></div>` +
+    `<table><thead><tr><th>Layer (type)</th><th>Output shape</th><th>Param #</th></tr></thead>` +
+    `<tbody>${rows.join('')}</tbody></table>` +
+    `<div>Total params: ${total(trainable + nonTrainable)}</div>` +
+    `<div>Trainable params: ${total(trainable)}</div>` +
+    `<div>Non-trainable params: ${total(nonTrainable)}</div></div>`;
+  return { 'text/plain': lines.join('\n'), 'text/html': html };
+}

@@ -1,0 +1,140 @@
+/**
+ * The kernel's ZeroMQ sockets: binds the five ports named in the connection
+ * file, hands every decoded shell and control message to the kernel, echoes
+ * heartbeats, and sends replies and iopub messages in order.
+ *
+ * zeromq is tslab's own dependency (6.x); it is loaded from tslab's folder so
+ * that it is found however npm laid out node_modules.
+ */
+import { createRequire } from 'module';
+import { randomUUID } from 'crypto';
+import type * as Zmq from 'zeromq';
+import { ConnectionInfo, Message, Signer, createMessage, decode, encode, socketAddress } from './wire';
+
+export type Channel = 'shell' | 'control';
+export type MessageHandler = (channel: Channel, message: Message) => void;
+export type Log = (text: string) => void;
+
+function loadZeromq(): typeof Zmq {
+  const fromTslab = createRequire(require.resolve('tslab/package.json'));
+  return fromTslab('zeromq');
+}
+
+/** Sends on one socket one message at a time: zeromq allows a single pending send per socket. */
+class Outbox {
+  private last: Promise<void> = Promise.resolve();
+
+  constructor(private readonly socket: Zmq.Writable, private readonly log: Log) {}
+
+  send(frames: Buffer[]): Promise<void> {
+    this.last = this.last.then(
+      () => this.socket.send(frames),
+    ).catch((e) => this.log(`send failed: ${(e as Error).message}`));
+    return this.last;
+  }
+
+  drained(): Promise<void> {
+    return this.last;
+  }
+}
+
+export class KernelSockets {
+  /** The kernel's own session id, sent in the header of every message. */
+  readonly session = randomUUID();
+  private readonly signer: Signer;
+  private readonly shell: Zmq.Router;
+  private readonly control: Zmq.Router;
+  private readonly stdin: Zmq.Router;
+  private readonly iopub: Zmq.Publisher;
+  private readonly heartbeat: Zmq.Reply;
+  private readonly outboxes: Map<string, Outbox>;
+  private closed = false;
+
+  private constructor(
+    private readonly info: ConnectionInfo,
+    private readonly onMessage: MessageHandler,
+    private readonly log: Log,
+  ) {
+    const zmq = loadZeromq();
+    this.signer = new Signer(info.key, info.signature_scheme);
+    // Linger lets the last replies (e.g. shutdown_reply) leave before the process exits.
+    const options = { linger: 1000 };
+    this.shell = new zmq.Router(options);
+    this.control = new zmq.Router(options);
+    this.stdin = new zmq.Router(options);
+    this.iopub = new zmq.Publisher(options);
+    this.heartbeat = new zmq.Reply(options);
+    this.outboxes = new Map<string, Outbox>([
+      ['shell', new Outbox(this.shell, log)],
+      ['control', new Outbox(this.control, log)],
+      ['stdin', new Outbox(this.stdin, log)],
+      ['iopub', new Outbox(this.iopub, log)],
+    ]);
+  }
+
+  /** Binds all ports and starts delivering messages to `onMessage`. */
+  static async bind(info: ConnectionInfo, onMessage: MessageHandler, log: Log): Promise<KernelSockets> {
+    const sockets = new KernelSockets(info, onMessage, log);
+    await Promise.all([
+      sockets.shell.bind(socketAddress(info, info.shell_port)),
+      sockets.control.bind(socketAddress(info, info.control_port)),
+      sockets.stdin.bind(socketAddress(info, info.stdin_port)),
+      sockets.iopub.bind(socketAddress(info, info.iopub_port)),
+      sockets.heartbeat.bind(socketAddress(info, info.hb_port)),
+    ]);
+    void sockets.receive(sockets.shell, 'shell');
+    void sockets.receive(sockets.control, 'control');
+    void sockets.echoHeartbeats();
+    return sockets;
+  }
+
+  private async receive(socket: Zmq.Router, channel: Channel): Promise<void> {
+    try {
+      for await (const frames of socket) {
+        let message: Message;
+        try {
+          message = decode(frames, this.signer);
+        } catch (e) {
+          this.log(`dropped a ${channel} message: ${(e as Error).message}`);
+          continue;
+        }
+        this.onMessage(channel, message);
+      }
+    } catch (e) {
+      if (!this.closed) this.log(`${channel} socket stopped: ${(e as Error).message}`);
+    }
+  }
+
+  private async echoHeartbeats(): Promise<void> {
+    try {
+      for await (const frames of this.heartbeat) await this.heartbeat.send(frames);
+    } catch (e) {
+      if (!this.closed) this.log(`heartbeat socket stopped: ${(e as Error).message}`);
+    }
+  }
+
+  /** Sends the reply to `request` back on the channel it came from. */
+  reply<Content>(channel: Channel, request: Message, msgType: string, content: Content): Promise<void> {
+    const message = createMessage(this.session, msgType, content, request, request.identities);
+    return this.outboxes.get(channel)!.send(encode(message, this.signer));
+  }
+
+  /** Broadcasts a message on iopub, as part of the handling of `parent` when given. */
+  publish<Content>(msgType: string, content: Content, parent?: Message): Promise<void> {
+    const topic = Buffer.from(`kernel.${this.session}.${msgType}`);
+    const message = createMessage(this.session, msgType, content, parent, [topic]);
+    return this.outboxes.get('iopub')!.send(encode(message, this.signer));
+  }
+
+  /** Waits for pending sends, then closes every socket. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await Promise.all([...this.outboxes.values()].map((outbox) => outbox.drained()));
+    this.closed = true;
+    for (const socket of [this.shell, this.control, this.stdin, this.iopub, this.heartbeat]) socket.close();
+  }
+
+  get connection(): ConnectionInfo {
+    return this.info;
+  }
+}
