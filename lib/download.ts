@@ -136,7 +136,7 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
     try {
       for (;;) {
         progress.checkInterrupt();
-        let chunk: ReadableStreamReadResult<Uint8Array>;
+        let chunk: Awaited<ReturnType<typeof reader.read>>;
         try {
           chunk = await reader.read();
         } catch (e) {

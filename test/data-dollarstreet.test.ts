@@ -252,6 +252,27 @@ describe('validation errors name the file, say what to do, and leave no tensor b
     await expectError(folderWith('nan', { 'train_images.npy': encodeNpy(images, [n, size, size, 3]) }), 'train_images.npy', /non-finite pixel value \(NaN\) at flat index 17/);
   });
 
+  test('64-bit integer pixels convert exactly as Number() would, whatever their sign and size', async () => {
+    const specials = [-1n, -(2n ** 33n) - 7n, 2n ** 32n + 1n, 2n ** 53n + 3n, -(2n ** 62n), 255n, 0n];
+    const signed = new BigInt64Array(n * size * size * 3).map((_, i) => specials[i % specials.length]);
+    const unsigned = new BigUint64Array(4 * size * size * 3).map((_, i) => [2n ** 64n - 1n, 2n ** 32n, 7n][i % 3]);
+    const folder = folderWith('int64-values', {
+      'train_images.npy': encodeNpy(signed, [n, size, size, 3]),
+      'test_images.npy': encodeNpy(unsigned, [4, size, size, 3]),
+    });
+    const write = process.stderr.write;
+    process.stderr.write = (() => true) as typeof process.stderr.write; // the out-of-range warning is expected
+    let data: DollarStreetData;
+    try {
+      data = await loadDollarStreet(folder);
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.deepEqual(Array.from(data!.trainImages.dataSync()), Array.from(signed, (v) => Math.fround(Number(v))));
+    assert.deepEqual(Array.from(data!.valImages.dataSync()), Array.from(unsigned, (v) => Math.fround(Number(v))));
+    disposeAll(data!);
+  });
+
   test('pixels already scaled to 0..1 load, with a warning', async () => {
     const scaled = new Float32Array(pixels(n)).map((v) => v / 255);
     const folder = folderWith('scaled', { 'train_images.npy': encodeNpy(scaled, [n, size, size, 3]) });
