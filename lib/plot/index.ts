@@ -1,0 +1,91 @@
+/**
+ * `plotHistory(history, metrics)`: the lesson's `plot_history`, shown where the code runs.
+ *
+ * The figure itself is pure data (./history_figure.ts); this is the thin "show it" step:
+ * - in a notebook: one output with image/svg+xml, application/vnd.vegalite.v5+json and text/plain;
+ * - in a terminal: the SVG is written next to the script (out/<metrics>.svg) and its path printed;
+ *   with `show: 'window'` and a display ($DISPLAY), nodeplotlib opens an interactive window too;
+ * - `file` saves an SVG or PNG copy in any case.
+ */
+import * as path from 'path';
+import { display, inNotebook } from '../display';
+import { ValueError } from '../errors';
+import { FigureOptions, historyFigure, HistoryFigure, HistoryLike } from './history_figure';
+import { COLOURS } from './line_chart';
+
+export { historyFigure, HistoryFigure, VEGA_LITE_MIME } from './history_figure';
+export type { HistoryLike, FigureOptions, VegaLiteSpec } from './history_figure';
+export { lineChartSvg } from './line_chart';
+export type { Series, LineChartOptions } from './line_chart';
+
+export interface PlotOptions extends FigureOptions {
+  /** Also save the figure here (.svg or .png), atomically. Defaults to none (a terminal saves an SVG anyway, see `show`). */
+  file?: string;
+  /**
+   * 'inline' (notebook default): show in the output; 'file' (terminal default): write
+   * out/<metrics>.svg next to the script and print the path; 'window': also open nodeplotlib's
+   * interactive window when a display is available; false: show nothing.
+   */
+  show?: 'inline' | 'file' | 'window' | false;
+  /** PNG resolution, as a multiple of width x height. Defaults to 1. */
+  scale?: number;
+}
+
+/** The folder of the running script (or the working folder in a REPL). */
+function scriptFolder(): string {
+  const script = require.main?.filename ?? process.argv[1];
+  return script ? path.dirname(path.resolve(script)) : process.cwd();
+}
+
+/** out/<metrics or title>.svg next to the running script. */
+export function defaultPlotFile(metrics: readonly string[], title?: string): string {
+  const stem = (title ?? metrics.join('-')).replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^_+|_+$/g, '') || 'history';
+  return path.join(scriptFolder(), 'out', `${stem}.svg`);
+}
+
+/** Opens nodeplotlib's interactive plot (a local web page in a browser window). */
+function openWindow(figure: HistoryFigure, title?: string): void {
+  const { plot } = require('nodeplotlib') as typeof import('nodeplotlib');
+  plot(
+    figure.series.map((s, i) => ({
+      x: s.points.map((p) => p.x),
+      y: s.points.map((p) => (Number.isFinite(p.y) ? p.y : null)) as number[],
+      type: 'scatter' as const,
+      mode: 'lines+markers' as const,
+      name: s.name,
+      line: { color: COLOURS[i % COLOURS.length] },
+    })),
+    { title, xaxis: { title: 'epochs' }, yaxis: { title: 'metric' } },
+  );
+}
+
+/**
+ * Plots metrics of a training history against the epoch, like the lesson's
+ * `plot_history(history, ['accuracy', 'val_accuracy'])`, and returns the figure
+ * (`.svg`, `.vegaLite`, `.save(file)`; notebooks can display it again).
+ */
+export function plotHistory(history: HistoryLike, metrics: readonly string[] = ['accuracy', 'val_accuracy'], options: PlotOptions = {}): HistoryFigure {
+  const { file, title, width, height, scale = 1 } = options;
+  const notebook = inNotebook();
+  const show = options.show ?? (notebook ? 'inline' : 'file');
+  if (![false, 'inline', 'file', 'window'].includes(show)) {
+    throw new ValueError(`plotHistory(..., { show }): expected 'inline', 'file', 'window' or false. Received ${JSON.stringify(show)}.`);
+  }
+  if (!(typeof scale === 'number' && scale > 0 && scale <= 8)) {
+    throw new ValueError(`plotHistory(..., { scale }): expected a number in (0, 8]. Received ${JSON.stringify(scale)}.`);
+  }
+  const figure = historyFigure(history, metrics, { title, width, height });
+  const saved = file !== undefined ? figure.save(file, { scale }) : undefined;
+  if (show === false) return figure;
+  if (notebook && show !== 'file') {
+    display(figure);
+    return figure;
+  }
+  const written = saved ?? figure.save(defaultPlotFile(metrics, title));
+  console.log(`${figure.text()}: saved to ${written}`);
+  if (show === 'window') {
+    if (process.env.DISPLAY || process.platform === 'darwin' || process.platform === 'win32') openWindow(figure, title);
+    else console.log('No display ($DISPLAY is not set): open the file above instead of a window.');
+  }
+  return figure;
+}
