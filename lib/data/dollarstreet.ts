@@ -56,9 +56,14 @@ export interface DollarStreetData {
   valLabels: tf.Tensor1D;
 }
 
+/** A string as a single-quoted TypeScript literal, for code shown in messages. */
+export function codeString(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
 /** How to get the files, for messages about missing or damaged ones. */
 export function whereToGetDollarStreet(folder: string): string {
-  const quoted = JSON.stringify(folder);
+  const quoted = codeString(folder);
   return (
     `Download the four Dollar Street 10 files (${Object.values(DOLLAR_STREET_FILES).join(', ')}) from ` +
     `${DOLLAR_STREET_RECORD_URL} (e.g. ${DOLLAR_STREET_BASE_URL}train_images.npy) into ${path.resolve(folder)}, ` +
@@ -84,7 +89,7 @@ async function readDataFile(file: string, folder: string): Promise<NpyArray> {
   try {
     return await readNpy(file);
   } catch (e) {
-    const again = `Download it again: \`await fetchDollarStreet(${JSON.stringify(folder)}, { force: true })\`, or from ${DOLLAR_STREET_BASE_URL}${path.basename(file)}.`;
+    const again = `Download it again: \`await fetchDollarStreet(${codeString(folder)}, { force: true })\`, or from ${DOLLAR_STREET_BASE_URL}${path.basename(file)}.`;
     if (e instanceof NpyFormatError) throw new DataFileError(file, `${e.reason} ${again}`);
     const error = e as NodeJS.ErrnoException;
     throw new DataFileError(file, `cannot be read (${error.code ?? error.message}). ${again}`);

@@ -7,7 +7,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import { downloadFile } from '../download';
 import { ValueError } from '../errors';
-import { DEFAULT_DOLLAR_STREET_FOLDER, DOLLAR_STREET_BASE_URL, DOLLAR_STREET_FILES } from './dollarstreet';
+import { codeString, DEFAULT_DOLLAR_STREET_FOLDER, DOLLAR_STREET_BASE_URL, DOLLAR_STREET_FILES } from './dollarstreet';
 import { NpyFormatError, NpyHeader, readNpyHeader } from './npy';
 import { readSyntheticManifest, SYNTHETIC_MANIFEST } from './synthetic';
 
@@ -78,7 +78,7 @@ export async function fetchDollarStreet(
     if (!options.force) {
       throw new ValueError(
         `fetchDollarStreet(folder): ${target} holds the synthetic stand-in made by makeSyntheticDollarStreet. ` +
-          `Download into another folder (the lesson's is ${JSON.stringify(DEFAULT_DOLLAR_STREET_FOLDER)}), ` +
+          `Download into another folder (the lesson's is ${codeString(DEFAULT_DOLLAR_STREET_FOLDER)}), ` +
           `or pass { force: true } to replace the synthetic files with the real ones.`,
       );
     }

@@ -8,6 +8,7 @@ import * as path from 'path';
 import { display, escapeXml, JUPYTER_DISPLAY } from '../display';
 import { DataFileError, ValueError } from '../errors';
 import {
+  codeString,
   DEFAULT_DOLLAR_STREET_FOLDER,
   DOLLAR_STREET_FILES,
   DOLLAR_STREET_RECORD_URL,
@@ -88,7 +89,7 @@ function syntheticBanner(realFolder: string, syntheticFolder: string, manifest: 
     `USING SYNTHETIC STAND-IN DATA: ${why}`,
     `The data in ${syntheticFolder} are drawn shapes (${sizes}), not photographs:`,
     `accuracies will NOT match the lesson's (about 64% validation accuracy with DenseNet121).`,
-    `To use the real data: \`await fetchDollarStreet(${JSON.stringify(path.relative(process.cwd(), realFolder) || '.')})\` (needs internet),`,
+    `To use the real data: \`await fetchDollarStreet(${codeString(path.relative(process.cwd(), realFolder) || '.')})\` (needs internet),`,
     `or download the four files from ${DOLLAR_STREET_RECORD_URL} into ${realFolder}.`,
   ];
   const text = [rule, ...lines, rule].join('\n');
