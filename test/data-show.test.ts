@@ -25,7 +25,7 @@ afterEach(() => {
 
 function decodeWithPillow(file: string): { mode: string; width: number; height: number; pixels: Buffer } | string {
   const run = spawnSync(PYTHON, [path.join(__dirname, 'python', 'data_png_decode.py'), file], { encoding: 'utf8' });
-  if (run.status !== 0) return `Pillow could not run (${run.stderr.trim().split('\n').pop()}); apt-get install python3-pil`;
+  if (run.status !== 0) return `${PYTHON} cannot decode PNGs with Pillow (${(run.error?.message ?? run.stderr ?? '').trim().split('\n').pop()}); apt-get install python3-pil`;
   const [d] = JSON.parse(run.stdout);
   return { ...d, pixels: Buffer.from(d.pixels, 'base64') };
 }
