@@ -67,9 +67,11 @@ export function translateLayerGraph(layerGraph: LayerGraph, name = 'tslab-dl'): 
         translatedLayers++;
         continue;
       } catch (e) {
-        if (!(e instanceof Untranslatable)) throw e;
+        // Any failure (a configuration no translator expects included) leaves the layer to tfjs,
+        // which is slower but right; the note names the layer and the reason.
         g.rollback(mark);
-        untranslated.push({ name: call.layer.name, className, reason: e.reason });
+        const reason = e instanceof Untranslatable ? e.reason : `its translation failed: ${(e as Error).message}`;
+        untranslated.push({ name: call.layer.name, className, reason });
       }
     } else if (!translator) {
       untranslated.push({ name: call.layer.name, className, reason: 'no ONNX translation for this layer class' });

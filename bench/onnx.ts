@@ -1,0 +1,160 @@
+/**
+ * Micro-benchmark: images/s of the DenseNet121 base (160x160, max pooling, random
+ * weights) at batch 32 through the ONNX executor and through tfjs (wasm backend),
+ * plus the ONNX executor's variants (BatchNormalization folding, onnxruntime's graph
+ * optimisation level, threads), to show where the speed comes from.
+ *
+ *     node --import tsx bench/onnx.ts [--quick]     # prints, writes out/onnx-bench.json
+ *
+ * Other processes share the cores: the load average is recorded with the figures.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { setBackend } from '../lib/backend';
+import { DenseNet121 } from '../lib/applications';
+import { createOnnxExecutor, OnnxExecutorOptions, onnxRuntimeInfo } from '../lib/onnx';
+import { randomImages, randomizeWeights } from './onnx-fixtures';
+
+export interface ExecutorFigure {
+  executor: string;
+  imagesPerSecond: number;
+  images: number;
+  seconds: number;
+  /** Seconds to translate the model and open the session (ONNX only). */
+  setupSeconds?: number;
+}
+
+export interface OnnxBenchResult {
+  model: string;
+  batchSize: number;
+  cores: number;
+  loadAverageBefore: number[];
+  loadAverageAfter: number[];
+  onnxruntime: string | undefined;
+  onnx: ExecutorFigure;
+  wasm?: ExecutorFigure;
+  /** onnx images/s divided by wasm images/s. */
+  speedup?: number;
+  variants: (ExecutorFigure & { options: string })[];
+  peakRssMiB: number;
+}
+
+export interface OnnxBenchOptions {
+  batchSize?: number;
+  /** Timed batches through ONNX. Defaults to 4. */
+  onnxBatches?: number;
+  /** Timed batches through tfjs wasm (about 5 s each here). Defaults to 1; 0 skips it. */
+  wasmBatches?: number;
+  /** Also time the variants. Defaults to true. */
+  variants?: boolean;
+  log?: (line: string) => void;
+}
+
+let peakRss = 0;
+function sampleRss(): void {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}
+
+async function timeOnnx(model: tf.LayersModel, x: tf.Tensor, batchSize: number, options: OnnxExecutorOptions, label: string): Promise<ExecutorFigure> {
+  const t0 = performance.now();
+  const executor = await createOnnxExecutor(model, options);
+  const setupSeconds = (performance.now() - t0) / 1000;
+  try {
+    // Warm-up: onnxruntime allocates its buffers on the first run.
+    const warm = await executor.run(x.slice(0, batchSize), { batchSize });
+    warm.dispose();
+    const t1 = performance.now();
+    const y = await executor.run(x, { batchSize, onBatchEnd: sampleRss });
+    const seconds = (performance.now() - t1) / 1000;
+    y.dispose();
+    return { executor: label, imagesPerSecond: x.shape[0] / seconds, images: x.shape[0], seconds, setupSeconds };
+  } finally {
+    await executor.dispose();
+  }
+}
+
+async function timeTfjs(model: tf.LayersModel, x: tf.Tensor, batchSize: number): Promise<ExecutorFigure> {
+  // Warm-up on two images: wasm compiles its kernels on first use.
+  tf.tidy(() => model.predict(x.slice(0, 2)));
+  const t = performance.now();
+  for (let start = 0; start < x.shape[0]; start += batchSize) {
+    const y = tf.tidy(() => model.predict(x.slice(start, Math.min(batchSize, x.shape[0] - start))) as tf.Tensor);
+    await y.data();
+    y.dispose();
+    sampleRss();
+  }
+  const seconds = (performance.now() - t) / 1000;
+  return { executor: `tfjs ${tf.getBackend()}`, imagesPerSecond: x.shape[0] / seconds, images: x.shape[0], seconds };
+}
+
+export async function benchOnnxExecutor(options: OnnxBenchOptions = {}): Promise<OnnxBenchResult> {
+  const log = options.log ?? (() => {});
+  const batchSize = options.batchSize ?? 32;
+  const onnxBatches = options.onnxBatches ?? 4;
+  const wasmBatches = options.wasmBatches ?? 1;
+  await setBackend('wasm');
+  const loadAverageBefore = os.loadavg();
+  const model = await DenseNet121({ includeTop: false, weights: null, inputShape: [160, 160, 3], pooling: 'max' });
+  randomizeWeights(model, 1);
+  const x = randomImages([batchSize * Math.max(onnxBatches, wasmBatches, 1), 160, 160, 3]);
+  try {
+    const onnx = await timeOnnx(model, x.slice(0, batchSize * onnxBatches), batchSize, {}, 'onnx');
+    log(`onnx: ${onnx.imagesPerSecond.toFixed(1)} images/s (${onnx.images} images in ${onnx.seconds.toFixed(2)} s; set-up ${onnx.setupSeconds!.toFixed(2)} s)`);
+    let wasm: ExecutorFigure | undefined;
+    if (wasmBatches > 0) {
+      wasm = await timeTfjs(model, x.slice(0, batchSize * wasmBatches), batchSize);
+      log(`${wasm.executor}: ${wasm.imagesPerSecond.toFixed(1)} images/s (${wasm.images} images in ${wasm.seconds.toFixed(2)} s)`);
+    }
+    const variants: OnnxBenchResult['variants'] = [];
+    if (options.variants ?? true) {
+      const cases: [string, OnnxExecutorOptions][] = [
+        ['no BN folding', { foldBatchNorm: false }],
+        ['onnxruntime optimisations disabled', { graphOptimizationLevel: 'disabled' }],
+        ['no BN folding, optimisations disabled', { foldBatchNorm: false, graphOptimizationLevel: 'disabled' }],
+        ['1 thread', { threads: 1 }],
+      ];
+      for (const [label, opts] of cases) {
+        const figure = await timeOnnx(model, x.slice(0, batchSize * 2), batchSize, opts, 'onnx');
+        variants.push({ ...figure, options: label });
+        log(`onnx, ${label}: ${figure.imagesPerSecond.toFixed(1)} images/s`);
+      }
+    }
+    return {
+      model: 'DenseNet121 base, 160x160x3, max pooling, random weights',
+      batchSize,
+      cores: os.cpus().length,
+      loadAverageBefore,
+      loadAverageAfter: os.loadavg(),
+      onnxruntime: onnxRuntimeInfo().version,
+      onnx,
+      wasm,
+      speedup: wasm ? onnx.imagesPerSecond / wasm.imagesPerSecond : undefined,
+      variants,
+      peakRssMiB: Math.round(peakRss / 2 ** 20),
+    };
+  } finally {
+    x.dispose();
+    model.dispose();
+  }
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const result = await benchOnnxExecutor({ onnxBatches: quick ? 2 : 4, variants: !quick, log: (line) => console.log(line) });
+  const out = path.join(__dirname, '..', 'out', 'onnx-bench.json');
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+  console.log(
+    `speed-up onnx / wasm: ${result.speedup?.toFixed(1) ?? 'n/a'}x; load average before ${result.loadAverageBefore.map((l) => l.toFixed(2)).join(' ')}, ` +
+      `after ${result.loadAverageAfter.map((l) => l.toFixed(2)).join(' ')}; peak RSS ${result.peakRssMiB} MiB; written to ${path.relative(process.cwd(), out)}`,
+  );
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}
