@@ -21,7 +21,7 @@ import {
   withBackendErrors,
 } from '../lib/backend';
 import { ValueError } from '../lib/errors';
-import { GpuCheck } from '../lib/gpu';
+import { GpuCheck, LibraryCheck } from '../lib/gpu';
 
 const ROOT = path.resolve(__dirname, '..');
 const installed = (pkg: string) => fs.existsSync(path.join(ROOT, 'node_modules', pkg, 'package.json'));
@@ -183,7 +183,7 @@ describe('choosing the backend', () => {
     const cached = ldconfigNames();
     const sonames = ['libcudart.so.11.0', 'libcublas.so.11', 'libcublasLt.so.11', 'libcufft.so.10', 'libcurand.so.10', 'libcusolver.so.11', 'libcusparse.so.11', 'libcudnn.so.8'];
     for (const soname of sonames) {
-      const check = info.gpu!.libraries.find((l) => l.soname === soname)!;
+      const check: LibraryCheck = info.gpu!.libraries.find((l) => l.soname === soname)!;
       assert.equal(check.loads, cached.has(soname), soname);
       if (!cached.has(soname)) assert.ok(gpu.reason!.includes(soname), `${soname} is not named in: ${gpu.reason}`);
     }
