@@ -8,7 +8,7 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../lib/backend';
-import { createOnnxExecutor, onnxAvailable, onnxRuntimeInfo } from '../lib/onnx';
+import { createOnnxExecutor, onnxAvailable, onnxRuntimeInfo, registerOnnxTranslator } from '../lib/onnx';
 import { ProtoWriter } from '../lib/onnx/protobuf';
 import { foldBatchNormIntoConv } from '../lib/onnx/fold-batch-norm';
 import { randomImages, randomizeWeights, relativeError } from '../bench/onnx-fixtures';
@@ -214,6 +214,48 @@ describe('Model structure', () => {
     const model = tf.model({ inputs: input, outputs: L.conv2d({ filters: 2, kernelSize: 3 }).apply(r) as tf.SymbolicTensor });
     const x = tf.randomUniform([3, 4, 4, 3], 0, 256, 'int32', 5);
     await compareWithTfjs(model, x);
+    x.dispose();
+  });
+});
+
+/** A custom layer: y = 2 x. */
+class TimesTwo extends tf.layers.Layer {
+  static className = 'TimesTwoForOnnxTest';
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.mul(Array.isArray(inputs) ? inputs[0] : inputs, 2);
+  }
+}
+tf.serialization.registerClass(TimesTwo);
+
+describe('Custom layers', () => {
+  function modelWithTimesTwo(): tf.LayersModel {
+    const input = tf.input({ shape: [4, 4, 3] });
+    const c = L.conv2d({ filters: 2, kernelSize: 3, padding: 'same' }).apply(input);
+    const t = new TimesTwo({ name: 'twice' }).apply(c);
+    return tf.model({ inputs: input, outputs: L.conv2d({ filters: 2, kernelSize: 1 }).apply(t) as tf.SymbolicTensor });
+  }
+
+  it('run on tfjs until a translator is registered, then on ONNX', async () => {
+    const x = randomImages([3, 4, 4, 3]);
+    const before = await compareWithTfjs(modelWithTimesTwo(), x);
+    assert.match(before.note, /from layer 'twice' \(TimesTwoForOnnxTest: no ONNX translation for this layer class\)/);
+    registerOnnxTranslator('TimesTwoForOnnxTest', (ctx) => {
+      const v = ctx.inputs[0];
+      const two = ctx.graph.addWeight(`${ctx.layer.name}/two`, [], new Float32Array([2]));
+      return [{ ...v, name: ctx.graph.node('Mul', [v.name, two], {}, ctx.layer.name) }];
+    });
+    const after = await compareWithTfjs(modelWithTimesTwo(), x);
+    assert.equal(after.note, 'ONNX runs all 3 layers.');
+    x.dispose();
+  });
+
+  it('a translator that fails leaves its layer to tfjs and says why', async () => {
+    registerOnnxTranslator('TimesTwoForOnnxTest', () => {
+      throw new TypeError('cannot read the multiplier');
+    });
+    const x = randomImages([3, 4, 4, 3]);
+    const executor = await compareWithTfjs(modelWithTimesTwo(), x);
+    assert.match(executor.note, /'twice' \(TimesTwoForOnnxTest: its translation failed: cannot read the multiplier\)/);
     x.dispose();
   });
 });
