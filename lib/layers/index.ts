@@ -1,0 +1,5 @@
+// Barrel for lib/layers: tslab-dl's layers and its Keras semantics for frozen layers.
+// Importing this module applies the frozen-layer patch (lib/layers/frozen.ts) to tfjs.
+export { upscale, Upscale, resizeWithPadGeometry } from './upscale';
+export type { UpscaleArgs, UpscaleMethod, ResizeWithPadGeometry } from './upscale';
+export { isFrozen, applyFrozenLayerSemantics } from './frozen';
