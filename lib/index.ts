@@ -29,6 +29,7 @@ export { ValueError, DataFileError, DownloadError, InterruptedError } from './er
 // Data
 export * from './data';
 export { downloadFile, md5File } from './download';
+export type { DownloadOptions, DownloadResult } from './download';
 export { lessonSettings } from './lesson';
 export type { LessonOptions, LessonSettings } from './lesson';
 
