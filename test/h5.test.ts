@@ -171,6 +171,23 @@ describe('Keras legacy HDF5 weights', () => {
     model.dispose();
   });
 
+  test('layers are matched by position, as in Keras: other names load, and the report lists them', async () => {
+    const file = path.join(dir, 'renamed.h5');
+    const source = smallModel();
+    await saveWeightsH5(source, file);
+    const input = tf.input({ shape: [6, 6, 2] });
+    let x = tf.layers.conv2d({ filters: 4, kernelSize: 3, name: 'conv_a' }).apply(input) as tf.SymbolicTensor;
+    x = tf.layers.batchNormalization({ name: 'bn_a' }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.flatten().apply(x) as tf.SymbolicTensor;
+    x = tf.layers.dense({ units: 3, name: 'dense' }).apply(x) as tf.SymbolicTensor;
+    const target = tf.model({ inputs: input, outputs: x });
+    const report = await loadWeightsH5(target, file);
+    assert.deepEqual(report.renamed, [{ model: 'conv_a', file: 'conv' }, { model: 'bn_a', file: 'bn' }]);
+    assert.deepEqual(layerWeights(target).map((w) => Array.from(w.read().dataSync())), layerWeights(source).map((w) => Array.from(w.read().dataSync())));
+    source.dispose();
+    target.dispose();
+  });
+
   test('a file for another model: counts, first mismatch and shapes in the error; the model is unchanged', async () => {
     const file = path.join(dir, 'small3.h5');
     const source = smallModel(3);

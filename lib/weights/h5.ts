@@ -314,12 +314,15 @@ export async function loadWeightsH5(model: tf.LayersModel, file: string): Promis
       layer.setWeights(saved.layers[k].weights.map((w) => tf.tensor(w.values, w.shape, 'float32')));
     });
   });
-  return {
-    file,
-    layers: layers.length,
-    weights: layers.reduce((n, layer) => n + layer.weights.length, 0),
-    renamed: layers.flatMap((layer, k) => (layer.name === saved.layers[k].name ? [] : [{ model: layer.name, file: saved.layers[k].name }])),
-  };
+  const renamed = layers.flatMap((layer, k) => (layer.name === saved.layers[k].name ? [] : [{ model: layer.name, file: saved.layers[k].name }]));
+  if (renamed.length > 0) {
+    // Keras matches by position too, so this is not an error; say so in case the file is not the one meant.
+    process.stderr.write(
+      `tslab-dl: loaded ${file} by position (as Keras does); ${renamed.length} of ${layers.length} layer names differ ` +
+        `(first: \`${renamed[0].model}\` in the model, \`${renamed[0].file}\` in the file).\n`,
+    );
+  }
+  return { file, layers: layers.length, weights: layers.reduce((n, layer) => n + layer.weights.length, 0), renamed };
 }
 
 /** numpy.array_split: `chunks` parts, the first (length % chunks) one element longer. */
