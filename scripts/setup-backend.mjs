@@ -63,6 +63,42 @@ function npm(args, cwd, { capture = true } = {}) {
   });
 }
 
+/**
+ * What node_modules holds, as far as npm's own rollback can get it wrong: the hidden lockfile,
+ * the top-level and scoped package folders, and the links in .bin.
+ */
+function treeFingerprint(project) {
+  const modules = path.join(project, 'node_modules');
+  const list = (dir) => (fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []);
+  const entries = [];
+  for (const name of list(modules)) {
+    entries.push(name);
+    if (name.startsWith('@') || name === '.bin') for (const inner of list(path.join(modules, name))) entries.push(`${name}/${inner}`);
+  }
+  const hidden = readIfExists(path.join(modules, '.package-lock.json'));
+  return JSON.stringify({ entries, hidden: hidden?.toString('base64') });
+}
+
+/**
+ * npm's rollback of a failed install leaves the new packages' links in node_modules/.bin, pointing
+ * nowhere, and the folders it made: remove exactly those (new, dangling or empty), nothing else.
+ */
+function removeLeftovers(project, before) {
+  const modules = path.join(project, 'node_modules');
+  const known = new Set(JSON.parse(before).entries);
+  const binDir = path.join(modules, '.bin');
+  if (fs.existsSync(binDir)) {
+    for (const name of fs.readdirSync(binDir)) {
+      const link = path.join(binDir, name);
+      if (!known.has(`.bin/${name}`) && fs.lstatSync(link).isSymbolicLink() && !fs.existsSync(link)) fs.rmSync(link);
+    }
+  }
+  for (const name of fs.existsSync(modules) ? fs.readdirSync(modules) : []) {
+    const dir = path.join(modules, name);
+    if (!known.has(name) && fs.lstatSync(dir).isDirectory() && fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);
+  }
+}
+
 function readIfExists(file) {
   return fs.existsSync(file) ? fs.readFileSync(file) : undefined;
 }
@@ -128,13 +164,12 @@ async function main(argv) {
   const project = options.project;
   const packageJsonFile = path.join(project, 'package.json');
   const lockFile = path.join(project, 'package-lock.json');
-  const hiddenLockFile = path.join(project, 'node_modules', '.package-lock.json');
   if (!fs.existsSync(packageJsonFile)) throw new SetupError(`${packageJsonFile} does not exist: pass --project <folder with package.json>.`);
   if (options.target === 'gpu' && !(process.platform === 'linux' && process.arch === 'x64')) {
     throw new SetupError(`${pkg} ships libtensorflow with CUDA for Linux x64 only; this is ${process.platform}-${process.arch}. Try \`npm run setup:native\`.`);
   }
 
-  const before = { packageJson: fs.readFileSync(packageJsonFile), lock: readIfExists(lockFile), hiddenLock: readIfExists(hiddenLockFile) };
+  const before = { packageJson: fs.readFileSync(packageJsonFile), lock: readIfExists(lockFile), tree: treeFingerprint(project) };
   const text = before.packageJson.toString('utf8');
   const data = JSON.parse(text);
   const allowScripts = { ...(data.allowScripts ?? {}) };
@@ -195,15 +230,15 @@ async function main(argv) {
   console.error(`\nsetup:${options.target} failed: ${failure}`);
   restoreFile(packageJsonFile, before.packageJson);
   restoreFile(lockFile, before.lock);
-  const treeChanged = () => {
-    const now = readIfExists(hiddenLockFile);
-    return before.hiddenLock === undefined ? now !== undefined : now === undefined || Buffer.compare(now, before.hiddenLock) !== 0;
+  const treeRestored = () => {
+    removeLeftovers(project, before.tree);
+    return treeFingerprint(project) === before.tree;
   };
-  let restored = !treeChanged();
+  let restored = treeRestored();
   if (!restored) {
     console.error('Putting node_modules back as it was:');
     await npm(['install', '--ignore-scripts', '--no-audit', '--no-fund'], project);
-    restored = !treeChanged();
+    restored = treeRestored();
   }
   if (restored) {
     console.error(`package.json, package-lock.json and node_modules are as they were; the other backends (wasm, cpu) work as before.`);
