@@ -74,6 +74,9 @@ function meanNegativeLogLikelihood(labels: tf.Tensor1D, logProbabilities: tf.Ten
  * - `fromLogits: true`: `-log_softmax(yPred)[label]`, exact for any logits (100, -100, ...).
  * - `fromLogits: false`: Keras' computation for probabilities: clip to [1e-7, 1 - 1e-7],
  *   take the log, then the same log-softmax (which renormalises the clipped row).
+ *   (Keras 2 additionally reaches behind a final softmax layer for its logits when it can see
+ *   one in the graph; a loss function here only sees the probabilities, so for a model ending
+ *   in softmax, predictions below 1e-7 are clipped as above. Prefer logits and fromLogits: true.)
  */
 export function sparseCategoricalCrossentropy({ fromLogits = false }: SparseCategoricalCrossentropyArgs = {}): SparseLossFunction {
   if (typeof fromLogits !== 'boolean') {

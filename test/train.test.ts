@@ -9,6 +9,7 @@ import { setRandomSeed } from '../lib/random';
 import { earlyStopping } from '../lib/callbacks';
 import '../lib/layers/frozen';
 import { evaluate, fit, predict, registerForwardPlanner, summary } from '../lib/train';
+import { displayMode, TrainingDisplay } from '../lib/train/training_display';
 
 afterEach(() => {
   delete (globalThis as Record<symbol, unknown>)[KERNEL_HOOK];
@@ -291,4 +292,28 @@ test('argument errors name the argument and say what to pass', async () => {
   await assert.rejects(evaluate(model, data.x, tf.tensor1d(new Array(8).fill(7), 'int32'), silent), /labels must be integer class indices in \[0, 3\).*Label 0 is 7/);
   tf.dispose([data.x, data.y]);
   model.dispose();
+});
+
+test('terminal display: a redrawn bar then one line per epoch on a TTY; one line per epoch in logs', () => {
+  const capture = (isTTY: boolean) => {
+    const chunks: string[] = [];
+    return { chunks, stream: { isTTY, write: (s: string) => chunks.push(s) } as unknown as NodeJS.WriteStream };
+  };
+  const tty = capture(true);
+  assert.equal(displayMode('auto', tty.stream), 'bar');
+  assert.equal(displayMode(2, tty.stream), 'lines');
+  assert.equal(displayMode(0, tty.stream), 'silent');
+  const bar = new TrainingDisplay('bar', 2, tty.stream);
+  bar.batch(0, 28, 28, { loss: 1.23456, accuracy: 0.5 }, 1500);
+  bar.epochEnd(0, { loss: 1.2, accuracy: 0.5, val_loss: 1.3, val_accuracy: 0.4 }, 1500);
+  bar.finish('Trained 1 epoch');
+  assert.match(tty.chunks[0], /^\r█{30} Epoch 1\/2: 28\/28 batches - 1\.5 s - loss: 1\.2346 - accuracy: 0\.5000\x1b\[K$/);
+  assert.equal(tty.chunks[1], '\rEpoch 1/2 - 1.5 s - loss: 1.2000 - accuracy: 0.5000 - val_loss: 1.3000 - val_accuracy: 0.4000\x1b[K\n');
+  assert.match(tty.chunks[2], /^\r\x1b\[KTrained 1 epoch \(\d+\.\d s in all\)\n$/);
+  const log = capture(false);
+  assert.equal(displayMode('auto', log.stream), 'lines');
+  const lines = new TrainingDisplay('lines', 1, log.stream);
+  lines.batch(0, 1, 2, { loss: 2 }, 10);
+  lines.epochEnd(0, { loss: 2 }, 20);
+  assert.deepEqual(log.chunks, ['Epoch 1/1 - 0.0 s - loss: 2.0000\n'], 'no batch lines in logs');
 });
