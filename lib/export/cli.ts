@@ -7,8 +7,8 @@ import * as path from 'path';
 import { DataFileError, ValueError } from '../errors';
 import { exportNotebook } from './export-notebook';
 import { importScript } from './import-script';
-import { serializeNotebook } from './notebook';
-import { OutputFile, writeFilesAtomically } from './write-files';
+import { parseNotebook, serializeNotebook } from './notebook';
+import { OutputFile, outputExists, writeFilesAtomically } from './write-files';
 
 const USAGE = `Usage:
   tslab-dl export <notebook.ipynb> [-o <script.ts>] [--force]
@@ -98,18 +98,23 @@ export function findNotebooks(folder: string): string[] {
   return found;
 }
 
-function exportOne(notebookPath: string, scriptPath: string): OutputFile {
-  const text = exportNotebook(readInput(notebookPath), { source: notebookPath, scriptPath });
-  return { path: scriptPath, text };
+/** One file to convert: where from, where to, and how. */
+interface Job {
+  input: string;
+  output: string;
+  convert(text: string): string;
 }
 
-function runExport(args: Arguments): OutputFile[] {
+function exportJob(notebook: string, output: string, scriptPath = output): Job {
+  return { input: notebook, output, convert: (text) => exportNotebook(text, { source: notebook, scriptPath }) };
+}
+
+function exportJobs(args: Arguments): Job[] {
   if (!args.all) {
     const notebook = args.inputs[0];
-    const toStdout = args.output === '-';
-    const scriptPath = args.output && !toStdout ? args.output : withExtension(notebook, '.ts');
-    const output = exportOne(notebook, scriptPath);
-    return [toStdout ? { ...output, path: '-' } : output];
+    const beside = withExtension(notebook, '.ts');
+    if (args.output === '-') return [exportJob(notebook, '-', beside)];
+    return [exportJob(notebook, args.output ?? beside)];
   }
   const folder = path.resolve(NOTEBOOKS_FOLDER);
   if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) {
@@ -119,18 +124,33 @@ function runExport(args: Arguments): OutputFile[] {
   if (notebooks.length === 0) throw new ValueError(`export --all found no .ipynb file under ${folder}.`);
   const outFolder = args.output ?? ALL_SCRIPTS_FOLDER;
   return notebooks.map((notebook) =>
-    exportOne(path.relative(process.cwd(), notebook), path.join(outFolder, withExtension(path.relative(folder, notebook), '.ts'))),
+    exportJob(path.relative(process.cwd(), notebook), path.join(outFolder, withExtension(path.relative(folder, notebook), '.ts'))),
   );
 }
 
-function runImport(args: Arguments): OutputFile[] {
+function importJobs(args: Arguments): Job[] {
   const script = args.inputs[0];
-  const text = readInput(script);
-  if (/^\s*\{/.test(text) && /"nbformat"\s*:/.test(text)) {
-    throw new DataFileError(script, 'is a notebook, not a script: `tslab-dl export` turns a notebook into a script.');
+  const convert = (text: string): string => {
+    if (/^\s*\{/.test(text) && /"nbformat"\s*:/.test(text)) {
+      throw new DataFileError(script, 'is a notebook, not a script: `tslab-dl export` turns a notebook into a script.');
+    }
+    return serializeNotebook(importScript(text, { source: script }));
+  };
+  return [{ input: script, output: args.output ?? withExtension(script, '.ipynb'), convert }];
+}
+
+/**
+ * Converts every input, then writes every output, or nothing. The cheap checks
+ * (outputs that exist, notebooks that are not JSON) come before the slow ones.
+ */
+function run(args: Arguments): OutputFile[] {
+  const jobs = args.command === 'export' ? exportJobs(args) : importJobs(args);
+  if (!args.force) {
+    for (const job of jobs) if (job.output !== '-' && fs.existsSync(job.output)) throw outputExists(job.output);
   }
-  const notebook = serializeNotebook(importScript(text, { source: script }));
-  return [{ path: args.output ?? withExtension(script, '.ipynb'), text: notebook }];
+  const inputs = jobs.map((job) => readInput(job.input));
+  if (args.command === 'export') jobs.forEach((job, i) => parseNotebook(inputs[i], job.input));
+  return jobs.map((job, i) => ({ path: job.output, text: job.convert(inputs[i]) }));
 }
 
 /** Entry point for `tslab-dl export ...` and `tslab-dl import ...`; returns the exit code. */
@@ -149,7 +169,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    const outputs = args.command === 'export' ? runExport(args) : runImport(args);
+    const outputs = run(args);
     if (outputs.length === 1 && outputs[0].path === '-') {
       process.stdout.write(outputs[0].text);
       return 0;

@@ -20,7 +20,8 @@ export interface WriteOptions {
   force?: boolean;
 }
 
-function existsError(file: string): ValueError {
+/** The refusal to overwrite `file`. */
+export function outputExists(file: string): ValueError {
   return new ValueError(`${file} already exists: run again with --force to overwrite it, or choose another name with -o.`);
 }
 
@@ -45,7 +46,7 @@ export function writeFilesAtomically(files: readonly OutputFile[], options: Writ
     const resolved = path.resolve(file.path);
     if (seen.has(resolved)) throw new ValueError(`${file.path} would be written twice: give each output its own name.`);
     seen.add(resolved);
-    if (!options.force && fs.existsSync(resolved)) throw existsError(file.path);
+    if (!options.force && fs.existsSync(resolved)) throw outputExists(file.path);
     if (fs.existsSync(resolved) && fs.statSync(resolved).isDirectory()) {
       throw new ValueError(`${file.path} is a folder: give a file name for the output.`);
     }
@@ -75,7 +76,7 @@ export function writeFilesAtomically(files: readonly OutputFile[], options: Writ
         try {
           fs.linkSync(temporary, destination);
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw existsError(file.path);
+          if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw outputExists(file.path);
           throw e;
         }
         created.push(destination);
