@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { escapeXml, JUPYTER_DISPLAY, MimeBundle } from './display';
+import { DOLLAR_STREET_CLASSES } from './data/dollarstreet';
 import { ValueError } from './errors';
 
 export interface ConfusionOptions {
@@ -16,19 +17,8 @@ export interface ConfusionOptions {
   classNames?: readonly string[];
 }
 
-/** The lesson's class names when lib/data provides them (they are optional here). */
-function dollarStreetClasses(): readonly string[] | undefined {
-  try {
-    const names = require('./data').DOLLAR_STREET_CLASSES;
-    return Array.isArray(names) ? names : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export function defaultClassNames(classes: number): string[] {
-  const lesson = dollarStreetClasses();
-  if (lesson && lesson.length === classes) return [...lesson];
+  if (classes === DOLLAR_STREET_CLASSES.length) return [...DOLLAR_STREET_CLASSES];
   return Array.from({ length: classes }, (_, i) => String(i));
 }
 
