@@ -188,6 +188,31 @@ describe('Keras legacy HDF5 weights', () => {
     target.dispose();
   });
 
+  test('a nested model saved while frozen (trainable-first order changes) loads into an unfrozen copy weight by weight', async () => {
+    const build = () => {
+      const inner = tf.input({ shape: [5] });
+      let h = tf.layers.dense({ units: 4, name: 'd1' }).apply(inner) as tf.SymbolicTensor;
+      h = tf.layers.batchNormalization({ name: 'bn1' }).apply(h) as tf.SymbolicTensor;
+      h = tf.layers.batchNormalization({ name: 'bn2' }).apply(h) as tf.SymbolicTensor;
+      const base = tf.model({ inputs: inner, outputs: h, name: 'base' });
+      const outer = tf.input({ shape: [5] });
+      return { base, model: tf.model({ inputs: outer, outputs: base.apply(outer) as tf.SymbolicTensor, name: 'outer' }) };
+    };
+    const source = build();
+    source.model.layers.flatMap((l) => (l as tf.LayersModel).layers ?? [l]).forEach((layer, i) =>
+      layer.setWeights(layer.getWeights().map((w, j) => tf.fill(w.shape, 10 * i + j + 1))));
+    source.base.trainable = false;
+    const file = path.join(dir, 'nested-frozen.h5');
+    await saveWeightsH5(source.model, file);
+    const target = build();
+    await loadWeightsH5(target.model, file);
+    for (const name of ['d1', 'bn1', 'bn2']) {
+      assert.deepEqual(target.base.getLayer(name).getWeights().map((w) => w.dataSync()[0]), source.base.getLayer(name).getWeights().map((w) => w.dataSync()[0]), name);
+    }
+    source.model.dispose();
+    target.model.dispose();
+  });
+
   test('a file for another model: counts, first mismatch and shapes in the error; the model is unchanged', async () => {
     const file = path.join(dir, 'small3.h5');
     const source = smallModel(3);

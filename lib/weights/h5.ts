@@ -199,7 +199,7 @@ export async function readWeightsH5(file: string): Promise<H5WeightsFile> {
   return withHdf5Errors((h5wasm) => {
     let f: H5File;
     try {
-      f = new h5wasm.File(file, 'r');
+      f = new h5wasm.File(path.resolve(file), 'r');
     } catch (e) {
       throw describeOpenFailure(file, e);
     }
@@ -276,6 +276,21 @@ function firstMismatch(model: tf.layers.Layer[], saved: H5Layer[]): string {
 }
 
 /**
+ * The saved weights of one layer in the order of `layer.weights`. Keras pairs them by position;
+ * when every weight name of the layer is found in the file exactly once, they are paired by name
+ * instead. Same result for plain layers, but a nested model lists its weights trainable-first,
+ * so a file saved while it was frozen has another order, and BatchNormalization statistics of
+ * equal shapes would otherwise be swapped silently.
+ */
+function savedInModelOrder(layer: tf.layers.Layer, saved: H5Layer): H5Weight[] {
+  const byName = new Map<string, H5Weight[]>();
+  for (const w of saved.weights) byName.set(w.name, [...(byName.get(w.name) ?? []), w]);
+  const named = layer.weights.map((w) => byName.get(kerasWeightName(w)));
+  if (named.every((found) => found?.length === 1)) return named.map((found) => found![0]);
+  return saved.weights;
+}
+
+/**
  * Loads a Keras 2 legacy .h5 weights file into `model`, matching layers by position among the
  * layers that have weights (Keras' `load_weights` for .h5). Every count and shape is checked
  * before any weight is changed, so a failed load leaves the model as it was.
@@ -292,7 +307,7 @@ export async function loadWeightsH5(model: tf.LayersModel, file: string): Promis
       firstMismatch(layers, saved.layers),
     );
   }
-  layers.forEach((layer, k) => {
+  const assignments = layers.map((layer, k) => {
     const s = saved.layers[k];
     if (layer.weights.length !== s.weights.length) {
       throw new ValueError(
@@ -300,18 +315,20 @@ export async function loadWeightsH5(model: tf.LayersModel, file: string): Promis
         `the layer expects ${layer.weights.length} weight(s), the file has ${s.weights.length}. ` + firstMismatch(layers, saved.layers),
       );
     }
+    const values = savedInModelOrder(layer, s);
     layer.weights.forEach((w, i) => {
-      if (shapeText(w.shape) !== shapeText(s.weights[i].shape)) {
+      if (shapeText(w.shape) !== shapeText(values[i].shape)) {
         throw new ValueError(
           `${file}: shape mismatch in layer #${k} (named \`${layer.name}\` in ${modelName}, \`${s.name}\` in the file) for weight ` +
-          `\`${w.originalName}\` (\`${s.weights[i].name}\` in the file): the model expects ${shapeText(w.shape)}, the file has ${shapeText(s.weights[i].shape)}.`,
+          `\`${w.originalName}\` (\`${values[i].name}\` in the file): the model expects ${shapeText(w.shape)}, the file has ${shapeText(values[i].shape)}.`,
         );
       }
     });
+    return values;
   });
   tf.tidy(() => {
     layers.forEach((layer, k) => {
-      layer.setWeights(saved.layers[k].weights.map((w) => tf.tensor(w.values, w.shape, 'float32')));
+      layer.setWeights(assignments[k].map((w) => tf.tensor(w.values, w.shape, 'float32')));
     });
   });
   const renamed = layers.flatMap((layer, k) => (layer.name === saved.layers[k].name ? [] : [{ model: layer.name, file: saved.layers[k].name }]));
