@@ -327,7 +327,9 @@ export function explainBackendError(e: unknown): unknown {
   if (e instanceof BackendError) return e;
   const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   const plain = e instanceof Error ? e.message : String(e);
-  const isWasmRuntime = typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError;
+  // WebAssembly is a Node global, but the ES2022 + node typings declare it as a namespace only.
+  const wasmRuntimeError = (globalThis as { WebAssembly?: { RuntimeError: abstract new () => Error } }).WebAssembly?.RuntimeError;
+  const isWasmRuntime = wasmRuntimeError !== undefined && e instanceof wasmRuntimeError;
   let what: string | undefined;
   if (OUT_OF_MEMORY.test(message)) what = 'ran out of memory';
   else if (NATIVE_FAILURE.test(message)) what = 'failed';
