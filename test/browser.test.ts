@@ -1,4 +1,5 @@
-/// <reference lib="dom" />
+// Functions passed to page.waitForFunction run in the browser; they reach its globals through
+// globalThis so that this file type-checks without the DOM library.
 /**
  * The lesson notebook in a real Jupyter web UI: Debian's classic Notebook server on 127.0.0.1,
  * driven by headless Chromium through playwright-core. Selects the tslab-dl kernel, runs all
@@ -87,7 +88,7 @@ test('the lesson notebook runs top to bottom in Jupyter Notebook in Chromium', {
     await waitForServer(`${base}/api/status?token=${token}`, server, () => serverLog);
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(`${base}/notebooks/${NOTEBOOK}?token=${token}`);
-    await page.waitForFunction(() => (window as any).Jupyter?.notebook?.kernel?.is_connected?.(), null, { timeout: 120_000 });
+    await page.waitForFunction(() => (globalThis as any).Jupyter?.notebook?.kernel?.is_connected?.(), null, { timeout: 120_000 });
 
     // Select the kernel through the menus, as a learner would.
     await page.click('#kernellink');
@@ -95,8 +96,8 @@ test('the lesson notebook runs top to bottom in Jupyter Notebook in Chromium', {
     await page.click('#kernel-submenu-tslab-dl');
     await page.waitForFunction(
       () => {
-        const nb = (window as any).Jupyter.notebook;
-        return nb.kernel?.name === 'tslab-dl' && nb.kernel.is_connected() && document.querySelector('#kernel_indicator_icon.kernel_idle_icon');
+        const nb = (globalThis as any).Jupyter.notebook;
+        return nb.kernel?.name === 'tslab-dl' && nb.kernel.is_connected() && (globalThis as any).document.querySelector('#kernel_indicator_icon.kernel_idle_icon');
       },
       null,
       { timeout: 120_000 },
@@ -109,10 +110,10 @@ test('the lesson notebook runs top to bottom in Jupyter Notebook in Chromium', {
     // Done when every code cell has an execution count and the kernel is idle again.
     await page.waitForFunction(
       () => {
-        const nb = (window as any).Jupyter.notebook;
+        const nb = (globalThis as any).Jupyter.notebook;
         const cells = nb.get_cells().filter((c: any) => c.cell_type === 'code');
         const allRan = cells.every((c: any) => typeof c.input_prompt_number === 'number');
-        return (allRan && document.querySelector('#kernel_indicator_icon.kernel_idle_icon')) || document.querySelector('.output_error');
+        return (allRan && (globalThis as any).document.querySelector('#kernel_indicator_icon.kernel_idle_icon')) || (globalThis as any).document.querySelector('.output_error');
       },
       null,
       { timeout: 840_000, polling: 1000 },
@@ -120,7 +121,7 @@ test('the lesson notebook runs top to bottom in Jupyter Notebook in Chromium', {
     fs.mkdirSync(path.join(ROOT, 'out', 'test'), { recursive: true });
     await page.screenshot({ path: path.join(ROOT, 'out', 'test', 'browser-lesson.png'), fullPage: true });
 
-    const errors = await page.$$eval('.output_error', (nodes) => nodes.map((n) => n.textContent));
+    const errors = await page.$$eval('.output_error', (nodes) => nodes.map((n) => (n as { textContent: string | null }).textContent));
     assert.deepEqual(errors, [], `cells showed errors:\n${errors.join('\n---\n')}`);
     const plots = await page.$$eval('.output_svg svg, .output_subarea svg', (nodes) => nodes.length);
     assert.ok(plots >= 1, 'the history plot (an inline SVG) did not appear');
