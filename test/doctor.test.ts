@@ -1,0 +1,176 @@
+// `npx tslab-dl doctor` on this machine, checked against what the machine says through other
+// means (package files, ldconfig, Jupyter's own commands), and `await doctor()` in a notebook.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { diagnose, doctor, DoctorReport, formatReport, main } from '../lib/doctor';
+import { KERNEL_HOOK, MimeBundle } from '../lib/display';
+
+const ROOT = path.resolve(__dirname, '..');
+const version = (pkg: string) => JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version as string;
+const installed = (pkg: string) => fs.existsSync(path.join(ROOT, 'node_modules', pkg, 'package.json'));
+const SONAMES = ['libcuda.so.1', 'libcudart.so.11.0', 'libcublas.so.11', 'libcublasLt.so.11', 'libcufft.so.10', 'libcurand.so.10', 'libcusolver.so.11', 'libcusparse.so.11', 'libcudnn.so.8'];
+
+/** Runs the doctor's main() in a fresh process, the way bin/tslab-dl.js does. */
+function runDoctor(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const script = `require('./lib/doctor').main(process.argv.slice(1)).then((code) => { process.exitCode = code; })`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script, 'doctor', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 180_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function ldconfigNames(): Set<string> {
+  const out = spawnSync('/sbin/ldconfig', ['-p'], { encoding: 'utf8' }).stdout ?? '';
+  return new Set(out.split('\n').map((l) => l.trim().split(' ')[0]).filter(Boolean));
+}
+
+/** Whether Jupyter (Debian's, under /usr/bin/python3) lists a tslab-dl kernelspec, asked directly. */
+function kernelspecListed(): boolean | undefined {
+  const r = spawnSync('/usr/bin/python3', ['-m', 'jupyter_client.kernelspecapp', 'list', '--json'], { encoding: 'utf8' });
+  if (r.status !== 0) return undefined;
+  return 'tslab-dl' in JSON.parse(r.stdout).kernelspecs;
+}
+
+const noNvidiaSmi = () => spawnSync('sh', ['-c', 'command -v nvidia-smi'], { encoding: 'utf8' }).stdout.trim() === '';
+
+describe('npx tslab-dl doctor', () => {
+  let text = '';
+  let json: DoctorReport;
+
+  test('on this machine (no GPU, no tfjs-node): exit code 0, wasm chosen, and exactly why the rest is missing', (t) => {
+    if (installed('@tensorflow/tfjs-node') || installed('@tensorflow/tfjs-node-gpu')) return t.skip('tfjs-node(-gpu) is installed here');
+    const r = runDoctor([], { LD_LIBRARY_PATH: '/nonexistent/cuda/lib64', TSLAB_DL_BACKEND: '' });
+    text = r.stdout;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(text, /^tslab-dl doctor\n/);
+    // Versions, read here from the packages themselves.
+    assert.match(text, new RegExp(`\\n  node +${process.version.replace(/\./g, '\\.')}\\n`));
+    for (const pkg of ['tslab', 'typescript', '@tensorflow/tfjs']) assert.ok(text.includes(`  ${pkg.padEnd(20)} ${version(pkg)}\n`), pkg);
+    assert.ok(text.includes(`  tslab's TypeScript   ${version('@tslab/typescript-for-tslab')}\n`));
+    const npm = spawnSync('npm', ['--version'], { encoding: 'utf8' }).stdout.trim();
+    assert.ok(text.includes(`  npm                  ${npm}\n`), `npm ${npm}`);
+    // Backends.
+    assert.ok(text.includes('  tfjs-node-gpu  not installed (`npm run setup:gpu` adds it)\n'));
+    assert.ok(text.includes('  tfjs-node      not installed (`npm run setup:native` adds it)\n'));
+    assert.ok(text.includes(`  wasm           chosen (@tensorflow/tfjs-backend-wasm ${version('@tensorflow/tfjs-backend-wasm')})\n`));
+    assert.ok(text.includes('  cpu            not tried: wasm comes first and was chosen\n'));
+    assert.ok(text.includes('  => backend: wasm\n'));
+    // The GPU path: what ldconfig and PATH say, independently of the doctor's dlopen.
+    assert.ok(text.includes('  LD_LIBRARY_PATH    /nonexistent/cuda/lib64\n'));
+    if (noNvidiaSmi()) assert.ok(text.includes('  nvidia-smi         not found on PATH\n'));
+    const cached = ldconfigNames();
+    for (const soname of SONAMES) {
+      const line = text.split('\n').find((l) => l.startsWith(`  ${soname} `));
+      assert.ok(line, `no line for ${soname}`);
+      if (cached.has(soname)) assert.match(line!, / found /);
+      else {
+        assert.match(line!, new RegExp(`^  ${soname.replace(/\./g, '\\.')} +missing \\(`));
+        const next = text.split('\n')[text.split('\n').indexOf(line!) + 1];
+        assert.match(next, /^ +fix: /);
+      }
+    }
+    if (noNvidiaSmi() && !fs.existsSync('/dev/nvidia0')) {
+      assert.match(text, /=> the GPU path cannot be used: no NVIDIA GPU found \(nvidia-smi is not on PATH and there is no \/dev\/nvidia0\)/);
+    }
+    // ONNX Runtime and Jupyter.
+    assert.match(text, new RegExp(`\\n  version ${version('onnxruntime-node').replace(/\./g, '\\.')}; execution providers bundled: cpu`));
+    const listed = kernelspecListed();
+    if (listed === true) assert.match(text, /kernelspec +tslab-dl installed in /);
+    if (listed === false) assert.match(text, /kernelspec +tslab-dl not installed\n +no kernelspec named tslab-dl: run `npx tslab-dl install`/);
+    if (fs.existsSync('/usr/bin/jupyter')) assert.match(text, /\n  jupyter +\/usr\/bin\/jupyter \(jupyter_core /);
+    assert.match(text, /\nResult: OK, TensorFlow\.js runs on wasm\.\n$/);
+  });
+
+  test('--json parses and says what the text says', (t) => {
+    if (!text) return t.skip('the text report did not run');
+    const r = runDoctor(['--json'], { LD_LIBRARY_PATH: '/nonexistent/cuda/lib64', TSLAB_DL_BACKEND: '' });
+    assert.equal(r.code, 0, r.stderr);
+    json = JSON.parse(r.stdout);
+    assert.equal(json.ok, true);
+    assert.equal(json.backend.chosen, 'wasm');
+    assert.equal(json.backend.usingGpu, false);
+    assert.deepEqual(json.backend.candidates.map((c) => [c.name, c.status]), [
+      ['tfjs-node-gpu', 'not installed'],
+      ['tfjs-node', 'not installed'],
+      ['wasm', 'chosen'],
+      ['cpu', 'not tried'],
+    ]);
+    for (const c of json.backend.candidates) assert.match(text, new RegExp(`\\n  ${c.name} +${c.status}`));
+    for (const [name, v] of Object.entries(json.versions)) assert.ok(text.includes(`  ${name.padEnd(20)} ${v ?? 'not installed'}\n`), name);
+    assert.equal(json.gpu.ldLibraryPath, '/nonexistent/cuda/lib64');
+    for (const lib of [json.gpu.driver, ...json.gpu.libraries]) {
+      const line = text.split('\n').find((l) => l.startsWith(`  ${lib.soname} `))!;
+      assert.equal(/ found /.test(line), lib.loads, lib.soname);
+      if (!lib.loads) assert.ok(text.includes(`fix: ${lib.fix}`), lib.soname);
+    }
+    assert.equal(json.gpu.usable, text.includes('=> the GPU path can be used'));
+    assert.equal(json.onnxruntime.version, version('onnxruntime-node'));
+    assert.ok(json.onnxruntime.providers.some((p) => p.name === 'cpu' && p.bundled));
+    assert.equal(json.jupyter.kernelspec.installed, kernelspecListed() ?? false);
+  });
+
+  test('when no backend can start (TSLAB_DL_BACKEND names a missing one): exit code 1, and the reason', () => {
+    const r = runDoctor([], { TSLAB_DL_BACKEND: 'tfjs-node' });
+    if (installed('@tensorflow/tfjs-node')) return;
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /=> no backend: The tfjs-node backend \(asked for by TSLAB_DL_BACKEND\) cannot be used:/);
+    assert.match(r.stdout, /\nResult: NOT OK, no TensorFlow\.js backend works here \(see above\)\.\n$/);
+  });
+
+  test('options: --help, and an unknown option is refused', async () => {
+    const writes: string[] = [];
+    const [out, err] = [process.stdout.write, process.stderr.write];
+    process.stdout.write = process.stderr.write = ((chunk: string) => writes.push(String(chunk)) > 0) as any;
+    let help: number, bad: number;
+    try {
+      help = await main(['doctor', '--help']);
+      bad = await main(['doctor', '--jsno']);
+    } finally {
+      [process.stdout.write, process.stderr.write] = [out, err];
+    }
+    assert.equal(help, 0);
+    assert.match(writes[0], /^Usage: tslab-dl doctor \[--json\]/);
+    assert.equal(bad, 2);
+    assert.match(writes[1], /^tslab-dl doctor: unknown option "--jsno"\./);
+  });
+
+  test('through the built command line, bin/tslab-dl.js doctor --json', (t) => {
+    const built = path.join(ROOT, 'dist', 'lib', 'doctor.js');
+    if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < fs.statSync(path.join(ROOT, 'lib', 'doctor.ts')).mtimeMs) {
+      return t.skip('dist/lib/doctor.js is missing or older than lib/doctor.ts: run `npm run build` first');
+    }
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'tslab-dl.js'), 'doctor', '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 180_000, env: { ...process.env, TSLAB_DL_BACKEND: '' } });
+    assert.equal(r.status, 0, r.stderr);
+    const report: DoctorReport = JSON.parse(r.stdout);
+    assert.equal(report.ok, true);
+    assert.ok(report.backend.chosen);
+  });
+});
+
+describe('await doctor() in a notebook', () => {
+  test('shows the report once, as HTML and as the same text, and returns nothing', async () => {
+    const shown: MimeBundle[] = [];
+    (globalThis as any)[KERNEL_HOOK] = { display: (data: MimeBundle) => shown.push(data), interruptRequested: false };
+    let result: unknown;
+    try {
+      result = await doctor();
+    } finally {
+      delete (globalThis as any)[KERNEL_HOOK];
+    }
+    assert.equal(result, undefined);
+    assert.equal(shown.length, 1);
+    const html = String(shown[0]['text/html']);
+    const plain = String(shown[0]['text/plain']);
+    const report = await diagnose();
+    assert.match(html, new RegExp(`^<h3>tslab-dl doctor: OK, TensorFlow\\.js runs on <b>${report.backend.chosen}</b>`));
+    assert.ok(html.includes('<td style="text-align:left;vertical-align:top"><code>libcudart.so.11.0</code></td>'));
+    // The text part is the terminal report (the kernel's own checks may differ in timing, not content).
+    assert.equal(plain.split('\n').slice(0, 20).join('\n'), formatReport(report).split('\n').slice(0, 20).join('\n'));
+  });
+});
