@@ -100,6 +100,8 @@ test('in a notebook, plotHistory shows one bundle with SVG, Vega-Lite and text',
   assert.equal(shown[0]['image/svg+xml'], figure.svg);
   assert.deepEqual(shown[0][VEGA_LITE_MIME], figure.vegaLite);
   assert.match(String(shown[0]['text/plain']), /accuracy, val_accuracy over 7 epochs/);
+  assert.equal((figure as unknown as Record<symbol, unknown>)[Symbol.for('tslab-dl.shown')], true, 'marked as shown, for the kernel');
+  assert.equal((historyFigure(history) as unknown as Record<symbol, unknown>)[Symbol.for('tslab-dl.shown')], undefined);
 });
 
 test('file: saves SVG and PNG atomically; the PNG decodes to the figure size', () => {

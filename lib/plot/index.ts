@@ -31,6 +31,15 @@ export interface PlotOptions extends FigureOptions {
   scale?: number;
 }
 
+/**
+ * Marks a value this call already displayed, so a kernel that shows a cell's last value
+ * (Out[n]) can skip it instead of showing the figure twice (`Symbol.for('tslab-dl.shown')`).
+ */
+function markShown<T extends object>(value: T): T {
+  Object.defineProperty(value, Symbol.for('tslab-dl.shown'), { value: true, configurable: true });
+  return value;
+}
+
 /** The folder of the running script (or the working folder in a REPL). */
 function scriptFolder(): string {
   const script = require.main?.filename ?? process.argv[1];
@@ -79,7 +88,7 @@ export function plotHistory(history: HistoryLike, metrics: readonly string[] = [
   if (show === false) return figure;
   if (notebook && show !== 'file') {
     display(figure);
-    return figure;
+    return markShown(figure);
   }
   const written = saved ?? figure.save(defaultPlotFile(metrics, title));
   console.log(`${figure.text()}: saved to ${written}`);

@@ -102,7 +102,11 @@ export async function evaluate(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor
     }
     const confusion = confusionMatrix(labels, predicted, { classes, classNames: options.classNames });
     const result = new EvaluationResult(lossSum / x.shape[0], confusion.accuracy, confusion);
-    if (verbose !== 0) display(result);
+    if (verbose !== 0) {
+      display(result);
+      // Already shown: a kernel showing the cell's value (Out[n]) skips it.
+      Object.defineProperty(result, Symbol.for('tslab-dl.shown'), { value: true });
+    }
     return result;
   } finally {
     labels.dispose();

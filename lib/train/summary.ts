@@ -107,6 +107,10 @@ export function summary(model: tf.LayersModel, { show = true }: SummaryOptions =
   const trainable = countParams(model.trainableWeights);
   const nonTrainable = countParams(model.nonTrainableWeights);
   const result = new ModelSummary(model.name, layers, trainable + nonTrainable, trainable, nonTrainable);
-  if (show) display(result);
+  if (show) {
+    display(result);
+    // Already shown: a kernel showing the cell's value (Out[n]) skips it.
+    Object.defineProperty(result, Symbol.for('tslab-dl.shown'), { value: true });
+  }
   return result;
 }
