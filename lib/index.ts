@@ -53,6 +53,7 @@ export type { EarlyStoppingArgs } from './callbacks';
 export { setRandomSeed } from './random';
 export * from './train';
 export { confusionMatrix, ConfusionMatrix } from './confusion';
+export * from './plot';
 
 // Speed: the frozen base computed once, on the fastest engine
 export { splitFrozenPrefix } from './features/split';
