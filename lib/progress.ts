@@ -21,6 +21,7 @@ export class Progress {
   private readonly started = Date.now();
   private lastDraw = 0;
   private lastLoggedDecile = -1;
+  private lastLogged = '';
   private readonly handle?: DisplayHandle;
   private readonly stream: NodeJS.WriteStream;
   private extra = '';
@@ -85,9 +86,11 @@ export class Progress {
     } else {
       // Logs get the start, every tenth, and the end: not one line per tick.
       const decile = Math.floor(fraction * 10);
-      if (final || decile > this.lastLoggedDecile) {
+      const text = this.text();
+      if ((final || decile > this.lastLoggedDecile) && text !== this.lastLogged) {
         this.lastLoggedDecile = decile;
-        this.stream.write(this.text() + '\n');
+        this.lastLogged = text;
+        this.stream.write(text + '\n');
       }
     }
   }
