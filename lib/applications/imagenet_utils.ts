@@ -118,3 +118,68 @@ export function getSourceInputs(tensor: tf.SymbolicTensor): tf.SymbolicTensor[] 
   visit(tensor);
   return sources;
 }
+
+/**
+ * Keras' imagenet_utils.preprocess_input modes, plus 'none' for the models that do their own
+ * preprocessing (EfficientNet):
+ * - 'caffe': RGB -> BGR, then subtract the ImageNet mean pixel [103.939, 116.779, 123.68] (BGR); no scaling. Input 0..255.
+ * - 'tf': x / 127.5 - 1, from 0..255 to -1..1.
+ * - 'torch': x / 255, then per channel (x - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]. Input 0..255.
+ * - 'none': the input, unchanged.
+ */
+export type PreprocessMode = 'caffe' | 'tf' | 'torch' | 'none';
+const PREPROCESS_MODES: readonly PreprocessMode[] = ['caffe', 'tf', 'torch', 'none'];
+
+const CAFFE_MEAN_BGR = [103.939, 116.779, 123.68];
+const TORCH_MEAN = [0.485, 0.456, 0.406];
+const TORCH_STD = [0.229, 0.224, 0.225];
+
+/**
+ * Keras' `imagenet_utils.preprocess_input(x, mode=...)` for channels-last images (any rank, the
+ * last axis the 3 colour channels RGB), with the same float32 operations in the same order, so
+ * the result is what Keras computes for float input. Integer input is cast to float32 first, as
+ * Keras casts it to floatx. Returns a new tensor (for 'none': `x` itself when it is a float32
+ * tensor); the caller disposes it.
+ */
+export function preprocessImagenetInput(x: tf.Tensor | tf.TensorLike, mode: PreprocessMode): tf.Tensor {
+  if (!PREPROCESS_MODES.includes(mode)) {
+    throw new ValueError(`Expected \`mode\` to be one of 'caffe', 'tf', 'torch' or 'none'. Received: mode=${JSON.stringify(mode)}.`);
+  }
+  const input = x instanceof tf.Tensor ? x : tf.tensor(x);
+  if (mode === 'none' && input.dtype === 'float32') return input;
+  return tf.tidy(() => {
+    const images = input.dtype === 'float32' ? input : tf.cast(input, 'float32');
+    if (mode === 'none') return images;
+    if (mode === 'tf') return tf.sub(tf.div(images, 127.5), 1);
+    const channels = images.shape[images.rank - 1];
+    if (images.rank < 1 || channels !== 3) {
+      throw new ValueError(
+        `preprocessInput (mode '${mode}') expects channels-last RGB images, the last axis of size 3. ` +
+          `Received a tensor of shape [${images.shape.join(', ')}].`,
+      );
+    }
+    if (mode === 'torch') {
+      // Keras: x /= 255, then x[..., c] -= mean[c], then x[..., c] /= std[c] (float32 throughout).
+      return tf.div(tf.sub(tf.div(images, 255), tf.tensor1d(TORCH_MEAN)), tf.tensor1d(TORCH_STD));
+    }
+    // caffe: x[..., ::-1] (RGB -> BGR), then x[..., c] -= mean[c].
+    return tf.sub(tf.reverse(images, -1), tf.tensor1d(CAFFE_MEAN_BGR));
+  });
+}
+
+/**
+ * Keras' imagenet_utils.correct_pad (channels-last): the zero padding [[top, bottom], [left,
+ * right]] that makes a 'valid' convolution with stride 2 behave like TF's 'same' padding on an
+ * even-sized input: one row and column fewer before than after. An unknown size counts as even.
+ */
+export function correctPad(input: tf.SymbolicTensor, kernelSize: number | [number, number]): [[number, number], [number, number]] {
+  const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
+  const height = input.shape[1];
+  const width = input.shape[2];
+  const adjust = height === null ? [1, 1] : [1 - (height % 2), 1 - ((width as number) % 2)];
+  const correct = [Math.floor(kh / 2), Math.floor(kw / 2)];
+  return [
+    [correct[0] - adjust[0], correct[0]],
+    [correct[1] - adjust[1], correct[1]],
+  ];
+}
