@@ -86,11 +86,12 @@ export class Progress {
     } else {
       // Logs get the start, every tenth, and the end: not one line per tick.
       const decile = Math.floor(fraction * 10);
-      const text = this.text();
-      if ((final || decile > this.lastLoggedDecile) && text !== this.lastLogged) {
+      // The state shown, without the clock: finish() right after the last tick adds nothing new.
+      const state = `${this.done}|${this.extra}`;
+      if ((final || decile > this.lastLoggedDecile) && state !== this.lastLogged) {
         this.lastLoggedDecile = decile;
-        this.lastLogged = text;
-        this.stream.write(text + '\n');
+        this.lastLogged = state;
+        this.stream.write(this.text() + '\n');
       }
     }
   }
