@@ -14,7 +14,7 @@ import Module, { createRequire } from 'module';
 import type { ConvertResult, Diagnostic, SideOutput } from 'tslab/dist/converter';
 import { EditedText, RebasedCell, moduleSpecifiers, rebaseRelativeSpecifiers, restoreSpecifiers } from './cell-modules';
 import { EsmPackages, isBareSpecifier } from './esm-packages';
-import { Converter, cellFileIn, createProjectConverter } from './project';
+import { Converter, cellFileIn, createProjectConverter, findProjectRoot } from './project';
 import { codePointOffset, utf16Offset } from './text-offsets';
 import { CellDiagnostic, ErrorContent, compileError, interruptedError, kernelError, runtimeError } from './traceback';
 
@@ -74,7 +74,8 @@ export class Executor {
   private prevDecl = '';
   private cancelWait?: (reason: unknown) => void;
 
-  constructor(readonly notebookDir: string, projectRoot: string) {
+  /** @param projectRoot where .ts files may be imported from; defaults to the nearest folder above with a package.json. */
+  constructor(readonly notebookDir: string, projectRoot = findProjectRoot(notebookDir)) {
     this.projectRoot = path.resolve(projectRoot);
     this.converter = createProjectConverter(this.projectRoot);
     this.esm = new EsmPackages(notebookDir, cellFileIn(this.projectRoot));
@@ -156,6 +157,15 @@ export class Executor {
     if (!info) return undefined;
     const { printQuickInfo } = require('tslab/dist/inspect') as typeof import('tslab/dist/inspect');
     return printQuickInfo(info);
+  }
+
+  /** Compiles a throw-away import of tslab-dl so the first real cell finds its types loaded. */
+  warmUp(): void {
+    try {
+      this.converter.convert('', "import 'tslab-dl';");
+    } catch {
+      // Only a head start: the first cell reports any real problem.
+    }
   }
 
   close(): void {

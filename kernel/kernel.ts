@@ -14,16 +14,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { StringDecoder } from 'string_decoder';
 import type { DisplayOptions, MimeBundle } from '../lib/display';
-import { Executor } from './executor';
+import { createRequire } from 'module';
+import type { Executor } from './executor';
 import { History, HistoryRequest } from './history';
 import { KernelHookImpl } from './hook';
-import { isComplete } from './is-complete';
-import { findProjectRoot } from './project';
 import { encodeBundle, mimeBundleOf } from './rich-display';
 import { Channel, KernelSockets } from './sockets';
 import { StartupReport, loadLibrary } from './startup';
 import { ErrorContent, runtimeError } from './traceback';
-import { ts } from './typescript';
 import { Message, PROTOCOL_VERSION, readConnectionFile } from './wire';
 
 interface ExecuteRequest {
@@ -35,6 +33,16 @@ interface ExecuteRequest {
 
 type StreamName = 'stdout' | 'stderr';
 type Write = typeof process.stdout.write;
+
+/** How long after start-up, or after the last kernel_info_request, the compiler and library start loading. */
+const PREPARE_AFTER_START_MS = 2000;
+const PREPARE_AFTER_KERNEL_INFO_MS = 300;
+
+/** The version of the TypeScript compiler that compiles cells (read without loading the compiler). */
+function compilerVersion(): string {
+  const fromTslab = createRequire(require.resolve('tslab/package.json'));
+  return fromTslab('@tslab/typescript-for-tslab/package.json').version;
+}
 
 function packageVersion(): string {
   try {
@@ -54,16 +62,15 @@ export class Kernel {
   private executionCount = 0;
   /** The execute_request whose cell receives output now. */
   private outputParent?: Message;
-  private ready!: Promise<StartupReport>;
+  private ready?: Promise<StartupReport>;
+  private prepareTimer?: NodeJS.Timeout;
   private startupLineShown = false;
   private shuttingDown = false;
   private readonly originalWrite: { [name in StreamName]: Write };
   readonly notebookDir: string;
-  readonly projectRoot: string;
 
   private constructor(notebookDir: string) {
     this.notebookDir = notebookDir;
-    this.projectRoot = findProjectRoot(notebookDir);
     this.originalWrite = { stdout: process.stdout.write, stderr: process.stderr.write };
     this.hook = new KernelHookImpl(
       {
@@ -88,15 +95,35 @@ export class Kernel {
     process.on('unhandledRejection', (reason) =>
       process.stderr.write(`Unhandled promise rejection: ${(reason as Error)?.stack ?? reason}\n`),
     );
-    // Compiler and library load after the sockets are up, so kernel_info is answered meanwhile.
-    kernel.ready = new Promise<void>((resolve) => setImmediate(resolve)).then(() => kernel.prepare());
-    kernel.ready.catch((e) => kernel.log(`start-up failed: ${(e as Error)?.stack ?? e}`));
+    kernel.schedulePrepare(PREPARE_AFTER_START_MS);
     return kernel;
   }
 
-  private async prepare(): Promise<StartupReport> {
-    this.executor = new Executor(this.notebookDir, this.projectRoot);
-    return loadLibrary(this.notebookDir, this.hook);
+  /**
+   * Loading the compiler and the library blocks the process for seconds. It
+   * starts once the client has had its kernel_info replies (or when a cell
+   * needs it), so that connecting is not delayed by it.
+   */
+  private schedulePrepare(delayMs: number): void {
+    if (this.ready) return;
+    clearTimeout(this.prepareTimer);
+    this.prepareTimer = setTimeout(() => void this.prepared().catch(() => undefined), delayMs);
+  }
+
+  private prepared(): Promise<StartupReport> {
+    if (!this.ready) {
+      clearTimeout(this.prepareTimer);
+      this.ready = (async () => {
+        const { Executor } = require('./executor') as typeof import('./executor');
+        const executor = new Executor(this.notebookDir);
+        const report = await loadLibrary(this.notebookDir, this.hook);
+        executor.warmUp();
+        this.executor = executor;
+        return report;
+      })();
+      this.ready.catch((e) => this.log(`start-up failed: ${(e as Error)?.stack ?? e}`));
+    }
+    return this.ready;
   }
 
   /** Kernel diagnostics go to the kernel's own stderr (Jupyter's log), never to a cell. */
@@ -176,9 +203,11 @@ export class Kernel {
       case 'execute_request':
         return this.execute(request as Message<ExecuteRequest>);
       case 'kernel_info_request':
-        return reply('kernel_info_reply', this.kernelInfo());
+        await reply('kernel_info_reply', this.kernelInfo());
+        this.schedulePrepare(PREPARE_AFTER_KERNEL_INFO_MS);
+        return;
       case 'complete_request': {
-        await this.ready;
+        await this.prepared();
         const { code, cursor_pos } = request.content as { code: string; cursor_pos?: number };
         const completion = this.executor!.complete(code, cursor_pos ?? [...code].length);
         return reply('complete_reply', {
@@ -190,13 +219,15 @@ export class Kernel {
         });
       }
       case 'inspect_request': {
-        await this.ready;
+        await this.prepared();
         const { code, cursor_pos } = request.content as { code: string; cursor_pos?: number };
         const text = this.executor!.inspect(code, cursor_pos ?? [...code].length);
         return reply('inspect_reply', { status: 'ok', found: text !== undefined, data: text ? { 'text/plain': text } : {}, metadata: {} });
       }
-      case 'is_complete_request':
+      case 'is_complete_request': {
+        const { isComplete } = require('./is-complete') as typeof import('./is-complete');
         return reply('is_complete_reply', isComplete((request.content as { code: string }).code));
+      }
       case 'history_request':
         return reply('history_reply', { status: 'ok', history: this.history.query(request.content as HistoryRequest) });
       case 'comm_info_request':
@@ -254,14 +285,14 @@ export class Kernel {
       implementation_version: version,
       language_info: {
         name: 'typescript',
-        version: ts.version,
+        version: compilerVersion(),
         mimetype: 'text/typescript',
         file_extension: '.ts',
         pygments_lexer: 'typescript',
         // JupyterLab reads `mode`; the classic notebook needs name + typescript (as tslab found).
         codemirror_mode: { name: 'javascript', typescript: true, mode: 'typescript' },
       },
-      banner: `tslab-dl ${version}: TypeScript ${ts.version} (tslab ${tslabVersion}) on Node.js ${process.version}`,
+      banner: `tslab-dl ${version}: TypeScript ${compilerVersion()} (tslab ${tslabVersion}) on Node.js ${process.version}`,
       debugger: false,
       help_links: [],
     };
@@ -279,7 +310,7 @@ export class Kernel {
     if (!silent) await this.sockets.publish('execute_input', { code, execution_count: count }, request);
     if (storeHistory && !silent) this.history.add(count, code);
 
-    const report = await this.ready;
+    const report = await this.prepared();
     if (!this.startupLineShown && !silent) {
       this.startupLineShown = true;
       await this.sockets.publish('stream', { name: report.stream, text: `${report.line}\n` }, request);

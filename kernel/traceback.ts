@@ -32,7 +32,10 @@ function isSyntaxDiagnostic(diagnostic: CellDiagnostic): boolean {
   return diagnostic.code >= 1000 && diagnostic.code < 2000;
 }
 
-export function compileError(diagnostics: CellDiagnostic[], code: string): ErrorContent {
+export function compileError(all: CellDiagnostic[], code: string): ErrorContent {
+  // As tsc does: when the code does not parse, the type errors that follow from it are noise.
+  const syntax = all.filter(isSyntaxDiagnostic);
+  const diagnostics = syntax.length > 0 ? syntax : all;
   const lines = code.split('\n');
   const traceback: string[] = [];
   for (const d of diagnostics) {
@@ -46,7 +49,7 @@ export function compileError(diagnostics: CellDiagnostic[], code: string): Error
   }
   const first = diagnostics[0];
   return {
-    ename: diagnostics.every(isSyntaxDiagnostic) ? 'SyntaxError' : 'TypeScriptError',
+    ename: syntax.length > 0 ? 'SyntaxError' : 'TypeScriptError',
     evalue: first ? `${first.message} (TS${first.code})` : 'the cell did not compile',
     traceback,
   };
