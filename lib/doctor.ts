@@ -140,13 +140,11 @@ try {
 }
 `;
 
-async function probeNative(name: BackendName, env: NodeJS.ProcessEnv): Promise<{ loads: boolean; usingGpu?: boolean; error?: string }> {
-  let main: string;
-  try {
-    main = require.resolve(`@tensorflow/${name}`, { paths: [PACKAGE_ROOT] });
-  } catch (e) {
-    return { loads: false, error: (e as Error).message.split('\n')[0] };
-  }
+/**
+ * Loads a tfjs-node(-gpu) package (its main file) in a child process: does it load, and does
+ * TensorFlow list a GPU? The real error when it does not load.
+ */
+export async function probeNativePackage(main: string, env: NodeJS.ProcessEnv = process.env): Promise<{ loads: boolean; tfBackend?: string; usingGpu?: boolean; error?: string }> {
   const result = await run(process.execPath, ['-e', NATIVE_PROBE, main], env, 120_000);
   try {
     return JSON.parse(result.stdout);
@@ -171,12 +169,14 @@ async function backends(env: NodeJS.ProcessEnv): Promise<{ section: DoctorReport
     const base: BackendCandidate = { name, installed: version !== undefined, version, usable: c?.usable, reason: c?.reason };
     if (info?.backend === name) candidates.push({ ...base, status: 'chosen' });
     else if (!base.installed) candidates.push({ ...base, status: 'not installed', reason: c?.reason ?? `@tensorflow/${name} is not installed` });
-    else if (c?.usable === false) candidates.push({ ...base, status: 'skipped' });
-    else if (name === 'tfjs-node' || name === 'tfjs-node-gpu') {
-      const probe = await probeNative(name, env);
-      const detail = probe.loads ? (probe.usingGpu ? 'loads, on a GPU' : 'loads, on the CPU') : `fails to load: ${probe.error}`;
-      candidates.push({ ...base, status: probe.loads ? 'loadable' : 'fails to load', reason: `${c?.reason ?? 'not tried'}; checked in a child process: ${detail}` });
-    } else candidates.push({ ...base, status: 'not tried', reason: c?.reason ?? 'not tried' });
+    else if ((name === 'tfjs-node' || name === 'tfjs-node-gpu') && !c?.reason?.startsWith('installed but failed to load')) {
+      // Never loaded in this process (not tried, or skipped for want of a GPU): load it in a child.
+      const probe = await probeNativePackage(require.resolve(`@tensorflow/${name}`, { paths: [PACKAGE_ROOT] }), env);
+      const detail = probe.loads ? (probe.usingGpu ? 'loads, and TensorFlow lists a GPU' : 'loads, on the CPU only') : `fails to load: ${probe.error}`;
+      const status = c?.usable === false ? 'skipped' : probe.loads ? 'loadable' : 'fails to load';
+      candidates.push({ ...base, status, reason: `${c?.reason ?? 'not tried'}; checked in a child process: ${detail}` });
+    } else if (c?.usable === false) candidates.push({ ...base, status: 'skipped' });
+    else candidates.push({ ...base, status: 'not tried', reason: c?.reason ?? 'not tried' });
   }
   return {
     ok: info !== undefined,

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { diagnose, doctor, DoctorReport, formatReport, main } from '../lib/doctor';
+import * as os from 'node:os';
+import { diagnose, doctor, DoctorReport, formatReport, main, probeNativePackage } from '../lib/doctor';
 import { KERNEL_HOOK, MimeBundle } from '../lib/display';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -172,5 +173,29 @@ describe('await doctor() in a notebook', () => {
     assert.ok(html.includes('<td style="text-align:left;vertical-align:top"><code>libcudart.so.11.0</code></td>'));
     // The text part is the terminal report (the kernel's own checks may differ in timing, not content).
     assert.equal(plain.split('\n').slice(0, 20).join('\n'), formatReport(report).split('\n').slice(0, 20).join('\n'));
+  });
+});
+
+describe('loading an installed tfjs-node(-gpu) in a child process', () => {
+  // Stand-ins for the native packages, which cannot be installed here (their install script downloads libtensorflow).
+  function standIn(source: string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-probe-'));
+    fs.writeFileSync(path.join(dir, 'index.js'), source);
+    return path.join(dir, 'index.js');
+  }
+
+  test('a package whose native addon is missing: fails to load, with its own message', async () => {
+    const main = standIn(`throw new Error('The Node.js native addon module (tfjs_binding.node) can not be found.\\nRebuild it.');`);
+    assert.deepEqual(await probeNativePackage(main), { loads: false, error: 'The Node.js native addon module (tfjs_binding.node) can not be found. Rebuild it.' });
+  });
+
+  test('a package that registers a tensorflow backend without a GPU device: loads, on the CPU', async () => {
+    const main = standIn(`
+const tf = require(${JSON.stringify(require.resolve('@tensorflow/tfjs'))});
+const { MathBackendCPU } = require(${JSON.stringify(require.resolve('@tensorflow/tfjs-backend-cpu'))});
+tf.registerBackend('tensorflow', () => Object.assign(new MathBackendCPU(), { isUsingGpuDevice: false }), 3);
+tf.setBackend('tensorflow');
+module.exports = tf;`);
+    assert.deepEqual(await probeNativePackage(main), { loads: true, tfBackend: 'tensorflow', usingGpu: false });
   });
 });
