@@ -330,12 +330,16 @@ export function explainBackendError(e: unknown): unknown {
   // WebAssembly is a Node global, but the ES2022 + node typings declare it as a namespace only.
   const wasmRuntimeError = (globalThis as { WebAssembly?: { RuntimeError: abstract new () => Error } }).WebAssembly?.RuntimeError;
   const isWasmRuntime = wasmRuntimeError !== undefined && e instanceof wasmRuntimeError;
+  const backendNow = info?.backend ?? (tf.getBackend() as BackendName);
+  // The wasm backend's memory is one WebAssembly.Memory of at most 4 GiB: a tensor that does not
+  // fit throws a RangeError from the typed-array view over it.
+  const wasmMemory = backendNow === 'wasm' && e instanceof RangeError && /offset is out of bounds|Invalid typed array length|allocation failed/.test(plain);
   let what: string | undefined;
-  if (OUT_OF_MEMORY.test(message)) what = 'ran out of memory';
+  if (OUT_OF_MEMORY.test(message) || wasmMemory) what = 'ran out of memory';
   else if (NATIVE_FAILURE.test(message)) what = 'failed';
   else if (isWasmRuntime || WASM_ABORT.test(plain)) what = 'aborted';
   if (!what) return e;
-  const backend = info?.backend ?? (tf.getBackend() as BackendName);
+  const backend = backendNow;
   const others = BACKEND_ORDER.filter((b) => b !== backend && (b === 'cpu' || b === 'wasm'));
   const lines = [
     `The ${backend} backend ${what}: ${firstLines(e, 3)}`,

@@ -280,15 +280,25 @@ const tf = require('@tensorflow/tfjs');
 const b = require('./lib/backend');
 (async () => {
   await b.ready({ env: { TSLAB_DL_BACKEND: 'wasm' } });
+  // First a tensor larger than the wasm memory can ever be (4 GiB): a RangeError, wasm still usable.
+  let tooBig;
+  try { tf.ones([1024, 1024, 1024]); } catch (e) { tooBig = e; }
+  const tooBigExplained = b.explainBackendError(tooBig);
+  const stillWorks = (await tf.add(tf.scalar(2), tf.scalar(2)).data())[0];
+  // Then two tensors that fit one by one but not together: emscripten aborts.
   let caught;
   try { const x = tf.ones([520, 1024, 1024]); x.add(1); await tf.add(tf.scalar(1), tf.scalar(2)).data(); } catch (e) { caught = e; }
   const explained = b.explainBackendError(caught);
   await b.setBackend('cpu');
   const sum = await tf.add(tf.scalar(1), tf.scalar(2)).data();
-  console.log(JSON.stringify({ isRuntimeError: caught instanceof WebAssembly.RuntimeError, name: explained.name, message: explained.message, after: b.backendInfo().backend, sum: sum[0] }));
+  console.log(JSON.stringify({ tooBig: String(tooBig), tooBigMessage: tooBigExplained.message, stillWorks,
+    isRuntimeError: caught instanceof WebAssembly.RuntimeError, name: explained.name, message: explained.message, after: b.backendInfo().backend, sum: sum[0] }));
 })();`;
     const run = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
     const result = JSON.parse(run.stdout.trim().split('\n').pop()!);
+    assert.equal(result.tooBig, 'RangeError: offset is out of bounds');
+    assert.match(result.tooBigMessage, /^The wasm backend ran out of memory: offset is out of bounds\n/);
+    assert.equal(result.stillWorks, 4);
     assert.equal(result.isRuntimeError, true);
     assert.equal(result.name, 'BackendError');
     assert.match(result.message, /^The wasm backend aborted: Aborted\(\)/);
