@@ -172,7 +172,7 @@ async function tryNative(name: 'tfjs-node-gpu' | 'tfjs-node', options: Required<
     // The silent CPU fallback: libtensorflow found no GPU it could use.
     tf.removeBackend('tensorflow');
     trial.reason =
-      'loaded, but TensorFlow lists no GPU device (it would silently run on the CPU); its log lines above say which library it could not open';
+      'loaded, but TensorFlow lists no GPU device, so it would silently run on the CPU. The CUDA libraries load, so check that the NVIDIA driver supports CUDA 11.2 (`nvidia-smi`) and that CUDA_VISIBLE_DEVICES hides no GPU; TensorFlow writes the exact cause to the kernel\'s stderr (the terminal that started Jupyter)';
   }
   return trial;
 }

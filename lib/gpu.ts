@@ -282,6 +282,11 @@ export async function checkGpu(env: NodeJS.ProcessEnv = process.env): Promise<Gp
         : `no NVIDIA GPU found (nvidia-smi is not on PATH and there is no /dev/nvidia0)`,
     );
   }
+  // TensorFlow sees only the GPUs CUDA_VISIBLE_DEVICES lets through ('' and -1 hide all of them).
+  const visible = env.CUDA_VISIBLE_DEVICES;
+  if (visible !== undefined && (visible.trim() === '' || visible.trim().startsWith('-'))) {
+    problems.push(`CUDA_VISIBLE_DEVICES=${JSON.stringify(visible)} hides every GPU: unset it, or set it to the GPU to use (e.g. 0)`);
+  }
   if (!driver.loads) problems.push(`the NVIDIA driver library ${driver.soname} does not load`);
   const missing = libraries.filter((l) => !l.loads).map((l) => l.soname);
   if (missing.length > 0) problems.push(`CUDA 11 / cuDNN 8 libraries the loader cannot load: ${missing.join(', ')}`);

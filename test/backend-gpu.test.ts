@@ -129,6 +129,9 @@ describe('nvidia-smi', () => {
       error: undefined,
     });
     assert.deepEqual([gpu.usable, gpu.problems], [true, []]);
+    // The same machine with every GPU hidden from CUDA.
+    const hidden = await checkGpu(bareEnv({ PATH: bin, LD_LIBRARY_PATH: dir, CUDA_VISIBLE_DEVICES: '-1' }));
+    assert.deepEqual([hidden.usable, hidden.problems], [false, ['CUDA_VISIBLE_DEVICES="-1" hides every GPU: unset it, or set it to the GPU to use (e.g. 0)']]);
   });
 
   test('a failing nvidia-smi (driver not loaded) is a problem in its own words', async () => {

@@ -202,7 +202,7 @@ describe('choosing the backend', () => {
     assert.equal(info.backend, 'wasm');
     const [gpu, native] = info.candidates;
     assert.equal(gpu.usable, false);
-    assert.match(gpu.reason!, /^loaded, but TensorFlow lists no GPU device \(it would silently run on the CPU\)/);
+    assert.match(gpu.reason!, /^loaded, but TensorFlow lists no GPU device, so it would silently run on the CPU\. /);
     assert.equal(tf.findBackendFactory('tensorflow'), null, 'the CPU-only tensorflow backend was left registered');
     assert.equal(native.usable, false);
     assert.match(native.reason!, /^cannot be loaded: @tensorflow\/tfjs-node-gpu is already loaded in this process and both bring libtensorflow; set TSLAB_DL_BACKEND=tfjs-node and restart the kernel$/);
