@@ -7,7 +7,8 @@
  *
  * - TSLAB_DL_DATA: folder of the real data (default: data/dataset_dollarstreet/ here or in a
  *   parent folder);
- * - TSLAB_DL_WEIGHTS: 'imagenet' (the default, used when the file is cached), 'none', or an .h5 path;
+ * - TSLAB_DL_WEIGHTS: 'imagenet' (the default: used when the file is cached, otherwise a stand-in
+ *   calibrated on the training images, see lib/standin-weights.ts), 'none' (random), or an .h5 path;
  * - TSLAB_DL_SAMPLES: training images of the synthetic stand-in (validation: a third);
  * - TSLAB_DL_EPOCHS: maximum epochs (default 30, as the lesson).
  */
@@ -16,7 +17,9 @@ import * as path from 'path';
 import { backendInfo, ready } from './backend';
 import { display, escapeXml, JUPYTER_DISPLAY } from './display';
 import { ValueError } from './errors';
-import { DEFAULT_DOLLAR_STREET_FOLDER, dollarStreetSource, resolveLessonData } from './data';
+import * as tf from '@tensorflow/tfjs';
+import { DEFAULT_DOLLAR_STREET_FOLDER, dollarStreetSource, loadDollarStreet, resolveLessonData } from './data';
+import { denseNet121StandInWeights } from './standin-weights';
 import { weightsCandidates } from './weights/imagenet';
 
 /** The weights file of the lesson's base: Keras' DenseNet121 without top. */
@@ -26,7 +29,7 @@ const LESSON_WEIGHTS_URL = `https://storage.googleapis.com/tensorflow/keras-appl
 export interface LessonOptions {
   /** Folder of the real data. Defaults to $TSLAB_DL_DATA, else data/dataset_dollarstreet/ found here or in a parent folder. */
   dataFolder?: string;
-  /** 'imagenet', null (random) or an .h5 path. Defaults to $TSLAB_DL_WEIGHTS, else 'imagenet' when the file is cached. */
+  /** 'imagenet', null (random) or an .h5 path. Defaults to $TSLAB_DL_WEIGHTS, else 'imagenet' when the file is cached, else a stand-in. */
   weights?: 'imagenet' | null | string;
   /** Training images of the synthetic stand-in. Defaults to $TSLAB_DL_SAMPLES, else 878 (as the real data). */
   samples?: number;
@@ -76,24 +79,44 @@ function loud(title: string, lines: string[]) {
   };
 }
 
-async function chooseWeights(requested: string | null | undefined): Promise<Pick<LessonSettings, 'weights' | 'weightsDescription'>> {
+async function chooseWeights(
+  requested: string | null | undefined,
+  dataFolder: string,
+): Promise<Pick<LessonSettings, 'weights' | 'weightsDescription'>> {
   if (requested === null || requested === 'none') return { weights: null, weightsDescription: 'random initialisation (asked for)' };
   if (requested && requested !== 'imagenet') {
     const file = path.resolve(requested);
     if (!fs.existsSync(file)) throw new ValueError(`weights: the file ${file} does not exist. Pass 'imagenet', 'none' or the path of an .h5 weights file.`);
     return { weights: file, weightsDescription: `from ${file}` };
   }
-  const cached = weightsCandidates({ fileName: LESSON_WEIGHTS_FILE, url: LESSON_WEIGHTS_URL }).find((f) => fs.existsSync(f));
+  const spec = { fileName: LESSON_WEIGHTS_FILE, url: LESSON_WEIGHTS_URL };
+  const cached = weightsCandidates(spec).find((f) => fs.existsSync(f));
   if (cached) return { weights: 'imagenet', weightsDescription: `ImageNet (${cached})` };
   if (requested === 'imagenet') return { weights: 'imagenet', weightsDescription: 'ImageNet (to be downloaded)' };
+
+  // No ImageNet file: a stand-in calibrated on the learner's images (lib/standin-weights.ts).
+  const data = await loadDollarStreet(dataFolder);
+  let file: string;
+  try {
+    const images = tf.tidy(() => data.trainImages.div(255)) as tf.Tensor4D;
+    try {
+      file = await denseNet121StandInWeights({ images });
+    } finally {
+      images.dispose();
+    }
+  } finally {
+    Object.values(data).forEach((t) => t.dispose());
+  }
   display(
-    loud('USING RANDOM WEIGHTS', [
-      `the ImageNet weights of DenseNet121 are not in Keras' cache (${weightsCandidates({ fileName: LESSON_WEIGHTS_FILE, url: LESSON_WEIGHTS_URL })[0]}).`,
-      'The frozen base is randomly initialised: its features are not ImageNet\'s, and neither are the accuracies.',
-      `To use them: download ${LESSON_WEIGHTS_URL} into that folder, or set weights: 'imagenet' to download it now.`,
+    loud('USING STAND-IN WEIGHTS', [
+      `the ImageNet weights of DenseNet121 are not in Keras' cache (${weightsCandidates(spec)[0]}).`,
+      'Instead: Keras\' random initialisation, with each BatchNormalization\'s statistics computed from the training images',
+      `(what pre-training leaves them at), saved in Keras' layout as ${file}.`,
+      'Its features are not ImageNet\'s, and neither are the accuracies.',
+      `To use the real weights: download ${LESSON_WEIGHTS_URL} into that folder, or pass weights: 'imagenet' to download it now.`,
     ]),
   );
-  return { weights: null, weightsDescription: 'random initialisation (ImageNet file not found)' };
+  return { weights: file, weightsDescription: `stand-in (random kernels, BatchNormalization statistics from the training images: ${file})` };
 }
 
 /** Decides the lesson's data, weights and epochs, says which, and makes the synthetic stand-in if needed. */
@@ -109,7 +132,7 @@ export async function lessonSettings(options: LessonOptions = {}): Promise<Lesso
     console.log(`Note: samples=${samples} only sizes the synthetic stand-in; the real data is used whole.`);
   }
   const data = await resolveLessonData({ folder: realFolder, syntheticFolder, synthetic });
-  const weights = await chooseWeights(options.weights !== undefined ? options.weights : env.TSLAB_DL_WEIGHTS);
+  const weights = await chooseWeights(options.weights !== undefined ? options.weights : env.TSLAB_DL_WEIGHTS, data.folder);
   const settings: LessonSettings = {
     dataFolder: data.folder,
     dataSource: data.source,
