@@ -269,6 +269,18 @@ export async function diagnose(options: DoctorOptions = {}): Promise<DoctorRepor
   return { ok: backendPart.ok, versions: versionTable, backend: backendPart.section, gpu, onnxruntime: onnxruntime(), jupyter: jupyterPart };
 }
 
+/** What follows a candidate's status: its package when chosen, else what the reason adds to the status. */
+function candidateDetail(c: DoctorCandidate): string {
+  if (c.status === 'chosen') return ` (${c.name === 'cpu' ? '@tensorflow/tfjs' : c.name === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : `@tensorflow/${c.name}`} ${c.version})`;
+  const reason = (c.reason ?? '').replace(/^\S+ is not installed\s*/, '').replace(/^not tried: /, '');
+  return reason ? (reason.startsWith('(') ? ` ${reason}` : `: ${reason}`) : '';
+}
+
+/** Escapes text for HTML and shows `commands` as code. */
+function htmlText(text: string): string {
+  return escapeXml(text).replace(/`([^`]+)`/g, '<code>$1</code>');
+}
+
 function libraryLine(lib: LibraryCheck): string {
   if (lib.loads) return `${lib.soname.padEnd(19)} found${lib.path ? ` at ${lib.path}` : ''} (${lib.role})`;
   const why = lib.error && !/No such file or directory/.test(lib.error) ? `does not load: ${lib.error}` : 'missing';
@@ -281,12 +293,7 @@ export function formatReport(report: DoctorReport): string {
   out.push('Versions');
   for (const [name, version] of Object.entries(report.versions)) out.push(`  ${name.padEnd(20)} ${version ?? 'not installed'}`);
   out.push('', 'TensorFlow.js backends, in the order tried');
-  for (const c of report.backend.candidates) {
-    // The status already says "not installed" / "not tried": keep only what the reason adds.
-    const reason = (c.reason ?? '').replace(/^\S+ is not installed\s*/, '').replace(/^not tried: /, '');
-    const detail = c.status === 'chosen' ? ` (${c.name === 'cpu' ? '@tensorflow/tfjs' : c.name === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : `@tensorflow/${c.name}`} ${c.version})` : reason ? (reason.startsWith('(') ? ` ${reason}` : `: ${reason}`) : '';
-    out.push(`  ${c.name.padEnd(14)} ${c.status}${detail}`);
-  }
+  for (const c of report.backend.candidates) out.push(`  ${c.name.padEnd(14)} ${c.status}${candidateDetail(c)}`);
   if (report.backend.chosen) {
     const gpu = report.backend.usingGpu ? ', on the GPU' : '';
     const by = report.backend.requestedBy && report.backend.requestedBy !== 'default' ? ` (asked for by ${report.backend.requestedBy})` : '';
@@ -337,14 +344,14 @@ export function formatReport(report: DoctorReport): string {
 
 /** The report as an HTML fragment for a notebook. */
 export function reportToHtml(report: DoctorReport): string {
-  const e = escapeXml;
+  const e = htmlText;
   const row = (cells: string[]) => `<tr>${cells.map((c) => `<td style="text-align:left;vertical-align:top">${c}</td>`).join('')}</tr>`;
   const table = (rows: string[][]) => `<table>${rows.map(row).join('')}</table>`;
   const parts: string[] = [`<h3>tslab-dl doctor: ${report.ok ? `OK, TensorFlow.js runs on <b>${e(report.backend.chosen ?? '')}</b>${report.backend.usingGpu ? ' (GPU)' : ''}` : '<b>no TensorFlow.js backend works</b>'}</h3>`];
   parts.push('<h4>Versions</h4>', table(Object.entries(report.versions).map(([n, v]) => [e(n), e(v ?? 'not installed')])));
   parts.push(
     '<h4>TensorFlow.js backends, in the order tried</h4>',
-    table(report.backend.candidates.map((c) => [e(c.name), c.status === 'chosen' ? `<b>chosen</b> ${e(c.version ?? '')}` : e(c.status), e(c.status === 'chosen' ? '' : c.reason ?? '')])),
+    table(report.backend.candidates.map((c) => [e(c.name), c.status === 'chosen' ? '<b>chosen</b>' : e(c.status), e(candidateDetail(c).replace(/^:? ?/, ''))])),
   );
   const g = report.gpu;
   parts.push(
