@@ -1,6 +1,6 @@
 // The CUDA check behind tfjs-node-gpu (lib/gpu.ts): real dlopen() in a child process with the
 // environment under test, against real shared libraries placed where the test says.
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -36,8 +36,15 @@ function realLibrary(): string | undefined {
   return ldconfig().get('libz.so.1');
 }
 
+const madeDirs: string[] = [];
+after(() => {
+  for (const dir of madeDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-gpu-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-gpu-'));
+  madeDirs.push(dir);
+  return dir;
 }
 
 const bareEnv = (extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: process.env.HOME, ...extra });

@@ -1,7 +1,7 @@
 // scripts/setup-backend.mjs (`npm run setup:gpu` / `setup:native`), run against scratch projects,
 // never against this checkout: what it would do, and that a failed install leaves
 // package.json, package-lock.json and node_modules exactly as they were.
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { promises as dns } from 'node:dns';
@@ -28,8 +28,15 @@ function snapshot(dir: string, files: string[]): Map<string, string | undefined>
   return new Map(files.map((f) => [f, fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f), 'base64') : undefined]));
 }
 
+const madeDirs: string[] = [];
+after(() => {
+  for (const dir of madeDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 function scratch(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-setup-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-setup-'));
+  madeDirs.push(dir);
+  return dir;
 }
 
 describe('setup-backend.mjs', () => {

@@ -1,7 +1,7 @@
 // Backend selection: the real packages where installed, candidates made unavailable by the test
 // (a resolver that reports a package missing, a bogus LD_LIBRARY_PATH, stand-in native packages),
 // each case asserting the chosen backend and the reasons.
-import { afterEach, describe, test } from 'node:test';
+import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -71,8 +71,15 @@ const GPU_PRESENT: GpuCheck = {
   ldLibraryPath: '',
 };
 
+const madeDirs: string[] = [];
+after(() => {
+  for (const dir of madeDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-backend-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-backend-'));
+  madeDirs.push(dir);
+  return dir;
 }
 
 /** Sonames the ldconfig cache lists: an independent view of what the loader can find. */

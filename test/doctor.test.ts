@@ -1,6 +1,6 @@
 // `npx tslab-dl doctor` on this machine, checked against what the machine says through other
 // means (package files, ldconfig, Jupyter's own commands), and `await doctor()` in a notebook.
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -178,8 +178,13 @@ describe('await doctor() in a notebook', () => {
 
 describe('loading an installed tfjs-node(-gpu) in a child process', () => {
   // Stand-ins for the native packages, which cannot be installed here (their install script downloads libtensorflow).
+  const madeDirs: string[] = [];
+  after(() => {
+    for (const dir of madeDirs) fs.rmSync(dir, { recursive: true, force: true });
+  });
   function standIn(source: string): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-probe-'));
+    madeDirs.push(dir);
     fs.writeFileSync(path.join(dir, 'index.js'), source);
     return path.join(dir, 'index.js');
   }
