@@ -16,8 +16,12 @@ import './features/planner';
 export { tf };
 
 // Backends
-export { ready, backendInfo, backendSummary, setBackend, explainBackendError, BACKEND_ORDER, BackendError } from './backend';
-export type { BackendInfo, BackendCandidate, BackendName } from './backend';
+export { ready, backendInfo, backendSummary, setBackend, explainBackendError, withBackendErrors, BACKEND_ORDER, BackendError } from './backend';
+export type { BackendInfo, BackendCandidate, BackendName, SelectionOptions } from './backend';
+export { doctor, diagnose, formatReport } from './doctor';
+export type { DoctorReport, DoctorOptions } from './doctor';
+export { checkGpu, CUDA_LIBRARIES } from './gpu';
+export type { GpuCheck, LibraryCheck } from './gpu';
 
 // Showing things
 export { display, DisplayHandle, JUPYTER_DISPLAY, inNotebook, toMimeBundle } from './display';
