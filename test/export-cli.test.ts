@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 
 const ROOT = path.resolve(__dirname, '..');
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'export', 'lesson.ipynb');
+const VALUES_FIXTURE = path.join(ROOT, 'test', 'fixtures', 'export', 'values.ipynb');
 const PYTHON = '/usr/bin/python3';
 const TSX_LOADER = pathToFileURL(require.resolve('tsx')).href;
 const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
@@ -22,6 +23,16 @@ const LESSON_OUTPUT = [
   'cell 6: 100 4 true', // the new `numbers`: 10 + 20 + 30 + 40, four of them
   'cell 7: {"x":0,"y":0}',
   'doubled: 20 40 60 80', // the value of the last cell, from the new `numbers`
+].join('\n') + '\n';
+
+/** What values.ipynb shows below its cells, worked out by hand. */
+const VALUES_OUTPUT = [
+  'function', // typeof h5wasm.File, from a static import of an ES-module-only package
+  // nothing for a value marked as shown by the library, nor for null
+  '{ answer: 42 }',
+  'string', // typeof backendInfo().backend: the backend was chosen before the first cell
+  // nothing for the assignment `count = 2`
+  '[ 2, 20 ]',
 ].join('\n') + '\n';
 
 /** Why scripts importing 'tslab-dl' cannot run or type-check here, or undefined. */
@@ -72,6 +83,7 @@ describe('tslab-dl export: the script', () => {
   before(() => {
     dir = projectTemp('export');
     fs.copyFileSync(FIXTURE, path.join(dir, 'lesson.ipynb'));
+    fs.copyFileSync(VALUES_FIXTURE, path.join(dir, 'values.ipynb'));
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -80,7 +92,7 @@ describe('tslab-dl export: the script', () => {
     assert.equal(result.stderr, '');
     assert.equal(result.status, 0);
     assert.equal(result.stdout, 'Wrote lesson.ts\n');
-    assert.deepEqual(listFiles(dir), ['lesson.ipynb', 'lesson.ts']);
+    assert.deepEqual(listFiles(dir), ['lesson.ipynb', 'lesson.ts', 'values.ipynb']);
     const script = fs.readFileSync(path.join(dir, 'lesson.ts'), 'utf8');
     assert.ok(!script.includes('Deliberately broken') && !script.includes('not a number'), 'the skip-export cell is left out');
   });
@@ -119,10 +131,21 @@ describe('tslab-dl export: the script', () => {
     assert.equal(notebookRun.stdout, LESSON_OUTPUT);
   });
 
+  test('shows cell values where the notebook does, loads ES-module-only packages, chooses the backend first', (t) => {
+    const missing = distMissing();
+    if (missing) return t.skip(missing);
+    const result = cli(dir, 'export', 'values.ipynb');
+    assert.equal(result.status, 0, result.stderr);
+    const run = spawnSync(TSX, ['values.ts'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(run.stderr, '');
+    assert.equal(run.status, 0);
+    assert.equal(run.stdout, VALUES_OUTPUT);
+  });
+
   test("type-checks with `tsc --noEmit` and the project's tsconfig", (t) => {
     const missing = distMissing();
     if (missing) return t.skip(missing);
-    const check = typeCheck(dir, ['lesson.ts']);
+    const check = typeCheck(dir, ['lesson.ts', 'values.ts']);
     assert.equal(check.stdout + check.stderr, '');
     assert.equal(check.status, 0);
   });
@@ -222,14 +245,28 @@ describe('tslab-dl export --all', () => {
     fs.copyFileSync(FIXTURE, path.join(dir, 'notebooks', 'lesson.ipynb'));
     fs.copyFileSync(FIXTURE, path.join(dir, 'notebooks', 'more', 'second.ipynb'));
     fs.copyFileSync(FIXTURE, path.join(dir, 'notebooks', 'more', '.ipynb_checkpoints', 'second-checkpoint.ipynb'));
+    // A notebook importing a .ts file of the project by a relative path.
+    fs.mkdirSync(path.join(dir, 'lib'));
+    fs.writeFileSync(path.join(dir, 'lib', 'helper.ts'), "export const greeting: string = 'hello from lib/helper.ts';\n");
+    const cell = { cell_type: 'code', metadata: {}, outputs: [], execution_count: null, source: "import { greeting } from '../../lib/helper';\nconsole.log(greeting);" };
+    fs.writeFileSync(path.join(dir, 'notebooks', 'more', 'relative.ipynb'), JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [cell] }));
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   test('exports every notebook under notebooks/ into out/scripts/, keeping sub-folders, skipping checkpoints', () => {
     const result = cli(dir, 'export', '--all');
     assert.equal(result.status, 0, result.stderr);
-    assert.equal(result.stdout, `Wrote ${path.join('out', 'scripts', 'lesson.ts')}\nWrote ${path.join('out', 'scripts', 'more', 'second.ts')}\n`);
-    assert.deepEqual(listFiles(path.join(dir, 'out')), [path.join('scripts', 'lesson.ts'), path.join('scripts', 'more', 'second.ts')]);
+    const written = [path.join('scripts', 'lesson.ts'), path.join('scripts', 'more', 'relative.ts'), path.join('scripts', 'more', 'second.ts')];
+    assert.equal(result.stdout, written.map((file) => `Wrote ${path.join('out', file)}\n`).join(''));
+    assert.deepEqual(listFiles(path.join(dir, 'out')), written);
+  });
+
+  test('rewrites relative imports for the script\'s folder, so the script runs from there', () => {
+    const script = fs.readFileSync(path.join(dir, 'out', 'scripts', 'more', 'relative.ts'), 'utf8');
+    assert.match(script, /^import \{ greeting \} from '\.\.\/\.\.\/\.\.\/lib\/helper';$/m);
+    const run = spawnSync(TSX, [path.join('out', 'scripts', 'more', 'relative.ts')], { cwd: dir, encoding: 'utf8' });
+    assert.equal(run.stderr, '');
+    assert.equal(run.stdout, 'hello from lib/helper.ts\n');
   });
 
   test('writes nothing at all when one notebook cannot be exported', () => {

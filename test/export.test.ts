@@ -60,7 +60,7 @@ describe('exportNotebook: the script', () => {
     assert.equal(
       imports,
       [
-        "import { tf, loadDollarStreet, fit, loadDollarStreet as load } from 'tslab-dl';",
+        "import { tf, loadDollarStreet, fit, loadDollarStreet as load, ready } from 'tslab-dl';",
         "import * as fs from 'node:fs';",
         "import assert from 'node:assert';",
         "import type { History } from 'tslab-dl';",
@@ -68,7 +68,19 @@ describe('exportNotebook: the script', () => {
         "import fs2 = require('node:fs');",
       ].join('\n'),
     );
-    assert.equal(mainBody(script), '// %%\nconst a = 1;\n\n// %%\nconst b = 2;\n\n// %%\nconst c = 3;');
+    // The kernel chooses the backend before the first cell; a script using tslab-dl does it too.
+    assert.equal(
+      mainBody(script),
+      '// As the tslab-dl kernel does before the first cell: choose the TensorFlow.js backend.\nawait ready();\n\n' +
+        '// %%\nconst a = 1;\n\n// %%\nconst b = 2;\n\n// %%\nconst c = 3;',
+    );
+  });
+
+  test('imports ready() under another name when a cell has its own `ready`', () => {
+    const script = exportCells([code("import { tf } from 'tslab-dl';\nconst ready = tf.scalar(1);")]);
+    assert.match(script, /^import \{ tf, ready as tslabDlReady \} from 'tslab-dl';$/m);
+    assert.match(mainBody(script), /^\/\/ As the tslab-dl kernel does before the first cell: choose the TensorFlow\.js backend\.\nawait tslabDlReady\(\);\n\n\/\/ %%\nconst ready = tf\.scalar\(1\);$/);
+    assert.equal(exportNotebook(importScript(script), { scriptPath: SCRIPT_PATH, checkTypes: false }), script);
   });
 
   test('keeps cells in order, markdown and raw cells as comments; leaves out skip-export and empty cells', () => {
@@ -76,6 +88,7 @@ describe('exportNotebook: the script', () => {
       markdown('# Title\n\nSome *text*.\n'),
       code('const x = 1;\n'),
       code('x = x +;  // a deliberate error', { tags: ['skip-export'] }),
+      code("throw new Error('shown to learners');", { tags: ['raises-exception'] }),
       code('\n\n'),
       { cell_type: 'raw', source: ['raw text'], metadata: {} },
       code('console.log(x);'),
@@ -110,7 +123,14 @@ describe('exportNotebook: the script', () => {
       ].join('\n\n'),
     );
     assert.match(script, /^import \{ display \} from 'tslab-dl';$/m);
-    assert.match(script, /function showCellValue\(value: unknown\): void \{\n {2}if \(value !== undefined && value !== null\) display\(value\);\n\}/);
+    assert.ok(
+      script.includes(
+        'function showCellValue(value: unknown): void {\n' +
+          '  if (value === undefined || value === null) return;\n' +
+          "  if ((Object(value) as { [key: symbol]: unknown })[Symbol.for('tslab-dl.shown')]) return;\n" +
+          '  display(value);\n}',
+      ),
+    );
   });
 
   test('ends a cell with `;` only where the next cell would continue its last statement', () => {
@@ -145,7 +165,7 @@ describe('exportNotebook: the script', () => {
   test('uses another name for display() when a cell has its own `display`', () => {
     const script = exportCells([code('const display = 3;\ndisplay + 1')]);
     assert.match(script, /^import \{ display as tslabDlDisplay \} from 'tslab-dl';$/m);
-    assert.match(script, /tslabDlDisplay\(value\);/);
+    assert.match(script, /^ {2}tslabDlDisplay\(value\);$/m);
   });
 
   test('a cell that declares a name again opens a block, so later cells see the new value', () => {
@@ -168,6 +188,40 @@ describe('exportNotebook: the script', () => {
     const script = exportCells([code('declare const injected: number;\nexport const doubled = injected * 2;')]);
     assert.match(script, /\n\ndeclare const injected: number;\n\nasync function main/);
     assert.equal(mainBody(script), '// %%\nconst doubled = injected * 2;');
+  });
+
+  test('loads ES-module-only packages with import() at the start of main(), and import turns that back', () => {
+    const cells = [
+      code("import * as path from 'node:path';\nimport h5wasm from 'h5wasm/node';\nconst sep = path.sep;"),
+      code("import { ready as h5ready, File } from 'h5wasm/node';\nimport * as h5 from 'h5wasm/node';\nawait h5ready;\nconst file = File;"),
+    ];
+    const script = exportCells(cells);
+    assert.match(script, /\n\nimport \* as path from 'node:path';\n\nasync function main/, 'node:path stays a static import');
+    assert.equal(
+      mainBody(script).split('\n\n// %%')[0],
+      '// ES-module-only packages: a CommonJS script like this one loads them with import().\n' +
+        "const { default: h5wasm, ready: h5ready, File } = await import('h5wasm/node');\n" +
+        "const h5 = await import('h5wasm/node');",
+    );
+    const nb = importScript(script);
+    assert.equal(
+      (nb.cells[0].source as string[]).join(''),
+      "import * as path from 'node:path';\nimport h5wasm, { ready as h5ready, File } from 'h5wasm/node';\nimport * as h5 from 'h5wasm/node';\n\nconst sep = path.sep;",
+    );
+    assert.equal(exportNotebook(nb, { scriptPath: SCRIPT_PATH, checkTypes: false }), script);
+  });
+
+  test('rewrites relative module paths for a script in another folder, and back for a notebook', () => {
+    const cell = "import { ValueError } from '../lib/errors';\nimport x = require(\"./data/x.json\");\nconst helper = await import('./helper');\nconst nodePath = require('node:path');";
+    const script = exportNotebook(notebook([code(cell)]), {
+      notebookPath: path.join(ROOT, 'notebooks', 'lesson.ipynb'),
+      scriptPath: path.join(ROOT, 'out', 'scripts', 'lesson.ts'),
+      checkTypes: false,
+    });
+    assert.match(script, /^import \{ ValueError \} from '\.\.\/\.\.\/lib\/errors';\nimport x = require\("\.\.\/\.\.\/notebooks\/data\/x\.json"\);$/m);
+    assert.equal(mainBody(script), "// %%\nconst helper = await import('../../notebooks/helper');\nconst nodePath = require('node:path');");
+    const nb = importScript(script, { scriptPath: path.join(ROOT, 'out', 'scripts', 'lesson.ts'), notebookPath: path.join(ROOT, 'notebooks', 'again.ipynb') });
+    assert.equal((nb.cells[0].source as string[]).join(''), cell.replace('require("./data/x.json");\n', 'require("./data/x.json");\n\n'));
   });
 
   test('a notebook without imports becomes a module (`export {}`), so its names stay its own', () => {
@@ -214,7 +268,7 @@ describe('importScript and the round trip', () => {
         'imports in later cells, a cell left out, a name declared again, and cell values.',
     );
     // The gathered imports open the first code cell.
-    assert.ok(text(1).startsWith("import * as path from 'node:path';\nimport { ValueError, DataFileError, ValueError as LessonError, display } from 'tslab-dl';\nimport assert from 'node:assert';\n\nconst sleep"));
+    assert.ok(text(1).startsWith("import * as path from 'node:path';\nimport { ValueError, DataFileError, ValueError as LessonError, ready, display } from 'tslab-dl';\nimport assert from 'node:assert';\n\nconst sleep"));
     assert.equal(text(4), 'const sorted = [...numbers].sort();\nsorted.map((n) => n * 10);');
     assert.equal(text(5), 'Raw cells are kept as comments.');
     assert.ok(text(6).startsWith('const numbers = [10, 20, 30, 40];'), 'the new-block line is gone');

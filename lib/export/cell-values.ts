@@ -9,25 +9,7 @@
  */
 import * as path from 'path';
 import * as ts from 'typescript';
-
-/** Compiler options for checking a script, from the tsconfig.json nearest to it. */
-export function compilerOptionsFor(scriptPath: string): ts.CompilerOptions {
-  const fallback: ts.CompilerOptions = {
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.Node16,
-    moduleResolution: ts.ModuleResolutionKind.Node16,
-    strict: true,
-    esModuleInterop: true,
-    skipLibCheck: true,
-  };
-  const configPath = ts.findConfigFile(path.dirname(scriptPath), ts.sys.fileExists);
-  if (!configPath) return fallback;
-  const parsed = ts.getParsedCommandLineOfConfigFile(configPath, {}, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: () => undefined,
-  });
-  return parsed ? { ...parsed.options, skipLibCheck: true } : fallback;
-}
+import { compilerOptionsFor } from './script-options';
 
 function showsNothing(type: ts.Type): boolean {
   const nothing = ts.TypeFlags.Void | ts.TypeFlags.Undefined | ts.TypeFlags.Null | ts.TypeFlags.Never;

@@ -106,7 +106,7 @@ interface Job {
 }
 
 function exportJob(notebook: string, output: string, scriptPath = output): Job {
-  return { input: notebook, output, convert: (text) => exportNotebook(text, { source: notebook, scriptPath }) };
+  return { input: notebook, output, convert: (text) => exportNotebook(text, { source: notebook, notebookPath: notebook, scriptPath }) };
 }
 
 function exportJobs(args: Arguments): Job[] {
@@ -134,9 +134,10 @@ function importJobs(args: Arguments): Job[] {
     if (/^\s*\{/.test(text) && /"nbformat"\s*:/.test(text)) {
       throw new DataFileError(script, 'is a notebook, not a script: `tslab-dl export` turns a notebook into a script.');
     }
-    return serializeNotebook(importScript(text, { source: script }));
+    return serializeNotebook(importScript(text, { source: script, scriptPath: script, notebookPath: output === '-' ? script : output }));
   };
-  return [{ input: script, output: args.output ?? withExtension(script, '.ipynb'), convert }];
+  const output = args.output ?? withExtension(script, '.ipynb');
+  return [{ input: script, output, convert }];
 }
 
 /**

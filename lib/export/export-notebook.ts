@@ -2,7 +2,7 @@
  * A notebook as a runnable TypeScript script (see percent.ts for the layout).
  *
  * Rules: code cells in order; markdown and raw cells as `//` comment blocks;
- * cells tagged `skip-export` and empty cells left out; imports hoisted and
+ * cells tagged `skip-export` (or `raises-exception`: meant to fail) and empty cells left out; imports hoisted and
  * merged; a cell's last expression shown as the notebook shows it; a cell that
  * declares a name again gets a new block, so the script means what the notebook
  * means. A notebook that cannot become such a script (another language, a
@@ -24,9 +24,11 @@ import {
   trimBlankLines,
 } from './cell-code';
 import { valuesWorthShowing } from './cell-values';
+import { ESM_IMPORTS_COMMENT, esmOnlyModules } from './esm-imports';
 import { ImportConflict, ImportSet } from './imports';
+import { moduleRebaser, rebaseModules } from './relative-modules';
 import { declaredCellLanguage, firstLine, notebookLanguageProblem, pythonLine, undeclaredPythonCall } from './language';
-import { cellName, cellTags, cellText, checkNotebook, Notebook, NotebookCell, parseNotebook, SKIP_EXPORT_TAG } from './notebook';
+import { cellName, cellTags, cellText, checkNotebook, Notebook, NotebookCell, parseNotebook, RAISES_EXCEPTION_TAG, SKIP_EXPORT_TAG } from './notebook';
 import {
   BLOCK_END,
   CELL_VALUE_HELPER,
@@ -41,6 +43,8 @@ import {
   MODULE_MARKER,
   newBlockLine,
   RAW_MARKER,
+  READY_COMMENT,
+  readyCall,
   RUN_MAIN,
 } from './percent';
 
@@ -53,6 +57,11 @@ export interface ExportOptions {
    */
   scriptPath?: string;
   /**
+   * Where the notebook is. Relative module paths in its cells (`'../lib/x'`) are
+   * rewritten to hold from the script's folder. Defaults to the script's folder.
+   */
+  notebookPath?: string;
+  /**
    * Ask the TypeScript checker which last expressions have a value (so that
    * `model.summary();` is not wrapped in showCellValue). Defaults to true; false
    * wraps every last expression that is not an assignment, which is faster and
@@ -61,8 +70,8 @@ export interface ExportOptions {
   checkTypes?: boolean;
 }
 
-/** The tslab-dl display function, imported by scripts that show cell values. */
-const DISPLAY_MODULE = 'tslab-dl';
+/** The library whose display() shows cell values, and whose ready() the kernel awaits before the first cell. */
+const LIBRARY = 'tslab-dl';
 
 interface ExportedCell {
   index: number;
@@ -82,12 +91,14 @@ export function exportNotebook(notebook: Notebook | string, options: ExportOptio
   const languageProblem = notebookLanguageProblem(nb.metadata);
   if (languageProblem) throw new DataFileError(source, `${languageProblem}.`);
 
+  const scriptPath = path.resolve(options.scriptPath ?? 'notebook.ts');
+  const rebase = moduleRebaser(path.dirname(path.resolve(options.notebookPath ?? scriptPath)), path.dirname(scriptPath));
   const cells = selectCells(nb, source);
   checkForPython(cells, source);
   for (const cell of cells) {
     if (cell.type !== 'code') continue;
     try {
-      cell.code = readCellCode(cell.text);
+      cell.code = readCellCode(rebaseModules(cell.text, rebase));
     } catch (e) {
       if (e instanceof CellCodeProblem) throw cellError(source, cell, e.line, e.message);
       throw e;
@@ -96,30 +107,24 @@ export function exportNotebook(notebook: Notebook | string, options: ExportOptio
   const imports = gatherImports(cells, source);
   separateCells(cells);
   const hoisted = cells.flatMap((cell) => cell.code?.hoisted ?? []);
+  // The tslab-dl kernel chooses the TensorFlow.js backend before the first cell runs, and
+  // notebooks count on it (backendInfo() in the first cell): a script that uses the library does the same.
+  const usesLibrary = cells.some((cell) => cell.code?.imports.some((i) => i.module === LIBRARY && !i.typeOnly));
+  const readyName = usesLibrary ? importFromLibrary(imports, cells, 'ready', 'tslabDlReady', source) : undefined;
+  const esmOnly = esmOnlyModules(imports.modules(), scriptPath);
+  const importLines = () => imports.render((module) => esmOnly.has(module));
 
   // Which cells show a value: render once without wrapping, ask the checker, render again.
   const candidates = cells.filter((cell) => cell.code?.lastExpression && !cell.code.lastExpression.effectOnly);
   let shown = new Set(candidates.map((cell) => cell.index));
   if (options.checkTypes !== false && candidates.length > 0) {
-    const plain = render(cells, imports.lines(), hoisted, new Set());
-    const worth = valuesWorthShowing(plain.text, options.scriptPath ?? path.resolve('notebook.ts'), candidates.map((c) => plain.offsets.get(c.index)!));
+    const plain = render(cells, importLines(), readyName, hoisted, new Set());
+    const worth = valuesWorthShowing(plain.text, scriptPath, candidates.map((c) => plain.offsets.get(c.index)!));
     shown = new Set(candidates.filter((_, i) => worth[i]).map((cell) => cell.index));
   }
   let helper: string[] = [];
-  if (shown.size > 0) {
-    const displayName = displayBinding(imports, cells, source);
-    imports.add({
-      module: DISPLAY_MODULE,
-      moduleText: `'${DISPLAY_MODULE}'`,
-      attributes: '',
-      typeOnly: false,
-      named: [{ local: displayName, imported: 'display', text: displayName === 'display' ? 'display' : `display as ${displayName}` }],
-      line: 0,
-      site: { cell: -1, line: 0 },
-    });
-    helper = cellValueHelper(displayName);
-  }
-  return render(cells, imports.lines(), hoisted, shown, helper).text;
+  if (shown.size > 0) helper = cellValueHelper(importFromLibrary(imports, cells, 'display', 'tslabDlDisplay', source));
+  return render(cells, importLines(), readyName, hoisted, shown, helper).text;
 }
 
 function cellError(source: string, cell: ExportedCell, line: number | undefined, message: string): DataFileError {
@@ -131,7 +136,8 @@ function cellError(source: string, cell: ExportedCell, line: number | undefined,
 function selectCells(nb: Notebook, source: string): ExportedCell[] {
   const cells: ExportedCell[] = [];
   nb.cells.forEach((cell, index) => {
-    if (cellTags(cell).includes(SKIP_EXPORT_TAG)) return;
+    const tags = cellTags(cell);
+    if (tags.includes(SKIP_EXPORT_TAG) || tags.includes(RAISES_EXCEPTION_TAG)) return;
     const text = trimBlankLines(cellText(cell));
     if (text.trim() === '') return;
     const exported: ExportedCell = { index, cell, type: cell.cell_type, text, redeclared: [] };
@@ -251,14 +257,26 @@ function separateCells(cells: ExportedCell[]): void {
   }
 }
 
-/** The name under which the script imports tslab-dl's display(): `display` unless a cell uses that name otherwise. */
-function displayBinding(imports: ImportSet, cells: ExportedCell[], source: string): string {
-  const declared = (name: string) => cells.some((cell) => cell.code?.declared.includes(name));
-  for (const name of ['display', 'tslabDlDisplay']) {
-    if (imports.binds(name, DISPLAY_MODULE, 'display')) return name;
-    if (!imports.siteOf(name) && !declared(name)) return name;
+/**
+ * Imports `name` from tslab-dl for the script's own use and returns the local name:
+ * `name` itself unless a cell uses that name otherwise, then `fallback`.
+ */
+function importFromLibrary(imports: ImportSet, cells: ExportedCell[], name: string, fallback: string, source: string): string {
+  const declared = (local: string) => cells.some((cell) => cell.code?.declared.includes(local));
+  const local = [name, fallback].find((candidate) => imports.binds(candidate, LIBRARY, name) || (!imports.siteOf(candidate) && !declared(candidate)));
+  if (!local) {
+    throw new DataFileError(source, `uses both \`${name}\` and \`${fallback}\` for its own purposes; rename one so that the script can import ${name}() from ${LIBRARY}.`);
   }
-  throw new DataFileError(source, 'uses both `display` and `tslabDlDisplay` for its own purposes; rename one so the script can show cell values.');
+  imports.add({
+    module: LIBRARY,
+    moduleText: `'${LIBRARY}'`,
+    attributes: '',
+    typeOnly: false,
+    named: [{ local, imported: name, text: local === name ? name : `${name} as ${local}` }],
+    line: 0,
+    site: { cell: -1, line: 0 },
+  });
+  return local;
 }
 
 interface Rendered {
@@ -267,11 +285,20 @@ interface Rendered {
   offsets: Map<number, number>;
 }
 
-function render(cells: ExportedCell[], importLines: string[], hoisted: string[], shown: Set<number>, helper: string[] = []): Rendered {
+function render(
+  cells: ExportedCell[],
+  imports: { top: string[]; inMain: string[] },
+  readyName: string | undefined,
+  hoisted: string[],
+  shown: Set<number>,
+  helper: string[] = [],
+): Rendered {
   let text = HEADER.join('\n') + '\n\n';
-  text += (importLines.length > 0 ? importLines.join('\n') : MODULE_MARKER) + '\n\n';
+  text += (imports.top.length > 0 ? imports.top.join('\n') : MODULE_MARKER) + '\n\n';
   if (hoisted.length > 0) text += hoisted.join('\n\n') + '\n\n';
   text += MAIN_START + '\n';
+  if (imports.inMain.length > 0) text += [ESM_IMPORTS_COMMENT, ...imports.inMain].join('\n') + '\n\n';
+  if (readyName) text += `${READY_COMMENT}\n${readyCall(readyName)}\n\n`;
   const offsets = new Map<number, number>();
   let blocks = 0;
   cells.forEach((cell, position) => {

@@ -8,15 +8,36 @@
  * Scripts written by hand or by Jupytext (no main() wrapper) import too: their
  * cells are taken as they are.
  */
+import * as path from 'path';
 import * as ts from 'typescript';
 import { DataFileError } from '../errors';
 import { lineOf, parseTypeScript, trimBlankLines } from './cell-code';
+import { ESM_IMPORTS_COMMENT, staticImportFor } from './esm-imports';
 import { CellContent, Notebook, tslabDlNotebook } from './notebook';
-import { BLOCK_END, CELL_VALUE_HELPER, HEADER, MAIN_NAME, markerType, MODULE_MARKER, NEW_BLOCK_PREFIX, uncommentLines } from './percent';
+import { moduleRebaser, rebaseModules } from './relative-modules';
+import {
+  BLOCK_END,
+  CELL_VALUE_HELPER,
+  HEADER,
+  MAIN_NAME,
+  markerType,
+  MODULE_MARKER,
+  NEW_BLOCK_PREFIX,
+  READY_COMMENT,
+  readyCall,
+  uncommentLines,
+} from './percent';
 
 export interface ImportOptions {
   /** How messages name the script, usually its path. Defaults to 'the script'. */
   source?: string;
+  /** Where the script is. Defaults to the notebook's folder. */
+  scriptPath?: string;
+  /**
+   * Where the notebook will be. Relative module paths in the script (`'../lib/x'`)
+   * are rewritten to hold from the notebook's folder. Defaults to the script's folder.
+   */
+  notebookPath?: string;
 }
 
 /** Converts the text of a percent-format TypeScript script to a tslab-dl notebook. */
@@ -29,11 +50,11 @@ export function importScript(text: string, options: ImportOptions = {}): Noteboo
   let prelude = '';
   let body = script;
   if (main) {
-    prelude = preludeCode(sourceFile, main);
     checkEpilogue(sourceFile, main, source);
     const block = main.body!;
-    body = script.slice(block.getStart(sourceFile) + 1, block.end - 1);
-    body = stripBlockEnds(body);
+    const preamble = takeMainPreamble(stripBlockEnds(script.slice(block.getStart(sourceFile) + 1, block.end - 1)));
+    body = preamble.rest;
+    prelude = preludeCode(sourceFile, main, preamble.imports);
   }
 
   const cells = splitCells(body);
@@ -42,6 +63,9 @@ export function importScript(text: string, options: ImportOptions = {}): Noteboo
     if (firstCode) firstCode.text = firstCode.text === '' ? prelude : `${prelude}\n\n${firstCode.text}`;
     else cells.unshift({ type: 'code', text: prelude });
   }
+  const scriptFolder = path.dirname(path.resolve(options.scriptPath ?? options.notebookPath ?? 'script.ts'));
+  const rebase = moduleRebaser(scriptFolder, path.dirname(path.resolve(options.notebookPath ?? scriptFolder + '/notebook.ipynb')));
+  for (const cell of cells) if (cell.type === 'code') cell.text = rebaseModules(cell.text, rebase);
   return tslabDlNotebook(cells);
 }
 
@@ -55,8 +79,11 @@ function isMainWrapper(statement: ts.Statement): statement is ts.FunctionDeclara
   );
 }
 
-/** The statements before main() (imports, ambient declarations), without the header comment. */
-function preludeCode(sourceFile: ts.SourceFile, main: ts.FunctionDeclaration): string {
+/**
+ * The statements before main() (imports, ambient declarations), without the header
+ * comment, with `esmImports` (from the start of main()) after the other imports.
+ */
+function preludeCode(sourceFile: ts.SourceFile, main: ts.FunctionDeclaration, esmImports: string[]): string {
   const statements = sourceFile.statements.filter((s) => s.end <= main.getStart(sourceFile));
   const kept = statements.map((s) => s.getText(sourceFile)).filter((text) => text !== MODULE_MARKER);
   // Comments of the user's own between the header and main() are kept with the code.
@@ -64,7 +91,7 @@ function preludeCode(sourceFile: ts.SourceFile, main: ts.FunctionDeclaration): s
   const start = statements.length > 0 ? statements[0].getStart(sourceFile) : main.getStart(sourceFile);
   const leading = sourceFile.text.slice(0, start).replace(header, '');
   const comments = trimBlankLines(leading);
-  const imports = kept.filter((text) => /^import\b/.test(text));
+  const imports = [...kept.filter((text) => /^import\b/.test(text)), ...esmImports];
   const others = kept.filter((text) => !/^import\b/.test(text));
   return [comments, imports.join('\n'), others.join('\n\n')].filter((part) => part !== '').join('\n\n');
 }
@@ -93,6 +120,37 @@ function callsMain(expression: ts.Expression): boolean {
   };
   visit(expression);
   return found;
+}
+
+/**
+ * What export wrote at the start of main(), before the first cell: `await import(...)`
+ * for ES-module-only packages (returned as the static imports they were) and the
+ * `await ready()` of the kernel's start-up (dropped). Returns the body without them.
+ */
+function takeMainPreamble(body: string): { imports: string[]; rest: string } {
+  const lines = body.split('\n');
+  let firstMarker = lines.findIndex((line) => markerType(line) !== undefined);
+  if (firstMarker < 0) firstMarker = lines.length;
+  const preamble = lines.slice(0, firstMarker);
+  const hasEsm = preamble.includes(ESM_IMPORTS_COMMENT);
+  const hasReady = preamble.includes(READY_COMMENT);
+  if (!hasEsm && !hasReady) return { imports: [], rest: body };
+  const code = preamble.filter((line) => line !== ESM_IMPORTS_COMMENT && line !== READY_COMMENT).join('\n');
+  const sourceFile = parseTypeScript(code);
+  const imports: string[] = [];
+  const kept: string[] = [];
+  for (const statement of sourceFile.statements) {
+    const text = statement.getText(sourceFile);
+    const staticImport = hasEsm ? staticImportFor(statement, sourceFile) : undefined;
+    if (staticImport) imports.push(staticImport);
+    else if (!(hasReady && isReadyCall(text))) kept.push(text);
+  }
+  return { imports, rest: [...kept, ...lines.slice(firstMarker)].join('\n') };
+}
+
+/** `await ready();` as export writes it (under either name it may import ready as). */
+function isReadyCall(text: string): boolean {
+  return text === readyCall('ready') || text === readyCall('tslabDlReady');
 }
 
 /** Removes the closing braces export wrote for new blocks (the last lines of main's body). */

@@ -30,6 +30,7 @@ export class ImportConflict extends Error {
 }
 
 interface ModuleGroup {
+  module: string;
   moduleText: string;
   attributes: string;
   typeOnly: boolean;
@@ -88,6 +89,7 @@ export class ImportSet {
     let group = this.groups.get(key);
     if (!group) {
       group = {
+        module,
         moduleText: statement.moduleText,
         attributes: statement.attributes,
         typeOnly: statement.typeOnly,
@@ -124,34 +126,76 @@ export class ImportSet {
     );
   }
 
+  /** Every module imported (with bindings or for its effect), in the order first imported. */
+  modules(): string[] {
+    return [...new Set([...this.groups.keys()].map((key) => key.split('\0')[0]))];
+  }
+
   /** The import lines, one statement per module and kind, in the order modules first appear. */
   lines(): string[] {
-    const lines: string[] = [];
+    return this.render(() => false).top;
+  }
+
+  /**
+   * The import lines for the top of the script, and, for modules `esmOnly` picks,
+   * `await import(...)` statements for the start of main(): a CommonJS script
+   * cannot `import` an ES-module-only package statically (tsc: TS1479; Node:
+   * ERR_PACKAGE_PATH_NOT_EXPORTED), but it can load it with import().
+   */
+  render(esmOnly: (module: string) => boolean): { top: string[]; inMain: string[] } {
+    const top: string[] = [];
+    const inMain: string[] = [];
     for (const entry of this.entries) {
       if (entry.kind === 'equals') {
-        lines.push(entry.text);
+        top.push(entry.text);
         continue;
       }
       const g = entry.group;
-      const from = `from ${g.moduleText}${g.attributes ? ' ' + g.attributes : ''};`;
-      const keyword = g.typeOnly ? 'import type' : 'import';
-      const named = g.named.map((n) => n.text);
-      let defaults = g.defaults;
-      // `import type` may not combine a default with named imports.
-      if (named.length > 0 && defaults.length > 0 && !g.typeOnly) {
-        lines.push(namedImport(`${keyword} ${defaults[0]}, `, named, from));
-        defaults = defaults.slice(1);
-      } else if (named.length > 0) {
-        lines.push(namedImport(`${keyword} `, named, from));
-      }
-      for (const name of defaults) lines.push(`${keyword} ${name} ${from}`);
-      for (const name of g.namespaces) lines.push(`${keyword} * as ${name} ${from}`);
-      if (g.sideEffect && named.length === 0 && g.defaults.length === 0 && g.namespaces.length === 0) {
-        lines.push(`import ${g.moduleText}${g.attributes ? ' ' + g.attributes : ''};`);
-      }
+      const hasTypes = g.typeOnly || g.named.some((n) => /^type\s/.test(n.text));
+      if (!hasTypes && !g.attributes && esmOnly(g.module)) inMain.push(...dynamicImports(g));
+      else top.push(...staticImports(g));
     }
-    return lines;
+    return { top, inMain };
   }
+}
+
+function staticImports(g: ModuleGroup): string[] {
+  const lines: string[] = [];
+  const from = `from ${g.moduleText}${g.attributes ? ' ' + g.attributes : ''};`;
+  const keyword = g.typeOnly ? 'import type' : 'import';
+  const named = g.named.map((n) => n.text);
+  let defaults = g.defaults;
+  // `import type` may not combine a default with named imports.
+  if (named.length > 0 && defaults.length > 0 && !g.typeOnly) {
+    lines.push(namedImport(`${keyword} ${defaults[0]}, `, named, from));
+    defaults = defaults.slice(1);
+  } else if (named.length > 0) {
+    lines.push(namedImport(`${keyword} `, named, from));
+  }
+  for (const name of defaults) lines.push(`${keyword} ${name} ${from}`);
+  for (const name of g.namespaces) lines.push(`${keyword} * as ${name} ${from}`);
+  if (g.sideEffect && named.length === 0 && g.defaults.length === 0 && g.namespaces.length === 0) {
+    lines.push(`import ${g.moduleText}${g.attributes ? ' ' + g.attributes : ''};`);
+  }
+  return lines;
+}
+
+/** The same bindings as {@link staticImports}, as `const { default: x, a, b: c } = await import('m');`. */
+function dynamicImports(g: ModuleGroup): string[] {
+  const load = `await import(${g.moduleText});`;
+  const lines: string[] = [];
+  const properties = [
+    ...g.defaults.slice(0, 1).map((name) => `default: ${name}`),
+    ...g.named.map((n) => (n.imported === n.local ? n.local : `${n.imported}: ${n.local}`)),
+  ];
+  if (properties.length > 0) {
+    const line = `const { ${properties.join(', ')} } = ${load}`;
+    lines.push(line.length <= MAX_LINE ? line : `const {\n${properties.map((p) => `  ${p},\n`).join('')}} = ${load}`);
+  }
+  for (const name of g.defaults.slice(1)) lines.push(`const { default: ${name} } = ${load}`);
+  for (const name of g.namespaces) lines.push(`const ${name} = ${load}`);
+  if (lines.length === 0) lines.push(load);
+  return lines;
 }
 
 function namedImport(prefix: string, names: string[], from: string): string {

@@ -49,6 +49,12 @@ export const TSLAB_DL_LANGUAGE_INFO = {
 export const SKIP_EXPORT_TAG = 'skip-export';
 
 /**
+ * nbclient's tag for a cell that is meant to fail (an error shown to learners): the
+ * notebook goes on after it, a script cannot, so such cells are left out too.
+ */
+export const RAISES_EXCEPTION_TAG = 'raises-exception';
+
+/**
  * Parses and checks notebook JSON. `source` (a path, or a description) names the
  * notebook in error messages.
  */

@@ -61,14 +61,29 @@ export const RUN_MAIN = [
   '});',
 ];
 
+/** Before the first cell of a notebook that uses tslab-dl, as the kernel does at start-up. */
+export const READY_COMMENT = '// As the tslab-dl kernel does before the first cell: choose the TensorFlow.js backend.';
+
+export function readyCall(name: string): string {
+  return `await ${name}();`;
+}
+
 /** Shows a cell's last value in the script, as the notebook shows it below the cell. */
 export const CELL_VALUE_HELPER = 'showCellValue';
 
+/** Marks a value the library has displayed already (plotHistory, evaluate...): the kernel does not show it again. */
+export const SHOWN_MARK = "Symbol.for('tslab-dl.shown')";
+
 export function cellValueHelper(displayName: string): string[] {
   return [
-    '/** Shows what the notebook shows below a cell: its last expression\'s value, unless undefined or null. */',
+    '/**',
+    ' * Shows what the notebook shows below a cell: the value of its last expression, unless',
+    ' * undefined or null, or already displayed by the library (a plot, an evaluation).',
+    ' */',
     `function ${CELL_VALUE_HELPER}(value: unknown): void {`,
-    `  if (value !== undefined && value !== null) ${displayName}(value);`,
+    '  if (value === undefined || value === null) return;',
+    `  if ((Object(value) as { [key: symbol]: unknown })[${SHOWN_MARK}]) return;`,
+    `  ${displayName}(value);`,
     '}',
   ];
 }
