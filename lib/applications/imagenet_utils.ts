@@ -3,8 +3,11 @@
  * (obtain_input_shape, validate_activation) and keras/utils/layer_utils.py (get_source_inputs),
  * with Keras' checks and messages (argument names in camelCase).
  */
+import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
 import { ValueError } from '../errors';
+import { loadWeightsH5 } from '../weights/h5';
+import { getWeightsFile, WeightsFileOptions, WeightsFileSpec } from '../weights/imagenet';
 
 /** An image shape without the batch axis, [height, width, channels]; null for "any size". */
 export type ImageShape = (number | null)[];
@@ -182,4 +185,190 @@ export function correctPad(input: tf.SymbolicTensor, kernelSize: number | [numbe
     [correct[0] - adjust[0], correct[0]],
     [correct[1] - adjust[1], correct[1]],
   ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The skeleton every application builder shares (Keras' applications repeat it in each file):
+// arguments with Keras' defaults and checks, the image input, the model on the caller's
+// inputs, and the weights ('imagenet' through the caches, or a file) loaded all-or-nothing.
+
+/** The constructor arguments of every Keras application, in camelCase. */
+export interface ApplicationArgs {
+  /** Whether to include the classification top. Defaults to true. */
+  includeTop?: boolean;
+  /**
+   * 'imagenet' (pre-trained on ImageNet: Keras' file, from Keras' cache, tslab-dl's cache or a
+   * download), null (random initialisation), or the path of a Keras .h5 weights file.
+   * Defaults to 'imagenet'.
+   */
+  weights?: WeightsArg;
+  /**
+   * A symbolic tensor to use as the image input (e.g. the output of an upscale layer). The
+   * returned model then takes the `tf.input()` that tensor came from. Defaults to a new input.
+   */
+  inputTensor?: tf.SymbolicTensor;
+  /**
+   * [height, width, channels], only to be given with `includeTop: false` (otherwise it must be
+   * the model's default size); 3 channels, height and width at least the model's minimum.
+   * Defaults to the model's default size with the top and [null, null, 3] without.
+   */
+  inputShape?: ImageShape;
+  /**
+   * Pooling of the last feature map when `includeTop` is false: 'avg' (GlobalAveragePooling2D),
+   * 'max' (GlobalMaxPooling2D), or undefined/null for the 4D feature map. Defaults to undefined.
+   */
+  pooling?: 'avg' | 'max' | null;
+  /** Number of classes of the top, only with `includeTop` and no pre-trained weights. Defaults to 1000. */
+  classes?: number;
+  /** Activation of the top layer: 'softmax', or null for logits. Defaults to 'softmax'. */
+  classifierActivation?: string | null;
+  /** Where to find or download 'imagenet' weights (cache folders, a mirror). Defaults to Keras' and tslab-dl's caches and the official URL. */
+  weightsOptions?: WeightsFileOptions;
+}
+
+/** {@link ApplicationArgs} after Keras' defaults and checks, with the model's input shape. */
+export interface ResolvedApplicationArgs extends ApplicationArgs {
+  includeTop: boolean;
+  weights: WeightsArg;
+  classes: number;
+  classifierActivation: string | null;
+  /** What obtainInputShape decided (the shape of a new input; `inputTensor` keeps its own). */
+  inputShape: ImageShape;
+}
+
+function checkApplicationArgs(args: ResolvedApplicationArgs): void {
+  const weights = args.weights;
+  if (!(weights === 'imagenet' || weights === null || (typeof weights === 'string' && fs.existsSync(weights)))) {
+    throw new ValueError(
+      'The `weights` argument should be either `null` (random initialization), `imagenet` (pre-training on ImageNet), ' +
+        `or the path to the weights file to be loaded. Received: weights=${JSON.stringify(weights)}` +
+        (typeof weights === 'string' ? ` (no file exists at that path, relative to ${process.cwd()}).` : '.'),
+    );
+  }
+  if (weights === 'imagenet' && args.includeTop && args.classes !== 1000) {
+    throw new ValueError(`If using \`weights: 'imagenet'\` with \`includeTop\` as true, \`classes\` should be 1000. Received: classes=${args.classes}.`);
+  }
+  if (args.pooling != null && args.pooling !== 'avg' && args.pooling !== 'max') {
+    throw new ValueError(`\`pooling\` should be 'avg', 'max' or undefined. Received: pooling=${JSON.stringify(args.pooling)}.`);
+  }
+  if (!Number.isInteger(args.classes) || args.classes < 1) {
+    throw new ValueError(`\`classes\` should be a positive integer. Received: classes=${JSON.stringify(args.classes)}.`);
+  }
+  const input = args.inputTensor;
+  if (input !== undefined && !(input instanceof tf.SymbolicTensor)) {
+    throw new ValueError(
+      '`inputTensor` should be a symbolic tensor, the output of `tf.input()` or of a layer applied to one ' +
+        `(e.g. \`upscale({height: 160, width: 160}).apply(inputs)\`). Received: ${input === null ? 'null' : (input as object).constructor?.name ?? typeof input}.`,
+    );
+  }
+}
+
+function checkApplicationInputTensor(input: tf.SymbolicTensor, inputShape: ImageShape | undefined, minSize: number): void {
+  const shape = input.shape;
+  if (shape.length !== 4) {
+    throw new ValueError(`\`inputTensor\` should be a batch of images [batch, height, width, channels]. Received a tensor of shape [${shape.join(', ')}].`);
+  }
+  if (inputShape !== undefined) {
+    const mismatch = inputShape.some((d, i) => d !== null && shape[i + 1] !== null && shape[i + 1] !== d);
+    if (mismatch) {
+      throw new ValueError(
+        `\`inputTensor\` has shape [${shape.slice(1).join(', ')}] per image but \`inputShape\` is [${inputShape.join(', ')}]: ` +
+          'they must agree (or leave out inputShape).',
+      );
+    }
+  }
+  // Keras checks only `inputShape`; a smaller inputTensor would fail later with a shape error deep inside the network.
+  const [height, width] = [shape[1], shape[2]];
+  if ((height !== null && height < minSize) || (width !== null && width < minSize)) {
+    throw new ValueError(
+      `Input size must be at least ${minSize}x${minSize}; Received: \`inputTensor\` of shape [${shape.slice(1).join(', ')}] per image. ` +
+        `Upscale the images first, e.g. \`upscale({height: 160, width: 160}).apply(inputs)\`.`,
+    );
+  }
+}
+
+/**
+ * Keras' defaults and argument checks for an application (the `weights` check, 'imagenet' with
+ * the top needs 1000 classes, pooling, obtain_input_shape, validate_activation, the input tensor).
+ *
+ * @param defaultSize the model's default height and width (224, or 299 for InceptionV3 and Xception).
+ * @param minSize the smallest accepted height and width (32, 75 for InceptionV3, 71 for Xception).
+ */
+export function resolveApplicationArgs(options: ApplicationArgs, defaultSize: number, minSize: number): ResolvedApplicationArgs {
+  // An explicit `undefined` also means the default.
+  const args = {
+    ...options,
+    includeTop: options.includeTop ?? true,
+    weights: options.weights === undefined ? 'imagenet' : options.weights,
+    classes: options.classes ?? 1000,
+    classifierActivation: options.classifierActivation === undefined ? 'softmax' : options.classifierActivation,
+    inputShape: [] as ImageShape,
+  };
+  checkApplicationArgs(args);
+  args.inputShape = obtainInputShape(options.inputShape, defaultSize, minSize, args.includeTop, args.weights);
+  if (args.includeTop) validateActivation(args.classifierActivation, args.weights);
+  if (args.inputTensor) checkApplicationInputTensor(args.inputTensor, options.inputShape, minSize);
+  return args;
+}
+
+/** The image input of the network: the caller's `inputTensor`, or a new `tf.input()`. */
+export function applicationInput(args: ResolvedApplicationArgs): tf.SymbolicTensor {
+  return args.inputTensor ?? tf.input({ shape: args.inputShape });
+}
+
+/** The model from the original inputs (Keras' get_source_inputs when `inputTensor` is given) to `outputs`. */
+export function applicationModel(args: ResolvedApplicationArgs, imgInput: tf.SymbolicTensor, outputs: tf.SymbolicTensor, name: string): tf.LayersModel {
+  const inputs = args.inputTensor ? getSourceInputs(args.inputTensor) : imgInput;
+  return tf.model({ inputs, outputs, name });
+}
+
+/** An application's official weight files (Keras' URLs and md5), with and without the top. */
+export interface ApplicationWeightFiles {
+  /** e.g. 'ResNet50', for messages. */
+  model: string;
+  /** md5 as Keras checks it; undefined where Keras publishes none (MobileNetV2). */
+  top: { url: string; md5?: string };
+  notop: { url: string; md5?: string };
+}
+
+/** Whether `layer` produced (part of) the caller's `inputTensor`, so it is not ours to dispose. */
+function isCallerLayer(layer: tf.layers.Layer, inputTensor: tf.SymbolicTensor | undefined): boolean {
+  if (!inputTensor) return false;
+  const upstream = new Set<tf.layers.Layer>();
+  const visit = (t: tf.SymbolicTensor): void => {
+    if (upstream.has(t.sourceLayer as tf.layers.Layer)) return;
+    upstream.add(t.sourceLayer as tf.layers.Layer);
+    const node = (t.sourceLayer.inboundNodes as unknown as { inputTensors: tf.SymbolicTensor[] }[])[t.nodeIndex];
+    node?.inputTensors.filter((u) => u !== t).forEach(visit);
+  };
+  visit(inputTensor);
+  return upstream.has(layer);
+}
+
+/**
+ * Loads the weights `args.weights` asks for into a freshly built application: the official file
+ * for 'imagenet' (top or no top, through Keras' cache, tslab-dl's cache or a verified download),
+ * or the given .h5 file. On failure the variables of the layers built for the model are freed
+ * (not those of the caller's layers before `inputTensor`) and the error is rethrown.
+ */
+export async function loadApplicationWeights(model: tf.LayersModel, args: ResolvedApplicationArgs, files: ApplicationWeightFiles): Promise<void> {
+  try {
+    if (args.weights === 'imagenet') {
+      const { url, md5 } = args.includeTop ? files.top : files.notop;
+      const spec: WeightsFileSpec = {
+        fileName: url.slice(url.lastIndexOf('/') + 1),
+        url,
+        md5,
+        description: `${files.model} ImageNet weights${args.includeTop ? '' : ' (no top)'}`,
+      };
+      await loadWeightsH5(model, await getWeightsFile(spec, args.weightsOptions));
+    } else if (args.weights !== null) {
+      await loadWeightsH5(model, args.weights);
+    }
+  } catch (e) {
+    for (const layer of model.layers) {
+      if (layer.weights.length > 0 && !isCallerLayer(layer, args.inputTensor)) layer.weights.forEach((w) => w.dispose());
+    }
+    throw e;
+  }
 }
