@@ -1,3 +1,17 @@
 // Barrel for lib/applications: re-exports its public API.
 export { DenseNet121, DenseNet169, DenseNet201, denseNet } from './densenet';
 export type { DenseNetArgs } from './densenet';
+// ResNet50, VGG16, InceptionV3, Xception: the builders at top level, each module (with its Keras
+// preprocessInput) under Keras' module name, e.g. applications.resnet50.preprocessInput(x).
+export { ResNet50 } from './resnet';
+export type { ResNetArgs } from './resnet';
+export * as resnet50 from './resnet';
+export { VGG16 } from './vgg16';
+export type { VGG16Args } from './vgg16';
+export * as vgg16 from './vgg16';
+export { InceptionV3 } from './inception_v3';
+export type { InceptionV3Args } from './inception_v3';
+export * as inception_v3 from './inception_v3';
+export { Xception } from './xception';
+export type { XceptionArgs } from './xception';
+export * as xception from './xception';
