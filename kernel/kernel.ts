@@ -32,6 +32,8 @@ interface ExecuteRequest {
 }
 
 type StreamName = 'stdout' | 'stderr';
+/** Records the reply to the request being handled; it is sent after the request's idle status. */
+type Reply = (msgType: string, content: object) => void;
 type Write = typeof process.stdout.write;
 
 /** How long after start-up, or after the last kernel_info_request, the compiler and library start loading. */
@@ -66,6 +68,8 @@ export class Kernel {
   private prepareTimer?: NodeJS.Timeout;
   private startupLineShown = false;
   private shuttingDown = false;
+  /** Set when a cell failed with stop_on_error: the executions queued behind it are aborted. */
+  private abortQueued = false;
   private readonly originalWrite: { [name in StreamName]: Write };
   readonly notebookDir: string;
 
@@ -180,30 +184,41 @@ export class Kernel {
     }
   }
 
+  /**
+   * One request between its busy and idle statuses. The reply goes out after
+   * `idle`: once a client holds the reply, every iopub message of the request
+   * is already on its way (clients read the two sockets independently).
+   */
   private async handle(channel: Channel, request: Message): Promise<void> {
     const type = request.header.msg_type;
     if (this.shuttingDown) return;
+    let answer: [string, object] | undefined;
+    const reply: Reply = (msgType, content) => {
+      answer = [msgType, content];
+    };
     void this.sockets.publish('status', { execution_state: 'busy' }, request);
     try {
-      await this.dispatch(channel, request);
+      await this.dispatch(channel, request, reply);
     } catch (e) {
       this.log(`${type} failed: ${(e as Error)?.stack ?? e}`);
-      if (type.endsWith('_request')) {
-        await this.sockets.reply(channel, request, type.replace(/_request$/, '_reply'), { status: 'error', ...runtimeError(e) });
-      }
-    } finally {
-      if (!this.shuttingDown) void this.sockets.publish('status', { execution_state: 'idle' }, request);
+      if (type.endsWith('_request')) answer = [type.replace(/_request$/, '_reply'), { status: 'error', ...runtimeError(e) }];
+    }
+    if (this.shuttingDown) return;
+    await this.sockets.publish('status', { execution_state: 'idle' }, request);
+    if (answer) await this.sockets.reply(channel, request, answer[0], answer[1]);
+    if (this.abortQueued) {
+      this.abortQueued = false;
+      await this.abortQueuedExecutions();
     }
   }
 
-  private async dispatch(channel: Channel, request: Message): Promise<void> {
+  private async dispatch(channel: Channel, request: Message, reply: Reply): Promise<void> {
     const type = request.header.msg_type;
-    const reply = (msgType: string, content: object) => this.sockets.reply(channel, request, msgType, content);
     switch (type) {
       case 'execute_request':
-        return this.execute(request as Message<ExecuteRequest>);
+        return this.execute(request as Message<ExecuteRequest>, reply);
       case 'kernel_info_request':
-        await reply('kernel_info_reply', this.kernelInfo());
+        reply('kernel_info_reply', this.kernelInfo());
         this.schedulePrepare(PREPARE_AFTER_KERNEL_INFO_MS);
         return;
       case 'complete_request': {
@@ -298,7 +313,7 @@ export class Kernel {
     };
   }
 
-  private async execute(request: Message<ExecuteRequest>): Promise<void> {
+  private async execute(request: Message<ExecuteRequest>, reply: Reply): Promise<void> {
     const { code = '', silent = false, store_history: storeHistory = !silent, stop_on_error: stopOnError = true } = request.content;
     this.hook.cellStarted();
     if (storeHistory && !silent) this.executionCount++;
@@ -332,11 +347,11 @@ export class Kernel {
 
     if (error) {
       await this.sockets.publish('error', { ...error, execution_count: count }, request);
-      await this.sockets.reply('shell', request, 'execute_reply', { status: 'error', execution_count: count, ...error });
-      if (stopOnError) await this.abortQueuedExecutions();
+      reply('execute_reply', { status: 'error', execution_count: count, ...error });
+      this.abortQueued = stopOnError;
       return;
     }
-    await this.sockets.reply('shell', request, 'execute_reply', {
+    reply('execute_reply', {
       status: 'ok',
       execution_count: count,
       payload: [],
@@ -351,8 +366,8 @@ export class Kernel {
     this.shellQueue.splice(0, this.shellQueue.length, ...this.shellQueue.filter((m) => !queued.includes(m)));
     for (const request of queued) {
       void this.sockets.publish('status', { execution_state: 'busy' }, request);
+      await this.sockets.publish('status', { execution_state: 'idle' }, request);
       await this.sockets.reply('shell', request, 'execute_reply', { status: 'aborted', execution_count: this.executionCount });
-      void this.sockets.publish('status', { execution_state: 'idle' }, request);
     }
   }
 
