@@ -15,3 +15,10 @@ export * as inception_v3 from './inception_v3';
 export { Xception } from './xception';
 export type { XceptionArgs } from './xception';
 export * as xception from './xception';
+// MobileNetV2 and EfficientNetB0: likewise, e.g. applications.mobilenet_v2.preprocessInput(x).
+export { MobileNetV2 } from './mobilenet_v2';
+export type { MobileNetV2Args } from './mobilenet_v2';
+export * as mobilenet_v2 from './mobilenet_v2';
+export { EfficientNetB0 } from './efficientnet';
+export type { EfficientNetArgs } from './efficientnet';
+export * as efficientnet from './efficientnet';
