@@ -16,13 +16,13 @@ import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
 import '../layers/frozen';
 import {
-  ApplicationArgs, applicationInput, applicationModel, loadApplicationWeights, preprocessImagenetInput, resolveApplicationArgs,
+  ApplicationArgs, ApplicationWeightFiles, applicationInput, applicationModel, loadApplicationWeights, preprocessImagenetInput, resolveApplicationArgs,
 } from './imagenet_utils';
 
 const WEIGHTS_FOLDER = 'https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/';
 
 /** Keras' inception_v3.py file names and md5 (`file_hash`). */
-const INCEPTION_V3_WEIGHTS = {
+export const WEIGHT_FILES: ApplicationWeightFiles = {
   model: 'InceptionV3',
   top: { url: `${WEIGHTS_FOLDER}inception_v3_weights_tf_dim_ordering_tf_kernels.h5`, md5: '9a0d58056eeedaa3f26cb7ebd46da564' },
   notop: { url: `${WEIGHTS_FOLDER}inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5`, md5: 'bcbd6486424b2319ff4ef7d526e38f63' },
@@ -177,7 +177,7 @@ export async function InceptionV3(options: InceptionV3Args = {}): Promise<tf.Lay
   }
 
   const model = applicationModel(args, imgInput, x, 'inception_v3');
-  await loadApplicationWeights(model, args, INCEPTION_V3_WEIGHTS);
+  await loadApplicationWeights(model, args, WEIGHT_FILES);
   return model;
 }
 

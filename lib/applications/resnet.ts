@@ -17,13 +17,13 @@ import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
 import '../layers/frozen';
 import {
-  ApplicationArgs, applicationInput, applicationModel, loadApplicationWeights, preprocessImagenetInput, resolveApplicationArgs,
+  ApplicationArgs, ApplicationWeightFiles, applicationInput, applicationModel, loadApplicationWeights, preprocessImagenetInput, resolveApplicationArgs,
 } from './imagenet_utils';
 
 const BASE_WEIGHTS_PATH = 'https://storage.googleapis.com/tensorflow/keras-applications/resnet/';
 
 /** Keras' resnet.py WEIGHTS_HASHES['resnet50']: md5 of the top and no-top files. */
-const RESNET50_WEIGHTS = {
+export const WEIGHT_FILES: ApplicationWeightFiles = {
   model: 'ResNet50',
   top: { url: `${BASE_WEIGHTS_PATH}resnet50_weights_tf_dim_ordering_tf_kernels.h5`, md5: '2cb95161c43110f7111970584f804107' },
   notop: { url: `${BASE_WEIGHTS_PATH}resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5`, md5: '4d473c1dd8becc155b73f8504c6f6626' },
@@ -113,7 +113,7 @@ export async function ResNet50(options: ResNetArgs = {}): Promise<tf.LayersModel
   }
 
   const model = applicationModel(args, imgInput, x, 'resnet50');
-  await loadApplicationWeights(model, args, RESNET50_WEIGHTS);
+  await loadApplicationWeights(model, args, WEIGHT_FILES);
   return model;
 }
 

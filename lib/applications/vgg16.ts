@@ -13,13 +13,13 @@ import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
 import '../layers/frozen';
 import {
-  ApplicationArgs, applicationInput, applicationModel, loadApplicationWeights, preprocessImagenetInput, resolveApplicationArgs,
+  ApplicationArgs, ApplicationWeightFiles, applicationInput, applicationModel, loadApplicationWeights, preprocessImagenetInput, resolveApplicationArgs,
 } from './imagenet_utils';
 
 const WEIGHTS_FOLDER = 'https://storage.googleapis.com/tensorflow/keras-applications/vgg16/';
 
 /** Keras' vgg16.py file names and md5 (`file_hash`). */
-const VGG16_WEIGHTS = {
+export const WEIGHT_FILES: ApplicationWeightFiles = {
   model: 'VGG16',
   top: { url: `${WEIGHTS_FOLDER}vgg16_weights_tf_dim_ordering_tf_kernels.h5`, md5: '64373286793e3c8b2b4e3219cbf3544b' },
   notop: { url: `${WEIGHTS_FOLDER}vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5`, md5: '6d6bbae143d832006294945121d1f1fc' },
@@ -70,7 +70,7 @@ export async function VGG16(options: VGG16Args = {}): Promise<tf.LayersModel> {
   }
 
   const model = applicationModel(args, imgInput, x, 'vgg16');
-  await loadApplicationWeights(model, args, VGG16_WEIGHTS);
+  await loadApplicationWeights(model, args, WEIGHT_FILES);
   return model;
 }
 

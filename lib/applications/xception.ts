@@ -17,13 +17,13 @@ import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
 import '../layers/frozen';
 import {
-  ApplicationArgs, applicationInput, applicationModel, loadApplicationWeights, preprocessImagenetInput, resolveApplicationArgs,
+  ApplicationArgs, ApplicationWeightFiles, applicationInput, applicationModel, loadApplicationWeights, preprocessImagenetInput, resolveApplicationArgs,
 } from './imagenet_utils';
 
 const WEIGHTS_FOLDER = 'https://storage.googleapis.com/tensorflow/keras-applications/xception/';
 
 /** Keras' xception.py file names and md5 (`file_hash`). */
-const XCEPTION_WEIGHTS = {
+export const WEIGHT_FILES: ApplicationWeightFiles = {
   model: 'Xception',
   top: { url: `${WEIGHTS_FOLDER}xception_weights_tf_dim_ordering_tf_kernels.h5`, md5: '0a58e3b7378bc2990ea3b43d5981f1f6' },
   notop: { url: `${WEIGHTS_FOLDER}xception_weights_tf_dim_ordering_tf_kernels_notop.h5`, md5: 'b0042744bf5b25fce3cb969f33bebb97' },
@@ -147,7 +147,7 @@ export async function Xception(options: XceptionArgs = {}): Promise<tf.LayersMod
   }
 
   const model = applicationModel(args, imgInput, x, 'xception');
-  await loadApplicationWeights(model, args, XCEPTION_WEIGHTS);
+  await loadApplicationWeights(model, args, WEIGHT_FILES);
   return model;
 }
 

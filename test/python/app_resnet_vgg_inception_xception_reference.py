@@ -32,12 +32,14 @@ in float64, never from the Keras graph above:
   padded pixels (count_include_pad=False) as TF's 'same' pooling does.
 - xception: torchvision has none: the network written with torch.nn.functional (TF 'same'
   padding by hand, -inf padding for max pooling, separable = depthwise grouped conv + 1x1).
+`preprocess MODE IN.npy OUT.npy` applies Keras' imagenet_utils.preprocess_input (numpy path) to an array.
 --counts prints Keras' parameter counts derived from torchvision's models (parameters + BN moving
 statistics + what Keras adds or drops) as JSON.
 """
 import argparse
 import json
 import os
+import sys
 
 import h5py
 import numpy as np
@@ -464,7 +466,33 @@ def add_top(graph, x, head):
     return graph.add('predictions', ['avg_pool'], [('kernel', vec(head.weight).T), ('bias', vec(head.bias))])
 
 
+def keras_preprocess(x, mode):
+    """keras.applications.imagenet_utils.preprocess_input on a float32 numpy array (channels last),
+    numpy operations in Keras' order: 'tf' x / 127.5 - 1; 'caffe' RGB -> BGR then minus the BGR
+    mean pixel, channel by channel; 'torch' x / 255, then minus mean, divided by std per channel."""
+    x = np.array(x, dtype=np.float32)
+    if mode == 'tf':
+        x /= 127.5
+        x -= 1.0
+        return x
+    if mode == 'torch':
+        x /= 255.0
+        mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    else:
+        x = x[..., ::-1].copy()
+        mean, std = [103.939, 116.779, 123.68], None
+    for c in range(3):
+        x[..., c] -= mean[c]
+        if std is not None:
+            x[..., c] /= std[c]
+    return x
+
+
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == 'preprocess':
+        _, _, mode, source, target = sys.argv
+        np.save(target, keras_preprocess(np.load(source), mode))
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument('model', nargs='?', choices=MODELS)
     parser.add_argument('out_dir', nargs='?')
