@@ -3,8 +3,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as ts from 'typescript';
 import { exportNotebook, importScript, Notebook, NotebookCell, parseNotebook, serializeNotebook } from '../lib/export';
 import { DataFileError } from '../lib/errors';
+import { parseTypeScript, syntaxErrors } from '../lib/export/cell-code';
 
 const ROOT = path.resolve(__dirname, '..');
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'export');
@@ -37,6 +39,29 @@ function mainBody(script: string): string {
   const start = script.indexOf('async function main(): Promise<void> {\n');
   const end = script.indexOf('\n}\n', start);
   return script.slice(start + 'async function main(): Promise<void> {\n'.length, end);
+}
+
+/** main()'s body from its first cell on (without the start-up lines before it). */
+function cellsPart(script: string): string {
+  const body = mainBody(script);
+  return body.slice(body.search(/^\/\/ %%/m));
+}
+
+/** `// %%` lines that fall inside a statement: a cell that runs on into the next one. */
+function markersInsideStatements(script: string): number[] {
+  const sourceFile = parseTypeScript(script, 'exported.ts');
+  const main = sourceFile.statements.find((st) => ts.isFunctionDeclaration(st) && st.name?.text === 'main') as ts.FunctionDeclaration;
+  const statements: ts.Statement[] = [];
+  const collect = (list: readonly ts.Statement[]) => {
+    for (const st of list) {
+      // export's own blocks (for names declared again) hold cells: look inside them.
+      if (ts.isBlock(st) && script.startsWith('{ // a new block:', st.getStart(sourceFile))) collect(st.statements);
+      else statements.push(st);
+    }
+  };
+  collect(main.body!.statements);
+  const markers = [...script.matchAll(/^\/\/ %%.*$/gm)].map((m) => m.index!);
+  return markers.filter((p) => statements.some((st) => st.getStart(sourceFile) < p && p < st.end));
 }
 
 function exportError(nb: Notebook | string): DataFileError {
@@ -94,7 +119,7 @@ describe('exportNotebook: the script', () => {
       code('console.log(x);'),
     ], true);
     assert.equal(
-      mainBody(script),
+      cellsPart(script),
       '// %% [markdown]\n// # Title\n//\n// Some *text*.\n\n// %%\nconst x = 1;\n\n// %% [raw]\n// raw text\n\n// %%\nconsole.log(x);',
     );
   });
@@ -112,7 +137,7 @@ describe('exportNotebook: the script', () => {
       { scriptPath: SCRIPT_PATH },
     );
     assert.equal(
-      mainBody(script),
+      cellsPart(script),
       [
         '// %%\nlet n = 2;\nshowCellValue(n * 21);',
         "// %%\nconsole.log('printed')",
@@ -122,7 +147,7 @@ describe('exportNotebook: the script', () => {
         '// %%\nshowCellValue((n++, n));',
       ].join('\n\n'),
     );
-    assert.match(script, /^import \{ display \} from 'tslab-dl';$/m);
+    assert.match(script, /^import \{ display, ready \} from 'tslab-dl';$/m);
     assert.ok(
       script.includes(
         'function showCellValue(value: unknown): void {\n' +
@@ -134,7 +159,7 @@ describe('exportNotebook: the script', () => {
   });
 
   test('ends a cell with `;` only where the next cell would continue its last statement', () => {
-    const body = mainBody(
+    const body = cellsPart(
       exportCells([
         code('let n = 1\nn = 5 // five'),
         code('[n].forEach((v) => console.log(v))'),
@@ -158,18 +183,18 @@ describe('exportNotebook: the script', () => {
   });
 
   test('without the checker, every last expression but assignments is shown (the helper skips undefined)', () => {
-    const body = mainBody(exportCells([code("console.log('x')"), code('let y = 1;\ny += 1')]));
+    const body = cellsPart(exportCells([code("console.log('x')"), code('let y = 1;\ny += 1')]));
     assert.equal(body, "// %%\nshowCellValue(console.log('x'));\n\n// %%\nlet y = 1;\ny += 1");
   });
 
   test('uses another name for display() when a cell has its own `display`', () => {
     const script = exportCells([code('const display = 3;\ndisplay + 1')]);
-    assert.match(script, /^import \{ display as tslabDlDisplay \} from 'tslab-dl';$/m);
+    assert.match(script, /^import \{ display as tslabDlDisplay, ready \} from 'tslab-dl';$/m);
     assert.match(script, /^ {2}tslabDlDisplay\(value\);$/m);
   });
 
   test('a cell that declares a name again opens a block, so later cells see the new value', () => {
-    const body = mainBody(
+    const body = cellsPart(
       exportCells([
         code('const rate = 0.1;\nfunction show() { return rate; }'),
         code('const rate = 0.5;\nconst epochs = 3;'),
@@ -187,7 +212,7 @@ describe('exportNotebook: the script', () => {
   test('moves ambient declarations to the top and drops `export` from declarations', () => {
     const script = exportCells([code('declare const injected: number;\nexport const doubled = injected * 2;')]);
     assert.match(script, /\n\ndeclare const injected: number;\n\nasync function main/);
-    assert.equal(mainBody(script), '// %%\nconst doubled = injected * 2;');
+    assert.equal(cellsPart(script), '// %%\nconst doubled = injected * 2;');
   });
 
   test('loads ES-module-only packages with import() at the start of main(), and import turns that back', () => {
@@ -219,7 +244,7 @@ describe('exportNotebook: the script', () => {
       checkTypes: false,
     });
     assert.match(script, /^import \{ ValueError \} from '\.\.\/\.\.\/lib\/errors';\nimport x = require\("\.\.\/\.\.\/notebooks\/data\/x\.json"\);$/m);
-    assert.equal(mainBody(script), "// %%\nconst helper = await import('../../notebooks/helper');\nconst nodePath = require('node:path');");
+    assert.equal(cellsPart(script), "// %%\nconst helper = await import('../../notebooks/helper');\nconst nodePath = require('node:path');");
     const nb = importScript(script, { scriptPath: path.join(ROOT, 'out', 'scripts', 'lesson.ts'), notebookPath: path.join(ROOT, 'notebooks', 'again.ipynb') });
     assert.equal((nb.cells[0].source as string[]).join(''), cell.replace('require("./data/x.json");\n', 'require("./data/x.json");\n\n'));
   });
@@ -239,6 +264,77 @@ describe('importScript and the round trip', () => {
     // And once more through the notebook's JSON text, as the command line does.
     const third = exportNotebook(serializeNotebook(importScript(second)), { scriptPath: SCRIPT_PATH });
     assert.equal(third, first);
+  });
+
+  test('cells of imports only leave no empty cell behind, so the round trip stays stable', () => {
+    const nb = notebook([
+      markdown('# Title'),
+      code("import { tf } from 'tslab-dl';"),
+      code('const a = tf.scalar(1);'),
+      code("import * as path from 'node:path';\ndeclare const injected: string;"),
+      code('const b = path.sep + injected;'),
+    ]);
+    const first = exportNotebook(nb, { scriptPath: SCRIPT_PATH, checkTypes: false });
+    assert.equal((first.match(/^\/\/ %%$/gm) ?? []).length, 2, 'two code cells with code');
+    const back = importScript(first);
+    assert.deepEqual(
+      back.cells.map((c) => (c.source as string[]).join('')),
+      ['# Title', "import { tf, ready } from 'tslab-dl';\nimport * as path from 'node:path';\n\ndeclare const injected: string;\n\nconst a = tf.scalar(1);", 'const b = path.sep + injected;'],
+    );
+    assert.equal(exportNotebook(back, { scriptPath: SCRIPT_PATH, checkTypes: false }), first);
+  });
+
+  test('random notebooks from a pool of cells: the round trip is stable and the script parses', () => {
+    const pool: NotebookCell[] = [
+      markdown('## A heading\n\n- a list\n- with `code`\n\n    indented'),
+      markdown('%%% three percent signs are not a marker'),
+      { cell_type: 'raw', source: 'raw\n\ntext', metadata: {} },
+      code("import { tf } from 'tslab-dl';"),
+      code("import { tf, fit as train } from 'tslab-dl';\nconst t = tf.scalar(2)"),
+      code("import * as path from 'node:path';\nimport assert from 'node:assert';\npath.sep"),
+      code("import h5wasm from 'h5wasm/node';\nconst h5ready = h5wasm.ready"),
+      code('let n = 1\nn = n + 1'),
+      code('[n, 2].map((v) => v * 2)'),
+      code('(n)'),
+      code('`template ${n}`'),
+      code('const n = 10; // declared again\nn'),
+      code('function f(x: number) {\n  return x + 1;\n}\nf(n)'),
+      code('interface Shape {\n  w: number;\n}\nconst s: Shape = { w: 1 };'),
+      code('// only a comment'),
+      code(''),
+      code('x = x +;', { tags: ['skip-export'] }),
+      code('const multi = `line 1\n  line 2`;\nmulti'),
+      code('n // the value, with a comment after it'),
+      code('+n'),
+      code("/n/.test('n')"),
+      code('declare const injected: number;'),
+      code('export const exported = 1;'),
+      code("import fs = require('node:fs');\nimport type { Tensor } from '@tensorflow/tfjs';\nlet maybe: Tensor | undefined;\nfs.existsSync('.')"),
+      code('const tf = { version: 0 };\ntf'),
+      code('const { a, b: [c] } = { a: 1, b: [2] };\na + c'),
+      markdown('\n\n  leading spaces and blank lines around  \n\n'),
+      code('\n\n  const indented = 1;\n\n'),
+    ];
+    let seed = 2;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let trial = 0; trial < 150; trial++) {
+      const cells = Array.from({ length: 1 + Math.floor(random() * 8) }, () => pool[Math.floor(random() * pool.length)]);
+      const nb = notebook(cells.map((cell) => structuredClone(cell)));
+      const checkTypes = trial % 50 === 0; // the checker is slow: a few trials with it
+      let first: string;
+      try {
+        first = exportNotebook(nb, { scriptPath: SCRIPT_PATH, checkTypes });
+      } catch (e) {
+        // Some draws cannot become a script (a cell imports `tf` after one declared it): refused, with a reason.
+        if (e instanceof DataFileError && /imports `tf`, which cell \d+ declares/.test(e.message)) continue;
+        throw new Error(`trial ${trial}: ${(e as Error).message}\n${JSON.stringify(cells.map((c) => c.source))}`);
+      }
+      const problems = syntaxErrors(parseTypeScript(first, 'exported.ts'));
+      assert.deepEqual(problems.map((d) => d.messageText), [], `trial ${trial}: the script parses\n${first}`);
+      assert.deepEqual(markersInsideStatements(first), [], `trial ${trial}: every cell ends where the next begins\n${first}`);
+      const second = exportNotebook(importScript(first), { scriptPath: SCRIPT_PATH, checkTypes });
+      assert.equal(second, first, `trial ${trial}`);
+    }
   });
 
   test('the notebooks in notebooks/ survive the round trip too', (t) => {

@@ -105,26 +105,34 @@ export function exportNotebook(notebook: Notebook | string, options: ExportOptio
     }
   }
   const imports = gatherImports(cells, source);
-  separateCells(cells);
   const hoisted = cells.flatMap((cell) => cell.code?.hoisted ?? []);
+  // A cell of imports only has nothing left in main(): no marker for it either (import puts the
+  // imports in the first code cell, so an empty marker would not come back).
+  const scriptCells = cells.filter((cell) => cell.type !== 'code' || cell.code!.body !== '');
+  separateCells(scriptCells);
   // The tslab-dl kernel chooses the TensorFlow.js backend before the first cell runs, and
-  // notebooks count on it (backendInfo() in the first cell): a script that uses the library does the same.
+  // notebooks count on it (backendInfo() in the first cell): a script that imports the library
+  // does the same. (Also when only export's own display() import brings the library in: the
+  // script imported back then imports it, and must export the same way again.)
   const usesLibrary = cells.some((cell) => cell.code?.imports.some((i) => i.module === LIBRARY && !i.typeOnly));
-  const readyName = usesLibrary ? importFromLibrary(imports, cells, 'ready', 'tslabDlReady', source) : undefined;
+  let readyName = usesLibrary ? importFromLibrary(imports, cells, 'ready', 'tslabDlReady', source) : undefined;
   const esmOnly = esmOnlyModules(imports.modules(), scriptPath);
   const importLines = () => imports.render((module) => esmOnly.has(module));
 
   // Which cells show a value: render once without wrapping, ask the checker, render again.
-  const candidates = cells.filter((cell) => cell.code?.lastExpression && !cell.code.lastExpression.effectOnly);
+  const candidates = scriptCells.filter((cell) => cell.code?.lastExpression && !cell.code.lastExpression.effectOnly);
   let shown = new Set(candidates.map((cell) => cell.index));
   if (options.checkTypes !== false && candidates.length > 0) {
-    const plain = render(cells, importLines(), readyName, hoisted, new Set());
+    const plain = render(scriptCells, importLines(), readyName, hoisted, new Set());
     const worth = valuesWorthShowing(plain.text, scriptPath, candidates.map((c) => plain.offsets.get(c.index)!));
     shown = new Set(candidates.filter((_, i) => worth[i]).map((cell) => cell.index));
   }
   let helper: string[] = [];
-  if (shown.size > 0) helper = cellValueHelper(importFromLibrary(imports, cells, 'display', 'tslabDlDisplay', source));
-  return render(cells, importLines(), readyName, hoisted, shown, helper).text;
+  if (shown.size > 0) {
+    helper = cellValueHelper(importFromLibrary(imports, cells, 'display', 'tslabDlDisplay', source));
+    readyName ??= importFromLibrary(imports, cells, 'ready', 'tslabDlReady', source);
+  }
+  return render(scriptCells, importLines(), readyName, hoisted, shown, helper).text;
 }
 
 function cellError(source: string, cell: ExportedCell, line: number | undefined, message: string): DataFileError {
@@ -245,14 +253,20 @@ function gatherImports(cells: ExportedCell[], source: string): ImportSet {
   return imports;
 }
 
-/** Ends a cell's last statement with `;` where the next cell would otherwise continue it. */
+/**
+ * Ends a cell's last statement with `;` where the code after it would otherwise continue it.
+ * Cells of comments only are looked through: the next statement may be cells further on.
+ */
 function separateCells(cells: ExportedCell[]): void {
   const code = cells.filter((cell) => cell.code && cell.code.body !== '');
+  const textOf = (cell: ExportedCell) => (cell.redeclared.length > 0 ? newBlockLine(cell.redeclared) + '\n' : '') + cell.code!.body;
+  const hasStatements = (cell: ExportedCell) => parseTypeScript(cell.code!.body).statements.length > 0;
   for (let i = 0; i + 1 < code.length; i++) {
+    let j = i + 1;
+    while (j + 1 < code.length && !hasStatements(code[j])) j++;
+    const next = code.slice(i + 1, j + 1).map(textOf).join('\n');
     const current = code[i].code!;
-    const next = code[i + 1];
-    const nextText = (next.redeclared.length > 0 ? newBlockLine(next.redeclared) + '\n' : '') + next.code!.body;
-    const body = terminateBefore(current.body, nextText);
+    const body = terminateBefore(current.body, next);
     if (body !== current.body) code[i].code = { ...current, body, lastExpression: lastExpressionOf(parseTypeScript(body)) };
   }
 }
@@ -313,7 +327,6 @@ function render(
       blocks++;
     }
     const { body, lastExpression: last } = cell.code!;
-    if (body === '') return;
     if (last && !last.effectOnly) {
       const expression = body.slice(last.expressionStart, last.expressionEnd);
       const bodyStart = text.length;
