@@ -4,6 +4,7 @@
  * through it to show MIME bundles (in place, with display ids), clear output,
  * and notice interrupts between batches of long work.
  */
+import { AsyncLocalStorage } from 'async_hooks';
 import { DisplayOptions, KERNEL_HOOK, KernelHook, MimeBundle } from '../lib/display';
 
 /** Something whose training can be stopped: a tf.LayersModel (`stopTraining` is checked after each batch). */
@@ -27,14 +28,35 @@ export interface TslabDlKernelHook extends KernelHook {
   trackTraining(model: Stoppable): () => void;
 }
 
+/** One cell's run: everything it starts, however asynchronous, sees this token. */
+export interface CellToken {
+  interrupted: boolean;
+}
+
+/**
+ * `interruptRequested` is answered per cell. Work a cell started keeps its
+ * token through promises and timers (AsyncLocalStorage), so an interrupted
+ * cell's loop still sees its interrupt after the next cell has started, and
+ * the next cell does not. Code outside any cell sees the latest interrupt
+ * until a new cell starts.
+ */
 export class KernelHookImpl implements TslabDlKernelHook {
   private requested = false;
   private readonly listeners = new Set<() => void>();
+  private readonly cells = new AsyncLocalStorage<CellToken>();
+  private current?: CellToken;
 
   constructor(private readonly sink: OutputSink, private readonly log: (text: string) => void) {}
 
   get interruptRequested(): boolean {
-    return this.requested;
+    return this.cells.getStore()?.interrupted ?? this.requested;
+  }
+
+  /** Runs `work` (a cell) with a fresh token; earlier interrupts no longer apply to new work. */
+  runCell<T>(work: () => Promise<T>): Promise<T> {
+    this.requested = false;
+    this.current = { interrupted: false };
+    return this.cells.run(this.current, work);
   }
 
   display(data: MimeBundle, options: DisplayOptions = {}): void {
@@ -57,9 +79,10 @@ export class KernelHookImpl implements TslabDlKernelHook {
     });
   }
 
-  /** The user interrupted: flag it until the next cell starts and tell every listener. */
+  /** The user interrupted: flag the running cell (and, until the next cell starts, everything else) and tell every listener. */
   interrupt(): void {
     this.requested = true;
+    if (this.current) this.current.interrupted = true;
     for (const listener of [...this.listeners]) {
       try {
         listener();
@@ -67,11 +90,6 @@ export class KernelHookImpl implements TslabDlKernelHook {
         this.log(`an interrupt listener failed: ${(e as Error).message}`);
       }
     }
-  }
-
-  /** A new cell starts: earlier interrupts no longer apply. */
-  cellStarted(): void {
-    this.requested = false;
   }
 
   /** Publishes this hook where lib/display.ts looks for it. */

@@ -21,7 +21,7 @@ import { KernelHookImpl } from './hook';
 import { encodeBundle, mimeBundleOf } from './rich-display';
 import { Channel, KernelSockets } from './sockets';
 import { StartupReport, loadLibrary } from './startup';
-import { ErrorContent, runtimeError } from './traceback';
+import { ErrorContent, interruptedError, runtimeError } from './traceback';
 import { Message, PROTOCOL_VERSION, readConnectionFile } from './wire';
 
 interface ExecuteRequest {
@@ -70,6 +70,8 @@ export class Kernel {
   private shuttingDown = false;
   /** Set when a cell failed with stop_on_error: the executions queued behind it are aborted. */
   private abortQueued = false;
+  /** Ends the wait of a cell for the start-up (set while a cell waits for it). */
+  private cancelStartupWait?: () => void;
   private readonly originalWrite: { [name in StreamName]: Write };
   readonly notebookDir: string;
 
@@ -88,13 +90,14 @@ export class Kernel {
   /** Starts a kernel for the connection file Jupyter wrote; cells run in the current directory. */
   static async start(connectionFile: string): Promise<Kernel> {
     const kernel = new Kernel(process.cwd());
+    // First thing: Node's default SIGINT handler would end the process.
+    process.on('SIGINT', () => kernel.interrupt());
     const info = readConnectionFile(connectionFile);
     kernel.captureStreams();
     kernel.hook.install();
     kernel.sockets = await KernelSockets.bind(info, (channel, message) => kernel.receive(channel, message), (text) =>
       kernel.log(text),
     );
-    process.on('SIGINT', () => kernel.interrupt());
     process.on('uncaughtException', (e) => process.stderr.write(`Uncaught exception: ${(e as Error)?.stack ?? e}\n`));
     process.on('unhandledRejection', (reason) =>
       process.stderr.write(`Unhandled promise rejection: ${(reason as Error)?.stack ?? reason}\n`),
@@ -315,7 +318,6 @@ export class Kernel {
 
   private async execute(request: Message<ExecuteRequest>, reply: Reply): Promise<void> {
     const { code = '', silent = false, store_history: storeHistory = !silent, stop_on_error: stopOnError = true } = request.content;
-    this.hook.cellStarted();
     if (storeHistory && !silent) this.executionCount++;
     const count = this.executionCount;
     this.outputParent = request;
@@ -325,14 +327,25 @@ export class Kernel {
     if (!silent) await this.sockets.publish('execute_input', { code, execution_count: count }, request);
     if (storeHistory && !silent) this.history.add(count, code);
 
-    const report = await this.prepared();
+    // A cell that waits for the start-up to finish can be interrupted too.
+    const interrupted = new Promise<undefined>((resolve) => (this.cancelStartupWait = () => resolve(undefined)));
+    const report = await Promise.race([this.prepared(), interrupted]);
+    this.cancelStartupWait = undefined;
+    if (!report) {
+      const error = interruptedError();
+      await this.sockets.publish('error', { ...error, execution_count: count }, request);
+      reply('execute_reply', { status: 'error', execution_count: count, ...error });
+      this.abortQueued = stopOnError;
+      return;
+    }
     if (!this.startupLineShown && !silent) {
       this.startupLineShown = true;
       await this.sockets.publish('stream', { name: report.stream, text: `${report.line}\n` }, request);
     }
 
     let error: ErrorContent | undefined;
-    const outcome = await this.executor!.execute(code, `In[${count}]`);
+    const executor = this.executor!;
+    const outcome = await this.hook.runCell(() => executor.execute(code, `In[${count}]`));
     if (outcome.status === 'error') {
       error = outcome.error;
     } else if (outcome.value !== undefined && outcome.value !== null && !silent) {
@@ -374,6 +387,7 @@ export class Kernel {
   /** Interrupt (SIGINT or interrupt_request): stop waiting for the cell, tell long-running loops. */
   interrupt(): void {
     this.hook.interrupt();
+    this.cancelStartupWait?.();
     this.executor?.interrupt();
   }
 

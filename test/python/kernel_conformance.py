@@ -225,7 +225,12 @@ class TslabDlKernelTests(jupyter_kernel_test.KernelTests):
         self.assertEqual(reply["content"]["status"], "ok")
 
     def interrupt_after(self, code, seconds):
+        """Runs `code` (which prints "started" first), interrupts it `seconds` after it started."""
         msg_id = self.kc.execute(code)
+        while True:
+            msg = self.kc.get_iopub_msg(timeout=TIMEOUT)
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream" and "started" in msg["content"]["text"]:
+                break
         time.sleep(seconds)
         started = time.monotonic()
         self.assertEqual(self.control_request("interrupt_request")["content"]["status"], "ok")
@@ -235,7 +240,7 @@ class TslabDlKernelTests(jupyter_kernel_test.KernelTests):
 
     def test_interrupt_request_stops_a_cell_waiting_forever(self):
         self.flush_channels()
-        reply, waited = self.interrupt_after("await new Promise(() => {});", 1.0)
+        reply, waited = self.interrupt_after('console.log("started");\nawait new Promise(() => {});', 1.0)
         self.assertEqual(reply["content"]["status"], "error")
         self.assertEqual(reply["content"]["ename"], "InterruptedError")
         self.assertLess(waited, 5.0)
@@ -248,17 +253,19 @@ class TslabDlKernelTests(jupyter_kernel_test.KernelTests):
             'import { Progress } from "tslab-dl";\n'
             "let steps = 0;\n"
             'const work = new Progress("Work", 1e9);\n'
+            'console.log("started");\n'
             "while (true) {\n"
-            "  await new Promise((resolve) => setTimeout(resolve, 5));\n"
+            "  await new Promise((resolve) => setTimeout(resolve, 200));\n"
             "  work.checkInterrupt();\n"
             "  steps++;\n"
             "}"
         )
         reply, _ = self.interrupt_after(code, 1.5)
         self.assertEqual(reply["content"]["ename"], "InterruptedError")
-        # The loop itself must have ended, not just the wait for it.
+        # The loop itself must have ended, not just the wait for it, although this next cell
+        # starts before the loop's next check.
         reply, outputs = self.run_cell(
-            "const before = steps;\nawait new Promise((resolve) => setTimeout(resolve, 300));\n[before > 0, steps === before]"
+            "const before = steps;\nawait new Promise((resolve) => setTimeout(resolve, 700));\n[before > 0, steps === before]"
         )
         self.assertEqual([m["content"]["data"]["text/plain"] for m in outputs if m["msg_type"] == "execute_result"], ["[ true, true ]"])
 
@@ -274,6 +281,7 @@ class TslabDlKernelTests(jupyter_kernel_test.KernelTests):
             "const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 1 })] });\n"
             'model.compile({ optimizer: "sgd", loss: "meanSquaredError" });\n'
             "const xs = tf.ones([64, 4]), ys = tf.zeros([64, 1]);\n"
+            'console.log("started");\n'
             "await model.fit(xs, ys, { epochs: 100000, batchSize: 8, verbose: 0, callbacks: [new CountBatches()] });"
         )
         reply, waited = self.interrupt_after(code, 3.0)
@@ -299,6 +307,32 @@ class TslabDlKernelTests(jupyter_kernel_test.KernelTests):
         self.outputs_of(second)
         reply, outputs = self.run_cell("(globalThis as any).secondRan === undefined")
         self.assertEqual([m["content"]["data"]["text/plain"] for m in outputs if m["msg_type"] == "execute_result"], ["true"])
+
+    def test_output_written_after_the_cell_finished_goes_to_that_cell(self):
+        self.flush_channels()
+        msg_id = self.kc.execute('setTimeout(() => console.log("written later"), 300);\n"now"')
+        self.shell_reply(msg_id)
+        self.outputs_of(msg_id)
+        deadline = time.monotonic() + 10
+        while True:
+            msg = self.kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+            if msg["msg_type"] == "stream" and msg["parent_header"].get("msg_id") == msg_id:
+                self.assertEqual(msg["content"], {"name": "stdout", "text": "written later\n"})
+                break
+
+    def test_a_display_handle_updates_its_output_in_place(self):
+        self.flush_channels()
+        reply, outputs = self.run_cell(
+            'import { DisplayHandle } from "tslab-dl";\n'
+            "const progress = new DisplayHandle();\n"
+            'progress.update("step 1");\n'
+            'progress.update("step 2");'
+        )
+        self.assertEqual(reply["content"]["status"], "ok")
+        displays = [m for m in outputs if m["msg_type"] in ("display_data", "update_display_data")]
+        kinds = [(m["msg_type"], m["content"]["data"]["text/plain"], m["content"]["transient"]["display_id"]) for m in displays]
+        self.assertEqual([k[:2] for k in kinds], [("display_data", "step 1"), ("update_display_data", "step 2")])
+        self.assertEqual(kinds[0][2], kinds[1][2])
 
     def test_outputs_come_between_busy_and_idle_in_order(self):
         self.flush_channels()
@@ -359,6 +393,56 @@ class TslabDlKernelLifecycleTests(unittest.TestCase):
             self.assertNotIn("looks like you are running TensorFlow.js in Node.js", output)
             backend = re.match(r"tslab-dl: TensorFlow\.js 4\.22\.0 on (\S+)", output).group(1)
             self.assertEqual(result, repr(backend))
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel()
+
+
+class TslabDlKernelStartUpInterruptTests(unittest.TestCase):
+    def test_a_cell_waiting_for_the_start_up_can_be_interrupted(self):
+        km, kc = start_kernel()
+        try:
+            msg_id = kc.execute("await new Promise(() => {});")
+            time.sleep(0.3)
+            km.interrupt_kernel()
+            reply = kc.get_shell_msg(timeout=TIMEOUT)
+            while reply["parent_header"].get("msg_id") != msg_id:
+                reply = kc.get_shell_msg(timeout=TIMEOUT)
+            self.assertEqual(reply["content"]["ename"], "InterruptedError")
+            msg_id = kc.execute("21 * 2")
+            reply = kc.get_shell_msg(timeout=TIMEOUT)
+            while reply["parent_header"].get("msg_id") != msg_id:
+                reply = kc.get_shell_msg(timeout=TIMEOUT)
+            self.assertEqual(reply["content"]["status"], "ok")
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel()
+
+
+class TslabDlKernelWithoutLibraryTests(unittest.TestCase):
+    """A library that fails at start-up (here: an unknown TSLAB_DL_BACKEND) must not stop the kernel."""
+
+    def test_the_first_cell_says_why_and_cells_still_run(self):
+        env = dict(os.environ, TSLAB_DL_BACKEND="no-such-backend")
+        km, kc = start_new_kernel(kernel_name=KERNEL_NAME, cwd=os.path.normpath(NOTEBOOKS), env=env)
+        try:
+            msg_id = kc.execute("1 + 1")
+            streams, results = [], []
+            while True:
+                msg = kc.get_iopub_msg(timeout=TIMEOUT)
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                if msg["msg_type"] == "stream":
+                    streams.append(msg["content"])
+                if msg["msg_type"] == "execute_result":
+                    results.append(msg["content"]["data"]["text/plain"])
+                if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                    break
+            self.assertEqual(results, ["2"])
+            self.assertEqual(len(streams), 1)
+            self.assertEqual(streams[0]["name"], "stderr")
+            self.assertIn("tslab-dl: the library could not be loaded (TSLAB_DL_BACKEND must be one of", streams[0]["text"])
+            self.assertIn('Received "no-such-backend"', streams[0]["text"])
         finally:
             kc.stop_channels()
             km.shutdown_kernel()
