@@ -13,7 +13,8 @@ Writes into OUT_DIR:
 - images.npy: BATCH random NHWC images in [0, 255) (EfficientNet takes raw pixels), float32;
 - avg.npy, max.npy: the pooled features of top_activation;
 - probs.npy (with --top): softmax(classifier(avg)).
-The reference runs in float64.
+The reference runs in float64. Weights: random kernels and BN gamma/beta, BN moving statistics
+calibrated on other random images (see app_mobilenet_torch_reference.calibrate_bn).
 
 Keras' model starts with Rescaling(1/255) and Normalization(mean, variance): the reference
 computes (x / 255 - mean) / sqrt(variance) before torchvision's features. `--imagenet`: the
@@ -41,8 +42,8 @@ import numpy as np
 import torch
 import torchvision
 
-from app_mobilenet_torch_reference import (bn_weights, conv_kernel, depthwise_kernel, randomize_bn, tf_same_padding, to_numpy,
-                                           write_keras_h5)
+from app_mobilenet_torch_reference import (bn_weights, calibrate_bn, conv_kernel, depthwise_kernel, randomize_bn, tf_same_padding,
+                                           to_numpy, write_keras_h5)
 
 IMAGENET_STDDEV_RGB = [0.229, 0.224, 0.225]
 
@@ -114,24 +115,27 @@ def main():
     torch.manual_seed(args.seed)
     model = torchvision.models.efficientnet_b0(weights=None)
     randomize_bn(model, args.seed)
-    model.eval()
+    tf_same_padding(model)
     rng = np.random.default_rng(args.seed)
     mean = rng.uniform(0.3, 0.6, size=3).astype(np.float32)
     variance = (np.array(IMAGENET_STDDEV_RGB) if args.imagenet else rng.uniform(0.03, 0.09, size=3)).astype(np.float32)
+    std = np.sqrt(variance.astype(np.float64))
+    if args.imagenet:
+        std = std * np.sqrt(IMAGENET_STDDEV_RGB)  # = the standard deviations themselves
+
+    def normalize(pixels):
+        """Keras' stem: Rescaling(1/255), Normalization (and the 'imagenet' Rescaling), in float64."""
+        return (pixels.astype(np.float64) / 255.0 - mean.astype(np.float64)) / std
+
+    calibrate_bn(model, normalize(rng.uniform(0, 255, size=(4, args.size, args.size, 3))).astype(np.float32))
     layers = keras_layers(model, args.top, args.imagenet, mean, variance, np.int64 if args.count_dtype == 'int64' else np.float32)
     write_keras_h5(os.path.join(args.out_dir, 'weights.h5'), layers)
-    tf_same_padding(model)
 
     images = rng.uniform(0, 255, size=(args.batch, args.size, args.size, 3)).astype(np.float32)
     np.save(os.path.join(args.out_dir, 'images.npy'), images)
     model = model.double()
     with torch.no_grad():
-        x = torch.from_numpy(images.astype(np.float64))
-        std = np.sqrt(variance.astype(np.float64))
-        if args.imagenet:
-            std = std * np.sqrt(IMAGENET_STDDEV_RGB)  # = the standard deviations themselves
-        x = (x / 255.0 - torch.from_numpy(mean.astype(np.float64))) / torch.from_numpy(std)
-        features = model.features(x.permute(0, 3, 1, 2))
+        features = model.features(torch.from_numpy(normalize(images)).permute(0, 3, 1, 2))
         pooled_avg = features.mean(dim=(2, 3))
         np.save(os.path.join(args.out_dir, 'avg.npy'), pooled_avg.numpy().astype(np.float32))
         np.save(os.path.join(args.out_dir, 'max.npy'), features.amax(dim=(2, 3)).numpy().astype(np.float32))

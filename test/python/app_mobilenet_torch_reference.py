@@ -14,6 +14,12 @@ Writes into OUT_DIR:
 - probs.npy (with --top): softmax(classifier(avg)), Keras' MobileNetV2 with its top.
 The reference runs in float64, so it is more exact than either float32 implementation.
 
+Weights: torchvision's random kernels, random BN gamma/beta, and BN moving statistics calibrated
+on other random images (the moments of each BN's input). With arbitrary statistics a random
+MobileNetV2 saturates its ReLU6 or goes dead (the same features for every image: any two
+implementations would agree); calibrated, the features vary across images (and torch's own
+float32 run stays within 1e-5 of float64).
+
 Keras and torchvision build the same network (same blocks, widths for every alpha, ReLU6, no
 bias in the convolutions). Two known differences are removed here so that both compute the same:
 - BatchNormalization epsilon: Keras 1e-3, torch 1e-5 -> set to 1e-3.
@@ -99,6 +105,19 @@ def randomize_bn(model, seed):
                 m.running_var.uniform_(0.5, 1.5)
             elif isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)) and m.bias is not None:
                 m.bias.normal_(0, 0.1)
+
+
+def calibrate_bn(model, images):
+    """BN moving statistics = the moments of each BN's input on `images` (NHWC numpy)."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in model.modules():
+        m.training = m in bns  # only BN in training mode (no stochastic depth, no dropout)
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average: after one batch, the batch's moments
+    with torch.no_grad():
+        model.features(torch.from_numpy(images).permute(0, 3, 1, 2))
+    model.eval()
 
 
 def tf_same_padding(model):
@@ -188,11 +207,11 @@ def main():
     torch.manual_seed(args.seed)
     model = torchvision.models.mobilenet_v2(weights=None, width_mult=args.alpha)
     randomize_bn(model, args.seed)
-    model.eval()
-    write_keras_h5(os.path.join(args.out_dir, 'weights.h5'), keras_layers(model, args.top), args.vlen)
     tf_same_padding(model)
-
     rng = np.random.default_rng(args.seed)
+    calibrate_bn(model, rng.uniform(-1, 1, size=(4, args.size, args.size, 3)).astype(np.float32))
+    write_keras_h5(os.path.join(args.out_dir, 'weights.h5'), keras_layers(model, args.top), args.vlen)
+
     images = rng.uniform(-1, 1, size=(args.batch, args.size, args.size, 3)).astype(np.float32)
     np.save(os.path.join(args.out_dir, 'images.npy'), images)
     model = model.double()
