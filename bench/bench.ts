@@ -1,0 +1,128 @@
+/**
+ * `npm run bench`: the figures issue 6 sets targets for, on this machine.
+ *
+ * 1. images/s of the DenseNet121 base (160x160, batch 32, random weights) on each available
+ *    executor: ONNX Runtime and TensorFlow.js (wasm);
+ * 2. the whole lesson (`npm run lesson` on the full-size synthetic set: 878 + 293 images, 30 epochs
+ *    with early stopping) with the feature cache, cold (empty disk cache) and warm (second run);
+ * 3. the lesson without the cache (the whole model every epoch, as Keras does), for one epoch:
+ *    30 such epochs would take most of an hour here, so the per-epoch time is what is measured;
+ * 4. peak memory (resident set) of the benchmark process and of the kernel during the lessons.
+ *
+ * Writes out/bench.json. A benchmark, not a test: it asserts nothing, it reports.
+ *     npm run bench [-- --quick]      (--quick: fewer batches, lesson on 200 images)
+ */
+import { spawn, execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { benchOnnxExecutor } from './onnx';
+
+const ROOT = path.join(__dirname, '..');
+
+interface LessonFigure {
+  label: string;
+  seconds: number;
+  finalLine?: string;
+  kernelPeakRssMiB: number;
+  exitCode: number | null;
+}
+
+/** Largest resident set of the tslab-dl kernel processes, sampled while `work` runs. */
+function watchKernelRss(): { stop(): number } {
+  let peak = 0;
+  const timer = setInterval(() => {
+    try {
+      const ps = execFileSync('ps', ['-eo', 'rss=,args='], { encoding: 'utf8' });
+      for (const line of ps.split('\n')) {
+        if (!line.includes('tslab-dl.js kernel')) continue;
+        peak = Math.max(peak, Number(line.trim().split(/\s+/)[0]) * 1024);
+      }
+    } catch {
+      // ps missing: no figure
+    }
+  }, 500);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.round(peak / 2 ** 20);
+    },
+  };
+}
+
+function runLesson(label: string, args: string[], env: NodeJS.ProcessEnv): Promise<LessonFigure> {
+  return new Promise((resolve) => {
+    console.log(`\n== lesson: ${label} (npm run lesson -- ${args.join(' ')})`);
+    const rss = watchKernelRss();
+    const started = performance.now();
+    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'lesson.mjs'), ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      process.stdout.write(d);
+    });
+    child.on('exit', (code) => {
+      const seconds = (performance.now() - started) / 1000;
+      const finalLine = out.split('\n').find((l) => l.startsWith('Final validation accuracy'));
+      resolve({ label, seconds, finalLine, kernelPeakRssMiB: rss.stop(), exitCode: code });
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const started = new Date().toISOString();
+  const loadAverageBefore = os.loadavg();
+
+  console.log('== DenseNet121 base, 160x160, batch 32');
+  const base = await benchOnnxExecutor({ onnxBatches: quick ? 2 : 4, wasmBatches: 1, variants: false, log: (l) => console.log(l) });
+
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-bench-'));
+  const env = { ...process.env, TSLAB_DL_CACHE: path.join(work, 'cache') };
+  const common = ['--data', path.join(work, 'data', 'dataset_dollarstreet'), '--out', path.join(work, 'out'), ...(quick ? ['--samples', '200'] : [])];
+  const lessons: LessonFigure[] = [];
+  try {
+    // The stand-in weights and the synthetic data are made by the first run and reused: a learner's
+    // second run of the notebook, too, finds them.
+    lessons.push(await runLesson('with the feature cache, first run (cold disk cache)', [...common, '--cache', 'disk'], env));
+    lessons.push(await runLesson('with the feature cache, second run (warm disk cache)', [...common, '--cache', 'disk'], env));
+    lessons.push(await runLesson('without the cache, 1 epoch (whole model each epoch, as Keras)', [...common, '--cache', 'off', '--epochs', '1'], env));
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+
+  const result = {
+    started,
+    machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    loadAverageBefore,
+    loadAverageAfter: os.loadavg(),
+    base: {
+      model: base.model,
+      batchSize: base.batchSize,
+      imagesPerSecond: { onnx: base.onnx.imagesPerSecond, [base.wasm?.executor ?? 'tfjs']: base.wasm?.imagesPerSecond },
+      onnxSpeedupOverWasm: base.speedup,
+      onnxSetupSeconds: base.onnx.setupSeconds,
+      peakRssMiB: base.peakRssMiB,
+    },
+    lesson: lessons,
+    quick,
+  };
+  const file = path.join(ROOT, 'out', 'bench.json');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+
+  console.log('\n== Summary');
+  console.log(`base, onnx: ${base.onnx.imagesPerSecond.toFixed(1)} images/s; ${base.wasm?.executor}: ${base.wasm?.imagesPerSecond.toFixed(1)} images/s; ` +
+    `speed-up ${base.speedup?.toFixed(1)}x; benchmark peak RSS ${base.peakRssMiB} MiB`);
+  for (const l of lessons) {
+    console.log(`lesson ${l.label}: ${l.seconds.toFixed(1)} s, kernel peak RSS ${l.kernelPeakRssMiB} MiB${l.exitCode ? ` (FAILED, exit ${l.exitCode})` : ''}`);
+    if (l.finalLine) console.log(`  ${l.finalLine}`);
+  }
+  console.log(`load average before ${loadAverageBefore.map((x) => x.toFixed(2)).join(' ')}, after ${result.loadAverageAfter.map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(`written to ${path.relative(process.cwd(), file)}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
