@@ -15,7 +15,7 @@ MODEL is resnet50, vgg16, inception_v3 or xception. Writes into OUT_DIR:
   datasets at nested paths (/conv1_conv/conv1_conv/kernel:0);
 - images.npy: BATCH random NHWC images, float32 in [0, 1), each with its own brightness and contrast;
 - max.npy, avg.npy: global max / average pooled features of the last feature map;
-- probs.npy (with --top): the classification top's softmax output.
+- logits.npy, probs.npy (with --top): the classification top's output before and after its softmax.
 Nothing but layers.json with --layers-only. The features come from an independent implementation
 in float64, never from the Keras graph above:
 - resnet50: torchvision's resnet50, with the stride of each down-sampling block moved from the 3x3
@@ -32,6 +32,7 @@ in float64, never from the Keras graph above:
   padded pixels (count_include_pad=False) as TF's 'same' pooling does.
 - xception: torchvision has none: the network written with torch.nn.functional (TF 'same'
   padding by hand, -inf padding for max pooling, separable = depthwise grouped conv + 1x1).
+`describe FILE.h5` prints what h5py reads in a Keras weights file (layer_names, weight names, shapes).
 `preprocess MODE IN.npy OUT.npy` applies Keras' imagenet_utils.preprocess_input (numpy path) to an array.
 --counts prints Keras' parameter counts derived from torchvision's models (parameters + BN moving
 statistics + what Keras adds or drops) as JSON.
@@ -488,7 +489,20 @@ def keras_preprocess(x, mode):
     return x
 
 
+def describe_h5(path):
+    """What h5py reads in a Keras weights file: layer_names, and each layer's weight names and shapes."""
+    def strings(value):
+        return [v.decode('utf8') if isinstance(v, bytes) else str(v) for v in np.atleast_1d(value)] if np.size(value) else []
+
+    with h5py.File(path, 'r') as f:
+        names = strings(f.attrs['layer_names'])
+        return {'layer_names': names, 'layers': {n: [[w, list(f[n][w].shape), str(f[n][w].dtype)] for w in strings(f[n].attrs['weight_names'])] for n in names}}
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == 'describe':
+        print(json.dumps(describe_h5(sys.argv[2])))
+        return
     if len(sys.argv) == 5 and sys.argv[1] == 'preprocess':
         _, _, mode, source, target = sys.argv
         np.save(target, keras_preprocess(np.load(source), mode))
@@ -536,6 +550,7 @@ def main():
         np.save(os.path.join(args.out_dir, 'avg.npy'), fmap.mean(dim=(2, 3)).numpy().astype(np.float32))
         if args.top:
             logits = torch_head(fmap) if isinstance(head, tuple) else torch_head(fmap.mean(dim=(2, 3)))
+            np.save(os.path.join(args.out_dir, 'logits.npy'), logits.numpy().astype(np.float32))
             np.save(os.path.join(args.out_dir, 'probs.npy'), torch.softmax(logits, dim=1).numpy().astype(np.float32))
 
 
