@@ -10,6 +10,8 @@ Writes into OUT_DIR:
   keras.applications.EfficientNetB0 (h5py): every Keras layer name in `layer_names`, one group
   per layer, `weight_names`, datasets at nested paths such as /stem_conv/stem_conv/kernel:0.
   The Normalization's `count:0` is an int64 scalar as in Keras (`--count-dtype float32`: float32).
+- weights_flat.npy, weights_index.json: the same weights without HDF5 (values in Keras' order,
+  and each weight's layer, name and shape);
 - images.npy: BATCH random NHWC images in [0, 255) (EfficientNet takes raw pixels), float32;
 - avg.npy, max.npy: the pooled features of top_activation;
 - probs.npy (with --top): softmax(classifier(avg)).
@@ -43,7 +45,7 @@ import torch
 import torchvision
 
 from app_mobilenet_torch_reference import (bn_weights, calibrate_bn, conv_kernel, depthwise_kernel, randomize_bn, tf_same_padding,
-                                           to_numpy, write_keras_h5)
+                                           to_numpy, write_flat, write_keras_h5)
 
 IMAGENET_STDDEV_RGB = [0.229, 0.224, 0.225]
 
@@ -130,6 +132,7 @@ def main():
     calibrate_bn(model, normalize(rng.uniform(0, 255, size=(4, args.size, args.size, 3))).astype(np.float32))
     layers = keras_layers(model, args.top, args.imagenet, mean, variance, np.int64 if args.count_dtype == 'int64' else np.float32)
     write_keras_h5(os.path.join(args.out_dir, 'weights.h5'), layers)
+    write_flat(args.out_dir, layers)
 
     images = rng.uniform(0, 255, size=(args.batch, args.size, args.size, 3)).astype(np.float32)
     np.save(os.path.join(args.out_dir, 'images.npy'), images)

@@ -75,6 +75,19 @@ def write_keras_h5(path, layers, vlen=False):
                 g.create_dataset(weight_name, data=value)
 
 
+def write_flat(out_dir, layers):
+    """The same weights as weights_flat.npy (float32, concatenated in Keras' load order) plus
+    weights_index.json ([{layer, name, shape}]), for loading them without an HDF5 reader."""
+    index, parts = [], []
+    for layer, weights in layers:
+        for name, value in weights:
+            index.append({'layer': layer, 'name': name, 'shape': list(np.shape(value))})
+            parts.append(np.asarray(value, dtype=np.float32).ravel())
+    np.save(os.path.join(out_dir, 'weights_flat.npy'), np.concatenate(parts))
+    with open(os.path.join(out_dir, 'weights_index.json'), 'w') as f:
+        json.dump(index, f)
+
+
 def to_numpy(t):
     return t.detach().cpu().numpy().astype(np.float32)
 
