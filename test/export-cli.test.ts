@@ -228,6 +228,16 @@ describe('tslab-dl export and import: refusals write nothing', () => {
     refused(['import', 'lesson.ipynb', '-o', 'x.ipynb'], /^tslab-dl import: lesson\.ipynb: is a notebook, not a script/);
   });
 
+  test('-o with a folder writes into it, under the input\'s name', () => {
+    const result = cli(dir, 'export', 'lesson.ipynb', '--force', '-o', 'scripts/');
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, `Wrote ${path.join('scripts', 'lesson.ts')}\n`);
+    const back = cli(dir, 'import', path.join('scripts', 'lesson.ts'), '-o', 'scripts');
+    assert.equal(back.status, 0, back.stderr);
+    assert.equal(back.stdout, `Wrote ${path.join('scripts', 'lesson.ipynb')}\n`);
+    fs.rmSync(path.join(dir, 'scripts'), { recursive: true });
+  });
+
   test('usage mistakes exit with 2 and the usage', () => {
     for (const args of [['export'], ['export', 'a.ipynb', 'b.ipynb'], ['import', '--all'], ['export', '--frobnicate', 'a.ipynb'], ['export', 'a.ipynb', '-o']]) {
       const result = cli(dir, ...args);

@@ -62,7 +62,8 @@ function parseArguments(argv: string[]): Arguments {
   if (args.help) return args;
   if (args.all && args.inputs.length > 0) throw new UsageError('give either --all or a notebook, not both');
   if (!args.all && args.inputs.length !== 1) {
-    throw new UsageError(args.inputs.length === 0 ? `${command} needs a ${command === 'export' ? 'notebook' : 'script'}` : `${command} takes one file; got ${args.inputs.length}`);
+    const what = command === 'export' ? 'notebook' : 'script';
+    throw new UsageError(args.inputs.length === 0 ? `${command} needs a ${what}` : `${command} takes one ${what}; got ${args.inputs.length} files`);
   }
   if (args.all && args.output === '-') throw new UsageError('--all writes files: give a folder with -o, not -');
   return args;
@@ -82,6 +83,14 @@ function readInput(file: string): string {
 function withExtension(file: string, extension: string): string {
   const parsed = path.parse(file);
   return path.join(parsed.dir, parsed.name + extension);
+}
+
+/** `-o`'s path; a folder (one that exists, or written with a final /) gets `input`'s name with `extension`. */
+function outputPath(output: string | undefined, input: string, extension: string): string {
+  const beside = withExtension(input, extension);
+  if (output === undefined) return beside;
+  const isFolder = output.endsWith('/') || output.endsWith(path.sep) || (fs.existsSync(output) && fs.statSync(output).isDirectory());
+  return isFolder ? path.join(output, path.basename(beside)) : output;
 }
 
 /** Every .ipynb under `folder`, sorted, skipping Jupyter's checkpoints. */
@@ -105,38 +114,43 @@ interface Job {
   convert(text: string): string;
 }
 
+/** `scriptPath`: where imports resolve from (with `-o -`, the script is not written anywhere). */
 function exportJob(notebook: string, output: string, scriptPath = output): Job {
-  return { input: notebook, output, convert: (text) => exportNotebook(text, { source: notebook, notebookPath: notebook, scriptPath }) };
+  const convert = (text: string) => exportNotebook(text, { source: notebook, notebookPath: notebook, scriptPath });
+  return { input: notebook, output, convert };
 }
 
 function exportJobs(args: Arguments): Job[] {
   if (!args.all) {
     const notebook = args.inputs[0];
-    const beside = withExtension(notebook, '.ts');
-    if (args.output === '-') return [exportJob(notebook, '-', beside)];
-    return [exportJob(notebook, args.output ?? beside)];
+    if (args.output === '-') return [exportJob(notebook, '-', withExtension(notebook, '.ts'))];
+    return [exportJob(notebook, outputPath(args.output, notebook, '.ts'))];
   }
   const folder = path.resolve(NOTEBOOKS_FOLDER);
   if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) {
-    throw new ValueError(`export --all exports the notebooks under ${NOTEBOOKS_FOLDER}/, but ${folder} is not a folder: run it from the project folder.`);
+    throw new ValueError(
+      `export --all exports the notebooks under ${NOTEBOOKS_FOLDER}/, but ${folder} is not a folder: run it from the project folder.`,
+    );
   }
   const notebooks = findNotebooks(folder);
   if (notebooks.length === 0) throw new ValueError(`export --all found no .ipynb file under ${folder}.`);
   const outFolder = args.output ?? ALL_SCRIPTS_FOLDER;
-  return notebooks.map((notebook) =>
-    exportJob(path.relative(process.cwd(), notebook), path.join(outFolder, withExtension(path.relative(folder, notebook), '.ts'))),
-  );
+  return notebooks.map((notebook) => {
+    const script = path.join(outFolder, withExtension(path.relative(folder, notebook), '.ts'));
+    return exportJob(path.relative(process.cwd(), notebook), script);
+  });
 }
 
 function importJobs(args: Arguments): Job[] {
   const script = args.inputs[0];
+  const output = args.output === '-' ? '-' : outputPath(args.output, script, '.ipynb');
+  const notebookPath = output === '-' ? withExtension(script, '.ipynb') : output;
   const convert = (text: string): string => {
     if (/^\s*\{/.test(text) && /"nbformat"\s*:/.test(text)) {
       throw new DataFileError(script, 'is a notebook, not a script: `tslab-dl export` turns a notebook into a script.');
     }
-    return serializeNotebook(importScript(text, { source: script, scriptPath: script, notebookPath: output === '-' ? script : output }));
+    return serializeNotebook(importScript(text, { source: script, scriptPath: script, notebookPath }));
   };
-  const output = args.output ?? withExtension(script, '.ipynb');
   return [{ input: script, output, convert }];
 }
 

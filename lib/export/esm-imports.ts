@@ -18,15 +18,17 @@ export function esmOnlyModules(modules: readonly string[], scriptPath: string): 
   const containingFile = path.resolve(scriptPath);
   const options = compilerOptionsFor(containingFile);
   const esmOnly = new Set<string>();
+  const resolve = (module: string, mode: ts.ResolutionMode) =>
+    ts.resolveModuleName(module, containingFile, options, ts.sys, undefined, undefined, mode).resolvedModule;
   for (const module of modules) {
-    const asRequire = ts.resolveModuleName(module, containingFile, options, ts.sys, undefined, undefined, ts.ModuleKind.CommonJS).resolvedModule;
-    const asImport = ts.resolveModuleName(module, containingFile, options, ts.sys, undefined, undefined, ts.ModuleKind.ESNext).resolvedModule;
+    const asRequire = resolve(module, ts.ModuleKind.CommonJS);
     if (asRequire === undefined) {
       // Only an "import" export condition leads to it (h5wasm/node), or it does not resolve at all.
-      if (asImport !== undefined) esmOnly.add(module);
-      continue;
+      if (resolve(module, ts.ModuleKind.ESNext) !== undefined) esmOnly.add(module);
+    } else if (ts.getImpliedNodeFormatForFile(asRequire.resolvedFileName, undefined, ts.sys, options) === ts.ModuleKind.ESNext) {
+      // A package with "type": "module": what require() finds is an ES module.
+      esmOnly.add(module);
     }
-    if (ts.getImpliedNodeFormatForFile(asRequire.resolvedFileName, undefined, ts.sys, options) === ts.ModuleKind.ESNext) esmOnly.add(module);
   }
   return esmOnly;
 }

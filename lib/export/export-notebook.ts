@@ -2,11 +2,13 @@
  * A notebook as a runnable TypeScript script (see percent.ts for the layout).
  *
  * Rules: code cells in order; markdown and raw cells as `//` comment blocks;
- * cells tagged `skip-export` (or `raises-exception`: meant to fail) and empty cells left out; imports hoisted and
- * merged; a cell's last expression shown as the notebook shows it; a cell that
- * declares a name again gets a new block, so the script means what the notebook
- * means. A notebook that cannot become such a script (another language, a
- * syntax error, conflicting imports) is refused with a message naming the cell.
+ * cells tagged `skip-export` (or `raises-exception`: meant to fail) and empty
+ * cells left out; imports hoisted and merged; a cell's last expression shown as
+ * the notebook shows it; a cell that declares a name again gets a new block, so
+ * the script means what the notebook means; the backend chosen before the first
+ * cell, as the kernel does. A notebook that cannot become such a script (another
+ * language, a syntax error, conflicting imports) is refused with a message
+ * naming the cell.
  */
 import * as path from 'path';
 import * as ts from 'typescript';
@@ -28,7 +30,17 @@ import { ESM_IMPORTS_COMMENT, esmOnlyModules } from './esm-imports';
 import { ImportConflict, ImportSet } from './imports';
 import { moduleRebaser, rebaseModules } from './relative-modules';
 import { declaredCellLanguage, firstLine, notebookLanguageProblem, pythonLine, undeclaredPythonCall } from './language';
-import { cellName, cellTags, cellText, checkNotebook, Notebook, NotebookCell, parseNotebook, RAISES_EXCEPTION_TAG, SKIP_EXPORT_TAG } from './notebook';
+import {
+  cellName,
+  cellTags,
+  cellText,
+  checkNotebook,
+  Notebook,
+  NotebookCell,
+  parseNotebook,
+  RAISES_EXCEPTION_TAG,
+  SKIP_EXPORT_TAG,
+} from './notebook';
 import {
   BLOCK_END,
   CELL_VALUE_HELPER,
