@@ -79,6 +79,8 @@ function parse(command: string, args: string[]): Options {
 
 async function startKernel(options: Options): Promise<number> {
   if (!options.configPath) throw new UsageError('tslab-dl kernel: --config-path <connection file> is required (Jupyter passes it).');
+  // An interrupt while the kernel's modules load must not end the process (Node's default).
+  process.on('SIGINT', () => undefined);
   const { Kernel } = require('./kernel') as typeof import('./kernel');
   await Kernel.start(options.configPath);
   // The sockets keep the process alive; the kernel exits on shutdown_request.

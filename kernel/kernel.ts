@@ -122,8 +122,10 @@ export class Kernel {
       clearTimeout(this.prepareTimer);
       this.ready = (async () => {
         const { Executor } = require('./executor') as typeof import('./executor');
+        // The backend initialises asynchronously (wasm compiles off the main thread) while the compiler loads.
+        const library = loadLibrary(this.notebookDir, this.hook);
         const executor = new Executor(this.notebookDir);
-        const report = await loadLibrary(this.notebookDir, this.hook);
+        const report = await library;
         executor.warmUp();
         this.executor = executor;
         return report;
