@@ -10,6 +10,7 @@ import { mergeTranslators } from './merge';
 import { normalizationTranslators } from './normalization';
 import { paddingTranslators } from './padding';
 import { poolingTranslators } from './pooling';
+import { preprocessingTranslators } from './preprocessing';
 import { resizingTranslators } from './resizing';
 
 export type { Translator, TranslationContext, Weight } from './context';
@@ -24,6 +25,7 @@ const translators = new Map<string, Translator>(
     ...normalizationTranslators,
     ...paddingTranslators,
     ...poolingTranslators,
+    ...preprocessingTranslators,
     ...resizingTranslators,
   }),
 );

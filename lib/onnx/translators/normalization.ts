@@ -1,5 +1,6 @@
 /**
- * BatchNormalization (inference: moving statistics) and Rescaling as ONNX nodes.
+ * BatchNormalization (inference: moving statistics) as ONNX nodes.
+ * (Rescaling and Normalization: preprocessing.ts.)
  *
  * A BatchNormalization over the channel axis becomes ONNX BatchNormalization;
  * one that directly follows a Conv is later folded into that Conv's kernel and
@@ -51,21 +52,6 @@ const batchNormalization: Translator = (ctx) => {
   return [{ ...x, name: g.node('Add', [scaled, g.addWeight(`${name}/shift`, dims, t)], {}, name) }];
 };
 
-const rescaling: Translator = (ctx) => {
-  const x = onlyInput(ctx);
-  const g = ctx.graph;
-  const scale = ctx.config.scale;
-  const offset = ctx.config.offset ?? 0;
-  if (typeof scale !== 'number' || typeof offset !== 'number') {
-    throw new Untranslatable(`per-channel scale/offset (${JSON.stringify(scale)}, ${JSON.stringify(offset)}) is not supported`);
-  }
-  const name = ctx.layer.name;
-  // tfjs computes x * scale + offset in float32: the same two operations, same order.
-  const scaled = g.node('Mul', [x.name, g.addWeight(`${name}/scale`, [], new Float32Array([scale]))], {}, `${name}_scaled`);
-  return [{ ...x, name: g.node('Add', [scaled, g.addWeight(`${name}/offset`, [], new Float32Array([offset]))], {}, name) }];
-};
-
 export const normalizationTranslators: Record<string, Translator> = {
   BatchNormalization: batchNormalization,
-  Rescaling: rescaling,
 };
