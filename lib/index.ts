@@ -66,6 +66,10 @@ export * from './train';
 export { confusionMatrix, ConfusionMatrix } from './confusion';
 export * from './plot';
 
+// Notebooks as scripts
+export { exportNotebook, importScript } from './export';
+export type { ExportOptions, ImportOptions, Notebook, NotebookCell } from './export';
+
 // Speed: the frozen base computed once, on the fastest engine
 export { splitFrozenPrefix } from './features/split';
 export { frozenFeatures, featureStats } from './features/extract';
