@@ -16,12 +16,15 @@ export interface Stoppable {
 export interface OutputSink {
   display(data: MimeBundle, options: DisplayOptions): void;
   clearOutput(wait: boolean): void;
+  page(data: MimeBundle, start: number): void;
 }
 
 /** The hook the tslab-dl kernel installs, with its interrupt registry. */
 export interface TslabDlKernelHook extends KernelHook {
   /** Clears the current cell's output (`wait`: when the next output arrives). */
   clearOutput(wait?: boolean): void;
+  /** Shows text in the front end's pager (IPython's `?`), e.g. long help; `start` is the first line shown. */
+  page(data: string | MimeBundle, start?: number): void;
   /** Calls `listener` on every interrupt until the returned function is called. */
   onInterrupt(listener: () => void): () => void;
   /** Sets `model.stopTraining = true` on an interrupt until the returned function is called. */
@@ -65,6 +68,10 @@ export class KernelHookImpl implements TslabDlKernelHook {
 
   clearOutput(wait = false): void {
     this.sink.clearOutput(wait);
+  }
+
+  page(data: string | MimeBundle, start = 0): void {
+    this.sink.page(typeof data === 'string' ? { 'text/plain': data } : data, start);
   }
 
   onInterrupt(listener: () => void): () => void {

@@ -60,6 +60,8 @@ export class Kernel {
   private readonly hook: KernelHookImpl;
   private readonly history = new History();
   private readonly shellQueue: Message[] = [];
+  /** Payloads for the running cell's execute_reply. */
+  private payloads: object[] = [];
   private pumping = false;
   private executionCount = 0;
   /** The execute_request whose cell receives output now. */
@@ -82,6 +84,8 @@ export class Kernel {
       {
         display: (data, options) => this.display(data, options),
         clearOutput: (wait) => this.publishForCell('clear_output', { wait }),
+        // Pages travel in the execute_reply's payload (the protocol's way; front ends show a pager).
+        page: (data, start) => this.payloads.push({ source: 'page', data: encodeBundle(data), start }),
       },
       (text) => this.log(text),
     );
@@ -323,6 +327,7 @@ export class Kernel {
     if (storeHistory && !silent) this.executionCount++;
     const count = this.executionCount;
     this.outputParent = request;
+    this.payloads = [];
     // tslab's display API (import * as tslab from 'tslab') writes through this.
     require('tslab/dist/jupyter').lastWriteDisplayData = (content: object, update: boolean) =>
       void this.sockets.publish(update ? 'update_display_data' : 'display_data', content, request);
@@ -369,7 +374,7 @@ export class Kernel {
     reply('execute_reply', {
       status: 'ok',
       execution_count: count,
-      payload: [],
+      payload: this.payloads,
       user_expressions: {},
     });
   }

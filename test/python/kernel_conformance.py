@@ -98,6 +98,7 @@ class TslabDlKernelTests(jupyter_kernel_test.KernelTests):
     supported_history_operations = ("tail", "range", "search")
     code_inspect_sample = "Math.max"
     code_clear_output = '(globalThis as any)[Symbol.for("tslab-dl.kernel")].clearOutput()'
+    code_page_something = '(globalThis as any)[Symbol.for("tslab-dl.kernel")].page("a long help text")'
 
     # ---- what tslab 1.0.22 gets wrong ------------------------------------------------
 
