@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../lib/backend';
 import { DenseNet121 } from '../lib/applications';
 import { createOnnxExecutor, OnnxExecutorOptions, onnxRuntimeInfo } from '../lib/onnx';
-import { randomImages, randomizeWeights } from './onnx-fixtures';
+import { calibrateBatchNorm, randomImages, randomizeWeights } from './onnx-fixtures';
 
 export interface ExecutorFigure {
   executor: string;
@@ -98,6 +98,10 @@ export async function benchOnnxExecutor(options: OnnxBenchOptions = {}): Promise
   const loadAverageBefore = os.loadavg();
   const model = await DenseNet121({ includeTop: false, weights: null, inputShape: [160, 160, 3], pooling: 'max' });
   randomizeWeights(model, 1);
+  // Activations of a trained network's scale (random BN statistics let them drift toward 0 or huge values).
+  const calibration = randomImages([2, 160, 160, 3], 3);
+  calibrateBatchNorm(model, calibration, 5);
+  calibration.dispose();
   const x = randomImages([batchSize * Math.max(onnxBatches, wasmBatches, 1), 160, 160, 3]);
   try {
     const onnx = await timeOnnx(model, x.slice(0, batchSize * onnxBatches), batchSize, {}, 'onnx');
@@ -114,6 +118,7 @@ export async function benchOnnxExecutor(options: OnnxBenchOptions = {}): Promise
         ['onnxruntime optimisations disabled', { graphOptimizationLevel: 'disabled' }],
         ['no BN folding, optimisations disabled', { foldBatchNorm: false, graphOptimizationLevel: 'disabled' }],
         ['1 thread', { threads: 1 }],
+        ['idle threads sleep (no spinning)', { spinning: false }],
       ];
       for (const [label, opts] of cases) {
         const figure = await timeOnnx(model, x.slice(0, batchSize * 2), batchSize, opts, 'onnx');

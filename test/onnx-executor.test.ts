@@ -11,6 +11,8 @@ import { setBackend } from '../lib/backend';
 import { createOnnxExecutor, onnxAvailable, onnxRuntimeInfo, registerOnnxTranslator } from '../lib/onnx';
 import { ProtoWriter } from '../lib/onnx/protobuf';
 import { foldBatchNormIntoConv } from '../lib/onnx/fold-batch-norm';
+import { interpolationMatrix } from '../lib/onnx/translators/resizing';
+import { Upscale } from '../lib/layers/upscale';
 import { randomImages, randomizeWeights, relativeError } from '../bench/onnx-fixtures';
 
 const L = tf.layers;
@@ -88,6 +90,34 @@ describe("TF's 'same' padding puts the odd pixel at the bottom/right (values by 
     assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3, 4, 5, 6, 7, 8]);
     tf.dispose([x, y]);
     await executor.dispose();
+  });
+});
+
+describe('Upscale as interpolation matrices (values by hand)', () => {
+  it('2 -> 4 pixels, half-pixel centres: bilinear [[1, 0], [.75, .25], [.25, .75], [0, 1]], nearest rows 0, 0, 1, 1', () => {
+    // Bilinear source coordinates (i + 0.5) / 2 - 0.5 = -0.25, 0.25, 0.75, 1.25, clamped to the edges.
+    assert.deepEqual(Array.from(interpolationMatrix(2, 4, 'bilinear')), [1, 0, 0.75, 0.25, 0.25, 0.75, 0, 1]);
+    // Nearest: floor((i + 0.5) / 2) = 0, 0, 1, 1.
+    assert.deepEqual(Array.from(interpolationMatrix(2, 4, 'nearest')), [1, 0, 1, 0, 0, 1, 0, 1]);
+  });
+
+  it('a 2x2 image upscaled to 4x4 and padded to 4x6 (resize_with_pad), through ONNX', async () => {
+    const x = tf.tensor4d([0, 4, 8, 12], [1, 2, 2, 1]);
+    const layer = new Upscale({ height: 4, width: 6 });
+    const values = await onnxOutput(layer, x);
+    const r = [1, 0.75, 0.25, 0]; // weight of the first source row/column in each output row/column
+    const expected: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const row = [0];
+      for (let j = 0; j < 4; j++) {
+        const top = r[j] * 0 + (1 - r[j]) * 4;
+        const bottom = r[j] * 8 + (1 - r[j]) * 12;
+        row.push(r[i] * top + (1 - r[i]) * bottom);
+      }
+      expected.push(...row, 0);
+    }
+    assert.deepEqual(values, expected);
+    x.dispose();
   });
 });
 
