@@ -84,8 +84,8 @@ describe('EfficientNetB0 (Keras 2.x)', () => {
     assert.deepEqual([reduce.filters, reduce.activation, reduce.useBias], [4, 'swish', true]);
     const expand = model.getLayer('block2a_se_expand').getConfig();
     assert.deepEqual([expand.filters, expand.activation, expand.useBias], [96, 'sigmoid', true]);
-    assert.equal(model.getLayer('block2a_dwconv').getConfig().kernelSize.toString(), '3,3');
-    assert.equal(model.getLayer('block3a_dwconv').getConfig().kernelSize.toString(), '5,5');
+    assert.deepEqual(model.getLayer('block2a_dwconv').getConfig().kernelSize, [3, 3]);
+    assert.deepEqual(model.getLayer('block3a_dwconv').getConfig().kernelSize, [5, 5]);
     // Keras' defaults for BN (epsilon 1e-3, momentum 0.99) and swish everywhere.
     const bns = model.layers.filter((l) => l.getClassName() === 'BatchNormalization');
     assert.equal(bns.length, 49);
