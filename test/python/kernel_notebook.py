@@ -207,6 +207,8 @@ class ProjectImportTests(unittest.TestCase):
             "import { tf } from 'tslab-dl';\ntf.tensor([1, 2, 3]).sum()",
             "__dirname === process.cwd() ? process.cwd() : `__dirname ${__dirname} differs`",
             "import { nothing } from './missing';",
+            # This project has no @types/node of its own: Node's globals must still type-check.
+            "console.log(typeof process.env, typeof Buffer.from);",
         )
         cls.nb.cells[4].metadata["tags"] = ["raises-exception"]
         execute(cls.nb, cwd=cls.notebook_dir)
@@ -233,6 +235,9 @@ class ProjectImportTests(unittest.TestCase):
     def test_cells_run_in_the_notebook_folder(self):
         folder = os.path.realpath(self.notebook_dir)
         self.assertEqual(result_text(self.nb.cells[3]), repr(folder))
+
+    def test_node_globals_type_check_without_types_node_in_the_project(self):
+        self.assertEqual(stream_text(self.nb.cells[5]), "object function\n")
 
     def test_a_missing_module_is_named_as_written(self):
         error = the_error(self.nb.cells[4])
