@@ -9,7 +9,6 @@ import { ValueError } from '../lib/errors';
 import { Normalization, NORMALIZATION_EPSILON, normalization } from '../lib/layers/normalization';
 import { Rescaling, rescaling } from '../lib/layers/rescaling';
 import { createOnnxExecutor, onnxAvailable } from '../lib/onnx';
-import '../lib/applications/onnx-translators-a';
 
 const f32 = Math.fround;
 

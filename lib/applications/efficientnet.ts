@@ -27,7 +27,6 @@ import { ValueError } from '../errors';
 import '../layers/frozen';
 import { Normalization } from '../layers/normalization';
 import { Rescaling } from '../layers/rescaling';
-import './onnx-translators-a';
 import {
   ApplicationArgs, applicationInput, applicationModel, correctPad, loadApplicationWeights, preprocessImagenetInput,
   resolveApplicationArgs, ResolvedApplicationArgs,

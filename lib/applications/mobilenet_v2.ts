@@ -23,7 +23,6 @@ import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
 import { ValueError } from '../errors';
 import '../layers/frozen';
-import './onnx-translators-a';
 import {
   ApplicationArgs, applicationInput, applicationModel, correctPad, loadApplicationWeights, preprocessImagenetInput,
   resolveApplicationArgs,

@@ -3,7 +3,8 @@
  * Rescaling with a scale/offset per channel (lib/layers/rescaling.ts) and Normalization
  * (lib/layers/normalization.ts), as ONNX nodes doing the same float32 operations as tfjs.
  *
- * Registered by lib/applications/onnx-translators-a.ts (see there).
+ * Registered in the translator table (./index.ts); the 'Rescaling' translation here also covers
+ * tfjs' own scalar Rescaling layer, with the same operations.
  */
 import { Normalization } from '../../layers/normalization';
 import { onnxAxis, OnnxValue } from '../graph-builder';
