@@ -46,6 +46,7 @@ export { upscale, Upscale, resizeWithPadGeometry } from './layers/upscale';
 export type { UpscaleArgs, UpscaleMethod, ResizeWithPadGeometry } from './layers/upscale';
 export { flatten, Flatten } from './layers/flatten';
 export { dense } from './layers/dense';
+export { Rescaling, rescaling, Normalization, normalization } from './layers';
 export { buildHead } from './head';
 export type { HeadArgs } from './head';
 export { loadWeightsH5, saveWeightsH5, readWeightsH5 } from './weights/h5';

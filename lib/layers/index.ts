@@ -3,3 +3,7 @@
 export { upscale, Upscale, resizeWithPadGeometry } from './upscale';
 export type { UpscaleArgs, UpscaleMethod, ResizeWithPadGeometry } from './upscale';
 export { isFrozen, applyFrozenLayerSemantics } from './frozen';
+export { Rescaling, rescaling } from './rescaling';
+export type { RescalingArgs, ChannelValues } from './rescaling';
+export { Normalization, normalization, NORMALIZATION_EPSILON } from './normalization';
+export type { NormalizationArgs } from './normalization';

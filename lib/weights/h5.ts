@@ -175,9 +175,12 @@ function readDataset(file: string, layer: string, weightName: string, ds: H5Data
   const meta = ds.metadata;
   const shape = (ds.shape ?? []) as number[];
   const where = `weight \`${weightName}\` of layer \`${layer}\``;
-  // type 1 = H5T_FLOAT; Keras weights are float32, some converters write float64.
-  if (meta.type !== 1 || (meta.size !== 4 && meta.size !== 8)) {
-    throw new DataFileError(file, `${where} has dtype ${ds.dtype}; expected float32 or float64.`);
+  // type 1 = H5T_FLOAT: Keras weights are float32, some converters write float64. type 0 =
+  // H5T_INTEGER: Keras' Normalization layer stores its `count:0` as an int64 scalar.
+  const isFloat = meta.type === 1 && (meta.size === 4 || meta.size === 8);
+  const isInteger = meta.type === 0 && meta.size <= 8;
+  if (!isFloat && !isInteger) {
+    throw new DataFileError(file, `${where} has dtype ${ds.dtype}; expected float32, float64 or an integer type.`);
   }
   let raw: unknown;
   try {
@@ -185,7 +188,13 @@ function readDataset(file: string, layer: string, weightName: string, ds: H5Data
   } catch (e) {
     throw new DataFileError(file, `${where} cannot be read: ${hdf5Reason(e)}. The file is damaged: delete it and download it again.`);
   }
-  const values = raw instanceof Float32Array ? raw : Float32Array.from(raw as Float64Array);
+  // A scalar dataset (shape []) reads as a number, or a bigint for 64-bit integers.
+  const values =
+    raw instanceof Float32Array
+      ? raw
+      : typeof raw === 'number' || typeof raw === 'bigint'
+        ? Float32Array.of(Number(raw))
+        : Float32Array.from(raw as ArrayLike<number | bigint>, (v) => Number(v));
   const expected = shape.reduce((a, b) => a * b, 1);
   if (values.length !== expected) {
     throw new DataFileError(file, `${where} has ${values.length} values for shape [${shape.join(', ')}]; the file is damaged.`);
