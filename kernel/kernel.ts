@@ -70,8 +70,8 @@ export class Kernel {
   private prepareTimer?: NodeJS.Timeout;
   private startupLineShown = false;
   private shuttingDown = false;
-  /** Set when a cell failed with stop_on_error: the executions queued behind it are aborted. */
-  private abortQueued = false;
+  /** When a cell failed with stop_on_error: the executions that were queued behind it then, to abort. */
+  private toAbort: Message[] = [];
   /** Ends the wait of a cell for the start-up (set while a cell waits for it). */
   private cancelStartupWait?: () => void;
   private readonly originalWrite: { [name in StreamName]: Write };
@@ -215,10 +215,7 @@ export class Kernel {
     if (this.shuttingDown) return;
     await this.sockets.publish('status', { execution_state: 'idle' }, request);
     if (answer) await this.sockets.reply(channel, request, answer[0], answer[1]);
-    if (this.abortQueued) {
-      this.abortQueued = false;
-      await this.abortQueuedExecutions();
-    }
+    if (this.toAbort.length > 0) await this.abortExecutions(this.toAbort.splice(0));
   }
 
   private async dispatch(channel: Channel, request: Message, reply: Reply): Promise<void> {
@@ -342,7 +339,7 @@ export class Kernel {
       const error = interruptedError();
       await this.sockets.publish('error', { ...error, execution_count: count }, request);
       reply('execute_reply', { status: 'error', execution_count: count, ...error });
-      this.abortQueued = stopOnError;
+      if (stopOnError) this.toAbort = this.queuedExecutions();
       return;
     }
     if (!this.startupLineShown && !silent) {
@@ -368,7 +365,7 @@ export class Kernel {
     if (error) {
       await this.sockets.publish('error', { ...error, execution_count: count }, request);
       reply('execute_reply', { status: 'error', execution_count: count, ...error });
-      this.abortQueued = stopOnError;
+      if (stopOnError) this.toAbort = this.queuedExecutions();
       return;
     }
     reply('execute_reply', {
@@ -379,10 +376,16 @@ export class Kernel {
     });
   }
 
-  /** After an error, cells queued behind it are not run (stop_on_error), as in IPython. */
-  private async abortQueuedExecutions(): Promise<void> {
-    const queued = this.shellQueue.filter((m) => m.header.msg_type === 'execute_request');
-    if (queued.length === 0) return;
+  private queuedExecutions(): Message[] {
+    return this.shellQueue.filter((m) => m.header.msg_type === 'execute_request');
+  }
+
+  /**
+   * After an error, the cells that were queued behind it do not run (stop_on_error), as in IPython;
+   * cells sent after the error was known run normally.
+   */
+  private async abortExecutions(requests: Message[]): Promise<void> {
+    const queued = requests.filter((m) => this.shellQueue.includes(m));
     this.shellQueue.splice(0, this.shellQueue.length, ...this.shellQueue.filter((m) => !queued.includes(m)));
     for (const request of queued) {
       void this.sockets.publish('status', { execution_state: 'busy' }, request);
