@@ -55,8 +55,8 @@ export function isRelativeSpecifier(specifier: string): boolean {
   return specifier === '.' || specifier === '..' || specifier.startsWith('./') || specifier.startsWith('../');
 }
 
-/** One replacement of `original.slice(start, end)`. */
-interface Edit {
+/** One replacement of `original.slice(start, end)` (an insertion when start === end). */
+export interface Edit {
   start: number;
   end: number;
   replacement: string;
@@ -120,10 +120,13 @@ export function rebaseSpecifier(specifier: string, fromDir: string, toDir: strin
   return rebased;
 }
 
-/** Rewrites the relative specifiers of `code`, written from `fromDir`, to resolve from `toDir`. */
-export function rebaseRelativeSpecifiers(code: string, fromDir: string, toDir: string): RebasedCell {
+/**
+ * Rewrites the relative specifiers of `code`, written from `fromDir`, to resolve from `toDir`,
+ * applying `otherEdits` (which must not overlap specifiers) in the same pass.
+ */
+export function rebaseRelativeSpecifiers(code: string, fromDir: string, toDir: string, otherEdits: Edit[] = []): RebasedCell {
   const renamed = new Map<string, string>();
-  const edits: Edit[] = [];
+  const edits: Edit[] = [...otherEdits];
   if (path.resolve(fromDir) !== path.resolve(toDir)) {
     for (const literal of moduleSpecifiers(code)) {
       if (!isRelativeSpecifier(literal.text)) continue;

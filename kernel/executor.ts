@@ -14,6 +14,7 @@ import Module, { createRequire } from 'module';
 import type { ConvertResult, Diagnostic, SideOutput } from 'tslab/dist/converter';
 import { EditedText, RebasedCell, moduleSpecifiers, rebaseRelativeSpecifiers, restoreSpecifiers } from './cell-modules';
 import { EsmPackages, isBareSpecifier } from './esm-packages';
+import { shorthandPropertyEdits } from './shorthand';
 import { Converter, cellFileIn, createProjectConverter, findProjectRoot } from './project';
 import { codePointOffset, utf16Offset } from './text-offsets';
 import { CellDiagnostic, ErrorContent, compileError, interruptedError, kernelError, runtimeError } from './traceback';
@@ -173,7 +174,7 @@ export class Executor {
   }
 
   private rebase(code: string): RebasedCell {
-    const rebased = rebaseRelativeSpecifiers(code, this.notebookDir, this.projectRoot);
+    const rebased = rebaseRelativeSpecifiers(code, this.notebookDir, this.projectRoot, shorthandPropertyEdits(code));
     this.esm.declareTypes(moduleSpecifiers(rebased.edited.text).map((s) => s.text));
     return rebased;
   }
