@@ -352,7 +352,7 @@ export class Kernel {
     const outcome = await this.hook.runCell(() => executor.execute(code, `In[${count}]`));
     if (outcome.status === 'error') {
       error = outcome.error;
-    } else if (outcome.value !== undefined && outcome.value !== null && !silent) {
+    } else if (outcome.value !== undefined && outcome.value !== null && !silent && !alreadyShown(outcome.value)) {
       try {
         const data = await mimeBundleOf(outcome.value);
         await this.sockets.publish('execute_result', { execution_count: count, data, metadata: {} }, request);
@@ -411,4 +411,9 @@ export class Kernel {
     // Give ZeroMQ a moment to put the reply on the wire before the process ends.
     setTimeout(() => process.exit(0), 100);
   }
+}
+
+/** A value the library displayed and also returned (plotHistory, evaluate, ...): not shown again as Out[n]. */
+function alreadyShown(value: unknown): boolean {
+  return typeof value === 'object' && (value as { [key: symbol]: unknown })[Symbol.for('tslab-dl.shown')] === true;
 }

@@ -36,6 +36,18 @@ export interface KernelHook {
   readonly interruptRequested: boolean;
 }
 
+/**
+ * Marks a value that a function has already displayed and also returns (plotHistory, evaluate,
+ * summary, showImages): the kernel does not show it again as the cell's Out[n].
+ */
+export const ALREADY_SHOWN = Symbol.for('tslab-dl.shown');
+
+/** Marks `value` as displayed (see {@link ALREADY_SHOWN}) and returns it. */
+export function markShown<T extends object>(value: T): T {
+  Object.defineProperty(value, ALREADY_SHOWN, { value: true, configurable: true });
+  return value;
+}
+
 /** The key under which the tslab-dl kernel publishes its {@link KernelHook}. */
 export const KERNEL_HOOK = Symbol.for('tslab-dl.kernel');
 

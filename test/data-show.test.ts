@@ -12,7 +12,7 @@ import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../lib/backend';
-import { JUPYTER_DISPLAY, KERNEL_HOOK } from '../lib/display';
+import { ALREADY_SHOWN, JUPYTER_DISPLAY, KERNEL_HOOK } from '../lib/display';
 import { ValueError } from '../lib/errors';
 import { imageGrid, showImages } from '../lib/data/show';
 
@@ -93,7 +93,7 @@ test('captions carry the class names; the HTML embeds one PNG per image above it
   assert.deepEqual(imageGrid(images).captions.slice(0, 2), ['#0', '#1']);
 });
 
-test('in a notebook, showImages sends the bundle to the kernel once and returns a plain grid', () => {
+test('in a notebook, showImages sends the bundle to the kernel once and returns the grid marked as shown', () => {
   const shown: any[] = [];
   (globalThis as any)[KERNEL_HOOK] = { display: (data: unknown) => shown.push(data), interruptRequested: false };
   const before = tf.memory().numTensors;
@@ -102,7 +102,7 @@ test('in a notebook, showImages sends the bundle to the kernel once and returns 
   assert.equal(shown.length, 1);
   assert.match(shown[0]['text/html'], /running shoe \(3\)/);
   assert.ok(Buffer.from(shown[0]['image/png'], 'base64').equals(grid.png));
-  assert.equal((grid as any)[JUPYTER_DISPLAY], undefined, 'the returned grid would not be shown a second time');
+  assert.equal((grid as any)[ALREADY_SHOWN], true, 'the kernel does not show the returned grid a second time as Out[n]');
   assert.equal(inspect(grid), `ImageGrid { 3 images, 3 per row, PNG ${grid.width}x${grid.height} }`);
 });
 

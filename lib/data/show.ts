@@ -8,7 +8,7 @@
 import * as path from 'path';
 import { inspect } from 'util';
 import * as tf from '@tensorflow/tfjs';
-import { display, escapeXml, JUPYTER_DISPLAY, MimeBundle } from '../display';
+import { display, escapeXml, JUPYTER_DISPLAY, markShown, MimeBundle } from '../display';
 import { ValueError } from '../errors';
 import { encodePng } from '../png';
 import { writeFileAtomicSync } from './atomic';
@@ -217,11 +217,11 @@ export function imageGrid(
 export function showImages(images: tf.Tensor, labels?: tf.Tensor | ArrayLike<number>, options: ShowImagesOptions = {}): ImageGrid {
   const grid = imageGrid(images, labels, options);
   display(grid);
-  // Returned without the display method, so a kernel that shows a cell's last value does not show it twice.
-  const { [JUPYTER_DISPLAY]: _shown, ...plain } = grid;
-  Object.defineProperty(plain, inspect.custom, {
+  // Marked as shown, so a kernel that shows a cell's last value does not show it twice;
+  // `display(grid)` later shows it again.
+  Object.defineProperty(grid, inspect.custom, {
     enumerable: false,
     value: () => `ImageGrid { ${grid.count} images, ${grid.columns} per row, PNG ${grid.width}x${grid.height}${grid.file ? `, saved to ${grid.file}` : ''} }`,
   });
-  return plain;
+  return markShown(grid);
 }

@@ -8,7 +8,7 @@
  * - `file` saves an SVG or PNG copy in any case.
  */
 import * as path from 'path';
-import { display, inNotebook } from '../display';
+import { display, inNotebook, markShown } from '../display';
 import { ValueError } from '../errors';
 import { FigureOptions, historyFigure, HistoryFigure, HistoryLike } from './history_figure';
 import { COLOURS } from './line_chart';
@@ -31,14 +31,6 @@ export interface PlotOptions extends FigureOptions {
   scale?: number;
 }
 
-/**
- * Marks a value this call already displayed, so a kernel that shows a cell's last value
- * (Out[n]) can skip it instead of showing the figure twice (`Symbol.for('tslab-dl.shown')`).
- */
-function markShown<T extends object>(value: T): T {
-  Object.defineProperty(value, Symbol.for('tslab-dl.shown'), { value: true, configurable: true });
-  return value;
-}
 
 /** The folder of the running script (or the working folder in a REPL). */
 function scriptFolder(): string {

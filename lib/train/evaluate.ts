@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
 import { confusionMatrix, ConfusionMatrix } from '../confusion';
-import { display, escapeXml, JUPYTER_DISPLAY, MimeBundle } from '../display';
+import { display, escapeXml, JUPYTER_DISPLAY, markShown, MimeBundle } from '../display';
 import { ValueError } from '../errors';
 import { takesSparseLabels } from '../losses';
 import { checkBatchSize, checkCompiled, checkModel, checkSamples, checkTensor } from './arguments';
@@ -105,7 +105,7 @@ export async function evaluate(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor
     if (verbose !== 0) {
       display(result);
       // Already shown: a kernel showing the cell's value (Out[n]) skips it.
-      Object.defineProperty(result, Symbol.for('tslab-dl.shown'), { value: true });
+      markShown(result);
     }
     return result;
   } finally {

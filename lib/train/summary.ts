@@ -6,7 +6,7 @@
  * non-trainable = the rest (frozen layers' weights and BatchNormalization's moving statistics).
  */
 import * as tf from '@tensorflow/tfjs';
-import { display, escapeXml, JUPYTER_DISPLAY, MimeBundle } from '../display';
+import { display, escapeXml, JUPYTER_DISPLAY, markShown, MimeBundle } from '../display';
 import { checkModel } from './arguments';
 
 export interface LayerRow {
@@ -110,7 +110,7 @@ export function summary(model: tf.LayersModel, { show = true }: SummaryOptions =
   if (show) {
     display(result);
     // Already shown: a kernel showing the cell's value (Out[n]) skips it.
-    Object.defineProperty(result, Symbol.for('tslab-dl.shown'), { value: true });
+    markShown(result);
   }
   return result;
 }
