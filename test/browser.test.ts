@@ -61,10 +61,11 @@ test('the lesson notebook runs top to bottom in Jupyter Notebook in Chromium', {
     return;
   }
   const { chromium } = await import('playwright-core');
+  fs.mkdirSync(path.join(ROOT, 'out', 'test'), { recursive: true });
   const sandbox = jupyterSandbox({ TSLAB_DL_SAMPLES: '60', TSLAB_DL_EPOCHS: '3', TSLAB_DL_WEIGHTS: 'none' });
-  const notebookDir = path.join(sandbox.dir, 'notebooks');
-  fs.mkdirSync(notebookDir);
-  // A copy: running all cells in the UI autosaves outputs into the file.
+  // A copy, since running all cells in the UI autosaves outputs into the file; inside the project,
+  // where `import ... from 'tslab-dl'` resolves as it does for notebooks/.
+  const notebookDir = fs.mkdtempSync(path.join(ROOT, 'out', 'test', 'browser-notebooks-'));
   fs.copyFileSync(path.join(ROOT, 'notebooks', NOTEBOOK), path.join(notebookDir, NOTEBOOK));
 
   const port = await freePort();
@@ -133,5 +134,6 @@ test('the lesson notebook runs top to bottom in Jupyter Notebook in Chromium', {
     server.kill('SIGTERM');
     await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
     sandbox.dispose();
+    fs.rmSync(notebookDir, { recursive: true, force: true });
   }
 });
