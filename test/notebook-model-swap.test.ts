@@ -1,0 +1,103 @@
+/**
+ * notebooks/02-model-swap.ipynb end to end, small: executed through the real tslab-dl kernel by
+ * nbclient on a small synthetic twin (45 training images, 3 epochs, random weights), asserting on
+ * what a learner would read: the swapped model's parameters, the comparison table and chart of
+ * three networks, the validation-accuracy curves and the closing line.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { jupyterMissing, jupyterSandbox, JUPYTER_PYTHON, ROOT } from './support/jupyter';
+
+interface Output {
+  output_type: string;
+  name?: string;
+  text?: string | string[];
+  data?: { [mime: string]: string | string[] };
+  ename?: string;
+  evalue?: string;
+  traceback?: string[];
+}
+interface Cell {
+  cell_type: string;
+  source: string | string[];
+  outputs?: Output[];
+}
+
+const NOTEBOOK = path.join(ROOT, 'notebooks', '02-model-swap.ipynb');
+const join = (value: string | string[] | undefined) => ([] as string[]).concat(value ?? []).join('');
+const textOf = (cell: Cell) =>
+  (cell.outputs ?? []).map((o) => (o.output_type === 'stream' ? join(o.text) : join(o.data?.['text/plain']))).join('');
+
+/** Why the built package cannot run the notebook, or undefined. */
+function packageMissing(): string | undefined {
+  const typings = path.join(ROOT, 'dist', 'lib', 'index.d.ts');
+  if (!fs.existsSync(typings)) return 'dist/lib is not built: run `npm run build` (npm test does)';
+  if (!/\bcompareModels\b/.test(fs.readFileSync(typings, 'utf8'))) {
+    return "'tslab-dl' does not export compareModels yet (lib/index.ts: export { compareModels, ... } from './compare'; then npm run build)";
+  }
+  return undefined;
+}
+
+test('02-model-swap.ipynb runs through the kernel on the synthetic twin and shows the comparison', { timeout: 900_000 }, (t) => {
+  const missing = jupyterMissing() ?? packageMissing();
+  if (missing) {
+    t.skip(missing);
+    return;
+  }
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-model-swap-'));
+  const sandbox = jupyterSandbox({
+    TSLAB_DL_DATA: path.join(work, 'data', 'dataset_dollarstreet'),
+    TSLAB_DL_SAMPLES: '45',
+    TSLAB_DL_EPOCHS: '3',
+    TSLAB_DL_WEIGHTS: 'none',
+    TSLAB_DL_CACHE: path.join(work, 'cache'),
+    TSLAB_DL_FEATURE_CACHE: 'memory',
+  });
+  try {
+    const executed = path.join(work, '02-model-swap.ipynb');
+    const started = Date.now();
+    const run = spawnSync(JUPYTER_PYTHON, [path.join(ROOT, 'scripts', 'python', 'run_notebook.py'), NOTEBOOK, executed, '--timeout', '600'], {
+      env: sandbox.env,
+      encoding: 'utf8',
+    });
+    t.diagnostic(`notebook run: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    assert.ok(fs.existsSync(executed), `the notebook did not run: ${run.stderr}`);
+    const nb = JSON.parse(fs.readFileSync(executed, 'utf8'));
+    const cells: Cell[] = nb.cells.filter((c: Cell) => c.cell_type === 'code');
+    const errors = cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'error');
+    assert.deepEqual(errors.map((e) => `${e.ename}: ${e.evalue}`), [], run.stderr);
+    assert.equal(run.status, 0, run.stderr);
+
+    const all = cells.map(textOf).join('\n');
+    assert.match(all, /USING SYNTHETIC STAND-IN DATA/, 'the synthetic data is announced');
+    assert.match(all, /train images \[ 45, 64, 64, 3 \] validation images \[ 15, 64, 64, 3 \]/);
+    assert.match(all, /Random weights for every network/);
+    // The swapped base, MobileNetV2 (alpha 1, 160x160), under the lesson's head: 2,257,984 + 69,680
+    // parameters (BN 4 x 1280, Dense 1280 x 50 + 50, Dense 50 x 10 + 10), 67,120 of them trainable.
+    assert.match(all, /Total params: 2,?327,?664/);
+    assert.match(all, /Trainable params: 67,?120/);
+    assert.match(all, /mobilenetv2_1\.00_160: best validation accuracy \d+\.\d% after [1-3] epochs/);
+
+    // The comparison: a text table (text/plain) and an HTML table with the bar chart.
+    const outputs = cells.flatMap((c) => c.outputs ?? []);
+    const html = outputs.map((o) => join(o.data?.['text/html'])).filter((h) => h.includes('<table')).join('\n');
+    for (const name of ['DenseNet121', 'MobileNetV2', 'ResNet50']) assert.match(html, new RegExp(`<td[^>]*>${name}</td>`), `${name} in the table`);
+    assert.match(html, /<svg[\s\S]*Best validation accuracy \(%\)[\s\S]*Feature extraction \(images\/s\)[\s\S]*<\/svg>/);
+    assert.match(all, /Model comparison: 45 training \/ 15 validation images, upscaled to 160x160, max pooling/);
+    // The lesson's DenseNet121 figures in its row.
+    assert.match(all, /DenseNet121\s+random\s+7,093,360 \/ 53,808\s+1024/);
+    assert.match(all, /ResNet50\s+random\s+23,698,864 \/ 107,056\s+2048/);
+    // The curves: one SVG plot with a series per network.
+    const plots = outputs.map((o) => join(o.data?.['image/svg+xml'])).filter((s) => s.includes('data-series'));
+    assert.equal(plots.length, 1, 'one validation-accuracy plot');
+    for (const name of ['DenseNet121', 'MobileNetV2', 'ResNet50']) assert.match(plots[0], new RegExp(`data-series="${name}"`));
+    assert.match(all, /Best network: (DenseNet121|MobileNetV2|ResNet50) with \d+\.\d% validation accuracy \(3 compared; data: synthetic stand-in[^;]*; weights: random\)/);
+  } finally {
+    sandbox.dispose();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
