@@ -95,6 +95,10 @@ test('02-model-swap.ipynb runs through the kernel on the synthetic twin and show
     const plots = outputs.map((o) => join(o.data?.['image/svg+xml'])).filter((s) => s.includes('data-series'));
     assert.equal(plots.length, 1, 'one validation-accuracy plot');
     for (const name of ['DenseNet121', 'MobileNetV2', 'ResNet50']) assert.match(plots[0], new RegExp(`data-series="${name}"`));
+    // One line per network in the form `npm run lesson -- --notebook notebooks/02-model-swap.ipynb` reports.
+    for (const name of ['DenseNet121', 'MobileNetV2', 'ResNet50']) {
+      assert.match(all, new RegExp(`\\nFinal validation accuracy of ${name}: \\d+\\.\\d% \\(best \\d+\\.\\d%\\) after [1-3] epochs`));
+    }
     assert.match(all, /Best network: (DenseNet121|MobileNetV2|ResNet50) with \d+\.\d% validation accuracy \(3 compared; data: synthetic stand-in[^;]*; weights: random\)/);
   } finally {
     sandbox.dispose();
