@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import './layers/frozen';
+import './layers/batch_normalization';
 import './train/compile';
 import './features/planner';
 
@@ -66,6 +67,10 @@ export { setRandomSeed, randomSeed } from './random';
 export * from './train';
 export { confusionMatrix, ConfusionMatrix } from './confusion';
 export * from './plot';
+
+// The model-swap challenge
+export { compareModels, comparisonChartSvg, ModelComparison, COMPARABLE_MODELS } from './compare';
+export type { CompareOptions, ComparisonData, ComparisonRow, ComparisonSetup, ModelSpec, BaseBuilder, Preprocess } from './compare';
 
 // Notebooks as scripts
 export { exportNotebook, importScript } from './export';

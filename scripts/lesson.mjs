@@ -108,7 +108,7 @@ function main() {
     { env, stdio: 'inherit' },
   );
   const seconds = (Date.now() - started) / 1000;
-  fs.rmSync(path.dirname(jupyterPath), { recursive: true, force: true });
+  fs.rmSync(path.dirname(path.dirname(jupyterPath)), { recursive: true, force: true });
   if (!fs.existsSync(executed)) fail('the notebook did not run (see the error above).');
 
   const nb = JSON.parse(fs.readFileSync(executed, 'utf8'));

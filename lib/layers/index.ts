@@ -7,3 +7,4 @@ export { Rescaling, rescaling } from './rescaling';
 export type { RescalingArgs, ChannelValues } from './rescaling';
 export { Normalization, normalization, NORMALIZATION_EPSILON } from './normalization';
 export type { NormalizationArgs } from './normalization';
+export { applyBatchNormalizationWithoutScaleOrCenter } from './batch_normalization';
