@@ -117,6 +117,7 @@ export async function benchOnnxExecutor(options: OnnxBenchOptions = {}): Promise
         ['no BN folding', { foldBatchNorm: false }],
         ['onnxruntime optimisations disabled', { graphOptimizationLevel: 'disabled' }],
         ['no BN folding, optimisations disabled', { foldBatchNorm: false, graphOptimizationLevel: 'disabled' }],
+        ['32 images per onnxruntime call', { maxImagesPerCall: 32 }],
         ['1 thread', { threads: 1 }],
         ['idle threads sleep (no spinning)', { spinning: false }],
       ];

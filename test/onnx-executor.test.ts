@@ -308,6 +308,23 @@ describe('run(x, options)', () => {
     await executor.dispose();
   });
 
+  it('splits batches into calls of maxImagesPerCall images: same result, progress per batch', async () => {
+    const input = tf.input({ shape: [4, 4, 3] });
+    const model = tf.model({ inputs: input, outputs: L.conv2d({ filters: 2, kernelSize: 3 }).apply(input) as tf.SymbolicTensor });
+    const whole = await createOnnxExecutor(model, { maxImagesPerCall: 64 });
+    const split = await createOnnxExecutor(model, { maxImagesPerCall: 2 });
+    await assert.rejects(createOnnxExecutor(model, { maxImagesPerCall: 0 }), /options.maxImagesPerCall must be a positive integer. Received maxImagesPerCall=0/);
+    const x = randomImages([7, 4, 4, 3]);
+    const seen: number[] = [];
+    const a = await whole.run(x, { batchSize: 5 });
+    const b = await split.run(x, { batchSize: 5, onBatchEnd: (done) => void seen.push(done) });
+    assert.deepEqual(seen, [5, 7]);
+    assert.ok(relativeError(b, a) < 1e-6);
+    tf.dispose([x, a, b]);
+    await whole.dispose();
+    await split.dispose();
+  });
+
   it('rejects a wrong image shape, a bad batch size, and use after dispose, naming what it expected', async () => {
     const executor = await smallExecutor();
     const wrong = tf.zeros([2, 5, 4, 3]);

@@ -38,12 +38,18 @@ export interface OnnxExecutorOptions {
    * little faster on an idle machine and wastes cycles on a busy one. Defaults to true.
    */
   spinning?: boolean;
+  /**
+   * Most images per onnxruntime call: a larger requested batch is split. Defaults to 8: on this
+   * project's 2-core machines DenseNet121 at 160x160 runs about 10% faster in calls of 8 images
+   * than of 32 (its feature maps then stay in the caches); the results are the same.
+   */
+  maxImagesPerCall?: number;
   /** How onnxruntime-node is loaded (tests). Defaults to require. */
   loader?: ModuleLoader;
 }
 
 export interface OnnxRunOptions {
-  /** Images per onnxruntime call. Defaults to 32. */
+  /** Images per batch (onBatchEnd is called after each; see also maxImagesPerCall). Defaults to 32. */
   batchSize?: number;
   /** Called after each batch with the number of samples done and the total. */
   onBatchEnd?: (done: number, total: number) => void | Promise<void>;
@@ -89,6 +95,12 @@ export async function createOnnxExecutor(model: tf.LayersModel, options: OnnxExe
   if (!Number.isInteger(threads) || threads < 1) {
     throw new ValueError(`createOnnxExecutor: options.threads must be a positive integer. Received threads=${JSON.stringify(options.threads)}.`);
   }
+  const maxImagesPerCall = options.maxImagesPerCall ?? 8;
+  if (!Number.isInteger(maxImagesPerCall) || maxImagesPerCall < 1) {
+    throw new ValueError(
+      `createOnnxExecutor: options.maxImagesPerCall must be a positive integer. Received maxImagesPerCall=${JSON.stringify(options.maxImagesPerCall)}.`,
+    );
+  }
   const layerGraph = flattenLayerGraph(model, options.output);
   const translation = translateLayerGraph(layerGraph, model.name);
   let folded = 0;
@@ -122,7 +134,7 @@ export async function createOnnxExecutor(model: tf.LayersModel, options: OnnxExe
       note += ` (${wanted.join(', ')} failed: ${(e as Error).message.split('\n')[0]}; using the CPU)`;
     }
   }
-  return new Executor(ort, session, layerGraph, translation, { note, providers, modelBytes, folded });
+  return new Executor(ort, session, layerGraph, translation, { note, providers, modelBytes, folded, maxImagesPerCall });
 }
 
 class Executor implements OnnxExecutor {
@@ -135,6 +147,7 @@ class Executor implements OnnxExecutor {
   readonly providers: string[];
   readonly modelBytes: number;
   readonly foldedBatchNorms: number;
+  private readonly maxImagesPerCall: number;
   private disposed = false;
 
   constructor(
@@ -142,8 +155,9 @@ class Executor implements OnnxExecutor {
     private session: Ort.InferenceSession | undefined,
     private readonly layerGraph: LayerGraph,
     private readonly translation: Translation,
-    facts: { note: string; providers: string[]; modelBytes: number; folded: number },
+    facts: { note: string; providers: string[]; modelBytes: number; folded: number; maxImagesPerCall: number },
   ) {
+    this.maxImagesPerCall = facts.maxImagesPerCall;
     this.inputNames = layerGraph.inputs.map((i) => i.layer.name);
     this.outputShapes = layerGraph.outputShapes;
     this.translatedLayers = translation.translatedLayers;
@@ -177,11 +191,14 @@ class Executor implements OnnxExecutor {
     // One flat float32 buffer per output, filled batch by batch: no tensors pile up.
     let buffers: { data: Float32Array; sampleShape: number[] }[] | undefined;
     for (let start = 0; start < total; start += batchSize) {
-      const count = Math.min(batchSize, total - start);
-      const batch = await this.runBatch(inputs, start, count);
-      buffers ??= batch.map((b) => ({ data: new Float32Array(total * (b.data.length / count)), sampleShape: b.shape.slice(1) }));
-      batch.forEach((b, i) => buffers![i].data.set(b.data, start * (b.data.length / count)));
-      await options.onBatchEnd?.(start + count, total);
+      const end = Math.min(start + batchSize, total);
+      for (let from = start; from < end; from += this.maxImagesPerCall) {
+        const count = Math.min(this.maxImagesPerCall, end - from);
+        const batch = await this.runBatch(inputs, from, count);
+        buffers ??= batch.map((b) => ({ data: new Float32Array(total * (b.data.length / count)), sampleShape: b.shape.slice(1) }));
+        batch.forEach((b, i) => buffers![i].data.set(b.data, from * (b.data.length / count)));
+      }
+      await options.onBatchEnd?.(end, total);
     }
     if (!buffers) {
       return this.outputShapes.map((shape) => {
