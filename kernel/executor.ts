@@ -73,6 +73,11 @@ export class Executor {
   private readonly cellRequire: (id: string) => unknown;
   /** TypeScript declarations of everything earlier cells defined. */
   private prevDecl = '';
+  /**
+   * Turns a backend failure (out of memory, a wasm abort, a CUDA error) into an error that says
+   * how to switch backend: the library's explainBackendError, once the library has loaded.
+   */
+  explainError: (error: unknown) => unknown = (error) => error;
   private cancelWait?: (reason: unknown) => void;
 
   /** @param projectRoot where .ts files may be imported from; defaults to the nearest folder above with a package.json. */
@@ -120,7 +125,7 @@ export class Executor {
       // Declarations made before the failure stay usable, as in a REPL.
       this.prevDecl = converted.declOutput ?? this.prevDecl;
       if (e === INTERRUPTED || isSigintBreak(e)) return { status: 'error', error: interruptedError(), interrupted: true };
-      return { status: 'error', error: runtimeError(e), interrupted: false };
+      return { status: 'error', error: runtimeError(this.explainError(e)), interrupted: false };
     } finally {
       this.cancelWait = undefined;
     }

@@ -130,6 +130,7 @@ export class Kernel {
         const library = loadLibrary(this.notebookDir, this.hook);
         const executor = new Executor(this.notebookDir);
         const report = await library;
+        if (report.library) executor.explainError = report.library.explainBackendError;
         executor.warmUp();
         this.executor = executor;
         return report;
