@@ -82,4 +82,5 @@ export { frozenFeatures, featureStats } from './features/extract';
 export type { FeatureCacheMode, FeatureOptions, Features } from './features/extract';
 export type { Executor } from './features/run';
 export { clearFeatureMemory, featureCacheFolder } from './features/cache';
-export { createOnnxExecutor, onnxAvailable, onnxRuntimeInfo } from './onnx';
+export { createOnnxExecutor, onnxAvailable, onnxRuntimeInfo, registerOnnxTranslator, translatableLayerClasses, Untranslatable } from './onnx';
+export type { OnnxExecutor, OnnxExecutorOptions, OnnxRunOptions, OnnxRuntimeInfo, Translator, TranslationContext, UntranslatedLayer } from './onnx';
