@@ -11,51 +11,17 @@ import { before, describe, test, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../lib/backend';
 import { buildEfficientNet, EFFICIENTNET_B0, EfficientNetB0 } from '../lib/applications/efficientnet';
 import { ApplicationArgs, resolveApplicationArgs } from '../lib/applications/imagenet_utils';
 import { loadWeightsH5 } from '../lib/weights/h5';
+import { PYTHON, assertVaries, predictValues, readNpy, relativeError, runReference, torchMissing } from './support/torch-reference';
 
-const PYTHON = '/usr/bin/python3';
-const { parse: parseNpy } = require('npyjs') as { parse(buffer: ArrayBuffer): { data: Float32Array; shape: number[] } };
-
-function torchMissing(): string | undefined {
-  const r = spawnSync(PYTHON, ['-c', 'import numpy, h5py, torch, torchvision'], { encoding: 'utf8' });
-  return r.status === 0 ? undefined : `torch/torchvision/h5py not importable by ${PYTHON}: ${(r.stderr || String(r.error)).trim().split('\n').pop()}`;
-}
-
-function readNpy(file: string): { data: Float32Array; shape: number[] } {
-  const bytes = fs.readFileSync(file);
-  return parseNpy(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-}
-
-function reference(size: number, batch: number, extra: string[] = []): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tslab-dl-efficientnet-torch-${size}-`));
-  const r = spawnSync(PYTHON, [path.join(__dirname, 'python', 'app_efficientnet_torch_reference.py'), dir, String(size), String(batch), ...extra], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return dir;
-}
-
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  assert.equal(actual.length, expected.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
-}
-
-function assertVaries(values: Float32Array, batch: number): void {
-  const n = values.length / batch;
-  let differs = 0;
-  for (let i = 0; i < n; i++) if (Math.abs(values[i] - values[n + i]) > 1e-3 * Math.abs(values[i]) + 1e-6) differs++;
-  assert.ok(differs > n / 2, `only ${differs} of ${n} features differ between the two images`);
-}
+/** Writes the torch reference for `size`x`size` images into a fresh folder. */
+const reference = (size: number, batch: number, extra: string[] = []) =>
+  runReference('app_efficientnet_torch_reference.py', `efficientnet-torch-${size}`, [String(size), String(batch), ...extra]);
 
 /** Sets the reference's weights by position (Keras' load order), checking each layer's name and shapes. */
 function setFlatWeights(model: tf.LayersModel, dir: string): void {
@@ -78,14 +44,6 @@ function setFlatWeights(model: tf.LayersModel, dir: string): void {
     tf.dispose(values);
   }
   assert.equal(k, index.length, 'every weight of the reference was used');
-}
-
-async function predict(model: tf.LayersModel, images: { data: Float32Array; shape: number[] }): Promise<Float32Array> {
-  const x = tf.tensor(images.data, images.shape);
-  const y = model.predict(x) as tf.Tensor;
-  const values = (await y.data()) as Float32Array;
-  tf.dispose([x, y]);
-  return values;
 }
 
 /** What lib/weights/h5.ts says while it cannot read Keras' scalar (and int64) `count:0` dataset. */
@@ -125,7 +83,7 @@ describe('EfficientNetB0 matches torchvision efficientnet_b0 (after Keras\' Resc
       for (const pooling of ['avg', 'max'] as const) {
         const model = await EfficientNetB0({ weights: null, includeTop: false, pooling, inputShape: [96, 96, 3] });
         setFlatWeights(model, dir);
-        compare(t, `${pooling} pooling (weights set by position)`, await predict(model, images), path.join(dir, `${pooling}.npy`));
+        compare(t, `${pooling} pooling (weights set by position)`, await predictValues(model, images), path.join(dir, `${pooling}.npy`));
         model.dispose();
       }
       // The h5py-written file: Keras' model.layers names and order (input and pooling excepted).
@@ -134,7 +92,7 @@ describe('EfficientNetB0 matches torchvision efficientnet_b0 (after Keras\' Resc
       assert.equal(names.status, 0, names.stderr);
       const model = await EfficientNetB0({ weights: null, includeTop: false, pooling: 'avg', inputShape: [96, 96, 3] });
       assert.deepEqual(model.layers.slice(1, -1).map((l) => l.name), (JSON.parse(names.stdout) as string[]).slice(1));
-      if (await loadOrTodo(t, model, file)) compare(t, 'avg pooling (from the .h5 file)', await predict(model, images), path.join(dir, 'avg.npy'));
+      if (await loadOrTodo(t, model, file)) compare(t, 'avg pooling (from the .h5 file)', await predictValues(model, images), path.join(dir, 'avg.npy'));
       model.dispose();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -152,7 +110,7 @@ describe('EfficientNetB0 matches torchvision efficientnet_b0 (after Keras\' Resc
       const model = buildEfficientNet(EFFICIENTNET_B0, { ...args, inputShape: [64, 64, 3] });
       assert.equal(model.layers[3].name, 'rescaling_1');
       setFlatWeights(model, dir);
-      compare(t, 'softmax probabilities', await predict(model, images), path.join(dir, 'probs.npy'));
+      compare(t, 'softmax probabilities', await predictValues(model, images), path.join(dir, 'probs.npy'));
       model.dispose();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -165,7 +123,7 @@ describe('EfficientNetB0 matches torchvision efficientnet_b0 (after Keras\' Resc
     try {
       const model = await EfficientNetB0({ weights: null, includeTop: false, pooling: 'avg', inputShape: [64, 64, 3] });
       if (await loadOrTodo(t, model, path.join(dir, 'weights.h5'))) {
-        compare(t, 'avg pooling', await predict(model, readNpy(path.join(dir, 'images.npy'))), path.join(dir, 'avg.npy'));
+        compare(t, 'avg pooling', await predictValues(model, readNpy(path.join(dir, 'images.npy'))), path.join(dir, 'avg.npy'));
       }
       model.dispose();
     } finally {

@@ -21,10 +21,9 @@ import { saveWeightsH5 } from '../lib/weights/h5';
 import { ApplicationArgs } from '../lib/applications/imagenet_utils';
 import { InceptionV3, ResNet50, VGG16, Xception } from '../lib/applications';
 import { randomizeWeights } from '../bench/onnx-fixtures';
+import { PYTHON, predictValues, readNpy, relativeError, torchMissing } from './support/torch-reference';
 
-const PYTHON = '/usr/bin/python3';
 const REFERENCE = path.join(__dirname, 'python', 'app_resnet_vgg_inception_xception_reference.py');
-const { parse: parseNpy } = require('npyjs') as { parse(buffer: ArrayBuffer): { data: Float32Array; shape: number[] } };
 
 type Build = (args?: ApplicationArgs) => Promise<tf.LayersModel>;
 
@@ -35,20 +34,10 @@ const MODELS: { name: string; build: Build; kerasName: string; notopFile: string
   { name: 'Xception', build: Xception, kerasName: 'xception', notopFile: 'xception_weights_tf_dim_ordering_tf_kernels_notop.h5', topFile: 'xception_weights_tf_dim_ordering_tf_kernels.h5' },
 ];
 
-function torchMissing(): string | undefined {
-  const r = spawnSync(PYTHON, ['-c', 'import numpy, h5py, torch, torchvision'], { encoding: 'utf8' });
-  return r.status === 0 ? undefined : `torch/torchvision/h5py not importable by ${PYTHON}: ${(r.stderr || String(r.error)).trim().split('\n').pop()}`;
-}
-
 function python(args: string[]): string {
   const r = spawnSync(PYTHON, [REFERENCE, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
   assert.equal(r.status, 0, r.stderr);
   return r.stdout;
-}
-
-function readNpy(file: string): { data: Float32Array; shape: number[] } {
-  const bytes = fs.readFileSync(file);
-  return parseNpy(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
 }
 
 /** The torch reference for `model` in a fresh folder (weights.h5, images.npy, max.npy, avg.npy, probs.npy). */
@@ -56,18 +45,6 @@ function reference(kerasName: string, size: number, batch: number, extra: string
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tslab-dl-${kerasName}-${size}-`));
   python([kerasName, dir, String(size), String(batch), ...extra]);
   return dir;
-}
-
-/** max |a - b| / max |b|: the error relative to the scale of the reference. */
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  assert.equal(actual.length, expected.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
 }
 
 /** Spread of the reference across images (std over the batch / mean magnitude): a constant output would match trivially. */
@@ -92,14 +69,6 @@ function filesUnder(dir: string): string[] {
   return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
 }
 
-async function predict(model: tf.LayersModel, images: { data: Float32Array; shape: number[] }): Promise<Float32Array> {
-  const x = tf.tensor(images.data, images.shape);
-  const y = model.predict(x) as tf.Tensor;
-  const values = (await y.data()) as Float32Array;
-  tf.dispose([x, y]);
-  return values;
-}
-
 describe('ResNet50, VGG16, InceptionV3, Xception: weights', () => {
   const missing = torchMissing();
   before(async () => {
@@ -117,7 +86,7 @@ describe('ResNet50, VGG16, InceptionV3, Xception: weights', () => {
         const images = readNpy(path.join(dir, 'images.npy'));
         for (const pooling of ['max', 'avg'] as const) {
           const model = await m.build({ weights: path.join(dir, 'weights.h5'), includeTop: false, pooling, inputShape: [size, size, 3] });
-          const features = await predict(model, images);
+          const features = await predictValues(model, images);
           const expected = readNpy(path.join(dir, `${pooling}.npy`));
           const err = relativeError(features, expected.data);
           const s = spread(expected.data, expected.shape);
@@ -138,7 +107,7 @@ describe('ResNet50, VGG16, InceptionV3, Xception: weights', () => {
     try {
       const model = await VGG16({ weights: path.join(dir, 'weights.h5'), inputShape: [64, 64, 3], classes: 10 });
       assert.deepEqual(model.getLayer('fc1').weights[0].shape, [2 * 2 * 512, 4096]);
-      const probs = await predict(model, readNpy(path.join(dir, 'images.npy')));
+      const probs = await predictValues(model, readNpy(path.join(dir, 'images.npy')));
       const expected = readNpy(path.join(dir, 'probs.npy'));
       const err = relativeError(probs, expected.data);
       t.diagnostic(`relative error ${err.toExponential(2)}; probabilities ${Array.from(expected.data.slice(0, 10), (p) => p.toFixed(3)).join(' ')}`);
@@ -156,7 +125,7 @@ describe('ResNet50, VGG16, InceptionV3, Xception: weights', () => {
     try {
       // Logits rather than probabilities: with random weights the softmax saturates to 0s and 1s.
       const model = await ResNet50({ weights: path.join(dir, 'weights.h5'), inputShape: [75, 75, 3], classes: 10, classifierActivation: null });
-      const logits = await predict(model, readNpy(path.join(dir, 'images.npy')));
+      const logits = await predictValues(model, readNpy(path.join(dir, 'images.npy')));
       const expected = readNpy(path.join(dir, 'logits.npy'));
       const err = relativeError(logits, expected.data);
       t.diagnostic(`relative error ${err.toExponential(2)}, spread across images ${spread(expected.data, expected.shape).toFixed(3)}`);
