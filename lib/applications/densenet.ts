@@ -15,8 +15,8 @@ import { ready } from '../backend';
 import { ValueError } from '../errors';
 import '../layers/frozen';
 import { loadWeightsH5 } from '../weights/h5';
-import { getWeightsFile, WeightsFileOptions, WeightsFileSpec } from '../weights/imagenet';
-import { getSourceInputs, ImageShape, obtainInputShape, validateActivation, WeightsArg } from './imagenet_utils';
+import { getWeightsFile, WeightsFileSpec } from '../weights/imagenet';
+import { ApplicationArgs, getSourceInputs, ImageShape, obtainInputShape, validateActivation } from './imagenet_utils';
 
 const BASE_WEIGHTS_PATH = 'https://storage.googleapis.com/tensorflow/keras-applications/densenet/';
 const DENSENET121_WEIGHT_PATH = BASE_WEIGHTS_PATH + 'densenet121_weights_tf_dim_ordering_tf_kernels.h5';
@@ -43,38 +43,11 @@ const BN_AXIS = 3;
 /** Keras' default initialiser for Conv2D and Dense (tfjs defaults to glorotNormal). */
 const KERNEL_INITIALIZER = 'glorotUniform';
 
-export interface DenseNetArgs {
-  /** Whether to include the classification top (global average pooling + Dense). Defaults to true. */
-  includeTop?: boolean;
-  /**
-   * 'imagenet' (pre-trained on ImageNet: Keras' file, from Keras' cache, tslab-dl's cache or a
-   * download), null (random initialisation), or the path of a Keras .h5 weights file.
-   * Defaults to 'imagenet'.
-   */
-  weights?: WeightsArg;
-  /**
-   * A symbolic tensor to use as the image input (e.g. the output of an upscale layer). The
-   * returned model then takes the `tf.input()` that tensor came from. Defaults to a new input.
-   */
-  inputTensor?: tf.SymbolicTensor;
-  /**
-   * [height, width, channels], only to be given with `includeTop: false` (otherwise it must be
-   * [224, 224, 3]); 3 channels, height and width at least 32. Defaults to [224, 224, 3] with the
-   * top and [null, null, 3] without.
-   */
-  inputShape?: ImageShape;
-  /**
-   * Pooling of the last feature map when `includeTop` is false: 'avg' (GlobalAveragePooling2D),
-   * 'max' (GlobalMaxPooling2D), or undefined/null for the 4D feature map. Defaults to undefined.
-   */
-  pooling?: 'avg' | 'max' | null;
-  /** Number of classes of the top, only with `includeTop` and no pre-trained weights. Defaults to 1000. */
-  classes?: number;
-  /** Activation of the top layer: 'softmax', or null for logits. Defaults to 'softmax'. */
-  classifierActivation?: string | null;
-  /** Where to find or download 'imagenet' weights (cache folders, a mirror). Defaults to Keras' and tslab-dl's caches and the official URL. */
-  weightsOptions?: WeightsFileOptions;
-}
+/**
+ * DenseNet's arguments are those of every Keras application ({@link ApplicationArgs}): its default
+ * input is [224, 224, 3] with the top; without it, any [height, width, 3] of at least 32x32.
+ */
+export type DenseNetArgs = ApplicationArgs;
 
 /** A building block for a dense block: BN-ReLU-Conv1x1(4k)-BN-ReLU-Conv3x3(k), concatenated to its input. */
 function convBlock(x: tf.SymbolicTensor, growthRate: number, name: string): tf.SymbolicTensor {
