@@ -9,14 +9,11 @@
  * Input pre-processing: Keras' DenseNet expects "torch" mode (x / 255, then ImageNet mean and
  * std per channel); the lesson feeds x / 255 without it.
  */
-import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
 import { ValueError } from '../errors';
 import '../layers/frozen';
-import { loadWeightsH5 } from '../weights/h5';
-import { getWeightsFile, WeightsFileSpec } from '../weights/imagenet';
-import { ApplicationArgs, getSourceInputs, ImageShape, obtainInputShape, validateActivation } from './imagenet_utils';
+import { ApplicationArgs, applicationInput, applicationModel, loadApplicationWeights, resolveApplicationArgs } from './imagenet_utils';
 
 const BASE_WEIGHTS_PATH = 'https://storage.googleapis.com/tensorflow/keras-applications/densenet/';
 const DENSENET121_WEIGHT_PATH = BASE_WEIGHTS_PATH + 'densenet121_weights_tf_dim_ordering_tf_kernels.h5';
@@ -93,49 +90,6 @@ function variant(blocks: readonly number[]): { name: string; top?: string; notop
   return { name: 'densenet' };
 }
 
-function checkArgs(args: DenseNetArgs): void {
-  const weights = args.weights;
-  if (!(weights === 'imagenet' || weights === null || (typeof weights === 'string' && fs.existsSync(weights)))) {
-    throw new ValueError(
-      'The `weights` argument should be either `null` (random initialization), `imagenet` (pre-training on ImageNet), ' +
-        `or the path to the weights file to be loaded. Received: weights=${JSON.stringify(weights)}` +
-        (typeof weights === 'string' ? ` (no file exists at that path, relative to ${process.cwd()}).` : '.'),
-    );
-  }
-  if (weights === 'imagenet' && args.includeTop && args.classes !== 1000) {
-    throw new ValueError(`If using \`weights: 'imagenet'\` with \`includeTop\` as true, \`classes\` should be 1000. Received: classes=${args.classes}.`);
-  }
-  if (args.pooling != null && args.pooling !== 'avg' && args.pooling !== 'max') {
-    throw new ValueError(`\`pooling\` should be 'avg', 'max' or undefined. Received: pooling=${JSON.stringify(args.pooling)}.`);
-  }
-  if (!Number.isInteger(args.classes) || (args.classes as number) < 1) {
-    throw new ValueError(`\`classes\` should be a positive integer. Received: classes=${JSON.stringify(args.classes)}.`);
-  }
-  const input = args.inputTensor;
-  if (input !== undefined && !(input instanceof tf.SymbolicTensor)) {
-    throw new ValueError(
-      '`inputTensor` should be a symbolic tensor, the output of `tf.input()` or of a layer applied to one ' +
-        `(e.g. \`upscale({height: 160, width: 160}).apply(inputs)\`). Received: ${input === null ? 'null' : (input as object).constructor?.name ?? typeof input}.`,
-    );
-  }
-}
-
-function checkInputTensor(input: tf.SymbolicTensor, inputShape: ImageShape | undefined): void {
-  const shape = input.shape;
-  if (shape.length !== 4) {
-    throw new ValueError(`\`inputTensor\` should be a batch of images [batch, height, width, channels]. Received a tensor of shape [${shape.join(', ')}].`);
-  }
-  if (inputShape !== undefined) {
-    const mismatch = inputShape.some((d, i) => d !== null && shape[i + 1] !== null && shape[i + 1] !== d);
-    if (mismatch) {
-      throw new ValueError(
-        `\`inputTensor\` has shape [${shape.slice(1).join(', ')}] per image but \`inputShape\` is [${inputShape.join(', ')}]: ` +
-          'they must agree (or leave out inputShape).',
-      );
-    }
-  }
-}
-
 /**
  * Instantiates the DenseNet architecture (Keras' `DenseNet(blocks, ...)`), optionally loaded
  * with weights pre-trained on ImageNet.
@@ -144,21 +98,14 @@ function checkInputTensor(input: tf.SymbolicTensor, inputShape: ImageShape | und
  */
 export async function denseNet(blocks: readonly number[], options: DenseNetArgs = {}): Promise<tf.LayersModel> {
   await ready();
-  // Defaults as in Keras; an explicit `undefined` also means the default.
-  const args = {
-    ...options,
-    includeTop: options.includeTop ?? true,
-    weights: options.weights === undefined ? 'imagenet' : options.weights,
-    classes: options.classes ?? 1000,
-    classifierActivation: options.classifierActivation === undefined ? 'softmax' : options.classifierActivation,
-  };
-  checkArgs(args);
-  const { includeTop, weights } = args;
-  const inputShape = obtainInputShape(args.inputShape, 224, 32, includeTop, weights);
-  if (includeTop) validateActivation(args.classifierActivation, weights);
-  if (args.inputTensor) checkInputTensor(args.inputTensor, args.inputShape);
+  const args = resolveApplicationArgs(options, 224, 32);
+  const { name, top, notop } = variant(blocks);
+  if (args.weights === 'imagenet' && !(top && notop)) {
+    throw new ValueError(`There are no ImageNet weights for a DenseNet with blocks [${blocks.join(', ')}]; use DenseNet121, DenseNet169 or DenseNet201, or pass weights: null.`);
+  }
+  const includeTop = args.includeTop;
 
-  const imgInput = args.inputTensor ?? tf.input({ shape: inputShape });
+  const imgInput = applicationInput(args);
   let x = tf.layers.zeroPadding2d({ padding: [[3, 3], [3, 3]], name: 'zero_padding2d' }).apply(imgInput) as tf.SymbolicTensor;
   x = tf.layers.conv2d({ filters: 64, kernelSize: 7, strides: 2, useBias: false, kernelInitializer: KERNEL_INITIALIZER, name: 'conv1/conv' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.batchNormalization({ axis: BN_AXIS, epsilon: BN_EPSILON, name: 'conv1/bn' }).apply(x) as tf.SymbolicTensor;
@@ -188,49 +135,15 @@ export async function denseNet(blocks: readonly number[], options: DenseNetArgs 
     x = tf.layers.globalMaxPooling2d({ name: 'max_pool' }).apply(x) as tf.SymbolicTensor;
   }
 
-  // Ensure that the model takes into account any potential predecessors of `inputTensor`.
-  const inputs = args.inputTensor ? getSourceInputs(args.inputTensor) : imgInput;
-  const { name, top, notop } = variant(blocks);
-  const model = tf.model({ inputs, outputs: x, name });
-
-  try {
-    if (weights === 'imagenet') {
-      const url = includeTop ? top : notop;
-      if (!url) {
-        throw new ValueError(`There are no ImageNet weights for a DenseNet with blocks [${blocks.join(', ')}]; use DenseNet121, DenseNet169 or DenseNet201, or pass weights: null.`);
-      }
-      const spec: WeightsFileSpec = {
-        fileName: url.slice(url.lastIndexOf('/') + 1),
-        url,
-        md5: FILE_HASHES[url],
-        description: `${name.replace('densenet', 'DenseNet')} ImageNet weights${includeTop ? '' : ' (no top)'}`,
-      };
-      await loadWeightsH5(model, await getWeightsFile(spec, args.weightsOptions));
-    } else if (weights !== null) {
-      await loadWeightsH5(model, weights);
-    }
-  } catch (e) {
-    // Nothing half-done: free the variables of the layers built here (not the caller's layers).
-    for (const layer of model.layers) {
-      if (layer.weights.length > 0 && !isCallerLayer(layer, args.inputTensor)) layer.weights.forEach((w) => w.dispose());
-    }
-    throw e;
-  }
+  // The model takes the caller's original inputs when `inputTensor` is given (Keras' get_source_inputs).
+  const model = applicationModel(args, imgInput, x, name);
+  // Official files exist for 121/169/201 only; other block counts were refused 'imagenet' above.
+  await loadApplicationWeights(model, args, {
+    model: name.replace('densenet', 'DenseNet'),
+    top: { url: top ?? '', md5: top ? FILE_HASHES[top] : undefined },
+    notop: { url: notop ?? '', md5: notop ? FILE_HASHES[notop] : undefined },
+  });
   return model;
-}
-
-/** Whether `layer` produced (part of) the caller's `inputTensor`, so it is not ours to dispose. */
-function isCallerLayer(layer: tf.layers.Layer, inputTensor: tf.SymbolicTensor | undefined): boolean {
-  if (!inputTensor) return false;
-  const upstream = new Set<tf.layers.Layer>();
-  const visit = (t: tf.SymbolicTensor): void => {
-    if (upstream.has(t.sourceLayer as tf.layers.Layer)) return;
-    upstream.add(t.sourceLayer as tf.layers.Layer);
-    const node = (t.sourceLayer.inboundNodes as unknown as { inputTensors: tf.SymbolicTensor[] }[])[t.nodeIndex];
-    node?.inputTensors.filter((u) => u !== t).forEach(visit);
-  };
-  visit(inputTensor);
-  return upstream.has(layer);
 }
 
 /** Instantiates the DenseNet121 architecture (7,037,504 parameters without the top, 8,062,504 with). */
