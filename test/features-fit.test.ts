@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { fit, evaluate, predict, buildHead, upscale, flatten, sparseCategoricalCrossentropy, featureStats, clearFeatureMemory, setRandomSeed } from '../lib';
+import { fit, evaluate, predict, buildHead, upscale, flatten, sparseCategoricalCrossentropy, featureStats, clearFeatureMemory, setRandomSeed, splitFrozenPrefix } from '../lib';
 
 async function lessonLikeModel(seed: number) {
   setRandomSeed(seed);
@@ -61,5 +61,45 @@ test('cached and uncached training give the same losses, metrics and weights', a
   assert.ok(Math.abs(viaCache.loss - whole.loss) < 1e-5);
   const p1 = await predict(cachedModel, vx);
   const p2 = cachedModel.predict(vx) as tf.Tensor;
+  assert.ok(tf.max(tf.abs(tf.sub(p1, p2))).dataSync()[0] < 1e-5);
+});
+
+test('a base with a stochastic layer inside is cut in two tensors, cached, and trains as the whole model', async () => {
+  clearFeatureMemory();
+  // Like EfficientNet's drop-connect: a Dropout inside a frozen base stays stochastic in training
+  // (Keras), so the frozen prefix ends at its input and at the frozen branch beside it.
+  const build = async () => {
+    setRandomSeed(7);
+    const inputs = tf.input({ shape: [8, 8, 3] });
+    let x = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', useBias: false }).apply(inputs) as tf.SymbolicTensor;
+    x = tf.layers.batchNormalization({}).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
+    const dropped = tf.layers.dropout({ rate: 0 }).apply(x) as tf.SymbolicTensor;
+    const branch = tf.layers.conv2d({ filters: 4, kernelSize: 1 }).apply(x) as tf.SymbolicTensor;
+    const merged = tf.layers.add().apply([dropped, branch]) as tf.SymbolicTensor;
+    const pooled = tf.layers.globalAveragePooling2d({}).apply(merged) as tf.SymbolicTensor;
+    const base = tf.model({ inputs, outputs: pooled });
+    base.trainable = false;
+    const model = tf.model({ inputs, outputs: buildHead(pooled, { hidden: 5, dropout: 0, classes: 3 }) });
+    model.compile({ optimizer: 'adam', loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
+    return model;
+  };
+  const x = tf.randomUniform([24, 8, 8, 3], 0, 1, 'float32', 21);
+  const y = tf.tensor1d(Array.from({ length: 24 }, (_, i) => i % 3), 'int32');
+  const uncachedModel = await build();
+  const cachedModel = await build();
+  assert.equal(splitFrozenPrefix(cachedModel)?.prefix.outputs.length, 2, 'the prefix ends in two tensors');
+  const options = { batchSize: 8, epochs: 2, shuffle: false, validationData: [x, y] as [tf.Tensor, tf.Tensor], verbose: 0 as const };
+  const before = featureStats.computed;
+  const uncached = await fit(uncachedModel, x, y, { ...options, cache: false });
+  const cached = await fit(cachedModel, x, y, { ...options, cache: 'memory' });
+  assert.equal(featureStats.computed - before, 1, 'the two-tensor prefix ran once (training and validation images are the same tensor)');
+  for (const key of ['loss', 'val_loss']) {
+    (uncached.history[key] as number[]).forEach((v, i) =>
+      assert.ok(Math.abs(v - (cached.history[key] as number[])[i]) < 1e-5, `${key}[${i}]: ${v} vs ${(cached.history[key] as number[])[i]}`));
+  }
+  // predict goes through the same two-input head.
+  const p1 = await predict(cachedModel, x, { verbose: 0 });
+  const p2 = cachedModel.predict(x) as tf.Tensor;
   assert.ok(tf.max(tf.abs(tf.sub(p1, p2))).dataSync()[0] < 1e-5);
 });

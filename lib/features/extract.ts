@@ -28,7 +28,10 @@ export interface FeatureOptions {
 export const featureStats = { computed: 0, imagesComputed: 0, memoryHits: 0, diskHits: 0 };
 
 export interface Features {
+  /** The prefix's first (usually only) output. */
   features: tf.Tensor;
+  /** Every output of the prefix, in order (a prefix cut in several places has several). */
+  outputs: tf.Tensor[];
   source: 'computed' | 'memory' | 'disk';
   /** The engine that computed them; undefined when they came from a cache. */
   executor: ExecutorName | undefined;
@@ -38,30 +41,46 @@ export interface Features {
 
 const CACHE_MODES: readonly FeatureCacheMode[] = ['memory', 'disk', false];
 
-/** The outputs of `prefix` (a single-input, single-output model) for `x`. */
+/** The cache entry of output `i` of a prefix whose key is `key`. */
+const entryKey = (key: string, i: number) => (i === 0 ? key : `${key}-${i}`);
+
+/** Every output cached under `key`, or undefined when one of them is missing. */
+function fromCache(key: string, outputs: number, read: (key: string) => tf.Tensor | undefined): tf.Tensor[] | undefined {
+  const found: tf.Tensor[] = [];
+  for (let i = 0; i < outputs; i++) {
+    const t = read(entryKey(key, i));
+    if (!t) return undefined;
+    found.push(t);
+  }
+  return found;
+}
+
+/** The outputs of `prefix` (a single-input model, one or several outputs) for `x`. */
 export async function frozenFeatures(prefix: tf.LayersModel, x: tf.Tensor, options: FeatureOptions = {}): Promise<Features> {
   const cache = options.cache ?? 'memory';
   if (!CACHE_MODES.includes(cache)) {
     throw new ValueError(`cache must be 'memory', 'disk' or false. Received ${JSON.stringify(options.cache)}.`);
   }
   const executor = chooseExecutor(options.executor ?? 'auto');
-  const cached = (features: tf.Tensor, source: Features['source']): Features => ({ features, source, executor: undefined, release: () => {} });
+  const outputCount = prefix.outputs.length;
+  const result = (outputs: tf.Tensor[], source: Features['source'], engine: ExecutorName | undefined, release: () => void): Features =>
+    ({ features: outputs[0], outputs, source, executor: engine, release });
 
   const key = cache
     ? createHash('sha256').update(`${fingerprintModel(prefix)}|${fingerprintTensor(x)}|${executor.name}`).digest('hex')
     : undefined;
   if (key) {
-    const inMemory = fromMemory(key);
+    const inMemory = fromCache(key, outputCount, fromMemory);
     if (inMemory) {
       featureStats.memoryHits++;
-      return cached(inMemory, 'memory');
+      return result(inMemory, 'memory', undefined, () => {});
     }
     if (cache === 'disk') {
-      const onDisk = fromDisk(key);
+      const onDisk = fromCache(key, outputCount, (k) => fromDisk(k));
       if (onDisk) {
         featureStats.diskHits++;
-        toMemory(key, onDisk);
-        return cached(onDisk, 'disk');
+        onDisk.forEach((t, i) => toMemory(entryKey(key, i), t));
+        return result(onDisk, 'disk', undefined, () => {});
       }
     }
   }
@@ -70,9 +89,9 @@ export async function frozenFeatures(prefix: tf.LayersModel, x: tf.Tensor, optio
   const runner = await createPrefixRunner(prefix, executor.name);
   for (const note of [executor.note, runner.note]) if (note) console.log(note);
   const progress = new Progress(options.label ?? 'Frozen features', n, { unit: 'images' });
-  let features: tf.Tensor;
+  let outputs: tf.Tensor[];
   try {
-    features = await runPrefix(runner, x, options.batchSize ?? 32, (done) => {
+    outputs = await runPrefix(runner, x, options.batchSize ?? 32, (done) => {
       progress.tick(done);
       progress.checkInterrupt();
     });
@@ -85,8 +104,10 @@ export async function frozenFeatures(prefix: tf.LayersModel, x: tf.Tensor, optio
   progress.finish(`on ${executor.name}`);
   featureStats.computed++;
   featureStats.imagesComputed += n;
-  if (!key) return { features, source: 'computed', executor: executor.name, release: () => features.dispose() };
-  if (cache === 'disk') toDisk(key, features);
-  toMemory(key, features);
-  return { features, source: 'computed', executor: executor.name, release: () => {} };
+  if (!key) return result(outputs, 'computed', executor.name, () => outputs.forEach((t) => t.dispose()));
+  outputs.forEach((t, i) => {
+    if (cache === 'disk') toDisk(entryKey(key, i), t);
+    toMemory(entryKey(key, i), t);
+  });
+  return result(outputs, 'computed', executor.name, () => {});
 }

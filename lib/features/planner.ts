@@ -41,7 +41,7 @@ export async function featureCachePlanner(request: ForwardRequest): Promise<Forw
   const cache = request.options.cache === undefined ? defaultCacheMode() : (request.options.cache as FeatureCacheMode);
   if (cache === false) return undefined;
   const split = splitFrozenPrefix(request.model);
-  if (!split || split.prefix.inputs.length !== 1 || split.prefix.outputs.length !== 1) return undefined;
+  if (!split || split.prefix.inputs.length !== 1) return undefined;
   const options: FeatureOptions = {
     batchSize: request.options.batchSize,
     cache,
@@ -61,8 +61,8 @@ export async function featureCachePlanner(request: ForwardRequest): Promise<Forw
   const sources = [train, validation].filter((f) => f !== undefined).map((f) => f!.source);
   return {
     model: split.head,
-    x: train.features,
-    validationX: validation?.features,
+    x: single(train.outputs),
+    validationX: validation && single(validation.outputs),
     note:
       `Frozen prefix (${split.prefixLayerCount} layers) computed once` +
       (sources.every((s) => s !== 'computed') ? ` (from the ${sources[0]} cache)` : ` on ${train.executor ?? 'tfjs'}`) +
@@ -72,6 +72,11 @@ export async function featureCachePlanner(request: ForwardRequest): Promise<Forw
       validation?.release();
     },
   };
+}
+
+/** One tensor for a one-input head, the list for a head fed by several cut tensors. */
+function single(outputs: tf.Tensor[]): tf.Tensor | tf.Tensor[] {
+  return outputs.length === 1 ? outputs[0] : outputs;
 }
 
 registerForwardPlanner(featureCachePlanner);

@@ -13,13 +13,14 @@ export interface PrefixRunner {
   name: ExecutorName;
   /** One line on how the prefix runs (e.g. which layers fell back to tfjs), or undefined. */
   note?: string;
-  /** Runs one batch; the result is a new tensor the caller owns. */
-  runBatch(batch: tf.Tensor): Promise<tf.Tensor>;
+  /** Runs one batch; the result is one new tensor per output of the prefix, owned by the caller. */
+  runBatch(batch: tf.Tensor): Promise<tf.Tensor[]>;
   /**
-   * Runs all of `x` in batches itself, calling `onBatch(images)` after each; the result is a new
-   * tensor the caller owns. ONNX does this: slicing wasm tensors per batch costs ~20% of its time.
+   * Runs all of `x` in batches itself, calling `onBatch(images)` after each; the result is one new
+   * tensor per output, owned by the caller. ONNX does this: slicing wasm tensors per batch costs
+   * ~20% of its time.
    */
-  runAll?(x: tf.Tensor, batchSize: number, onBatch: (images: number) => void): Promise<tf.Tensor>;
+  runAll?(x: tf.Tensor, batchSize: number, onBatch: (images: number) => void): Promise<tf.Tensor[]>;
   dispose(): Promise<void>;
 }
 
@@ -40,16 +41,23 @@ export function chooseExecutor(executor: Executor): { name: ExecutorName; note?:
 /** Prepares `prefix` to run on the engine `name` (for ONNX: translates it and opens a session). */
 export async function createPrefixRunner(prefix: tf.LayersModel, name: ExecutorName): Promise<PrefixRunner> {
   if (name === 'tfjs') {
-    return { name, runBatch: async (batch) => prefix.predictOnBatch(batch) as tf.Tensor, dispose: async () => {} };
+    return {
+      name,
+      runBatch: async (batch) => {
+        const out = prefix.predictOnBatch(batch);
+        return Array.isArray(out) ? out : [out];
+      },
+      dispose: async () => {},
+    };
   }
   const onnx = await createOnnxExecutor(prefix);
   return {
     name,
     note: onnx.untranslated.length > 0 ? onnx.note : undefined,
-    runBatch: (batch) => onnx.run(batch, { batchSize: batch.shape[0] }),
+    runBatch: (batch) => onnx.runAll(batch, { batchSize: batch.shape[0] }),
     runAll: (x, batchSize, onBatch) => {
       let done = 0;
-      return onnx.run(x, {
+      return onnx.runAll(x, {
         batchSize,
         onBatchEnd: async (now) => {
           onBatch(now - done);
@@ -63,19 +71,19 @@ export async function createPrefixRunner(prefix: tf.LayersModel, name: ExecutorN
   };
 }
 
-/** Runs the prefix over `x` in batches, reporting the images done after each batch. */
+/** Runs the prefix over `x` in batches, reporting the images done after each batch; one tensor per output. */
 export async function runPrefix(
   runner: PrefixRunner,
   x: tf.Tensor,
   batchSize: number,
   onBatch: (images: number) => void,
-): Promise<tf.Tensor> {
+): Promise<tf.Tensor[]> {
   if (!(Number.isInteger(batchSize) && batchSize > 0)) {
     throw new ValueError(`batchSize must be a positive integer. Received ${batchSize}.`);
   }
   if (runner.runAll) return runner.runAll(x, batchSize, onBatch);
   const n = x.shape[0];
-  const parts: tf.Tensor[] = [];
+  const parts: tf.Tensor[][] = [];
   try {
     for (let start = 0; start < n; start += batchSize) {
       const size = Math.min(batchSize, n - start);
@@ -90,11 +98,11 @@ export async function runPrefix(
       await new Promise((resolve) => setImmediate(resolve));
     }
   } catch (e) {
-    parts.forEach((p) => p.dispose());
+    parts.flat().forEach((p) => p.dispose());
     throw e;
   }
   if (parts.length === 1) return parts[0];
-  const all = tf.concat(parts, 0);
-  parts.forEach((p) => p.dispose());
+  const all = parts[0].map((_, output) => tf.concat(parts.map((batch) => batch[output]), 0));
+  parts.flat().forEach((p) => p.dispose());
   return all;
 }

@@ -42,10 +42,10 @@ export interface ForwardPlan {
    * (so training it trains the caller's model), compiled with the same optimizer, loss and metrics.
    */
   model: tf.LayersModel;
-  /** Inputs for `model` (e.g. cached features of `request.x`). */
-  x: tf.Tensor;
+  /** Inputs for `model` (e.g. cached features of `request.x`; one tensor per input of `model`). */
+  x: tf.Tensor | tf.Tensor[];
   /** Validation inputs for `model`, when the request had some. */
-  validationX?: tf.Tensor;
+  validationX?: tf.Tensor | tf.Tensor[];
   /** One line on what the plan does, shown by fit/evaluate/predict (e.g. "base features cached"). */
   note?: string;
   /** Frees what the plan created; never the caller's tensors or model. */

@@ -25,13 +25,14 @@ export interface PredictOptions extends ForwardOptions {
  */
 export async function predictBatches(
   model: tf.LayersModel,
-  x: tf.Tensor,
+  x: tf.Tensor | tf.Tensor[],
   batchSize: number,
   label: string,
   verbose: Verbosity,
   onBatch?: (output: tf.Tensor, start: number) => void | Promise<void>,
 ): Promise<tf.Tensor> {
-  const n = x.shape[0];
+  const inputs = Array.isArray(x) ? x : [x];
+  const n = inputs[0].shape[0];
   const progress = verbose !== 0 && n > batchSize ? new Progress(label, n, { unit: 'samples' }) : undefined;
   const parts: tf.Tensor[] = [];
   let result: tf.Tensor | undefined;
@@ -39,7 +40,10 @@ export async function predictBatches(
     for (let start = 0; start < n; start += batchSize) {
       if (interruptRequested()) throw new InterruptedError(label);
       const size = Math.min(batchSize, n - start);
-      const output = tf.tidy(() => model.predict(x.slice(start, size), { batchSize }) as tf.Tensor);
+      const output = tf.tidy(() => {
+        const batch = inputs.map((t) => t.slice(start, size));
+        return model.predict(batch.length === 1 ? batch[0] : batch, { batchSize }) as tf.Tensor;
+      });
       parts.push(output);
       await onBatch?.(output, start);
       progress?.tick(size);
