@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
 import { ValueError } from '../errors';
 import '../layers/frozen';
-import { ApplicationArgs, applicationInput, applicationModel, loadApplicationWeights, resolveApplicationArgs } from './imagenet_utils';
+import { ApplicationArgs, applicationInput, applicationModel, globalPooling, loadApplicationWeights, predictions, resolveApplicationArgs } from './imagenet_utils';
 
 const BASE_WEIGHTS_PATH = 'https://storage.googleapis.com/tensorflow/keras-applications/densenet/';
 const DENSENET121_WEIGHT_PATH = BASE_WEIGHTS_PATH + 'densenet121_weights_tf_dim_ordering_tf_kernels.h5';
@@ -124,16 +124,8 @@ export async function denseNet(blocks: readonly number[], options: DenseNetArgs 
   x = tf.layers.batchNormalization({ axis: BN_AXIS, epsilon: BN_EPSILON, name: 'bn' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.activation({ activation: 'relu', name: 'relu' }).apply(x) as tf.SymbolicTensor;
 
-  if (includeTop) {
-    x = tf.layers.globalAveragePooling2d({ name: 'avg_pool' }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.dense({
-      units: args.classes, activation: (args.classifierActivation ?? 'linear') as 'softmax', kernelInitializer: KERNEL_INITIALIZER, name: 'predictions',
-    }).apply(x) as tf.SymbolicTensor;
-  } else if (args.pooling === 'avg') {
-    x = tf.layers.globalAveragePooling2d({ name: 'avg_pool' }).apply(x) as tf.SymbolicTensor;
-  } else if (args.pooling === 'max') {
-    x = tf.layers.globalMaxPooling2d({ name: 'max_pool' }).apply(x) as tf.SymbolicTensor;
-  }
+  if (includeTop) x = predictions(globalPooling(x, 'avg'), args);
+  else if (args.pooling) x = globalPooling(x, args.pooling);
 
   // The model takes the caller's original inputs when `inputTensor` is given (Keras' get_source_inputs).
   const model = applicationModel(args, imgInput, x, name);

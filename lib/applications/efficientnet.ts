@@ -27,10 +27,7 @@ import { ValueError } from '../errors';
 import '../layers/frozen';
 import { Normalization } from '../layers/normalization';
 import { Rescaling } from '../layers/rescaling';
-import {
-  ApplicationArgs, applicationInput, applicationModel, correctPad, loadApplicationWeights, preprocessImagenetInput,
-  resolveApplicationArgs, ResolvedApplicationArgs,
-} from './imagenet_utils';
+import { ApplicationArgs, applicationInput, applicationModel, correctPad, globalPooling, loadApplicationWeights, predictions, preprocessImagenetInput, resolveApplicationArgs, ResolvedApplicationArgs } from './imagenet_utils';
 
 const BASE_WEIGHTS_PATH = 'https://storage.googleapis.com/keras-applications/';
 
@@ -211,15 +208,11 @@ export function buildEfficientNet(config: EfficientNetConfig, args: ResolvedAppl
   x = bn(x, 'top_bn');
   x = swish(x, 'top_activation');
   if (args.includeTop) {
-    x = tf.layers.globalAveragePooling2d({ name: 'avg_pool' }).apply(x) as tf.SymbolicTensor;
+    x = globalPooling(x, 'avg');
     if (config.dropoutRate > 0) x = tf.layers.dropout({ rate: config.dropoutRate, name: 'top_dropout' }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.dense({
-      units: args.classes, activation: (args.classifierActivation ?? 'linear') as 'softmax', kernelInitializer: DENSE_KERNEL_INITIALIZER(), name: 'predictions',
-    }).apply(x) as tf.SymbolicTensor;
-  } else if (args.pooling === 'avg') {
-    x = tf.layers.globalAveragePooling2d({ name: 'avg_pool' }).apply(x) as tf.SymbolicTensor;
-  } else if (args.pooling === 'max') {
-    x = tf.layers.globalMaxPooling2d({ name: 'max_pool' }).apply(x) as tf.SymbolicTensor;
+    x = predictions(x, args, DENSE_KERNEL_INITIALIZER());
+  } else if (args.pooling) {
+    x = globalPooling(x, args.pooling);
   }
   return applicationModel(args, imgInput, x, config.modelName);
 }

@@ -372,3 +372,30 @@ export async function loadApplicationWeights(model: tf.LayersModel, args: Resolv
     throw e;
   }
 }
+
+/** Names of the global pooling layers: Keras' 'avg_pool' / 'max_pool', or what it auto-names unnamed ones. */
+export interface PoolingNames {
+  avg: string;
+  max: string;
+}
+
+export const NAMED_POOLING: PoolingNames = { avg: 'avg_pool', max: 'max_pool' };
+/** The names a fresh Keras session gives unnamed GlobalAverage/MaxPooling2D layers (MobileNetV2, VGG16). */
+export const UNNAMED_POOLING: PoolingNames = { avg: 'global_average_pooling2d', max: 'global_max_pooling2d' };
+
+/** GlobalAveragePooling2D or GlobalMaxPooling2D over the last feature map. */
+export function globalPooling(x: tf.SymbolicTensor, pooling: 'avg' | 'max', names: PoolingNames = NAMED_POOLING): tf.SymbolicTensor {
+  const layer = pooling === 'avg' ? tf.layers.globalAveragePooling2d({ name: names.avg }) : tf.layers.globalMaxPooling2d({ name: names.max });
+  return layer.apply(x) as tf.SymbolicTensor;
+}
+
+/** Keras' classifier of an application: Dense(classes, classifierActivation) named 'predictions'. */
+export function predictions(
+  x: tf.SymbolicTensor,
+  args: ResolvedApplicationArgs,
+  kernelInitializer: Parameters<typeof tf.layers.dense>[0]['kernelInitializer'] = 'glorotUniform',
+): tf.SymbolicTensor {
+  return tf.layers.dense({
+    units: args.classes, activation: (args.classifierActivation ?? 'linear') as 'softmax', kernelInitializer, name: 'predictions',
+  }).apply(x) as tf.SymbolicTensor;
+}

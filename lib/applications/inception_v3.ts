@@ -16,9 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
 import '../layers/batch_normalization';
 import '../layers/frozen';
-import {
-  ApplicationArgs, ApplicationWeightFiles, applicationInput, applicationModel, loadApplicationWeights, preprocessImagenetInput, resolveApplicationArgs,
-} from './imagenet_utils';
+import { ApplicationArgs, applicationInput, applicationModel, ApplicationWeightFiles, globalPooling, loadApplicationWeights, predictions, preprocessImagenetInput, resolveApplicationArgs } from './imagenet_utils';
 
 const WEIGHTS_FOLDER = 'https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/';
 
@@ -169,10 +167,7 @@ export async function InceptionV3(options: InceptionV3Args = {}): Promise<tf.Lay
   let x = builder.features(imgInput);
 
   if (args.includeTop) {
-    x = tf.layers.globalAveragePooling2d({ name: 'avg_pool' }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.dense({
-      units: args.classes, activation: (args.classifierActivation ?? 'linear') as 'softmax', kernelInitializer: KERNEL_INITIALIZER, name: 'predictions',
-    }).apply(x) as tf.SymbolicTensor;
+    x = predictions(globalPooling(x, 'avg'), args);
   } else if (args.pooling === 'avg' || args.pooling === 'max') {
     x = builder.pooling(x, args.pooling);
   }

@@ -23,10 +23,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
 import { ValueError } from '../errors';
 import '../layers/frozen';
-import {
-  ApplicationArgs, applicationInput, applicationModel, correctPad, loadApplicationWeights, preprocessImagenetInput,
-  resolveApplicationArgs,
-} from './imagenet_utils';
+import { ApplicationArgs, applicationInput, applicationModel, correctPad, globalPooling, loadApplicationWeights, predictions, preprocessImagenetInput, resolveApplicationArgs, UNNAMED_POOLING } from './imagenet_utils';
 
 const BASE_WEIGHT_PATH = 'https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/';
 
@@ -180,16 +177,8 @@ export async function MobileNetV2(options: MobileNetV2Args = {}): Promise<tf.Lay
   x = relu6(x, 'out_relu');
 
   // Keras leaves the pooling layers unnamed: these are the names it gives them in a fresh session.
-  if (args.includeTop) {
-    x = tf.layers.globalAveragePooling2d({ name: 'global_average_pooling2d' }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.dense({
-      units: args.classes, activation: (args.classifierActivation ?? 'linear') as 'softmax', kernelInitializer: KERNEL_INITIALIZER, name: 'predictions',
-    }).apply(x) as tf.SymbolicTensor;
-  } else if (args.pooling === 'avg') {
-    x = tf.layers.globalAveragePooling2d({ name: 'global_average_pooling2d' }).apply(x) as tf.SymbolicTensor;
-  } else if (args.pooling === 'max') {
-    x = tf.layers.globalMaxPooling2d({ name: 'global_max_pooling2d' }).apply(x) as tf.SymbolicTensor;
-  }
+  if (args.includeTop) x = predictions(globalPooling(x, 'avg', UNNAMED_POOLING), args);
+  else if (args.pooling) x = globalPooling(x, args.pooling, UNNAMED_POOLING);
 
   const model = applicationModel(args, imgInput, x, `mobilenetv2_${alpha.toFixed(2)}_${rows === null ? 'None' : rows}`);
   const file = (suffix: string) => ({ url: `${BASE_WEIGHT_PATH}mobilenet_v2_weights_tf_dim_ordering_tf_kernels_${pythonFloat(alpha)}_${rows}${suffix}.h5` });

@@ -16,9 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
 import '../layers/frozen';
-import {
-  ApplicationArgs, ApplicationWeightFiles, applicationInput, applicationModel, loadApplicationWeights, preprocessImagenetInput, resolveApplicationArgs,
-} from './imagenet_utils';
+import { ApplicationArgs, applicationInput, applicationModel, ApplicationWeightFiles, globalPooling, loadApplicationWeights, predictions, preprocessImagenetInput, resolveApplicationArgs } from './imagenet_utils';
 
 const BASE_WEIGHTS_PATH = 'https://storage.googleapis.com/tensorflow/keras-applications/resnet/';
 
@@ -101,16 +99,8 @@ export async function ResNet50(options: ResNetArgs = {}): Promise<tf.LayersModel
   x = stack1(x, 256, 6, 'conv4');
   x = stack1(x, 512, 3, 'conv5');
 
-  if (args.includeTop) {
-    x = tf.layers.globalAveragePooling2d({ name: 'avg_pool' }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.dense({
-      units: args.classes, activation: (args.classifierActivation ?? 'linear') as 'softmax', kernelInitializer: KERNEL_INITIALIZER, name: 'predictions',
-    }).apply(x) as tf.SymbolicTensor;
-  } else if (args.pooling === 'avg') {
-    x = tf.layers.globalAveragePooling2d({ name: 'avg_pool' }).apply(x) as tf.SymbolicTensor;
-  } else if (args.pooling === 'max') {
-    x = tf.layers.globalMaxPooling2d({ name: 'max_pool' }).apply(x) as tf.SymbolicTensor;
-  }
+  if (args.includeTop) x = predictions(globalPooling(x, 'avg'), args);
+  else if (args.pooling) x = globalPooling(x, args.pooling);
 
   const model = applicationModel(args, imgInput, x, 'resnet50');
   await loadApplicationWeights(model, args, WEIGHT_FILES);

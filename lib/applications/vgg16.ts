@@ -12,9 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
 import '../layers/frozen';
-import {
-  ApplicationArgs, ApplicationWeightFiles, applicationInput, applicationModel, loadApplicationWeights, preprocessImagenetInput, resolveApplicationArgs,
-} from './imagenet_utils';
+import { ApplicationArgs, applicationInput, applicationModel, ApplicationWeightFiles, globalPooling, loadApplicationWeights, predictions, preprocessImagenetInput, resolveApplicationArgs, UNNAMED_POOLING } from './imagenet_utils';
 
 const WEIGHTS_FOLDER = 'https://storage.googleapis.com/tensorflow/keras-applications/vgg16/';
 
@@ -59,14 +57,10 @@ export async function VGG16(options: VGG16Args = {}): Promise<tf.LayersModel> {
     x = tf.layers.flatten({ name: 'flatten' }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.dense({ units: 4096, activation: 'relu', kernelInitializer: KERNEL_INITIALIZER, name: 'fc1' }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.dense({ units: 4096, activation: 'relu', kernelInitializer: KERNEL_INITIALIZER, name: 'fc2' }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.dense({
-      units: args.classes, activation: (args.classifierActivation ?? 'linear') as 'softmax', kernelInitializer: KERNEL_INITIALIZER, name: 'predictions',
-    }).apply(x) as tf.SymbolicTensor;
-  } else if (args.pooling === 'avg') {
+    x = predictions(x, args);
+  } else if (args.pooling) {
     // Keras leaves these unnamed: the first of their class in a session gets these names.
-    x = tf.layers.globalAveragePooling2d({ name: 'global_average_pooling2d' }).apply(x) as tf.SymbolicTensor;
-  } else if (args.pooling === 'max') {
-    x = tf.layers.globalMaxPooling2d({ name: 'global_max_pooling2d' }).apply(x) as tf.SymbolicTensor;
+    x = globalPooling(x, args.pooling, UNNAMED_POOLING);
   }
 
   const model = applicationModel(args, imgInput, x, 'vgg16');

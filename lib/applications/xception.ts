@@ -16,9 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
 import '../layers/frozen';
-import {
-  ApplicationArgs, ApplicationWeightFiles, applicationInput, applicationModel, loadApplicationWeights, preprocessImagenetInput, resolveApplicationArgs,
-} from './imagenet_utils';
+import { ApplicationArgs, applicationInput, applicationModel, ApplicationWeightFiles, globalPooling, loadApplicationWeights, predictions, preprocessImagenetInput, resolveApplicationArgs } from './imagenet_utils';
 
 const WEIGHTS_FOLDER = 'https://storage.googleapis.com/tensorflow/keras-applications/xception/';
 
@@ -138,10 +136,7 @@ export async function Xception(options: XceptionArgs = {}): Promise<tf.LayersMod
   let x = builder.features(imgInput);
 
   if (args.includeTop) {
-    x = tf.layers.globalAveragePooling2d({ name: 'avg_pool' }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.dense({
-      units: args.classes, activation: (args.classifierActivation ?? 'linear') as 'softmax', kernelInitializer: KERNEL_INITIALIZER, name: 'predictions',
-    }).apply(x) as tf.SymbolicTensor;
+    x = predictions(globalPooling(x, 'avg'), args);
   } else if (args.pooling === 'avg' || args.pooling === 'max') {
     x = builder.pooling(x, args.pooling);
   }
