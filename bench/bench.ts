@@ -8,7 +8,10 @@
  * 3. the lesson without the cache (the whole model every epoch, as Keras does): one epoch through the
  *    notebook at the lesson's batch size (32), and, in this process, the time per image of uncached
  *    training (batch 8) and inference, from which one uncached epoch of 878 + 293 images is computed;
- * 4. peak memory (resident set) of the benchmark process and of the kernel during the lessons.
+ * 4. peak memory (resident set) of the benchmark process and of the kernel during the lessons;
+ * 5. how far the base's speed is from what this CPU can do at all: its float32 peak (bench/fp32-peak.c,
+ *    built with gcc when present), the multiply-adds of DenseNet121 per image, and where onnxruntime's
+ *    time goes (a profiled pass), hence the most images/s any float32 executor could reach here.
  *
  * Writes out/bench.json. A benchmark, not a test: it asserts nothing, it reports.
  *     npm run bench [-- --quick]      (--quick: fewer batches, lesson on 200 images)
@@ -18,7 +21,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { measureFp32Peak } from './fp32-peak';
 import { benchOnnxExecutor } from './onnx';
+import type { OnnxProfile } from './onnx-profile';
 import { buildHead, DenseNet121, fit, predict, setBackend, sparseCategoricalCrossentropy, upscale } from '../lib';
 
 interface UncachedFigure {
@@ -107,13 +112,42 @@ function runLesson(label: string, args: string[], env: NodeJS.ProcessEnv): Promi
   });
 }
 
+interface SpeedCeiling {
+  /** Arithmetic per image of the base's convolutions (2 flops per multiply-add). */
+  gflopPerImage: number;
+  /** The rate the fastest executor reached, in GFLOP/s. */
+  onnxGflops: number;
+  fractionOfPeak?: number;
+  /** Images/s with every multiply-add at the CPU's peak rate and nothing else costing time. */
+  atPeakImagesPerSecond?: number;
+  /** Images/s if the convolutions took the time they took and every other kernel none. */
+  convolutionsOnlyImagesPerSecond: number;
+}
+
+function speedCeiling(imagesPerSecond: number, profile: OnnxProfile | undefined, peakGflops: number | undefined): SpeedCeiling | undefined {
+  if (!profile) return undefined;
+  const gflopPerImage = (2 * profile.convolutionMacsPerImage) / 1e9;
+  return {
+    gflopPerImage,
+    onnxGflops: imagesPerSecond * gflopPerImage,
+    fractionOfPeak: peakGflops ? (imagesPerSecond * gflopPerImage) / peakGflops : undefined,
+    atPeakImagesPerSecond: peakGflops ? peakGflops / gflopPerImage : undefined,
+    convolutionsOnlyImagesPerSecond: 1000 / profile.msPerImage.convolution,
+  };
+}
+
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const started = new Date().toISOString();
   const loadAverageBefore = os.loadavg();
 
-  console.log('== DenseNet121 base, 160x160, batch 32');
+  console.log('== float32 peak of this CPU (one FMA loop per core, all cores at once)');
+  const peak = await measureFp32Peak();
+  console.log(peak.gflops ? `${peak.gflops.toFixed(0)} GFLOP/s (${peak.perCoreGflops!.map((g) => g.toFixed(0)).join(' + ')}; ${peak.vectorBits}-bit vectors)` : peak.reason);
+
+  console.log('\n== DenseNet121 base, 160x160, batch 32');
   const base = await benchOnnxExecutor({ onnxBatches: quick ? 2 : 4, wasmBatches: 1, variants: false, log: (l) => console.log(l) });
+  const ceiling = speedCeiling(base.onnx.imagesPerSecond, base.profile, peak.gflops);
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-bench-'));
   const env = { ...process.env, TSLAB_DL_CACHE: path.join(work, 'cache') };
@@ -143,10 +177,14 @@ async function main(): Promise<void> {
       model: base.model,
       batchSize: base.batchSize,
       imagesPerSecond: { onnx: base.onnx.imagesPerSecond, [base.wasm?.executor ?? 'tfjs']: base.wasm?.imagesPerSecond },
+      onnxFastestRunImagesPerSecond: base.onnx.bestImagesPerSecond,
       onnxSpeedupOverWasm: base.speedup,
       onnxSetupSeconds: base.onnx.setupSeconds,
       peakRssMiB: base.peakRssMiB,
+      onnxProfile: base.profile,
+      ceiling,
     },
+    fp32Peak: peak,
     lesson: lessons,
     uncached,
     quick,
@@ -156,8 +194,13 @@ async function main(): Promise<void> {
   fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
 
   console.log('\n== Summary');
-  console.log(`base, onnx: ${base.onnx.imagesPerSecond.toFixed(1)} images/s; ${base.wasm?.executor}: ${base.wasm?.imagesPerSecond.toFixed(1)} images/s; ` +
+  console.log(`base, onnx: ${base.onnx.imagesPerSecond.toFixed(1)} images/s (fastest run ${base.onnx.bestImagesPerSecond?.toFixed(1)}); ${base.wasm?.executor}: ${base.wasm?.imagesPerSecond.toFixed(1)} images/s; ` +
     `speed-up ${base.speedup?.toFixed(1)}x; benchmark peak RSS ${base.peakRssMiB} MiB`);
+  if (ceiling) {
+    console.log(`  ${ceiling.gflopPerImage.toFixed(2)} GFLOP per image: onnx runs at ${ceiling.onnxGflops.toFixed(0)} GFLOP/s` +
+      (ceiling.fractionOfPeak ? `, ${(100 * ceiling.fractionOfPeak).toFixed(0)}% of this CPU's float32 peak; at 100% of the peak: ${ceiling.atPeakImagesPerSecond!.toFixed(1)} images/s` : '') +
+      `; with every kernel but the convolutions free: ${ceiling.convolutionsOnlyImagesPerSecond.toFixed(1)} images/s`);
+  }
   for (const l of lessons) {
     console.log(`lesson ${l.label}: ${l.seconds.toFixed(1)} s, kernel peak RSS ${l.kernelPeakRssMiB} MiB${l.exitCode ? ` (FAILED, exit ${l.exitCode})` : ''}`);
     if (l.finalLine) console.log(`  ${l.finalLine}`);

@@ -44,6 +44,12 @@ export interface OnnxExecutorOptions {
    * than of 32 (its feature maps then stay in the caches); the results are the same.
    */
   maxImagesPerCall?: number;
+  /**
+   * Record how long each onnxruntime operator takes: the profile (a Chrome trace, JSON) goes to
+   * a file whose path starts with this prefix, complete once the executor is disposed.
+   * `npm run bench` uses it to show where the time goes.
+   */
+  profilePrefix?: string;
   /** How onnxruntime-node is loaded (tests). Defaults to require. */
   loader?: ModuleLoader;
 }
@@ -122,6 +128,7 @@ export async function createOnnxExecutor(model: tf.LayersModel, options: OnnxExe
       graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
       // Session config keys (onnxruntime_session_options_config_keys.h), passed through by onnxruntime-node.
       extra: { session: { intra_op: { allow_spinning: options.spinning === false ? '0' : '1' } } },
+      ...(options.profilePrefix === undefined ? {} : { enableProfiling: true, profileFilePrefix: options.profilePrefix }),
     });
     try {
       session = await ort.InferenceSession.create(bytes, sessionOptions(wanted));
@@ -134,7 +141,7 @@ export async function createOnnxExecutor(model: tf.LayersModel, options: OnnxExe
       note += ` (${wanted.join(', ')} failed: ${(e as Error).message.split('\n')[0]}; using the CPU)`;
     }
   }
-  return new Executor(ort, session, layerGraph, translation, { note, providers, modelBytes, folded, maxImagesPerCall });
+  return new Executor(ort, session, layerGraph, translation, { note, providers, modelBytes, folded, maxImagesPerCall, profiling: options.profilePrefix !== undefined });
 }
 
 class Executor implements OnnxExecutor {
@@ -148,6 +155,7 @@ class Executor implements OnnxExecutor {
   readonly modelBytes: number;
   readonly foldedBatchNorms: number;
   private readonly maxImagesPerCall: number;
+  private readonly profiling: boolean;
   private disposed = false;
 
   constructor(
@@ -155,9 +163,10 @@ class Executor implements OnnxExecutor {
     private session: Ort.InferenceSession | undefined,
     private readonly layerGraph: LayerGraph,
     private readonly translation: Translation,
-    facts: { note: string; providers: string[]; modelBytes: number; folded: number; maxImagesPerCall: number },
+    facts: { note: string; providers: string[]; modelBytes: number; folded: number; maxImagesPerCall: number; profiling: boolean },
   ) {
     this.maxImagesPerCall = facts.maxImagesPerCall;
+    this.profiling = facts.profiling;
     this.inputNames = layerGraph.inputs.map((i) => i.layer.name);
     this.outputShapes = layerGraph.outputShapes;
     this.translatedLayers = translation.translatedLayers;
@@ -217,6 +226,7 @@ class Executor implements OnnxExecutor {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.profiling) this.session?.endProfiling(); // writes the profile file
     await this.session?.release();
     this.session = undefined;
   }
