@@ -5,13 +5,15 @@
  *
  * Importing it also makes TensorFlow.js behave like Keras where the lesson depends on it:
  * frozen BatchNormalization runs in inference mode (./layers/frozen), `compile` understands
- * 'accuracy' for integer labels and logs Keras' names (./train/compile), and fit / evaluate /
- * predict compute a frozen base once (./features/planner).
+ * 'accuracy' for integer labels and logs Keras' names (./train/compile), `model.summary()` ends
+ * with Keras' totals (./train/summary-totals), and fit / evaluate / predict compute a frozen base
+ * once (./features/planner).
  */
 import * as tf from '@tensorflow/tfjs';
 import './layers/frozen';
 import './layers/batch_normalization';
 import './train/compile';
+import './train/summary-totals';
 import './features/planner';
 
 export { tf };

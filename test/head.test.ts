@@ -8,6 +8,7 @@ import { buildHead } from '../lib/head';
 import { dense } from '../lib/layers/dense';
 import '../lib/layers/frozen';
 import { summary } from '../lib/train';
+import { parameterMemory } from '../lib/train/summary';
 
 const countOf = (weights: tf.LayerVariable[]) => weights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * (b as number), 1), 0);
 
@@ -24,7 +25,8 @@ test('the head on 1024 pooled features: 55,856 parameters, 53,808 trainable (cou
   assert.equal(countOf(model.trainableWeights), 53_808);
   const s = summary(model, { show: false });
   assert.deepEqual([s.totalParams, s.trainableParams, s.nonTrainableParams], [55_856, 53_808, 2_048]);
-  assert.match(s.text(), /Total params: 55,856\nTrainable params: 53,808\nNon-trainable params: 2,048/);
+  // Sizes as Keras 3 prints them, float32 in binary units: 55,856 x 4 B = 218.19 KiB; 2,048 x 4 B = 8 KiB.
+  assert.match(s.text(), /Total params: 55,856 \(218\.19 KB\)\nTrainable params: 53,808 \(210\.19 KB\)\nNon-trainable params: 2,048 \(8\.00 KB\)/);
   assert.deepEqual(s.layers.map((l) => l.type), ['InputLayer', 'Flatten', 'BatchNormalization', 'Dense', 'Dropout', 'Dense']);
   model.dispose();
 });
@@ -100,9 +102,19 @@ test("the lesson's model (upscale -> frozen DenseNet121, weights null -> head): 
   assert.equal(s.totalParams, 7_093_360);
   assert.equal(s.trainableParams, 53_808);
   assert.equal(s.nonTrainableParams, 7_093_360 - 53_808);
-  // tfjs' own model.summary() prints the same totals.
+  // tfjs' own model.summary() prints the same totals, as the lesson's Keras output shows them
+  // (sizes by hand: 7,093,360 x 4 bytes = 27.06 MiB, 53,808 x 4 = 210.19 KiB, 7,039,552 x 4 = 26.85 MiB).
   const printed: string[] = [];
   model.summary(undefined, undefined, (line: string) => printed.push(line));
-  assert.ok(printed.includes('Total params: 7093360') && printed.includes('Trainable params: 53808'), printed.slice(-4).join('\n'));
+  const totals = printed.filter((line) => / params: /.test(line));
+  assert.deepEqual(totals, ['Total params: 7,093,360 (27.06 MB)', 'Trainable params: 53,808 (210.19 KB)', 'Non-trainable params: 7,039,552 (26.85 MB)']);
   model.dispose();
+});
+
+test("parameter sizes switch units where Keras 3's readable_memory_size does (1024 bytes)", () => {
+  assert.equal(parameterMemory(0), '0.00 B');
+  assert.equal(parameterMemory(255), '1020.00 B');
+  assert.equal(parameterMemory(256), '1.00 KB');
+  assert.equal(parameterMemory(262_144), '1.00 MB');
+  assert.equal(parameterMemory(268_435_456), '1.00 GB');
 });

@@ -1,6 +1,8 @@
 // Barrel for lib/train: fit / evaluate / predict / summary and the forward-path seam.
-// Importing it applies Keras' compile semantics to tfjs (./compile).
+// Importing it applies Keras' compile semantics to tfjs (./compile) and Keras' totals to tfjs'
+// model.summary() (./summary-totals).
 import './compile';
+import './summary-totals';
 
 export { fit } from './fit';
 export type { FitOptions, FitCallback } from './fit';

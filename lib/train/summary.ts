@@ -38,6 +38,21 @@ export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
 }
 
+/** Keras 3's size of a parameter count, float32 (4 bytes) each, in binary units: 7,093,360 -> '27.06 MB'. */
+export function parameterMemory(count: number): string {
+  let size = count * 4;
+  for (const unit of ['B', 'KB', 'MB', 'GB']) {
+    if (size < 1024 || unit === 'GB') return `${size.toFixed(2)} ${unit}`;
+    size /= 1024;
+  }
+  throw new Error('unreachable');
+}
+
+/** One totals line as Keras 3 prints it: 'Total params: 7,093,360 (27.06 MB)'. */
+export function totalsLine(label: 'Total' | 'Trainable' | 'Non-trainable', count: number): string {
+  return `${label} params: ${formatCount(count)} (${parameterMemory(count)})`;
+}
+
 export class ModelSummary {
   constructor(
     readonly name: string,
@@ -60,9 +75,9 @@ export class ModelSummary {
       '='.repeat(width),
       ...rows.map(line),
       '='.repeat(width),
-      `Total params: ${formatCount(this.totalParams)}`,
-      `Trainable params: ${formatCount(this.trainableParams)}`,
-      `Non-trainable params: ${formatCount(this.nonTrainableParams)}`,
+      totalsLine('Total', this.totalParams),
+      totalsLine('Trainable', this.trainableParams),
+      totalsLine('Non-trainable', this.nonTrainableParams),
       '_'.repeat(width),
     ].join('\n');
   }
@@ -72,9 +87,13 @@ export class ModelSummary {
     const rows = this.layers
       .map((l) => `<tr${l.params && !l.trainable ? ' style="color:#777"' : ''}>${td(l.name)}${td(l.type)}${td(l.outputShape)}${td(formatCount(l.params), true)}</tr>`)
       .join('');
-    const totals =
-      `<p style="font-family:monospace;margin:0.3em 0">Total params: <b>${formatCount(this.totalParams)}</b><br>` +
-      `Trainable params: <b>${formatCount(this.trainableParams)}</b><br>Non-trainable params: <b>${formatCount(this.nonTrainableParams)}</b></p>`;
+    const totals = `<p style="font-family:monospace;margin:0.3em 0">${[
+      totalsLine('Total', this.totalParams),
+      totalsLine('Trainable', this.trainableParams),
+      totalsLine('Non-trainable', this.nonTrainableParams),
+    ]
+      .map(escapeXml)
+      .join('<br>')}</p>`;
     // A model the size of DenseNet121 has hundreds of layers: keep them folded, the totals visible.
     const table =
       `<table style="font-family:monospace;border-collapse:collapse"><thead><tr>` +
