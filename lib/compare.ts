@@ -32,6 +32,7 @@ import { randomSeed, setRandomSeed } from './random';
 import { fit } from './train/fit';
 import { Verbosity } from './train/training_display';
 import { formatCount } from './train/summary';
+import { standInWeights, StandInModel } from './standin-weights';
 import { WeightsFileOptions } from './weights/imagenet';
 import { DenseNet121, DenseNet169, DenseNet201 } from './applications/densenet';
 import { EfficientNetB0, preprocessInput as efficientnetPreprocess } from './applications/efficientnet';
@@ -74,8 +75,8 @@ export interface ModelSpec {
   name: string;
   /** Builds the base (Keras' application arguments). Defaults to the known model's builder. */
   build?: BaseBuilder;
-  /** This model's weights: 'imagenet', null, or the path of a Keras .h5 file (no top). Defaults to options.weights. */
-  weights?: WeightsArg;
+  /** This model's weights: 'imagenet', 'stand-in', null, or the path of a Keras .h5 file (no top). Defaults to options.weights. */
+  weights?: WeightsArg | 'stand-in';
   /** Keras' preprocessing for `preprocess: 'keras'`. Defaults to the known model's. */
   preprocess?: Preprocess;
 }
@@ -89,8 +90,12 @@ export interface ComparisonData {
 }
 
 export interface CompareOptions {
-  /** 'imagenet' (each model's official file: Keras' cache, tslab-dl's cache or a download) or null (random). Defaults to 'imagenet'. */
-  weights?: 'imagenet' | null;
+  /**
+   * 'imagenet' (each model's official file: Keras' cache, tslab-dl's cache or a download),
+   * 'stand-in' (where ImageNet's cannot be had: Keras' random kernels calibrated on the training
+   * images, see standInWeights) or null (random). Defaults to 'imagenet'.
+   */
+  weights?: 'imagenet' | 'stand-in' | null;
   /** Where 'imagenet' files are looked for and downloaded from. Defaults to Keras' and tslab-dl's caches and the official URLs. */
   weightsOptions?: WeightsFileOptions;
   /** Side of the upscaled images the bases see. Defaults to 160, as the lesson. */
@@ -129,7 +134,7 @@ export interface CompareOptions {
 /** One model's results. */
 export interface ComparisonRow {
   model: string;
-  /** 'imagenet', 'random' or the weights file. */
+  /** 'imagenet', 'stand-in', 'random' or the weights file. */
   weights: string;
   /** The whole model (upscale + base + head): parameters in total and trainable (the head's). */
   totalParams: number;
@@ -328,10 +333,10 @@ interface ResolvedSpec {
   name: string;
   build: BaseBuilder;
   preprocess?: Preprocess;
-  weights: WeightsArg;
+  weights: WeightsArg | 'stand-in';
 }
 
-function resolveSpecs(models: unknown, weights: WeightsArg): ResolvedSpec[] {
+function resolveSpecs(models: unknown, weights: WeightsArg | 'stand-in'): ResolvedSpec[] {
   if (!Array.isArray(models) || models.length === 0) {
     throw new ValueError(`${WHERE}: models must be a non-empty array of names such as ['DenseNet121', 'ResNet50']. Received ${describeValue(models)}.`);
   }
@@ -411,11 +416,16 @@ async function compareOne(spec: ResolvedSpec, data: ComparisonData, options: Res
   let model: tf.LayersModel | undefined;
   let head: tf.LayersModel | undefined;
   try {
+    // Calibrated on the images this model sees (its own preprocessing, if asked for).
+    const weights =
+      spec.weights === 'stand-in'
+        ? await standInWeights(spec.build as StandInModel, { images: prepared.trainX, size: options.size, seed: options.seed })
+        : spec.weights;
     setRandomSeed(options.seed);
     const inputs = tf.input({ shape: data.trainImages.shape.slice(1) });
     const upscaled = upscale({ height: options.size, width: options.size, method: 'bilinear' }).apply(inputs) as tf.SymbolicTensor;
     const base = await spec.build({
-      includeTop: false, pooling: options.pooling, weights: spec.weights, inputTensor: upscaled, inputShape: [options.size, options.size, 3],
+      includeTop: false, pooling: options.pooling, weights, inputTensor: upscaled, inputShape: [options.size, options.size, 3],
       weightsOptions: options.weightsOptions,
     });
     base.trainable = false;
@@ -498,9 +508,9 @@ async function compareOne(spec: ResolvedSpec, data: ComparisonData, options: Res
  */
 export async function compareModels(models: (string | ModelSpec)[], data: ComparisonData, options: CompareOptions = {}): Promise<ModelComparison> {
   await ready();
-  if (options.weights !== undefined && options.weights !== null && options.weights !== 'imagenet') {
+  if (options.weights !== undefined && options.weights !== null && options.weights !== 'imagenet' && options.weights !== 'stand-in') {
     throw new ValueError(
-      `${WHERE}: options.weights must be 'imagenet' or null. Received ${JSON.stringify(options.weights)}. ` +
+      `${WHERE}: options.weights must be 'imagenet', 'stand-in' or null. Received ${JSON.stringify(options.weights)}. ` +
         `A weights file belongs to one model: pass { name: 'ResNet50', weights: '/path/to/file.h5' } in models.`,
     );
   }

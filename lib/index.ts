@@ -38,8 +38,8 @@ export * from './data';
 export { downloadFile, md5File } from './download';
 export type { DownloadOptions, DownloadResult } from './download';
 export { lessonSettings } from './lesson';
-export { denseNet121StandInWeights } from './standin-weights';
-export type { StandInOptions } from './standin-weights';
+export { denseNet121StandInWeights, standInWeights } from './standin-weights';
+export type { StandInModel, StandInOptions } from './standin-weights';
 export type { LessonOptions, LessonSettings } from './lesson';
 
 // Models

@@ -1,6 +1,7 @@
 /**
  * A stand-in for the ImageNet weights where they cannot be had (no internet, CI), written as a
- * Keras-layout .h5 file that `DenseNet121({ weights: path })` loads like the real one.
+ * Keras-layout .h5 file that the application (`DenseNet121({ weights: path })`, ...) loads like
+ * the real one.
  *
  * Keras' random initialisation alone is a poor stand-in: with every BatchNormalization at its
  * initial statistics (mean 0, variance 1), activations shrink layer after layer and the pooled
@@ -8,46 +9,67 @@
  * BatchNormalization then needs hundreds of updates before its moving variance, starting at 1,
  * reaches theirs; early stopping ends the run first and validation accuracy stays at chance, in
  * Keras as here. A pre-trained network's BatchNormalization statistics match the activations its
- * data produces. The stand-in keeps Keras' random convolution kernels and sets each
- * BatchNormalization's moving mean and variance to the batch statistics of the learner's own
- * images (one forward pass in training mode), which is what pre-training leaves them at.
+ * data produces. The stand-in keeps Keras' random kernels and sets each BatchNormalization's
+ * moving mean and variance to the statistics of its input on the learner's own images, layer
+ * after layer, which is what pre-training leaves them at. A network without BatchNormalization
+ * (VGG16) gets the same effect by scaling each ReLU layer's kernel so its output has unit
+ * root-mean-square on those images (LSUV initialisation, Mishkin & Matas 2016).
  */
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { DenseNet121 } from './applications/densenet';
+import * as applications from './applications';
+import { ApplicationArgs } from './applications/imagenet_utils';
+import { ValueError } from './errors';
 import { fingerprintTensor } from './features/fingerprint';
 import { upscale } from './layers/upscale';
+import { flattenLayerGraph } from './onnx/layer-graph';
 import { randomSeed, setRandomSeed } from './random';
 import { saveWeightsH5 } from './weights/h5';
 import { tslabCacheDir } from './weights/imagenet';
 
 export interface StandInOptions {
-  /** Images the statistics come from (scaled as the model will see them). At most `calibrationImages` are used. */
-  images: tf.Tensor4D;
+  /** Images [n, height, width, 3] the statistics come from (scaled as the model will see them). At most `calibrationImages` are used. */
+  images: tf.Tensor;
   /** Side of the upscaled input. Defaults to 160, as the lesson. */
   size?: number;
   /** Seed of the random kernels. Defaults to 2, as the lesson. */
   seed?: number;
-  /** How many images to compute the statistics on (one batch: wasm memory bounds it). Defaults to 16. */
+  /** How many images to compute the statistics on. Defaults to 16. */
   calibrationImages?: number;
   /** Where the file goes. Defaults to tslab-dl's model cache. */
   folder?: string;
 }
 
-type BatchNormalizationLayer = tf.layers.Layer & { momentum: number };
+/** A builder of `applications` (DenseNet121, MobileNetV2, ...), or its name. */
+export type StandInModel = string | ((args: never) => Promise<tf.LayersModel>);
+
+const APPLICATION_NAMES = Object.keys(applications).filter((name) => /^[A-Z]/.test(name) && typeof (applications as Record<string, unknown>)[name] === 'function');
+
+function resolveBuilder(model: StandInModel): { name: string; build: (args: ApplicationArgs) => Promise<tf.LayersModel> } {
+  const build = typeof model === 'string' ? (applications as Record<string, unknown>)[model] : model;
+  const name = typeof model === 'string' ? model : (model as { name?: string } | undefined)?.name ?? '';
+  if (typeof build !== 'function' || !APPLICATION_NAMES.includes(name)) {
+    throw new ValueError(`standInWeights: model must be one of ${APPLICATION_NAMES.join(', ')} (a name or the builder). Received ${typeof model === 'string' ? `'${model}'` : String(name ?? model)}.`);
+  }
+  return { name, build: build as (args: ApplicationArgs) => Promise<tf.LayersModel> };
+}
 
 /**
- * The path of a DenseNet121 (no top) weights file with Keras' random kernels and BatchNormalization
- * statistics calibrated on `images`; made once per (images, size, seed) and then reused.
+ * The path of a weights file (no top) for `model` with Keras' random kernels calibrated on
+ * `images`; made once per (model, images, size, seed) and then reused.
  */
-export async function denseNet121StandInWeights(options: StandInOptions): Promise<string> {
+export async function standInWeights(model: StandInModel, options: StandInOptions): Promise<string> {
+  const { name, build } = resolveBuilder(model);
   const { images, size = 160, seed = 2, calibrationImages = 16 } = options;
+  if (!(images instanceof tf.Tensor) || images.rank !== 4 || images.shape[3] !== 3 || images.shape[0] === 0) {
+    throw new ValueError(`standInWeights: options.images must be a non-empty batch of RGB images [n, height, width, 3]. Received ${images instanceof tf.Tensor ? `a tensor of shape [${images.shape}]` : typeof images}.`);
+  }
   const sample = images.slice(0, Math.min(calibrationImages, images.shape[0]));
   const key = createHash('sha256').update(`${fingerprintTensor(sample)}|${size}|${seed}`).digest('hex').slice(0, 16);
   const folder = options.folder ?? path.join(tslabCacheDir(), 'standin');
-  const file = path.join(folder, `densenet121_standin_${key}_notop.h5`);
+  const file = path.join(folder, `${name.toLowerCase()}_standin_${key}_notop.h5`);
   if (fs.existsSync(file)) {
     sample.dispose();
     return file;
@@ -59,17 +81,10 @@ export async function denseNet121StandInWeights(options: StandInOptions): Promis
   const upscaled = upscale({ height: size, width: size }).apply(inputs) as tf.SymbolicTensor;
   let base: tf.LayersModel | undefined;
   try {
-    base = await DenseNet121({ includeTop: false, pooling: 'max', weights: null, inputTensor: upscaled, inputShape: [size, size, 3] });
-    const norms = base.layers.filter((l) => l.getClassName() === 'BatchNormalization') as BatchNormalizationLayer[];
-    // Momentum 0: one training-mode pass sets each moving statistic to its batch statistic.
-    // Each layer then normalises with statistics of activations that the layers before it,
-    // already calibrated, produce.
-    for (const layer of norms) layer.momentum = 0;
-    tf.tidy(() => {
-      base!.apply(sample, { training: true });
-    });
-    for (const layer of norms) layer.momentum = 0.99;
+    base = await build({ includeTop: false, pooling: 'max', weights: null, inputTensor: upscaled, inputShape: [size, size, 3] });
+    calibrate(base, sample);
     fs.mkdirSync(folder, { recursive: true });
+    // saveWeightsH5 writes a temporary file and renames it: no half-written stand-in is ever reused.
     await saveWeightsH5(base, file);
   } finally {
     setRandomSeed(previousSeed);
@@ -77,4 +92,87 @@ export async function denseNet121StandInWeights(options: StandInOptions): Promis
     base?.dispose();
   }
   return file;
+}
+
+/** The lesson's stand-in: {@link standInWeights} for DenseNet121. */
+export function denseNet121StandInWeights(options: StandInOptions): Promise<string> {
+  return standInWeights('DenseNet121', options);
+}
+
+/**
+ * Runs `model` on `x` layer by layer in inference mode and, on the way, sets each
+ * BatchNormalization's moving statistics to the moments of its input (or, in a network
+ * without BatchNormalization, scales each ReLU layer to unit output RMS). Each layer is thus
+ * calibrated on what the layers before it, already calibrated, produce.
+ */
+function calibrate(model: tf.LayersModel, x: tf.Tensor): void {
+  const graph = flattenLayerGraph(model);
+  const hasBatchNorm = graph.calls.some((c) => c.layer.getClassName() === 'BatchNormalization');
+  // Uses left of each value, so that a value is freed once the last layer reading it has run.
+  const usesLeft = new Map<string, number>();
+  for (const call of graph.calls) for (const k of call.inputKeys) usesLeft.set(k, (usesLeft.get(k) ?? 0) + 1);
+  const values = new Map<string, tf.Tensor>([[graph.inputs[0].key, x]]);
+  try {
+    for (const call of graph.calls) {
+      const args = call.inputKeys.map((k) => values.get(k)!);
+      if (call.layer.getClassName() === 'BatchNormalization') setMovingStatistics(call.layer, args[0]);
+      let ys = tf.tidy(() => {
+        const y = call.layer.apply(args.length === 1 ? args[0] : args, { ...call.callArgs, training: false });
+        return (Array.isArray(y) ? y : [y]) as tf.Tensor[];
+      });
+      if (!hasBatchNorm && isPositivelyHomogeneous(call.layer)) ys = [scaleToUnitRms(call.layer, ys[0])];
+      call.outputKeys.forEach((k, i) => values.set(k, ys[i]));
+      for (const k of call.inputKeys) {
+        const left = usesLeft.get(k)! - 1;
+        usesLeft.set(k, left);
+        if (left === 0 && values.get(k) !== x) values.get(k)!.dispose();
+      }
+    }
+  } finally {
+    for (const [k, t] of values) if (t !== x && (usesLeft.get(k) ?? 0) > 0) t.dispose();
+    for (const k of graph.outputKeys) if (values.get(k) !== x) values.get(k)?.dispose();
+  }
+}
+
+function weightNamed(layer: tf.layers.Layer, suffix: string): tf.LayerVariable | undefined {
+  return layer.weights.find((w) => w.originalName.endsWith(suffix));
+}
+
+/** Moving mean and variance := the moments of `input` over every axis but the layer's. */
+function setMovingStatistics(layer: tf.layers.Layer, input: tf.Tensor): void {
+  const axis = (layer.getConfig().axis as number | undefined) ?? -1;
+  const channel = axis < 0 ? input.rank + axis : axis;
+  const reduce = Array.from({ length: input.rank }, (_, i) => i).filter((i) => i !== channel);
+  const mean = weightNamed(layer, 'moving_mean');
+  const variance = weightNamed(layer, 'moving_variance');
+  if (!mean || !variance) throw new Error(`standInWeights: ${layer.name} has no moving statistics to calibrate.`);
+  tf.tidy(() => {
+    const moments = tf.moments(input, reduce);
+    mean.write(moments.mean);
+    variance.write(moments.variance);
+  });
+}
+
+/** A layer with a kernel whose output scales with it: ReLU or linear activation. */
+function isPositivelyHomogeneous(layer: tf.layers.Layer): boolean {
+  if (!weightNamed(layer, 'kernel')) return false;
+  const activation = layer.getConfig().activation;
+  return activation === 'relu' || activation === 'linear' || activation === undefined;
+}
+
+/** Scales the layer's kernel and bias by 1 / RMS(y), and y with them (exact for ReLU). */
+function scaleToUnitRms(layer: tf.layers.Layer, y: tf.Tensor): tf.Tensor {
+  const rms = tf.tidy(() => tf.sqrt(tf.mean(tf.square(y)))).dataSync()[0];
+  if (!(rms > 0) || !Number.isFinite(rms)) return y;
+  for (const suffix of ['kernel', 'bias']) {
+    const w = weightNamed(layer, suffix);
+    if (w) {
+      const scaled = tf.div(w.read(), rms);
+      w.write(scaled);
+      scaled.dispose();
+    }
+  }
+  const scaled = tf.div(y, rms);
+  y.dispose();
+  return scaled;
 }

@@ -25,6 +25,7 @@ import { buildHead } from '../lib/head';
 import { upscale } from '../lib/layers/upscale';
 import { sparseCategoricalCrossentropy } from '../lib/losses';
 import { setRandomSeed } from '../lib/random';
+import { standInWeights } from '../lib/standin-weights';
 import { fit } from '../lib/train/fit';
 
 const PYTHON = '/usr/bin/python3';
@@ -247,11 +248,39 @@ describe('compareModels', () => {
     }
   });
 
+  test("weights: 'stand-in' trains each application on its stand-in, calibrated on the training images; a custom base gets an error row", async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-compare-'));
+    const previousCache = process.env.TSLAB_DL_CACHE;
+    process.env.TSLAB_DL_CACHE = root;
+    try {
+      const before = tf.memory().numTensors;
+      const options = { size: 64, epochs: 2, verbose: 0 as const, display: false, cache: false as const };
+      const comparison = await compareModels(['MobileNetV2', { name: 'Tiny', build: tinyBase }], data, { ...options, weights: 'stand-in' });
+      assert.equal(tf.memory().numTensors, before);
+      const [mobile, tiny] = comparison.rows;
+      assert.equal(mobile.weights, 'stand-in');
+      assert.equal(mobile.error, undefined);
+      assert.match(tiny.error!, /standInWeights: model must be one of DenseNet121, .*MobileNetV2/);
+      // The file is the one standInWeights makes from the training images with the comparison's size
+      // and seed: training on it by name gives the same history.
+      const file = await standInWeights('MobileNetV2', { images: data.trainImages as tf.Tensor4D, size: 64, seed: 2 });
+      assert.equal(path.dirname(file), path.join(root, 'models', 'standin'));
+      assert.deepEqual(fs.readdirSync(path.dirname(file)), [path.basename(file)], 'one stand-in file, reused');
+      const byFile = await compareModels([{ name: 'MobileNetV2', weights: file }], data, options);
+      assert.deepEqual(byFile.rows[0].history.val_accuracy, mobile.history.val_accuracy);
+      assert.deepEqual(byFile.rows[0].history.loss, mobile.history.loss);
+    } finally {
+      if (previousCache === undefined) delete process.env.TSLAB_DL_CACHE;
+      else process.env.TSLAB_DL_CACHE = previousCache;
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test('argument errors name the argument, the value and what to do', async () => {
     const rejects = (promise: Promise<unknown>, message: RegExp) => assert.rejects(promise, (e: Error) => e instanceof ValueError && message.test(e.message), `expected ${message}`);
     await rejects(compareModels(['ResNet5O'], data), new RegExp(`unknown model 'ResNet5O' \\(models\\[0\\]\\)\\. Known models: ${COMPARABLE_MODELS.join(', ')}`));
     await rejects(compareModels([], data), /models must be a non-empty array of names such as \['DenseNet121', 'ResNet50'\]/);
-    await rejects(compareModels(['ResNet50'], data, { weights: '/tmp/x.h5' as never }), /options.weights must be 'imagenet' or null. Received "\/tmp\/x.h5". A weights file belongs to one model: pass \{ name: 'ResNet50', weights: /);
+    await rejects(compareModels(['ResNet50'], data, { weights: '/tmp/x.h5' as never }), /options.weights must be 'imagenet', 'stand-in' or null. Received "\/tmp\/x.h5". A weights file belongs to one model: pass \{ name: 'ResNet50', weights: /);
     await rejects(compareModels(['ResNet50'], { ...data, trainLabels: data.valLabels }), /data.trainImages has 30 images but data.trainLabels has 12 labels/);
     await rejects(compareModels(['ResNet50'], { ...data, valImages: tf.zeros([12, 64, 64]) }), /data.valImages must be a batch of RGB images \[n, height, width, 3\].*Received a tensor of shape \[12, 64, 64\]/);
     await rejects(compareModels(['ResNet50'], data, { epochs: 0 }), /options.epochs must be a positive integer. Received 0/);

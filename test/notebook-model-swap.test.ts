@@ -1,6 +1,6 @@
 /**
  * notebooks/02-model-swap.ipynb end to end, small: executed through the real tslab-dl kernel by
- * nbclient on a small synthetic twin (45 training images, 3 epochs, random weights), asserting on
+ * nbclient on a small synthetic twin (45 training images, 3 epochs, stand-in weights), asserting on
  * what a learner would read: the swapped model's parameters, the comparison table and chart of
  * three networks, the validation-accuracy curves and the closing line.
  */
@@ -53,7 +53,6 @@ test('02-model-swap.ipynb runs through the kernel on the synthetic twin and show
     TSLAB_DL_DATA: path.join(work, 'data', 'dataset_dollarstreet'),
     TSLAB_DL_SAMPLES: '45',
     TSLAB_DL_EPOCHS: '3',
-    TSLAB_DL_WEIGHTS: 'none',
     TSLAB_DL_CACHE: path.join(work, 'cache'),
     TSLAB_DL_FEATURE_CACHE: 'memory',
   });
@@ -75,7 +74,7 @@ test('02-model-swap.ipynb runs through the kernel on the synthetic twin and show
     const all = cells.map(textOf).join('\n');
     assert.match(all, /USING SYNTHETIC STAND-IN DATA/, 'the synthetic data is announced');
     assert.match(all, /train images \[ 45, 64, 64, 3 \] validation images \[ 15, 64, 64, 3 \]/);
-    assert.match(all, /Random weights for every network/);
+    assert.match(all, /Stand-in weights for every network/);
     // The swapped base, MobileNetV2 (alpha 1, 160x160), under the lesson's head: 2,257,984 + 69,680
     // parameters (BN 4 x 1280, Dense 1280 x 50 + 50, Dense 50 x 10 + 10), 67,120 of them trainable.
     assert.match(all, /Total params: 2,?327,?664/);
@@ -89,8 +88,8 @@ test('02-model-swap.ipynb runs through the kernel on the synthetic twin and show
     assert.match(html, /<svg[\s\S]*Best validation accuracy \(%\)[\s\S]*Feature extraction \(images\/s\)[\s\S]*<\/svg>/);
     assert.match(all, /Model comparison: 45 training \/ 15 validation images, upscaled to 160x160, max pooling/);
     // The lesson's DenseNet121 figures in its row.
-    assert.match(all, /DenseNet121\s+random\s+7,093,360 \/ 53,808\s+1024/);
-    assert.match(all, /ResNet50\s+random\s+23,698,864 \/ 107,056\s+2048/);
+    assert.match(all, /DenseNet121\s+stand-in\s+7,093,360 \/ 53,808\s+1024/);
+    assert.match(all, /ResNet50\s+stand-in\s+23,698,864 \/ 107,056\s+2048/);
     // The curves: one SVG plot with a series per network.
     const plots = outputs.map((o) => join(o.data?.['image/svg+xml'])).filter((s) => s.includes('data-series'));
     assert.equal(plots.length, 1, 'one validation-accuracy plot');
@@ -99,7 +98,7 @@ test('02-model-swap.ipynb runs through the kernel on the synthetic twin and show
     for (const name of ['DenseNet121', 'MobileNetV2', 'ResNet50']) {
       assert.match(all, new RegExp(`\\nFinal validation accuracy of ${name}: \\d+\\.\\d% \\(best \\d+\\.\\d%\\) after [1-3] epochs`));
     }
-    assert.match(all, /Best network: (DenseNet121|MobileNetV2|ResNet50) with \d+\.\d% validation accuracy \(3 compared; data: synthetic stand-in[^;]*; weights: random\)/);
+    assert.match(all, /Best network: (DenseNet121|MobileNetV2|ResNet50) with \d+\.\d% validation accuracy \(3 compared; data: synthetic stand-in[^;]*; weights: stand-in\)/);
   } finally {
     sandbox.dispose();
     fs.rmSync(work, { recursive: true, force: true });
