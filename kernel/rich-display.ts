@@ -14,6 +14,7 @@
  */
 import { inspect } from 'util';
 import { JUPYTER_DISPLAY, MimeBundle, escapeXml } from '../lib/display';
+import { formatCount, kerasTotalsLine, totalsLine } from '../lib/train/param-counts';
 
 /** The parts of a tf.Tensor used here. */
 interface TensorLike {
@@ -134,7 +135,8 @@ export function modelBundle(model: ModelLike): MimeBundle | undefined {
   const lines: string[] = [];
   try {
     model.summary(undefined, undefined, (message?: unknown, ...rest: unknown[]) => {
-      lines.push([message, ...rest].map(String).join(' '));
+      // Keras' totals whether or not tslab-dl (which patches model.summary the same way) is loaded.
+      lines.push(kerasTotalsLine([message, ...rest].map(String).join(' ')));
     });
   } catch {
     return undefined;
@@ -152,16 +154,15 @@ export function modelBundle(model: ModelLike): MimeBundle | undefined {
     }
     return (
       `<tr><td>${escapeXml(layer.name)} (${escapeXml(layer.getClassName())})</td>` +
-      `<td>${escapeXml(outputShape)}</td><td style="text-align:right">${layer.countParams().toLocaleString('en-US')}</td></tr>`
+      `<td>${escapeXml(outputShape)}</td><td style="text-align:right">${formatCount(layer.countParams())}</td></tr>`
     );
   });
-  const total = (n: number) => n.toLocaleString('en-US');
   const html =
     `<div><div><b>Model: ${escapeXml(model.name)}</b></div>` +
     `<table><thead><tr><th>Layer (type)</th><th>Output shape</th><th>Param #</th></tr></thead>` +
     `<tbody>${rows.join('')}</tbody></table>` +
-    `<div>Total params: ${total(trainable + nonTrainable)}</div>` +
-    `<div>Trainable params: ${total(trainable)}</div>` +
-    `<div>Non-trainable params: ${total(nonTrainable)}</div></div>`;
+    `<div>${escapeXml(totalsLine('Total', trainable + nonTrainable))}</div>` +
+    `<div>${escapeXml(totalsLine('Trainable', trainable))}</div>` +
+    `<div>${escapeXml(totalsLine('Non-trainable', nonTrainable))}</div></div>`;
   return { 'text/plain': lines.join('\n'), 'text/html': html };
 }

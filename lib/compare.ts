@@ -31,7 +31,7 @@ import { COLOURS, niceTicks } from './plot/line_chart';
 import { randomSeed, setRandomSeed } from './random';
 import { fit } from './train/fit';
 import { Verbosity } from './train/training_display';
-import { formatCount } from './train/summary';
+import { formatCount } from './train/param-counts';
 import { standInWeights, StandInModel } from './standin-weights';
 import { WeightsFileOptions } from './weights/imagenet';
 import { DenseNet121, DenseNet169, DenseNet201 } from './applications/densenet';

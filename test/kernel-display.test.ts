@@ -65,7 +65,7 @@ describe('rich display of cell values', () => {
     const bundle = await mimeBundleOf(model);
     const text = String(bundle['text/plain']);
     const html = String(bundle['text/html']);
-    for (const line of ['Total params: 34', 'Trainable params: 28', 'Non-trainable params: 6']) {
+    for (const line of ['Total params: 34 (136.00 B)', 'Trainable params: 28 (112.00 B)', 'Non-trainable params: 6 (24.00 B)']) {
       assert.ok(text.includes(line), `text lacks ${line}:\n${text}`);
       assert.ok(html.includes(line), `html lacks ${line}`);
     }
@@ -75,7 +75,7 @@ describe('rich display of cell values', () => {
     // Freezing the first layer moves its 18 weights to non-trainable: 10 trainable, 24 not.
     model.layers[0].trainable = false;
     const frozen = await mimeBundleOf(model);
-    for (const line of ['Total params: 34', 'Trainable params: 10', 'Non-trainable params: 24']) {
+    for (const line of ['Total params: 34 (136.00 B)', 'Trainable params: 10 (40.00 B)', 'Non-trainable params: 24 (96.00 B)']) {
       assert.ok(String(frozen['text/plain']).includes(line), `text lacks ${line}`);
       assert.ok(String(frozen['text/html']).includes(line), `html lacks ${line}`);
     }

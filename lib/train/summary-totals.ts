@@ -11,16 +11,9 @@
  * The patch rewrites only those three lines; the layer table is tfjs' own.
  */
 import * as tf from '@tensorflow/tfjs';
-import { totalsLine } from './summary';
+import { kerasTotalsLine } from './param-counts';
 
 const PATCHED = Symbol.for('tslab-dl.kerasSummaryTotals');
-const TOTALS = /^(Total|Trainable|Non-trainable) params: (\d+)$/;
-
-/** A line of tfjs' summary, with a totals line in Keras' format. */
-export function kerasTotalsLine(line: string): string {
-  const m = TOTALS.exec(line);
-  return m ? totalsLine(m[1] as 'Total' | 'Trainable' | 'Non-trainable', Number(m[2])) : line;
-}
 
 type Summary = (lineLength?: number, positions?: number[], printFn?: (message?: unknown, ...rest: unknown[]) => void) => void;
 

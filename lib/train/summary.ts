@@ -8,6 +8,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { display, escapeXml, JUPYTER_DISPLAY, markShown, MimeBundle } from '../display';
 import { checkModel } from './arguments';
+import { formatCount, totalsLine } from './param-counts';
+
+export { formatCount, parameterMemory, totalsLine } from './param-counts';
 
 export interface LayerRow {
   name: string;
@@ -31,26 +34,6 @@ function shapeText(layer: tf.layers.Layer): string {
   } catch {
     return 'multiple';
   }
-}
-
-/** Groups digits like Keras: 7,093,360. */
-export function formatCount(n: number): string {
-  return n.toLocaleString('en-US');
-}
-
-/** Keras 3's size of a parameter count, float32 (4 bytes) each, in binary units: 7,093,360 -> '27.06 MB'. */
-export function parameterMemory(count: number): string {
-  let size = count * 4;
-  for (const unit of ['B', 'KB', 'MB', 'GB']) {
-    if (size < 1024 || unit === 'GB') return `${size.toFixed(2)} ${unit}`;
-    size /= 1024;
-  }
-  throw new Error('unreachable');
-}
-
-/** One totals line as Keras 3 prints it: 'Total params: 7,093,360 (27.06 MB)'. */
-export function totalsLine(label: 'Total' | 'Trainable' | 'Non-trainable', count: number): string {
-  return `${label} params: ${formatCount(count)} (${parameterMemory(count)})`;
 }
 
 export class ModelSummary {
