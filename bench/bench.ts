@@ -7,7 +7,8 @@
  *    with early stopping) with the feature cache, cold (empty disk cache) and warm (second run);
  * 3. the lesson without the cache (the whole model every epoch, as Keras does): one epoch through the
  *    notebook at the lesson's batch size (32), and, in this process, the time per image of uncached
- *    training (batch 8) and inference, from which one uncached epoch of 878 + 293 images is computed;
+ *    training and inference at the lesson's batch size (32), from which one uncached epoch of
+ *    878 + 293 images is computed;
  * 4. peak memory (resident set) of the benchmark process and of the kernel during the lessons;
  * 5. how far the base's speed is from what this CPU can do at all: its float32 peak (bench/fp32-peak.c,
  *    built with gcc when present), the multiply-adds of DenseNet121 per image, and where onnxruntime's
@@ -45,7 +46,7 @@ async function benchUncached(images: number): Promise<UncachedFigure> {
   model.compile({ optimizer: 'adam', loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
   const x = tf.randomUniform([images, 64, 64, 3], 0, 1, 'float32', 3);
   const y = tf.tensor1d(Array.from({ length: images }, (_, i) => i % 10), 'int32');
-  const batchSize = 8;
+  const batchSize = 32;
   try {
     let t = performance.now();
     await fit(model, x, y, { batchSize, epochs: 1, cache: false, verbose: 0 });
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
   }
 
   console.log('\n== uncached training and inference, whole lesson model, in this process');
-  const uncached = await benchUncached(quick ? 16 : 32);
+  const uncached = await benchUncached(quick ? 32 : 64);
   console.log(`uncached: ${uncached.trainSecondsPerImage.toFixed(3)} s per training image, ${uncached.inferenceSecondsPerImage.toFixed(3)} s per ` +
     `inference image (batch ${uncached.batchSize}): one epoch of 878 + 293 images = ${uncached.epochSeconds.toFixed(0)} s`);
 

@@ -24,7 +24,7 @@ import { ApplicationArgs } from './applications/imagenet_utils';
 import { ValueError } from './errors';
 import { fingerprintTensor } from './features/fingerprint';
 import { upscale } from './layers/upscale';
-import { flattenLayerGraph } from './onnx/layer-graph';
+import { runLayerwise } from './layerwise';
 import { randomSeed, setRandomSeed } from './random';
 import { saveWeightsH5 } from './weights/h5';
 import { tslabCacheDir } from './weights/imagenet';
@@ -106,32 +106,20 @@ export function denseNet121StandInWeights(options: StandInOptions): Promise<stri
  * calibrated on what the layers before it, already calibrated, produce.
  */
 function calibrate(model: tf.LayersModel, x: tf.Tensor): void {
-  const graph = flattenLayerGraph(model);
-  const hasBatchNorm = graph.calls.some((c) => c.layer.getClassName() === 'BatchNormalization');
-  // Uses left of each value, so that a value is freed once the last layer reading it has run.
-  const usesLeft = new Map<string, number>();
-  for (const call of graph.calls) for (const k of call.inputKeys) usesLeft.set(k, (usesLeft.get(k) ?? 0) + 1);
-  const values = new Map<string, tf.Tensor>([[graph.inputs[0].key, x]]);
-  try {
-    for (const call of graph.calls) {
-      const args = call.inputKeys.map((k) => values.get(k)!);
-      if (call.layer.getClassName() === 'BatchNormalization') setMovingStatistics(call.layer, args[0]);
-      let ys = tf.tidy(() => {
-        const y = call.layer.apply(args.length === 1 ? args[0] : args, { ...call.callArgs, training: false });
-        return (Array.isArray(y) ? y : [y]) as tf.Tensor[];
-      });
-      if (!hasBatchNorm && isPositivelyHomogeneous(call.layer)) ys = [scaleToUnitRms(call.layer, ys[0])];
-      call.outputKeys.forEach((k, i) => values.set(k, ys[i]));
-      for (const k of call.inputKeys) {
-        const left = usesLeft.get(k)! - 1;
-        usesLeft.set(k, left);
-        if (left === 0 && values.get(k) !== x) values.get(k)!.dispose();
-      }
-    }
-  } finally {
-    for (const [k, t] of values) if (t !== x && (usesLeft.get(k) ?? 0) > 0) t.dispose();
-    for (const k of graph.outputKeys) if (values.get(k) !== x) values.get(k)?.dispose();
-  }
+  const hasBatchNorm = containsBatchNorm(model);
+  const outputs = runLayerwise(model, [x], {
+    beforeLayer(layer, inputs) {
+      if (layer.getClassName() === 'BatchNormalization') setMovingStatistics(layer, inputs[0]);
+    },
+    afterLayer(layer, ys) {
+      return !hasBatchNorm && isPositivelyHomogeneous(layer) ? [scaleToUnitRms(layer, ys[0]), ...ys.slice(1)] : ys;
+    },
+  });
+  tf.dispose(outputs);
+}
+
+function containsBatchNorm(model: tf.LayersModel): boolean {
+  return model.layers.some((l) => (l instanceof tf.LayersModel ? containsBatchNorm(l) : l.getClassName() === 'BatchNormalization'));
 }
 
 function weightNamed(layer: tf.layers.Layer, suffix: string): tf.LayerVariable | undefined {

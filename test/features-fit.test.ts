@@ -5,22 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { fit, evaluate, predict, buildHead, upscale, flatten, sparseCategoricalCrossentropy, featureStats, clearFeatureMemory, setRandomSeed, splitFrozenPrefix } from '../lib';
-
-async function lessonLikeModel(seed: number) {
-  setRandomSeed(seed);
-  const inputs = tf.input({ shape: [8, 8, 3] });
-  let x = upscale({ height: 12, width: 12 }).apply(inputs) as tf.SymbolicTensor;
-  x = tf.layers.conv2d({ filters: 6, kernelSize: 3, useBias: false }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.batchNormalization({ epsilon: 1.001e-5 }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.reLU().apply(x) as tf.SymbolicTensor;
-  const features = tf.layers.globalMaxPooling2d({}).apply(x) as tf.SymbolicTensor;
-  const base = tf.model({ inputs, outputs: features });
-  base.trainable = false;
-  const model = tf.model({ inputs, outputs: buildHead(features, { hidden: 5, dropout: 0, classes: 3 }) });
-  model.compile({ optimizer: 'adam', loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
-  return model;
-}
+import { fit, evaluate, predict, buildHead, sparseCategoricalCrossentropy, featureStats, clearFeatureMemory, setRandomSeed, splitFrozenPrefix } from '../lib';
+import { lessonLikeModel } from './support/lesson-like-model';
 
 test('cached and uncached training give the same losses, metrics and weights', async () => {
   clearFeatureMemory();
@@ -28,8 +14,8 @@ test('cached and uncached training give the same losses, metrics and weights', a
   const y = tf.tensor1d(Array.from({ length: 40 }, (_, i) => i % 3), 'int32');
   const vx = tf.randomUniform([12, 8, 8, 3], 0, 1, 'float32', 12);
   const vy = tf.tensor1d(Array.from({ length: 12 }, (_, i) => (i + 1) % 3), 'int32');
-  const uncachedModel = await lessonLikeModel(5);
-  const cachedModel = await lessonLikeModel(5);
+  const uncachedModel = lessonLikeModel({ seed: 5 });
+  const cachedModel = lessonLikeModel({ seed: 5 });
   assert.deepEqual(
     cachedModel.getWeights().map((w) => Array.from(w.dataSync())),
     uncachedModel.getWeights().map((w) => Array.from(w.dataSync())),

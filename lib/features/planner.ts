@@ -10,6 +10,7 @@ import { ForwardPlan, ForwardRequest, registerForwardPlanner } from '../train/fo
 import { FeatureCacheMode, Features, frozenFeatures, FeatureOptions } from './extract';
 import { Executor } from './run';
 import { splitFrozenPrefix } from './split';
+import { untapedModel } from './untaped-prefix';
 
 interface CompiledModel {
   optimizer?: tf.Optimizer;
@@ -36,10 +37,14 @@ export function defaultCacheMode(): FeatureCacheMode {
   throw new ValueError(`TSLAB_DL_FEATURE_CACHE must be 'memory', 'disk' or 'off'. Received ${JSON.stringify(value)}.`);
 }
 
-/** Plans fit / evaluate / predict on cached features; `cache: false` opts out (the whole model every epoch, as Keras). */
+/**
+ * Plans fit / evaluate / predict on cached features. `cache: false` opts out: the whole model runs
+ * on every batch, as in Keras; `fit` then keeps the frozen prefix off the gradient tape, as
+ * TensorFlow does (lib/features/untaped-prefix.ts).
+ */
 export async function featureCachePlanner(request: ForwardRequest): Promise<ForwardPlan | undefined> {
   const cache = request.options.cache === undefined ? defaultCacheMode() : (request.options.cache as FeatureCacheMode);
-  if (cache === false) return undefined;
+  if (cache === false) return request.purpose === 'fit' ? untapedPlan(request) : undefined;
   const split = splitFrozenPrefix(request.model);
   if (!split || split.prefix.inputs.length !== 1) return undefined;
   const options: FeatureOptions = {
@@ -71,6 +76,23 @@ export async function featureCachePlanner(request: ForwardRequest): Promise<Forw
       train.release();
       validation?.release();
     },
+  };
+}
+
+/** fit with `cache: false`: the whole model every batch, its frozen prefix untaped. */
+function untapedPlan(request: ForwardRequest): ForwardPlan | undefined {
+  const split = splitFrozenPrefix(request.model);
+  const model = split && untapedModel(split);
+  if (!split || !model) return undefined;
+  compileLike(model, request.model);
+  return {
+    model,
+    x: request.x,
+    validationX: request.validationX,
+    note:
+      `Feature cache off: the frozen prefix (${split.prefixLayerCount} layers) runs on every batch, as in Keras, ` +
+      'outside the gradient tape (TensorFlow does not record frozen layers either).',
+    dispose() {},
   };
 }
 
