@@ -59,5 +59,12 @@ test("cache: false trains like tfjs' own fit of the whole model, without keeping
   // Memory: a step of the whole model holds every activation of the six convolutions (16 images x
   // 32 x 32 x 16 floats = 1 MiB each, several per layer); untaped, a few at a time.
   assert.ok(untapedPeak < tapedPeak / 3, `peak ${(untapedPeak / 2 ** 20).toFixed(1)} MiB untaped vs ${(tapedPeak / 2 ** 20).toFixed(1)} MiB taped`);
+
+  // Again: each fit builds its untaped model and lets go of it; the caller's weights stay, no tensor is left.
+  const tensors = tf.memory().numTensors;
+  const again = await fit(untaped, x, y, { ...options, epochs: 1, cache: false });
+  assert.equal((again.history.loss as number[]).length, 1);
+  assert.equal(tf.memory().numTensors, tensors);
+  assert.ok(untaped.getWeights().every((w) => !w.isDisposed));
   tf.dispose([x, y]);
 });

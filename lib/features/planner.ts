@@ -82,7 +82,7 @@ export async function featureCachePlanner(request: ForwardRequest): Promise<Forw
 /** fit with `cache: false`: the whole model every batch, its frozen prefix untaped. */
 function untapedPlan(request: ForwardRequest): ForwardPlan | undefined {
   const split = splitFrozenPrefix(request.model);
-  const model = split && untapedModel(split);
+  const model = split && untapedModel(request.model, split);
   if (!split || !model) return undefined;
   compileLike(model, request.model);
   return {
@@ -92,7 +92,9 @@ function untapedPlan(request: ForwardRequest): ForwardPlan | undefined {
     note:
       `Feature cache off: the frozen prefix (${split.prefixLayerCount} layers) runs on every batch, as in Keras, ` +
       'outside the gradient tape (TensorFlow does not record frozen layers either).',
-    dispose() {},
+    dispose() {
+      model.dispose();
+    },
   };
 }
 

@@ -23,6 +23,8 @@ export interface FrozenSplit {
   head: tf.LayersModel;
   /** Number of layers (input layers excluded) computed by the prefix. */
   prefixLayerCount: number;
+  /** The model's tensors where the prefix ends (the prefix's outputs, the head's inputs). */
+  cut: tf.SymbolicTensor[];
 }
 
 type Node = {
@@ -105,17 +107,21 @@ function computeSplit(model: tf.LayersModel): FrozenSplit | undefined {
   const prefix = tf.model({ inputs: model.inputs, outputs: cutTensors, name: `${model.name}_frozen_prefix` });
   const prefixLayerCount = prefix.layers.filter((l) => !isInputLayer(l)).length;
   const head = rebuildHead(model, cutTensors);
-  return { prefix, head, prefixLayerCount };
+  return { prefix, head, prefixLayerCount, cut: cutTensors };
 }
 
 /** Re-applies the layers after the cut to fresh inputs shaped like the cut tensors. */
 function rebuildHead(model: tf.LayersModel, cutTensors: tf.SymbolicTensor[]): tf.LayersModel {
-  const rebuilt = new Map<number, tf.SymbolicTensor>();
-  const headInputs = cutTensors.map((t) => {
-    const input = tf.input({ shape: t.shape.slice(1) as number[], dtype: t.dtype, name: `${model.name}_features_${t.id}` });
-    rebuilt.set(t.id, input);
-    return input;
-  });
+  const headInputs = cutTensors.map((t) => tf.input({ shape: t.shape.slice(1) as number[], dtype: t.dtype, name: `${model.name}_features_${t.id}` }));
+  return tf.model({ inputs: headInputs, outputs: applyLayersAfterCut(model, cutTensors, headInputs), name: `${model.name}_head` });
+}
+
+/**
+ * The model's outputs recomputed from `replacements` in place of the cut tensors: the layers after
+ * the cut applied again (the same layer objects, so the same weights).
+ */
+export function applyLayersAfterCut(model: tf.LayersModel, cutTensors: tf.SymbolicTensor[], replacements: tf.SymbolicTensor[]): tf.SymbolicTensor[] {
+  const rebuilt = new Map<number, tf.SymbolicTensor>(cutTensors.map((t, i) => [t.id, replacements[i]]));
   const rebuild = (t: tf.SymbolicTensor): tf.SymbolicTensor => {
     const done = rebuilt.get(t.id);
     if (done) return done;
@@ -126,6 +132,5 @@ function rebuildHead(model: tf.LayersModel, cutTensors: tf.SymbolicTensor[]): tf
     node.outputTensors.forEach((original, i) => rebuilt.set(original.id, outputs[i]));
     return rebuilt.get(t.id)!;
   };
-  const outputs = model.outputs.map(rebuild);
-  return tf.model({ inputs: headInputs, outputs, name: `${model.name}_head` });
+  return model.outputs.map(rebuild);
 }

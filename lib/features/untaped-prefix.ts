@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { runLayerwise } from '../layerwise';
-import { FrozenSplit } from './split';
+import { applyLayersAfterCut, FrozenSplit } from './split';
 
 class UntapedPrefix extends tf.layers.Layer {
   static readonly className = 'UntapedPrefix';
@@ -35,20 +35,18 @@ class UntapedPrefix extends tf.layers.Layer {
   }
 }
 
-const untaped = new WeakMap<FrozenSplit, tf.LayersModel>();
-
 /**
- * The model `split.prefix` then `split.head` with the prefix untaped; it shares the head's layers
- * (training it trains the caller's model). Undefined for a prefix with several inputs or outputs.
+ * `model` with its frozen prefix untaped: the prefix as one layer, then the layers after the cut
+ * applied again (the same layer objects: training it trains `model`). Dispose it after use: that
+ * drops its references to those layers, never their weights while `model` holds them. Undefined
+ * for a prefix with several inputs or outputs, or with a nested model after the cut (disposing it
+ * would dispose that model).
  */
-export function untapedModel(split: FrozenSplit): tf.LayersModel | undefined {
-  if (split.prefix.inputs.length !== 1 || split.prefix.outputs.length !== 1) return undefined;
-  let model = untaped.get(split);
-  if (!model) {
-    const input = tf.input({ shape: split.prefix.inputs[0].shape.slice(1) as number[], dtype: split.prefix.inputs[0].dtype });
-    const features = new UntapedPrefix(split.prefix).apply(input) as tf.SymbolicTensor;
-    model = tf.model({ inputs: input, outputs: split.head.apply(features) as tf.SymbolicTensor | tf.SymbolicTensor[], name: `${split.prefix.name}_untaped_model` });
-    untaped.set(split, model);
-  }
-  return model;
+export function untapedModel(model: tf.LayersModel, split: FrozenSplit): tf.LayersModel | undefined {
+  if (split.prefix.inputs.length !== 1 || split.cut.length !== 1) return undefined;
+  if (split.head.layers.some((l) => l instanceof tf.LayersModel)) return undefined;
+  const input = tf.input({ shape: split.prefix.inputs[0].shape.slice(1) as number[], dtype: split.prefix.inputs[0].dtype });
+  const features = new UntapedPrefix(split.prefix).apply(input) as tf.SymbolicTensor;
+  const outputs = applyLayersAfterCut(model, split.cut, [features]);
+  return tf.model({ inputs: input, outputs, name: `${model.name}_untaped` });
 }
