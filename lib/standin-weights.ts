@@ -150,7 +150,9 @@ function isPositivelyHomogeneous(layer: tf.layers.Layer): boolean {
 
 /** Scales the layer's kernel and bias by 1 / RMS(y), and y with them (exact for ReLU). */
 function scaleToUnitRms(layer: tf.layers.Layer, y: tf.Tensor): tf.Tensor {
-  const rms = tf.tidy(() => tf.sqrt(tf.mean(tf.square(y)))).dataSync()[0];
+  const rmsTensor = tf.tidy(() => tf.sqrt(tf.mean(tf.square(y))));
+  const rms = rmsTensor.dataSync()[0];
+  rmsTensor.dispose();
   if (!(rms > 0) || !Number.isFinite(rms)) return y;
   for (const suffix of ['kernel', 'bias']) {
     const w = weightNamed(layer, suffix);

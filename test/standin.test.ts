@@ -77,7 +77,9 @@ test('stand-in weights for MobileNetV2: every BatchNormalization holds the momen
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-standin-'));
   try {
     const images = tf.randomUniform([8, 32, 32, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+    const tensors = tf.memory().numTensors;
     const file = await standInWeights(applications.MobileNetV2, { images, size: SIZE, folder });
+    assert.equal(tf.memory().numTensors, tensors, 'the calibration leaves no tensor behind');
     assert.match(path.basename(file), /^mobilenetv2_standin_[0-9a-f]{16}_notop\.h5$/);
     assert.equal(await standInWeights('MobileNetV2', { images, size: SIZE, folder }), file, 'by name: the same file');
     const model = await application(applications.MobileNetV2 as (args: ApplicationArgs) => Promise<tf.LayersModel>, file);
@@ -100,7 +102,9 @@ test('stand-in weights for VGG16 (no BatchNormalization): each convolution gives
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-standin-'));
   try {
     const images = tf.randomUniform([8, 32, 32, 3], 0, 1, 'float32', 6) as tf.Tensor4D;
+    const tensors = tf.memory().numTensors;
     const file = await standInWeights('VGG16', { images, size: SIZE, folder });
+    assert.equal(tf.memory().numTensors, tensors, 'the calibration leaves no tensor behind');
     const calibrated = await application(applications.VGG16, file);
     const random = await application(applications.VGG16, null);
     for (const name of ['block1_conv1', 'block3_conv2', 'block5_conv3']) {
