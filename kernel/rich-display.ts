@@ -14,7 +14,7 @@
  */
 import { inspect } from 'util';
 import { JUPYTER_DISPLAY, MimeBundle, escapeXml } from '../lib/display';
-import { formatCount, kerasTotalsLine, totalsLine } from '../lib/train/param-counts';
+import { countParams, formatCount, kerasTotalsLine, totalsLine } from '../lib/train/param-counts';
 
 /** The parts of a tf.Tensor used here. */
 interface TensorLike {
@@ -124,10 +124,6 @@ export function tensorBundle(tensor: TensorLike): MimeBundle {
 
 function formatScalar(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : String(value);
-}
-
-function countParams(weights: WeightLike[]): number {
-  return weights.reduce((sum, w) => sum + w.shape.reduce((product, d) => product * d, 1), 0);
 }
 
 /** The summary of a model; undefined when the model cannot summarise itself (not built yet). */

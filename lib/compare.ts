@@ -31,7 +31,7 @@ import { COLOURS, niceTicks } from './plot/line_chart';
 import { randomSeed, setRandomSeed } from './random';
 import { fit } from './train/fit';
 import { Verbosity } from './train/training_display';
-import { formatCount } from './train/param-counts';
+import { countParams, formatCount } from './train/param-counts';
 import { standInWeights, StandInModel } from './standin-weights';
 import { WeightsFileOptions } from './weights/imagenet';
 import { DenseNet121, DenseNet169, DenseNet201 } from './applications/densenet';
@@ -178,10 +178,6 @@ const failedNumbers = {
   totalParams: NaN, trainableParams: NaN, baseParams: NaN, features: NaN, extractionSeconds: NaN, imagesPerSecond: NaN,
   bestValAccuracy: NaN, bestEpoch: NaN, finalValAccuracy: NaN, epochsRun: 0, trainSeconds: NaN, history: {},
 };
-
-function countParams(weights: tf.LayerVariable[]): number {
-  return weights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * (b as number), 1), 0);
-}
 
 const percent = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : '-');
 const seconds = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} s` : '-');

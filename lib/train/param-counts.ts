@@ -3,6 +3,11 @@
  * of the float32 weights in binary units (27.06 MB). No tfjs here: the kernel uses it too.
  */
 
+/** The number of values in some weights (tfjs LayerVariables or anything with a shape). */
+export function countParams(weights: readonly { shape: readonly (number | null)[] }[]): number {
+  return weights.reduce((sum, w) => sum + w.shape.reduce((product: number, d) => product * (d as number), 1), 0);
+}
+
 /** Groups digits like Keras: 7,093,360. */
 export function formatCount(n: number): string {
   return n.toLocaleString('en-US');

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { display, escapeXml, JUPYTER_DISPLAY, markShown, MimeBundle } from '../display';
 import { checkModel } from './arguments';
-import { formatCount, totalsLine } from './param-counts';
+import { countParams, formatCount, totalsLine } from './param-counts';
 
 export { formatCount, parameterMemory, totalsLine } from './param-counts';
 
@@ -21,10 +21,6 @@ export interface LayerRow {
   params: number;
   /** Whether fit updates this layer's weights. */
   trainable: boolean;
-}
-
-function countParams(weights: readonly tf.LayerVariable[]): number {
-  return weights.reduce((sum, w) => sum + w.shape.reduce((a: number, b) => a * (b as number), 1), 0);
 }
 
 function shapeText(layer: tf.layers.Layer): string {
