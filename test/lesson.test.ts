@@ -9,24 +9,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jupyterMissing, ROOT } from './support/jupyter';
-
-interface Output {
-  output_type: string;
-  name?: string;
-  text?: string | string[];
-  data?: { [mime: string]: string | string[] };
-  ename?: string;
-  evalue?: string;
-}
-interface Cell {
-  cell_type: string;
-  source: string | string[];
-  outputs?: Output[];
-}
-
-const join = (value: string | string[] | undefined) => [].concat(value as never ?? []).join('');
-const textOf = (cell: Cell) =>
-  (cell.outputs ?? []).map((o) => (o.output_type === 'stream' ? join(o.text) : join(o.data?.['text/plain']))).join('');
+import { codeCells, joinText, textOf } from './support/notebook-output';
 
 test('npm run lesson runs the notebook through the kernel and reports the result', { timeout: 900_000 }, (t) => {
   const missing = jupyterMissing();
@@ -54,8 +37,7 @@ test('npm run lesson runs the notebook through the kernel and reports the result
     assert.ok(Number(final[2]) > 30, `best validation accuracy ${final[2]}%`);
     assert.ok(Number(final[3]) >= 1 && Number(final[3]) <= 10);
 
-    const nb = JSON.parse(fs.readFileSync(path.join(out, '01-transfer-learning.ipynb'), 'utf8'));
-    const cells: Cell[] = nb.cells.filter((c: Cell) => c.cell_type === 'code');
+    const cells = codeCells(path.join(out, '01-transfer-learning.ipynb'));
     const errors = cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'error');
     assert.deepEqual(errors.map((e) => `${e.ename}: ${e.evalue}`), []);
     const all = cells.map(textOf).join('\n');
@@ -67,7 +49,7 @@ test('npm run lesson runs the notebook through the kernel and reports the result
     assert.match(all, /Trainable params: 53,?808/);
     assert.match(all, /Non-trainable params: 7,?039,?552/);
     // The history plot as an inline SVG.
-    const svg = cells.flatMap((c) => c.outputs ?? []).map((o) => join(o.data?.['image/svg+xml'])).filter(Boolean);
+    const svg = cells.flatMap((c) => c.outputs ?? []).map((o) => joinText(o.data?.['image/svg+xml'])).filter(Boolean);
     assert.equal(svg.length, 1, 'one history plot');
     assert.match(svg[0], /^<svg[\s\S]*val_accuracy[\s\S]*<\/svg>\s*$/);
     assert.ok(fs.existsSync(path.join(out, 'history.svg')));

@@ -11,26 +11,9 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jupyterMissing, jupyterSandbox, JUPYTER_PYTHON, ROOT } from './support/jupyter';
-
-interface Output {
-  output_type: string;
-  name?: string;
-  text?: string | string[];
-  data?: { [mime: string]: string | string[] };
-  ename?: string;
-  evalue?: string;
-  traceback?: string[];
-}
-interface Cell {
-  cell_type: string;
-  source: string | string[];
-  outputs?: Output[];
-}
+import { codeCells, joinText, textOf } from './support/notebook-output';
 
 const NOTEBOOK = path.join(ROOT, 'notebooks', '02-model-swap.ipynb');
-const join = (value: string | string[] | undefined) => ([] as string[]).concat(value ?? []).join('');
-const textOf = (cell: Cell) =>
-  (cell.outputs ?? []).map((o) => (o.output_type === 'stream' ? join(o.text) : join(o.data?.['text/plain']))).join('');
 
 /** Why the built package cannot run the notebook, or undefined. */
 function packageMissing(): string | undefined {
@@ -65,8 +48,7 @@ test('02-model-swap.ipynb runs through the kernel on the synthetic twin and show
     });
     t.diagnostic(`notebook run: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     assert.ok(fs.existsSync(executed), `the notebook did not run: ${run.stderr}`);
-    const nb = JSON.parse(fs.readFileSync(executed, 'utf8'));
-    const cells: Cell[] = nb.cells.filter((c: Cell) => c.cell_type === 'code');
+    const cells = codeCells(executed);
     const errors = cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'error');
     assert.deepEqual(errors.map((e) => `${e.ename}: ${e.evalue}`), [], run.stderr);
     assert.equal(run.status, 0, run.stderr);
@@ -83,7 +65,7 @@ test('02-model-swap.ipynb runs through the kernel on the synthetic twin and show
 
     // The comparison: a text table (text/plain) and an HTML table with the bar chart.
     const outputs = cells.flatMap((c) => c.outputs ?? []);
-    const html = outputs.map((o) => join(o.data?.['text/html'])).filter((h) => h.includes('<table')).join('\n');
+    const html = outputs.map((o) => joinText(o.data?.['text/html'])).filter((h) => h.includes('<table')).join('\n');
     for (const name of ['DenseNet121', 'MobileNetV2', 'ResNet50']) assert.match(html, new RegExp(`<td[^>]*>${name}</td>`), `${name} in the table`);
     assert.match(html, /<svg[\s\S]*Best validation accuracy \(%\)[\s\S]*Feature extraction \(images\/s\)[\s\S]*<\/svg>/);
     assert.match(all, /Model comparison: 45 training \/ 15 validation images, upscaled to 160x160, max pooling/);
@@ -91,7 +73,7 @@ test('02-model-swap.ipynb runs through the kernel on the synthetic twin and show
     assert.match(all, /DenseNet121\s+stand-in\s+7,093,360 \/ 53,808\s+1024/);
     assert.match(all, /ResNet50\s+stand-in\s+23,698,864 \/ 107,056\s+2048/);
     // The curves: one SVG plot with a series per network.
-    const plots = outputs.map((o) => join(o.data?.['image/svg+xml'])).filter((s) => s.includes('data-series'));
+    const plots = outputs.map((o) => joinText(o.data?.['image/svg+xml'])).filter((s) => s.includes('data-series'));
     assert.equal(plots.length, 1, 'one validation-accuracy plot');
     for (const name of ['DenseNet121', 'MobileNetV2', 'ResNet50']) assert.match(plots[0], new RegExp(`data-series="${name}"`));
     // One line per network in the form `npm run lesson -- --notebook notebooks/02-model-swap.ipynb` reports.
