@@ -20,8 +20,9 @@ import { Rescaling } from '../lib/layers/rescaling';
 import { Upscale } from '../lib/layers/upscale';
 import { splitFrozenPrefix } from '../lib/features/split';
 import { loadWeightsH5, saveWeightsH5 } from '../lib/weights/h5';
-import { createOnnxExecutor, onnxAvailable } from '../lib/onnx';
-import { randomImages, randomizeWeights, relativeError } from '../bench/onnx-fixtures';
+import { onnxAvailable } from '../lib/onnx';
+import { expectOnnxMatchesTfjs } from './support/onnx-equivalence';
+import { randomImages, randomizeWeights } from '../bench/onnx-fixtures';
 
 function snapshot(layers: tf.layers.Layer[]): Map<string, number[]> {
   const values = new Map<string, number[]>();
@@ -248,23 +249,8 @@ describe('EfficientNetB0 (Keras 2.x)', () => {
     randomNormalization(model);
     const x = randomImages([3, 64, 64, 3], 21, 0, 255);
     calibrateBatchNorms(model, x);
-    const tensorsBefore = tf.memory().numTensors;
-    const executor = await createOnnxExecutor(model);
-    try {
-      assert.equal(executor.translatedLayers, executor.totalLayers, executor.note);
-      assert.equal(executor.totalLayers, 238, 'upscale + the 236 layers after the input + pooling');
-      const expected = model.predict(x) as tf.Tensor;
-      const actual = await executor.run(x, { batchSize: 2 });
-      const error = relativeError(actual, expected);
-      const spread = tf.tidy(() => tf.moments(expected, 0).variance.mean().sqrt().div(expected.abs().mean()).dataSync()[0]);
-      tf.dispose([expected, actual]);
-      t.diagnostic(`relative error ${error.toExponential(2)}, spread ${spread.toFixed(3)}`);
-      assert.ok(spread > 1e-3, 'the features vary across images');
-      assert.ok(error < 1e-4, `relative error ${error}`);
-    } finally {
-      await executor.dispose();
-    }
-    assert.equal(tf.memory().numTensors, tensorsBefore, 'the executor leaked tensors');
+    // Upscale + the 236 layers after the input + pooling.
+    await expectOnnxMatchesTfjs(t, model, x, { layers: 238, minSpread: 1e-3, runBatchSize: 2 });
     x.dispose();
     model.dispose();
   });

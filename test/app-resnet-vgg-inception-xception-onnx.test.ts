@@ -12,8 +12,9 @@ import { setBackend } from '../lib/backend';
 import { InceptionV3, ResNet50, VGG16, Xception } from '../lib/applications';
 import { ApplicationArgs } from '../lib/applications/imagenet_utils';
 import { Upscale } from '../lib/layers/upscale';
-import { createOnnxExecutor, onnxAvailable, onnxRuntimeInfo } from '../lib/onnx';
-import { randomImages, randomizeWeights, relativeError } from '../bench/onnx-fixtures';
+import { onnxAvailable, onnxRuntimeInfo } from '../lib/onnx';
+import { expectOnnxMatchesTfjs } from './support/onnx-equivalence';
+import { randomImages, randomizeWeights } from '../bench/onnx-fixtures';
 
 before(async () => {
   await setBackend('wasm');
@@ -45,27 +46,12 @@ function heKernels(model: tf.LayersModel, seed: number): void {
   }
 }
 
+/** He-initialised kernels and random biases and BN statistics, then ONNX against tfjs on `x`. */
 async function expectSameAsTfjs(t: TestContext, model: tf.LayersModel, x: tf.Tensor): Promise<void> {
   heKernels(model, 41);
   randomizeWeights(model, 29);
-  const tensorsBefore = tf.memory().numTensors;
-  const executor = await createOnnxExecutor(model);
-  try {
-    assert.equal(executor.translatedLayers, executor.totalLayers, executor.note);
-    assert.equal(executor.totalLayers, model.layers.filter((l) => l.getClassName() !== 'InputLayer').length);
-    const expected = model.predict(x, { batchSize: 4 }) as tf.Tensor;
-    const actual = await executor.run(x, { batchSize: 2 });
-    assert.deepEqual(actual.shape, expected.shape);
-    const error = relativeError(actual, expected);
-    const spread = tf.tidy(() => tf.moments(expected, 0).variance.mean().sqrt().div(expected.abs().mean()).dataSync()[0]);
-    tf.dispose([expected, actual]);
-    t.diagnostic(`${model.name}: ${executor.totalLayers} layers, relative error ${error.toExponential(2)}, spread ${spread.toFixed(3)}, ${executor.foldedBatchNorms} BNs folded`);
-    assert.ok(spread > 1e-3, `the outputs barely vary across images (relative spread ${spread})`);
-    assert.ok(error < 1e-4, `relative error ${error} >= 1e-4`);
-  } finally {
-    await executor.dispose();
-  }
-  assert.equal(tf.memory().numTensors, tensorsBefore, 'the executor leaked tensors');
+  const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer').length;
+  await expectOnnxMatchesTfjs(t, model, x, { layers, minSpread: 1e-3, predictBatchSize: 4, runBatchSize: 2 });
 }
 
 /** Random images, each with its own brightness and contrast, so that the outputs differ from image to image. */

@@ -12,8 +12,8 @@ import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../lib/backend';
 import { setRandomSeed } from '../lib/random';
 import { EfficientNetB0, InceptionV3, MobileNetV2, ResNet50, VGG16, Xception } from '../lib/applications';
-import { createOnnxExecutor } from '../lib/onnx';
-import { calibrateBatchNorm, randomImages, randomizeWeights, relativeError, spreadAcrossSamples } from '../bench/onnx-fixtures';
+import { expectOnnxMatchesTfjs } from './support/onnx-equivalence';
+import { calibrateBatchNorm, randomImages, randomizeWeights } from '../bench/onnx-fixtures';
 
 before(async () => {
   await setBackend('wasm');
@@ -48,22 +48,7 @@ describe('ONNX executor on the applications', () => {
       calibrateBatchNorm(model, calibration, 41);
       calibration.dispose();
       const x = randomImages([3, size, size, 3], 31, lo, hi);
-      const tensorsBefore = tf.memory().numTensors;
-      const executor = await createOnnxExecutor(model);
-      try {
-        assert.equal(executor.translatedLayers, executor.totalLayers, executor.note);
-        const expected = model.predict(x) as tf.Tensor;
-        const actual = await executor.run(x, { batchSize: 2 });
-        const error = relativeError(actual, expected);
-        const spread = spreadAcrossSamples(expected);
-        t.diagnostic(`${name}: ${executor.totalLayers} layers, relative error ${error.toExponential(2)}, spread ${spread.toFixed(3)}, ${executor.foldedBatchNorms} BNs folded`);
-        tf.dispose([expected, actual]);
-        assert.ok(spread > 0.05, `the features barely vary across images (relative spread ${spread})`);
-        assert.ok(error < 1e-4, `relative error ${error} >= 1e-4`);
-      } finally {
-        await executor.dispose();
-      }
-      assert.equal(tf.memory().numTensors, tensorsBefore, 'the executor leaked tensors');
+      await expectOnnxMatchesTfjs(t, model, x, { minSpread: 0.05, runBatchSize: 2, label: name });
       x.dispose();
       model.dispose();
     });

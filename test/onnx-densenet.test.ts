@@ -7,7 +7,7 @@
  * 160x160 against torchvision's DenseNet121 run in float64 with the same weights
  * (test/python/densenet_torch_reference.py): closer to that exact value than tfjs is.
  */
-import { after, before, describe, it, TestContext } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -18,7 +18,8 @@ import { setBackend } from '../lib/backend';
 import { DenseNet121, DenseNet169, DenseNet201 } from '../lib/applications';
 import { Upscale } from '../lib/layers/upscale';
 import { createOnnxExecutor } from '../lib/onnx';
-import { calibrateBatchNorm, randomImages, randomizeWeights, relativeError, spreadAcrossSamples } from '../bench/onnx-fixtures';
+import { expectOnnxMatchesTfjs } from './support/onnx-equivalence';
+import { calibrateBatchNorm, randomImages, randomizeWeights, relativeError } from '../bench/onnx-fixtures';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -39,35 +40,13 @@ function randomize(model: tf.LayersModel, x: tf.Tensor): void {
   calibration.dispose();
 }
 
-/** ONNX vs model.predict on the current backend: every layer on ONNX, features that vary, error < 1e-4. */
-async function expectSameAsTfjs(t: TestContext, model: tf.LayersModel, x: tf.Tensor, expectedLayers: number): Promise<void> {
-  const tensorsBefore = tf.memory().numTensors;
-  const executor = await createOnnxExecutor(model);
-  try {
-    assert.equal(executor.translatedLayers, executor.totalLayers, executor.note);
-    assert.equal(executor.totalLayers, expectedLayers);
-    const expected = model.predict(x, { batchSize: 4 }) as tf.Tensor;
-    const actual = await executor.run(x, { batchSize: 3 });
-    assert.deepEqual(actual.shape, expected.shape);
-    const error = relativeError(actual, expected);
-    // A constant output would match trivially: the features must vary across images.
-    const spread = spreadAcrossSamples(expected);
-    tf.dispose([expected, actual]);
-    t.diagnostic(`${model.name} vs tfjs ${tf.getBackend()}: relative error ${error.toExponential(2)}, spread ${spread.toFixed(3)}, ${executor.foldedBatchNorms} BNs folded`);
-    assert.ok(spread > 0.05, `the features barely vary across images (relative spread ${spread})`);
-    assert.ok(error < 1e-4, `relative error ${error} >= 1e-4`);
-  } finally {
-    await executor.dispose();
-  }
-  assert.equal(tf.memory().numTensors, tensorsBefore, 'the executor leaked tensors');
-}
 
 describe('ONNX executor on DenseNet', () => {
   it('DenseNet121 base at 160x160 with max pooling: all 427 layers on ONNX, same features as tfjs', async (t) => {
     const base = await DenseNet121({ includeTop: false, weights: null, inputShape: [160, 160, 3], pooling: 'max' });
     const x = randomImages([4, 160, 160, 3], 21);
     randomize(base, x);
-    await expectSameAsTfjs(t, base, x, 427);
+    await expectOnnxMatchesTfjs(t, base, x, { layers: 427, minSpread: 0.05, predictBatchSize: 4, runBatchSize: 3 });
     x.dispose();
     base.dispose();
   });
@@ -82,7 +61,7 @@ describe('ONNX executor on DenseNet', () => {
     // [0, 1]), which DenseNet amplifies to ~7e-5 in the features; the cpu kernel is exact to 3e-8.
     await setBackend('cpu');
     try {
-      await expectSameAsTfjs(t, base, x, 428);
+      await expectOnnxMatchesTfjs(t, base, x, { layers: 428, minSpread: 0.05, predictBatchSize: 4, runBatchSize: 3 });
     } finally {
       await setBackend('wasm');
     }
@@ -95,7 +74,7 @@ describe('ONNX executor on DenseNet', () => {
       const model = await build({ includeTop: false, weights: null, inputShape: [96, 96, 3], pooling: 'avg' });
       const x = randomImages([3, 96, 96, 3], 23);
       randomize(model, x);
-      await expectSameAsTfjs(t, model, x, model.layers.length - 1);
+      await expectOnnxMatchesTfjs(t, model, x, { layers: model.layers.length - 1, minSpread: 0.05, predictBatchSize: 4, runBatchSize: 3 });
       x.dispose();
       model.dispose();
     }
