@@ -2,14 +2,12 @@
 // checks on alpha and rows and its warning, the ImageNet file picked by alpha and rows (served by
 // a local HTTP server), weights saved and loaded back, a wrong file refused, preprocessInput
 // against numpy, a frozen base that stays frozen through fit, and the ONNX executor.
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AddressInfo } from 'node:net';
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../lib/backend';
 import { DownloadError, ValueError } from '../lib/errors';
@@ -17,6 +15,7 @@ import { applications } from '../lib/index';
 import { MobileNetV2, MobileNetV2Args, preprocessInput } from '../lib/applications/mobilenet_v2';
 import { Upscale } from '../lib/layers/upscale';
 import { saveWeightsH5 } from '../lib/weights/h5';
+import { useWeightsServer } from './support/weights-server';
 import { onnxAvailable } from '../lib/onnx';
 import { expectOnnxMatchesTfjs } from './support/onnx-equivalence';
 import { randomImages, randomizeWeights } from '../bench/onnx-fixtures';
@@ -221,51 +220,19 @@ describe('MobileNetV2 (Keras 2.x)', () => {
 });
 
 describe("MobileNetV2 weights: 'imagenet': the file Keras picks by alpha and rows", () => {
-  let root: string;
-  let server: http.Server;
-  let base: string;
-  let requests: string[] = [];
-  const served = new Map<string, Buffer>();
-  const savedEnv = { ...process.env };
+  const ws = useWeightsServer('mobilenet-imagenet', 'mobilenet_v2');
 
   before(async () => {
     await ready();
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-mobilenet-imagenet-'));
-    server = http.createServer((req, res) => {
-      const name = decodeURIComponent(path.basename(req.url ?? ''));
-      requests.push(name);
-      const bytes = served.get(name);
-      if (bytes) res.writeHead(200, { 'content-length': bytes.length }).end(bytes);
-      else res.writeHead(404).end('not found');
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mobilenet_v2/`;
-  });
-
-  beforeEach(() => {
-    requests = [];
-    const home = fs.mkdtempSync(path.join(root, 'home-'));
-    process.env.KERAS_HOME = path.join(home, 'keras');
-    process.env.TSLAB_DL_CACHE = path.join(home, 'tslab-dl');
-    process.env.TSLAB_DL_WEIGHTS_BASE_URL = base;
-  });
-
-  after(() => {
-    server.close();
-    fs.rmSync(root, { recursive: true, force: true });
-    for (const key of ['KERAS_HOME', 'TSLAB_DL_CACHE', 'TSLAB_DL_WEIGHTS_BASE_URL']) {
-      if (savedEnv[key] === undefined) delete process.env[key];
-      else process.env[key] = savedEnv[key];
-    }
   });
 
   /** Serves random weights for `args` under `name`; returns them. */
   async function serve(name: string, args: MobileNetV2Args): Promise<Map<string, number[]>> {
     const model = await MobileNetV2({ ...args, weights: null });
     randomizeWeights(model, 3);
-    const file = path.join(root, name);
+    const file = path.join(ws.root, name);
     await saveWeightsH5(model, file);
-    served.set(name, fs.readFileSync(file));
+    ws.serveBytes(name, fs.readFileSync(file));
     const values = snapshot(model.layers);
     model.dispose();
     return values;
@@ -275,16 +242,16 @@ describe("MobileNetV2 weights: 'imagenet': the file Keras picks by alpha and row
     const notop = '_no_top';
     const expected = await serve(`mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96${notop}.h5`, { alpha: 0.35, includeTop: false, inputShape: [96, 96, 3] });
     const model = await MobileNetV2({ alpha: 0.35, includeTop: false, inputShape: [96, 96, 3] });
-    assert.deepEqual(requests, ['mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5']);
+    assert.deepEqual(ws.requests, ['mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5']);
     assert.deepEqual(snapshot(model.layers), expected);
-    assert.ok(fs.existsSync(path.join(process.env.TSLAB_DL_CACHE!, 'models', requests[0])), "kept in tslab-dl's cache");
+    assert.ok(fs.existsSync(path.join(process.env.TSLAB_DL_CACHE!, 'models', ws.requests[0])), "kept in tslab-dl's cache");
     model.dispose();
 
-    requests = [];
+    ws.requests = [];
     const top = await serve('mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.5_128.h5', { alpha: 0.5, inputShape: [128, 128, 3] });
     // With the top, ImageNet weights accept 128x128 (Keras' default size follows the input's rows).
     const withTop = await MobileNetV2({ alpha: 0.5, inputShape: [128, 128, 3] });
-    assert.deepEqual(requests, ['mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.5_128.h5']);
+    assert.deepEqual(ws.requests, ['mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.5_128.h5']);
     assert.deepEqual(snapshot(withTop.layers), top);
     assert.equal(withTop.name, 'mobilenetv2_0.50_128');
     withTop.dispose();
@@ -301,10 +268,10 @@ describe("MobileNetV2 weights: 'imagenet': the file Keras picks by alpha and row
     assert.doesNotMatch(lesson.stderr, /Warning/);
 
     for (const args of [{ inputShape: [100, 120, 3] }, { inputShape: [100, 100, 3] }, { inputTensor: up }] as MobileNetV2Args[]) {
-      requests = [];
+      ws.requests = [];
       const { error, stderr } = await stderrOf(() => MobileNetV2({ includeTop: false, ...args }));
       assert.ok(error instanceof DownloadError, String(error));
-      assert.deepEqual(requests, ['mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5'], JSON.stringify(args.inputShape));
+      assert.deepEqual(ws.requests, ['mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5'], JSON.stringify(args.inputShape));
       assert.match(stderr, /Warning: `inputShape` is undefined or non-square, or `rows` is not in \[96, 128, 160, 192, 224\]. Weights for input shape \(224, 224\) will be loaded as the default/);
     }
     assert.equal(tf.memory().numTensors, tensorsBefore, 'models whose weights could not be had were freed');
