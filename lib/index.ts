@@ -15,6 +15,7 @@ import './layers/batch_normalization';
 import './train/compile';
 import './train/summary-totals';
 import './features/planner';
+import './compat/model-methods';
 
 export { tf };
 
@@ -67,6 +68,7 @@ export { earlyStopping, EarlyStopping } from './callbacks';
 export type { EarlyStoppingArgs } from './callbacks';
 export { setRandomSeed, randomSeed } from './random';
 export * from './train';
+export { tfjsFit, tfjsEvaluate, tfjsPredict } from './train/tfjs-methods';
 export { confusionMatrix, ConfusionMatrix } from './confusion';
 export * from './plot';
 

@@ -25,13 +25,28 @@ export interface SparseCategoricalCrossentropyArgs {
 
 /** A loss function for `model.compile({loss})`, marked as taking integer labels. */
 export interface SparseLossFunction {
+  /** The mean loss over the batch, as calling a Keras loss object returns it. */
   (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar;
   readonly [SPARSE_LABELS]: true;
   readonly fromLogits: boolean;
+  /**
+   * One loss per sample, shape [n]: what compile() hands tfjs, which weights each sample (class
+   * weights) and then takes the mean, as Keras' SUM_OVER_BATCH_SIZE reduction does.
+   */
+  readonly perSample: PerSampleSparseLoss;
 }
 
-/** True for loss functions made by {@link sparseCategoricalCrossentropy}. */
-export function takesSparseLabels(loss: unknown): loss is SparseLossFunction {
+/** The per-sample form of a {@link SparseLossFunction}. */
+export interface PerSampleSparseLoss {
+  (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor1D;
+  readonly [SPARSE_LABELS]: true;
+  readonly fromLogits: boolean;
+  /** Itself. */
+  readonly perSample: PerSampleSparseLoss;
+}
+
+/** True for loss functions made by {@link sparseCategoricalCrossentropy} (either form). */
+export function takesSparseLabels(loss: unknown): loss is SparseLossFunction | PerSampleSparseLoss {
   return typeof loss === 'function' && (loss as Partial<SparseLossFunction>)[SPARSE_LABELS] === true;
 }
 
@@ -53,17 +68,16 @@ function flatLabels(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor1D {
 }
 
 /**
- * Mean over the batch of -log p(label), from a [n, k] matrix of log-probabilities.
+ * -log p(label) per sample, from a [n, k] matrix of log-probabilities.
  * A label outside [0, k) gives an all-zero one-hot row; dividing by the row's sum makes that
  * sample's loss NaN (0/0) instead of a silent 0, as Keras raises for such labels.
  */
-function meanNegativeLogLikelihood(labels: tf.Tensor1D, logProbabilities: tf.Tensor): tf.Scalar {
+function negativeLogLikelihood(labels: tf.Tensor1D, logProbabilities: tf.Tensor): tf.Tensor1D {
   const classes = logProbabilities.shape[logProbabilities.rank - 1];
   const rows = tf.reshape(logProbabilities, [-1, classes]);
   const oneHot = tf.oneHot(labels, classes).asType('float32');
   const picked = tf.div(tf.sum(tf.mul(oneHot, rows), -1), tf.sum(oneHot, -1));
-  // Keras' default reduction, SUM_OVER_BATCH_SIZE: the mean over samples.
-  return tf.neg(tf.mean(picked)) as tf.Scalar;
+  return tf.neg(picked) as tf.Tensor1D;
 }
 
 /**
@@ -82,15 +96,20 @@ export function sparseCategoricalCrossentropy({ fromLogits = false }: SparseCate
   if (typeof fromLogits !== 'boolean') {
     throw new ValueError(`sparseCategoricalCrossentropy({ fromLogits }): fromLogits must be true or false. Received ${JSON.stringify(fromLogits)}.`);
   }
-  const loss = (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar =>
+  const perSample = (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor1D =>
     tf.tidy(() => {
       const labels = flatLabels(yTrue, yPred);
       const logits = fromLogits ? yPred : tf.log(tf.clipByValue(yPred, EPSILON, 1 - EPSILON));
-      return meanNegativeLogLikelihood(labels, tf.logSoftmax(logits.asType('float32')));
+      return negativeLogLikelihood(labels, tf.logSoftmax(logits.asType('float32')));
     });
-  // tfjs names a custom loss after the function; Keras calls this one sparse_categorical_crossentropy.
-  Object.defineProperty(loss, 'name', { value: 'sparseCategoricalCrossentropy' });
-  Object.defineProperty(loss, SPARSE_LABELS, { value: true });
-  Object.defineProperty(loss, 'fromLogits', { value: fromLogits, enumerable: true });
-  return loss as SparseLossFunction;
+  // Keras' default reduction, SUM_OVER_BATCH_SIZE: the mean over samples.
+  const loss = (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar => tf.tidy(() => tf.mean(perSample(yTrue, yPred)) as tf.Scalar);
+  for (const f of [loss, perSample]) {
+    // tfjs names a custom loss after the function; Keras calls this one sparse_categorical_crossentropy.
+    Object.defineProperty(f, 'name', { value: 'sparseCategoricalCrossentropy' });
+    Object.defineProperty(f, SPARSE_LABELS, { value: true });
+    Object.defineProperty(f, 'fromLogits', { value: fromLogits, enumerable: true });
+    Object.defineProperty(f, 'perSample', { value: perSample });
+  }
+  return loss as unknown as SparseLossFunction;
 }

@@ -5,6 +5,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../lib/backend';
+import { tfjsFit } from '../lib/train/tfjs-methods';
 import { isFrozen } from '../lib/layers/frozen';
 
 /** A small base like DenseNet's stem: conv -> BN -> relu -> conv -> BN -> relu -> global max pool. */
@@ -41,7 +42,7 @@ function data(): { x: tf.Tensor; y: tf.Tensor } {
 
 async function fit2(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor): Promise<void> {
   model.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy' });
-  await model.fit(x, y, { epochs: 2, batchSize: 4, verbose: 0 });
+  await tfjsFit(model, x, y, { epochs: 2, batchSize: 4, verbose: 0 });
 }
 
 describe('frozen layers (Keras semantics)', () => {

@@ -285,7 +285,7 @@ test('argument errors name the argument and say what to pass', async () => {
   await assert.rejects(fit(model, data.x, data.y), (e: unknown) => e instanceof ValueError && /has not been compiled.*model\.compile/.test((e as Error).message));
   compileLesson(model);
   await assert.rejects(fit(model, data.x, tf.tensor1d([0, 1, 2], 'int32')), /x has 8 samples but y has 3 labels/);
-  await assert.rejects(fit(model, data.x, data.y, { epochs: 0 }), /options\.epochs must be a positive integer/);
+  await assert.rejects(fit(model, data.x, data.y, { epochs: 0 }), /epochs must be a positive integer, e.g. 30. Received 0/);
   await assert.rejects(fit(model, data.x, data.y, { batchSize: 2.5 }), /batchSize must be a positive integer/);
   await assert.rejects(fit(model, data.x, data.y, { validationData: [data.x] as unknown as [tf.Tensor, tf.Tensor] }), /validationData must be \[images, labels\]/);
   await assert.rejects(fit(model, [1, 2] as unknown as tf.Tensor, data.y), /x must be a tf\.Tensor. Received an array of length 2/);

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { fit, featureStats, ready } from '../lib';
+import { fit, featureStats, ready, tfjsFit } from '../lib';
 import { lessonLikeModel } from './support/lesson-like-model';
 
 test("cache: false trains like tfjs' own fit of the whole model, without keeping the frozen activations", async () => {
@@ -23,7 +23,7 @@ test("cache: false trains like tfjs' own fit of the whole model, without keeping
   // tf.profile returns the same object each time: keep the figure, not the object.
   const tapedPeak = (
     await tf.profile(async () => {
-      tapedHistory = await taped.fit(x, y, options);
+      tapedHistory = await tfjsFit(taped, x, y, options);
     })
   ).peakBytes;
   const computedBefore = featureStats.computed;

@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { ValueError } from '../errors';
 import { Progress } from '../progress';
 import { fromDisk, fromMemory, toDisk, toMemory } from './cache';
+import { onnxAvailable } from '../onnx';
+import { tfjsPredict } from '../train/tfjs-methods';
 import { fingerprintModel, fingerprintTensor } from './fingerprint';
 import { chooseExecutor, createPrefixRunner, Executor, ExecutorName, runPrefix } from './run';
 
@@ -41,6 +43,11 @@ export interface Features {
 
 const CACHE_MODES: readonly FeatureCacheMode[] = ['memory', 'disk', false];
 
+/** The cache key of the outputs of a prefix (by its fingerprint) for an input (by its fingerprint) on an engine. */
+function cacheKey(prefixFingerprint: string, inputFingerprint: string, engine: ExecutorName): string {
+  return createHash('sha256').update(`${prefixFingerprint}|${inputFingerprint}|${engine}`).digest('hex');
+}
+
 /** The cache entry of output `i` of a prefix whose key is `key`. */
 const entryKey = (key: string, i: number) => (i === 0 ? key : `${key}-${i}`);
 
@@ -66,9 +73,7 @@ export async function frozenFeatures(prefix: tf.LayersModel, x: tf.Tensor, optio
   const result = (outputs: tf.Tensor[], source: Features['source'], engine: ExecutorName | undefined, release: () => void): Features =>
     ({ features: outputs[0], outputs, source, executor: engine, release });
 
-  const key = cache
-    ? createHash('sha256').update(`${fingerprintModel(prefix)}|${fingerprintTensor(x)}|${executor.name}`).digest('hex')
-    : undefined;
+  const key = cache ? cacheKey(fingerprintModel(prefix), fingerprintTensor(x), executor.name) : undefined;
   if (key) {
     const inMemory = fromCache(key, outputCount, fromMemory);
     if (inMemory) {
@@ -110,4 +115,48 @@ export async function frozenFeatures(prefix: tf.LayersModel, x: tf.Tensor, optio
     toMemory(entryKey(key, i), t);
   });
   return result(outputs, 'computed', executor.name, () => {});
+}
+
+/**
+ * The outputs of `prefix` for `x`, synchronously, for tfjs' synchronous `model.predict` and
+ * `model.evaluate`: from the caches (features any engine computed, e.g. ONNX Runtime during fit),
+ * or computed now on tfjs (ONNX Runtime only runs asynchronously) and cached like the others.
+ */
+export function frozenFeaturesSync(prefix: tf.LayersModel, x: tf.Tensor, options: Omit<FeatureOptions, 'executor'> = {}): Features {
+  const cache = options.cache ?? 'memory';
+  if (!CACHE_MODES.includes(cache)) {
+    throw new ValueError(`cache must be 'memory', 'disk' or false. Received ${JSON.stringify(options.cache)}.`);
+  }
+  const outputCount = prefix.outputs.length;
+  const result = (outputs: tf.Tensor[], source: Features['source'], engine: ExecutorName | undefined, release: () => void): Features =>
+    ({ features: outputs[0], outputs, source, executor: engine, release });
+  const fingerprints = cache ? { prefix: fingerprintModel(prefix), input: fingerprintTensor(x) } : undefined;
+  if (fingerprints) {
+    const engines: ExecutorName[] = onnxAvailable() ? ['onnx', 'tfjs'] : ['tfjs'];
+    for (const engine of engines) {
+      const key = cacheKey(fingerprints.prefix, fingerprints.input, engine);
+      const inMemory = fromCache(key, outputCount, fromMemory);
+      if (inMemory) {
+        featureStats.memoryHits++;
+        return result(inMemory, 'memory', undefined, () => {});
+      }
+      const onDisk = cache === 'disk' ? fromCache(key, outputCount, (k) => fromDisk(k)) : undefined;
+      if (onDisk) {
+        featureStats.diskHits++;
+        onDisk.forEach((t, i) => toMemory(entryKey(key, i), t));
+        return result(onDisk, 'disk', undefined, () => {});
+      }
+    }
+  }
+  const predicted = tfjsPredict(prefix, x, { batchSize: options.batchSize ?? 32 });
+  const outputs = Array.isArray(predicted) ? predicted : [predicted];
+  featureStats.computed++;
+  featureStats.imagesComputed += x.shape[0];
+  if (!fingerprints) return result(outputs, 'computed', 'tfjs', () => outputs.forEach((t) => t.dispose()));
+  const key = cacheKey(fingerprints.prefix, fingerprints.input, 'tfjs');
+  outputs.forEach((t, i) => {
+    if (cache === 'disk') toDisk(entryKey(key, i), t);
+    toMemory(entryKey(key, i), t);
+  });
+  return result(outputs, 'computed', 'tfjs', () => {});
 }

@@ -19,7 +19,7 @@ interface CompiledModel {
 }
 
 /** Compiles `head` like `model`, sharing its optimizer (and so its Adam moments). */
-function compileLike(head: tf.LayersModel, model: tf.LayersModel): void {
+export function compileLike(head: tf.LayersModel, model: tf.LayersModel): void {
   const compiled = model as unknown as CompiledModel;
   if (!compiled.optimizer || compiled.loss === undefined) return;
   head.compile({ optimizer: compiled.optimizer, loss: compiled.loss, metrics: compiled.metrics });

@@ -13,7 +13,9 @@
  * Two prototype patches fix that for every model, whether trained with our `fit()` or tfjs'
  * own `model.fit()`:
  * - `compile` puts Keras' accuracy behind the strings 'accuracy' and 'acc' (lib/metrics.ts),
- *   named as the user wrote it, so logs say `accuracy` / `val_accuracy`;
+ *   named as the user wrote it, so logs say `accuracy` / `val_accuracy`, and hands tfjs the
+ *   per-sample form of tslab-dl's losses: tfjs multiplies a loss by the samples' class weights
+ *   before taking the mean, which weights nothing when the loss is already a mean;
  * - `standardizeUserDataXY` (the input check of fit/evaluate) lets a loss marked as taking
  *   integer labels (lib/losses.ts) receive [n] or [n, 1] labels, as tfjs already does for its
  *   own 'sparseCategoricalCrossentropy', and rejects labels outside [0, classes) with a clear
@@ -65,7 +67,8 @@ interface CompilableModel {
 function patchCompile(proto: CompilableModel): void {
   const originalCompile = proto.compile;
   proto.compile = function (this: CompilableModel, args: tf.ModelCompileArgs) {
-    return originalCompile.call(this, { ...args, metrics: kerasMetrics(args.metrics as MetricsArg) as tf.ModelCompileArgs['metrics'] });
+    const loss = takesSparseLabels(args.loss) ? args.loss.perSample : args.loss;
+    return originalCompile.call(this, { ...args, loss, metrics: kerasMetrics(args.metrics as MetricsArg) as tf.ModelCompileArgs['metrics'] });
   };
 }
 

@@ -4,17 +4,20 @@
  * It runs tfjs' own `model.fit` (so any tfjs callback works) on the plan chosen by
  * lib/train/forward.ts, with Keras' names in the logs (lib/train/compile.ts), a progress
  * display suited to where it runs, a seed, and the kernel's interrupt button honoured between
- * batches.
+ * batches. tfjs' `model.fit(x, y, args)` of a model with a frozen part comes here too
+ * (lib/train/model-methods.ts), so the Keras habit is the fast path.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
 import { EarlyStopping, resolveLogs } from '../callbacks';
 import { interruptRequested } from '../display';
 import { InterruptedError, ValueError } from '../errors';
+import { lessonEpochCap } from '../lesson/environment';
 import { setRandomSeed } from '../random';
 import { checkBatchSize, checkCompiled, checkModel, checkSamples, checkTensor, describe, yieldToEventLoop } from './arguments';
 import './compile';
 import { ForwardOptions, planForward } from './forward';
+import { tfjsFit } from './tfjs-methods';
 import { displayMode, TrainingDisplay, Verbosity } from './training_display';
 
 export type FitCallback = tf.Callback | tf.CustomCallbackArgs;
@@ -28,8 +31,18 @@ export interface FitOptions extends ForwardOptions {
   callbacks?: FitCallback[];
   /** [images, labels] to evaluate after each epoch, logged as val_loss, val_accuracy. Defaults to none. */
   validationData?: [tf.Tensor, tf.Tensor];
+  /**
+   * Fraction in (0, 1) of the samples, taken from the end of `x` and `y` before any shuffling,
+   * held out for validation (Keras' and tfjs' rule). Ignored when `validationData` is given.
+   * Defaults to none.
+   */
+  validationSplit?: number;
   /** Shuffle the training samples before each epoch. Defaults to true. */
   shuffle?: boolean;
+  /** A weight per class index, applied to each training sample's loss (Keras' `class_weight`). Defaults to none. */
+  classWeight?: { [classIndex: number]: number };
+  /** The epoch to start counting from (to resume a run). Defaults to 0. */
+  initialEpoch?: number;
   /** 0 silent, 1 progress display, 2 one line per epoch; 'auto' by where it runs. Defaults to 'auto'. */
   verbose?: Verbosity;
   /** Calls setRandomSeed(seed) first, for a repeatable run. Defaults to leaving the generator as it is. */
@@ -38,15 +51,20 @@ export interface FitOptions extends ForwardOptions {
 
 const WHERE = 'fit(model, x, y, options)';
 
-/** The tfjs callbacks, in order; tfjs only accepts an array whose first entry is a Callback. */
-function asCallbacks(callbacks: FitCallback[]): tf.Callback[] {
-  if (!Array.isArray(callbacks)) {
-    throw new ValueError(`${WHERE}: options.callbacks must be an array, e.g. [earlyStopping({ monitor: 'val_accuracy', patience: 5 })]. Received ${describe(callbacks)}.`);
+/**
+ * The callbacks, in order, as tfjs Callback objects. Accepted as tfjs accepts them: an array of
+ * callbacks or of `{ onEpochEnd, ... }` objects, one such object, or a tfjs CallbackList.
+ */
+function asCallbacks(callbacks: unknown, where: string): tf.Callback[] {
+  const list = (callbacks as { callbacks?: unknown }).callbacks;
+  const items = Array.isArray(callbacks) ? callbacks : Array.isArray(list) ? list : callbacks && typeof callbacks === 'object' ? [callbacks] : undefined;
+  if (!items) {
+    throw new ValueError(`${where}: callbacks must be an array, e.g. [earlyStopping({ monitor: 'val_accuracy', patience: 5 })]. Received ${describe(callbacks)}.`);
   }
-  return callbacks.map((c, i) => {
-    if (c instanceof tf.Callback || (c as { setModel?: unknown }).setModel instanceof Function) return c as tf.Callback;
+  return items.map((c, i) => {
+    if (c instanceof tf.Callback || (c as { setModel?: unknown } | null)?.setModel instanceof Function) return c as tf.Callback;
     if (c && typeof c === 'object') return new tf.CustomCallback(c as tf.CustomCallbackArgs) as unknown as tf.Callback;
-    throw new ValueError(`${WHERE}: options.callbacks[${i}] is ${describe(c)}; pass a callback such as earlyStopping({ patience: 5 }).`);
+    throw new ValueError(`${where}: callbacks[${i}] is ${describe(c)}; pass a callback such as earlyStopping({ patience: 5 }).`);
   });
 }
 
@@ -65,6 +83,10 @@ function inKerasOrder(logs: { [key: string]: number }, order: string[]): void {
  * Drives the display, watches for interrupts and forwards every event to the user's callbacks.
  * After an interrupt the cut-short epoch is not reported to them as an epoch (no early-stopping
  * decision, no history entry on a partial epoch), but onTrainEnd still runs so they can clean up.
+ *
+ * The callbacks see the caller's model, as in Keras (`this.model.predict(images)` works), while
+ * tfjs trains the plan's model (the head, on features); a callback's `model.stopTraining = true`
+ * is passed on to the model being trained.
  */
 class FitDriver extends tf.Callback {
   interrupted = false;
@@ -79,6 +101,7 @@ class FitDriver extends tf.Callback {
   constructor(
     private readonly display: TrainingDisplay,
     private readonly callbacks: tf.Callback[],
+    private readonly userModel: tf.LayersModel,
   ) {
     super();
   }
@@ -92,10 +115,16 @@ class FitDriver extends tf.Callback {
 
   override setModel(model: tf.LayersModel): void {
     super.setModel(model);
-    for (const c of this.callbacks) c.setModel(model);
+    for (const c of this.callbacks) c.setModel(this.userModel);
+  }
+
+  /** A callback stopped the caller's model: stop the model tfjs is training. */
+  private passOnStop(): void {
+    if (this.userModel !== this.model && this.userModel.stopTraining) this.model.stopTraining = true;
   }
 
   override async onTrainBegin(logs?: tf.Logs): Promise<void> {
+    if (this.userModel !== this.model) this.userModel.stopTraining = false;
     for (const c of this.callbacks) await c.onTrainBegin(logs);
   }
 
@@ -105,6 +134,7 @@ class FitDriver extends tf.Callback {
     this.seen = 0;
     this.totals = {};
     for (const c of this.callbacks) await c.onEpochBegin(epoch, logs);
+    this.passOnStop();
   }
 
   override async onBatchBegin(batch: number, logs?: tf.Logs): Promise<void> {
@@ -125,6 +155,7 @@ class FitDriver extends tf.Callback {
     }
     this.display.batch(this.epoch, batch + 1, this.batchesPerEpoch, running, Date.now() - this.epochStarted);
     for (const c of this.callbacks) await c.onBatchEnd(batch, logs);
+    this.passOnStop();
     if (interruptRequested()) {
       this.interrupted = true;
       this.model.stopTraining = true;
@@ -143,6 +174,7 @@ class FitDriver extends tf.Callback {
     this.epochsRun = epoch + 1;
     this.display.epochEnd(epoch, resolved, Date.now() - this.epochStarted);
     for (const c of this.callbacks) await c.onEpochEnd(epoch, logs);
+    this.passOnStop();
   }
 
   override async onTrainEnd(logs?: tf.Logs): Promise<void> {
@@ -150,24 +182,38 @@ class FitDriver extends tf.Callback {
   }
 }
 
-function checkFitArguments(model: unknown, x: unknown, y: unknown, options: FitOptions): asserts model is tf.LayersModel {
-  checkModel(model, WHERE);
-  checkCompiled(model, WHERE);
-  checkTensor(x, WHERE, 'x');
-  checkTensor(y, WHERE, 'y');
-  checkSamples(x, y, WHERE, 'x', 'y');
-  const { batchSize = 32, epochs = 1, validationData, seed } = options;
-  checkBatchSize(batchSize, WHERE);
+function checkFitArguments(model: unknown, x: unknown, y: unknown, options: FitOptions, where: string): asserts model is tf.LayersModel {
+  checkModel(model, where);
+  checkCompiled(model, where);
+  checkTensor(x, where, 'x');
+  checkTensor(y, where, 'y');
+  checkSamples(x, y, where, 'x', 'y');
+  const { batchSize = 32, epochs = 1, validationData, validationSplit, initialEpoch = 0, seed } = options;
+  checkBatchSize(batchSize, where);
   if (!Number.isInteger(epochs) || epochs < 1) {
-    throw new ValueError(`${WHERE}: options.epochs must be a positive integer, e.g. 30. Received ${JSON.stringify(epochs)}.`);
+    throw new ValueError(`${where}: epochs must be a positive integer, e.g. 30. Received ${JSON.stringify(epochs)}.`);
   }
-  if (validationData !== undefined) {
-    if (!Array.isArray(validationData) || validationData.length !== 2) {
-      throw new ValueError(`${WHERE}: options.validationData must be [images, labels]. Received ${describe(validationData)}.`);
+  if (!Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch >= epochs) {
+    throw new ValueError(`${where}: initialEpoch must be an integer in [0, epochs) = [0, ${epochs}). Received ${JSON.stringify(initialEpoch)}.`);
+  }
+  if (validationData !== undefined && validationData !== null) {
+    if (!Array.isArray(validationData) || validationData.length < 2 || validationData.length > 3) {
+      throw new ValueError(`${where}: validationData must be [images, labels]. Received ${describe(validationData)}.`);
     }
-    checkTensor(validationData[0], WHERE, 'validationData[0] (images)');
-    checkTensor(validationData[1], WHERE, 'validationData[1] (labels)');
-    checkSamples(validationData[0], validationData[1], WHERE, 'validationData[0]', 'validationData[1]');
+    checkTensor(validationData[0], where, 'validationData[0] (images)');
+    checkTensor(validationData[1], where, 'validationData[1] (labels)');
+    checkSamples(validationData[0], validationData[1], where, 'validationData[0]', 'validationData[1]');
+  } else if (validationSplit !== undefined && validationSplit !== 0) {
+    if (typeof validationSplit !== 'number' || !(validationSplit > 0 && validationSplit < 1)) {
+      throw new ValueError(`${where}: validationSplit must be a fraction between 0 and 1, e.g. 0.2. Received ${JSON.stringify(validationSplit)}.`);
+    }
+    const held = x.shape[0] - Math.floor(x.shape[0] * (1 - validationSplit));
+    if (held === 0 || held === x.shape[0]) {
+      throw new ValueError(
+        `${where}: validationSplit ${validationSplit} of ${x.shape[0]} samples leaves ${held === 0 ? 'no validation' : 'no training'} samples; ` +
+          'use a larger data set or another fraction.',
+      );
+    }
   }
   if (seed !== undefined) setRandomSeed(seed);
 }
@@ -185,6 +231,73 @@ function finalStatus(driver: FitDriver, epochs: number, callbacks: tf.Callback[]
 }
 
 /**
+ * The training and validation tensors: `validationSplit` holds out the last samples, as Keras and
+ * tfjs do, before any shuffling. The slices belong to the caller of this function.
+ */
+function splitValidation(x: tf.Tensor, y: tf.Tensor, options: FitOptions): { x: tf.Tensor; y: tf.Tensor; validation?: [tf.Tensor, tf.Tensor]; made: tf.Tensor[] } {
+  const { validationData, validationSplit } = options;
+  if (validationData) return { x, y, validation: [validationData[0], validationData[1]], made: [] };
+  if (!validationSplit) return { x, y, made: [] };
+  const at = Math.floor(x.shape[0] * (1 - validationSplit));
+  const made = [x.slice(0, at), y.slice(0, at), x.slice(at), y.slice(at)];
+  return { x: made[0], y: made[1], validation: [made[2], made[3]], made };
+}
+
+/** Settings outside FitOptions that tfjs' model.fit accepts and that go to tfjs unchanged. */
+export type TfjsFitExtras = Omit<tf.ModelFitArgs, keyof FitOptions | 'callbacks' | 'validationData' | 'verbose'>;
+
+/**
+ * The common body of `fit(model, ...)` and of tfjs' `model.fit(...)` on a model with a frozen
+ * part: plan, train the plan's model with tfjs, report. `where` names the call in errors.
+ */
+export async function fitThroughPlan(
+  model: tf.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  options: FitOptions,
+  where: string,
+  extras: TfjsFitExtras = {},
+): Promise<tf.History> {
+  await ready();
+  checkFitArguments(model, x, y, options, where);
+  const { batchSize = 32, initialEpoch = 0, shuffle = true, verbose = 'auto', classWeight } = options;
+  const epochs = lessonEpochCap(options.epochs ?? 1);
+  const callbacks = asCallbacks(options.callbacks ?? [], where);
+  const data = splitValidation(x, y, options);
+  try {
+    const plan = await planForward({ purpose: 'fit', model, x: data.x, validationX: data.validation?.[0], options });
+    const display = new TrainingDisplay(displayMode(verbose), epochs);
+    const driver = new FitDriver(display, callbacks, model);
+    try {
+      if (plan.note && display.mode !== 'silent') console.log(plan.note);
+      const validationData = data.validation && plan.validationX ? [plan.validationX, ...data.validation.slice(1), ...(options.validationData?.slice(2) ?? [])] : undefined;
+      const history = await tfjsFit(plan.model, plan.x, data.y, {
+        ...extras,
+        batchSize,
+        epochs,
+        initialEpoch,
+        shuffle,
+        classWeight,
+        verbose: 0,
+        validationData: validationData as tf.ModelFitArgs['validationData'],
+        callbacks: [driver],
+      });
+      // Keras' History belongs to the model the caller trained (tfjs' History keeps none).
+      (history as unknown as { model: tf.LayersModel }).model = model;
+      display.finish(finalStatus(driver, epochs, callbacks));
+      if (driver.interrupted) {
+        throw new InterruptedError(`Training (after ${driver.epochsRun} complete epoch${driver.epochsRun === 1 ? '' : 's'} of ${epochs})`);
+      }
+      return history;
+    } finally {
+      plan.dispose();
+    }
+  } finally {
+    tf.dispose(data.made);
+  }
+}
+
+/**
  * Trains `model` on images `x` and integer labels `y`, like Keras' `model.fit`:
  *
  *     const history = await fit(model, trainX, trainLabels, {
@@ -195,32 +308,9 @@ function finalStatus(driver: FitDriver, epochs: number, callbacks: tf.Callback[]
  *
  * The model must be compiled. Returns tfjs' History: `history.history.loss`, `.accuracy`,
  * `.val_loss`, `.val_accuracy` and `history.epoch`. Throws InterruptedError when the user
- * interrupts the kernel; the model keeps the weights it had then.
+ * interrupts the kernel; the model keeps the weights it had then. `model.fit(x, y, options)`
+ * does the same for a model with a frozen part.
  */
 export async function fit(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, options: FitOptions = {}): Promise<tf.History> {
-  await ready();
-  checkFitArguments(model, x, y, options);
-  const { batchSize = 32, epochs = 1, validationData, shuffle = true, verbose = 'auto' } = options;
-  const callbacks = asCallbacks(options.callbacks ?? []);
-  const plan = await planForward({ purpose: 'fit', model, x, validationX: validationData?.[0], options });
-  const display = new TrainingDisplay(displayMode(verbose), epochs);
-  const driver = new FitDriver(display, callbacks);
-  try {
-    if (plan.note && display.mode !== 'silent') console.log(plan.note);
-    const history = await plan.model.fit(plan.x, y, {
-      batchSize,
-      epochs,
-      shuffle,
-      verbose: 0,
-      validationData: validationData && plan.validationX ? [plan.validationX, validationData[1]] : undefined,
-      callbacks: [driver],
-    });
-    display.finish(finalStatus(driver, epochs, callbacks));
-    if (driver.interrupted) {
-      throw new InterruptedError(`Training (after ${driver.epochsRun} complete epoch${driver.epochsRun === 1 ? '' : 's'} of ${epochs})`);
-    }
-    return history;
-  } finally {
-    plan.dispose();
-  }
+  return fitThroughPlan(model, x, y, options, WHERE);
 }
