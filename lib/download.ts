@@ -3,16 +3,20 @@
  *
  * The body is streamed into a temporary file next to the destination
  * (`<dest>.part-<pid>-<random>`), counted and hashed on the way, checked
- * against the announced length and the expected md5, flushed to disk and only
- * then renamed to its final name. Whatever fails, the temporary file is
- * removed and a {@link DownloadError} says which URL, what went wrong, and
- * where to put a copy downloaded by hand.
+ * against the announced length, flushed to disk, checked by the caller's
+ * validate(), then against the expected size and md5, and only then renamed to
+ * its final name. Whatever fails, the temporary file is removed and a
+ * {@link DownloadError} says which URL, what went wrong, and where to put a
+ * copy downloaded by hand. Its `reason` tells "this machine is offline" from
+ * "the network answered wrongly", and the message says what to do about it (a
+ * proxy, a firewall's CA certificate, a manual copy).
  */
 import { createHash } from 'crypto';
 import { createReadStream, promises as fs } from 'fs';
 import * as path from 'path';
 import { syncFolder, temporaryPathFor } from './data/atomic';
-import { DownloadError, InterruptedError, ValueError } from './errors';
+import { DownloadError, DownloadFailure, InterruptedError, ValueError } from './errors';
+import { classifyNetworkError, networkFetch, proxySettings } from './http';
 import { Progress } from './progress';
 
 export interface DownloadOptions {
@@ -24,11 +28,14 @@ export interface DownloadOptions {
   expectedBytes?: number;
   /** Aborts the download (the temporary file is removed). */
   signal?: AbortSignal;
-  /** The fetch to use. Defaults to Node's global fetch. */
+  /**
+   * The fetch to use. Defaults to networkFetch: through HTTPS_PROXY/HTTP_PROXY, trusting
+   * NODE_EXTRA_CA_CERTS, giving up after TSLAB_DL_CONNECT_TIMEOUT_MS (see lib/http.ts).
+   */
   fetchImpl?: typeof fetch;
   /**
-   * Checks the downloaded file before it gets its final name (e.g. parses its header);
-   * throwing rejects the download. Defaults to no check.
+   * Checks the downloaded file before it gets its final name (e.g. parses its header), and before
+   * the size and md5 checks; throwing rejects the download. Defaults to no check.
    */
   validate?: (temporaryPath: string) => void | Promise<void>;
 }
@@ -56,6 +63,39 @@ function describeCause(error: unknown): string {
     if (text && !parts.includes(text)) parts.push(text);
   }
   return parts.join(': ') || String(error);
+}
+
+/**
+ * What to tell the learner when a request to `url` got no response: the reason, what happened,
+ * and (for offline and certificate failures) what to do besides a manual copy.
+ */
+export function explainNetworkFailure(url: string, error: unknown): { reason: DownloadFailure; what: string; advice?: string } {
+  const { kind, code, detail } = classifyNetworkError(error);
+  const host = new URL(url).host;
+  if (kind === 'certificate') {
+    return {
+      reason: 'certificate',
+      what: `the certificate of ${host} could not be verified (${code})`,
+      advice:
+        `A firewall or proxy that inspects HTTPS is the usual cause: set NODE_EXTRA_CA_CERTS to your organisation's CA certificate ` +
+        `(a .pem file) in the environment that starts Jupyter (or \`process.env.NODE_EXTRA_CA_CERTS = '/path/ca.pem'\` in the notebook ` +
+        `before the download), and HTTPS_PROXY if a proxy is needed`,
+    };
+  }
+  if (kind === 'offline') {
+    const core = code && !detail.includes(code) ? `${code}: ${detail}` : detail;
+    const timedOut = code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'ETIMEDOUT';
+    const limit = timedOut
+      ? ` (no answer within TSLAB_DL_CONNECT_TIMEOUT_MS = ${process.env.TSLAB_DL_CONNECT_TIMEOUT_MS || 15000} ms)`
+      : '';
+    const proxies = proxySettings();
+    return {
+      reason: 'offline',
+      what: `could not connect (${core}): the network could not be reached, or ${host} is not answering${limit}`,
+      advice: `Run it again once this machine is online (${proxies.length ? `check the proxy: ${proxies.join(', ')}` : 'behind a proxy, set HTTPS_PROXY'})`,
+    };
+  }
+  return { reason: 'other', what: `could not connect (${describeCause(error)})` };
 }
 
 function formatBytes(bytes: number): string {
@@ -94,12 +134,13 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
   const target = path.resolve(dest);
   const folder = path.dirname(target);
   const expectedMd5 = options.md5?.toLowerCase();
-  const fail = (what: string) =>
+  const fail = (what: string, reason: DownloadFailure, advice?: string) =>
     new DownloadError(
       url,
       `Could not download ${url}: ${what}. Nothing was saved at ${target}. ` +
-        `To install the file by hand, download ${url} with a browser and save it as ${target}` +
+        `${advice ? `${advice}; or download` : 'To install the file by hand, download'} ${url} with a browser and save it as ${target}` +
         `${expectedMd5 ? ` (its md5 must be ${expectedMd5})` : ''}.`,
+      reason,
     );
 
   await fs.mkdir(folder, { recursive: true });
@@ -109,16 +150,18 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
   try {
     let response: Response;
     try {
-      response = await (options.fetchImpl ?? fetch)(url, { signal: options.signal, redirect: 'follow' });
+      response = await (options.fetchImpl ?? networkFetch)(url, { signal: options.signal, redirect: 'follow' });
     } catch (e) {
-      if (options.signal?.aborted) throw fail('the download was aborted');
-      throw fail(`could not connect (${describeCause(e)})`);
+      if (e instanceof ValueError) throw e; // a proxy or CA setting that cannot be used: its own message
+      if (options.signal?.aborted) throw fail('the download was aborted', 'aborted');
+      const { reason, what, advice } = explainNetworkFailure(url, e);
+      throw fail(what, reason, advice);
     }
     if (!response.ok) {
       await response.body?.cancel().catch(() => undefined);
-      throw fail(`the server answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
+      throw fail(`the server answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`, 'http');
     }
-    if (!response.body) throw fail('the server sent no body');
+    if (!response.body) throw fail('the server sent no body', 'http');
 
     // With Content-Encoding (gzip...), fetch decompresses and Content-Length counts the compressed bytes.
     const lengthHeader = response.headers.get('content-length');
@@ -140,9 +183,9 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
         try {
           chunk = await reader.read();
         } catch (e) {
-          if (options.signal?.aborted) throw fail(`the download was aborted after ${formatBytes(bytes)}`);
+          if (options.signal?.aborted) throw fail(`the download was aborted after ${formatBytes(bytes)}`, 'aborted');
           const of = total !== undefined ? ` of ${formatBytes(total)}` : '';
-          throw fail(`the connection dropped after ${formatBytes(bytes)}${of} (${describeCause(e)})`);
+          throw fail(`the connection dropped after ${formatBytes(bytes)}${of} (${describeCause(e)})`, 'incomplete');
         }
         if (chunk.done) break;
         await handle.writeFile(chunk.value);
@@ -155,24 +198,25 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
     }
 
     if (announced !== undefined && bytes !== announced) {
-      throw fail(`the body ended after ${bytes} of the ${announced} bytes the server announced`);
-    }
-    if (options.expectedBytes !== undefined && bytes !== options.expectedBytes) {
-      throw fail(`received ${bytes} bytes, but ${options.expectedBytes} were expected`);
-    }
-    const md5 = hash.digest('hex');
-    if (expectedMd5 && md5 !== expectedMd5) {
-      throw fail(`the checksum does not match: expected md5 ${expectedMd5}, got ${md5} (a corrupted or changed file)`);
+      throw fail(`the body ended after ${bytes} of the ${announced} bytes the server announced`, 'incomplete');
     }
     await handle.sync();
     await handle.close();
     handle = undefined;
+    // validate() first: an answer of another kind (an HTML page) is better named as such than by its size or md5.
     if (options.validate) {
       try {
         await options.validate(temporary);
       } catch (e) {
-        throw fail(`the file received failed its check: ${(e as Error).message.replace(temporary, 'it')}`);
+        throw fail(`the file received failed its check: ${(e as Error).message.replace(temporary, 'it')}`, 'corrupt');
       }
+    }
+    if (options.expectedBytes !== undefined && bytes !== options.expectedBytes) {
+      throw fail(`received ${bytes} bytes, but ${options.expectedBytes} were expected`, bytes < options.expectedBytes ? 'incomplete' : 'corrupt');
+    }
+    const md5 = hash.digest('hex');
+    if (expectedMd5 && md5 !== expectedMd5) {
+      throw fail(`the checksum does not match: expected md5 ${expectedMd5}, got ${md5} (a corrupted or changed file)`, 'checksum');
     }
     await fs.rename(temporary, target);
     await syncFolder(folder);
@@ -182,7 +226,8 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
     progress?.finish(e instanceof InterruptedError ? 'interrupted' : 'failed');
     await handle?.close().catch(() => undefined);
     await fs.rm(temporary, { force: true });
-    if (e instanceof DownloadError || e instanceof InterruptedError) throw e;
-    throw fail(describeCause(e));
+    if (e instanceof DownloadError || e instanceof InterruptedError || e instanceof ValueError) throw e;
+    if (options.signal?.aborted) throw fail('the download was aborted', 'aborted');
+    throw fail(describeCause(e), 'other');
   }
 }

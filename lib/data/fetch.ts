@@ -1,24 +1,39 @@
 /**
  * Downloading Dollar Street 10 from its Zenodo record, one file at a time,
- * each one atomically (see downloadFile). Files already present and complete
- * are kept, so running it again after an interruption fetches only what is missing.
+ * each one atomically (see downloadFile) and checked against the md5 and size
+ * Zenodo publishes for it, read first from Zenodo's REST API
+ * (`GET /api/records/10970014`, https://developers.zenodo.org/#records).
+ * Files already present whose md5 matches are kept, as Keras' get_file keeps a
+ * cached file whose hash matches, so running it again after an interruption
+ * fetches only what is missing or damaged.
  */
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { downloadFile } from '../download';
-import { ValueError } from '../errors';
-import { codeString, DEFAULT_DOLLAR_STREET_FOLDER, DOLLAR_STREET_BASE_URL, DOLLAR_STREET_FILES } from './dollarstreet';
+import { downloadFile, explainNetworkFailure, md5File } from '../download';
+import { DownloadError, DownloadFailure, ValueError } from '../errors';
+import { networkFetch } from '../http';
+import { codeString, DEFAULT_DOLLAR_STREET_FOLDER, DOLLAR_STREET_FILES } from './dollarstreet';
 import { NpyFormatError, NpyHeader, readNpyHeader } from './npy';
 import { readSyntheticManifest, SYNTHETIC_MANIFEST } from './synthetic';
 
+/** The Zenodo record that publishes Dollar Street 10. */
+const ZENODO_RECORD = '10970014';
+const DEFAULT_ZENODO_URL = 'https://zenodo.org';
+
 export interface FetchDollarStreetOptions {
-  /** Folder URL the file names are appended to. Defaults to 'https://zenodo.org/records/10970014/files/'. */
+  /**
+   * The Zenodo host (a mirror, or a test server): the record is read from
+   * `${zenodoUrl}/api/records/10970014` and the files from `${zenodoUrl}/records/10970014/files/`.
+   * Defaults to $TSLAB_DL_ZENODO_URL, else 'https://zenodo.org'.
+   */
+  zenodoUrl?: string;
+  /** Folder URL the file names are appended to. Defaults to `${zenodoUrl}/records/10970014/files/`. */
   baseUrl?: string;
   /** Download every file again, even those present and complete. Defaults to false. */
   force?: boolean;
   /** Aborts the download in progress. */
   signal?: AbortSignal;
-  /** The fetch to use. Defaults to Node's global fetch. */
+  /** The fetch to use, for the record and the files. Defaults to networkFetch (proxies, NODE_EXTRA_CA_CERTS; see lib/http.ts). */
   fetchImpl?: typeof fetch;
   /** Print what was done. Defaults to true. */
   verbose?: boolean;
@@ -43,6 +58,12 @@ export interface FetchDollarStreetResult {
   files: FetchedFile[];
 }
 
+/** What the record publishes about one file. */
+interface PublishedFile {
+  md5: string;
+  bytes?: number;
+}
+
 /** The header of a complete .npy file, or the reason it is not one (undefined when absent). */
 async function inspectExisting(file: string): Promise<{ header?: NpyHeader; problem?: string } | undefined> {
   try {
@@ -53,10 +74,95 @@ async function inspectExisting(file: string): Promise<{ header?: NpyHeader; prob
   }
 }
 
+/** An http(s) URL option without its trailing slashes, or a ValueError naming the option. */
+function httpUrlOption(value: unknown, name: string): string {
+  if (typeof value !== 'string' || !/^https?:\/\/[^/]/.test(value)) {
+    throw new ValueError(`fetchDollarStreet(${name}): must be an http(s) URL. Received ${JSON.stringify(value)}.`);
+  }
+  return value;
+}
+
+/**
+ * The record's files, by name. Zenodo's records API lists them as `files: [{ key, size,
+ * checksum: 'md5:<hex>', links }]` (older answers: `filename`, `filesize`); InvenioRDM's own
+ * serialization as `files: { entries: { <name>: {...} } }`. Both are read.
+ */
+function publishedFiles(record: unknown): Map<string, PublishedFile> {
+  const files = (record as any)?.files;
+  const entries: any[] = Array.isArray(files) ? files : files?.entries && typeof files.entries === 'object' ? Object.values(files.entries) : [];
+  const published = new Map<string, PublishedFile>();
+  for (const entry of entries) {
+    const name = entry?.key ?? entry?.filename;
+    const checksum = /^(?:md5:)?([0-9a-f]{32})$/i.exec(String(entry?.checksum ?? ''));
+    if (typeof name !== 'string' || !checksum) continue;
+    const size = entry.size ?? entry.filesize;
+    published.set(name, { md5: checksum[1].toLowerCase(), ...(Number.isInteger(size) && size >= 0 ? { bytes: size } : {}) });
+  }
+  return published;
+}
+
+/**
+ * Reads the record from Zenodo's API. Throws a DownloadError naming the API URL, with the
+ * reason (offline, certificate, http, corrupt, aborted) and where to get the files by hand.
+ */
+async function readRecord(
+  apiUrl: string,
+  recordPage: string,
+  target: string,
+  options: FetchDollarStreetOptions,
+): Promise<Map<string, PublishedFile>> {
+  const names = Object.values(DOLLAR_STREET_FILES);
+  const fail = (what: string, reason: DownloadFailure, advice?: string) =>
+    new DownloadError(
+      apiUrl,
+      `Could not read the Zenodo record ${apiUrl} (the list of the Dollar Street files and their md5): ${what}. ` +
+        `Nothing was downloaded into ${target}. ${advice ? `${advice}; or download` : 'To install the files by hand, download'} ` +
+        `${names.join(', ')} from ${recordPage} with a browser and save them in ${target}.`,
+      reason,
+    );
+  let response: Response;
+  try {
+    response = await (options.fetchImpl ?? networkFetch)(apiUrl, {
+      signal: options.signal,
+      redirect: 'follow',
+      headers: { accept: 'application/json' },
+    });
+  } catch (e) {
+    if (e instanceof ValueError) throw e;
+    if (options.signal?.aborted) throw fail('the download was aborted', 'aborted');
+    const { reason, what, advice } = explainNetworkFailure(apiUrl, e);
+    throw fail(what, reason, advice);
+  }
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (e) {
+    if (options.signal?.aborted) throw fail('the download was aborted', 'aborted');
+    throw fail(`the connection dropped (${(e as Error).message})`, 'incomplete');
+  }
+  if (!response.ok) {
+    throw fail(`the server answered HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`, 'http');
+  }
+  let record: unknown;
+  try {
+    record = JSON.parse(text);
+  } catch {
+    // A captive portal or a proxy's page answers 200 with HTML.
+    throw fail(`the answer is not JSON (it starts with ${JSON.stringify(text.slice(0, 40))})`, 'http');
+  }
+  const published = publishedFiles(record);
+  const missing = names.filter((name) => !published.has(name));
+  if (missing.length > 0) {
+    throw fail(`the record does not list ${missing.join(', ')} with an md5 checksum`, 'corrupt');
+  }
+  return published;
+}
+
 /**
  * Downloads train_images.npy, train_labels.npy, test_images.npy and
- * test_labels.npy into `folder`, skipping files already present and complete
- * (a valid .npy header and the size it implies). Returns and prints what it did.
+ * test_labels.npy into `folder`, each checked against the md5 and size its
+ * Zenodo record publishes; files already present with that md5 are kept.
+ * Returns and prints what it did.
  */
 export async function fetchDollarStreet(
   folder: string = DEFAULT_DOLLAR_STREET_FOLDER,
@@ -65,10 +171,14 @@ export async function fetchDollarStreet(
   if (typeof folder !== 'string' || folder === '') {
     throw new ValueError(`fetchDollarStreet(folder): folder must be a path. Received ${JSON.stringify(folder)}.`);
   }
-  let baseUrl = options.baseUrl ?? DOLLAR_STREET_BASE_URL;
-  if (typeof baseUrl !== 'string' || !/^https?:\/\//.test(baseUrl)) {
-    throw new ValueError(`fetchDollarStreet(options.baseUrl): must be an http(s) URL. Received ${JSON.stringify(options.baseUrl)}.`);
-  }
+  const zenodoUrl = httpUrlOption(
+    options.zenodoUrl ?? (process.env.TSLAB_DL_ZENODO_URL || DEFAULT_ZENODO_URL),
+    options.zenodoUrl !== undefined ? 'options.zenodoUrl' : 'TSLAB_DL_ZENODO_URL',
+  ).replace(/\/+$/, '');
+  const recordPage = `${zenodoUrl}/records/${ZENODO_RECORD}`;
+  const apiUrl = `${zenodoUrl}/api/records/${ZENODO_RECORD}`;
+  // The browser-facing file URLs (not the API's .../content links): they are what messages name for a manual copy.
+  let baseUrl = options.baseUrl === undefined ? `${recordPage}/files/` : httpUrlOption(options.baseUrl, 'options.baseUrl');
   if (!baseUrl.endsWith('/')) baseUrl += '/';
   const target = path.resolve(folder);
   const say = options.verbose === false ? () => undefined : (line: string) => console.log(line);
@@ -85,21 +195,47 @@ export async function fetchDollarStreet(
     await fs.rm(path.join(target, SYNTHETIC_MANIFEST), { force: true });
   }
 
+  const names = Object.values(DOLLAR_STREET_FILES);
+  const existing = new Map<string, Awaited<ReturnType<typeof inspectExisting>>>();
+  if (!options.force) for (const name of names) existing.set(name, await inspectExisting(path.join(target, name)));
+
+  let published: Map<string, PublishedFile>;
+  try {
+    published = await readRecord(apiUrl, recordPage, target, options);
+  } catch (e) {
+    // Offline with all four files present and complete: keep them, as before checksums were
+    // published here; only the md5 check is skipped, and it says so.
+    const complete = names.every((name) => existing.get(name)?.header);
+    if (!(e instanceof DownloadError && e.reason === 'offline' && complete)) throw e;
+    say(`Zenodo could not be reached to check the md5 of the files (${apiUrl}); the four files in ${target} have complete .npy headers and are kept.`);
+    const files = names.map((name): FetchedFile => {
+      const header = existing.get(name)!.header!;
+      return { name, path: path.join(target, name), action: 'present', bytes: header.fileBytes, shape: header.shape, descr: header.descr };
+    });
+    return { folder: target, files };
+  }
+
   const files: FetchedFile[] = [];
-  for (const name of Object.values(DOLLAR_STREET_FILES)) {
+  for (const name of names) {
     const file = path.join(target, name);
-    if (!options.force) {
-      const existing = await inspectExisting(file);
-      if (existing?.header) {
-        const { header } = existing;
+    const { md5, bytes: expectedBytes } = published.get(name)!;
+    const present = existing.get(name);
+    if (present?.header) {
+      const actual = await md5File(file);
+      if (actual === md5) {
+        const { header } = present;
         files.push({ name, path: file, action: 'present', bytes: header.fileBytes, shape: header.shape, descr: header.descr });
-        say(`${name}: already present and complete, kept (${header.fileBytes} bytes).`);
+        say(`${name}: already present and complete, kept (${header.fileBytes} bytes, md5 ${md5} as published).`);
         continue;
       }
-      if (existing?.problem) say(`${name}: the copy in ${target} ${existing.problem.replace(/\.$/, '')}; downloading it again.`);
+      say(`${name}: the copy in ${target} has md5 ${actual}, but Zenodo publishes ${md5} (a different or damaged file); downloading it again.`);
+    } else if (present?.problem) {
+      say(`${name}: the copy in ${target} ${present.problem.replace(/\.$/, '')}; downloading it again.`);
     }
     let header: NpyHeader | undefined;
     const result = await downloadFile(baseUrl + name, file, {
+      md5,
+      expectedBytes,
       label: `Downloading ${name}`,
       signal: options.signal,
       fetchImpl: options.fetchImpl,
@@ -112,7 +248,7 @@ export async function fetchDollarStreet(
       },
     });
     files.push({ name, path: file, action: 'downloaded', bytes: result.bytes, shape: header!.shape, descr: header!.descr });
-    say(`${name}: downloaded (${result.bytes} bytes, md5 ${result.md5}).`);
+    say(`${name}: downloaded (${result.bytes} bytes, md5 ${result.md5} as published).`);
   }
   const downloaded = files.filter((f) => f.action === 'downloaded').length;
   say(`Dollar Street 10 is complete in ${target} (${downloaded} downloaded, ${files.length - downloaded} already present).`);

@@ -94,6 +94,7 @@ export async function getWeightsFile(spec: WeightsFileSpec, options: WeightsFile
       url,
       `Could not get ${what} (file ${spec.fileName}). ${e.message} ` +
         `Keras' cache works too: a copy saved as ${kerasCopy} is used by both Keras and tslab-dl.`,
+      e.reason, // so that callers can still tell "offline" from "a wrong file"
     );
   }
 }
