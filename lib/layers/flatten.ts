@@ -16,9 +16,11 @@ export interface FlattenArgs {
   dataFormat?: 'channelsFirst' | 'channelsLast';
   /** Layer name. Defaults to a unique 'flatten_N'. */
   name?: string;
-  /** Used only when this is a model's first layer. */
+  /** Used only when this is a model's first layer. Defaults to none. */
   inputShape?: tf.Shape;
+  /** Like inputShape, with the batch axis first. Defaults to none. */
   batchInputShape?: tf.Shape;
+  /** Flatten has no weights; kept for Keras' Layer arguments. Defaults to true. */
   trainable?: boolean;
 }
 
