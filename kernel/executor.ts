@@ -12,6 +12,7 @@ import * as path from 'path';
 import * as vm from 'vm';
 import Module, { createRequire } from 'module';
 import type { ConvertResult, Diagnostic, SideOutput } from 'tslab/dist/converter';
+import { endsInAssignment } from './assignment';
 import { EditedText, RebasedCell, moduleSpecifiers, rebaseRelativeSpecifiers, restoreSpecifiers } from './cell-modules';
 import { EsmPackages, isBareSpecifier } from './esm-packages';
 import { shorthandPropertyEdits } from './shorthand';
@@ -134,6 +135,8 @@ export class Executor {
     if (converted.lastExpressionVar) {
       value = this.locals[converted.lastExpressionVar];
       delete this.locals[converted.lastExpressionVar];
+      // As in IPython, a cell ending in an assignment shows nothing (kernel/assignment.ts).
+      if (endsInAssignment(code)) value = undefined;
     }
     return { status: 'ok', value };
   }

@@ -7,6 +7,8 @@
  *   plus an HTML table.
  * - A tf.LayersModel shows its summary table, with total, trainable and
  *   non-trainable parameter counts, as text and as HTML.
+ * - A symbolic tensor (a layer's output while building a model) shows in one
+ *   line, as Keras shows a KerasTensor: shape, dtype and the layer it comes from.
  * - Anything else shows as `util.inspect` writes it.
  *
  * Tensors and models are recognised by shape, not by class, so values from
@@ -63,6 +65,29 @@ export function isTensorLike(value: unknown): value is TensorLike {
   );
 }
 
+/** The parts of a tf.SymbolicTensor used here. */
+interface SymbolicTensorLike {
+  dtype: string;
+  shape: (number | null)[];
+  name: string;
+  sourceLayer: LayerLike;
+}
+
+function isSymbolicTensorLike(value: unknown): value is SymbolicTensorLike {
+  const v = value as SymbolicTensorLike;
+  return (
+    v != null && typeof v === 'object' && typeof v.dtype === 'string' && Array.isArray(v.shape) &&
+    v.sourceLayer != null && typeof v.sourceLayer.getClassName === 'function' && !('arraySync' in v)
+  );
+}
+
+/** e.g. `<SymbolicTensor shape=(None, 10), dtype=float32, from dense_Dense2 (Dense)>`. */
+function symbolicTensorText(t: SymbolicTensorLike): string {
+  const dims = t.shape.map((d) => (d === null ? 'None' : String(d)));
+  const shape = `(${dims.join(', ')}${dims.length === 1 ? ',' : ''})`;
+  return `<SymbolicTensor shape=${shape}, dtype=${t.dtype}, from ${t.sourceLayer.name} (${t.sourceLayer.getClassName()})>`;
+}
+
 export function isModelLike(value: unknown): value is ModelLike {
   const v = value as ModelLike;
   return (
@@ -94,6 +119,7 @@ export async function mimeBundleOf(value: unknown): Promise<MimeBundle> {
     return encodeBundle(bundle as MimeBundle);
   }
   if (isTensorLike(value)) return tensorBundle(value);
+  if (isSymbolicTensorLike(value)) return { 'text/plain': symbolicTensorText(value) };
   if (isModelLike(value)) {
     const bundle = modelBundle(value);
     if (bundle) return bundle;

@@ -47,7 +47,9 @@ export async function loadLibrary(notebookDir: string, hook: TslabDlKernelHook):
     library = requireLibrary(notebookDir);
     const info = await library.ready();
     makeFitInterruptible(library, hook);
-    return { line: backendLine(info), stream: 'stdout', library };
+    // One short line (the details: backendInfo(), doctor()); an older library has only the long one.
+    const line = typeof library.whereItRuns === 'function' ? `tslab-dl: ${library.whereItRuns()}` : backendLine(info);
+    return { line, stream: 'stdout', library };
   } catch (e) {
     const message = (e as Error)?.message?.split('\n')[0] ?? String(e);
     const root = path.resolve(__dirname, '..', '..');

@@ -6,8 +6,9 @@
  * Importing it also makes TensorFlow.js behave like Keras where the lesson depends on it:
  * frozen BatchNormalization runs in inference mode (./layers/frozen), `compile` understands
  * 'accuracy' for integer labels and logs Keras' names (./train/compile), `model.summary()` ends
- * with Keras' totals (./train/summary-totals), and fit / evaluate / predict compute a frozen base
- * once (./features/planner).
+ * in Keras' layout (./train/summary-totals), fit / evaluate / predict compute a frozen base
+ * once (./features/planner), also as tfjs' own model.fit / evaluate / predict
+ * (./compat/model-methods), and tfjs' layer factories default like Keras' (./compat/keras-defaults).
  */
 import * as tf from '@tensorflow/tfjs';
 import './layers/frozen';
@@ -16,8 +17,15 @@ import './train/compile';
 import './train/summary-totals';
 import './features/planner';
 import './compat/model-methods';
+import { applyKerasLayerDefaults } from './compat/keras-defaults';
+
+applyKerasLayerDefaults();
 
 export { tf };
+export { keras } from './keras';
+export type { Keras } from './keras';
+export type { KerasLayer } from './keras/layers';
+export { applyKerasLayerDefaults };
 
 // Backends
 export { ready, backendInfo, backendSummary, setBackend, explainBackendError, withBackendErrors, BACKEND_ORDER, BackendError } from './backend';
@@ -32,16 +40,22 @@ export { display, DisplayHandle, JUPYTER_DISPLAY, inNotebook, toMimeBundle } fro
 export type { Displayable, MimeBundle } from './display';
 export { Progress } from './progress';
 export { encodePng } from './png';
-export { ValueError, DataFileError, DownloadError, InterruptedError } from './errors';
+export { ValueError, DataFileError, DownloadError, InterruptedError, isOffline } from './errors';
+export type { DownloadFailure } from './errors';
+export { networkFetch, classifyNetworkError } from './http';
+export type { NetworkErrorKind } from './http';
 
 // Data
 export * from './data';
 export { downloadFile, md5File } from './download';
 export type { DownloadOptions, DownloadResult } from './download';
-export { lessonSettings } from './lesson';
+export { lessonSettings } from './lesson/settings';
+export { lessonMode, whereItRuns } from './lesson/mode';
+export type { LessonModeOptions } from './lesson/mode';
+export { inLessonMode } from './lesson/environment';
 export { denseNet121StandInWeights, standInWeights } from './standin-weights';
 export type { StandInModel, StandInOptions } from './standin-weights';
-export type { LessonOptions, LessonSettings } from './lesson';
+export type { LessonOptions, LessonSettings } from './lesson/settings';
 
 // Models
 export * as applications from './applications';

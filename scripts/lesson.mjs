@@ -3,8 +3,11 @@
 // kernel (nbclient), writes the executed notebook and the history plot under out/, and prints
 // the final validation accuracy, the epochs run, and the data and weights used.
 //
-//   npm run lesson -- [--data DIR] [--weights imagenet|none|FILE.h5] [--samples N] [--epochs N]
+//   npm run lesson -- [--data DIR] [--weights imagenet|stand-in|none|FILE.h5] [--samples N] [--epochs N]
 //                     [--notebook FILE] [--out DIR]
+//
+// The notebook's cells are the lesson's (30 epochs, the real data folder, ImageNet weights); these
+// options reach it through the environment (TSLAB_DL_*), which the library applies in lesson mode.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -15,8 +18,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const HELP = `Usage: npm run lesson -- [options]
 
-  --data DIR        Dollar Street folder (default: data/dataset_dollarstreet/, else the synthetic twin)
-  --weights W       imagenet (default: used when the file is in Keras' cache), none, or an .h5 path
+  --data DIR        Dollar Street folder (default: the notebook's data/dataset_dollarstreet/: downloaded
+                    from Zenodo when missing, the synthetic twin when offline)
+  --weights W       imagenet (default: Keras' cache, else a download, else stand-in weights when
+                    offline), stand-in, none (random), or an .h5 path
   --samples N       size of the synthetic training set (validation: a third of it); default 878/293
   --epochs N        maximum epochs (default 30, early stopping may end sooner)
   --cache MODE      frozen-base feature cache: disk (default: re-runs skip the base), memory, or off
@@ -93,7 +98,7 @@ function main() {
   const jupyterPath = installKernelspec(python);
   const env = { ...process.env, JUPYTER_PATH: [jupyterPath, process.env.JUPYTER_PATH].filter(Boolean).join(path.delimiter) };
   if (options.data) env.TSLAB_DL_DATA = path.resolve(options.data);
-  if (options.weights) env.TSLAB_DL_WEIGHTS = ['imagenet', 'none'].includes(options.weights) ? options.weights : path.resolve(options.weights);
+  if (options.weights) env.TSLAB_DL_WEIGHTS = ['imagenet', 'stand-in', 'none'].includes(options.weights) ? options.weights : path.resolve(options.weights);
   if (options.samples) env.TSLAB_DL_SAMPLES = options.samples;
   if (options.epochs) env.TSLAB_DL_EPOCHS = options.epochs;
   env.TSLAB_DL_FEATURE_CACHE = options.cache;
@@ -118,11 +123,23 @@ function main() {
     .filter(Boolean)
     .pop();
   if (svg) fs.writeFileSync(path.join(options.out, 'history.svg'), [].concat(svg).join(''));
-  const summary = nb.cells.map(outputsText).join('').split('\n').filter((l) => l.startsWith('Final validation accuracy'));
+  const printed = nb.cells.map(outputsText).join('');
+  const summary = printed.split('\n').filter((l) => l.startsWith('Final validation accuracy'));
+  // What the run used, from the notebook's own notices (lib/lesson/).
+  const shown = nb.cells.flatMap((c) => c.outputs ?? []).map((o) => [].concat(o.data?.['text/plain'] ?? o.text ?? '').join('')).join('\n');
+  const data = /USING SYNTHETIC STAND-IN DATA/.test(shown) ? 'the synthetic twin of Dollar Street 10' : 'the real Dollar Street 10';
+  const weights = /USING STAND-IN WEIGHTS/.test(shown)
+    ? 'stand-in weights (random kernels, BatchNormalization statistics from the training images)'
+    : /weights: 'imagenet' -> random initialisation/.test(shown)
+      ? 'random initialisation'
+      : /weights: 'imagenet' -> /.test(shown)
+        ? `the file ${env.TSLAB_DL_WEIGHTS}`
+        : "ImageNet's";
 
   console.log(`\nExecuted notebook: ${path.relative(process.cwd(), executed)}`);
   if (svg) console.log(`History plot:      ${path.relative(process.cwd(), path.join(options.out, 'history.svg'))}`);
   for (const line of summary) console.log(line);
+  console.log(`Data: ${data}; weights: ${weights}`);
   console.log(`Lesson run time: ${seconds.toFixed(1)} s`);
   if (run.status !== 0) {
     console.error('The notebook stopped with an error (above); the executed notebook shows where.');

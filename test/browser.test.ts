@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { closedUrl } from './support/closed-url';
 import { jupyterMissing, jupyterSandbox, JUPYTER_PYTHON, ROOT } from './support/jupyter';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -62,7 +63,11 @@ test('the lesson notebook runs top to bottom in Jupyter Notebook in Chromium', {
   }
   const { chromium } = await import('playwright-core');
   fs.mkdirSync(path.join(ROOT, 'out', 'test'), { recursive: true });
-  const sandbox = jupyterSandbox({ TSLAB_DL_SAMPLES: '60', TSLAB_DL_EPOCHS: '3', TSLAB_DL_WEIGHTS: 'none' });
+  // Downloads refused at once: the lesson runs on the synthetic twin whatever the network.
+  const closed = await closedUrl();
+  const sandbox = jupyterSandbox({
+    TSLAB_DL_SAMPLES: '60', TSLAB_DL_EPOCHS: '3', TSLAB_DL_WEIGHTS: 'none', TSLAB_DL_ZENODO_URL: closed, TSLAB_DL_WEIGHTS_BASE_URL: `${closed}/`,
+  });
   // A copy, since running all cells in the UI autosaves outputs into the file; inside the project,
   // where `import ... from 'tslab-dl'` resolves as it does for notebooks/.
   const notebookDir = fs.mkdtempSync(path.join(ROOT, 'out', 'test', 'browser-notebooks-'));

@@ -108,8 +108,35 @@ test("the lesson's model (upscale -> frozen DenseNet121, weights null -> head): 
   model.summary(undefined, undefined, (line: string) => printed.push(line));
   const totals = printed.filter((line) => / params: /.test(line));
   assert.deepEqual(totals, ['Total params: 7,093,360 (27.06 MB)', 'Trainable params: 53,808 (210.19 KB)', 'Non-trainable params: 7,039,552 (26.85 MB)']);
+
+  // model.summary() as the learner types it: one output in Keras' layout, names not cut.
+  const calls: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  (process.stdout as unknown as { write: (chunk: string) => boolean }).write = (chunk: string) => (calls.push(chunk), true);
+  try {
+    model.summary();
+  } finally {
+    (process.stdout as unknown as { write: typeof write }).write = write;
+  }
+  assert.equal(calls.length, 1, 'one write, not one per line');
+  const lines = calls[0].split('\n');
+  assert.match(lines[2], /^Layer \(type\) +Output Shape +Param # +Connected to$/);
+  const row = (name: string) => lines.find((l) => l.startsWith(`${name} `))?.replace(/ +/g, ' ');
+  // Keras' rows, by hand: 7x7x3x64 = 9,408 weights; 4 x 64 BatchNormalization values; 1024 x 50 + 50.
+  assert.equal(row('conv1/conv'), `conv1/conv (Conv2D) (None, 80, 80, 64) 9,408 ${upscaledName(model)}`);
+  assert.equal(row('conv1/bn'), 'conv1/bn (BatchNormalization) (None, 80, 80, 64) 256 conv1/conv[0][0]');
+  assert.equal(row('conv5_block16_concat'), 'conv5_block16_concat (Concatenate) (None, 5, 5, 1024) 0 conv5_block15_concat[0][0], conv5_block16_2_conv[0][0]');
+  assert.match(row('max_pool') ?? '', /^max_pool \(GlobalMaxPooling2D\) \(None, 1024\) 0 relu\[0\]\[0\]$/);
+  assert.equal(lines.filter((l) => / params: /.test(l)).length, 3);
+  assert.ok(lines.length > 434, 'every layer listed');
   model.dispose();
 });
+
+/** The first DenseNet121 layer reads the zero padding after the upscale: "zero_padding2d...[0][0]". */
+function upscaledName(model: tf.LayersModel): string {
+  const padding = model.layers.find((l) => l.getClassName() === 'ZeroPadding2D')!;
+  return `${padding.name}[0][0]`;
+}
 
 test("parameter sizes switch units where Keras 3's readable_memory_size does (1024 bytes)", () => {
   assert.equal(parameterMemory(0), '0.00 B');

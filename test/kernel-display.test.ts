@@ -5,6 +5,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../lib/backend';
+import { endsInAssignment } from '../kernel/assignment';
 import { mimeBundleOf } from '../kernel/rich-display';
 
 describe('rich display of cell values', () => {
@@ -44,6 +45,21 @@ describe('rich display of cell values', () => {
     assert.match(String(bundle['text/plain']), /\.\.\./);
     assert.match(String(bundle['text/html']), /<pre>/);
     big.dispose();
+  });
+
+  test("a symbolic tensor shows in one line, as Keras shows a KerasTensor", async () => {
+    const input = tf.input({ shape: [1024] });
+    const out = tf.layers.dense({ units: 10, name: 'logits' }).apply(input) as tf.SymbolicTensor;
+    assert.equal((await mimeBundleOf(out))['text/plain'], '<SymbolicTensor shape=(None, 10), dtype=float32, from logits (Dense)>');
+  });
+
+  test('a cell ending in an assignment shows nothing, as in IPython; an expression or a comparison does', () => {
+    for (const code of ['out = f(out);', 'model.trainable = false', 'x += 1', 'let y = 2;\n(a.b = c)', 'a = b = 3;']) {
+      assert.equal(endsInAssignment(code), true, code);
+    }
+    for (const code of ['out', 'x == 1', 'f(x = 2)', 'const x = 1;', 'x = 1;\nx', 'a => (b = 1)', '']) {
+      assert.equal(endsInAssignment(code), false, code);
+    }
   });
 
   test('a disposed tensor says so instead of throwing', async () => {

@@ -5,7 +5,8 @@
  */
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
-import { ValueError } from '../errors';
+import { isOffline, ValueError } from '../errors';
+import { inLessonMode } from '../lesson/environment';
 import { loadWeightsH5 } from '../weights/h5';
 import { getWeightsFile, WeightsFileOptions, WeightsFileSpec } from '../weights/imagenet';
 
@@ -224,6 +225,16 @@ export interface ApplicationArgs {
   classifierActivation?: string | null;
   /** Where to find or download 'imagenet' weights (cache folders, a mirror). Defaults to Keras' and tslab-dl's caches and the official URL. */
   weightsOptions?: WeightsFileOptions;
+  /**
+   * What `weights: 'imagenet'` does when the file is not cached and the network cannot be reached:
+   * 'error' (Keras' behaviour) or 'stand-in' (random kernels with BatchNormalization statistics
+   * calibrated on `standInImages`, announced loudly; without the top only). A corrupt or
+   * mismatching download is an error either way. Defaults to 'error', and to 'stand-in' in the
+   * lesson notebook (`lessonMode()`).
+   */
+  weightsFallback?: 'error' | 'stand-in';
+  /** Images the stand-in is calibrated on, scaled as the model sees them. Defaults to the lesson's training images / 255. */
+  standInImages?: tf.Tensor;
 }
 
 /** {@link ApplicationArgs} after Keras' defaults and checks, with the model's input shape. */
@@ -247,6 +258,9 @@ function checkApplicationArgs(args: ResolvedApplicationArgs): void {
   }
   if (weights === 'imagenet' && args.includeTop && args.classes !== 1000) {
     throw new ValueError(`If using \`weights: 'imagenet'\` with \`includeTop\` as true, \`classes\` should be 1000. Received: classes=${args.classes}.`);
+  }
+  if (args.weightsFallback !== undefined && args.weightsFallback !== 'error' && args.weightsFallback !== 'stand-in') {
+    throw new ValueError(`\`weightsFallback\` should be 'error' or 'stand-in'. Received: weightsFallback=${JSON.stringify(args.weightsFallback)}.`);
   }
   if (args.pooling != null && args.pooling !== 'avg' && args.pooling !== 'max') {
     throw new ValueError(`\`pooling\` should be 'avg', 'max' or undefined. Received: pooling=${JSON.stringify(args.pooling)}.`);
@@ -354,14 +368,8 @@ function isCallerLayer(layer: tf.layers.Layer, inputTensor: tf.SymbolicTensor | 
 export async function loadApplicationWeights(model: tf.LayersModel, args: ResolvedApplicationArgs, files: ApplicationWeightFiles): Promise<void> {
   try {
     if (args.weights === 'imagenet') {
-      const { url, md5 } = args.includeTop ? files.top : files.notop;
-      const spec: WeightsFileSpec = {
-        fileName: url.slice(url.lastIndexOf('/') + 1),
-        url,
-        md5,
-        description: `${files.model} ImageNet weights${args.includeTop ? '' : ' (no top)'}`,
-      };
-      await loadWeightsH5(model, await getWeightsFile(spec, args.weightsOptions));
+      const file = await imagenetWeightsFile(model, args, files);
+      if (file !== null) await loadWeightsH5(model, file);
     } else if (args.weights !== null) {
       await loadWeightsH5(model, args.weights);
     }
@@ -370,6 +378,34 @@ export async function loadApplicationWeights(model: tf.LayersModel, args: Resolv
       if (layer.weights.length > 0 && !isCallerLayer(layer, args.inputTensor)) layer.weights.forEach((w) => w.dispose());
     }
     throw e;
+  }
+}
+
+/**
+ * The file for `weights: 'imagenet'`: Keras' official one (caches, then a verified download); in
+ * the lesson notebook, what TSLAB_DL_WEIGHTS puts in its place; offline with the fallback asked
+ * for, stand-in weights. null: keep the random initialisation (TSLAB_DL_WEIGHTS=none).
+ */
+async function imagenetWeightsFile(model: tf.LayersModel, args: ResolvedApplicationArgs, files: ApplicationWeightFiles): Promise<string | null> {
+  const { url, md5 } = args.includeTop ? files.top : files.notop;
+  const fileName = url.slice(url.lastIndexOf('/') + 1);
+  const spec: WeightsFileSpec = { fileName, url, md5, description: `${files.model} ImageNet weights${args.includeTop ? '' : ' (no top)'}` };
+  // Required, not imported above: lib/lesson/weights.ts builds applications itself.
+  const lesson = require('../lesson/weights') as typeof import('../lesson/weights');
+  const size = Number(model.inputs[0].shape[1] ?? args.inputShape[0] ?? 224);
+  const standIn = (why: string) => lesson.standInForImagenet(files.model.split(' ')[0], size, why, { url, fileName }, args.standInImages);
+  const override = lesson.lessonWeightsOverride();
+  if (override === 'stand-in' && !args.includeTop) return standIn('TSLAB_DL_WEIGHTS=stand-in asks for stand-in weights instead of ImageNet\'s.');
+  if (override !== undefined && override !== 'stand-in') {
+    console.log(`weights: 'imagenet' -> ${override === null ? 'random initialisation' : override} (TSLAB_DL_WEIGHTS).`);
+    return override;
+  }
+  try {
+    return await getWeightsFile(spec, args.weightsOptions);
+  } catch (e) {
+    const fallback = args.weightsFallback ?? (inLessonMode() ? 'stand-in' : 'error');
+    if (!isOffline(e) || fallback !== 'stand-in' || args.includeTop) throw e;
+    return standIn(`the ImageNet weights of ${files.model} are not cached and cannot be downloaded: ${(e as Error).message.split('. ')[0]}.`);
   }
 }
 

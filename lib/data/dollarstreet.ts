@@ -13,6 +13,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
 import { DataFileError } from '../errors';
+import { inLessonMode, rememberTrainingImages } from '../lesson/environment';
 import { NpyArray, NpyData, NpyFormatError, readNpy } from './npy';
 
 /** Class names of labels 0..9, in the order of the dataset. */
@@ -200,6 +201,9 @@ function warnAboutRange(pixels: Float32Array, file: string): void {
  */
 export async function loadDollarStreet(folder: string = DEFAULT_DOLLAR_STREET_FOLDER): Promise<DollarStreetData> {
   await ready();
+  // In the lesson notebook a missing folder is downloaded, or replaced by the synthetic twin offline.
+  // (Required here, not imported above: lib/lesson/data.ts itself builds on this module.)
+  if (inLessonMode()) folder = await (require('../lesson/data') as typeof import('../lesson/data')).lessonDataFolder(folder);
   const file = (name: string) => path.join(folder, name);
   const files = {
     trainImages: file(DOLLAR_STREET_FILES.trainImages),
@@ -243,12 +247,14 @@ export async function loadDollarStreet(folder: string = DEFAULT_DOLLAR_STREET_FO
     return t;
   };
   try {
-    return {
+    const data = {
       trainImages: keep(tf.tensor4d(trainPixels, trainImages.shape as [number, number, number, number], 'float32')),
       trainLabels: keep(tf.tensor1d(trainLabels, 'int32')),
       valImages: keep(tf.tensor4d(valPixels, valImages.shape as [number, number, number, number], 'float32')),
       valLabels: keep(tf.tensor1d(valLabels, 'int32')),
     };
+    if (inLessonMode()) rememberTrainingImages(data.trainImages);
+    return data;
   } catch (e) {
     for (const t of made) t.dispose();
     throw e;

@@ -69,6 +69,8 @@ export interface LessonDataOptions {
   syntheticFolder?: string;
   /** Options of the stand-in. Defaults to the real data's sizes (878 + 293 images, 64x64) and seed 2. */
   synthetic?: SyntheticOptions;
+  /** Why the real data is not used, for the banner. Defaults to "the Dollar Street 10 files are not in <folder>." */
+  why?: string;
 }
 
 /** Which data the lesson uses. */
@@ -80,7 +82,7 @@ export interface LessonDataSource {
   description: string;
 }
 
-function syntheticBanner(realFolder: string, syntheticFolder: string, manifest: SyntheticManifest | undefined, why: string) {
+export function syntheticBanner(realFolder: string, syntheticFolder: string, manifest: SyntheticManifest | undefined, why: string) {
   const sizes = manifest
     ? `${manifest.train} training and ${manifest.test} validation images of ${manifest.size}x${manifest.size}, seed ${manifest.seed}`
     : 'generated images';
@@ -142,7 +144,7 @@ export async function resolveLessonData(options: LessonDataOptions = {}): Promis
     console.log(`Made the synthetic stand-in in ${made.folder} (${made.seconds.toFixed(1)} s).`);
   }
   const manifest = await readSyntheticManifest(syntheticFolder);
-  display(syntheticBanner(realFolder, syntheticFolder, manifest, `the Dollar Street 10 files are not in ${realFolder}.`));
+  display(syntheticBanner(realFolder, syntheticFolder, manifest, options.why ?? `the Dollar Street 10 files are not in ${realFolder}.`));
   return { source: 'synthetic', folder: syntheticFolder, description: `synthetic stand-in for Dollar Street 10 from ${syntheticFolder}` };
 }
 

@@ -113,6 +113,14 @@ export class Upscale extends tf.layers.Layer {
   override getConfig(): tf.serialization.ConfigDict {
     return { ...super.getConfig(), height: this.height, width: this.width, method: this.method };
   }
+
+  // Typed by what it is given (tfjs types every apply as any kind of tensor): a model is built
+  // with `const upscaled = upscale({ height: 160, width: 160 }).apply(inputs)`, no cast needed.
+  override apply(inputs: tf.SymbolicTensor | tf.SymbolicTensor[], kwargs?: { [key: string]: unknown }): tf.SymbolicTensor;
+  override apply(inputs: tf.Tensor | tf.Tensor[], kwargs?: { [key: string]: unknown }): tf.Tensor;
+  override apply(inputs: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[], kwargs?: { [key: string]: unknown }): tf.Tensor | tf.SymbolicTensor {
+    return super.apply(inputs, kwargs) as tf.Tensor | tf.SymbolicTensor;
+  }
 }
 tf.serialization.registerClass(Upscale);
 

@@ -15,6 +15,7 @@
  * This module holds state only; it imports nothing heavy, so fit and the loaders can ask it.
  */
 import * as path from 'path';
+import type * as tf from '@tensorflow/tfjs';
 import { ValueError } from '../errors';
 
 export interface LessonEnvironment {
@@ -26,6 +27,8 @@ export interface LessonEnvironment {
 }
 
 let active = false;
+/** The training images loadDollarStreet last read in lesson mode: what stand-in weights are calibrated on. */
+let trainingImages: tf.Tensor | undefined;
 
 function positiveInteger(name: string): number | undefined {
   const value = process.env[name];
@@ -81,4 +84,14 @@ export function describeLessonEnvironment(env: LessonEnvironment = lessonEnviron
     parts.push(`weights 'imagenet' replaced by ${env.weights === null ? 'random initialisation' : env.weights === 'stand-in' ? 'stand-in weights' : env.weights} (TSLAB_DL_WEIGHTS)`);
   }
   return parts.length ? `Run settings from the environment: ${parts.join('; ')}.` : undefined;
+}
+
+/** Keeps (a reference to) the lesson's training images, as loaded (0..255). */
+export function rememberTrainingImages(images: tf.Tensor): void {
+  trainingImages = images;
+}
+
+/** The lesson's training images, unless the learner disposed of them. */
+export function rememberedTrainingImages(): tf.Tensor | undefined {
+  return trainingImages && !trainingImages.isDisposed ? trainingImages : undefined;
 }

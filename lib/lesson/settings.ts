@@ -14,13 +14,14 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { backendInfo, ready } from './backend';
-import { display, escapeXml, JUPYTER_DISPLAY } from './display';
-import { ValueError } from './errors';
+import { backendInfo, ready } from '../backend';
+import { display } from '../display';
+import { loudNotice } from './banner';
+import { ValueError } from '../errors';
 import * as tf from '@tensorflow/tfjs';
-import { DEFAULT_DOLLAR_STREET_FOLDER, dollarStreetSource, loadDollarStreet, resolveLessonData } from './data';
-import { denseNet121StandInWeights } from './standin-weights';
-import { weightsCandidates } from './weights/imagenet';
+import { DEFAULT_DOLLAR_STREET_FOLDER, dollarStreetSource, loadDollarStreet, resolveLessonData } from '../data';
+import { denseNet121StandInWeights } from '../standin-weights';
+import { weightsCandidates } from '../weights/imagenet';
 
 /** The weights file of the lesson's base: Keras' DenseNet121 without top. */
 const LESSON_WEIGHTS_FILE = 'densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5';
@@ -67,18 +68,6 @@ function findDataFolder(): string {
   }
 }
 
-function loud(title: string, lines: string[]) {
-  const rule = '*'.repeat(78);
-  return {
-    [JUPYTER_DISPLAY]: () => ({
-      'text/plain': [rule, `${title}: ${lines[0]}`, ...lines.slice(1), rule].join('\n'),
-      'text/html':
-        `<div style="border:3px solid #c60;background:#fff4e0;color:#630;padding:0.6em 1em;font-family:sans-serif">` +
-        `<b style="font-size:1.2em">${escapeXml(title)}</b><br>${lines.map(escapeXml).join('<br>')}</div>`,
-    }),
-  };
-}
-
 async function chooseWeights(
   requested: string | null | undefined,
   dataFolder: string,
@@ -108,7 +97,7 @@ async function chooseWeights(
     Object.values(data).forEach((t) => t.dispose());
   }
   display(
-    loud('USING STAND-IN WEIGHTS', [
+    loudNotice('USING STAND-IN WEIGHTS', [
       `the ImageNet weights of DenseNet121 are not in Keras' cache (${weightsCandidates(spec)[0]}).`,
       'Instead: Keras\' random initialisation, with each BatchNormalization\'s statistics computed from the training images',
       `(what pre-training leaves them at), saved in Keras' layout as ${file}.`,

@@ -1,28 +1,37 @@
 /**
- * tfjs' own `model.summary()` with Keras' totals, applied once when tslab-dl loads.
+ * tfjs' own `model.summary()`, readable in a notebook and with Keras' numbers (applied once when
+ * tslab-dl loads).
  *
- * The lesson's `model.summary()` ends with
- *
- *     Total params: 7,093,360 (27.06 MB)
- *     Trainable params: 53,808 (210.19 KB)
- *     Non-trainable params: 7,039,552 (26.85 MB)
- *
- * tfjs prints 'Total params: 7093360': a learner comparing with the lesson has to count digits.
- * The patch rewrites only those three lines; the layer table is tfjs' own.
+ * The lesson calls `model.summary()` on DenseNet121 plus its head: 434 layers. tfjs prints them
+ * with console.log, one line at a time (in a notebook, about 900 stream messages), cuts long
+ * layer names to fit fixed columns, and ends with 'Total params: 7093360', leaving the learner to
+ * count digits against the lesson's 7,093,360. Called without arguments, the patched
+ * `model.summary()` shows tslab-dl's summary instead (lib/train/summary.ts): Keras' layout, one
+ * output, in a notebook an HTML table folded under the totals (the full text listing stays the
+ * output's text/plain). Called with tfjs' arguments (lineLength, positions, printFn), it is tfjs'
+ * table with only the three totals lines in Keras' format.
  */
 import * as tf from '@tensorflow/tfjs';
 import { kerasTotalsLine } from './param-counts';
+import { summary } from './summary';
 
 const PATCHED = Symbol.for('tslab-dl.kerasSummaryTotals');
 
-type Summary = (lineLength?: number, positions?: number[], printFn?: (message?: unknown, ...rest: unknown[]) => void) => void;
+type PrintFn = (message?: unknown, ...rest: unknown[]) => void;
+type Summary = (lineLength?: number, positions?: number[], printFn?: PrintFn) => void;
 
 const proto = tf.LayersModel.prototype as unknown as Record<symbol, boolean> & { summary: Summary };
 if (!proto[PATCHED]) {
   const original = proto.summary;
-  proto.summary = function (this: tf.LayersModel, lineLength, positions, printFn = console.log) {
+  proto.summary = function (this: tf.LayersModel, lineLength, positions, printFn) {
+    if (lineLength === undefined && positions === undefined && printFn === undefined) {
+      // tfjs' own checks first: a model not built yet says so, as before.
+      if (!this.built) return original.call(this);
+      summary(this);
+      return;
+    }
     original.call(this, lineLength, positions, (message?: unknown, ...rest: unknown[]) =>
-      printFn(typeof message === 'string' ? kerasTotalsLine(message) : message, ...rest),
+      (printFn ?? console.log)(typeof message === 'string' ? kerasTotalsLine(message) : message, ...rest),
     );
   };
   proto[PATCHED] = true;

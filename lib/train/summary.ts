@@ -1,6 +1,11 @@
 /**
  * `summary(model)`: Keras' `model.summary()` as data: one row per layer and the parameter totals
  * (total, trainable, non-trainable), shown as an HTML table in a notebook and as text elsewhere.
+ * `model.summary()` itself shows it too (lib/train/summary-totals.ts).
+ *
+ * The text follows Keras' layout (keras/src/utils/summary_utils.py): "Layer (type)", "Output
+ * Shape" as (None, 160, 160, 3), "Param #" with grouped digits and, for a functional model,
+ * "Connected to" (layer[node][tensor]); columns as wide as their longest entry, so no name is cut.
  *
  * Counts follow Keras and tfjs' own `model.summary()`: trainable = the weights `fit` updates;
  * non-trainable = the rest (frozen layers' weights and BatchNormalization's moving statistics).
@@ -16,20 +21,44 @@ export interface LayerRow {
   name: string;
   /** The layer's class, e.g. 'Dense'. */
   type: string;
-  /** e.g. '[null,1024]'; 'multiple' for a layer used with several shapes. */
+  /** As Keras prints it, e.g. '(None, 1024)'; 'multiple' for a layer used with several shapes. */
   outputShape: string;
   params: number;
   /** Whether fit updates this layer's weights. */
   trainable: boolean;
+  /** The tensors this layer is applied to in this model, Keras' 'layer[node][tensor]'; empty for an input. */
+  connectedTo: string[];
+}
+
+/** A shape as Keras prints it: (None, 160, 160, 3); several as a list. */
+function kerasShape(shape: unknown): string {
+  if (Array.isArray(shape) && shape.some(Array.isArray)) return `[${shape.map(kerasShape).join(', ')}]`;
+  const dims = (shape as (number | null)[]).map((d) => (d === null ? 'None' : String(d)));
+  return `(${dims.join(', ')}${dims.length === 1 ? ',' : ''})`;
 }
 
 function shapeText(layer: tf.layers.Layer): string {
   try {
-    const shape = layer.outputShape;
-    return JSON.stringify(shape).replace(/,/g, ', ');
+    return kerasShape(layer.outputShape);
   } catch {
     return 'multiple';
   }
+}
+
+interface GraphNode {
+  inboundLayers: unknown[];
+  inputTensors: tf.SymbolicTensor[];
+}
+
+/** What `layer` is applied to inside `model` (a layer shared with other models has nodes of theirs too). */
+function connectedTo(model: tf.LayersModel, layer: tf.layers.Layer): string[] {
+  const ownNodes = (model as unknown as { containerNodes: Set<string> }).containerNodes;
+  const nodes = (layer as unknown as { inboundNodes: GraphNode[] }).inboundNodes;
+  return nodes.flatMap((node, index) =>
+    ownNodes.has(`${layer.name}_ib-${index}`) && node.inboundLayers.length > 0
+      ? node.inputTensors.map((t) => `${t.sourceLayer.name}[${t.nodeIndex}][${(t as unknown as { tensorIndex?: number }).tensorIndex ?? 0}]`)
+      : [],
+  );
 }
 
 export class ModelSummary {
@@ -39,13 +68,22 @@ export class ModelSummary {
     readonly totalParams: number,
     readonly trainableParams: number,
     readonly nonTrainableParams: number,
+    /** A functional model (a graph, shown with "Connected to") rather than a Sequential stack. */
+    readonly functional = true,
   ) {}
 
   text(): string {
-    const header = ['Layer (type)', 'Output Shape', 'Param #'];
-    const rows = this.layers.map((l) => [`${l.name} (${l.type})`, l.outputShape, formatCount(l.params)]);
+    const functional = this.functional;
+    const header = ['Layer (type)', 'Output Shape', 'Param #', ...(functional ? ['Connected to'] : [])];
+    const rows = this.layers.map((l) => [
+      `${l.name} (${l.type})`,
+      l.outputShape,
+      formatCount(l.params),
+      ...(functional ? [l.connectedTo.join(', ')] : []),
+    ]);
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)) + 2);
-    const line = (cells: string[]) => cells.map((c, i) => (i === 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('');
+    const line = (cells: string[]) =>
+      cells.map((c, i) => (i === 2 ? `${c.padStart(widths[i] - 2)}  ` : c.padEnd(widths[i]))).join('').trimEnd();
     const width = widths.reduce((a, b) => a + b, 0);
     return [
       `Model: "${this.name}"`,
@@ -63,8 +101,13 @@ export class ModelSummary {
 
   html(): string {
     const td = (c: string, right = false) => `<td style="padding:1px 8px;text-align:${right ? 'right' : 'left'}">${escapeXml(c)}</td>`;
+    const functional = this.functional;
     const rows = this.layers
-      .map((l) => `<tr${l.params && !l.trainable ? ' style="color:#777"' : ''}>${td(l.name)}${td(l.type)}${td(l.outputShape)}${td(formatCount(l.params), true)}</tr>`)
+      .map(
+        (l) =>
+          `<tr${l.params && !l.trainable ? ' style="color:#777"' : ''}>${td(l.name)}${td(l.type)}${td(l.outputShape)}${td(formatCount(l.params), true)}` +
+          `${functional ? td(l.connectedTo.join(', ')) : ''}</tr>`,
+      )
       .join('');
     const totals = `<p style="font-family:monospace;margin:0.3em 0">${[
       totalsLine('Total', this.totalParams),
@@ -77,8 +120,11 @@ export class ModelSummary {
     const table =
       `<table style="font-family:monospace;border-collapse:collapse"><thead><tr>` +
       `<th style="text-align:left">Layer</th><th style="text-align:left">Type</th><th style="text-align:left">Output shape</th><th style="text-align:right">Param #</th>` +
+      (functional ? `<th style="text-align:left">Connected to</th>` : '') +
       `</tr></thead><tbody>${rows}</tbody></table>`;
-    const layers = this.layers.length > 30 ? `<details><summary>${this.layers.length} layers</summary>${table}</details>` : table;
+    const frozen = this.layers.filter((l) => l.params && !l.trainable).length;
+    const caption = `${this.layers.length} layers${frozen ? ` (${frozen} frozen, in grey)` : ''}: click to show them`;
+    const layers = this.layers.length > 30 ? `<details><summary>${escapeXml(caption)}</summary>${table}</details>` : table;
     return `<div><p style="font-family:monospace;margin:0.3em 0">Model: "${escapeXml(this.name)}"</p>${layers}${totals}</div>`;
   }
 
@@ -101,10 +147,11 @@ export function summary(model: tf.LayersModel, { show = true }: SummaryOptions =
     outputShape: shapeText(layer),
     params: layer.countParams(),
     trainable: layer.trainable && layer.trainableWeights.length > 0,
+    connectedTo: connectedTo(model, layer),
   }));
   const trainable = countParams(model.trainableWeights);
   const nonTrainable = countParams(model.nonTrainableWeights);
-  const result = new ModelSummary(model.name, layers, trainable + nonTrainable, trainable, nonTrainable);
+  const result = new ModelSummary(model.name, layers, trainable + nonTrainable, trainable, nonTrainable, !(model instanceof tf.Sequential));
   if (show) {
     display(result);
     // Already shown: a kernel showing the cell's value (Out[n]) skips it.

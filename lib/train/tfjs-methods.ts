@@ -40,17 +40,29 @@ export function tfjsMethod<K extends keyof TfjsModelMethods>(name: K): TfjsModel
   return (prototype()[ORIGINALS] ?? prototype())[name];
 }
 
+/**
+ * The LayersModel that runs `model`: a tf.Sequential keeps one inside and hands fit / evaluate /
+ * predict to it (tfjs-layers models.ts), building it first where tfjs does.
+ */
+function runner(model: tf.LayersModel, buildIfNeeded: boolean): tf.LayersModel {
+  if (!(model instanceof tf.Sequential)) return model;
+  const sequential = model as unknown as { model?: tf.LayersModel; built: boolean; build(): void };
+  if (!sequential.model && buildIfNeeded) sequential.build();
+  if (!sequential.model) throw new Error('The model needs to be compiled before being used.');
+  return sequential.model;
+}
+
 /** `model.fit(x, y, args)` as tfjs does it. */
 export function tfjsFit(model: tf.LayersModel, x: tf.Tensor | tf.Tensor[], y: tf.Tensor | tf.Tensor[], args: tf.ModelFitArgs): Promise<tf.History> {
-  return tfjsMethod('fit').call(model, x, y, args);
+  return tfjsMethod('fit').call(runner(model, false), x, y, args);
 }
 
 /** `model.predict(x, args)` as tfjs does it. */
 export function tfjsPredict(model: tf.LayersModel, x: tf.Tensor | tf.Tensor[], args: tf.ModelPredictConfig = {}): tf.Tensor | tf.Tensor[] {
-  return tfjsMethod('predict').call(model, x, args);
+  return tfjsMethod('predict').call(runner(model, true), x, args);
 }
 
 /** `model.evaluate(x, y, args)` as tfjs does it. */
 export function tfjsEvaluate(model: tf.LayersModel, x: tf.Tensor | tf.Tensor[], y: tf.Tensor | tf.Tensor[], args: tf.ModelEvaluateArgs = {}): tf.Scalar | tf.Scalar[] {
-  return tfjsMethod('evaluate').call(model, x, y, args);
+  return tfjsMethod('evaluate').call(runner(model, false), x, y, args);
 }

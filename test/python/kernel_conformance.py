@@ -392,7 +392,7 @@ class TslabDlKernelLifecycleTests(unittest.TestCase):
             output = "".join(texts)
             self.assertRegex(output, r"^tslab-dl: TensorFlow\.js 4\.22\.0 on \S+")
             self.assertNotIn("looks like you are running TensorFlow.js in Node.js", output)
-            backend = re.match(r"tslab-dl: TensorFlow\.js 4\.22\.0 on (\S+)", output).group(1)
+            backend = re.match(r"tslab-dl: TensorFlow\.js 4\.22\.0 on ([^\s;]+)", output).group(1)
             self.assertEqual(result, repr(backend))
         finally:
             kc.stop_channels()

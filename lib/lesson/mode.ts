@@ -1,0 +1,49 @@
+/**
+ * `await lessonMode()`: the first cell of the lesson notebook.
+ *
+ * It says in one short line where the lesson runs (TensorFlow.js backend, and the engine of the
+ * frozen base), and turns on what lets the same notebook run anywhere without editing a cell:
+ *
+ * - `loadDollarStreet(DATA_FOLDER)` downloads the data from Zenodo when the folder is empty, and
+ *   offline uses the synthetic twin (lib/lesson/data.ts);
+ * - `weights: 'imagenet'` downloads Keras' file when it is not cached, and offline uses stand-in
+ *   weights (lib/lesson/weights.ts); outside lesson mode that stays an error, as in Keras;
+ * - the settings `npm run lesson` passes through the environment (epoch cap, synthetic sample
+ *   count, data folder, weights: lib/lesson/environment.ts) are applied, and announced here once.
+ *
+ * Every replacement is announced loudly where it happens.
+ */
+import { backendInfo, ready } from '../backend';
+import { inNotebook } from '../display';
+import { onnxRuntimeInfo } from '../onnx';
+import { describeLessonEnvironment, setLessonMode } from './environment';
+
+export interface LessonModeOptions {
+  /** Switch lesson mode off again (for tests and for leaving the lesson). Defaults to true. */
+  on?: boolean;
+}
+
+/**
+ * One short line: the backend, and where the frozen layers run; a faster backend that is
+ * installed but failed is named, with where to read why (the rest: `backendInfo()`, `doctor()`).
+ */
+export function whereItRuns(): string {
+  const info = backendInfo();
+  const onnx = onnxRuntimeInfo();
+  const frozen = onnx.available ? `ONNX Runtime ${onnx.version ?? ''}`.trim() : 'TensorFlow.js';
+  const chosen = info.requestedBy === 'default' ? '' : ` (chosen by ${info.requestedBy})`;
+  const failed = info.candidates.filter((c) => c.installed && c.usable === false).map((c) => c.name);
+  const warning = failed.length ? ` ${failed.join(', ')} installed but not usable: \`await doctor()\` says why.` : '';
+  return `TensorFlow.js ${info.tfjsVersion} on ${info.backend}${info.usingGpu ? ' (GPU)' : ''}${chosen}; frozen layers on ${frozen}.${warning}`;
+}
+
+/** Turns lesson mode on (see the file comment) and says where the lesson runs. */
+export async function lessonMode({ on = true }: LessonModeOptions = {}): Promise<void> {
+  await ready();
+  setLessonMode(on);
+  if (!on) return;
+  // In the kernel the first cell already starts with this line.
+  if (!inNotebook()) console.log(whereItRuns());
+  const settings = describeLessonEnvironment();
+  if (settings) console.log(settings);
+}
