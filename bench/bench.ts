@@ -10,6 +10,8 @@
  *    training and inference at the lesson's batch size (32), from which one uncached epoch of
  *    878 + 293 images is computed;
  * 4. peak memory (resident set) of the benchmark process and of the kernel during the lessons;
+ * 4b. peak memory of one epoch of the lesson's model at batch 32 through tfjs' `model.fit` and
+ *    through `fit(model, ...)`, each in a fresh process (bench/fit-memory.ts);
  * 5. how far the base's speed is from what this CPU can do at all: its float32 peak (bench/fp32-peak.c,
  *    built with gcc when present), the multiply-adds of DenseNet121 per image, and where onnxruntime's
  *    time goes (a profiled pass), hence the most images/s any float32 executor could reach here.
@@ -23,6 +25,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { measureFp32Peak } from './fp32-peak';
+import { benchFitMemory } from './fit-memory';
 import { benchOnnxExecutor } from './onnx';
 import type { OnnxProfile } from './onnx-profile';
 import { buildHead, DenseNet121, fit, predict, setBackend, sparseCategoricalCrossentropy, upscale } from '../lib';
@@ -169,6 +172,10 @@ async function main(): Promise<void> {
   console.log(`uncached: ${uncached.trainSecondsPerImage.toFixed(3)} s per training image, ${uncached.inferenceSecondsPerImage.toFixed(3)} s per ` +
     `inference image (batch ${uncached.batchSize}): one epoch of 878 + 293 images = ${uncached.epochSeconds.toFixed(0)} s`);
 
+  console.log('\n== peak memory of one epoch at batch 32: model.fit vs fit()');
+  const fitMemory = benchFitMemory();
+  for (const f of fitMemory) console.log(`${f.via}: peak RSS ${f.peakRssMiB.toFixed(0)} MiB, TensorFlow.js peak ${f.tfPeakMiB.toFixed(0)} MiB, ${f.seconds.toFixed(1)} s`);
+
   const result = {
     started,
     machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
@@ -188,6 +195,7 @@ async function main(): Promise<void> {
     fp32Peak: peak,
     lesson: lessons,
     uncached,
+    fitMemory,
     quick,
   };
   const file = path.join(ROOT, 'out', 'bench.json');
@@ -208,6 +216,7 @@ async function main(): Promise<void> {
   }
   console.log(`without the cache: one epoch = ${uncached.epochSeconds.toFixed(0)} s (30 epochs: ${(uncached.epochSeconds * 30 / 60).toFixed(0)} min), ` +
     `from ${uncached.trainSecondsPerImage.toFixed(3)} s per training image at batch ${uncached.batchSize}`);
+  console.log(`one epoch at batch 32: ${fitMemory.map((f) => `${f.via} peak RSS ${f.peakRssMiB.toFixed(0)} MiB (tfjs ${f.tfPeakMiB.toFixed(0)} MiB)`).join(', ')}`);
   console.log(`load average before ${loadAverageBefore.map((x) => x.toFixed(2)).join(' ')}, after ${result.loadAverageAfter.map((x) => x.toFixed(2)).join(' ')}`);
   console.log(`written to ${path.relative(process.cwd(), file)}`);
 }

@@ -28,7 +28,7 @@ import { buildHead, HeadArgs } from './head';
 import { upscale } from './layers/upscale';
 import { sparseCategoricalCrossentropy } from './losses';
 import { COLOURS, niceTicks } from './plot/line_chart';
-import { randomSeed, setRandomSeed } from './random';
+import { saveRandomState, setRandomSeed } from './random';
 import { fit } from './train/fit';
 import { Verbosity } from './train/training_display';
 import { countParams, formatCount } from './train/param-counts';
@@ -543,7 +543,7 @@ export async function compareModels(models: (string | ModelSpec)[], data: Compar
   }
   const classes = options.head?.classes ?? tf.tidy(() => Math.max(tf.max(data.trainLabels).dataSync()[0], tf.max(data.valLabels).dataSync()[0]) + 1);
 
-  const previousSeed = randomSeed();
+  const restoreRandom = saveRandomState();
   const rows: ComparisonRow[] = [];
   try {
     for (const [i, spec] of specs.entries()) {
@@ -558,7 +558,7 @@ export async function compareModels(models: (string | ModelSpec)[], data: Compar
       }
     }
   } finally {
-    setRandomSeed(previousSeed);
+    restoreRandom();
   }
   if (rows.every((r) => r.error)) {
     throw new ValueError(`${WHERE}: every model failed; the first: ${rows[0].model}: ${rows[0].error}`);

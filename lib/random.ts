@@ -91,3 +91,18 @@ export function setRandomSeed(seed: number | null): void {
 export function randomSeed(): number | null {
   return Math.random === nativeRandom() ? null : currentSeed;
 }
+
+/**
+ * Remembers where the random generator is; the returned function puts it back there (the same
+ * generator at the same point of its sequence, not reseeded), so work done in between with a
+ * seed of its own (e.g. stand-in weights made while a model is built) leaves the caller's
+ * sequence as if it had not happened.
+ */
+export function saveRandomState(): () => void {
+  const generator = Math.random;
+  const seed = currentSeed;
+  return () => {
+    Math.random = generator;
+    currentSeed = seed;
+  };
+}

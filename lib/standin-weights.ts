@@ -25,7 +25,7 @@ import { ValueError } from './errors';
 import { fingerprintTensor } from './features/fingerprint';
 import { upscale } from './layers/upscale';
 import { runLayerwise } from './layerwise';
-import { randomSeed, setRandomSeed } from './random';
+import { saveRandomState, setRandomSeed } from './random';
 import { saveWeightsH5 } from './weights/h5';
 import { tslabCacheDir } from './weights/imagenet';
 
@@ -75,7 +75,7 @@ export async function standInWeights(model: StandInModel, options: StandInOption
     return file;
   }
 
-  const previousSeed = randomSeed();
+  const restoreRandom = saveRandomState();
   setRandomSeed(seed);
   const inputs = tf.input({ shape: images.shape.slice(1) });
   const upscaled = upscale({ height: size, width: size }).apply(inputs) as tf.SymbolicTensor;
@@ -87,7 +87,7 @@ export async function standInWeights(model: StandInModel, options: StandInOption
     // saveWeightsH5 writes a temporary file and renames it: no half-written stand-in is ever reused.
     await saveWeightsH5(base, file);
   } finally {
-    setRandomSeed(previousSeed);
+    restoreRandom();
     sample.dispose();
     base?.dispose();
   }

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
   DataFileError, DenseNet121, DownloadError, fit, lessonMode, loadDollarStreet, makeSyntheticDollarStreet, sparseCategoricalCrossentropy,
-  SYNTHETIC_MANIFEST, inLessonMode,
+  SYNTHETIC_MANIFEST, inLessonMode, setRandomSeed, standInWeights, upscale,
 } from '../lib';
 import { KERNEL_HOOK, MimeBundle } from '../lib/display';
 import { closedUrl } from './support/closed-url';
@@ -114,20 +114,36 @@ describe('lesson mode', { timeout: 300_000 }, () => {
     }
   });
 
-  test("offline in lesson mode: weights: 'imagenet' becomes stand-in weights calibrated on the lesson's images, said loudly", async () => {
+  test("offline in lesson mode: weights: 'imagenet' becomes stand-in weights calibrated on the lesson's upscaled images, said loudly", async () => {
     process.env.TSLAB_DL_SAMPLES = '20';
     await captured(() => lessonMode());
     const data = (await captured(() => loadDollarStreet(path.join(work, 'data', 'dataset_dollarstreet')))).result;
-    const { printed, result: base } = await captured(() => DenseNet121({ includeTop: false, pooling: 'max', weights: 'imagenet', inputShape: [32, 32, 3] }));
+    const build = async () => {
+      const inputs = tf.input({ shape: [64, 64, 3] });
+      const upscaled = upscale({ height: 32, width: 32 }).apply(inputs);
+      return DenseNet121({ includeTop: false, pooling: 'max', weights: 'imagenet', inputTensor: upscaled, inputShape: [32, 32, 3] });
+    };
+    setRandomSeed(5);
+    const { printed, result: base } = await captured(build);
+    const afterCold = Math.random();
     assert.match(printed, /USING STAND-IN WEIGHTS: the ImageNet weights of DenseNet121 are not cached and cannot be downloaded/);
     assert.match(printed, /save it as .*keras.*densenet121_weights_tf_dim_ordering_tf_kernels_notop\.h5/);
-    // Calibrated: the first BatchNormalization's moving statistics are those of its input, not 0 and 1.
+    // Calibrated at the network's input size (32, after the upscale), on the lesson's images / 255.
+    const scaled = tf.tidy(() => data.trainImages.div(255));
+    const expected = await standInWeights('DenseNet121', { images: scaled, size: 32 });
+    assert.ok(printed.includes(expected), `the stand-in made is ${expected}`);
     const bn = base.getLayer('conv1/bn');
     const [mean, variance] = bn.getWeights().slice(2).map((w) => Array.from(w.dataSync()));
     assert.ok(mean.some((m) => Math.abs(m) > 1e-3), 'moving mean calibrated');
     assert.ok(variance.some((v) => Math.abs(v - 1) > 1e-3), 'moving variance calibrated');
+    // Making the stand-in mid-build leaves the caller's random sequence where a build with the
+    // stand-in already cached leaves it: the head that follows starts the same, first run or not.
+    setRandomSeed(5);
+    const again = (await captured(build)).result;
+    assert.equal(Math.random(), afterCold);
+    tf.dispose([scaled, ...Object.values(data)]);
     base.dispose();
-    tf.dispose(Object.values(data));
+    again.dispose();
   });
 
   test("outside lesson mode the fallback is asked for: weightsFallback: 'stand-in' with standInImages", async () => {

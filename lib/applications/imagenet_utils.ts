@@ -392,7 +392,8 @@ async function imagenetWeightsFile(model: tf.LayersModel, args: ResolvedApplicat
   const spec: WeightsFileSpec = { fileName, url, md5, description: `${files.model} ImageNet weights${args.includeTop ? '' : ' (no top)'}` };
   // Required, not imported above: lib/lesson/weights.ts builds applications itself.
   const lesson = require('../lesson/weights') as typeof import('../lesson/weights');
-  const size = Number(model.inputs[0].shape[1] ?? args.inputShape[0] ?? 224);
+  // The network's own input (the upscaled images, for the lesson), not the model's first input.
+  const size = Number((args.inputTensor ? args.inputTensor.shape[1] : args.inputShape[0]) ?? 224);
   const standIn = (why: string) => lesson.standInForImagenet(files.model.split(' ')[0], size, why, { url, fileName }, args.standInImages);
   const override = lesson.lessonWeightsOverride();
   if (override === 'stand-in' && !args.includeTop) return standIn('TSLAB_DL_WEIGHTS=stand-in asks for stand-in weights instead of ImageNet\'s.');
