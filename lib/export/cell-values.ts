@@ -36,7 +36,9 @@ export function valuesWorthShowing(text: string, scriptPath: string, offsets: re
   host.fileExists = (name) => path.resolve(name) === fileName || fileExists.call(host, name);
   const program = ts.createProgram([fileName], options, host);
   const checker = program.getTypeChecker();
-  const sourceFile = program.getSourceFile(fileName)!;
+  const sourceFile = program.getSourceFile(fileName);
+  // TypeScript leaves out a root file whose name it does not take for TypeScript (x.js): callers pass a .ts name.
+  if (!sourceFile) throw new Error(`internal error: the checker did not take ${fileName} as a TypeScript file`);
 
   const expressions = new Map<number, ts.Expression>();
   const visit = (node: ts.Node): void => {

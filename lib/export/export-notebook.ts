@@ -59,6 +59,7 @@ import {
   readyCall,
   RUN_MAIN,
 } from './percent';
+import { typeScriptName } from './script-name';
 
 export interface ExportOptions {
   /** How messages name the notebook, usually its path. Defaults to 'the notebook'. */
@@ -103,7 +104,8 @@ export function exportNotebook(notebook: Notebook | string, options: ExportOptio
   const languageProblem = notebookLanguageProblem(nb.metadata);
   if (languageProblem) throw new DataFileError(source, `${languageProblem}.`);
 
-  const scriptPath = path.resolve(options.scriptPath ?? 'notebook.ts');
+  // The checker sees the script under a TypeScript name, whatever the file's name (script-name.ts).
+  const scriptPath = path.resolve(typeScriptName(options.scriptPath ?? 'notebook.ts'));
   const rebase = moduleRebaser(path.dirname(path.resolve(options.notebookPath ?? scriptPath)), path.dirname(scriptPath));
   const cells = selectCells(nb, source);
   checkForPython(cells, source);

@@ -4,11 +4,14 @@
  * complete are they moved into place. An existing destination is refused
  * unless `force` is set; without it, a hard link (which fails if the name
  * exists) makes "do not overwrite" hold even against a file created meanwhile.
+ * File-system errors (no space, read-only folder...) come out as one-line
+ * DataFileErrors naming the destination (file-errors.ts), after the clean-up.
  */
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ValueError } from '../errors';
+import { writeError } from './file-errors';
 
 export interface OutputFile {
   path: string;
@@ -19,6 +22,9 @@ export interface WriteOptions {
   /** Overwrite files that exist. Defaults to false. */
   force?: boolean;
 }
+
+/** Codes of link(2) on a file system that has no hard links (https://man7.org/linux/man-pages/man2/link.2.html). */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
 /** The refusal to overwrite `file`. */
 export function outputExists(file: string): ValueError {
@@ -55,8 +61,11 @@ export function writeFilesAtomically(files: readonly OutputFile[], options: Writ
   const createdFolders: string[] = [];
   const temporaries: string[] = [];
   const created: string[] = [];
+  // The file being written when an error comes, for its message.
+  let current: OutputFile | undefined;
   try {
     const staged = files.map((file) => {
+      current = file;
       const folder = path.dirname(path.resolve(file.path));
       const missing = missingFolders(folder);
       fs.mkdirSync(folder, { recursive: true });
@@ -67,6 +76,7 @@ export function writeFilesAtomically(files: readonly OutputFile[], options: Writ
       return { file, temporary };
     });
     for (const { file, temporary } of staged) {
+      current = file;
       const destination = path.resolve(file.path);
       if (options.force) {
         const existed = fs.existsSync(destination);
@@ -75,16 +85,28 @@ export function writeFilesAtomically(files: readonly OutputFile[], options: Writ
       } else {
         try {
           fs.linkSync(temporary, destination);
+          created.push(destination);
+          fs.unlinkSync(temporary);
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw outputExists(file.path);
-          throw e;
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'EEXIST') throw outputExists(file.path);
+          // File systems without hard links (FAT, some network and FUSE mounts): check, then
+          // rename, which leaves a moment for another program to create the file in between.
+          if (!NO_HARD_LINKS.has(code ?? '')) throw e;
+          if (fs.existsSync(destination)) throw outputExists(file.path);
+          fs.renameSync(temporary, destination);
+          created.push(destination);
         }
-        created.push(destination);
-        fs.unlinkSync(temporary);
       }
     }
   } catch (e) {
-    for (const file of [...temporaries, ...created]) fs.rmSync(file, { force: true });
+    for (const file of [...temporaries, ...created]) {
+      try {
+        fs.rmSync(file, { force: true });
+      } catch {
+        // The error that brought us here is the one to report.
+      }
+    }
     for (const folder of createdFolders.reverse()) {
       try {
         fs.rmdirSync(folder);
@@ -92,6 +114,6 @@ export function writeFilesAtomically(files: readonly OutputFile[], options: Writ
         // Not empty: something else lives there now.
       }
     }
-    throw e;
+    throw current ? writeError(current.path, e) : e;
   }
 }
