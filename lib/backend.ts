@@ -12,8 +12,19 @@
  */
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { ValueError } from './errors';
+import { BackendError, ValueError } from './errors';
 import { checkGpu as checkGpuOnMachine, GpuCheck } from './gpu';
+import {
+  backendWorks,
+  collectModuleListeners,
+  pendingReset,
+  prepareSpareWasmBackend,
+  recoverWasmBackend,
+  rememberModuleListeners,
+  resetWasmBackend,
+  wasmTensorCount,
+} from './backend-reset';
+import { guardWasmMemory, WasmOutOfMemoryError } from './wasm-memory';
 
 export type BackendName = 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: readonly BackendName[] = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
@@ -59,17 +70,8 @@ export interface SelectionOptions {
   checkGpu?: (env: NodeJS.ProcessEnv) => Promise<GpuCheck>;
 }
 
-/** A backend could not be started, or failed while running. */
-export class BackendError extends Error {
-  constructor(
-    message: string,
-    readonly backend?: BackendName,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'BackendError';
-  }
-}
+/** A backend could not be started, failed while running, or was reset (defined in lib/errors.ts). */
+export { BackendError };
 
 const PACKAGES: Record<BackendName, string> = {
   'tfjs-node-gpu': '@tensorflow/tfjs-node-gpu',
@@ -190,7 +192,15 @@ async function tryCandidate(name: BackendName, options: Required<SelectionOption
       } catch (e) {
         return { reason: `${PACKAGES.wasm} could not be loaded: ${firstLines(e)}` };
       }
-      return { reason: await activate('wasm') };
+      // Emscripten's Node glue adds process listeners per module: kept to be removed on a reset.
+      const { result: reason, listeners } = await collectModuleListeners(() => activate('wasm'));
+      if (reason === undefined) {
+        const instance = tf.findBackend('wasm') ?? undefined;
+        rememberModuleListeners(instance, listeners);
+        guardWasmMemory(instance);
+        prepareSpareWasmBackend();
+      }
+      return { reason };
     }
     case 'cpu':
       return { reason: await activate('cpu') };
@@ -258,7 +268,11 @@ async function choose(order: readonly BackendName[], requestedBy: BackendInfo['r
  * Every async entry point of the library awaits this first.
  */
 export function ready(options: SelectionOptions = {}): Promise<BackendInfo> {
-  if (info) return Promise.resolve(info);
+  if (info) {
+    const chosen = info;
+    const resetting = pendingReset();
+    return resetting ? resetting.then(() => chosen, (e) => Promise.reject(resetFailed(e))) : Promise.resolve(chosen);
+  }
   if (!pending) {
     const full = withDefaults(options);
     const requested = full.env.TSLAB_DL_BACKEND;
@@ -318,13 +332,31 @@ const NATIVE_FAILURE = /Invalid TF_Status: (2|9|13|14)\b|CUDA_ERROR|CUDNN_STATUS
 // Emscripten (the wasm backend) aborts with a WebAssembly.RuntimeError "Aborted(...)".
 const WASM_ABORT = /^(RuntimeError: )?(Aborted\(|abort\()/;
 
+/** The BackendError made for an error: explaining it again (kernel and library both do) must not reset twice. */
+const explained = new WeakMap<object, BackendError>();
+
+/** A failed reset, in words: what to do instead. */
+function resetFailed(e: unknown): BackendError {
+  return new BackendError(
+    `The wasm backend broke and could not be reset (${firstLines(e)}). Restart the kernel (Kernel > Restart Kernel) and run the notebook ` +
+      `again from the top, or switch backend: \`await setBackend('cpu')\`, then re-run the cells from the one that loads the data.`,
+    'wasm',
+    { cause: e },
+  );
+}
+
 /**
- * Turns an error thrown by the running backend (GPU out of memory, a CUDA or cuDNN failure,
- * a wasm abort) into a {@link BackendError} that says so and how to switch backend. Any other
- * error (a wrong shape, a missing file) is returned unchanged. Use as `catch (e) { throw explainBackendError(e); }`.
+ * Turns an error thrown by the running backend (out of memory, a CUDA or cuDNN failure, a wasm
+ * abort) into a {@link BackendError} that says so, what the failure left behind and how to go on.
+ * It checks the backend with a tiny computation: a wasm backend that no longer computes is reset
+ * (lib/backend-reset.ts) and the message says that every tensor on it, model weights included, is
+ * lost. Any other error (a wrong shape, a missing file) is returned unchanged. Use as
+ * `catch (e) { throw explainBackendError(e); }`; the tslab-dl kernel calls it for every failed cell.
  */
 export function explainBackendError(e: unknown): unknown {
   if (e instanceof BackendError) return e;
+  const known = typeof e === 'object' && e !== null ? explained.get(e) : undefined;
+  if (known) return known;
   const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   const plain = e instanceof Error ? e.message : String(e);
   // WebAssembly is a Node global, but the ES2022 + node typings declare it as a namespace only.
@@ -332,34 +364,100 @@ export function explainBackendError(e: unknown): unknown {
   const isWasmRuntime = wasmRuntimeError !== undefined && e instanceof wasmRuntimeError;
   const backendNow = info?.backend ?? (tf.getBackend() as BackendName);
   // The wasm backend's memory is one WebAssembly.Memory of at most 4 GiB: a tensor that does not
-  // fit throws a RangeError from the typed-array view over it.
-  const wasmMemory = backendNow === 'wasm' && e instanceof RangeError && /offset is out of bounds|Invalid typed array length|allocation failed/.test(plain);
+  // fit throws from our allocator guard (lib/wasm-memory.ts), or a RangeError from a typed-array view.
+  const wasmMemory =
+    e instanceof WasmOutOfMemoryError ||
+    (backendNow === 'wasm' && e instanceof RangeError && /offset is out of bounds|Invalid typed array length|allocation failed/.test(plain));
   let what: string | undefined;
   if (OUT_OF_MEMORY.test(message) || wasmMemory) what = 'ran out of memory';
   else if (NATIVE_FAILURE.test(message)) what = 'failed';
   else if (isWasmRuntime || WASM_ABORT.test(plain)) what = 'aborted';
   if (!what) return e;
   const backend = backendNow;
+  const detail = e instanceof WasmOutOfMemoryError ? e.detail : firstLines(e, 3);
+
+  // What the failure left behind. A trap inside tfjs-backend-wasm leaves its module broken (and
+  // its memory possibly overwritten) even when a tiny computation still happens to work.
+  const wasmInUse = backend === 'wasm' && tf.getBackend() === 'wasm';
+  const trappedInBackend = isWasmRuntime && /tfjs-backend-wasm/.test((e as Error).stack ?? '');
+  const held = wasmTensorCount();
+  let state: 'works' | 'reset' | 'pending' | 'broken';
+  let failure: string | undefined;
+  if (!(wasmInUse && trappedInBackend) && backendWorks()) {
+    state = 'works';
+  } else if (wasmInUse) {
+    const outcome = resetWasmBackend();
+    state = outcome.state === 'failed' ? 'broken' : outcome.state;
+    failure = outcome.reason;
+  } else {
+    state = 'broken';
+  }
+  // A trap in another WebAssembly module (h5wasm reading weights, say), with the backend unharmed, is not the backend's.
+  if (what === 'aborted' && isWasmRuntime && !trappedInBackend && state === 'works') return e;
+
   const others = BACKEND_ORDER.filter((b) => b !== backend && (b === 'cpu' || b === 'wasm'));
-  const lines = [
-    `The ${backend} backend ${what}: ${firstLines(e, 3)}`,
-    'The kernel is still running. To go on:',
-  ];
-  // An emscripten abort in the wasm backend is most often its memory (4 GiB at most) running out.
-  if (what === 'ran out of memory' || backend === 'wasm') lines.push('  - use a smaller batch size (batchSize) and run the cell again, or');
-  lines.push(
-    `  - switch backend in this kernel: \`await setBackend('${others.includes('cpu') ? 'cpu' : others[0]}')\`, then re-run the cells from the one that builds the model, or`,
-    `  - start Jupyter with TSLAB_DL_BACKEND=${others[0] ?? 'cpu'} (e.g. \`TSLAB_DL_BACKEND=${others[0] ?? 'cpu'} npm start\`) and restart the kernel.`,
-  );
-  return new BackendError(lines.join('\n'), backend, { cause: e });
+  const other = others.includes('cpu') ? 'cpu' : others[0];
+  const switchTo = (from: string) =>
+    `  - switch backend in this kernel: \`await setBackend('${other}')\`, then re-run the cells from the one that ${from}, or`;
+  const restartWith = `  - start Jupyter with TSLAB_DL_BACKEND=${others[0] ?? 'cpu'} (e.g. \`TSLAB_DL_BACKEND=${others[0] ?? 'cpu'} npm start\`) and restart the kernel.`;
+  const lines = [`The ${backend} backend ${what}: ${detail}`];
+  if (state === 'works') {
+    lines.push('The kernel is still running, and so is the backend: the tensors and models you made are intact. To go on:');
+    // An emscripten abort in the wasm backend is most often its memory (4 GiB at most) running out.
+    if (what === 'ran out of memory' || backend === 'wasm') lines.push('  - use a smaller batch size (batchSize) and run the cell again, or');
+    lines.push(switchTo('builds the model'), restartWith);
+  } else if (state === 'reset' || state === 'pending') {
+    const now =
+      state === 'reset'
+        ? 'so tslab-dl reset it: a fresh wasm backend runs now'
+        : 'so tslab-dl is resetting it: a fresh wasm backend runs in a moment (`await ready()` waits for it)';
+    lines.push(
+      `This broke the wasm backend (afterwards even tf.scalar(1).add(1) fails), ${now}.`,
+      `Lost: every tensor that was on the old backend (${held} in all), including the data you loaded and the weights of every model: ` +
+        'the model must be built again. Using an old tensor raises an error that says so.',
+      'The kernel is still running. To go on:',
+      '  - re-run the cells from the one that loads the data, and build the model again; use a smaller batch size (batchSize) if memory ran out, or',
+      switchTo('loads the data'),
+      restartWith,
+    );
+  } else {
+    lines.push(
+      `This broke the ${backend} backend (afterwards even tf.scalar(1).add(1) fails)` +
+        `${failure ? `, and tslab-dl could not reset it (${failure})` : ''}: every tensor on it is lost, the weights of every model included. To go on:`,
+      switchTo('loads the data'),
+      '  - or restart the kernel (Kernel > Restart Kernel) and run the notebook again from the top.',
+    );
+  }
+  const error = new BackendError(lines.join('\n'), backend, { cause: e });
+  if (typeof e === 'object' && e !== null) explained.set(e, error);
+  return error;
 }
 
-/** Runs `work`, turning backend failures into a {@link BackendError} (see {@link explainBackendError}). */
+/**
+ * Runs `work`, turning backend failures into a {@link BackendError} (see {@link explainBackendError});
+ * when the failure reset the backend, it throws once the fresh backend is ready.
+ */
 export async function withBackendErrors<T>(work: () => T | Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (e) {
-    throw explainBackendError(e);
+    const error = explainBackendError(e);
+    const resetting = pendingReset();
+    if (resetting) await resetting.catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Makes the backend usable again after it broke: waits for a reset in progress, or resets a
+ * broken wasm backend now (every tensor on it is lost). Resolves to whether a reset happened;
+ * throws a {@link BackendError} saying what to do when the backend cannot be reset.
+ */
+export async function recoverBackend(): Promise<boolean> {
+  try {
+    return await recoverWasmBackend();
+  } catch (e) {
+    throw e instanceof BackendError ? e : resetFailed(e);
   }
 }
 

@@ -10,14 +10,23 @@
  * copy downloaded by hand. Its `reason` tells "this machine is offline" from
  * "the network answered wrongly", and the message says what to do about it (a
  * proxy, a firewall's CA certificate, a manual copy).
+ *
+ * The request has its own AbortController: the caller's AbortSignal, a kernel interrupt
+ * (lib/interrupt.ts) and the idle timeout (no byte for TSLAB_DL_IDLE_TIMEOUT_MS, lib/http.ts) abort
+ * the request itself, so its socket is closed at once, even while waiting for a server that
+ * stalled. The file is asked for without compression (`Accept-Encoding: identity`, as Keras'
+ * get_file does): a body that fails to decode anyway is reported as corrupt. Temporary files a
+ * killed process left in the folder are removed first (lib/stale-files.ts).
  */
 import { createHash } from 'crypto';
 import { createReadStream, promises as fs } from 'fs';
 import * as path from 'path';
 import { syncFolder, temporaryPathFor } from './data/atomic';
 import { DownloadError, DownloadFailure, InterruptedError, ValueError } from './errors';
-import { classifyNetworkError, networkFetch, proxySettings } from './http';
+import { classifyNetworkError, decodingError, idleTimeoutMs, isBodyTimeout, networkFetch, proxySettings } from './http';
+import { watchInterrupt } from './interrupt';
 import { Progress } from './progress';
+import { removeStaleTemporaryFiles } from './stale-files';
 
 export interface DownloadOptions {
   /** Expected md5 of the whole file (32 hex digits). Defaults to no check. */
@@ -26,7 +35,7 @@ export interface DownloadOptions {
   label?: string;
   /** Expected size in bytes, when known better than the server's Content-Length. Defaults to no check. */
   expectedBytes?: number;
-  /** Aborts the download (the temporary file is removed). */
+  /** Aborts the download: the request and its connection at once, and the temporary file is removed. */
   signal?: AbortSignal;
   /**
    * The fetch to use. Defaults to networkFetch: through HTTPS_PROXY/HTTP_PROXY, trusting
@@ -143,17 +152,61 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
       reason,
     );
 
+  const idleMs = idleTimeoutMs(); // a ValueError for a bad setting, before anything is made
   await fs.mkdir(folder, { recursive: true });
+  await removeStaleTemporaryFiles(folder);
+  const label = options.label ?? `Downloading ${path.basename(target)}`;
   const temporary = temporaryPathFor(target);
+
+  // Why the request was stopped, when it was: decides the error.
+  let stopped: 'aborted' | 'interrupted' | 'idle' | undefined;
+  const request = new AbortController();
+  const stop = (why: NonNullable<typeof stopped>) => {
+    stopped ??= why;
+    request.abort(why);
+  };
+  const onAbort = () => stop('aborted');
+  if (options.signal?.aborted) stop('aborted');
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const interrupt = watchInterrupt();
+  if (interrupt.signal.aborted) stop('interrupted');
+  interrupt.signal.addEventListener('abort', () => stop('interrupted'), { once: true });
+  let idleTimer: NodeJS.Timeout | undefined;
+  const awaitingData = () => {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => stop('idle'), idleMs);
+  };
+  let bytes = 0;
+  let total: number | undefined;
+  const received = () => `${formatBytes(bytes)}${total !== undefined ? ` of ${formatBytes(total)}` : ''}`;
+  /** The error for a request we stopped ourselves. */
+  const stoppedError = (): Error =>
+    stopped === 'interrupted'
+      ? new InterruptedError(label)
+      : stopped === 'idle'
+        ? stalled()
+        : fail(`the download was aborted${bytes > 0 ? ` after ${formatBytes(bytes)}` : ''}`, 'aborted');
+  const stalled = () =>
+    fail(
+      `no data arrived for ${idleMs / 1000} s (TSLAB_DL_IDLE_TIMEOUT_MS = ${idleMs} ms) after ${received()}: the server or the network stalled`,
+      'incomplete',
+      'Run it again (a stalled server often answers the next request), or on a slow network raise TSLAB_DL_IDLE_TIMEOUT_MS',
+    );
+
   let handle: fs.FileHandle | undefined;
   let progress: Progress | undefined;
   try {
+    if (stopped) throw stoppedError();
     let response: Response;
     try {
-      response = await (options.fetchImpl ?? networkFetch)(url, { signal: options.signal, redirect: 'follow' });
+      response = await (options.fetchImpl ?? networkFetch)(url, {
+        signal: request.signal,
+        redirect: 'follow',
+        headers: { 'accept-encoding': 'identity' },
+      });
     } catch (e) {
       if (e instanceof ValueError) throw e; // a proxy or CA setting that cannot be used: its own message
-      if (options.signal?.aborted) throw fail('the download was aborted', 'aborted');
+      if (stopped) throw stoppedError();
       const { reason, what, advice } = explainNetworkFailure(url, e);
       throw fail(what, reason, advice);
     }
@@ -164,28 +217,36 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
     if (!response.body) throw fail('the server sent no body', 'http');
 
     // With Content-Encoding (gzip...), fetch decompresses and Content-Length counts the compressed bytes.
+    const encoding = response.headers.get('content-encoding');
     const lengthHeader = response.headers.get('content-length');
-    const announced =
-      lengthHeader !== null && !response.headers.get('content-encoding') && /^\d+$/.test(lengthHeader)
-        ? Number(lengthHeader)
-        : undefined;
-    const total = options.expectedBytes ?? announced;
+    const announced = lengthHeader !== null && !encoding && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
+    total = options.expectedBytes ?? announced;
 
     handle = await fs.open(temporary, 'wx');
-    progress = new Progress(options.label ?? `Downloading ${path.basename(target)}`, total ?? 0, { unit: 'bytes' });
+    progress = new Progress(label, total ?? 0, { unit: 'bytes' });
     const hash = createHash('md5');
-    let bytes = 0;
     const reader = response.body.getReader();
     try {
       for (;;) {
         progress.checkInterrupt();
         let chunk: Awaited<ReturnType<typeof reader.read>>;
+        awaitingData();
         try {
           chunk = await reader.read();
         } catch (e) {
-          if (options.signal?.aborted) throw fail(`the download was aborted after ${formatBytes(bytes)}`, 'aborted');
-          const of = total !== undefined ? ` of ${formatBytes(total)}` : '';
-          throw fail(`the connection dropped after ${formatBytes(bytes)}${of} (${describeCause(e)})`, 'incomplete');
+          if (stopped) throw stoppedError();
+          if (isBodyTimeout(e)) throw stalled();
+          const decoding = encoding ? decodingError(e) : undefined;
+          if (decoding) {
+            throw fail(
+              `the server sent it with Content-Encoding: ${encoding}, but the body is not valid ${encoding} (${decoding.code}: ${decoding.detail}) ` +
+                `after ${formatBytes(bytes)} (a misconfigured server or proxy)`,
+              'corrupt',
+            );
+          }
+          throw fail(`the connection dropped after ${received()} (${describeCause(e)})`, 'incomplete');
+        } finally {
+          clearTimeout(idleTimer);
         }
         if (chunk.done) break;
         await handle.writeFile(chunk.value);
@@ -196,7 +257,6 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
     } finally {
       await reader.cancel().catch(() => undefined);
     }
-
     if (announced !== undefined && bytes !== announced) {
       throw fail(`the body ended after ${bytes} of the ${announced} bytes the server announced`, 'incomplete');
     }
@@ -223,11 +283,17 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
     progress.finish(`${formatBytes(bytes)}, saved to ${target}`);
     return { path: target, bytes, md5 };
   } catch (e) {
+    // Whatever failed, the request goes too: its socket must not stay open (a no-op once complete).
+    request.abort();
     progress?.finish(e instanceof InterruptedError ? 'interrupted' : 'failed');
     await handle?.close().catch(() => undefined);
     await fs.rm(temporary, { force: true });
     if (e instanceof DownloadError || e instanceof InterruptedError || e instanceof ValueError) throw e;
-    if (options.signal?.aborted) throw fail('the download was aborted', 'aborted');
+    if (stopped) throw stoppedError();
     throw fail(describeCause(e), 'other');
+  } finally {
+    clearTimeout(idleTimer);
+    interrupt.dispose();
+    options.signal?.removeEventListener('abort', onAbort);
   }
 }

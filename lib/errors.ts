@@ -53,3 +53,18 @@ export class InterruptedError extends Error {
     this.name = 'InterruptedError';
   }
 }
+
+/**
+ * A TensorFlow.js backend could not be started, failed while running, or was reset after it broke
+ * (lib/backend.ts, lib/backend-reset.ts). `backend` is the tslab-dl backend name.
+ */
+export class BackendError extends Error {
+  constructor(
+    message: string,
+    readonly backend?: 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu',
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'BackendError';
+  }
+}

@@ -12,6 +12,8 @@
  * - TSLAB_DL_CONNECT_TIMEOUT_MS (default 15000): the limit for the TCP and TLS connection and
  *   for the response headers (undici's `connect.timeout` and `headersTimeout`,
  *   https://undici.nodejs.org/#/docs/api/Client);
+ * - TSLAB_DL_IDLE_TIMEOUT_MS (default 30000): the longest wait for the next bytes of a body
+ *   (undici's `bodyTimeout`, 300 s by default; lib/download.ts also watches it itself, for any fetch);
  * - NODE_EXTRA_CA_CERTS: read now and added to Node's bundled roots as the `ca` TLS option
  *   (https://nodejs.org/api/cli.html#node_extra_ca_certsfile,
  *   https://nodejs.org/api/tls.html#tlsrootcertificates).
@@ -35,6 +37,21 @@ export function connectTimeoutMs(): number {
     throw new ValueError(
       `TSLAB_DL_CONNECT_TIMEOUT_MS must be a positive whole number of milliseconds. Received ${JSON.stringify(value)}; ` +
         `unset it for the default (${DEFAULT_CONNECT_TIMEOUT_MS}).`,
+    );
+  }
+  return Number(value);
+}
+
+const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+
+/** The longest wait for more of a response body: TSLAB_DL_IDLE_TIMEOUT_MS, else 30 s. */
+export function idleTimeoutMs(): number {
+  const value = process.env.TSLAB_DL_IDLE_TIMEOUT_MS;
+  if (value === undefined || value.trim() === '') return DEFAULT_IDLE_TIMEOUT_MS;
+  if (!/^\d+$/.test(value.trim()) || Number(value) <= 0) {
+    throw new ValueError(
+      `TSLAB_DL_IDLE_TIMEOUT_MS must be a positive whole number of milliseconds. Received ${JSON.stringify(value)}; ` +
+        `unset it for the default (${DEFAULT_IDLE_TIMEOUT_MS}).`,
     );
   }
   return Number(value);
@@ -72,19 +89,21 @@ export function proxySettings(): string[] {
 /** A dispatcher for one call, from the environment as it is now. */
 function dispatcherFromEnvironment(): Dispatcher {
   const timeout = connectTimeoutMs();
+  const bodyTimeout = idleTimeoutMs();
   const ca = extraCa();
   const tlsOptions = { timeout, ...(ca ? { ca } : {}) };
-  // Every client gets the headers timeout, including the one that sends CONNECT to the proxy and
-  // the one that forwards plain-http requests, which undici builds with their own options.
-  const withTimeouts = (origin: string | URL, options: object) => new Pool(origin, { ...options, headersTimeout: timeout });
+  // Every client gets the headers and body timeouts, including the one that sends CONNECT to the
+  // proxy and the one that forwards plain-http requests, which undici builds with their own options.
+  const withTimeouts = (origin: string | URL, options: object) => new Pool(origin, { ...options, headersTimeout: timeout, bodyTimeout });
   const proxies = proxySettings();
-  if (proxies.length === 0) return new Agent({ connect: tlsOptions, headersTimeout: timeout, factory: withTimeouts });
+  if (proxies.length === 0) return new Agent({ connect: tlsOptions, headersTimeout: timeout, bodyTimeout, factory: withTimeouts });
   try {
     return new EnvHttpProxyAgent({
       connect: tlsOptions, // hosts in NO_PROXY
       requestTls: tlsOptions, // the origin's TLS, inside the proxy's tunnel
       proxyTls: tlsOptions, // the connection to the proxy itself
       headersTimeout: timeout,
+      bodyTimeout,
       factory: withTimeouts,
       clientFactory: withTimeouts as (origin: URL, options: object) => Dispatcher,
       // Plain http:// goes to the proxy as an absolute-form GET, as curl sends it; many proxies
@@ -203,4 +222,24 @@ export function classifyNetworkError(error: unknown): NetworkErrorKind {
   }
   const coded = chain.find((e) => typeof e.code === 'string');
   return { kind: 'other', ...(coded ? { code: coded.code } : {}), detail };
+}
+
+/**
+ * Whether a failed body read was the decompression of a `Content-Encoding` failing: fetch decodes
+ * gzip, deflate, br and zstd with node:zlib (https://nodejs.org/api/zlib.html), whose errors carry
+ * codes such as Z_DATA_ERROR, Z_BUF_ERROR or ERR_BROTLI_DECOMPRESSION_FAILED. The zlib error's
+ * message, e.g. "incorrect header check", or undefined when it is not one.
+ */
+export function decodingError(error: unknown): { code: string; detail: string } | undefined {
+  for (const e of causeChain(error)) {
+    if (typeof e.code === 'string' && (/^Z_[A-Z_]+$/.test(e.code) || /BROTLI|ZSTD/.test(e.code))) {
+      return { code: e.code, detail: String(e.message ?? e.code) };
+    }
+  }
+  return undefined;
+}
+
+/** Whether a failed body read was undici's own bodyTimeout (the same limit, TSLAB_DL_IDLE_TIMEOUT_MS). */
+export function isBodyTimeout(error: unknown): boolean {
+  return causeChain(error).some((e) => e.code === 'UND_ERR_BODY_TIMEOUT');
 }

@@ -28,7 +28,9 @@ export type { KerasLayer } from './keras/layers';
 export { applyKerasLayerDefaults };
 
 // Backends
-export { ready, backendInfo, backendSummary, setBackend, explainBackendError, withBackendErrors, BACKEND_ORDER, BackendError } from './backend';
+export { ready, backendInfo, backendSummary, setBackend, explainBackendError, withBackendErrors, recoverBackend, BACKEND_ORDER, BackendError } from './backend';
+export { WasmOutOfMemoryError, WASM_MEMORY_LIMIT } from './wasm-memory';
+export { removeStaleTemporaryFiles, STALE_AFTER_MS } from './stale-files';
 export type { BackendInfo, BackendCandidate, BackendName, SelectionOptions } from './backend';
 export { doctor, diagnose, formatReport } from './doctor';
 export type { DoctorReport, DoctorOptions } from './doctor';
@@ -42,7 +44,7 @@ export { Progress } from './progress';
 export { encodePng } from './png';
 export { ValueError, DataFileError, DownloadError, InterruptedError, isOffline } from './errors';
 export type { DownloadFailure } from './errors';
-export { networkFetch, classifyNetworkError } from './http';
+export { networkFetch, classifyNetworkError, idleTimeoutMs, connectTimeoutMs } from './http';
 export type { NetworkErrorKind } from './http';
 
 // Data

@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ready } from '../lib/backend';
 import { DataFileError } from '../lib/errors';
 import { DOLLAR_STREET_CLASSES, DollarStreetData, loadDollarStreet } from '../lib/data/dollarstreet';
+import { sparseNpy } from './support/sparse-npy';
 import { encodeNpy, NpyData } from '../lib/data/npy';
 
 const PYTHON = process.env.TSLAB_DL_PYTHON ?? '/usr/bin/python3';
@@ -177,6 +178,47 @@ describe('validation errors name the file, say what to do, and leave no tensor b
       'train_images.npy',
       /is truncated: its header announces shape \(6, 8, 8, 3\)/,
     );
+  });
+
+  test('a valid train_images.npy over 2 GiB is too large, not damaged: its size, the limit, how to split it; no "download it again"', async () => {
+    const folder = folderWith('huge');
+    sparseNpy(path.join(folder, 'train_images.npy'), '|u1', [180000, 64, 64, 3]);
+    await expectError(
+      folder,
+      'train_images.npy',
+      /: is a valid \.npy file \(shape \(180000, 64, 64, 3\) of '\|u1'\), but too large to read into memory at once: it is 2\.1 GiB \(2211840128 bytes\), and Node\.js reads at most 2 GiB \(2147483647 bytes\) into one buffer/,
+      /Split it into files of at most 174762 rows \(of 180000\)/,
+    );
+    await assert.rejects(loadDollarStreet(folder), (e: Error) => !/cannot be read|Download it again/.test(e.message));
+  });
+
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+  test('a symbolic link loop as the data folder is ELOOP, naming the link, not "missing"', async () => {
+    const loop = path.join(tmp, 'loop-self');
+    fs.symlinkSync(loop, loop); // points at itself
+    await expectError(
+      loop,
+      'train_images.npy',
+      new RegExp(`: cannot be opened: ELOOP: a symbolic link loop: ${escape(loop)} points to ${escape(loop)}, which leads back to it\\. `),
+      /Point the link at the folder that really holds the files \(`ls -l .*loop-self` shows where it points\), or replace it with that folder\./,
+    );
+    await assert.rejects(loadDollarStreet(loop), (e: Error) => !/is missing|download/i.test(e.message));
+    // Two links pointing at each other, one level down.
+    const a = path.join(tmp, 'loop-a');
+    const b = path.join(tmp, 'loop-b');
+    fs.symlinkSync(b, a);
+    fs.symlinkSync(a, b);
+    await expectError(a, 'train_images.npy', new RegExp(`ELOOP: a symbolic link loop: ${escape(a)} points to ${escape(b)}, which leads back to it`));
+  });
+
+  test('one file that is a symbolic link loop, or a folder, is named as such', async () => {
+    const folder = folderWith('file-loop', { 'train_labels.npy': undefined });
+    fs.symlinkSync(path.join(folder, 'train_labels.npy'), path.join(folder, 'train_labels.npy'));
+    await expectError(folder, 'train_labels.npy', /cannot be opened: ELOOP: a symbolic link loop: .*train_labels\.npy points to .*train_labels\.npy, which leads back to it/);
+    const dir = folderWith('file-dir', { 'test_images.npy': undefined });
+    fs.mkdirSync(path.join(dir, 'test_images.npy'));
+    await expectError(dir, 'test_images.npy', /: is a folder, not a file: the \.npy file should be at this path itself\./);
   });
 
   test('images that are not rank 4 with 3 channels', async () => {

@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../lib/backend';
-import { DownloadError, isOffline, ValueError } from '../lib/errors';
+import { DataFileError, DownloadError, isOffline, ValueError } from '../lib/errors';
 import { loadDollarStreet } from '../lib/data/dollarstreet';
 import { fetchDollarStreet } from '../lib/data/fetch';
 import { encodeNpy } from '../lib/data/npy';
@@ -281,6 +281,22 @@ describe('fetchDollarStreet', () => {
     await fetchDollarStreet(synthetic, { zenodoUrl, baseUrl, force: true, verbose: false });
     assert.equal(fs.existsSync(path.join(synthetic, 'synthetic.json')), false, 'the synthetic marker is removed');
     assert.ok(fs.readFileSync(path.join(synthetic, 'train_images.npy')).equals(served['train_images.npy']));
+  });
+
+  test('a folder that is a symbolic link loop is named as one (ELOOP), before anything is fetched', async () => {
+    const loop = path.join(tmp, 'loop');
+    fs.symlinkSync(loop, loop);
+    counts.clear();
+    await assert.rejects(fetchDollarStreet(loop, { zenodoUrl, baseUrl, verbose: false }), (e: unknown) => {
+      assert.ok(e instanceof DataFileError, String(e));
+      assert.equal(
+        e.message,
+        `${loop}: cannot be opened: ELOOP: a symbolic link loop: ${loop} points to ${loop}, which leads back to it. ` +
+          `Point the link at the folder that really holds the files (\`ls -l ${loop}\` shows where it points), or replace it with that folder.`,
+      );
+      return true;
+    });
+    assert.equal(counts.size, 0, 'nothing was fetched');
   });
 
   test('options are checked', async () => {

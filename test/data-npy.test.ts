@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataFileError } from '../lib/errors';
-import { decodeNpy, encodeNpy, NpyData, NpyFormatError, readNpy, readNpyHeader, writeNpy } from '../lib/data/npy';
+import { decodeNpy, encodeNpy, NPY_READ_LIMIT, NpyData, NpyFormatError, NpyTooLargeError, readNpy, readNpyHeader, writeNpy } from '../lib/data/npy';
+import { sparseNpy } from './support/sparse-npy';
 
 const PYTHON = process.env.TSLAB_DL_PYTHON ?? '/usr/bin/python3';
 const HERE = __dirname;
@@ -215,6 +216,33 @@ describe('damaged files', () => {
     const file = path.join(tmp, 'malformed.npy');
     fs.writeFileSync(file, bytes);
     await assert.rejects(readNpy(file), /malformed\.npy: has a malformed \.npy header/);
+  });
+
+  test('a valid file over 2 GiB is reported as valid but too large: its size, the limit, and how to split it', async () => {
+    // Sparse: 2.1 GiB long, a few bytes on disk.
+    const file = sparseNpy(path.join(tmp, 'huge_images.npy'), '|u1', [180000, 64, 64, 3]);
+    const header = await readNpyHeader(file); // the file is valid
+    assert.ok(header.fileBytes > NPY_READ_LIMIT);
+    await assert.rejects(readNpy(file), (e: unknown) => {
+      assert.ok(e instanceof NpyTooLargeError, `expected NpyTooLargeError, got ${e}`);
+      assert.ok(e instanceof DataFileError);
+      assert.equal(e.file, file);
+      assert.equal(e.bytes, 2_211_840_128);
+      assert.equal(
+        e.message,
+        `${file}: is a valid .npy file (shape (180000, 64, 64, 3) of '|u1'), but too large to read into memory at once: it is 2.1 GiB ` +
+          `(2211840128 bytes), and Node.js reads at most 2 GiB (2147483647 bytes) into one buffer (a tensor holds at most 4 GiB on the wasm backend). ` +
+          `Split it into files of at most 174762 rows (of 180000), e.g. in Python: \`a = np.load(${JSON.stringify(file)}, mmap_mode='r'); ` +
+          `np.save('part1.npy', a[:174762]); np.save('part2.npy', a[174762:])\`, and load the parts one by one.`,
+      );
+      assert.doesNotMatch(e.message, /cannot be read|download/i);
+      return true;
+    });
+  });
+
+  test('a damaged file over 2 GiB is reported as damaged, not as large', async () => {
+    const file = sparseNpy(path.join(tmp, 'huge_truncated.npy'), '<f4', [180000, 64, 64, 3], -1000);
+    await assert.rejects(readNpy(file), (e: unknown) => e instanceof NpyFormatError && /is truncated/.test(e.message));
   });
 
   test('an unaligned header (not written by numpy) still decodes', () => {

@@ -1,16 +1,19 @@
 /**
  * downloadFile against a real HTTP server on 127.0.0.1: success, a connection
  * dropped half way (then a retry that succeeds), 404, wrong md5, short bodies,
- * aborts and kernel interrupts. After every failure: no destination file, no
- * temporary file, and an error naming the URL and where to put a manual copy.
+ * aborts and kernel interrupts (which close the connection, even while the server
+ * stalls), the idle timeout, bodies that fail their Content-Encoding. After every
+ * failure: no destination file, no temporary file, and an error naming the URL
+ * and where to put a manual copy. TSLAB_DL_IDLE_TIMEOUT_MS is restored after each test.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import * as zlib from 'node:zlib';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KERNEL_HOOK } from '../lib/display';
 import { DownloadError, InterruptedError, ValueError } from '../lib/errors';
@@ -26,15 +29,27 @@ interface Route {
   stallAfter?: number;
   /** Announce a Content-Length different from the body's. */
   announce?: number;
+  /** Send this Content-Encoding header with the body as given (no Content-Length); with `keepOpen`, never end it. */
+  encoding?: string;
+  keepOpen?: boolean;
 }
 
 /** A real HTTP server on 127.0.0.1 that counts the requests to each path. */
 async function startServer(routes: { [path: string]: Route }) {
   const counts = new Map<string, number>();
+  const acceptEncodings: string[] = [];
+  const sockets = new Set<import('node:net').Socket>();
   const server = http.createServer((req, res) => {
     const route = routes[req.url ?? ''];
     const count = (counts.get(req.url!) ?? 0) + 1;
     counts.set(req.url!, count);
+    acceptEncodings.push(String(req.headers['accept-encoding']));
+    if (route?.encoding) {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-encoding': route.encoding });
+      if (route.keepOpen) res.write(route.body);
+      else res.end(route.body);
+      return;
+    }
     if (!route) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       return;
@@ -54,11 +69,18 @@ async function startServer(routes: { [path: string]: Route }) {
       res.end(route.body);
     }
   });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     counts,
+    acceptEncodings,
+    /** Connections the client has not closed (the server never closes a stalled one). */
+    openConnections: () => sockets.size,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -81,8 +103,28 @@ before(async () => {
     '/error.bin': { body, status: 503 },
     '/stall.bin': { body, stallAfter: 50_000 },
     '/short.bin': { body: body.subarray(0, 1000), announce: 2000 },
+    '/headers-only.bin': { body, stallAfter: 0 },
+    '/gzip-good.bin': { body: zlib.gzipSync(body), encoding: 'gzip' },
+    '/gzip-not-gzip.bin': { body, encoding: 'gzip' },
+    '/gzip-truncated.bin': { body: zlib.gzipSync(body).subarray(0, 5000), encoding: 'gzip', keepOpen: true },
   });
 });
+
+const savedIdle = process.env.TSLAB_DL_IDLE_TIMEOUT_MS;
+beforeEach(() => {
+  delete process.env.TSLAB_DL_IDLE_TIMEOUT_MS;
+});
+afterEach(() => {
+  if (savedIdle === undefined) delete process.env.TSLAB_DL_IDLE_TIMEOUT_MS;
+  else process.env.TSLAB_DL_IDLE_TIMEOUT_MS = savedIdle;
+});
+
+/** Waits until the client has closed every connection to the server (at most `ms`). */
+async function connectionsClosed(ms = 1000): Promise<number> {
+  const until = Date.now() + ms;
+  while (server.openConnections() > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+  return server.openConnections();
+}
 after(async () => {
   await server.close();
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -174,23 +216,51 @@ describe('downloadFile', () => {
     await expectFailure(downloadFile(url, dest), url, dest, /could not connect \(.*ECONNREFUSED/);
   });
 
-  test('an abort stops the download and removes the temporary file', async () => {
+  test('an abort stops the download, closes its connection and removes the temporary file', async () => {
     const dest = path.join(tmp, 'abort', 'file.bin');
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 300);
-    await expectFailure(downloadFile(`${server.url}/stall.bin`, dest, { signal: controller.signal }), `${server.url}/stall.bin`, dest, /aborted/);
+    await expectFailure(downloadFile(`${server.url}/stall.bin`, dest, { signal: controller.signal }), `${server.url}/stall.bin`, dest, /the download was aborted after 48\.8 KiB/);
+    assert.equal(await connectionsClosed(), 0, 'the connection was closed');
   });
 
-  test('a kernel interrupt stops the download with an InterruptedError and removes the temporary file', async () => {
-    const dest = path.join(tmp, 'interrupt', 'file.bin');
+  test('a kernel interrupt while the server stalls aborts the request itself: InterruptedError at once, connection closed, no .part', { timeout: 10_000 }, async () => {
+    const dest = path.join(tmp, 'interrupt-stalled', 'file.bin');
     const shown: unknown[] = [];
-    (globalThis as any)[KERNEL_HOOK] = { display: (data: unknown) => shown.push(data), interruptRequested: true };
+    const hook = { display: (data: unknown) => shown.push(data), interruptRequested: false };
+    (globalThis as any)[KERNEL_HOOK] = hook;
+    let interruptedAt = 0;
+    setTimeout(() => {
+      hook.interruptRequested = true; // what the kernel does when the user presses the button
+      interruptedAt = Date.now();
+    }, 300);
+    try {
+      await assert.rejects(downloadFile(`${server.url}/stall.bin`, dest), (e: unknown) => {
+        assert.ok(e instanceof InterruptedError, `got ${e}`);
+        assert.equal(e.message, 'Downloading file.bin was interrupted.');
+        return true;
+      });
+    } finally {
+      delete (globalThis as any)[KERNEL_HOOK];
+    }
+    const reaction = Date.now() - interruptedAt;
+    assert.ok(reaction < 1000, `stopped ${reaction} ms after the interrupt`);
+    assert.ok(shown.length > 0, 'the progress was shown in the notebook');
+    assert.equal(await connectionsClosed(), 0, 'the connection was closed');
+    assert.equal(fs.existsSync(dest), false);
+    assert.deepEqual(leftovers(path.dirname(dest)), []);
+  });
+
+  test('an interrupt already requested: nothing is fetched', async () => {
+    const dest = path.join(tmp, 'interrupt', 'file.bin');
+    const before = server.counts.get('/file.bin');
+    (globalThis as any)[KERNEL_HOOK] = { display: () => undefined, interruptRequested: true };
     try {
       await assert.rejects(downloadFile(`${server.url}/file.bin`, dest), InterruptedError);
     } finally {
       delete (globalThis as any)[KERNEL_HOOK];
     }
-    assert.ok(shown.length > 0, 'the progress was shown in the notebook');
+    assert.equal(server.counts.get('/file.bin'), before);
     assert.equal(fs.existsSync(dest), false);
     assert.deepEqual(leftovers(path.dirname(dest)), []);
   });
@@ -214,6 +284,12 @@ describe('downloadFile', () => {
     assert.equal(fs.existsSync(dest), false);
   });
 
+  test('the file is asked for uncompressed (Accept-Encoding: identity)', async () => {
+    server.acceptEncodings.length = 0;
+    await downloadFile(`${server.url}/file.bin`, path.join(tmp, 'identity', 'file.bin'));
+    assert.deepEqual(server.acceptEncodings, ['identity']);
+  });
+
   test('arguments are checked before anything is fetched', async () => {
     const before = server.counts.get('/file.bin');
     await assert.rejects(downloadFile('not a url', path.join(tmp, 'x')), ValueError);
@@ -221,6 +297,68 @@ describe('downloadFile', () => {
     await assert.rejects(downloadFile(`${server.url}/file.bin`, path.join(tmp, 'x'), { md5: 'abc' }), /options\.md5\): must be 32 hex digits\. Received "abc"/);
     await assert.rejects(downloadFile(`${server.url}/file.bin`, ''), /dest must be a file path/);
     assert.equal(server.counts.get('/file.bin'), before);
+  });
+});
+
+describe('a server that stalls: the idle timeout (TSLAB_DL_IDLE_TIMEOUT_MS)', () => {
+  test('no byte for the idle timeout after part of the body: incomplete, naming the URL and the limit; connection closed', { timeout: 10_000 }, async () => {
+    process.env.TSLAB_DL_IDLE_TIMEOUT_MS = '300';
+    const url = `${server.url}/stall.bin`;
+    const dest = path.join(tmp, 'idle', 'file.bin');
+    const started = Date.now();
+    await expectFailure(
+      downloadFile(url, dest),
+      url,
+      dest,
+      /^Could not download http:\/\/127\.0\.0\.1:\d+\/stall\.bin: no data arrived for 0\.3 s \(TSLAB_DL_IDLE_TIMEOUT_MS = 300 ms\) after 48\.8 KiB of 293\.0 KiB: the server or the network stalled\./,
+      /Run it again \(a stalled server often answers the next request\), or on a slow network raise TSLAB_DL_IDLE_TIMEOUT_MS; or download/,
+    );
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 300 && elapsed < 2000, `gave up after ${elapsed} ms`);
+    await assert.rejects(downloadFile(url, dest), (e: unknown) => e instanceof DownloadError && e.reason === 'incomplete');
+    assert.equal(await connectionsClosed(), 0, 'the connection was closed');
+  });
+
+  test('headers, then nothing: the same, after 0 bytes', { timeout: 10_000 }, async () => {
+    process.env.TSLAB_DL_IDLE_TIMEOUT_MS = '200';
+    const url = `${server.url}/headers-only.bin`;
+    const dest = path.join(tmp, 'idle-headers', 'file.bin');
+    await expectFailure(downloadFile(url, dest), url, dest, /no data arrived for 0\.2 s \(TSLAB_DL_IDLE_TIMEOUT_MS = 200 ms\) after 0 bytes of 293\.0 KiB/);
+  });
+
+  test('a bad TSLAB_DL_IDLE_TIMEOUT_MS is a ValueError naming it, before anything is fetched', async () => {
+    process.env.TSLAB_DL_IDLE_TIMEOUT_MS = '30s';
+    const before = server.counts.get('/file.bin');
+    await assert.rejects(
+      downloadFile(`${server.url}/file.bin`, path.join(tmp, 'idle-bad', 'file.bin')),
+      (e: unknown) => e instanceof ValueError && e.message === 'TSLAB_DL_IDLE_TIMEOUT_MS must be a positive whole number of milliseconds. Received "30s"; unset it for the default (30000).',
+    );
+    assert.equal(server.counts.get('/file.bin'), before);
+  });
+});
+
+describe('Content-Encoding', () => {
+  test('a body sent gzip-encoded anyway is decoded and checked', async () => {
+    const dest = path.join(tmp, 'gzip-good', 'file.bin');
+    const result = await downloadFile(`${server.url}/gzip-good.bin`, dest, { md5: md5(body) });
+    assert.equal(result.bytes, body.length);
+    assert.ok(fs.readFileSync(dest).equals(body));
+  });
+
+  test('Content-Encoding: gzip over a body that is not gzip: corrupt, naming the URL and the encoding; nothing left', async () => {
+    const url = `${server.url}/gzip-not-gzip.bin`;
+    const dest = path.join(tmp, 'gzip-bad', 'file.bin');
+    await expectFailure(downloadFile(url, dest), url, dest, /: the server sent it with Content-Encoding: gzip, but the body is not valid gzip \(Z_DATA_ERROR: incorrect header check\) after 0 bytes \(a misconfigured server or proxy\)\./);
+    await assert.rejects(downloadFile(url, dest), (e: unknown) => e instanceof DownloadError && e.reason === 'corrupt');
+    assert.equal(fs.existsSync(dest), false);
+  });
+
+  test('a gzip body cut short on a connection left open does not hang: the idle timeout ends it', { timeout: 10_000 }, async () => {
+    process.env.TSLAB_DL_IDLE_TIMEOUT_MS = '300';
+    const url = `${server.url}/gzip-truncated.bin`;
+    const dest = path.join(tmp, 'gzip-truncated', 'file.bin');
+    await expectFailure(downloadFile(url, dest), url, dest, /no data arrived for 0\.3 s \(TSLAB_DL_IDLE_TIMEOUT_MS = 300 ms\) after [\d.]+ KiB: the server or the network stalled/);
+    assert.equal(await connectionsClosed(), 0, 'the connection was closed');
   });
 });
 

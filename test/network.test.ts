@@ -36,6 +36,7 @@ const ENV_KEYS = [
   'no_proxy',
   'NODE_EXTRA_CA_CERTS',
   'TSLAB_DL_CONNECT_TIMEOUT_MS',
+  'TSLAB_DL_IDLE_TIMEOUT_MS',
   'TSLAB_DL_ZENODO_URL',
 ];
 const savedEnv: { [key: string]: string | undefined } = {};
@@ -385,6 +386,31 @@ describe('(g) fetchDollarStreet against a Zenodo impersonator (record with md5s,
       return true;
     });
     assert.deepEqual(fs.readdirSync(folder), ['train_images.npy']);
+  });
+
+  test('a record whose answer stalls half way fails after TSLAB_DL_IDLE_TIMEOUT_MS, naming the API URL and the limit', { timeout: 10_000 }, async () => {
+    const stalling = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': 10_000 });
+      res.write('{"id": 10970014, "files": [');
+    });
+    const close = closer(stalling, new Set());
+    const url = `http://127.0.0.1:${await listen(stalling)}`;
+    process.env.TSLAB_DL_IDLE_TIMEOUT_MS = '300';
+    const folder = freshDir();
+    const started = Date.now();
+    try {
+      await assert.rejects(fetchDollarStreet(folder, { zenodoUrl: url, verbose: false }), (e: unknown) => {
+        assert.ok(e instanceof DownloadError, String(e));
+        assert.equal(e.reason, 'incomplete');
+        assert.equal(e.url, `${url}/api/records/10970014`);
+        assert.match(e.message, /^Could not read the Zenodo record http:\/\/127\.0\.0\.1:\d+\/api\/records\/10970014 .*: no data arrived for 0\.3 s \(TSLAB_DL_IDLE_TIMEOUT_MS = 300 ms\): the server or the network stalled\./);
+        return true;
+      });
+    } finally {
+      await close();
+    }
+    assert.ok(Date.now() - started < 3000, `gave up after ${Date.now() - started} ms`);
+    assert.equal(fs.existsSync(path.join(folder, 'train_images.npy')), false);
   });
 
   test('a record that cannot be reached is offline, and nothing is downloaded', async () => {

@@ -2,11 +2,14 @@
  * Writing a file so that it is either complete or absent: write a temporary
  * file next to it, flush it to disk, then rename it over the destination
  * (rename is atomic within one file system, which "next to it" guarantees).
+ * Temporary files a killed process left behind are removed when the folder is
+ * next written (lib/stale-files.ts).
  */
 import { randomBytes } from 'crypto';
 import * as fsSync from 'fs';
 import { promises as fs } from 'fs';
 import * as path from 'path';
+import { removeStaleTemporaryFiles, removeStaleTemporaryFilesSync } from '../stale-files';
 
 /** A temporary name in the same folder as `dest`, unique to this process and call. */
 export function temporaryPathFor(dest: string, tag = 'part'): string {
@@ -33,6 +36,7 @@ export async function syncFolder(folder: string): Promise<void> {
 export async function writeFileAtomic(file: string, chunks: Uint8Array | readonly Uint8Array[]): Promise<void> {
   const folder = path.dirname(file);
   await fs.mkdir(folder, { recursive: true });
+  await removeStaleTemporaryFiles(folder);
   const temporary = temporaryPathFor(file, 'tmp');
   let handle: fs.FileHandle | undefined;
   try {
@@ -56,6 +60,7 @@ export async function writeFileAtomic(file: string, chunks: Uint8Array | readonl
 export function writeFileAtomicSync(file: string, data: Uint8Array): void {
   const folder = path.dirname(file);
   fsSync.mkdirSync(folder, { recursive: true });
+  removeStaleTemporaryFilesSync(folder);
   const temporary = temporaryPathFor(file, 'tmp');
   let fd: number | undefined;
   try {

@@ -7,14 +7,14 @@
  * Every file is read and checked before any tensor is made, so an error leaves
  * nothing allocated.
  */
-import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
 import { DataFileError } from '../errors';
 import { inLessonMode, rememberTrainingImages } from '../lesson/environment';
-import { NpyArray, NpyData, NpyFormatError, readNpy } from './npy';
+import { describeBlockedPath, pathState } from './file-problems';
+import { NpyArray, NpyData, NpyFormatError, NpyTooLargeError, readNpy } from './npy';
 
 /** Class names of labels 0..9, in the order of the dataset. */
 export const DOLLAR_STREET_CLASSES: readonly string[] = Object.freeze([
@@ -78,21 +78,18 @@ function describeShape(shape: number[]): string {
   return `(${shape.join(', ')}${shape.length === 1 ? ',' : ''})`;
 }
 
-async function exists(file: string): Promise<boolean> {
-  return fs.stat(file).then(
-    (s) => s.isFile(),
-    () => false,
-  );
-}
-
 /** Reads one file, turning format and file-system errors into messages that say what to do. */
 async function readDataFile(file: string, folder: string): Promise<NpyArray> {
   try {
     return await readNpy(file);
   } catch (e) {
+    // Valid, only large: its message says the size, the limit and how to split it; downloading again would not help.
+    if (e instanceof NpyTooLargeError) throw e;
     const again = `Download it again: \`await fetchDollarStreet(${codeString(folder)}, { force: true })\`, or from ${DOLLAR_STREET_BASE_URL}${path.basename(file)}.`;
     if (e instanceof NpyFormatError) throw new DataFileError(file, `${e.reason} ${again}`);
     const error = e as NodeJS.ErrnoException;
+    const blocked = error.code ? await describeBlockedPath(file, error) : undefined;
+    if (blocked) throw new DataFileError(file, blocked);
     throw new DataFileError(file, `cannot be read (${error.code ?? error.message}). ${again}`);
   }
 }
@@ -213,7 +210,14 @@ export async function loadDollarStreet(folder: string = DEFAULT_DOLLAR_STREET_FO
   };
 
   const missing: string[] = [];
-  for (const f of Object.values(files)) if (!(await exists(f))) missing.push(f);
+  for (const f of Object.values(files)) {
+    const state = await pathState(f);
+    if (state.kind === 'missing') missing.push(f);
+    // There, but not to be opened (a symbolic link loop, no permission): saying "missing" would send the learner to download it.
+    if (state.kind === 'blocked') {
+      throw new DataFileError(f, (await describeBlockedPath(f, state.error)) ?? `cannot be opened (${state.error.code ?? state.error.message}).`);
+    }
+  }
   if (missing.length > 0) {
     const others = missing.length > 1 ? ` (and ${missing.slice(1).map((f) => path.basename(f)).join(', ')})` : '';
     throw new DataFileError(missing[0], `is missing${others}. ${whereToGetDollarStreet(folder)}`);

@@ -10,9 +10,10 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { downloadFile, explainNetworkFailure, md5File } from '../download';
-import { DownloadError, DownloadFailure, ValueError } from '../errors';
-import { networkFetch } from '../http';
+import { DataFileError, DownloadError, DownloadFailure, ValueError } from '../errors';
+import { idleTimeoutMs, isBodyTimeout, networkFetch } from '../http';
 import { codeString, DEFAULT_DOLLAR_STREET_FOLDER, DOLLAR_STREET_FILES } from './dollarstreet';
+import { describeBlockedPath, findSymlinkLoop } from './file-problems';
 import { NpyFormatError, NpyHeader, readNpyHeader } from './npy';
 import { readSyntheticManifest, SYNTHETIC_MANIFEST } from './synthetic';
 
@@ -138,6 +139,10 @@ async function readRecord(
     text = await response.text();
   } catch (e) {
     if (options.signal?.aborted) throw fail('the download was aborted', 'aborted');
+    if (isBodyTimeout(e)) {
+      const ms = idleTimeoutMs();
+      throw fail(`no data arrived for ${ms / 1000} s (TSLAB_DL_IDLE_TIMEOUT_MS = ${ms} ms): the server or the network stalled`, 'incomplete');
+    }
     throw fail(`the connection dropped (${(e as Error).message})`, 'incomplete');
   }
   if (!response.ok) {
@@ -182,6 +187,10 @@ export async function fetchDollarStreet(
   if (!baseUrl.endsWith('/')) baseUrl += '/';
   const target = path.resolve(folder);
   const say = options.verbose === false ? () => undefined : (line: string) => console.log(line);
+  // A folder behind a symbolic link loop can be neither read nor created: say so before reaching the network.
+  if (await findSymlinkLoop(target)) {
+    throw new DataFileError(target, (await describeBlockedPath(target, Object.assign(new Error('ELOOP'), { code: 'ELOOP' })))!);
+  }
 
   // Real files must never be mixed with, or mistaken for, the synthetic stand-in.
   if (await readSyntheticManifest(target)) {

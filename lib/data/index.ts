@@ -21,5 +21,5 @@ export { DEFAULT_SYNTHETIC_FOLDER, dollarStreetSource, resolveLessonData, loadLe
 export type { DollarStreetSource, LessonDataOptions, LessonDataSource } from './lesson-data';
 export { showImages, imageGrid } from './show';
 export type { ShowImagesOptions, ImageGrid } from './show';
-export { readNpy, readNpyHeader, decodeNpy, encodeNpy, writeNpy, NpyFormatError } from './npy';
+export { readNpy, readNpyHeader, decodeNpy, encodeNpy, writeNpy, NpyFormatError, NpyTooLargeError, NPY_READ_LIMIT } from './npy';
 export type { NpyArray, NpyDtype, NpyData, NpyHeader, EncodeNpyOptions } from './npy';

@@ -8,7 +8,8 @@
  * `fortran_order`; this module parses and checks the header itself, byte-swaps
  * big-endian data, and reorders Fortran-ordered arrays to C order.
  *
- * Errors are {@link NpyFormatError}s (a {@link DataFileError}) that name the file.
+ * Errors are {@link NpyFormatError}s (a {@link DataFileError}) that name the file; a valid file too
+ * large to read into one buffer is an {@link NpyTooLargeError}, which says its size and the limit.
  */
 import { promises as fs } from 'fs';
 import * as os from 'os';
@@ -87,6 +88,44 @@ export class NpyFormatError extends DataFileError {
   ) {
     super(file, reason);
     this.name = 'NpyFormatError';
+  }
+}
+
+/**
+ * The most `readNpy` reads: Node's fs.readFile reads at most 2 GiB - 1 bytes into one Buffer
+ * (ERR_FS_FILE_TOO_LARGE, https://nodejs.org/api/errors.html#err_fs_file_too_large).
+ */
+export const NPY_READ_LIMIT = 2 ** 31 - 1;
+
+function formatSize(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+/** A valid .npy file larger than {@link NPY_READ_LIMIT}: the message says how large, the limit, and how to split it. */
+export class NpyTooLargeError extends DataFileError {
+  constructor(
+    file: string,
+    readonly header: NpyHeader,
+    readonly bytes: number,
+  ) {
+    super(file, NpyTooLargeError.reason(file, header, bytes));
+    this.name = 'NpyTooLargeError';
+  }
+
+  private static reason(file: string, header: NpyHeader, bytes: number): string {
+    const { shape, itemSize, dataOffset } = header;
+    const rowBytes = shape.slice(1).reduce((a, b) => a * b, 1) * itemSize;
+    const rows = shape.length > 0 && rowBytes > 0 ? Math.floor((NPY_READ_LIMIT - dataOffset) / rowBytes) : 0;
+    const split =
+      shape.length > 0 && rows > 0
+        ? ` Split it into files of at most ${rows} ${shape.length > 1 ? 'rows' : 'elements'} (of ${shape[0]}), e.g. in Python: ` +
+          `\`a = np.load(${JSON.stringify(file)}, mmap_mode='r'); np.save('part1.npy', a[:${rows}]); np.save('part2.npy', a[${rows}:])\`, and load the parts one by one.`
+        : '';
+    return (
+      `is a valid .npy file (shape ${describeShape(shape)} of '${header.descr}'), but too large to read into memory at once: ` +
+      `it is ${formatSize(bytes)} (${bytes} bytes), and Node.js reads at most 2 GiB (${NPY_READ_LIMIT} bytes) into one buffer ` +
+      `(a tensor holds at most 4 GiB on the wasm backend).${split}`
+    );
   }
 }
 
@@ -372,9 +411,20 @@ function copyToAlignedBuffer(bytes: Uint8Array, dataOffset: number, itemSize: nu
   return out.buffer;
 }
 
-/** Reads and decodes a .npy file. Throws {@link NpyFormatError} (or a file-system error). */
+/**
+ * Reads and decodes a .npy file. Throws {@link NpyFormatError}, {@link NpyTooLargeError} for a valid
+ * file over {@link NPY_READ_LIMIT}, or a file-system error.
+ */
 export async function readNpy(file: string): Promise<NpyArray> {
-  const bytes = await fs.readFile(file);
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_FS_FILE_TOO_LARGE') throw e;
+    // Cheap (the header only), and a damaged file is reported as damaged rather than as large.
+    const header = await readNpyHeader(file);
+    throw new NpyTooLargeError(file, header, header.fileBytes);
+  }
   return decodeNpy(bytes, file);
 }
 

@@ -4,13 +4,20 @@
  *
  * A disk entry is one file: a JSON header line (format, shape, dtype, sha256 of the payload) and
  * the float32 payload. It is written under a temporary name and renamed, and checked on every
- * read: a truncated or altered file is reported, deleted and recomputed, never used.
+ * read: a truncated or altered file is reported, deleted and recomputed, never used. Temporary
+ * files a killed process left are removed when the folder is next used (lib/stale-files.ts).
+ *
+ * The disk is an optimisation: a folder that cannot be written (read-only, full, not a folder)
+ * costs one warning naming it and TSLAB_DL_CACHE, and the features stay in memory.
  */
-import { createHash, randomBytes } from 'crypto';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { onBackendReset } from '../backend-reset';
+import { temporaryPathFor } from '../data/atomic';
+import { removeStaleTemporaryFilesSync } from '../stale-files';
 
 const FORMAT = 'tslab-dl-features/1';
 const MEMORY_ENTRIES = 8;
@@ -50,6 +57,9 @@ export function clearFeatureMemory(): void {
   memory.clear();
 }
 
+// A backend reset loses every tensor, these included (lib/backend-reset.ts).
+onBackendReset(clearFeatureMemory);
+
 function entryPath(key: string, folder: string): string {
   return path.join(folder, `${key}.features`);
 }
@@ -67,6 +77,7 @@ interface Header {
  */
 export function fromDisk(key: string, folder = featureCacheFolder(), warn: (m: string) => void = console.warn): tf.Tensor | undefined {
   const file = entryPath(key, folder);
+  removeStaleTemporaryFilesSync(folder);
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(file);
@@ -101,9 +112,10 @@ function checkEntry(bytes: Buffer): string | { header: Header; payload: Buffer }
   return { header, payload };
 }
 
-/** Stores `features` on disk under `key`, atomically. */
+/** Stores `features` on disk under `key`, atomically. Throws the file-system error when it cannot. */
 export function toDisk(key: string, features: tf.Tensor, folder = featureCacheFolder()): string {
   fs.mkdirSync(folder, { recursive: true });
+  removeStaleTemporaryFilesSync(folder);
   const values = features.dataSync() as Float32Array;
   const payload = Buffer.from(new Float32Array(values).buffer);
   const header: Header = {
@@ -113,7 +125,7 @@ export function toDisk(key: string, features: tf.Tensor, folder = featureCacheFo
     sha256: createHash('sha256').update(payload).digest('hex'),
   };
   const file = entryPath(key, folder);
-  const temporary = `${file}.part-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const temporary = temporaryPathFor(file);
   try {
     const fd = fs.openSync(temporary, 'w');
     try {
@@ -129,4 +141,48 @@ export function toDisk(key: string, features: tf.Tensor, folder = featureCacheFo
     throw e;
   }
   return file;
+}
+
+/** What a file-system error code means for a folder we want to write, in words. */
+const UNWRITABLE: { [code: string]: string } = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'a read-only file system',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  ENOTDIR: 'a file is where a folder should be',
+  EEXIST: 'a file is where a folder should be',
+};
+
+/** Folders found unwritable in this session: not tried again (each try copies the features out first). */
+const unwritable = new Set<string>();
+
+/**
+ * {@link toDisk}, or, when the folder cannot be written, one warning (per folder and session) that
+ * names it, the reason and TSLAB_DL_CACHE, and undefined: the caller keeps the features in memory.
+ * Errors that are not the file system's are thrown.
+ */
+export function toDiskIfWritable(key: string, features: tf.Tensor, folder = featureCacheFolder(), warn: (m: string) => void = console.warn): string | undefined {
+  const resolved = path.resolve(folder);
+  if (unwritable.has(resolved)) return undefined;
+  try {
+    return toDisk(key, features, folder);
+  } catch (e) {
+    const error = e as NodeJS.ErrnoException;
+    if (typeof error?.code !== 'string' || !(error.code.startsWith('E'))) throw e;
+    unwritable.add(resolved);
+    const why = UNWRITABLE[error.code] ?? error.message;
+    const where = error.path && path.resolve(error.path) !== resolved ? ` at ${error.path}` : '';
+    warn(
+      `tslab-dl: cannot write the feature cache in ${resolved} (${error.code}: ${why}${where}); the features stay in memory only, ` +
+        `so a new kernel session computes them again. To keep them on disk, set TSLAB_DL_CACHE to a writable folder ` +
+        `(the cache goes to $TSLAB_DL_CACHE/features), e.g. TSLAB_DL_CACHE=${path.join(os.tmpdir(), 'tslab-dl-cache')}.`,
+    );
+    return undefined;
+  }
+}
+
+/** Forgets which folders were found unwritable (tests). */
+export function resetUnwritableFolders(): void {
+  unwritable.clear();
 }

@@ -6,7 +6,7 @@ import { createHash } from 'crypto';
 import * as tf from '@tensorflow/tfjs';
 import { ValueError } from '../errors';
 import { Progress } from '../progress';
-import { fromDisk, fromMemory, toDisk, toMemory } from './cache';
+import { fromDisk, fromMemory, toDiskIfWritable, toMemory } from './cache';
 import { onnxAvailable } from '../onnx';
 import { tfjsPredict } from '../train/tfjs-methods';
 import { fingerprintModel, fingerprintTensor } from './fingerprint';
@@ -51,15 +51,41 @@ function cacheKey(prefixFingerprint: string, inputFingerprint: string, engine: E
 /** The cache entry of output `i` of a prefix whose key is `key`. */
 const entryKey = (key: string, i: number) => (i === 0 ? key : `${key}-${i}`);
 
-/** Every output cached under `key`, or undefined when one of them is missing. */
-function fromCache(key: string, outputs: number, read: (key: string) => tf.Tensor | undefined): tf.Tensor[] | undefined {
+/**
+ * Every output cached under `key`, or undefined when one of them is missing. `fresh`: the reader
+ * makes new tensors (the disk), which are freed when a later output is missing.
+ */
+function fromCache(key: string, outputs: number, read: (key: string) => tf.Tensor | undefined, fresh = false): tf.Tensor[] | undefined {
   const found: tf.Tensor[] = [];
   for (let i = 0; i < outputs; i++) {
     const t = read(entryKey(key, i));
-    if (!t) return undefined;
+    if (!t) {
+      if (fresh) found.forEach((f) => f.dispose());
+      return undefined;
+    }
     found.push(t);
   }
   return found;
+}
+
+/**
+ * Hands freshly computed outputs to the caches: each to the disk (which only warns when its folder
+ * cannot be written), then to memory, which owns it from then on, whatever the disk did: an
+ * unexpected error is thrown only once every output is owned, so nothing leaks.
+ */
+function cacheOutputs(key: string, outputs: tf.Tensor[], cache: FeatureCacheMode): void {
+  let failure: unknown;
+  outputs.forEach((t, i) => {
+    if (cache === 'disk' && failure === undefined) {
+      try {
+        toDiskIfWritable(entryKey(key, i), t);
+      } catch (e) {
+        failure = e;
+      }
+    }
+    toMemory(entryKey(key, i), t);
+  });
+  if (failure !== undefined) throw failure;
 }
 
 /** The outputs of `prefix` (a single-input model, one or several outputs) for `x`. */
@@ -81,7 +107,7 @@ export async function frozenFeatures(prefix: tf.LayersModel, x: tf.Tensor, optio
       return result(inMemory, 'memory', undefined, () => {});
     }
     if (cache === 'disk') {
-      const onDisk = fromCache(key, outputCount, (k) => fromDisk(k));
+      const onDisk = fromCache(key, outputCount, (k) => fromDisk(k), true);
       if (onDisk) {
         featureStats.diskHits++;
         onDisk.forEach((t, i) => toMemory(entryKey(key, i), t));
@@ -110,10 +136,7 @@ export async function frozenFeatures(prefix: tf.LayersModel, x: tf.Tensor, optio
   featureStats.computed++;
   featureStats.imagesComputed += n;
   if (!key) return result(outputs, 'computed', executor.name, () => outputs.forEach((t) => t.dispose()));
-  outputs.forEach((t, i) => {
-    if (cache === 'disk') toDisk(entryKey(key, i), t);
-    toMemory(entryKey(key, i), t);
-  });
+  cacheOutputs(key, outputs, cache);
   return result(outputs, 'computed', executor.name, () => {});
 }
 
@@ -140,7 +163,7 @@ export function frozenFeaturesSync(prefix: tf.LayersModel, x: tf.Tensor, options
         featureStats.memoryHits++;
         return result(inMemory, 'memory', undefined, () => {});
       }
-      const onDisk = cache === 'disk' ? fromCache(key, outputCount, (k) => fromDisk(k)) : undefined;
+      const onDisk = cache === 'disk' ? fromCache(key, outputCount, (k) => fromDisk(k), true) : undefined;
       if (onDisk) {
         featureStats.diskHits++;
         onDisk.forEach((t, i) => toMemory(entryKey(key, i), t));
@@ -154,9 +177,6 @@ export function frozenFeaturesSync(prefix: tf.LayersModel, x: tf.Tensor, options
   featureStats.imagesComputed += x.shape[0];
   if (!fingerprints) return result(outputs, 'computed', 'tfjs', () => outputs.forEach((t) => t.dispose()));
   const key = cacheKey(fingerprints.prefix, fingerprints.input, 'tfjs');
-  outputs.forEach((t, i) => {
-    if (cache === 'disk') toDisk(entryKey(key, i), t);
-    toMemory(entryKey(key, i), t);
-  });
+  cacheOutputs(key, outputs, cache);
   return result(outputs, 'computed', 'tfjs', () => {});
 }

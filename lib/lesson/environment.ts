@@ -16,6 +16,7 @@
  */
 import * as path from 'path';
 import type * as tf from '@tensorflow/tfjs';
+import { onBackendReset } from '../backend-reset';
 import { ValueError } from '../errors';
 
 export interface LessonEnvironment {
@@ -85,6 +86,9 @@ export function describeLessonEnvironment(env: LessonEnvironment = lessonEnviron
   }
   return parts.length ? `Run settings from the environment: ${parts.join('; ')}.` : undefined;
 }
+
+// A backend reset loses every tensor: the images are read again when next needed.
+onBackendReset(() => (trainingImages = undefined));
 
 /** Keeps (a reference to) the lesson's training images, as loaded (0..255). */
 export function rememberTrainingImages(images: tf.Tensor): void {

@@ -9,6 +9,8 @@
  *    against the md5 Keras publishes and stored atomically (nothing is left on failure).
  *
  * A cached file whose md5 does not match is ignored (and replaced by the download), as Keras does.
+ * Temporary files an interrupted or killed download left in tslab-dl's cache are removed when it is
+ * next used (lib/stale-files.ts); Keras' cache is Keras', and left alone.
  * `TSLAB_DL_WEIGHTS_BASE_URL` (or the `baseUrl` option) replaces the folder the files are
  * downloaded from, e.g. a local mirror or the test server.
  */
@@ -17,6 +19,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { downloadFile, md5File } from '../download';
 import { DownloadError } from '../errors';
+import { removeStaleTemporaryFiles } from '../stale-files';
 
 /** A published weights file: where Keras downloads it from and its md5. */
 export interface WeightsFileSpec {
@@ -74,6 +77,7 @@ export function weightsCandidates(spec: WeightsFileSpec, options: WeightsFileOpt
  */
 export async function getWeightsFile(spec: WeightsFileSpec, options: WeightsFileOptions = {}): Promise<string> {
   const [kerasCopy, ourCopy] = weightsCandidates(spec, options);
+  await removeStaleTemporaryFiles(path.dirname(ourCopy));
   for (const candidate of [kerasCopy, ourCopy]) {
     if (!fs.existsSync(candidate)) continue;
     if (!spec.md5) return candidate;
