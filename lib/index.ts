@@ -18,14 +18,18 @@ import './train/summary-totals';
 import './features/planner';
 import './compat/model-methods';
 import { applyKerasLayerDefaults } from './compat/keras-defaults';
+import { applyDilatedConvGradients } from './compat/dilated-conv-gradients';
+import { registerWasmGradientKernels } from './wasm/gradient-kernels';
 
 applyKerasLayerDefaults();
+applyDilatedConvGradients();
+registerWasmGradientKernels();
 
 export { tf };
 export { keras } from './keras';
 export type { Keras } from './keras';
 export type { KerasLayer } from './keras/layers';
-export { applyKerasLayerDefaults };
+export { applyKerasLayerDefaults, applyDilatedConvGradients, registerWasmGradientKernels };
 
 // Backends
 export { ready, backendInfo, backendSummary, setBackend, explainBackendError, withBackendErrors, recoverBackend, BACKEND_ORDER, BackendError } from './backend';
