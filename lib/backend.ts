@@ -12,6 +12,7 @@
  */
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { registerWasmGradientKernels } from './wasm/gradient-kernels';
 import { BackendError, ValueError } from './errors';
 import { checkGpu as checkGpuOnMachine, GpuCheck } from './gpu';
 import {
@@ -189,6 +190,8 @@ async function tryCandidate(name: BackendName, options: Required<SelectionOption
         const wasm = require(options.resolve(PACKAGES.wasm));
         const dist = path.join(path.dirname(options.resolve(`${PACKAGES.wasm}/package.json`)), 'dist') + path.sep;
         wasm.setWasmPaths(dist);
+        // Training convolutions needs kernels wasm lacks (lib/wasm/gradient-kernels.ts).
+        registerWasmGradientKernels();
       } catch (e) {
         return { reason: `${PACKAGES.wasm} could not be loaded: ${firstLines(e)}` };
       }

@@ -422,18 +422,16 @@ const REPLACED = new Set(['Conv2DBackpropInput', 'MaxPoolGrad', 'Sum']);
 const REGISTERED = Symbol.for('tslab-dl.wasmGradientKernels');
 
 /**
- * Registers the kernels wasm lacks, and the faster Conv2DBackpropInput (idempotent). For another
- * tfjs version than 4.22 only missing kernels are added: its own may have improved.
+ * Registers the kernels wasm lacks, and the faster ones (idempotent), once the wasm package is
+ * loaded; before that it does nothing. For another tfjs version than 4.22 only missing kernels
+ * are added: its own may have improved.
  */
 export function registerWasmGradientKernels(): string[] {
   const registry = globalThis as unknown as Record<symbol, string[] | undefined>;
   if (registry[REGISTERED]) return registry[REGISTERED]!;
-  // The wasm package registers its kernels when it loads, over any registered before: load it first.
-  try {
-    require('@tensorflow/tfjs-backend-wasm');
-  } catch {
-    return [];
-  }
+  // The wasm package registers its kernels when it loads, over any registered before: wait for it
+  // (lib/backend.ts calls this again once it has loaded the package).
+  if (!tf.getKernel('Conv2D', 'wasm')) return [];
   const added: string[] = [];
   for (const [kernelName, kernelFunc] of KERNELS) {
     const existing = tf.getKernel(kernelName, 'wasm');
