@@ -42,12 +42,22 @@ export function isFrozen(layer: tf.layers.Layer): boolean {
   return own.length > 0 && own.every((w) => !w.trainable);
 }
 
+/** Marks BatchNormalization layers kept in inference mode while their gamma and beta train (fine-tuning). */
+export const INFERENCE_MODE = Symbol.for('tslab-dl.batchNormalizationInferenceMode');
+
+/** Whether a BatchNormalization layer normalises with its moving statistics during fit. */
+export function runsInInferenceMode(layer: tf.layers.Layer): boolean {
+  return isFrozen(layer) || (layer as unknown as Record<symbol, boolean>)[INFERENCE_MODE] === true;
+}
+
 function patchBatchNormalization(): void {
   const proto = batchNormalizationClass().prototype;
   const originalCall = proto.call;
   proto.call = function (this: PatchableLayer, inputs, kwargs) {
-    // Keras: "if not self.trainable: training = False" (frozen BN runs in inference mode).
-    if (kwargs?.training && isFrozen(this as unknown as tf.layers.Layer)) {
+    // Keras: "if not self.trainable: training = False" (frozen BN runs in inference mode); and a
+    // layer marked for fine-tuning keeps inference mode too (Keras' guide calls the base with
+    // training=False for that).
+    if (kwargs?.training && runsInInferenceMode(this as unknown as tf.layers.Layer)) {
       kwargs = { ...kwargs, training: false };
     }
     return originalCall.call(this, inputs, kwargs);

@@ -11,6 +11,8 @@ export type { EvaluateOptions } from './evaluate';
 export { predict } from './predict';
 export type { PredictOptions } from './predict';
 export { summary, ModelSummary } from './summary';
+export { setTrainable } from './fine-tuning';
+export type { SetTrainableOptions, TrainableReport } from './fine-tuning';
 export type { LayerRow, SummaryOptions } from './summary';
 export { registerForwardPlanner, planForward, directPlan } from './forward';
 export type { ForwardOptions, ForwardPlan, ForwardPlanner, ForwardRequest, ForwardPurpose } from './forward';
