@@ -30,9 +30,9 @@ import { Verbosity } from '../train/training_display';
 const PATCHED = Symbol.for('tslab-dl.kerasModelMethods');
 
 /** The split of a model whose frozen prefix holds weights, or undefined (tfjs itself then runs it). */
-export function frozenSplitOf(model: tf.LayersModel): FrozenSplit | undefined {
+export function frozenSplitOf(model: tf.LayersModel, inference = false): FrozenSplit | undefined {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) return undefined;
-  const split = splitFrozenPrefix(model);
+  const split = splitFrozenPrefix(model, { inference });
   if (!split || split.prefix.inputs.length !== 1) return undefined;
   // A prefix of weightless layers (Flatten, an upscale) is not a frozen base: nothing to save.
   if (split.prefix.countParams() === 0) return undefined;
@@ -83,7 +83,8 @@ function fitOptions(model: tf.LayersModel, args: tf.ModelFitArgs): { options: Fi
 
 function install(proto: TfjsModelMethods, originals: TfjsModelMethods): void {
   proto.fit = async function (this: tf.LayersModel, x: unknown, y: unknown, args: tf.ModelFitArgs = {}) {
-    const split = frozenSplitOf(this);
+    // Training: a frozen base after random layers counts too (lib/features/augmented-plan.ts).
+    const split = frozenSplitOf(this) ?? frozenSplitOf(this, true);
     const xs = split && oneTensor(x, this.inputs[0].name);
     const ys = split && oneTensor(y, this.outputs[0].name);
     const converted = xs && ys ? fitOptions(this, args ?? {}) : undefined;
@@ -92,7 +93,7 @@ function install(proto: TfjsModelMethods, originals: TfjsModelMethods): void {
   };
 
   proto.evaluate = function (this: tf.LayersModel, x: unknown, y: unknown, args: tf.ModelEvaluateArgs = {}) {
-    const split = frozenSplitOf(this);
+    const split = frozenSplitOf(this, true);
     const xs = split && oneTensor(x, this.inputs[0].name);
     if (!split || !xs) return originals.evaluate.call(this, x, y, args);
     const features = frozenFeaturesSync(split.prefix, xs, { batchSize: args?.batchSize, cache: defaultCacheMode() });
@@ -105,7 +106,7 @@ function install(proto: TfjsModelMethods, originals: TfjsModelMethods): void {
   };
 
   proto.predict = function (this: tf.LayersModel, x: unknown, args: tf.ModelPredictConfig = {}) {
-    const split = frozenSplitOf(this);
+    const split = frozenSplitOf(this, true);
     const xs = split && oneTensor(x, this.inputs[0].name);
     if (!split || !xs) return originals.predict.call(this, x, args);
     const features = frozenFeaturesSync(split.prefix, xs, { batchSize: args?.batchSize, cache: defaultCacheMode() });

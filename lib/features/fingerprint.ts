@@ -36,8 +36,12 @@ function withoutNames(value: unknown): unknown {
 export function fingerprintModel(model: tf.LayersModel): string {
   const hash = createHash('sha256');
   const position = new Map(model.layers.map((layer, i) => [layer, i]));
+  // Only this model's applications of a layer: a layer applied again elsewhere (a rebuilt head, a
+  // model after an augmentation step) gains nodes that must not change what this model computes.
+  const own = (model as unknown as { containerNodes: Set<string> }).containerNodes;
   for (const layer of model.layers) {
     const inbound = (layer as unknown as { inboundNodes: { inboundLayers: tf.layers.Layer[] }[] }).inboundNodes
+      .filter((_, index) => own.has(`${layer.name}_ib-${index}`))
       .flatMap((node) => node.inboundLayers.map((l) => position.get(l) ?? -1));
     hash.update(JSON.stringify([layer.getClassName(), withoutNames(layer.getConfig()), inbound]));
     for (const weight of layer.weights) hashTensorInto(hash, weight.read());

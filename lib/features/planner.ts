@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ValueError } from '../errors';
 import { ForwardPlan, ForwardRequest, registerForwardPlanner } from '../train/forward';
+import { augmentedPlan } from './augmented-plan';
 import { FeatureCacheMode, Features, frozenFeatures, FeatureOptions } from './extract';
 import { Executor } from './run';
 import { splitFrozenPrefix } from './split';
@@ -45,7 +46,9 @@ export function defaultCacheMode(): FeatureCacheMode {
 export async function featureCachePlanner(request: ForwardRequest): Promise<ForwardPlan | undefined> {
   const cache = request.options.cache === undefined ? defaultCacheMode() : (request.options.cache as FeatureCacheMode);
   if (cache === false) return request.purpose === 'fit' ? untapedPlan(request) : undefined;
-  const split = splitFrozenPrefix(request.model);
+  const augmented = await augmentedPlan(request, cache);
+  if (augmented) return augmented;
+  const split = splitFrozenPrefix(request.model, { inference: request.purpose !== 'fit' });
   if (!split || split.prefix.inputs.length !== 1) return undefined;
   const options: FeatureOptions = {
     batchSize: request.options.batchSize,

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { isFrozen } from '../layers/frozen';
 
 /** Layers whose output depends on randomness during training. */
-const STOCHASTIC_LAYERS = new Set([
+export const STOCHASTIC_LAYERS = new Set([
   'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'SpatialDropout3D',
   'GaussianNoise', 'GaussianDropout', 'AlphaDropout',
 ]);
@@ -46,42 +46,49 @@ function isInputLayer(layer: tf.layers.Layer): boolean {
  * and has nothing to learn: no trainable weights, not stochastic, and, for BatchNormalization,
  * frozen (tslab-dl then runs it in inference mode, as Keras does).
  */
-export function isFrozenDeterministic(layer: tf.layers.Layer): boolean {
-  if (STOCHASTIC_LAYERS.has(layer.getClassName())) return false;
-  if (layer instanceof tf.LayersModel) return layer.layers.every(isFrozenDeterministic);
+export function isFrozenDeterministic(layer: tf.layers.Layer, inference = false): boolean {
+  // At inference the random layers (augmentation, noise, dropout) are the identity.
+  if (!inference && STOCHASTIC_LAYERS.has(layer.getClassName())) return false;
+  if (layer instanceof tf.LayersModel) return layer.layers.every((l) => isFrozenDeterministic(l, inference));
   if (layer.trainableWeights.length > 0) return false;
   if (layer.getClassName() === 'BatchNormalization') return isFrozen(layer);
   return true;
 }
 
 /** Signature of what decides the split: changes when a layer is frozen or unfrozen. */
-function freezeSignature(model: tf.LayersModel): string {
-  return model.layers.map((l) => `${l.name}:${isFrozenDeterministic(l) ? 1 : 0}`).join(',');
+function freezeSignature(model: tf.LayersModel, inference: boolean): string {
+  return model.layers.map((l) => `${l.name}:${isFrozenDeterministic(l, inference) ? 1 : 0}`).join(',');
 }
 
-const splits = new WeakMap<tf.LayersModel, { signature: string; split: FrozenSplit | undefined }>();
+const splits = { training: new WeakMap<tf.LayersModel, { signature: string; split: FrozenSplit | undefined }>(), inference: new WeakMap<tf.LayersModel, { signature: string; split: FrozenSplit | undefined }>() };
+
+export interface SplitOptions {
+  /** Split for inference (evaluate, predict): random layers count as the identity they are then. Defaults to false (training). */
+  inference?: boolean;
+}
 
 /**
  * The split of `model` at the end of its largest frozen, deterministic prefix, or undefined when
  * there is nothing worth computing once (the first layer after the inputs is trainable) or the
  * graph has a shape this does not handle (several nodes of one layer in the model).
  */
-export function splitFrozenPrefix(model: tf.LayersModel): FrozenSplit | undefined {
-  const signature = freezeSignature(model);
-  const known = splits.get(model);
+export function splitFrozenPrefix(model: tf.LayersModel, { inference = false }: SplitOptions = {}): FrozenSplit | undefined {
+  const signature = freezeSignature(model, inference);
+  const memo = inference ? splits.inference : splits.training;
+  const known = memo.get(model);
   if (known && known.signature === signature) return known.split;
-  const split = computeSplit(model);
-  splits.set(model, { signature, split });
+  const split = computeSplit(model, inference);
+  memo.set(model, { signature, split });
   return split;
 }
 
-function computeSplit(model: tf.LayersModel): FrozenSplit | undefined {
+function computeSplit(model: tf.LayersModel, inference: boolean): FrozenSplit | undefined {
   const frozenMemo = new Map<number, boolean>();
   const isFrozenTensor = (t: tf.SymbolicTensor): boolean => {
     let frozen = frozenMemo.get(t.id);
     if (frozen === undefined) {
       const layer = t.sourceLayer as tf.layers.Layer;
-      frozen = isInputLayer(layer) || (isFrozenDeterministic(layer) && nodeOf(t).inputTensors.every(isFrozenTensor));
+      frozen = isInputLayer(layer) || (isFrozenDeterministic(layer, inference) && nodeOf(t).inputTensors.every(isFrozenTensor));
       frozenMemo.set(t.id, frozen);
     }
     return frozen;

@@ -108,8 +108,9 @@ class FitDriver extends tf.Callback {
 
   override setParams(params: tf.CustomCallbackArgs & { [key: string]: unknown }): void {
     super.setParams(params as never);
+    // fit gives samples and batchSize; fitDataset gives its steps per epoch.
     const samples = Number(params.samples);
-    this.batchesPerEpoch = Math.ceil(samples / Number(params.batchSize));
+    this.batchesPerEpoch = Number.isFinite(Number(params.steps)) ? Number(params.steps) : Math.ceil(samples / Number(params.batchSize));
     for (const c of this.callbacks) c.setParams(params as never);
   }
 
@@ -271,17 +272,26 @@ export async function fitThroughPlan(
     try {
       if (plan.note && display.mode !== 'silent') console.log(plan.note);
       const validationData = data.validation && plan.validationX ? [plan.validationX, ...data.validation.slice(1), ...(options.validationData?.slice(2) ?? [])] : undefined;
-      const history = await tfjsFit(plan.model, plan.x, data.y, {
-        ...extras,
-        batchSize,
-        epochs,
-        initialEpoch,
-        shuffle,
-        classWeight,
-        verbose: 0,
-        validationData: validationData as tf.ModelFitArgs['validationData'],
-        callbacks: [driver],
-      });
+      const history = plan.trainingBatches
+        ? await plan.model.fitDataset(plan.trainingBatches(data.y, batchSize, shuffle), {
+            epochs,
+            initialEpoch,
+            classWeight,
+            verbose: 0,
+            validationData: validationData as [tf.Tensor, tf.Tensor],
+            callbacks: [driver],
+          })
+        : await tfjsFit(plan.model, plan.x, data.y, {
+            ...extras,
+            batchSize,
+            epochs,
+            initialEpoch,
+            shuffle,
+            classWeight,
+            verbose: 0,
+            validationData: validationData as tf.ModelFitArgs['validationData'],
+            callbacks: [driver],
+          });
       // Keras' History belongs to the model the caller trained (tfjs' History keeps none).
       (history as unknown as { model: tf.LayersModel }).model = model;
       display.finish(finalStatus(driver, epochs, callbacks));

@@ -48,6 +48,12 @@ export interface ForwardPlan {
   validationX?: tf.Tensor | tf.Tensor[];
   /** One line on what the plan does, shown by fit/evaluate/predict (e.g. "base features cached"). */
   note?: string;
+  /**
+   * fit only, instead of `x`: the training batches of one epoch, made as they are consumed (e.g.
+   * augmented images run through a frozen base on another engine), for labels `y`. fit then
+   * trains `model` with tfjs' fitDataset.
+   */
+  trainingBatches?: (y: tf.Tensor, batchSize: number, shuffle: boolean) => tf.data.Dataset<tf.TensorContainer>;
   /** Frees what the plan created; never the caller's tensors or model. */
   dispose(): void;
 }
