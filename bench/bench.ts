@@ -10,6 +10,8 @@
  *    training and inference at the lesson's batch size (32), from which one uncached epoch of
  *    878 + 293 images is computed;
  * 4. peak memory (resident set) of the benchmark process and of the kernel during the lessons;
+ * 4a. training on wasm against PyTorch in the same run: an epoch of the episode-4 CNN, an epoch
+ *    of fine-tuning DenseNet121's top, one augmented epoch of the lesson (bench/train-steps.ts);
  * 4b. peak memory of one epoch of the lesson's model at batch 32 through tfjs' `model.fit` and
  *    through `fit(model, ...)`, each in a fresh process (bench/fit-memory.ts);
  * 5. how far the base's speed is from what this CPU can do at all: its float32 peak (bench/fp32-peak.c,
@@ -26,6 +28,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { measureFp32Peak } from './fp32-peak';
 import { benchFitMemory } from './fit-memory';
+import { benchTrainSteps } from './train-steps';
 import { benchOnnxExecutor } from './onnx';
 import type { OnnxProfile } from './onnx-profile';
 import { buildHead, DenseNet121, fit, predict, setBackend, sparseCategoricalCrossentropy, upscale } from '../lib';
@@ -172,6 +175,10 @@ async function main(): Promise<void> {
   console.log(`uncached: ${uncached.trainSecondsPerImage.toFixed(3)} s per training image, ${uncached.inferenceSecondsPerImage.toFixed(3)} s per ` +
     `inference image (batch ${uncached.batchSize}): one epoch of 878 + 293 images = ${uncached.epochSeconds.toFixed(0)} s`);
 
+  console.log('\n== training on wasm vs PyTorch (same machine, same run)');
+  const trainSteps = await benchTrainSteps({ images: 64, augmentedImages: quick ? 64 : 200 });
+  console.log(JSON.stringify(trainSteps));
+
   console.log('\n== peak memory of one epoch at batch 32: model.fit vs fit()');
   const fitMemory = benchFitMemory();
   for (const f of fitMemory) console.log(`${f.via}: peak RSS ${f.peakRssMiB.toFixed(0)} MiB, TensorFlow.js peak ${f.tfPeakMiB.toFixed(0)} MiB, ${f.seconds.toFixed(1)} s`);
@@ -195,6 +202,7 @@ async function main(): Promise<void> {
     fp32Peak: peak,
     lesson: lessons,
     uncached,
+    trainSteps,
     fitMemory,
     quick,
   };
@@ -216,6 +224,10 @@ async function main(): Promise<void> {
   }
   console.log(`without the cache: one epoch = ${uncached.epochSeconds.toFixed(0)} s (30 epochs: ${(uncached.epochSeconds * 30 / 60).toFixed(0)} min), ` +
     `from ${uncached.trainSecondsPerImage.toFixed(3)} s per training image at batch ${uncached.batchSize}`);
+  const ratio = (r?: number) => (r === undefined ? 'n/a' : `${r.toFixed(2)}x PyTorch`);
+  console.log(`training on wasm, 64 images: episode-4 CNN ${trainSteps.cnn.wasmSecondsPerEpoch.toFixed(2)} s/epoch (${ratio(trainSteps.cnn.ratioToTorch)}), ` +
+    `DenseNet121 top fine-tuning ${trainSteps.densenetTop.wasmSecondsPerEpoch.toFixed(2)} s/epoch (${ratio(trainSteps.densenetTop.ratioToTorch)}); ` +
+    `augmented lesson epoch (${trainSteps.augmentedEpoch.layer}): ${trainSteps.augmentedEpoch.imagesPerSecond.toFixed(1)} images/s`);
   console.log(`one epoch at batch 32: ${fitMemory.map((f) => `${f.via} peak RSS ${f.peakRssMiB.toFixed(0)} MiB (tfjs ${f.tfPeakMiB.toFixed(0)} MiB)`).join(', ')}`);
   console.log(`load average before ${loadAverageBefore.map((x) => x.toFixed(2)).join(' ')}, after ${result.loadAverageAfter.map((x) => x.toFixed(2)).join(' ')}`);
   console.log(`written to ${path.relative(process.cwd(), file)}`);
