@@ -143,8 +143,16 @@ export class Executor {
 
   /** Stops waiting for the running cell; returns whether one was running. */
   interrupt(): boolean {
+    return this.fail(INTERRUPTED);
+  }
+
+  /**
+   * Stops waiting for the running cell, which fails with `error` (an error its own callbacks
+   * threw where nothing could catch it); returns whether one was being waited for.
+   */
+  fail(error: unknown): boolean {
     if (!this.cancelWait) return false;
-    this.cancelWait(INTERRUPTED);
+    this.cancelWait(error);
     this.cancelWait = undefined;
     return true;
   }

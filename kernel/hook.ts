@@ -34,6 +34,8 @@ export interface TslabDlKernelHook extends KernelHook {
 /** One cell's run: everything it starts, however asynchronous, sees this token. */
 export interface CellToken {
   interrupted: boolean;
+  /** The cell's label (`In[3]`), for messages about errors its work throws later. */
+  label?: string;
 }
 
 /**
@@ -56,10 +58,23 @@ export class KernelHookImpl implements TslabDlKernelHook {
   }
 
   /** Runs `work` (a cell) with a fresh token; earlier interrupts no longer apply to new work. */
-  runCell<T>(work: () => Promise<T>): Promise<T> {
+  runCell<T>(work: () => Promise<T>, label?: string): Promise<T> {
     this.requested = false;
-    this.current = { interrupted: false };
+    this.current = { interrupted: false, label };
     return this.cells.run(this.current, work);
+  }
+
+  /**
+   * The cell whose work `resource` (a promise) was created by, else the cell whose work is
+   * running now, else undefined. Node 20's AsyncLocalStorage keeps its store on each async
+   * resource, promises included, under its `kResourceStore` symbol
+   * (https://github.com/nodejs/node/blob/v20.x/lib/async_hooks.js); where that is absent, the
+   * store of the running code is the rejecting code's, as Node reports a rejection from there.
+   */
+  cellOf(resource?: object): CellToken | undefined {
+    const key = (this.cells as unknown as { kResourceStore?: symbol }).kResourceStore;
+    const fromResource = resource && typeof key === 'symbol' ? (resource as { [key: symbol]: unknown })[key] : undefined;
+    return (fromResource as CellToken | undefined) ?? this.cells.getStore();
   }
 
   display(data: MimeBundle, options: DisplayOptions = {}): void {

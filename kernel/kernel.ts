@@ -8,7 +8,13 @@
  * `*_reply` (an error reply when this kernel does not support it).
  *
  * Output of a cell (stdout, stderr, displays) goes to the cell that started
- * last, also when it is written after the cell finished, as in IPython.
+ * last, also when it is written after the cell finished, as in IPython;
+ * stdout and stderr are batched (kernel/stream-batcher.ts).
+ *
+ * The kernel survives its cells: errors nobody caught fail the cell that
+ * caused them or show in the next one (kernel/process-guard.ts,
+ * kernel/stray-errors.ts), `process.exit()` is refused, and a cell about to
+ * exhaust the heap is stopped (kernel/heap-watchdog.ts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -16,12 +22,16 @@ import { StringDecoder } from 'string_decoder';
 import type { DisplayOptions, MimeBundle } from '../lib/display';
 import { createRequire } from 'module';
 import type { Executor } from './executor';
+import { HeapWatchdog } from './heap-watchdog';
 import { History, HistoryRequest } from './history';
-import { KernelHookImpl } from './hook';
+import { CellToken, KernelHookImpl } from './hook';
+import { ProcessGuard } from './process-guard';
 import { encodeBundle, mimeBundleOf } from './rich-display';
 import { Channel, KernelSockets } from './sockets';
 import { StartupReport, loadLibrary } from './startup';
-import { ErrorContent, interruptedError, runtimeError } from './traceback';
+import { StreamBatcher, StreamName } from './stream-batcher';
+import { StrayErrorQueue, StrayKind, hiddenSummary, strayErrorContent, strayLogLine } from './stray-errors';
+import { ErrorContent, interruptedError, memoryError, runtimeError } from './traceback';
 import { Message, PROTOCOL_VERSION, readConnectionFile } from './wire';
 
 interface ExecuteRequest {
@@ -31,10 +41,24 @@ interface ExecuteRequest {
   stop_on_error?: boolean;
 }
 
-type StreamName = 'stdout' | 'stderr';
 /** Records the reply to the request being handled; it is sent after the request's idle status. */
 type Reply = (msgType: string, content: object) => void;
 type Write = typeof process.stdout.write;
+
+/** The execute_request whose code runs now, until its reply is recorded. */
+interface RunningCell {
+  request: Message<ExecuteRequest>;
+  /** Its token (set once its code starts): work it started carries it. */
+  token?: CellToken;
+  /** An error its own callbacks threw where nothing could catch it: the cell fails with it. */
+  failure?: ErrorContent;
+  /** An interrupt came before its code started (it would otherwise be lost). */
+  interrupted?: boolean;
+}
+
+/** The kernel's log takes at most this many stray-error lines per window (a looping timer may throw 1000 times a second). */
+const STRAY_LOG_LINES = 20;
+const STRAY_LOG_WINDOW_MS = 10_000;
 
 /** How long after start-up, or after the last kernel_info_request, the compiler and library start loading. */
 const PREPARE_AFTER_START_MS = 2000;
@@ -75,11 +99,20 @@ export class Kernel {
   /** Ends the wait of a cell for the start-up (set while a cell waits for it). */
   private cancelStartupWait?: () => void;
   private readonly originalWrite: { [name in StreamName]: Write };
+  private readonly guard: ProcessGuard;
+  private readonly streams: StreamBatcher<Message>;
+  private readonly watchdog: HeapWatchdog;
+  private readonly strays = new StrayErrorQueue();
+  private running?: RunningCell;
+  private strayLog = { windowStart: 0, lines: 0, suppressed: 0 };
   readonly notebookDir: string;
 
   private constructor(notebookDir: string) {
     this.notebookDir = notebookDir;
     this.originalWrite = { stdout: process.stdout.write, stderr: process.stderr.write };
+    this.guard = new ProcessGuard((error, kind, promise) => this.onStrayError(error, kind, promise), (text) => this.log(text));
+    this.streams = new StreamBatcher<Message>((name, text, parent) => void this.sockets.publish('stream', { name, text }, parent));
+    this.watchdog = new HeapWatchdog((text) => this.log(text));
     this.hook = new KernelHookImpl(
       {
         display: (data, options) => this.display(data, options),
@@ -94,18 +127,17 @@ export class Kernel {
   /** Starts a kernel for the connection file Jupyter wrote; cells run in the current directory. */
   static async start(connectionFile: string): Promise<Kernel> {
     const kernel = new Kernel(process.cwd());
-    // First thing: Node's default SIGINT handler would end the process.
+    // First things: Node's default SIGINT handler would end the process, and no module may
+    // install uncaught-error handlers of its own (the wasm backend's rethrow).
     process.on('SIGINT', () => kernel.interrupt());
+    kernel.guard.install();
     const info = readConnectionFile(connectionFile);
     kernel.captureStreams();
     kernel.hook.install();
     kernel.sockets = await KernelSockets.bind(info, (channel, message) => kernel.receive(channel, message), (text) =>
       kernel.log(text),
     );
-    process.on('uncaughtException', (e) => process.stderr.write(`Uncaught exception: ${(e as Error)?.stack ?? e}\n`));
-    process.on('unhandledRejection', (reason) =>
-      process.stderr.write(`Unhandled promise rejection: ${(reason as Error)?.stack ?? reason}\n`),
-    );
+    kernel.watchdog.start();
     kernel.schedulePrepare(PREPARE_AFTER_START_MS);
     return kernel;
   }
@@ -130,6 +162,8 @@ export class Kernel {
         const library = loadLibrary(this.notebookDir, this.hook);
         const executor = new Executor(this.notebookDir);
         const report = await library;
+        // The backend's modules are loaded now: whatever handlers they slipped in go.
+        this.guard.sweep();
         if (report.library) executor.explainError = report.library.explainBackendError;
         executor.warmUp();
         this.executor = executor;
@@ -153,7 +187,7 @@ export class Kernel {
       stream.write = ((chunk: string | Uint8Array, encoding?: unknown, callback?: unknown) => {
         if (!this.outputParent) return original.call(stream, chunk as any, encoding as any, callback as any);
         const text = typeof chunk === 'string' ? chunk : decoder.write(Buffer.from(chunk));
-        if (text) void this.sockets.publish('stream', { name, text }, this.outputParent);
+        if (text) this.streams.write(name, text, this.outputParent);
         const done = typeof encoding === 'function' ? encoding : callback;
         if (typeof done === 'function') process.nextTick(done as () => void);
         return true;
@@ -161,8 +195,49 @@ export class Kernel {
     }
   }
 
+  /** Every iopub message but stream output goes through here: batched output before it keeps the order. */
+  private publish(msgType: string, content: object, parent?: Message): Promise<void> {
+    this.streams.flush();
+    return this.sockets.publish(msgType, content, parent);
+  }
+
   private publishForCell(msgType: string, content: object): void {
-    if (this.outputParent) void this.sockets.publish(msgType, content, this.outputParent);
+    if (this.outputParent) void this.publish(msgType, content, this.outputParent);
+  }
+
+  /**
+   * An error nobody caught (kernel/process-guard.ts). It fails the cell that caused it while that
+   * cell runs; one from elsewhere shows in the running cell, or waits for the next execution.
+   * Every one goes to the kernel's log at once.
+   */
+  private onStrayError(error: unknown, kind: StrayKind, promise?: Promise<unknown>): void {
+    const token = this.hook.cellOf(promise);
+    const running = this.running;
+    const ownCell = running !== undefined && running.token !== undefined && token === running.token;
+    const origin = { label: token?.label, running: ownCell };
+    this.logStray(strayLogLine(error, kind, origin));
+    const content = strayErrorContent(error, kind, origin, this.executor?.explainError);
+    if (running && ownCell && !running.failure) {
+      running.failure = content;
+      this.executor?.fail(error);
+      return;
+    }
+    if (running) {
+      if (this.strays.mayShow(running.request)) void this.publish('error', content, running.request);
+      return;
+    }
+    this.strays.hold(content);
+  }
+
+  private logStray(line: string): void {
+    const now = Date.now();
+    const window = this.strayLog;
+    if (now - window.windowStart > STRAY_LOG_WINDOW_MS) {
+      if (window.suppressed > 0) this.log(`${window.suppressed} more uncaught errors were not logged`);
+      Object.assign(window, { windowStart: now, lines: 0, suppressed: 0 });
+    }
+    if (window.lines++ < STRAY_LOG_LINES) this.log(line);
+    else window.suppressed++;
   }
 
   private display(data: MimeBundle, options: DisplayOptions): void {
@@ -206,7 +281,7 @@ export class Kernel {
     const reply: Reply = (msgType, content) => {
       answer = [msgType, content];
     };
-    void this.sockets.publish('status', { execution_state: 'busy' }, request);
+    void this.publish('status', { execution_state: 'busy' }, request);
     try {
       await this.dispatch(channel, request, reply);
     } catch (e) {
@@ -214,7 +289,7 @@ export class Kernel {
       if (type.endsWith('_request')) answer = [type.replace(/_request$/, '_reply'), { status: 'error', ...runtimeError(e) }];
     }
     if (this.shuttingDown) return;
-    await this.sockets.publish('status', { execution_state: 'idle' }, request);
+    await this.publish('status', { execution_state: 'idle' }, request);
     if (answer) await this.sockets.reply(channel, request, answer[0], answer[1]);
     if (this.toAbort.length > 0) await this.abortExecutions(this.toAbort.splice(0));
   }
@@ -257,7 +332,7 @@ export class Kernel {
         return reply('comm_info_reply', { status: 'ok', comms: {} });
       case 'comm_open':
         // The protocol's answer to a comm for an unknown target: close it.
-        await this.sockets.publish('comm_close', { comm_id: (request.content as { comm_id: string }).comm_id, data: {} }, request);
+        await this.publish('comm_close', { comm_id: (request.content as { comm_id: string }).comm_id, data: {} }, request);
         return;
       case 'comm_msg':
       case 'comm_close':
@@ -328,47 +403,77 @@ export class Kernel {
     this.payloads = [];
     // tslab's display API (import * as tslab from 'tslab') writes through this.
     require('tslab/dist/jupyter').lastWriteDisplayData = (content: object, update: boolean) =>
-      void this.sockets.publish(update ? 'update_display_data' : 'display_data', content, request);
-    if (!silent) await this.sockets.publish('execute_input', { code, execution_count: count }, request);
+      void this.publish(update ? 'update_display_data' : 'display_data', content, request);
+    if (!silent) await this.publish('execute_input', { code, execution_count: count }, request);
     if (storeHistory && !silent) this.history.add(count, code);
+    // Errors that arrived while no cell ran show here, as ipykernel shows late errors.
+    for (const late of this.strays.take()) await this.publish('error', late, request);
+    const running: RunningCell = { request };
+    this.running = running;
+    try {
+      await this.executeCode(request, count, running, reply);
+    } finally {
+      this.running = undefined;
+      const hidden = this.strays.hidden(request);
+      if (hidden > 0) await this.publish('error', hiddenSummary(hidden), request);
+      this.streams.endCell();
+    }
+  }
+
+  private async executeCode(request: Message<ExecuteRequest>, count: number, running: RunningCell, reply: Reply): Promise<void> {
+    const { code = '', silent = false, stop_on_error: stopOnError = true } = request.content;
 
     // A cell that waits for the start-up to finish can be interrupted too.
     const interrupted = new Promise<undefined>((resolve) => (this.cancelStartupWait = () => resolve(undefined)));
     const report = await Promise.race([this.prepared(), interrupted]);
     this.cancelStartupWait = undefined;
-    if (!report) {
-      const error = interruptedError();
-      await this.sockets.publish('error', { ...error, execution_count: count }, request);
+    const fail = async (error: ErrorContent) => {
+      await this.publish('error', { ...error, execution_count: count }, request);
       reply('execute_reply', { status: 'error', execution_count: count, ...error });
       if (stopOnError) this.toAbort = this.queuedExecutions();
-      return;
-    }
+    };
+    if (!report) return fail(interruptedError());
     if (!this.startupLineShown && !silent) {
       this.startupLineShown = true;
-      await this.sockets.publish('stream', { name: report.stream, text: `${report.line}\n` }, request);
+      await this.publish('stream', { name: report.stream, text: `${report.line}\n` }, request);
     }
+    if (running.interrupted) return fail(interruptedError());
 
     let error: ErrorContent | undefined;
     const executor = this.executor!;
-    const outcome = await this.hook.runCell(() => executor.execute(code, `In[${count}]`));
-    if (outcome.status === 'error') {
+    const label = `In[${count}]`;
+    const generation = this.watchdog.cellStarted();
+    let outcome: Awaited<ReturnType<Executor['execute']>>;
+    try {
+      outcome = await this.hook.runCell(() => {
+        running.token = this.hook.cellOf();
+        return executor.execute(code, label);
+      }, label);
+      // A promise the cell rejected without awaiting it is reported once the microtasks ran.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      this.watchdog.cellEnded();
+      this.guard.sweep();
+    }
+    const trip = outcome.status === 'error' && outcome.interrupted ? this.watchdog.trippedBy(generation) : undefined;
+    if (running.failure) {
+      error = running.failure;
+    } else if (trip) {
+      error = memoryError(trip.usedMiB, trip.limitMiB);
+    } else if (outcome.status === 'error') {
       error = outcome.error;
     } else if (outcome.value !== undefined && outcome.value !== null && !silent && !alreadyShown(outcome.value)) {
       try {
         const data = await mimeBundleOf(outcome.value);
-        await this.sockets.publish('execute_result', { execution_count: count, data, metadata: {} }, request);
+        await this.publish('execute_result', { execution_count: count, data, metadata: {} }, request);
         if (typeof data['text/plain'] === 'string') this.history.setOutput(count, data['text/plain']);
       } catch (e) {
         error = runtimeError(e);
       }
     }
-
-    if (error) {
-      await this.sockets.publish('error', { ...error, execution_count: count }, request);
-      reply('execute_reply', { status: 'error', execution_count: count, ...error });
-      if (stopOnError) this.toAbort = this.queuedExecutions();
-      return;
-    }
+    // A stray error of this cell may also arrive while its result is being shown.
+    error ??= running.failure;
+    if (error) return fail(error);
     reply('execute_reply', {
       status: 'ok',
       execution_count: count,
@@ -389,8 +494,8 @@ export class Kernel {
     const queued = requests.filter((m) => this.shellQueue.includes(m));
     this.shellQueue.splice(0, this.shellQueue.length, ...this.shellQueue.filter((m) => !queued.includes(m)));
     for (const request of queued) {
-      void this.sockets.publish('status', { execution_state: 'busy' }, request);
-      await this.sockets.publish('status', { execution_state: 'idle' }, request);
+      void this.publish('status', { execution_state: 'busy' }, request);
+      await this.publish('status', { execution_state: 'idle' }, request);
       await this.sockets.reply('shell', request, 'execute_reply', { status: 'aborted', execution_count: this.executionCount });
     }
   }
@@ -399,18 +504,19 @@ export class Kernel {
   interrupt(): void {
     this.hook.interrupt();
     this.cancelStartupWait?.();
-    this.executor?.interrupt();
+    if (!this.executor?.interrupt() && this.running && !this.running.token) this.running.interrupted = true;
   }
 
   private async shutdown(channel: Channel, request: Message): Promise<void> {
     const restart = Boolean((request.content as { restart?: boolean }).restart);
     await this.sockets.reply(channel, request, 'shutdown_reply', { status: 'ok', restart });
     this.shuttingDown = true;
-    await this.sockets.publish('status', { execution_state: 'idle' }, request);
+    await this.publish('status', { execution_state: 'idle' }, request);
     this.executor?.close();
+    this.watchdog.stop();
     await this.sockets.close();
     // Give ZeroMQ a moment to put the reply on the wire before the process ends.
-    setTimeout(() => process.exit(0), 100);
+    setTimeout(() => this.guard.exit(0), 100);
   }
 }
 

@@ -3,39 +3,38 @@
  * file, hands every decoded shell and control message to the kernel, echoes
  * heartbeats, and sends replies and iopub messages in order.
  *
+ * What arrives is checked before the kernel sees it: the signature
+ * (kernel/wire.ts), replays (kernel/replay-guard.ts) and the message's shape
+ * (kernel/message-validation.ts). Nothing a client sends can stop a receive
+ * loop: a message that fails is logged and dropped (a request with a bad
+ * content gets an error reply), and an exception in the kernel's handler is
+ * logged, never rethrown into the loop.
+ *
  * zeromq is tslab's own dependency (6.x); it is loaded from tslab's folder so
  * that it is found however npm laid out node_modules.
  */
 import { createRequire } from 'module';
 import { randomUUID } from 'crypto';
 import type * as Zmq from 'zeromq';
-import { ConnectionInfo, Message, Signer, createMessage, decode, encode, socketAddress } from './wire';
+import { contentProblem, envelopeProblem } from './message-validation';
+import { Log, Outbox } from './outbox';
+import { ReplayGuard } from './replay-guard';
+import { ConnectionInfo, Message, Signer, createMessage, decode, encode, signatureOf, socketAddress } from './wire';
 
 export type Channel = 'shell' | 'control';
 export type MessageHandler = (channel: Channel, message: Message) => void;
-export type Log = (text: string) => void;
+export type { Log };
+
+/**
+ * iopub queues this many messages per client before sends wait (zeromq's default is 1000).
+ * Output is batched (kernel/stream-batcher.ts), so this is rarely reached; when it is, sends
+ * wait for the client rather than drop (kernel/outbox.ts).
+ */
+export const IOPUB_HIGH_WATER_MARK = 10_000;
 
 function loadZeromq(): typeof Zmq {
   const fromTslab = createRequire(require.resolve('tslab/package.json'));
   return fromTslab('zeromq');
-}
-
-/** Sends on one socket one message at a time: zeromq allows a single pending send per socket. */
-class Outbox {
-  private last: Promise<void> = Promise.resolve();
-
-  constructor(private readonly socket: Zmq.Writable, private readonly log: Log) {}
-
-  send(frames: Buffer[]): Promise<void> {
-    this.last = this.last.then(
-      () => this.socket.send(frames),
-    ).catch((e) => this.log(`send failed: ${(e as Error).message}`));
-    return this.last;
-  }
-
-  drained(): Promise<void> {
-    return this.last;
-  }
 }
 
 export class KernelSockets {
@@ -48,6 +47,7 @@ export class KernelSockets {
   private readonly iopub: Zmq.Publisher;
   private readonly heartbeat: Zmq.Reply;
   private readonly outboxes: Map<string, Outbox>;
+  private readonly replays = new ReplayGuard();
   private closed = false;
 
   private constructor(
@@ -62,13 +62,13 @@ export class KernelSockets {
     this.shell = new zmq.Router(options);
     this.control = new zmq.Router(options);
     this.stdin = new zmq.Router(options);
-    this.iopub = new zmq.Publisher(options);
+    this.iopub = new zmq.Publisher({ ...options, sendHighWaterMark: IOPUB_HIGH_WATER_MARK, noDrop: true, sendTimeout: 0 });
     this.heartbeat = new zmq.Reply(options);
     this.outboxes = new Map<string, Outbox>([
       ['shell', new Outbox(this.shell, log)],
       ['control', new Outbox(this.control, log)],
       ['stdin', new Outbox(this.stdin, log)],
-      ['iopub', new Outbox(this.iopub, log)],
+      ['iopub', new Outbox(this.iopub, log, true)],
     ]);
   }
 
@@ -90,18 +90,49 @@ export class KernelSockets {
 
   private async receive(socket: Zmq.Router, channel: Channel): Promise<void> {
     try {
-      for await (const frames of socket) {
-        let message: Message;
-        try {
-          message = decode(frames, this.signer);
-        } catch (e) {
-          this.log(`dropped a ${channel} message: ${(e as Error).message}`);
-          continue;
-        }
-        this.onMessage(channel, message);
-      }
+      for await (const frames of socket) this.admit(channel, frames);
     } catch (e) {
       if (!this.closed) this.log(`${channel} socket stopped: ${(e as Error).message}`);
+    }
+  }
+
+  /** Hands one received message to the kernel if it passes every check; never throws. */
+  private admit(channel: Channel, frames: Buffer[]): void {
+    try {
+      let message: Message;
+      try {
+        message = decode(frames, this.signer);
+      } catch (e) {
+        this.log(`dropped a ${channel} message: ${(e as Error).message}`);
+        return;
+      }
+      if (!this.replays.admit(signatureOf(frames))) {
+        this.log(`dropped a ${channel} message: its signature was already used (a replayed message)`);
+        return;
+      }
+      const envelope = envelopeProblem(message);
+      if (envelope) {
+        this.log(`dropped a ${channel} message: ${envelope}`);
+        return;
+      }
+      const content = contentProblem(message);
+      if (content) {
+        const type = message.header.msg_type;
+        this.log(`refused an invalid ${type} on ${channel}: ${content}`);
+        if (type.endsWith('_request')) {
+          const evalue = `the kernel received a ${type} it cannot handle: ${content} (see the Jupyter messaging protocol)`;
+          void this.reply(channel, message, type.replace(/_request$/, '_reply'), {
+            status: 'error',
+            ename: 'InvalidMessage',
+            evalue,
+            traceback: [`InvalidMessage: ${evalue}`],
+          });
+        }
+        return;
+      }
+      this.onMessage(channel, message);
+    } catch (e) {
+      this.log(`a ${channel} message could not be handled: ${(e as Error)?.stack ?? e}`);
     }
   }
 

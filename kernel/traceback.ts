@@ -86,3 +86,15 @@ export function interruptedError(): ErrorContent {
 export function kernelError(ename: string, message: string): ErrorContent {
   return { ename, evalue: message, traceback: [`${ename}: ${message}`] };
 }
+
+/** A cell the heap watchdog stopped (kernel/heap-watchdog.ts) before the heap ran out. */
+export function memoryError(usedMiB: number, limitMiB: number): ErrorContent {
+  return kernelError(
+    'MemoryError',
+    `The cell was stopped: the kernel's JavaScript heap was nearly full (${usedMiB} of ${limitMiB} MiB), and running out ` +
+      'would have ended the kernel and lost every variable. The kernel is still running. Its variables may still hold ' +
+      'that memory: set large ones to undefined (declare them with let), dispose() tensors you no longer need, or restart ' +
+      'the kernel from the front end to start afresh. For a larger heap, start Jupyter with ' +
+      'NODE_OPTIONS=--max-old-space-size=<MiB>.',
+  );
+}

@@ -101,7 +101,17 @@ export class Signer {
   }
 }
 
-/** Parses the frames of one received message; throws WireError when malformed or wrongly signed. */
+/** The signature frame of a message's frames ('' when there is none). */
+export function signatureOf(frames: Buffer[]): string {
+  const delimiter = frames.findIndex((frame) => frame.equals(DELIMITER));
+  return delimiter >= 0 && delimiter + 1 < frames.length ? frames[delimiter + 1].toString('ascii') : '';
+}
+
+/**
+ * Parses the frames of one received message; throws WireError when malformed or wrongly signed.
+ * The JSON parts come back as sent (a null parent header or metadata becomes `{}`): whether the
+ * header and content have the protocol's shape is kernel/message-validation.ts' question.
+ */
 export function decode(frames: Buffer[], signer: Signer): Message {
   const delimiter = frames.findIndex((frame) => frame.equals(DELIMITER));
   if (delimiter < 0) throw new WireError('message without the <IDS|MSG> delimiter');
@@ -109,13 +119,20 @@ export function decode(frames: Buffer[], signer: Signer): Message {
   const signature = frames[delimiter + 1].toString('ascii');
   const json = frames.slice(delimiter + 2, delimiter + 6);
   if (!signer.verify(signature, json)) throw new WireError('message with an invalid signature');
-  const [header, parent_header, metadata, content] = json.map((frame) => JSON.parse(frame.toString('utf8')));
+  const parts = json.map((frame, i) => {
+    try {
+      return JSON.parse(frame.toString('utf8'));
+    } catch (e) {
+      throw new WireError(`message whose ${['header', 'parent_header', 'metadata', 'content'][i]} is not JSON: ${(e as Error).message}`);
+    }
+  });
+  const [header, parent_header, metadata, content] = parts;
   return {
     identities: frames.slice(0, delimiter),
     header,
     parent_header: parent_header ?? {},
     metadata: metadata ?? {},
-    content: content ?? {},
+    content,
     buffers: frames.slice(delimiter + 6),
   };
 }

@@ -1,12 +1,15 @@
 // The tslab-dl kernel through the real Jupyter client: the kernelspec installs where Jupyter finds
 // it (and leaves other kernelspecs alone), the protocol conformance suite passes, notebooks run
 // through nbclient (test/python/kernel_*.py). Needs `npm run build` first (npm test runs it).
+// Every Jupyter process runs in a sandbox (test/support/jupyter.ts): the user's own kernelspecs,
+// including the tslab-dl one `npm install` registered, are neither seen nor changed.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { JUPYTER_PYTHON, JupyterSandbox, ROOT, jupyterMissing, jupyterSandbox } from './support/jupyter';
+import * as os from 'node:os';
+import { JUPYTER_PYTHON, JupyterSandbox, ROOT, jupyterMissing, jupyterSandbox, kernelspecsOutside } from './support/jupyter';
 
 const BIN = path.join(ROOT, 'bin', 'tslab-dl.js');
 
@@ -35,12 +38,20 @@ function runPythonTests(t: { diagnostic(message: string): void }, file: string, 
   assert.equal(r.status, 0, `${file} failed (status ${r.status}, signal ${r.signal}):\n${output.slice(-20000)}`);
 }
 
+/** Kernelspec name -> folder, as the user's own Jupyter lists them. */
+function userKernelSpecs(): { [name: string]: string } {
+  return Object.fromEntries(Object.entries(listKernelSpecs(process.env)).map(([name, spec]) => [name, spec.resource_dir]));
+}
+
 describe('tslab-dl Jupyter kernel', () => {
   const missing = jupyterMissing(['jupyter_client', 'nbclient', 'nbformat', 'jupyter_kernel_test']);
   let sandbox: JupyterSandbox;
+  let usersBefore: { [name: string]: string } = {};
 
   before(() => {
-    if (!missing) sandbox = jupyterSandbox();
+    if (missing) return;
+    usersBefore = userKernelSpecs();
+    sandbox = jupyterSandbox();
   });
   after(() => sandbox?.dispose());
 
@@ -84,7 +95,10 @@ describe('tslab-dl Jupyter kernel', () => {
   test('uninstall removes the tslab-dl kernelspec and no other', (t) => {
     if (missing) return t.skip(missing);
     const before = listKernelSpecs(sandbox.env);
-    if (!before['tslab-dl']?.resource_dir.startsWith(sandbox.dir)) return t.skip('a tslab-dl kernelspec outside the test prefix shadows ours');
+    // Uninstall removes every tslab-dl Jupyter sees: one in a system folder (which no sandbox can
+    // hide) would go too.
+    const outside = kernelspecsOutside('tslab-dl', sandbox.dir, sandbox.env);
+    if (outside.length > 0) return t.skip(`uninstall would also remove ${outside.join(', ')}, outside the test's folders`);
     const r = cli(['uninstall', '--python', JUPYTER_PYTHON], sandbox.env);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /removed the tslab-dl kernel/);
@@ -98,6 +112,31 @@ describe('tslab-dl Jupyter kernel', () => {
     const again = cli(['uninstall', '--python', JUPYTER_PYTHON], sandbox.env);
     assert.equal(again.status, 0, again.stderr);
     assert.match(again.stdout, /not installed/);
+  });
+
+  test("a tslab-dl kernelspec in the user's own folder is not seen, and survives uninstall, in the sandbox", (t) => {
+    if (missing) return t.skip(missing);
+    // A home of our own, with a kernelspec where `npx tslab-dl install` puts the user's.
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-home-'));
+    const usersSpec = path.join(home, '.local', 'share', 'jupyter', 'kernels', 'tslab-dl');
+    fs.mkdirSync(usersSpec, { recursive: true });
+    fs.writeFileSync(path.join(usersSpec, 'kernel.json'), JSON.stringify({ argv: ['users-own'], display_name: 'users own', language: 'typescript' }));
+    const own = jupyterSandbox({ HOME: home });
+    try {
+      const seen = Object.values(listKernelSpecs(own.env)).map((spec) => spec.resource_dir);
+      assert.ok(!seen.some((dir) => dir.startsWith(home)), `the sandbox sees the user's folder: ${seen.join(', ')}`);
+      const r = cli(['uninstall', '--python', JUPYTER_PYTHON], own.env);
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(fs.existsSync(path.join(usersSpec, 'kernel.json')), `uninstall in the sandbox removed the user's kernelspec: ${r.stdout}`);
+    } finally {
+      own.dispose();
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  test("after these tests the user's own kernelspecs are unchanged", (t) => {
+    if (missing) return t.skip(missing);
+    assert.deepEqual(userKernelSpecs(), usersBefore);
   });
 });
 

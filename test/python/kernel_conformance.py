@@ -339,15 +339,19 @@ class TslabDlKernelTests(jupyter_kernel_test.KernelTests):
         self.flush_channels()
         msg_id = self.kc.execute('console.log("one"); console.log("two"); 3')
         self.shell_reply(msg_id)
-        types = []
+        types, texts = [], []
         while True:
             msg = self.kc.get_iopub_msg(timeout=TIMEOUT)
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
             types.append(msg["msg_type"] if msg["msg_type"] != "status" else msg["content"]["execution_state"])
+            if msg["msg_type"] == "stream":
+                texts.append(msg["content"]["text"])
             if types[-1] == "idle":
                 break
-        self.assertEqual(types, ["busy", "execute_input", "stream", "stream", "execute_result", "idle"])
+        # Writes close together travel as one stream message (kernel/stream-batcher.ts), before the result.
+        self.assertEqual(types, ["busy", "execute_input", "stream", "execute_result", "idle"])
+        self.assertEqual(texts, ["one\ntwo\n"])
 
 
 class TslabDlKernelLifecycleTests(unittest.TestCase):

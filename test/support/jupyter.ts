@@ -1,6 +1,15 @@
 /**
- * Test support: a throw-away Jupyter set-up (kernelspec in a temporary prefix, isolated config
- * and runtime folders) so tests never depend on, or change, the user's own Jupyter state.
+ * Test support: a throw-away Jupyter set-up (kernelspec in a temporary prefix, isolated config,
+ * data, runtime and user-site folders) so tests never depend on, or change, the user's own
+ * Jupyter state: kernelspecs, config, caches.
+ *
+ * Jupyter looks for kernelspecs in JUPYTER_PATH, JUPYTER_DATA_DIR, Python's user base
+ * (`site.getuserbase()/share/jupyter`, i.e. ~/.local/share/jupyter, where `npx tslab-dl install`
+ * puts ours), then sys.prefix and the system folders
+ * (https://docs.jupyter.org/en/latest/use/jupyter-directories.html#data-files). All but the last
+ * two are pointed into the sandbox: JUPYTER_* directly, the user base with PYTHONUSERBASE (the
+ * user's own site-packages stay importable through PYTHONPATH). The system folders cannot be
+ * moved: tests that would change them check first (test/kernel.test.ts, kernelspecsOutside).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -19,32 +28,64 @@ export function jupyterMissing(modules = ['jupyter_client', 'nbclient']): string
 }
 
 export interface JupyterSandbox {
-  /** Environment for Jupyter processes: JUPYTER_PATH with our kernelspec, private config/runtime dirs. */
+  /** Environment for Jupyter processes: JUPYTER_PATH with our kernelspec, private config/data/runtime/user-base dirs. */
   env: NodeJS.ProcessEnv;
   dir: string;
   dispose(): void;
+}
+
+/** The user's own site-packages folder under `env`, when Python uses one and it exists. */
+function userSitePackages(env: NodeJS.ProcessEnv): string | undefined {
+  const r = spawnSync(JUPYTER_PYTHON, ['-c', 'import site; print(site.getusersitepackages() if site.ENABLE_USER_SITE else "")'], {
+    encoding: 'utf8',
+    env,
+  });
+  const folder = r.status === 0 ? r.stdout.trim() : '';
+  return folder && fs.existsSync(folder) ? folder : undefined;
+}
+
+/** An environment in which Jupyter sees none of the user's own folders, only those under `dir`. */
+export function isolatedJupyterEnv(dir: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const userSite = userSitePackages(base);
+  return {
+    ...base,
+    JUPYTER_CONFIG_DIR: path.join(dir, 'config'),
+    JUPYTER_RUNTIME_DIR: path.join(dir, 'runtime'),
+    JUPYTER_DATA_DIR: path.join(dir, 'data'),
+    IPYTHONDIR: path.join(dir, 'ipython'),
+    PYTHONUSERBASE: path.join(dir, 'userbase'),
+    PYTHONPATH: [userSite, base.PYTHONPATH].filter(Boolean).join(path.delimiter) || undefined,
+  };
 }
 
 /** Installs the tslab-dl kernelspec into a temporary prefix and returns an environment that finds it. */
 export function jupyterSandbox(extraEnv: NodeJS.ProcessEnv = {}): JupyterSandbox {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-test-'));
   const prefix = path.join(dir, 'prefix');
+  const env: NodeJS.ProcessEnv = {
+    ...isolatedJupyterEnv(dir, { ...process.env, ...extraEnv }),
+    JUPYTER_PATH: path.join(prefix, 'share', 'jupyter'),
+  };
+  if (env.PYTHONPATH === undefined) delete env.PYTHONPATH;
   const install = spawnSync(
     process.execPath,
     [path.join(ROOT, 'bin', 'tslab-dl.js'), 'install', '--prefix', prefix, '--python', JUPYTER_PYTHON],
-    { encoding: 'utf8' },
+    { encoding: 'utf8', env },
   );
   if (install.status !== 0) {
+    fs.rmSync(dir, { recursive: true, force: true });
     throw new Error(`installing the kernelspec failed:\n${install.stdout}\n${install.stderr}`);
   }
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...extraEnv,
-    JUPYTER_PATH: path.join(prefix, 'share', 'jupyter'),
-    JUPYTER_CONFIG_DIR: path.join(dir, 'config'),
-    JUPYTER_RUNTIME_DIR: path.join(dir, 'runtime'),
-    JUPYTER_DATA_DIR: path.join(dir, 'data'),
-    IPYTHONDIR: path.join(dir, 'ipython'),
-  };
   return { env, dir, dispose: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The kernelspec folders named `name` that Jupyter sees under `env` outside `dir` (the system folders, mostly). */
+export function kernelspecsOutside(name: string, dir: string, env: NodeJS.ProcessEnv): string[] {
+  const script =
+    'import json, os, sys\n' +
+    'from jupyter_client.kernelspec import KernelSpecManager\n' +
+    'print(json.dumps([d for d in KernelSpecManager().kernel_dirs if os.path.isfile(os.path.join(d, sys.argv[1], "kernel.json"))]))';
+  const r = spawnSync(JUPYTER_PYTHON, ['-c', script, name], { encoding: 'utf8', env });
+  if (r.status !== 0) throw new Error(`listing the kernelspec folders failed: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as string[]).filter((d) => !path.resolve(d).startsWith(path.resolve(dir) + path.sep)).map((d) => path.join(d, name));
 }
