@@ -59,6 +59,8 @@ export { lessonSettings } from './lesson/settings';
 export { lessonMode, whereItRuns } from './lesson/mode';
 export type { LessonModeOptions } from './lesson/mode';
 export { inLessonMode } from './lesson/environment';
+export { recordResult, compareResults, readResults, resultsFolder } from './lesson/results';
+export type { ResultRecord, ResultRow, RecordExtra } from './lesson/results';
 export { denseNet121StandInWeights, standInWeights } from './standin-weights';
 export type { StandInModel, StandInOptions } from './standin-weights';
 export type { LessonOptions, LessonSettings } from './lesson/settings';
@@ -69,6 +71,15 @@ export * from './applications';
 export { upscale, Upscale, resizeWithPadGeometry } from './layers/upscale';
 export type { UpscaleArgs, UpscaleMethod, ResizeWithPadGeometry } from './layers/upscale';
 export { flatten, Flatten } from './layers/flatten';
+export {
+  RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomContrast,
+  randomFlip, randomRotation, randomZoom, randomTranslation, randomContrast,
+  ImageAugmentationLayer, projectiveTransform, AUGMENTATION_LAYERS,
+} from './layers/augmentation';
+export type {
+  RandomFlipArgs, RandomRotationArgs, RandomZoomArgs, RandomTranslationArgs, RandomContrastArgs,
+  FlipMode, FillMode, Interpolation, Factor, AugmentationArgs, ImageDataFormat, ProjectiveTransform,
+} from './layers/augmentation';
 export { dense } from './layers/dense';
 export { Rescaling, rescaling, Normalization, normalization } from './layers';
 export { buildHead } from './head';

@@ -16,6 +16,7 @@ import { DataFileError, ValueError } from './errors';
 // Custom layers and frozen-layer semantics must be registered before a model is deserialised.
 import './layers/frozen';
 import './layers/upscale';
+import './layers/augmentation';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';

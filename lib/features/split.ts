@@ -14,6 +14,8 @@ import { isFrozen } from '../layers/frozen';
 export const STOCHASTIC_LAYERS = new Set([
   'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'SpatialDropout3D',
   'GaussianNoise', 'GaussianDropout', 'AlphaDropout',
+  // Data augmentation (lib/layers/augmentation/): random in training, the identity at inference.
+  'RandomFlip', 'RandomRotation', 'RandomZoom', 'RandomTranslation', 'RandomContrast',
 ]);
 
 export interface FrozenSplit {

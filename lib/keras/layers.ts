@@ -15,6 +15,20 @@
 import * as tf from '@tensorflow/tfjs';
 import { flatten, type FlattenArgs } from '../layers/flatten';
 import { rescaling, type ChannelValues, type RescalingArgs } from '../layers/rescaling';
+import {
+  RandomContrast as RandomContrastLayer,
+  RandomFlip as RandomFlipLayer,
+  RandomRotation as RandomRotationLayer,
+  RandomTranslation as RandomTranslationLayer,
+  RandomZoom as RandomZoomLayer,
+  type Factor,
+  type FlipMode,
+  type RandomContrastArgs,
+  type RandomFlipArgs,
+  type RandomRotationArgs,
+  type RandomTranslationArgs,
+  type RandomZoomArgs,
+} from '../layers/augmentation';
 import { checkInRange, checkPositiveInteger, checkPositiveIntegers, invalid, isPositional, positional, withDefaults } from './arguments';
 import { Input } from './input';
 
@@ -398,6 +412,89 @@ export function Rescaling(scale: ChannelValues, options?: Omit<RescalingArgs, 's
 export function Rescaling(args: RescalingArgs): KerasLayer<ReturnType<typeof rescaling>>;
 export function Rescaling(scaleOrArgs: ChannelValues | RescalingArgs, options?: Omit<RescalingArgs, 'scale'>): KerasLayer<ReturnType<typeof rescaling>> {
   return typed(rescaling(withDefaults({ offset: 0 }, positional<RescalingArgs>('Rescaling', 'scale', scaleOrArgs, options))));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data augmentation (keras/src/layers/preprocessing/image_preprocessing/random_flip.py,
+// random_rotation.py, random_zoom.py, random_translation.py, random_contrast.py;
+// lib/layers/augmentation/): random during training (fit), the identity at inference.
+
+export type RandomFlipOptions = Omit<RandomFlipArgs, 'mode'>;
+export type RandomRotationOptions = Omit<RandomRotationArgs, 'factor'>;
+export type RandomZoomOptions = Omit<RandomZoomArgs, 'heightFactor' | 'widthFactor'>;
+export type RandomTranslationOptions = Omit<RandomTranslationArgs, 'heightFactor' | 'widthFactor'>;
+export type RandomContrastOptions = Omit<RandomContrastArgs, 'factor'>;
+
+/**
+ * Keras' `layers.RandomFlip(mode="horizontal_and_vertical", seed=None)`: `RandomFlip()`,
+ * `RandomFlip('horizontal')`, `RandomFlip('horizontal', { seed: 1 })` or `RandomFlip({ mode: 'horizontal' })`.
+ */
+export function RandomFlip(mode?: FlipMode, options?: RandomFlipOptions): KerasLayer<RandomFlipLayer>;
+export function RandomFlip(args: RandomFlipArgs): KerasLayer<RandomFlipLayer>;
+export function RandomFlip(modeOrArgs?: FlipMode | RandomFlipArgs, options?: RandomFlipOptions): KerasLayer<RandomFlipLayer> {
+  return typed(new RandomFlipLayer(positional<RandomFlipArgs>('RandomFlip', 'mode', modeOrArgs, options)));
+}
+
+/**
+ * Keras' `layers.RandomRotation(factor, fill_mode="reflect", interpolation="bilinear", seed=None,
+ * fill_value=0.0)`: `RandomRotation(0.1)` (up to ±0.1 of a full turn) or `RandomRotation({ factor: [-0.1, 0.2] })`.
+ */
+export function RandomRotation(factor: Factor, options?: RandomRotationOptions): KerasLayer<RandomRotationLayer>;
+export function RandomRotation(args: RandomRotationArgs): KerasLayer<RandomRotationLayer>;
+export function RandomRotation(factorOrArgs: Factor | RandomRotationArgs, options?: RandomRotationOptions): KerasLayer<RandomRotationLayer> {
+  return typed(new RandomRotationLayer(positional<RandomRotationArgs>('RandomRotation', 'factor', factorOrArgs, options)));
+}
+
+/**
+ * Keras' `layers.RandomZoom(height_factor, width_factor=None, fill_mode="reflect",
+ * interpolation="bilinear", seed=None, fill_value=0.0)`: `RandomZoom(0.2)`, `RandomZoom(0.2, 0.1)`,
+ * `RandomZoom(0.2, { fillMode: 'constant' })` or `RandomZoom({ heightFactor: 0.2 })`.
+ */
+export function RandomZoom(heightFactor: Factor, widthFactor?: Factor | null, options?: RandomZoomOptions): KerasLayer<RandomZoomLayer>;
+export function RandomZoom(heightFactor: Factor, options?: RandomZoomOptions): KerasLayer<RandomZoomLayer>;
+export function RandomZoom(args: RandomZoomArgs): KerasLayer<RandomZoomLayer>;
+export function RandomZoom(
+  first: Factor | RandomZoomArgs,
+  second?: Factor | null | RandomZoomOptions,
+  third?: RandomZoomOptions,
+): KerasLayer<RandomZoomLayer> {
+  // RandomZoom(h, w, options) when the second argument is a factor (or null); otherwise
+  // RandomZoom(h, options) or RandomZoom({ heightFactor, ... }), after which nothing may follow.
+  if (isPositional(first) && second !== undefined && isPositional(second)) {
+    const rest = positional<Omit<RandomZoomArgs, 'heightFactor'>>('RandomZoom', 'widthFactor', second, third);
+    return typed(new RandomZoomLayer(positional<RandomZoomArgs>('RandomZoom', 'heightFactor', first, rest)));
+  }
+  if (second !== undefined && third !== undefined) positional<RandomZoomArgs>('RandomZoom', 'heightFactor', second, third);
+  return typed(new RandomZoomLayer(positional<RandomZoomArgs>('RandomZoom', 'heightFactor', first, second ?? third)));
+}
+
+/**
+ * Keras' `layers.RandomTranslation(height_factor, width_factor, fill_mode="reflect",
+ * interpolation="bilinear", seed=None, fill_value=0.0)`: `RandomTranslation(0.1, 0.1)` or
+ * `RandomTranslation({ heightFactor: 0.1, widthFactor: 0.1 })`.
+ */
+export function RandomTranslation(heightFactor: Factor, widthFactor: Factor, options?: RandomTranslationOptions): KerasLayer<RandomTranslationLayer>;
+export function RandomTranslation(args: RandomTranslationArgs): KerasLayer<RandomTranslationLayer>;
+export function RandomTranslation(
+  first: Factor | RandomTranslationArgs,
+  widthFactor?: Factor,
+  options?: RandomTranslationOptions,
+): KerasLayer<RandomTranslationLayer> {
+  const args = isPositional(first)
+    ? positional<RandomTranslationArgs>('RandomTranslation', 'heightFactor', first, positional<Omit<RandomTranslationArgs, 'heightFactor'>>('RandomTranslation', 'widthFactor', widthFactor, options))
+    : positional<RandomTranslationArgs>('RandomTranslation', 'heightFactor', first, widthFactor ?? options);
+  return typed(new RandomTranslationLayer(args));
+}
+
+/**
+ * Keras' `layers.RandomContrast(factor, value_range=(0, 255), seed=None)`: `RandomContrast(0.2)`
+ * (Keras 3: a factor in [1, 1.2]), `RandomContrast([0.2, 0.2], { valueRange: [0, 1] })` (in [0.8, 1.2])
+ * or `RandomContrast({ factor: 0.2 })`.
+ */
+export function RandomContrast(factor: Factor, options?: RandomContrastOptions): KerasLayer<RandomContrastLayer>;
+export function RandomContrast(args: RandomContrastArgs): KerasLayer<RandomContrastLayer>;
+export function RandomContrast(factorOrArgs: Factor | RandomContrastArgs, options?: RandomContrastOptions): KerasLayer<RandomContrastLayer> {
+  return typed(new RandomContrastLayer(positional<RandomContrastArgs>('RandomContrast', 'factor', factorOrArgs, options)));
 }
 
 export { Input };
