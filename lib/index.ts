@@ -19,17 +19,21 @@ import './features/planner';
 import './compat/model-methods';
 import { applyKerasLayerDefaults } from './compat/keras-defaults';
 import { applyDilatedConvGradients } from './compat/dilated-conv-gradients';
+import { applyPoolingAndResizeGradients } from './compat/pooling-and-resize-gradients';
+import { applyDepthwiseDilation } from './compat/depthwise-dilation';
 import { registerWasmGradientKernels } from './wasm/gradient-kernels';
 
 applyKerasLayerDefaults();
 applyDilatedConvGradients();
+applyPoolingAndResizeGradients();
+applyDepthwiseDilation();
 registerWasmGradientKernels();
 
 export { tf };
 export { keras } from './keras';
 export type { Keras } from './keras';
 export type { KerasLayer } from './keras/layers';
-export { applyKerasLayerDefaults, applyDilatedConvGradients, registerWasmGradientKernels };
+export { applyKerasLayerDefaults, applyDilatedConvGradients, applyPoolingAndResizeGradients, registerWasmGradientKernels };
 
 // Backends
 export { ready, backendInfo, backendSummary, setBackend, explainBackendError, withBackendErrors, recoverBackend, BACKEND_ORDER, BackendError } from './backend';

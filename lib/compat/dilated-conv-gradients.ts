@@ -7,6 +7,13 @@
  * So for d > 1 the gradients are the ordinary ones of that expanded filter: the input gradient
  * as it is, the filter gradient read back at the taps that exist. For d = 1 tfjs' own gradient
  * functions run, unchanged. Registered on every backend.
+ *
+ * Keras' Conv2D in tfjs runs `tf.fused.conv2d` (convolution, bias and activation in one op). While
+ * a gradient is recorded, tfjs splits it into its parts unless the activation is linear, the
+ * default; the fused op keeps a gradient of its own, which refuses dilation too ("Error in gradient
+ * of fused conv2D: dilation rates greater than 1 ..."). So a dilated fused convolution with a
+ * linear activation is split as well while a gradient is recorded: the same numbers, and the
+ * convolution's gradient is the one above.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -88,11 +95,41 @@ function dilatedShape(filter: tf.Tensor4D, [dh, dw]: Pair): [number, number, num
   return [(kh - 1) * dh + 1, (kw - 1) * dw + 1, a, b];
 }
 
+interface FusedArgs extends ConvAttrs {
+  x: tf.Tensor4D;
+  filter: tf.Tensor4D;
+  bias?: tf.Tensor;
+  activation?: string;
+}
+type FusedOp = (args: FusedArgs) => tf.Tensor4D;
+
+/** `tf.fused[name]`, split into convolution and bias when dilated, linear and under a gradient tape. */
+function splitWhenDilated(name: 'conv2d' | 'depthwiseConv2d'): void {
+  const fused = tf.fused as unknown as Record<typeof name, FusedOp>;
+  const original = fused[name];
+  fused[name] = (args: FusedArgs) => {
+    const d = pair(args.dilations);
+    const linear = args.activation == null || args.activation === 'linear';
+    // tfjs splits the other activations itself; NCHW is left to tfjs, which refuses it here.
+    if ((d[0] === 1 && d[1] === 1) || !linear || (args.dataFormat ?? 'NHWC') !== 'NHWC' || tf.engine().state.gradientDepth === 0) {
+      return original(args);
+    }
+    return tf.tidy(() => {
+      const conv = name === 'conv2d'
+        ? tf.conv2d(args.x, args.filter, args.strides, args.pad as never, 'NHWC', d, args.dimRoundingMode)
+        : tf.depthwiseConv2d(args.x, args.filter, args.strides, args.pad as never, 'NHWC', d, args.dimRoundingMode);
+      return args.bias == null ? conv : tf.add(conv, args.bias);
+    });
+  };
+}
+
 /** Extends tfjs' Conv2D and DepthwiseConv2dNative gradients to dilation rates above 1 (idempotent). */
 export function applyDilatedConvGradients(): void {
   const registry = globalThis as unknown as Record<symbol, boolean>;
   if (registry[PATCHED]) return;
   withDilatedCase('Conv2D', conv2DDilated);
   withDilatedCase('DepthwiseConv2dNative', depthwiseDilated);
+  splitWhenDilated('conv2d');
+  splitWhenDilated('depthwiseConv2d');
   registry[PATCHED] = true;
 }

@@ -3,11 +3,13 @@
  * Conv2DBackpropFilter (Conv2D, SeparableConv2D's pointwise step, fused convolutions) and
  * DepthwiseConv2dNative{BackpropFilter, BackpropInput} (DepthwiseConv2D, SeparableConv2D), and
  * whose Conv2DBackpropInput and MaxPoolGrad are plain loops, several times slower than the
- * forward pass.
+ * forward pass (and MaxPoolGrad's gives a tie's gradient to the last maximum, and loses it where
+ * 'same' padding meets values below zero).
  *
  * Each kernel here is composed of kernels the wasm backend has (Conv2D on XNNPACK, PadV2, Slice,
  * Transpose, Multiply, Sum, AddN, ...), called directly as the backend's own kernels call each
- * other: the work runs in wasm's compiled code, no JavaScript loop touches an element.
+ * other: the work runs in wasm's compiled code, no JavaScript loop touches an element (a slice
+ * copies whole rows with TypedArray.set).
  *
  * - Conv2D, filter gradient: one forward convolution with batch and channels swapped;
  * - Conv2D, input gradient: one forward convolution of dy (zeros between strides, padded) with
@@ -16,7 +18,9 @@
  *   and positions;
  * - depthwise, input gradient: per kernel tap, dy times the tap, spread back to the input
  *   positions it came from, summed and cropped;
- * - max pooling with windows that do not overlap: the first maximum of each window takes dy.
+ * - max pooling: the first maximum of each window takes dy; windows that do not overlap in a few
+ *   whole-tensor passes, others (overlapping, padded) per window tap, as the depthwise input
+ *   gradient spreads dy back.
  *
  * Design choices were measured on the episode-4 CNN (see the bench): wasm's StridedSlice, its
  * BatchMatMul with a transposed operand, Equal with broadcasting, and Transpose of large or
@@ -30,6 +34,8 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
 
 interface WasmBackendLike {
   disposeData(dataId: object, force?: boolean): boolean;
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
 }
 
 /** Runs the wasm backend's own kernel `name`. */
@@ -50,6 +56,35 @@ class Scratch {
   }
   reshape(x: TensorInfo, shape: number[]): TensorInfo {
     return this.run('Reshape', { x }, { shape });
+  }
+  /**
+   * Part of a float32 [A, B, C] tensor, copied row by row straight from wasm's heap (TypedArray.set,
+   * as wasm's own Slice copies, but that one first copies the whole input out of the heap: most of
+   * its time for a small part of a large tensor).
+   */
+  slice3(x: TensorInfo, begin: [number, number, number], size: [number, number, number]): TensorInfo {
+    const out = this.backend.makeOutput(size, 'float32');
+    this.made.push(out);
+    // Views made after the output: making it may grow (and move) the heap.
+    const from = this.backend.typedArrayFromHeap(x);
+    const to = this.backend.typedArrayFromHeap(out);
+    const [, rows, width] = x.shape;
+    const whole = begin[2] === 0 && size[2] === width;
+    let at = 0;
+    for (let i = begin[0]; i < begin[0] + size[0]; i++) {
+      if (whole) {
+        const start = (i * rows + begin[1]) * width;
+        to.set(from.subarray(start, start + size[1] * width), at);
+        at += size[1] * width;
+        continue;
+      }
+      for (let j = begin[1]; j < begin[1] + size[1]; j++) {
+        const start = (i * rows + j) * width + begin[2];
+        to.set(from.subarray(start, start + size[2]), at);
+        at += size[2];
+      }
+    }
+    return out;
   }
   /** Frees everything made but `keep`. */
   dispose(keep: TensorInfo): void {
@@ -101,11 +136,11 @@ function paddedExtent(g: Geometry): { height: number; width: number } {
   };
 }
 
-/** The input padded as the forward convolution saw it (zeros top/left, and enough bottom/right). */
-function padInput(s: Scratch, x: TensorInfo, g: Geometry): TensorInfo {
+/** The input padded as the forward convolution saw it (`value`, zeros by default, top/left, and enough bottom/right). */
+function padInput(s: Scratch, x: TensorInfo, g: Geometry, value = 0): TensorInfo {
   const { height, width } = paddedExtent(g);
   const paddings = [[0, 0], [g.top, height - g.top - g.inHeight], [g.left, width - g.left - g.inWidth], [0, 0]];
-  return s.run('PadV2', { x }, { paddings, constantValue: 0 });
+  return s.run('PadV2', { x }, { paddings, constantValue: value });
 }
 
 /** The input values that kernel tap (i, j) meets at every output position: [N, OH, OW, C]. */
@@ -270,9 +305,6 @@ function depthwiseBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorI
   try {
     const grads = s.reshape(dy, [g.batch, g.outHeight, g.outWidth, g.inChannels, multiplier]);
     const spread: TensorInfo[] = [];
-    // Rows of the strided grid that output positions map back to: OH * stride covers them all.
-    const gridHeight = g.outHeight * g.strideHeight;
-    const gridWidth = g.outWidth * g.strideWidth;
     for (let i = 0; i < g.filterHeight; i++) {
       for (let j = 0; j < g.filterWidth; j++) {
         const tap = s.reshape(
@@ -281,22 +313,7 @@ function depthwiseBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorI
         );
         // What tap (i, j) passes back to the input value each output position read: [N, OH, OW, C].
         const back = s.run('Sum', { x: s.run('Multiply', { a: grads, b: tap }) }, { axis: [4], keepDims: false });
-        // Zeros between strides: [N, OH, 1, OW, 1, C] padded to [N, OH, sh, OW, sw, C].
-        const gridded = s.reshape(
-          s.run('PadV2', { x: s.reshape(back, [g.batch, g.outHeight, 1, g.outWidth, 1, g.inChannels]) }, {
-            paddings: [[0, 0], [0, 0], [0, g.strideHeight - 1], [0, 0], [0, g.strideWidth - 1], [0, 0]],
-            constantValue: 0,
-          }),
-          [g.batch, gridHeight, gridWidth, g.inChannels],
-        );
-        // Shifted to where tap (i, j) reads in the padded input.
-        const y = i * g.dilationHeight;
-        const x = j * g.dilationWidth;
-        const placed = s.run('PadV2', { x: cropTo(s, gridded, height - y, width - x, g) }, {
-          paddings: [[0, 0], [y, Math.max(0, height - y - gridHeight)], [x, Math.max(0, width - x - gridWidth)], [0, 0]],
-          constantValue: 0,
-        });
-        spread.push(placed);
+        spread.push(placeTap(s, back, g, i, j, height, width));
       }
     }
     const summed = spread.length === 1 ? spread[0] : s.run('AddN', spread as never);
@@ -307,6 +324,31 @@ function depthwiseBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorI
   }
 }
 
+/**
+ * `back` [N, OH, OW, C], what kernel tap (i, j) passes back from each output position, placed at
+ * the positions of the padded input (height x width) that the tap read.
+ */
+function placeTap(s: Scratch, back: TensorInfo, g: Geometry, i: number, j: number, height: number, width: number): TensorInfo {
+  // Rows of the strided grid that output positions map back to: OH * stride covers them all.
+  const gridHeight = g.outHeight * g.strideHeight;
+  const gridWidth = g.outWidth * g.strideWidth;
+  // Zeros between strides: [N, OH, 1, OW, 1, C] padded to [N, OH, sh, OW, sw, C].
+  const gridded = s.reshape(
+    s.run('PadV2', { x: s.reshape(back, [g.batch, g.outHeight, 1, g.outWidth, 1, g.inChannels]) }, {
+      paddings: [[0, 0], [0, 0], [0, g.strideHeight - 1], [0, 0], [0, g.strideWidth - 1], [0, 0]],
+      constantValue: 0,
+    }),
+    [g.batch, gridHeight, gridWidth, g.inChannels],
+  );
+  // Shifted to where tap (i, j) reads in the padded input.
+  const y = i * g.dilationHeight;
+  const x = j * g.dilationWidth;
+  return s.run('PadV2', { x: cropTo(s, gridded, height - y, width - x, g) }, {
+    paddings: [[0, 0], [y, Math.max(0, height - y - gridHeight)], [x, Math.max(0, width - x - gridWidth)], [0, 0]],
+    constantValue: 0,
+  });
+}
+
 /** `t` cut to at most `height` x `width` (positions past the padded input get no gradient). */
 function cropTo(s: Scratch, t: TensorInfo, height: number, width: number, g: Geometry): TensorInfo {
   const [, h, w] = t.shape;
@@ -315,10 +357,13 @@ function cropTo(s: Scratch, t: TensorInfo, height: number, width: number, g: Geo
 }
 
 /**
- * MaxPoolGrad for windows that do not overlap (pool size = stride, no padding before, as Keras'
- * MaxPooling2D() defaults give): the windows as a last axis, the first position holding the
- * window's maximum gets dy (as TensorFlow's argmax-based gradient does on ties), all in a few
- * whole-tensor passes. Other windows go to wasm's own kernel (a loop, 5-10x slower).
+ * MaxPoolGrad with TensorFlow's semantics: the first position (row by row, left to right) holding
+ * a window's maximum gets the window's dy, as TensorFlow's argmax-based gradient does on ties, and
+ * padding never holds a maximum. Windows that do not overlap (pool size = stride, no padding
+ * before, as Keras' MaxPooling2D() defaults give) take a few whole-tensor passes, the windows as
+ * a last axis; others go per window tap ({@link maxPoolGradByTaps}). wasm's own kernel is not
+ * used: on ties it gives dy to the last maximum, and where 'same' pads a window of values below
+ * zero it loses the window's dy.
  */
 function maxPoolGrad(args: KernelArgs): TensorInfo {
   const { dy, input, output } = args.inputs as { dy: TensorInfo; input: TensorInfo; output: TensorInfo };
@@ -329,7 +374,7 @@ function maxPoolGrad(args: KernelArgs): TensorInfo {
   const [ph, pw] = [info.filterHeight, info.filterWidth];
   const fast = ph === info.strideHeight && pw === info.strideWidth && info.padInfo.top === 0 && info.padInfo.left === 0 &&
     info.outHeight * ph <= info.inHeight && info.outWidth * pw <= info.inWidth;
-  if (!fast) return originalMaxPoolGrad!.kernelFunc(args) as TensorInfo;
+  if (!fast) return maxPoolGradByTaps(args.backend as unknown as WasmBackendLike, input, dy, output, info);
   const [n, h, w, c] = input.shape;
   const [oh, ow] = [info.outHeight, info.outWidth];
   const length = n * oh * ow * c;
@@ -378,6 +423,85 @@ function maxPoolGrad(args: KernelArgs): TensorInfo {
 type Pair2 = [number, number];
 
 /**
+ * MaxPoolGrad for any windows (overlapping, or padded by 'same'). The input, padded with -Infinity
+ * (the padding never holds a maximum), is seen as a grid of stride phases: padded row
+ * y = q * sh + p, so window tap i reads phase p = i % sh at rows q = o + floor(i / sh), a plain
+ * slice of that phase's image. Per tap (i, j) in row-major order: where the values equal the
+ * window's maximum and no earlier tap took it, dy there, added into its phase's image at the rows
+ * and columns it read; the phase images are then interleaved back. Every pass is over the size of
+ * the output, no strided slice: measured twice as fast as wasm's own loop on DenseNet's pool1
+ * (3x3/2 on 32 x 82 x 82 x 64).
+ */
+function maxPoolGradByTaps(backend: WasmBackendLike, input: TensorInfo, dy: TensorInfo, output: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
+  const g = geometry(info);
+  const [n, c, oh, ow, sh, sw] = [g.batch, g.inChannels, g.outHeight, g.outWidth, g.strideHeight, g.strideWidth];
+  // Rows and columns of each phase image: every window's last tap fits.
+  const hq = oh + Math.floor((g.filterHeight - 1) / sh);
+  const wq = ow + Math.floor((g.filterWidth - 1) / sw);
+  const [height, width] = [hq * sh, wq * sw];
+  // 'valid' pooling can leave the last input rows or columns in no window: they get no gradient.
+  const keptHeight = Math.min(g.inHeight, height - g.top);
+  const keptWidth = Math.min(g.inWidth, width - g.left);
+  const s = new Scratch(backend);
+  let result: TensorInfo | undefined;
+  try {
+    const kept = keptHeight < g.inHeight || keptWidth < g.inWidth
+      ? s.reshape(s.slice3(s.reshape(input, [n, g.inHeight, g.inWidth * c]), [0, 0, 0], [n, keptHeight, keptWidth * c]), [n, keptHeight, keptWidth, c])
+      : input;
+    const padded = s.run('PadV2', { x: kept }, {
+      paddings: [[0, 0], [g.top, height - g.top - keptHeight], [g.left, width - g.left - keptWidth], [0, 0]], constantValue: -Infinity,
+    });
+    // Phase (p, r) of the padded input, [N, hq, wq * C]: the phases made the outer axes by two
+    // rank-3 transposes (fast on wasm), then each one a contiguous block.
+    const rowPhasesFirst = sh === 1 ? padded : s.run('Transpose', { x: s.reshape(padded, [n * hq, sh, width * c]) }, { perm: [1, 0, 2] });
+    const phases = Array.from({ length: sh }, (_, p) => {
+      const row = sh === 1 ? rowPhasesFirst : s.slice3(s.reshape(rowPhasesFirst, [sh, n * hq, width * c]), [p, 0, 0], [1, n * hq, width * c]);
+      const columnPhasesFirst = sw === 1 ? row : s.run('Transpose', { x: s.reshape(row, [n * hq * wq, sw, c]) }, { perm: [1, 0, 2] });
+      return Array.from({ length: sw }, (_, r) => s.reshape(
+        sw === 1 ? columnPhasesFirst : s.slice3(s.reshape(columnPhasesFirst, [sw, n * hq * wq, c]), [r, 0, 0], [1, n * hq * wq, c]),
+        [n, hq, wq * c],
+      ));
+    });
+    const maxima = s.reshape(output, [n, oh, ow * c]);
+    const grads = s.reshape(dy, [n, oh, ow * c]);
+    let open = s.run('Fill', {}, { shape: [n, oh, ow * c], value: 1, dtype: 'float32' });
+    const parts: TensorInfo[][] = Array.from({ length: sh * sw }, () => []);
+    for (let i = 0; i < g.filterHeight; i++) {
+      for (let j = 0; j < g.filterWidth; j++) {
+        const [p, a, r, b] = [i % sh, Math.floor(i / sh), j % sw, Math.floor(j / sw)];
+        const values = s.slice3(phases[p][r], [0, a, b * c], [n, oh, ow * c]);
+        // step(max - value) is 0 at a maximum and 1 elsewhere (the padding's -Infinity included):
+        // about 20 times faster on wasm than Equal and Cast.
+        const notMax = s.run('Step', { x: s.run('Sub', { a: maxima, b: values }) }, { alpha: 0 });
+        const stillOpen = s.run('Multiply', { a: open, b: notMax });
+        const first = s.run('Sub', { a: open, b: stillOpen });
+        open = stillOpen;
+        const back = s.run('Multiply', { a: first, b: grads });
+        parts[p * sw + r].push(s.run('PadV2', { x: back }, { paddings: [[0, 0], [a, hq - oh - a], [b * c, (wq - ow - b) * c]], constantValue: 0 }));
+      }
+    }
+    // Each phase's sum, [N * hq * wq, C]; a phase no tap reads (pool size < stride) is zeros.
+    const sums = parts.map((list) => s.reshape(
+      list.length === 0 ? s.run('Fill', {}, { shape: [n, hq, wq * c], value: 0, dtype: 'float32' }) : list.length === 1 ? list[0] : s.run('AddN', list as never),
+      [n * hq * wq, c],
+    ));
+    // Interleaved back: columns [N * hq * wq, sw, C] per row phase, then rows [N * hq, sh, wq * sw * C].
+    const interleave = (list: TensorInfo[], outer: number, inner: number): TensorInfo => list.length === 1
+      ? list[0]
+      : s.run('Transpose', { x: s.reshape(s.run('Pack', list as never, { axis: 0 }), [list.length, outer, inner]) }, { perm: [1, 0, 2] });
+    const rowPhases = Array.from({ length: sh }, (_, p) => s.reshape(interleave(sums.slice(p * sw, (p + 1) * sw), n * hq * wq, c), [n * hq, width * c]));
+    const grid = s.reshape(interleave(rowPhases, n * hq, width * c), [n, height, width * c]);
+    const inside = s.reshape(s.slice3(grid, [0, g.top, g.left * c], [n, keptHeight, keptWidth * c]), [n, keptHeight, keptWidth, c]);
+    result = keptHeight < g.inHeight || keptWidth < g.inWidth
+      ? s.run('PadV2', { x: inside }, { paddings: [[0, 0], [0, g.inHeight - keptHeight], [0, g.inWidth - keptWidth], [0, 0]], constantValue: 0 })
+      : inside;
+    return result;
+  } finally {
+    s.dispose(result as TensorInfo);
+  }
+}
+
+/**
  * Sum over the leading axes (a bias gradient: dy summed over batch and positions) as a product
  * with a row of ones, on XNNPACK; wasm's Sum first transposes the reduced axes to the end, a slow
  * path for large tensors. Other sums go to wasm's own kernel.
@@ -405,9 +529,6 @@ function sum(args: KernelArgs): TensorInfo {
 /** wasm's own Sum, for the other reductions. */
 let originalSum: tf.KernelConfig | undefined;
 
-/** wasm's own MaxPoolGrad, for overlapping windows (kept when the faster one is registered). */
-let originalMaxPoolGrad: tf.KernelConfig | undefined;
-
 const KERNELS: [string, tf.KernelFunc][] = [
   ['MaxPoolGrad', maxPoolGrad as unknown as tf.KernelFunc],
   ['Sum', sum as unknown as tf.KernelFunc],
@@ -417,7 +538,10 @@ const KERNELS: [string, tf.KernelFunc][] = [
   ['DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInput as unknown as tf.KernelFunc],
 ];
 
-/** Kernels wasm 4.22 has but runs far slower than the forward convolution these use instead. */
+/**
+ * Kernels wasm 4.22 has but runs far slower than the forward convolution these use instead
+ * (Conv2DBackpropInput, Sum), or, MaxPoolGrad, gets wrong on ties and next to 'same' padding.
+ */
 const REPLACED = new Set(['Conv2DBackpropInput', 'MaxPoolGrad', 'Sum']);
 const REGISTERED = Symbol.for('tslab-dl.wasmGradientKernels');
 
@@ -437,7 +561,6 @@ export function registerWasmGradientKernels(): string[] {
     const existing = tf.getKernel(kernelName, 'wasm');
     if (existing && !(REPLACED.has(kernelName) && tf.version.tfjs === '4.22.0')) continue;
     if (existing) tf.unregisterKernel(kernelName, 'wasm');
-    if (kernelName === 'MaxPoolGrad') originalMaxPoolGrad = existing;
     if (kernelName === 'Sum') originalSum = existing;
     // The setup of the kernel replaced stays: the fallback to it needs its compiled function.
     tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc, setupFunc: existing?.setupFunc });
