@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // `npm run lesson`: runs notebooks/01-transfer-learning.ipynb headlessly through the tslab-dl
 // kernel (nbclient), writes the executed notebook and the history plot under out/, and prints
-// the final validation accuracy, the epochs run, and the data and weights used.
+// the final validation accuracy, the epochs run, and the data and weights used. `--notebook`
+// runs another one (02-model-swap, 03-cnn-from-scratch, 04-fine-tuning); the results the
+// notebooks record (recordResult) go to <out>/results/, where the others compare with them.
 //
 //   npm run lesson -- [--data DIR] [--weights imagenet|stand-in|none|FILE.h5] [--samples N] [--epochs N]
 //                     [--notebook FILE] [--out DIR]
@@ -26,8 +28,10 @@ const HELP = `Usage: npm run lesson -- [options]
   --epochs N        maximum epochs (default 30, early stopping may end sooner)
   --cache MODE      frozen-base feature cache: disk (default: re-runs skip the base), memory, or off
                     (off runs the whole model every epoch, as Keras does: much slower)
-  --notebook FILE   notebook to run (default notebooks/01-transfer-learning.ipynb)
-  --out DIR         where the executed notebook and the plot go (default out/)
+  --notebook FILE   notebook to run (default notebooks/01-transfer-learning.ipynb; also
+                    02-model-swap, 03-cnn-from-scratch, 04-fine-tuning)
+  --out DIR         where the executed notebook, the plot and the recorded results (results/) go
+                    (default out/)
 `;
 
 function parseArgs(argv) {
@@ -102,6 +106,8 @@ function main() {
   if (options.samples) env.TSLAB_DL_SAMPLES = options.samples;
   if (options.epochs) env.TSLAB_DL_EPOCHS = options.epochs;
   env.TSLAB_DL_FEATURE_CACHE = options.cache;
+  // recordResult / compareResults (lib/lesson/results.ts): next to the executed notebooks.
+  env.TSLAB_DL_RESULTS ??= path.join(path.resolve(options.out), 'results');
 
   fs.mkdirSync(options.out, { recursive: true });
   const executed = path.join(options.out, path.basename(options.notebook));
@@ -128,18 +134,23 @@ function main() {
   // What the run used, from the notebook's own notices (lib/lesson/).
   const shown = nb.cells.flatMap((c) => c.outputs ?? []).map((o) => [].concat(o.data?.['text/plain'] ?? o.text ?? '').join('')).join('\n');
   const data = /USING SYNTHETIC STAND-IN DATA/.test(shown) ? 'the synthetic twin of Dollar Street 10' : 'the real Dollar Street 10';
-  const weights = /USING STAND-IN WEIGHTS/.test(shown)
-    ? 'stand-in weights (random kernels, BatchNormalization statistics from the training images)'
-    : /weights: 'imagenet' -> random initialisation/.test(shown)
-      ? 'random initialisation'
-      : /weights: 'imagenet' -> /.test(shown)
-        ? `the file ${env.TSLAB_DL_WEIGHTS}`
-        : "ImageNet's";
+  const pretrained = nb.cells.some((c) => c.cell_type === 'code' && /weights: 'imagenet'/.test([].concat(c.source).join('')));
+  const weights = !pretrained
+    ? 'none (trained from scratch)'
+    : /USING STAND-IN WEIGHTS/.test(shown)
+      ? 'stand-in weights (random kernels, BatchNormalization statistics from the training images)'
+      : /weights: 'imagenet' -> random initialisation/.test(shown)
+        ? 'random initialisation'
+        : /weights: 'imagenet' -> /.test(shown)
+          ? `the file ${env.TSLAB_DL_WEIGHTS}`
+          : "ImageNet's";
 
   console.log(`\nExecuted notebook: ${path.relative(process.cwd(), executed)}`);
   if (svg) console.log(`History plot:      ${path.relative(process.cwd(), path.join(options.out, 'history.svg'))}`);
   for (const line of summary) console.log(line);
   console.log(`Data: ${data}; weights: ${weights}`);
+  const saved = printed.split('\n').filter((l) => l.startsWith('Saved "'));
+  if (saved.length) console.log(`Results recorded in ${path.relative(process.cwd(), env.TSLAB_DL_RESULTS) || '.'} (compareResults() shows them)`);
   console.log(`Lesson run time: ${seconds.toFixed(1)} s`);
   if (run.status !== 0) {
     console.error('The notebook stopped with an error (above); the executed notebook shows where.');

@@ -59,6 +59,7 @@ describe('the lesson notebook, exported', { timeout: 900_000 }, () => {
         TSLAB_DL_WEIGHTS: 'none',
         TSLAB_DL_FEATURE_CACHE: 'memory',
         TSLAB_DL_CACHE: path.join(work, 'cache'),
+        TSLAB_DL_RESULTS: path.join(work, 'results'),
       },
     });
   });

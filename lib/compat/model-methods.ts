@@ -11,7 +11,9 @@
  *
  * What keeps tfjs' meaning:
  * - a model with nothing frozen worth computing once (no frozen layer with weights before the
- *   first trainable one), or with several inputs or outputs, goes to tfjs itself, untouched;
+ *   first trainable one) trains with tfjs' own fit, on its own tensors (same numbers; the progress
+ *   display and Keras' History around it); one with several inputs or outputs, or not compiled,
+ *   goes to tfjs untouched;
  * - tfjs' argument forms: x and y as a tensor, a one-element array or a map by input/output
  *   name; `validationData` as [x, y] or [x, y, sampleWeights]; `validationSplit`, `shuffle`,
  *   `classWeight`, `initialEpoch`, `callbacks` (callbacks, `{ onEpochEnd }` objects, one object
@@ -83,11 +85,13 @@ function fitOptions(model: tf.LayersModel, args: tf.ModelFitArgs): { options: Fi
 
 function install(proto: TfjsModelMethods, originals: TfjsModelMethods): void {
   proto.fit = async function (this: tf.LayersModel, x: unknown, y: unknown, args: tf.ModelFitArgs = {}) {
-    // Training: a frozen base after random layers counts too (lib/features/augmented-plan.ts).
-    const split = frozenSplitOf(this) ?? frozenSplitOf(this, true);
-    const xs = split && oneTensor(x, this.inputs[0].name);
-    const ys = split && oneTensor(y, this.outputs[0].name);
-    const converted = xs && ys ? fitOptions(this, args ?? {}) : undefined;
+    // One input, one output, tfjs' plain argument forms: Keras' fit (progress display, History with
+    // Keras' names and its model, the lesson's epoch cap) on the fastest plan. With nothing frozen
+    // the plan is the model itself, trained by tfjs' own fit: the same numbers.
+    const single = this.inputs.length === 1 && this.outputs.length === 1;
+    const xs = single ? oneTensor(x, this.inputs[0].name) : undefined;
+    const ys = single ? oneTensor(y, this.outputs[0].name) : undefined;
+    const converted = xs && ys && this.optimizer ? fitOptions(this, args ?? {}) : undefined;
     if (!xs || !ys || !converted) return originals.fit.call(this, x, y, args);
     return fitThroughPlan(this, xs, ys, converted.options, 'model.fit(x, y, args)', converted.extras);
   };

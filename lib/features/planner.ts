@@ -49,7 +49,8 @@ export async function featureCachePlanner(request: ForwardRequest): Promise<Forw
   const augmented = await augmentedPlan(request, cache);
   if (augmented) return augmented;
   const split = splitFrozenPrefix(request.model, { inference: request.purpose !== 'fit' });
-  if (!split || split.prefix.inputs.length !== 1) return undefined;
+  // A prefix of weightless layers (Flatten, an upscale) is not a frozen base: nothing to save.
+  if (!split || split.prefix.inputs.length !== 1 || split.prefix.countParams() === 0) return undefined;
   const options: FeatureOptions = {
     batchSize: request.options.batchSize,
     cache,
@@ -85,7 +86,7 @@ export async function featureCachePlanner(request: ForwardRequest): Promise<Forw
 /** fit with `cache: false`: the whole model every batch, its frozen prefix untaped. */
 function untapedPlan(request: ForwardRequest): ForwardPlan | undefined {
   const split = splitFrozenPrefix(request.model);
-  const model = split && untapedModel(request.model, split);
+  const model = split && split.prefix.countParams() > 0 ? untapedModel(request.model, split) : undefined;
   if (!split || !model) return undefined;
   compileLike(model, request.model);
   return {

@@ -68,11 +68,14 @@ export function setLessonMode(on: boolean): void {
   active = on;
 }
 
-/** The epochs a fit asked for, capped by TSLAB_DL_EPOCHS in lesson mode. */
-export function lessonEpochCap(epochs: number): number {
+/**
+ * The last epoch a fit runs to, capped by TSLAB_DL_EPOCHS in lesson mode: at most that many epochs
+ * from `initialEpoch` on (a fit that continues another, as fine-tuning does, runs too).
+ */
+export function lessonEpochCap(epochs: number, initialEpoch = 0): number {
   if (!active) return epochs;
   const cap = lessonEnvironment().epochs;
-  return cap !== undefined && Number.isInteger(epochs) && epochs > cap ? cap : epochs;
+  return cap !== undefined && Number.isInteger(epochs) && epochs - initialEpoch > cap ? initialEpoch + cap : epochs;
 }
 
 /** One line on what the environment changes, or undefined when it changes nothing. */

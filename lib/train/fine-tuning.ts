@@ -17,6 +17,7 @@
  * unfrozen top runs on TensorFlow.js at every step.
  */
 import * as tf from '@tensorflow/tfjs';
+import { markShown } from '../display';
 import { ValueError } from '../errors';
 import { INFERENCE_MODE } from '../layers/frozen';
 import { countParams, formatCount } from './param-counts';
@@ -91,5 +92,6 @@ export function setTrainable(model: tf.LayersModel, options: SetTrainableOptions
       `${report.frozenLayers} layers before it stay frozen. Compile again, with a small learning rate ` +
       `(e.g. keras.optimizers.Adam({ learningRate: 1e-5 })), before training.`,
   );
-  return report;
+  // Printed above: a kernel showing the cell's value (Out[n]) skips it.
+  return markShown(report);
 }

@@ -219,9 +219,10 @@ function checkFitArguments(model: unknown, x: unknown, y: unknown, options: FitO
   if (seed !== undefined) setRandomSeed(seed);
 }
 
-function finalStatus(driver: FitDriver, epochs: number, callbacks: tf.Callback[]): string {
+function finalStatus(driver: FitDriver, epochs: number, callbacks: tf.Callback[], initialEpoch: number): string {
   if (driver.interrupted) return `Interrupted during epoch ${driver.epochsRun + 1}/${epochs}`;
-  const ran = `Trained ${driver.epochsRun} epoch${driver.epochsRun === 1 ? '' : 's'}`;
+  const count = driver.epochsRun - initialEpoch;
+  const ran = `Trained ${count} epoch${count === 1 ? '' : 's'}` + (initialEpoch > 0 ? ` (epochs ${initialEpoch + 1}-${driver.epochsRun})` : '');
   const stopper = callbacks.find((c): c is EarlyStopping => c instanceof EarlyStopping && c.stoppedEpoch > 0);
   if (!stopper && driver.epochsRun >= epochs) return ran;
   const why = stopper
@@ -262,7 +263,7 @@ export async function fitThroughPlan(
   await ready();
   checkFitArguments(model, x, y, options, where);
   const { batchSize = 32, initialEpoch = 0, shuffle = true, verbose = 'auto', classWeight } = options;
-  const epochs = lessonEpochCap(options.epochs ?? 1);
+  const epochs = lessonEpochCap(options.epochs ?? 1, options.initialEpoch ?? 0);
   const callbacks = asCallbacks(options.callbacks ?? [], where);
   const data = splitValidation(x, y, options);
   try {
@@ -294,7 +295,7 @@ export async function fitThroughPlan(
           });
       // Keras' History belongs to the model the caller trained (tfjs' History keeps none).
       (history as unknown as { model: tf.LayersModel }).model = model;
-      display.finish(finalStatus(driver, epochs, callbacks));
+      display.finish(finalStatus(driver, epochs, callbacks, initialEpoch));
       if (driver.interrupted) {
         throw new InterruptedError(`Training (after ${driver.epochsRun} complete epoch${driver.epochsRun === 1 ? '' : 's'} of ${epochs})`);
       }
