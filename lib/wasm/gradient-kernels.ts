@@ -529,7 +529,37 @@ function sum(args: KernelArgs): TensorInfo {
 /** wasm's own Sum, for the other reductions. */
 let originalSum: tf.KernelConfig | undefined;
 
+/**
+ * BatchMatMul with a transposed operand (every Dense layer's gradients: x^T . dy and dy . W^T) as an
+ * explicit Transpose and a plain product: wasm's transposed path is about 8x slower (measured on
+ * the episode-4 CNN's 9800 x 50 layer: 10.2 ms against 1.3 ms).
+ */
+function batchMatMul(args: KernelArgs): TensorInfo {
+  const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+  const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+  if (!transposeA && !transposeB) return originalBatchMatMul!.kernelFunc(args) as TensorInfo;
+  const s = new Scratch(args.backend as unknown as WasmBackendLike);
+  let result: TensorInfo | undefined;
+  try {
+    const lastTwoSwapped = (t: TensorInfo) => {
+      const rank = t.shape.length;
+      const perm = Array.from({ length: rank }, (_, i) => i);
+      [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
+      return s.run('Transpose', { x: t }, { perm });
+    };
+    const inputs = { a: transposeA ? lastTwoSwapped(a) : a, b: transposeB ? lastTwoSwapped(b) : b };
+    result = originalBatchMatMul!.kernelFunc({ ...args, inputs, attrs: { ...args.attrs, transposeA: false, transposeB: false } }) as TensorInfo;
+    return result;
+  } finally {
+    s.dispose(result as TensorInfo);
+  }
+}
+
+/** wasm's own BatchMatMul, for the products without a transposed operand. */
+let originalBatchMatMul: tf.KernelConfig | undefined;
+
 const KERNELS: [string, tf.KernelFunc][] = [
+  ['BatchMatMul', batchMatMul as unknown as tf.KernelFunc],
   ['MaxPoolGrad', maxPoolGrad as unknown as tf.KernelFunc],
   ['Sum', sum as unknown as tf.KernelFunc],
   ['Conv2DBackpropFilter', conv2DBackpropFilter as unknown as tf.KernelFunc],
@@ -542,7 +572,7 @@ const KERNELS: [string, tf.KernelFunc][] = [
  * Kernels wasm 4.22 has but runs far slower than the forward convolution these use instead
  * (Conv2DBackpropInput, Sum), or, MaxPoolGrad, gets wrong on ties and next to 'same' padding.
  */
-const REPLACED = new Set(['Conv2DBackpropInput', 'MaxPoolGrad', 'Sum']);
+const REPLACED = new Set(['Conv2DBackpropInput', 'MaxPoolGrad', 'Sum', 'BatchMatMul']);
 const REGISTERED = Symbol.for('tslab-dl.wasmGradientKernels');
 
 /**
@@ -562,6 +592,7 @@ export function registerWasmGradientKernels(): string[] {
     if (existing && !(REPLACED.has(kernelName) && tf.version.tfjs === '4.22.0')) continue;
     if (existing) tf.unregisterKernel(kernelName, 'wasm');
     if (kernelName === 'Sum') originalSum = existing;
+    if (kernelName === 'BatchMatMul') originalBatchMatMul = existing;
     // The setup of the kernel replaced stays: the fallback to it needs its compiled function.
     tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc, setupFunc: existing?.setupFunc });
     added.push(kernelName);
