@@ -4,7 +4,9 @@
  * - An object with a `Symbol.for('Jupyter.display')` method shows what that
  *   method returns (Deno's convention; binary data is sent as base64).
  * - A tf.Tensor shows like `tensor.print(true)`: dtype, rank, shape, values;
- *   plus an HTML table.
+ *   plus an HTML table. Its values are read asynchronously (`await t.data()`):
+ *   the webgpu backend cannot read a tensor computed on the GPU synchronously
+ *   in Node (no OffscreenCanvas), and keeps on the CPU what it has read.
  * - A tf.LayersModel shows its summary table, with total, trainable and
  *   non-trainable parameter counts, as text and as HTML.
  * - A symbolic tensor (a layer's output while building a model) shows in one
@@ -27,6 +29,8 @@ interface TensorLike {
   isDisposed: boolean;
   toString(verbose?: boolean): string;
   arraySync(): unknown;
+  data(): Promise<ArrayLike<unknown>>;
+  array(): Promise<unknown>;
 }
 
 /** The parts of a tf.LayersModel used here. */
@@ -118,7 +122,7 @@ export async function mimeBundleOf(value: unknown): Promise<MimeBundle> {
     }
     return encodeBundle(bundle as MimeBundle);
   }
-  if (isTensorLike(value)) return tensorBundle(value);
+  if (isTensorLike(value)) return await tensorBundle(value);
   if (isSymbolicTensorLike(value)) return { 'text/plain': symbolicTensorText(value) };
   if (isModelLike(value)) {
     const bundle = modelBundle(value);
@@ -127,25 +131,46 @@ export async function mimeBundleOf(value: unknown): Promise<MimeBundle> {
   return { 'text/plain': inspect(value) };
 }
 
-export function tensorBundle(tensor: TensorLike): MimeBundle {
+export async function tensorBundle(tensor: TensorLike): Promise<MimeBundle> {
   const shape = `[${tensor.shape.join(',')}]`;
   if (tensor.isDisposed) {
     const text = `Tensor (disposed)\n  dtype: ${tensor.dtype}\n  rank: ${tensor.rank}\n  shape: ${shape}`;
     return { 'text/plain': text };
   }
-  const text = tensor.toString(true);
+  const values = await tensor.data();
+  const text = verboseText(tensor, values);
   const caption = `Tensor &nbsp; dtype <code>${escapeXml(tensor.dtype)}</code> &nbsp; rank ${tensor.rank} &nbsp; shape <code>${escapeXml(shape)}</code>`;
   let body: string;
   if (tensor.rank <= 2 && tensor.size <= MAX_TABLE_CELLS && tensor.size > 0) {
-    const values = tensor.arraySync();
-    const rows = (tensor.rank === 0 ? [[values]] : tensor.rank === 1 ? [values as unknown[]] : (values as unknown[][])) as unknown[][];
+    const nested = await tensor.array();
+    const rows = (tensor.rank === 0 ? [[nested]] : tensor.rank === 1 ? [nested as unknown[]] : (nested as unknown[][])) as unknown[][];
     const cells = rows.map((row) => `<tr>${row.map((v) => `<td>${escapeXml(formatScalar(v))}</td>`).join('')}</tr>`);
     body = `<table style="font-family:monospace">${cells.join('')}</table>`;
   } else {
-    const values = text.slice(text.indexOf('values:') + 'values:'.length).replace(/^\n/, '');
-    body = `<pre>${escapeXml(values)}</pre>`;
+    body = `<pre>${escapeXml(text.replace(/^[\s\S]*?\n {2}values[^\n]*:\n/, ''))}</pre>`;
   }
   return { 'text/plain': text, 'text/html': `<div><div>${caption}</div>${body}</div>` };
+}
+
+/** Values shown in full when tfjs cannot format them (below). */
+const PLAIN_VALUES = 100;
+
+/**
+ * What `tensor.toString(true)` (and so `print(true)`) writes, once `values` have been read
+ * asynchronously: tfjs formats them from what the backend holds on the CPU. Should a backend not
+ * keep what it read, the values already read are listed plainly instead of failing the cell.
+ */
+function verboseText(tensor: TensorLike, values: ArrayLike<unknown>): string {
+  try {
+    return tensor.toString(true);
+  } catch {
+    const shown = Array.from({ length: Math.min(values.length, PLAIN_VALUES) }, (_, i) => formatScalar(values[i]));
+    const which = values.length > PLAIN_VALUES ? `flat, the first ${PLAIN_VALUES} of ${values.length}` : 'flat';
+    return (
+      `Tensor\n  dtype: ${tensor.dtype}\n  rank: ${tensor.rank}\n  shape: [${tensor.shape.join(',')}]\n` +
+      `  values (${which}):\n    [${shown.join(', ')}${values.length > PLAIN_VALUES ? ', ...' : ''}]`
+    );
+  }
 }
 
 function formatScalar(value: unknown): string {

@@ -48,7 +48,12 @@ export async function loadLibrary(notebookDir: string, hook: TslabDlKernelHook):
     const info = await library.ready();
     makeFitInterruptible(library, hook);
     // One short line (the details: backendInfo(), doctor()); an older library has only the long one.
-    const line = typeof library.whereItRuns === 'function' ? `tslab-dl: ${library.whereItRuns()}` : backendLine(info);
+    const line =
+      typeof library.decideWhereItRuns === 'function'
+        ? `tslab-dl: ${await library.decideWhereItRuns()}`
+        : typeof library.whereItRuns === 'function'
+          ? `tslab-dl: ${library.whereItRuns()}`
+          : backendLine(info);
     return { line, stream: 'stdout', library };
   } catch (e) {
     const message = (e as Error)?.message?.split('\n')[0] ?? String(e);

@@ -1,14 +1,18 @@
 /**
  * Choosing the TensorFlow.js backend once, at start-up, and saying why.
  *
- * Order: tfjs-node-gpu (CUDA), tfjs-node (native CPU), wasm, cpu, unless
- * `TSLAB_DL_BACKEND` or {@link setBackend} says otherwise. Every skipped
+ * Order: tfjs-node-gpu (CUDA), webgpu (a hardware GPU through Dawn), tfjs-node (native CPU),
+ * wasm, cpu, unless `TSLAB_DL_BACKEND` or {@link setBackend} says otherwise. Every skipped
  * candidate keeps the reason it was skipped, for `backendInfo()` and the doctor.
  *
  * tfjs-node-gpu is only tried when a GPU is usable: when the CUDA libraries are
  * missing it does not fail, it silently runs on the CPU. So we check the GPU and
  * the libraries first (lib/gpu.ts), and after loading we ask TensorFlow whether
  * its device list has a GPU.
+ *
+ * webgpu is only tried on a hardware adapter (lib/webgpu-adapter.ts): a software one (Mesa's
+ * lavapipe, SwiftShader) emulates the GPU on the CPU, slower than wasm, and is used only when asked
+ * for. With no adapter at all (no GPU, no Vulkan driver) it is not tried, and says why.
  */
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
@@ -26,9 +30,12 @@ import {
   wasmTensorCount,
 } from './backend-reset';
 import { guardWasmMemory, WasmOutOfMemoryError } from './wasm-memory';
+import { probeWebGpu as probeWebGpuOnMachine, WebGpuAdapterInfo, WebGpuProbe } from './webgpu-adapter';
+import { missingKernelIn, registerWebGpuBackend, webgpuMissingKernels } from './webgpu-backend';
+import { isSyncReadFailure } from './tensor-reads';
 
-export type BackendName = 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
-export const BACKEND_ORDER: readonly BackendName[] = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+export type BackendName = 'tfjs-node-gpu' | 'webgpu' | 'tfjs-node' | 'wasm' | 'cpu';
+export const BACKEND_ORDER: readonly BackendName[] = ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'];
 
 export interface BackendCandidate {
   name: BackendName;
@@ -36,7 +43,10 @@ export interface BackendCandidate {
   installed: boolean;
   /** The installed package version. */
   version?: string;
-  /** Whether this candidate was usable when it was tried (undefined: not tried). */
+  /**
+   * Whether this candidate was usable when it was tried (undefined: not tried; webgpu is not tried
+   * without a hardware adapter, and its reason says what it found).
+   */
   usable?: boolean;
   /** Why it was skipped or failed, in words a learner can act on. */
   reason?: string;
@@ -45,9 +55,12 @@ export interface BackendCandidate {
 export interface BackendInfo {
   /** The tslab-dl backend in use. */
   backend: BackendName;
-  /** The name TensorFlow.js reports (`tf.getBackend()`): 'tensorflow', 'wasm' or 'cpu'. */
+  /** The name TensorFlow.js reports (`tf.getBackend()`): 'tensorflow', 'webgpu', 'wasm' or 'cpu'. */
   tfBackend: string;
-  /** True only when TensorFlow itself reports a GPU device (tfjs-node-gpu on CUDA). */
+  /**
+   * True when the work runs on a GPU: tfjs-node-gpu with TensorFlow reporting a GPU device, or
+   * webgpu on a hardware adapter (false on a software one, which runs on the CPU).
+   */
   usingGpu: boolean;
   /** Every candidate, in the order tried, with the reason for each one skipped. */
   candidates: BackendCandidate[];
@@ -56,6 +69,19 @@ export interface BackendInfo {
   tfjsVersion: string;
   /** The GPU check, when tfjs-node-gpu is installed and was considered. */
   gpu?: GpuCheck;
+  /** The WebGPU adapter found, when webgpu was considered; with the kernels it lacks when it is in use. */
+  webgpu?: WebGpuReport;
+}
+
+export interface WebGpuReport {
+  /** The adapter Dawn offers, or undefined (then `reason` says why there is none). */
+  adapter?: WebGpuAdapterInfo;
+  reason?: string;
+  /**
+   * When webgpu is in use: the kernels wasm or cpu have and webgpu lacks ({@link webgpuMissingKernels});
+   * an operation needing one fails with an error naming it, and `setBackend('wasm')` runs it.
+   */
+  missingKernels?: string[];
 }
 
 /** Resolves a module name to a file; tests replace it to make candidates unavailable. */
@@ -69,6 +95,11 @@ export interface SelectionOptions {
   env?: NodeJS.ProcessEnv;
   /** Checks the GPU and CUDA libraries. Defaults to {@link checkGpuOnMachine} from lib/gpu.ts. */
   checkGpu?: (env: NodeJS.ProcessEnv) => Promise<GpuCheck>;
+  /**
+   * Finds the WebGPU adapter. Defaults to lib/webgpu-adapter.ts' probe (Dawn reads
+   * VK_ICD_FILENAMES from the process' own environment when it loads, not from `env`).
+   */
+  probeWebGpu?: () => Promise<WebGpuProbe>;
 }
 
 /** A backend could not be started, failed while running, or was reset (defined in lib/errors.ts). */
@@ -76,13 +107,14 @@ export { BackendError };
 
 const PACKAGES: Record<BackendName, string> = {
   'tfjs-node-gpu': '@tensorflow/tfjs-node-gpu',
+  webgpu: '@tensorflow/tfjs-backend-webgpu',
   'tfjs-node': '@tensorflow/tfjs-node',
   wasm: '@tensorflow/tfjs-backend-wasm',
   cpu: '@tensorflow/tfjs',
 };
 
 /** The tfjs registry name each candidate runs under. */
-const TF_NAMES: Record<BackendName, string> = { 'tfjs-node-gpu': 'tensorflow', 'tfjs-node': 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
+const TF_NAMES: Record<BackendName, string> = { 'tfjs-node-gpu': 'tensorflow', webgpu: 'webgpu', 'tfjs-node': 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
 
 let info: BackendInfo | undefined;
 let pending: Promise<BackendInfo> | undefined;
@@ -91,6 +123,7 @@ let pending: Promise<BackendInfo> | undefined;
 let nativeLoaded: 'tfjs-node' | 'tfjs-node-gpu' | undefined;
 
 const defaultResolve: ModuleResolver = (name) => require.resolve(name);
+
 
 function firstLines(e: unknown, n = 2): string {
   const text = e instanceof Error ? e.message : String(e);
@@ -139,8 +172,11 @@ async function activate(tfName: string): Promise<string | undefined> {
 
 interface Trial {
   reason?: string;
+  /** Not tried, for the reason given (no hardware WebGPU adapter): not a failure to report. */
+  notTried?: boolean;
   gpu?: GpuCheck;
   usingGpu?: boolean;
+  webgpu?: WebGpuReport;
 }
 
 async function tryNative(name: 'tfjs-node-gpu' | 'tfjs-node', options: Required<SelectionOptions>): Promise<Trial> {
@@ -180,11 +216,49 @@ async function tryNative(name: 'tfjs-node-gpu' | 'tfjs-node', options: Required<
   return trial;
 }
 
-async function tryCandidate(name: BackendName, options: Required<SelectionOptions>): Promise<Trial> {
+/**
+ * The webgpu candidate: on a hardware adapter always, on a software one only when asked for
+ * (`forced`). Registers the backend (lib/webgpu-backend.ts), starts it and checks that it computes
+ * on the GPU itself: small tensors it holds on the CPU are computed there.
+ */
+async function tryWebGpu(options: Required<SelectionOptions>, forced: boolean): Promise<Trial> {
+  const probe = await options.probeWebGpu();
+  const webgpu: WebGpuReport = { adapter: probe.adapter, reason: probe.reason };
+  const adapter = probe.adapter;
+  if (!adapter) return { reason: probe.reason ?? 'no WebGPU adapter', notTried: !forced, webgpu };
+  const name = adapter.description || adapter.device || adapter.vendor || 'unnamed adapter';
+  if (adapter.software && !forced) {
+    return {
+      reason:
+        `only a software WebGPU adapter (${name}), which emulates a GPU on the CPU, slower than wasm: software adapters are ` +
+        'never chosen automatically (TSLAB_DL_BACKEND=webgpu uses it anyway)',
+      notTried: true,
+      webgpu,
+    };
+  }
+  const unregistered = registerWebGpuBackend(options.resolve);
+  if (unregistered) return { reason: unregistered, webgpu };
+  const failed = await activate('webgpu');
+  if (failed) return { reason: `adapter ${name}: ${failed}`, webgpu };
+  try {
+    // 4096 values made on the GPU: above the size (WEBGPU_CPU_HANDOFF_SIZE_THRESHOLD) it computes on the CPU.
+    const sum = tf.tidy(() => tf.sum(tf.mul(tf.ones([4096]), 2)));
+    const value = (await sum.data())[0];
+    sum.dispose();
+    if (value !== 8192) return { reason: `adapter ${name}: the webgpu backend computed sum(2 * ones(4096)) = ${value}`, webgpu };
+  } catch (e) {
+    return { reason: `adapter ${name}: the webgpu backend initialised but a computation on the GPU failed: ${firstLines(e)}`, webgpu };
+  }
+  return { usingGpu: !adapter.software, webgpu: { ...webgpu, missingKernels: webgpuMissingKernels() } };
+}
+
+async function tryCandidate(name: BackendName, options: Required<SelectionOptions>, forced: boolean): Promise<Trial> {
   switch (name) {
     case 'tfjs-node-gpu':
     case 'tfjs-node':
       return tryNative(name, options);
+    case 'webgpu':
+      return tryWebGpu(options, forced);
     case 'wasm': {
       try {
         const wasm = require(options.resolve(PACKAGES.wasm));
@@ -226,12 +300,18 @@ function parseRequested(value: string, source: string): BackendName {
 }
 
 function withDefaults(options: SelectionOptions): Required<SelectionOptions> {
-  return { resolve: options.resolve ?? defaultResolve, env: options.env ?? process.env, checkGpu: options.checkGpu ?? checkGpuOnMachine };
+  return {
+    resolve: options.resolve ?? defaultResolve,
+    env: options.env ?? process.env,
+    checkGpu: options.checkGpu ?? checkGpuOnMachine,
+    probeWebGpu: options.probeWebGpu ?? probeWebGpuOnMachine,
+  };
 }
 
 async function choose(order: readonly BackendName[], requestedBy: BackendInfo['requestedBy'], options: Required<SelectionOptions>): Promise<BackendInfo> {
   const candidates: BackendCandidate[] = [];
   let gpu: GpuCheck | undefined;
+  let webgpu: WebGpuReport | undefined;
   for (const name of order) {
     const version = installedVersion(name, options.resolve);
     const installed = version !== undefined;
@@ -240,9 +320,10 @@ async function choose(order: readonly BackendName[], requestedBy: BackendInfo['r
       candidates.push({ name, installed, usable: false, reason: `${PACKAGES[name]} is not installed${setup}` });
       continue;
     }
-    const trial = await tryCandidate(name, options);
+    const trial = await tryCandidate(name, options, requestedBy !== 'default');
     gpu = trial.gpu ?? gpu;
-    candidates.push({ name, installed, version, usable: trial.reason === undefined, reason: trial.reason });
+    webgpu = trial.webgpu ?? webgpu;
+    candidates.push({ name, installed, version, usable: trial.reason === undefined ? true : trial.notTried ? undefined : false, reason: trial.reason });
     if (trial.reason === undefined) {
       silenceCpuBanner();
       for (const rest of BACKEND_ORDER) {
@@ -252,7 +333,7 @@ async function choose(order: readonly BackendName[], requestedBy: BackendInfo['r
           candidates.push({ name: rest, installed: restVersion !== undefined, version: restVersion, reason: `not tried: ${why}` });
         }
       }
-      return { backend: name, tfBackend: tf.getBackend(), usingGpu: trial.usingGpu ?? false, candidates, requestedBy, tfjsVersion: tf.version.tfjs, gpu };
+      return { backend: name, tfBackend: tf.getBackend(), usingGpu: trial.usingGpu ?? false, candidates, requestedBy, tfjsVersion: tf.version.tfjs, gpu, webgpu };
     }
   }
   const lines = candidates.map((c) => `  ${c.name}: ${c.reason}`).join('\n');
@@ -324,7 +405,13 @@ export function backendInfo(): BackendInfo {
  * "tslab-dl: TensorFlow.js 4.22.0 on wasm (tfjs-node-gpu: @tensorflow/tfjs-node-gpu is not installed ...; ...)".
  */
 export function backendSummary(chosen: BackendInfo = backendInfo()): string {
-  const where = chosen.backend === 'tfjs-node-gpu' ? 'tfjs-node-gpu (CUDA GPU)' : chosen.backend;
+  const adapter = chosen.webgpu?.adapter;
+  const where =
+    chosen.backend === 'tfjs-node-gpu'
+      ? 'tfjs-node-gpu (CUDA GPU)'
+      : chosen.backend === 'webgpu' && adapter
+        ? `webgpu (${adapter.description || adapter.device || 'GPU'}${adapter.software ? ': a software adapter, slower than wasm' : ''})`
+        : chosen.backend;
   const skipped = chosen.candidates.filter((c) => c.usable === false).map((c) => `${c.name}: ${c.installed ? c.reason : 'not installed'}`);
   const how = chosen.requestedBy === 'default' ? '' : ` [${chosen.requestedBy}]`;
   return `tslab-dl: TensorFlow.js ${chosen.tfjsVersion} on ${where}${how}${skipped.length ? ` (${skipped.join('; ')})` : ''}`;
@@ -366,6 +453,11 @@ export function explainBackendError(e: unknown): unknown {
   const wasmRuntimeError = (globalThis as { WebAssembly?: { RuntimeError: abstract new () => Error } }).WebAssembly?.RuntimeError;
   const isWasmRuntime = wasmRuntimeError !== undefined && e instanceof wasmRuntimeError;
   const backendNow = info?.backend ?? (tf.getBackend() as BackendName);
+  const webgpuLimit = explainWebGpuLimit(e, plain, backendNow);
+  if (webgpuLimit) {
+    if (typeof e === 'object' && e !== null) explained.set(e, webgpuLimit);
+    return webgpuLimit;
+  }
   // The wasm backend's memory is one WebAssembly.Memory of at most 4 GiB: a tensor that does not
   // fit throws from our allocator guard (lib/wasm-memory.ts), or a RangeError from a typed-array view.
   const wasmMemory =
@@ -434,6 +526,28 @@ export function explainBackendError(e: unknown): unknown {
   const error = new BackendError(lines.join('\n'), backend, { cause: e });
   if (typeof e === 'object' && e !== null) explained.set(e, error);
   return error;
+}
+
+/**
+ * What the webgpu backend cannot do, which leaves it working: run a kernel it lacks (tfjs' error
+ * names it), or read a tensor computed on the GPU synchronously (lib/tensor-reads.ts).
+ */
+function explainWebGpuLimit(e: unknown, plain: string, backendNow: BackendName): BackendError | undefined {
+  const kernel = missingKernelIn(plain, 'webgpu');
+  const syncRead = !kernel && tf.getBackend() === 'webgpu' && isSyncReadFailure(e);
+  if (!kernel && !syncRead) return undefined;
+  const what = kernel
+    ? `The webgpu backend has no '${kernel}' kernel (TensorFlow.js ${tf.version.tfjs}'s webgpu backend does not implement it), ` +
+      `so this operation cannot run on it: ${firstLines(e)}`
+    : 'The webgpu backend cannot read a tensor computed on the GPU synchronously in Node: dataSync(), arraySync(), print() and ' +
+      'toString() (a tensor in a template string, say) need an OffscreenCanvas, which Node lacks.';
+  const lines = [what, 'The kernel is still running, and so is the backend: the tensors and models you made are intact. To go on:'];
+  if (syncRead) lines.push('  - read asynchronously instead: `await t.data()`, `await t.array()` (a cell that ends with a tensor shows its values), or');
+  lines.push(
+    `  - switch backend in this kernel: \`await setBackend('wasm')\`, then re-run ${kernel ? 'this cell' : 'the cell'}, or`,
+    '  - start Jupyter with TSLAB_DL_BACKEND=wasm (e.g. `TSLAB_DL_BACKEND=wasm npm start`) and restart the kernel.',
+  );
+  return new BackendError(lines.join('\n'), backendNow === 'webgpu' ? 'webgpu' : undefined, { cause: e });
 }
 
 /**

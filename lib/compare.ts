@@ -492,6 +492,16 @@ async function compareOne(spec: ResolvedSpec, data: ComparisonData, options: Res
   }
 }
 
+/** The largest value in any of `labels`. */
+async function largestLabel(labels: tf.Tensor[]): Promise<number> {
+  const maxima = labels.map((l) => tf.max(l));
+  try {
+    return Math.max(...(await Promise.all(maxima.map(async (m) => (await m.data())[0]))));
+  } finally {
+    tf.dispose(maxima);
+  }
+}
+
 /**
  * Trains the lesson's head on each pre-trained base in `models` and compares them: parameters
  * (total / trainable), feature extraction time and images per second, best validation accuracy
@@ -541,7 +551,8 @@ export async function compareModels(models: (string | ModelSpec)[], data: Compar
   if (unprepared) {
     throw new ValueError(`${WHERE}: options.preprocess is 'keras' but model '${unprepared.name}' has no preprocess function; pass { name, build, preprocess }.`);
   }
-  const classes = options.head?.classes ?? tf.tidy(() => Math.max(tf.max(data.trainLabels).dataSync()[0], tf.max(data.valLabels).dataSync()[0]) + 1);
+  // Read asynchronously: a synchronous read fails on webgpu for labels computed on the GPU.
+  const classes = options.head?.classes ?? (await largestLabel([data.trainLabels, data.valLabels])) + 1;
 
   const restoreRandom = saveRandomState();
   const rows: ComparisonRow[] = [];

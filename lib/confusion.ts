@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { escapeXml, JUPYTER_DISPLAY, MimeBundle } from './display';
 import { DOLLAR_STREET_CLASSES } from './data/dollarstreet';
 import { ValueError } from './errors';
+import { valuesSync } from './tensor-reads';
 
 export interface ConfusionOptions {
   /** Number of classes. Defaults to the length of `classNames`, else 1 + the largest label or prediction. */
@@ -27,7 +28,8 @@ function values(data: tf.Tensor | ArrayLike<number>, name: string): ArrayLike<nu
     if (data.rank > 2 || (data.rank === 2 && data.shape[1] !== 1)) {
       throw new ValueError(`confusionMatrix: ${name} must be one class index per sample (shape [n] or [n, 1]); received shape [${data.shape}].`);
     }
-    return data.dataSync();
+    // Synchronous: on webgpu a tensor computed on the GPU is an error saying to pass `await t.data()`.
+    return valuesSync(data, `confusionMatrix(${name})`) as ArrayLike<number>;
   }
   return data;
 }

@@ -9,6 +9,8 @@ import * as path from 'path';
 import { BACKEND_ORDER, BackendCandidate, BackendInfo, BackendName, ready } from './backend';
 import { display, escapeXml, JUPYTER_DISPLAY, MimeBundle } from './display';
 import { checkGpu, GpuCheck, LibraryCheck } from './gpu';
+import { checkCudaProvider, describeProvider, OnnxProvider, ProviderStatus, providerStatuses } from './onnx/providers';
+import { checkVulkan, VulkanCheck } from './vulkan';
 
 export interface DoctorCandidate extends BackendCandidate {
   /** chosen; skipped (tried and unusable); loadable / fails to load (checked in a child process); not tried; not installed. */
@@ -39,8 +41,23 @@ export interface DoctorReport {
     error?: string;
     candidates: DoctorCandidate[];
   };
+  /** The legacy CUDA route: tfjs-node-gpu (libtensorflow 2.9.1, CUDA 11.2, cuDNN 8.1). */
   gpu: GpuCheck;
-  onnxruntime: { installed: boolean; version?: string; providers: { name: string; bundled: boolean }[]; error?: string };
+  /** The WebGPU route: the Vulkan loader, its drivers, the adapter Dawn offers. */
+  webgpu: VulkanCheck;
+  onnxruntime: {
+    installed: boolean;
+    version?: string;
+    /** Execution providers this build lists; `bundled: false` ones need its install script (`npm run setup:cuda`). */
+    providers: { name: string; bundled: boolean }[];
+    error?: string;
+    /** What each provider can do here, in the order 'onnx' tries them. */
+    routes: ProviderStatus[];
+    /** The provider executor 'auto' / 'onnx' would run the frozen layers on. */
+    chosen?: OnnxProvider;
+    /** One line: what runs the frozen layers, TSLAB_DL_EXECUTOR included. */
+    frozenLayers: string;
+  };
   jupyter: { found: boolean; command?: string; versions: { [name: string]: string }; error?: string; kernelspec: KernelspecCheck };
 }
 
@@ -184,16 +201,33 @@ async function backends(env: NodeJS.ProcessEnv): Promise<{ section: DoctorReport
   };
 }
 
-function onnxruntime(): DoctorReport['onnxruntime'] {
+async function onnxruntime(env: NodeJS.ProcessEnv, vulkan: VulkanCheck): Promise<DoctorReport['onnxruntime']> {
   const version = packageVersion('onnxruntime-node') ?? undefined;
-  if (!version) return { installed: false, providers: [], error: 'onnxruntime-node is not installed' };
+  const tfjsOnly = 'tfjs (onnxruntime-node is not usable)';
+  if (!version) return { installed: false, providers: [], error: 'onnxruntime-node is not installed', routes: [], frozenLayers: tfjsOnly };
+  let providers: DoctorReport['onnxruntime']['providers'];
   try {
     const ort = require(require.resolve('onnxruntime-node', { paths: [PACKAGE_ROOT] }));
-    const providers = (ort.listSupportedBackends?.() ?? []).map((b: { name: string; bundled: boolean }) => ({ name: b.name, bundled: Boolean(b.bundled) }));
-    return { installed: true, version, providers };
+    providers = (ort.listSupportedBackends?.() ?? []).map((b: { name: string; bundled: boolean }) => ({ name: b.name, bundled: Boolean(b.bundled) }));
   } catch (e) {
-    return { installed: true, version, providers: [], error: `onnxruntime-node is installed but failed to load: ${(e as Error).message.split('\n')[0]}` };
+    const error = `onnxruntime-node is installed but failed to load: ${(e as Error).message.split('\n')[0]}`;
+    return { installed: true, version, providers: [], error, routes: [], frozenLayers: tfjsOnly };
   }
+  // The adapter as the child process with `env` saw it; the CUDA library loaded with `env` too.
+  const routes = await providerStatuses({ webgpu: async () => vulkan.probe, cuda: () => checkCudaProvider(env) });
+  const chosen = routes.find((r) => r.automatic)?.name;
+  const best = chosen ? describeProvider(chosen, routes) : tfjsOnly;
+  const forced = env.TSLAB_DL_EXECUTOR;
+  let frozenLayers: string;
+  if (!forced || forced === 'auto' || forced === 'onnx') frozenLayers = `${best} (executor 'auto'${forced ? `, TSLAB_DL_EXECUTOR=${forced}` : ''})`;
+  else if (forced === 'tfjs') frozenLayers = 'tfjs (TSLAB_DL_EXECUTOR=tfjs)';
+  else if (['onnx-cuda', 'onnx-webgpu', 'onnx-cpu'].includes(forced)) {
+    const route = routes.find((r) => r.name === forced.slice(5));
+    frozenLayers = route?.usable
+      ? `${describeProvider(route.name, routes)} (TSLAB_DL_EXECUTOR=${forced})`
+      : `nothing: TSLAB_DL_EXECUTOR=${forced} asks for a provider that is not usable here (see above)`;
+  } else frozenLayers = `nothing: TSLAB_DL_EXECUTOR=${JSON.stringify(forced)} is no executor ('auto', 'onnx', 'onnx-cuda', 'onnx-webgpu', 'onnx-cpu' or 'tfjs')`;
+  return { installed: true, version, providers, routes, chosen, frozenLayers };
 }
 
 function parseJupyterVersions(text: string): { [name: string]: string } {
@@ -262,11 +296,16 @@ async function kernelspecCheck(env: NodeJS.ProcessEnv, jupyterOnPath: string | u
   return { installed: false, problems: [], error };
 }
 
-/** Gathers the report: versions, backends, GPU, ONNX Runtime, Jupyter. Shows nothing. */
+/** Gathers the report: versions, backends, ONNX Runtime and its GPU routes (WebGPU, CUDA), tfjs-node-gpu's CUDA, Jupyter. Shows nothing. */
 export async function diagnose(options: DoctorOptions = {}): Promise<DoctorReport> {
   const env = options.env ?? process.env;
-  const [versionTable, backendPart, gpu, jupyterPart] = await Promise.all([versions(env), backends(env), checkGpu(env), jupyter(env)]);
-  return { ok: backendPart.ok, versions: versionTable, backend: backendPart.section, gpu, onnxruntime: onnxruntime(), jupyter: jupyterPart };
+  const gpuChecks = checkGpu(env).then(async (gpu) => {
+    const gpuSeen = gpu.nvidiaSmi.gpus.length > 0 || gpu.deviceFiles.length > 0;
+    const webgpu = await checkVulkan(env, gpuSeen);
+    return { gpu, webgpu, onnx: await onnxruntime(env, webgpu) };
+  });
+  const [versionTable, backendPart, { gpu, webgpu, onnx }, jupyterPart] = await Promise.all([versions(env), backends(env), gpuChecks, jupyter(env)]);
+  return { ok: backendPart.ok, versions: versionTable, backend: backendPart.section, gpu, webgpu, onnxruntime: onnx, jupyter: jupyterPart };
 }
 
 /** What follows a candidate's status: its package when chosen, else what the reason adds to the status. */
@@ -287,6 +326,52 @@ function libraryLine(lib: LibraryCheck): string {
   return `${lib.soname.padEnd(19)} ${why} (${lib.role})\n${' '.repeat(23)}fix: ${lib.fix}`;
 }
 
+const FIX_INDENT = ' '.repeat(21);
+
+/** The WebGPU adapter in words: name, vendor, software or hardware. */
+function adapterText(v: VulkanCheck): string {
+  const a = v.probe.adapter;
+  if (!a) return `none: ${(v.probe.reason ?? '').replace(/^no WebGPU adapter: /, '')}`;
+  const name = a.description || a.device || 'unnamed adapter';
+  return `${name} (vendor ${a.vendor || 'unknown'}; ${a.software ? "software: never chosen automatically, executor 'onnx-webgpu' forces it" : 'hardware'})`;
+}
+
+/** ONNX Runtime, the WebGPU route under it, and what would run the frozen layers, as text lines. */
+function onnxLines(report: DoctorReport): string[] {
+  const o = report.onnxruntime;
+  const v = report.webgpu;
+  const out = ['ONNX Runtime (onnxruntime-node): runs the frozen layers'];
+  if (!o.installed || o.error) out.push(`  ${o.error}`);
+  if (o.installed && o.version) {
+    const bundled = o.providers.filter((p) => p.bundled).map((p) => p.name);
+    const notBundled = o.providers.filter((p) => !p.bundled).map((p) => p.name);
+    out.push(`  version ${o.version}; execution providers bundled: ${bundled.join(', ') || 'none'}${notBundled.length ? `; not bundled (need onnxruntime-node's install script): ${notBundled.join(', ')}` : ''}`);
+  }
+  const drivers = v.drivers.files.length ? v.drivers.files.map((f) => path.basename(f)).join(', ') : 'none';
+  const loader = v.loader.loads
+    ? `found${v.loader.path ? ` at ${v.loader.path}` : ''}`
+    : `missing${v.loader.error && !/No such file/.test(v.loader.error) ? ` (${v.loader.error})` : ''}`;
+  out.push(`  libvulkan.so.1     ${loader} (the Vulkan loader, for WebGPU)`);
+  out.push(`  Vulkan drivers     ${drivers}${v.drivers.from === 'search' ? '' : ` (from ${v.drivers.from})`}${v.drivers.nvidia ? '' : '; no NVIDIA ICD (nvidia_icd.json)'}`);
+  out.push(`  WebGPU adapter     ${adapterText(v)}`);
+  const webgpu = o.routes.find((r) => r.name === 'webgpu');
+  // The provider's own fix when the Vulkan checks found nothing more precise to install.
+  const fixes = v.fixes.length > 0 || !webgpu || webgpu.usable || !webgpu.fix ? v.fixes : [webgpu.fix];
+  for (const fix of fixes) out.push(`${FIX_INDENT}fix: ${fix}`);
+  for (const r of o.routes) {
+    const state = r.automatic ? 'usable' : r.usable ? 'usable when forced' : 'not usable';
+    if (r.name === 'webgpu' && r.listed) {
+      const adapter = r.adapter ? `${r.adapter.software ? 'a software' : 'a hardware'} adapter` : 'no adapter';
+      out.push(`  provider webgpu    ${state} (${adapter}, see above)${r.usable && !r.automatic && !r.adapter?.software ? `: ${r.detail}` : ''}`);
+      continue;
+    }
+    out.push(`  provider ${r.name.padEnd(9)} ${state}: ${r.detail}`);
+    if (!r.usable && r.fix) out.push(`${FIX_INDENT}fix: ${r.fix}`);
+  }
+  out.push(`  => the frozen layers run on: ${o.frozenLayers}`);
+  return out;
+}
+
 /** The report as plain text, the way `npx tslab-dl doctor` prints it. */
 export function formatReport(report: DoctorReport): string {
   const out: string[] = ['tslab-dl doctor', ''];
@@ -301,22 +386,15 @@ export function formatReport(report: DoctorReport): string {
   } else {
     out.push(`  => no backend: ${report.backend.error}`);
   }
+  out.push('', ...onnxLines(report));
   const g = report.gpu;
-  out.push('', 'CUDA GPU for tfjs-node-gpu (libtensorflow 2.9.1: CUDA 11.2, cuDNN 8.1)');
+  out.push('', 'Legacy CUDA route: tfjs-node-gpu (libtensorflow 2.9.1: CUDA 11.2, cuDNN 8.1)');
   out.push(`  nvidia-smi         ${g.nvidiaSmi.found ? (g.nvidiaSmi.gpus.length ? g.nvidiaSmi.gpus.join('; ') : g.nvidiaSmi.error) : 'not found on PATH'}`);
   out.push(`  GPU device files   ${g.deviceFiles.length ? g.deviceFiles.join(', ') : 'none (/dev/nvidia0 does not exist)'}`);
   out.push(`  LD_LIBRARY_PATH    ${g.ldLibraryPath || '(not set)'}`);
   for (const lib of [g.driver, ...g.libraries]) out.push(`  ${libraryLine(lib)}`);
   out.push(g.usable ? '  => the GPU path can be used' : `  => the GPU path cannot be used: ${g.problems.join('; ')}`);
   if (g.nvidiaSmi.output) out.push('', '  nvidia-smi says:', ...g.nvidiaSmi.output.split('\n').map((l) => `    ${l}`));
-  const o = report.onnxruntime;
-  out.push('', 'ONNX Runtime (onnxruntime-node)');
-  if (!o.installed || o.error) out.push(`  ${o.error}`);
-  if (o.installed && o.version) {
-    const bundled = o.providers.filter((p) => p.bundled).map((p) => p.name);
-    const notBundled = o.providers.filter((p) => !p.bundled).map((p) => p.name);
-    out.push(`  version ${o.version}; execution providers bundled: ${bundled.join(', ') || 'none'}${notBundled.length ? `; not bundled (need onnxruntime-node's install script): ${notBundled.join(', ')}` : ''}`);
-  }
   const j = report.jupyter;
   out.push('', 'Jupyter');
   if (j.found) {
@@ -353,16 +431,15 @@ export function reportToHtml(report: DoctorReport): string {
     '<h4>TensorFlow.js backends, in the order tried</h4>',
     table(report.backend.candidates.map((c) => [e(c.name), c.status === 'chosen' ? '<b>chosen</b>' : e(c.status), e(candidateDetail(c).replace(/^:? ?/, ''))])),
   );
+  parts.push(`<h4>ONNX Runtime (runs the frozen layers)</h4><pre>${e(onnxLines(report).slice(1).map((l) => l.replace(/^  /, '')).join('\n'))}</pre>`);
   const g = report.gpu;
   parts.push(
-    '<h4>CUDA GPU for tfjs-node-gpu (libtensorflow 2.9.1: CUDA 11.2, cuDNN 8.1)</h4>',
+    '<h4>Legacy CUDA route: tfjs-node-gpu (libtensorflow 2.9.1: CUDA 11.2, cuDNN 8.1)</h4>',
     `<p>nvidia-smi: ${e(g.nvidiaSmi.found ? g.nvidiaSmi.gpus.join('; ') || g.nvidiaSmi.error || '' : 'not found on PATH')}; LD_LIBRARY_PATH: <code>${e(g.ldLibraryPath || '(not set)')}</code></p>`,
     table([g.driver, ...g.libraries].map((l) => [`<code>${e(l.soname)}</code>`, e(l.role), l.loads ? `found ${e(l.path ?? '')}` : `<b>missing</b>: ${e(l.fix ?? '')}`])),
     `<p>${g.usable ? 'The GPU path can be used.' : `The GPU path cannot be used: ${e(g.problems.join('; '))}`}</p>`,
   );
   if (g.nvidiaSmi.output) parts.push(`<pre>${e(g.nvidiaSmi.output)}</pre>`);
-  const o = report.onnxruntime;
-  parts.push('<h4>ONNX Runtime</h4>', `<p>${e(o.error ?? `onnxruntime-node ${o.version}: ${o.providers.map((p) => `${p.name}${p.bundled ? '' : ' (not bundled)'}`).join(', ')}`)}</p>`);
   const j = report.jupyter;
   const k = j.kernelspec;
   parts.push(
@@ -387,9 +464,11 @@ export async function doctor(options: DoctorOptions = {}): Promise<void> {
 const USAGE = `Usage: tslab-dl doctor [--json]
 
 Checks Node, npm, tslab, TypeScript and TensorFlow.js versions; each TensorFlow.js backend
-(tfjs-node-gpu, tfjs-node, wasm, cpu) and the one chosen; for the GPU path, nvidia-smi and the
-CUDA/cuDNN libraries libtensorflow needs, with the fix for each missing one; onnxruntime-node and
-its execution providers; Jupyter and the tslab-dl kernelspec.
+(tfjs-node-gpu, webgpu, tfjs-node, wasm, cpu) and the one chosen; onnxruntime-node, its execution
+providers (CUDA, WebGPU, CPU) and the one that would run the frozen layers, with the Vulkan loader,
+drivers and WebGPU adapter the WebGPU provider needs; the legacy CUDA route (tfjs-node-gpu):
+nvidia-smi and the CUDA 11 / cuDNN 8 libraries libtensorflow needs; the fix for each missing
+piece; Jupyter and the tslab-dl kernelspec.
 
   --json   print the report as JSON
 Exit code 0 when a TensorFlow.js backend works, 1 when none does.

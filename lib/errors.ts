@@ -61,7 +61,7 @@ export class InterruptedError extends Error {
 export class BackendError extends Error {
   constructor(
     message: string,
-    readonly backend?: 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu',
+    readonly backend?: 'tfjs-node-gpu' | 'webgpu' | 'tfjs-node' | 'wasm' | 'cpu',
     options?: { cause?: unknown },
   ) {
     super(message, options);

@@ -60,7 +60,7 @@ export * from './data';
 export { downloadFile, md5File } from './download';
 export type { DownloadOptions, DownloadResult } from './download';
 export { lessonSettings } from './lesson/settings';
-export { lessonMode, whereItRuns } from './lesson/mode';
+export { lessonMode, whereItRuns, decideWhereItRuns } from './lesson/mode';
 export type { LessonModeOptions } from './lesson/mode';
 export { inLessonMode } from './lesson/environment';
 export { recordResult, compareResults, readResults, resultsFolder } from './lesson/results';

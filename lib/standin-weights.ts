@@ -22,7 +22,8 @@ import * as tf from '@tensorflow/tfjs';
 import * as applications from './applications';
 import { ApplicationArgs } from './applications/imagenet_utils';
 import { ValueError } from './errors';
-import { fingerprintTensor } from './features/fingerprint';
+import { fingerprintTensorAsync } from './features/fingerprint';
+import { canReadSync } from './tensor-reads';
 import { upscale } from './layers/upscale';
 import { runLayerwise } from './layerwise';
 import { saveRandomState, setRandomSeed } from './random';
@@ -67,7 +68,7 @@ export async function standInWeights(model: StandInModel, options: StandInOption
     throw new ValueError(`standInWeights: options.images must be a non-empty batch of RGB images [n, height, width, 3]. Received ${images instanceof tf.Tensor ? `a tensor of shape [${images.shape}]` : typeof images}.`);
   }
   const sample = images.slice(0, Math.min(calibrationImages, images.shape[0]));
-  const key = createHash('sha256').update(`${fingerprintTensor(sample)}|${size}|${seed}`).digest('hex').slice(0, 16);
+  const key = createHash('sha256').update(`${await fingerprintTensorAsync(sample)}|${size}|${seed}`).digest('hex').slice(0, 16);
   const folder = options.folder ?? path.join(tslabCacheDir(), 'standin');
   const file = path.join(folder, `${name.toLowerCase()}_standin_${key}_notop.h5`);
   if (fs.existsSync(file)) {
@@ -150,6 +151,7 @@ function isPositivelyHomogeneous(layer: tf.layers.Layer): boolean {
 
 /** Scales the layer's kernel and bias by 1 / RMS(y), and y with them (exact for ReLU). */
 function scaleToUnitRms(layer: tf.layers.Layer, y: tf.Tensor): tf.Tensor {
+  if (!canReadSync()) return scaleToUnitRmsOnDevice(layer, y);
   const rmsTensor = tf.tidy(() => tf.sqrt(tf.mean(tf.square(y))));
   const rms = rmsTensor.dataSync()[0];
   rmsTensor.dispose();
@@ -164,5 +166,29 @@ function scaleToUnitRms(layer: tf.layers.Layer, y: tf.Tensor): tf.Tensor {
   }
   const scaled = tf.div(y, rms);
   y.dispose();
+  return scaled;
+}
+
+/**
+ * {@link scaleToUnitRms} without reading the RMS (webgpu cannot read a result computed on the GPU
+ * synchronously, lib/tensor-reads.ts): divides by it where it is positive and finite, else by 1,
+ * which changes nothing, as the synchronous version leaves such a layer alone.
+ */
+function scaleToUnitRmsOnDevice(layer: tf.layers.Layer, y: tf.Tensor): tf.Tensor {
+  const divisor = tf.tidy(() => {
+    const rms = tf.sqrt(tf.mean(tf.square(y)));
+    return tf.where(tf.logicalAnd(tf.greater(rms, 0), tf.isFinite(rms)), rms, tf.onesLike(rms));
+  });
+  for (const suffix of ['kernel', 'bias']) {
+    const w = weightNamed(layer, suffix);
+    if (w) {
+      const scaled = tf.div(w.read(), divisor);
+      w.write(scaled);
+      scaled.dispose();
+    }
+  }
+  const scaled = tf.div(y, divisor);
+  y.dispose();
+  divisor.dispose();
   return scaled;
 }

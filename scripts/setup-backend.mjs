@@ -1,46 +1,54 @@
 #!/usr/bin/env node
 // Opt-in native backends: `npm run setup:gpu` adds @tensorflow/tfjs-node-gpu, `npm run setup:native`
-// adds @tensorflow/tfjs-node, each allowed to run its install script (which downloads libtensorflow).
+// adds @tensorflow/tfjs-node, each allowed to run its install script (which downloads libtensorflow);
+// `npm run setup:cuda` fetches ONNX Runtime's CUDA provider for onnxruntime-node (scripts/setup-ort-cuda.mjs).
 //
 // npm 11 runs no dependency install script unless package.json lists the package under
 // `allowScripts`, so we add that entry, then `npm install` the package. If anything fails,
 // package.json, package-lock.json and node_modules are put back exactly as they were: a plain
 // `npm install` must never need these packages.
 //
-//   node scripts/setup-backend.mjs gpu|native [--dry-run] [--project DIR]
+//   node scripts/setup-backend.mjs gpu|native|cuda [--dry-run] [--project DIR] [--force]
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CudaSetupError, setupOrtCuda } from './setup-ort-cuda.mjs';
 
 const TFJS_VERSION = '4.22.0';
 const TARGETS = {
   gpu: { pkg: '@tensorflow/tfjs-node-gpu', other: '@tensorflow/tfjs-node', what: 'the CUDA GPU backend' },
   native: { pkg: '@tensorflow/tfjs-node', other: '@tensorflow/tfjs-node-gpu', what: 'the native CPU backend' },
 };
-const USAGE = `Usage: node scripts/setup-backend.mjs gpu|native [--dry-run] [--project DIR]
+const USAGE = `Usage: node scripts/setup-backend.mjs gpu|native|cuda [--dry-run] [--project DIR] [--force]
 
-  gpu       add ${TARGETS.gpu.pkg}@${TFJS_VERSION} (CUDA 11.2 + cuDNN 8.1, Linux x64)
+  gpu       add ${TARGETS.gpu.pkg}@${TFJS_VERSION} (legacy route: CUDA 11.2 + cuDNN 8.1, Linux x64)
   native    add ${TARGETS.native.pkg}@${TFJS_VERSION} (libtensorflow on the CPU)
+  cuda      fetch ONNX Runtime's CUDA provider for onnxruntime-node (Linux x64, NVIDIA driver,
+            CUDA 12 runtime and cuDNN 9): the frozen layers then run on CUDA
   --dry-run       say what would be done, change nothing
   --project DIR   the project to change (default: the tslab-dl folder this script is in)
+  --force         cuda: download even where the NVIDIA driver (libcuda.so.1) does not load
 `;
 
 class SetupError extends Error {}
 
+const ALL_TARGETS = [...Object.keys(TARGETS), 'cuda'];
+
 function parseArgs(argv) {
-  const options = { target: undefined, dryRun: false, project: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..') };
+  const options = { target: undefined, dryRun: false, force: false, project: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..') };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--dry-run') options.dryRun = true;
+    else if (arg === '--force') options.force = true;
     else if (arg === '--project') {
       if (!argv[i + 1]) throw new SetupError(`--project needs a folder.\n\n${USAGE}`);
       options.project = path.resolve(argv[++i]);
     } else if (arg === '--help' || arg === '-h') options.help = true;
-    else if (!options.target && arg in TARGETS) options.target = arg;
+    else if (!options.target && ALL_TARGETS.includes(arg)) options.target = arg;
     else throw new SetupError(`unknown argument ${JSON.stringify(arg)}.\n\n${USAGE}`);
   }
-  if (!options.help && !options.target) throw new SetupError(`say which backend to add: gpu or native.\n\n${USAGE}`);
+  if (!options.help && !options.target) throw new SetupError(`say which backend to add: gpu, native or cuda.\n\n${USAGE}`);
   return options;
 }
 
@@ -159,6 +167,12 @@ async function main(argv) {
     process.stdout.write(USAGE);
     return 0;
   }
+  if (options.target === 'cuda') {
+    if (!fs.existsSync(path.join(options.project, 'package.json'))) {
+      throw new SetupError(`${path.join(options.project, 'package.json')} does not exist: pass --project <folder with package.json>.`);
+    }
+    return setupOrtCuda(options);
+  }
   const { pkg, other, what } = TARGETS[options.target];
   const spec = `${pkg}@${TFJS_VERSION}`;
   const project = options.project;
@@ -257,7 +271,8 @@ async function main(argv) {
 main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (e) => {
-    process.stderr.write(`setup-backend: ${e instanceof SetupError ? e.message : e?.stack ?? e}\n`);
-    process.exitCode = e instanceof SetupError ? 2 : 1;
+    const known = e instanceof SetupError || e instanceof CudaSetupError;
+    process.stderr.write(`setup-backend: ${known ? e.message : e?.stack ?? e}\n`);
+    process.exitCode = known ? 2 : 1;
   },
 );

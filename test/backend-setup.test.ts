@@ -58,10 +58,10 @@ describe('setup-backend.mjs', () => {
   test('arguments are checked first: the target, --project, an explicit denial in allowScripts', () => {
     let r = runSetup([]);
     assert.equal(r.code, 2);
-    assert.match(r.out, /say which backend to add: gpu or native/);
-    r = runSetup(['cuda']);
+    assert.match(r.out, /say which backend to add: gpu, native or cuda/);
+    r = runSetup(['cuda12']);
     assert.equal(r.code, 2);
-    assert.match(r.out, /unknown argument "cuda"/);
+    assert.match(r.out, /unknown argument "cuda12"/);
     r = runSetup(['gpu', '--project', '/nonexistent/project']);
     assert.equal(r.code, 2);
     assert.match(r.out, /\/nonexistent\/project\/package\.json does not exist: pass --project <folder with package\.json>\./);

@@ -104,8 +104,11 @@ describe('choosing the backend', () => {
     assert.equal(info.requestedBy, 'default');
     assert.equal(info.tfjsVersion, '4.22.0');
     assert.deepEqual(info.candidates.map((c) => c.name), [...BACKEND_ORDER]);
-    const [gpu, native, wasm, cpu] = info.candidates;
+    const [gpu, webgpu, native, wasm, cpu] = info.candidates;
     assert.deepEqual([gpu.installed, gpu.usable], [false, false]);
+    // No hardware WebGPU adapter here (none, or a software one): not tried, with what was found.
+    assert.deepEqual([webgpu.installed, webgpu.version, webgpu.usable], [true, '4.22.0', undefined]);
+    assert.match(webgpu.reason!, /^no WebGPU adapter|^only a software WebGPU adapter/);
     assert.match(gpu.reason!, /@tensorflow\/tfjs-node-gpu is not installed \(`npm run setup:gpu` adds it\)/);
     assert.match(native.reason!, /@tensorflow\/tfjs-node is not installed \(`npm run setup:native` adds it\)/);
     assert.deepEqual([wasm.installed, wasm.version, wasm.usable, wasm.reason], [true, '4.22.0', true, undefined]);
@@ -143,7 +146,7 @@ describe('choosing the backend', () => {
   test('TSLAB_DL_BACKEND with an unknown name is a ValueError that names the value and the choices', async () => {
     await assert.rejects(ready({ env: { TSLAB_DL_BACKEND: 'cuda' } }), (e: Error) => {
       assert.ok(e instanceof ValueError);
-      assert.equal(e.message, 'TSLAB_DL_BACKEND must be one of tfjs-node-gpu, tfjs-node, wasm, cpu. Received "cuda".');
+      assert.equal(e.message, 'TSLAB_DL_BACKEND must be one of tfjs-node-gpu, webgpu, tfjs-node, wasm, cpu. Received "cuda".');
       return true;
     });
   });
@@ -207,7 +210,8 @@ describe('choosing the backend', () => {
       checkGpu: async () => GPU_PRESENT,
     });
     assert.equal(info.backend, 'wasm');
-    const [gpu, native] = info.candidates;
+    const gpu = info.candidates.find((c) => c.name === 'tfjs-node-gpu')!;
+    const native = info.candidates.find((c) => c.name === 'tfjs-node')!;
     assert.equal(gpu.usable, false);
     assert.match(gpu.reason!, /^loaded, but TensorFlow lists no GPU device, so it would silently run on the CPU\. /);
     assert.equal(tf.findBackendFactory('tensorflow'), null, 'the CPU-only tensorflow backend was left registered');

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as os from 'node:os';
 import { diagnose, doctor, DoctorReport, formatReport, main, probeNativePackage } from '../lib/doctor';
 import { KERNEL_HOOK, MimeBundle } from '../lib/display';
+import { lavapipeEnv } from './support/vulkan';
 
 const ROOT = path.resolve(__dirname, '..');
 const version = (pkg: string) => JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version as string;
@@ -81,6 +82,16 @@ describe('npx tslab-dl doctor', () => {
     }
     // ONNX Runtime and Jupyter.
     assert.match(text, new RegExp(`\\n  version ${version('onnxruntime-node').replace(/\./g, '\\.')}; execution providers bundled: cpu`));
+    // Its providers, the Vulkan side of WebGPU, and what runs the frozen layers.
+    assert.match(text, /\n  libvulkan\.so\.1     (found|missing)/);
+    assert.match(text, /\n  WebGPU adapter     /);
+    assert.match(text, /\n  provider cuda      /);
+    assert.match(text, /\n  provider cpu       usable: always available\n/);
+    assert.match(text, /\n  => the frozen layers run on: ONNX Runtime on /);
+    if (!fs.existsSync(path.join(ROOT, 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so'))) {
+      assert.match(text, /provider cuda      not usable: listed, but its library \(libonnxruntime_providers_cuda\.so\) is not installed\n +fix: `npm run setup:cuda` downloads it/);
+    }
+    assert.match(text, /\nLegacy CUDA route: tfjs-node-gpu \(libtensorflow 2\.9\.1: CUDA 11\.2, cuDNN 8\.1\)\n/);
     const listed = kernelspecListed();
     if (listed === true) assert.match(text, /kernelspec +tslab-dl installed in /);
     if (listed === false) assert.match(text, /kernelspec +tslab-dl not installed\n +no kernelspec named tslab-dl: run `npx tslab-dl install`/);
@@ -98,6 +109,7 @@ describe('npx tslab-dl doctor', () => {
     assert.equal(json.backend.usingGpu, false);
     assert.deepEqual(json.backend.candidates.map((c) => [c.name, c.status]), [
       ['tfjs-node-gpu', 'not installed'],
+      ['webgpu', 'not tried'],
       ['tfjs-node', 'not installed'],
       ['wasm', 'chosen'],
       ['cpu', 'not tried'],
@@ -113,6 +125,9 @@ describe('npx tslab-dl doctor', () => {
     assert.equal(json.gpu.usable, text.includes('=> the GPU path can be used'));
     assert.equal(json.onnxruntime.version, version('onnxruntime-node'));
     assert.ok(json.onnxruntime.providers.some((p) => p.name === 'cpu' && p.bundled));
+    assert.deepEqual(json.onnxruntime.routes.map((r) => r.name), ['cuda', 'webgpu', 'cpu']);
+    assert.ok(text.includes(`=> the frozen layers run on: ${json.onnxruntime.frozenLayers}\n`));
+    assert.equal(json.webgpu.loader.loads, text.includes('libvulkan.so.1     found'));
     assert.equal(json.jupyter.kernelspec.installed, kernelspecListed() ?? false);
   });
 
@@ -151,6 +166,32 @@ describe('npx tslab-dl doctor', () => {
     const report: DoctorReport = JSON.parse(r.stdout);
     assert.equal(report.ok, true);
     assert.ok(report.backend.chosen);
+  });
+});
+
+describe('the WebGPU route on a software Vulkan (lavapipe)', () => {
+  test('names the software adapter, says it is never chosen automatically, and that the CPU provider runs the frozen layers', (t) => {
+    const lavapipe = lavapipeEnv();
+    if (!lavapipe.env) return t.skip(lavapipe.missing);
+    const env = { ...lavapipe.env, TSLAB_DL_BACKEND: 'wasm', TSLAB_DL_EXECUTOR: '' };
+    const r = runDoctor([], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\n  Vulkan drivers     lvp_icd\.json \(from VK_DRIVER_FILES\); no NVIDIA ICD \(nvidia_icd\.json\)\n/);
+    assert.match(r.stdout, /\n  WebGPU adapter     llvmpipe: Mesa [^\n]* \(vendor mesa; software: never chosen automatically, executor 'onnx-webgpu' forces it\)\n/);
+    assert.match(r.stdout, /\n  provider webgpu    usable when forced \(a software adapter, see above\)\n/);
+    assert.match(r.stdout, /\n  => the frozen layers run on: ONNX Runtime on the CPU \(executor 'auto'\)\n/);
+    const json: DoctorReport = JSON.parse(runDoctor(['--json'], env).stdout);
+    assert.equal(json.webgpu.probe.adapter?.software, true);
+    assert.equal(json.onnxruntime.chosen, 'cpu');
+    const webgpu = json.onnxruntime.routes.find((x) => x.name === 'webgpu')!;
+    assert.deepEqual([webgpu.usable, webgpu.automatic], [true, false]);
+  });
+
+  test('TSLAB_DL_EXECUTOR forcing WebGPU: the doctor says the frozen layers run on the software adapter', (t) => {
+    const lavapipe = lavapipeEnv();
+    if (!lavapipe.env) return t.skip(lavapipe.missing);
+    const r = runDoctor([], { ...lavapipe.env, TSLAB_DL_BACKEND: 'wasm', TSLAB_DL_EXECUTOR: 'onnx-webgpu' });
+    assert.match(r.stdout, /\n  => the frozen layers run on: ONNX Runtime on WebGPU: llvmpipe[^\n]* \(software\) \(TSLAB_DL_EXECUTOR=onnx-webgpu\)\n/);
   });
 });
 

@@ -163,7 +163,7 @@ test('bad options are rejected by name', async () => {
   const { model } = lessonLikeModel();
   const split = splitFrozenPrefix(model)!;
   const x = tf.zeros([1, 8, 8, 3]);
-  await assert.rejects(frozenFeatures(split.prefix, x, { executor: 'gpu' as never }), /executor must be 'auto', 'tfjs' or 'onnx'. Received "gpu"/);
+  await assert.rejects(frozenFeatures(split.prefix, x, { executor: 'gpu' as never }), /executor must be 'auto', 'onnx', 'onnx-cuda', 'onnx-webgpu', 'onnx-cpu' or 'tfjs'\. Received "gpu"/);
   await assert.rejects(frozenFeatures(split.prefix, x, { cache: 'ram' as never }), /cache must be 'memory', 'disk' or false. Received "ram"/);
 });
 

@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { display, escapeXml, JUPYTER_DISPLAY, markShown, MimeBundle } from '../display';
 import { ValueError } from '../errors';
 import { encodePng } from '../png';
+import { canReadSync, valuesSync } from '../tensor-reads';
 import { writeFileAtomicSync } from './atomic';
 import { DOLLAR_STREET_CLASSES } from './dollarstreet';
 
@@ -50,10 +51,22 @@ export interface ImageGrid {
 
 const GAP = 4; // pixels between images in the grid PNG
 
+/**
+ * The values of the first `count` images, read synchronously. On webgpu a slice would be computed
+ * on the GPU, which that backend cannot read synchronously: the images' own values are read
+ * instead (there when they were made from data, as loadDollarStreet makes them), else the error
+ * says how to read them first (lib/tensor-reads.ts).
+ */
+function firstImages(images: tf.Tensor, count: number): ArrayLike<number> {
+  const [, h, w, channels] = images.shape;
+  if (canReadSync()) return tf.tidy(() => images.slice([0, 0, 0, 0], [count, h, w, channels]).dataSync());
+  return (valuesSync(images, 'showImages(images)') as tf.TypedArray).subarray(0, count * h * w * channels);
+}
+
 /** Pixels of the first `count` images as bytes 0..255, with the shape [count, h, w, channels]. */
 function imageBytes(images: tf.Tensor, count: number): { bytes: Uint8Array; h: number; w: number; channels: number; range: string } {
   const [, h, w, channels] = images.shape;
-  const values = tf.tidy(() => images.slice([0, 0, 0, 0], [count, h, w, channels]).dataSync());
+  const values = firstImages(images, count);
   let max = -Infinity;
   let min = Infinity;
   for (let i = 0; i < values.length; i++) {
@@ -82,7 +95,7 @@ function labelValues(labels: tf.Tensor | ArrayLike<number> | undefined, count: n
     if (labels.rank !== 1 && !(labels.rank === 2 && labels.shape[1] === 1)) {
       throw new ValueError(`showImages(labels): expected a tensor of shape [n] (one class index per image). Received shape [${labels.shape}].`);
     }
-    values = Array.from(labels.dataSync());
+    values = Array.from(valuesSync(labels, 'showImages(images, labels)') as tf.TypedArray);
   } else {
     values = Array.from(labels, Number);
   }

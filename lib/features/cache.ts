@@ -18,6 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 import { onBackendReset } from '../backend-reset';
 import { temporaryPathFor } from '../data/atomic';
 import { removeStaleTemporaryFilesSync } from '../stale-files';
+import { valuesSync } from '../tensor-reads';
 
 const FORMAT = 'tslab-dl-features/1';
 const MEMORY_ENTRIES = 8;
@@ -112,11 +113,19 @@ function checkEntry(bytes: Buffer): string | { header: Header; payload: Buffer }
   return { header, payload };
 }
 
-/** Stores `features` on disk under `key`, atomically. Throws the file-system error when it cannot. */
-export function toDisk(key: string, features: tf.Tensor, folder = featureCacheFolder()): string {
+/**
+ * Stores `features` on disk under `key`, atomically. Throws the file-system error when it cannot.
+ * `values`: the features' values when the caller has read them (asynchronously: on webgpu a
+ * synchronous read of a result computed on the GPU fails, lib/tensor-reads.ts).
+ */
+export function toDisk(
+  key: string,
+  features: tf.Tensor,
+  folder = featureCacheFolder(),
+  values: Float32Array = valuesSync(features, 'the feature cache (writing to disk)') as Float32Array,
+): string {
   fs.mkdirSync(folder, { recursive: true });
   removeStaleTemporaryFilesSync(folder);
-  const values = features.dataSync() as Float32Array;
   const payload = Buffer.from(new Float32Array(values).buffer);
   const header: Header = {
     format: FORMAT,
@@ -162,11 +171,17 @@ const unwritable = new Set<string>();
  * names it, the reason and TSLAB_DL_CACHE, and undefined: the caller keeps the features in memory.
  * Errors that are not the file system's are thrown.
  */
-export function toDiskIfWritable(key: string, features: tf.Tensor, folder = featureCacheFolder(), warn: (m: string) => void = console.warn): string | undefined {
+export function toDiskIfWritable(
+  key: string,
+  features: tf.Tensor,
+  folder = featureCacheFolder(),
+  warn: (m: string) => void = console.warn,
+  values?: Float32Array,
+): string | undefined {
   const resolved = path.resolve(folder);
   if (unwritable.has(resolved)) return undefined;
   try {
-    return toDisk(key, features, folder);
+    return toDisk(key, features, folder, values);
   } catch (e) {
     const error = e as NodeJS.ErrnoException;
     if (typeof error?.code !== 'string' || !(error.code.startsWith('E'))) throw e;

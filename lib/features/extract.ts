@@ -8,9 +8,11 @@ import { ValueError } from '../errors';
 import { Progress } from '../progress';
 import { fromDisk, fromMemory, toDiskIfWritable, toMemory } from './cache';
 import { onnxAvailable } from '../onnx';
+import { OnnxProvider, PROVIDER_ORDER } from '../onnx/providers';
 import { tfjsPredict } from '../train/tfjs-methods';
-import { fingerprintModel, fingerprintTensor } from './fingerprint';
-import { chooseExecutor, createPrefixRunner, Executor, ExecutorName, runPrefix } from './run';
+import { canReadSync } from '../tensor-reads';
+import { fingerprintModel, fingerprintModelAsync, fingerprintTensor, fingerprintTensorAsync } from './fingerprint';
+import { createPrefixRunner, Executor, ExecutorName, resolveRoute, routeTag, runPrefix } from './run';
 
 /** Where features may be kept: in memory (default), also on disk, or not at all. */
 export type FeatureCacheMode = 'memory' | 'disk' | false;
@@ -18,7 +20,11 @@ export type FeatureCacheMode = 'memory' | 'disk' | false;
 export interface FeatureOptions {
   /** Images per forward pass. Defaults to 32. */
   batchSize?: number;
-  /** Engine for the prefix: 'auto' (ONNX Runtime when installed, else tfjs), 'tfjs' or 'onnx'. Defaults to 'auto'. */
+  /**
+   * Engine for the prefix: 'auto' (ONNX Runtime on its best provider when installed, else tfjs),
+   * 'onnx', 'onnx-cuda', 'onnx-webgpu', 'onnx-cpu' or 'tfjs' (lib/features/run.ts). Defaults to
+   * $TSLAB_DL_EXECUTOR, else 'auto'.
+   */
   executor?: Executor;
   /** Defaults to 'memory'. */
   cache?: FeatureCacheMode;
@@ -37,15 +43,21 @@ export interface Features {
   source: 'computed' | 'memory' | 'disk';
   /** The engine that computed them; undefined when they came from a cache. */
   executor: ExecutorName | undefined;
+  /** The ONNX Runtime provider that computed them; undefined on tfjs or from a cache. */
+  provider: OnnxProvider | undefined;
   /** Frees the features unless a cache owns them. */
   release(): void;
 }
 
 const CACHE_MODES: readonly FeatureCacheMode[] = ['memory', 'disk', false];
 
-/** The cache key of the outputs of a prefix (by its fingerprint) for an input (by its fingerprint) on an engine. */
-function cacheKey(prefixFingerprint: string, inputFingerprint: string, engine: ExecutorName): string {
-  return createHash('sha256').update(`${prefixFingerprint}|${inputFingerprint}|${engine}`).digest('hex');
+/**
+ * The cache key of the outputs of a prefix (by its fingerprint) for an input (by its fingerprint)
+ * on an engine and provider (`routeTag`: 'tfjs', 'onnx-cpu', 'onnx-webgpu', 'onnx-cuda'): a GPU's
+ * float results differ from the CPU's in the last bits, so each keeps its own.
+ */
+function cacheKey(prefixFingerprint: string, inputFingerprint: string, tag: string): string {
+  return createHash('sha256').update(`${prefixFingerprint}|${inputFingerprint}|${tag}`).digest('hex');
 }
 
 /** The cache entry of output `i` of a prefix whose key is `key`. */
@@ -71,14 +83,15 @@ function fromCache(key: string, outputs: number, read: (key: string) => tf.Tenso
 /**
  * Hands freshly computed outputs to the caches: each to the disk (which only warns when its folder
  * cannot be written), then to memory, which owns it from then on, whatever the disk did: an
- * unexpected error is thrown only once every output is owned, so nothing leaks.
+ * unexpected error is thrown only once every output is owned, so nothing leaks. `values`: the
+ * outputs' values, read asynchronously by an async caller (else the disk cache reads them itself).
  */
-function cacheOutputs(key: string, outputs: tf.Tensor[], cache: FeatureCacheMode): void {
+function cacheOutputs(key: string, outputs: tf.Tensor[], cache: FeatureCacheMode, values?: Float32Array[]): void {
   let failure: unknown;
   outputs.forEach((t, i) => {
     if (cache === 'disk' && failure === undefined) {
       try {
-        toDiskIfWritable(entryKey(key, i), t);
+        toDiskIfWritable(entryKey(key, i), t, undefined, undefined, values?.[i]);
       } catch (e) {
         failure = e;
       }
@@ -94,12 +107,14 @@ export async function frozenFeatures(prefix: tf.LayersModel, x: tf.Tensor, optio
   if (!CACHE_MODES.includes(cache)) {
     throw new ValueError(`cache must be 'memory', 'disk' or false. Received ${JSON.stringify(options.cache)}.`);
   }
-  const executor = chooseExecutor(options.executor ?? 'auto');
+  const route = await resolveRoute(options.executor);
   const outputCount = prefix.outputs.length;
-  const result = (outputs: tf.Tensor[], source: Features['source'], engine: ExecutorName | undefined, release: () => void): Features =>
-    ({ features: outputs[0], outputs, source, executor: engine, release });
+  const result = (outputs: tf.Tensor[], source: Features['source'], engine: ExecutorName | undefined, release: () => void, provider?: OnnxProvider): Features =>
+    ({ features: outputs[0], outputs, source, executor: engine, provider, release });
 
-  const key = cache ? cacheKey(fingerprintModel(prefix), fingerprintTensor(x), executor.name) : undefined;
+  // Read asynchronously: on webgpu the weights and x may live on the GPU (lib/tensor-reads.ts).
+  const fingerprints = cache ? { prefix: await fingerprintModelAsync(prefix), input: await fingerprintTensorAsync(x) } : undefined;
+  const key = fingerprints && cacheKey(fingerprints.prefix, fingerprints.input, routeTag(route.engine, route.provider));
   if (key) {
     const inMemory = fromCache(key, outputCount, fromMemory);
     if (inMemory) {
@@ -117,8 +132,8 @@ export async function frozenFeatures(prefix: tf.LayersModel, x: tf.Tensor, optio
   }
 
   const n = x.shape[0];
-  const runner = await createPrefixRunner(prefix, executor.name);
-  for (const note of [executor.note, runner.note]) if (note) console.log(note);
+  const runner = await createPrefixRunner(prefix, route);
+  for (const note of [route.note, runner.note]) if (note) console.log(note);
   const progress = new Progress(options.label ?? 'Frozen features', n, { unit: 'images' });
   let outputs: tf.Tensor[];
   try {
@@ -132,32 +147,44 @@ export async function frozenFeatures(prefix: tf.LayersModel, x: tf.Tensor, optio
   } finally {
     await runner.dispose();
   }
-  progress.finish(`on ${executor.name}`);
+  progress.finish(`on ${runner.name}`);
   featureStats.computed++;
   featureStats.imagesComputed += n;
-  if (!key) return result(outputs, 'computed', executor.name, () => outputs.forEach((t) => t.dispose()));
-  cacheOutputs(key, outputs, cache);
-  return result(outputs, 'computed', executor.name, () => {});
+  if (!fingerprints) return result(outputs, 'computed', runner.engine, () => outputs.forEach((t) => t.dispose()), runner.provider);
+  let values: Float32Array[] | undefined;
+  try {
+    values = cache === 'disk' ? await Promise.all(outputs.map((t) => t.data() as Promise<Float32Array>)) : undefined;
+  } catch (e) {
+    outputs.forEach((t) => t.dispose());
+    throw e;
+  }
+  // Under the provider that really ran (a GPU one may have fallen back to the CPU).
+  cacheOutputs(cacheKey(fingerprints.prefix, fingerprints.input, routeTag(runner.engine, runner.provider)), outputs, cache, values);
+  return result(outputs, 'computed', runner.engine, () => {}, runner.provider);
 }
 
 /**
  * The outputs of `prefix` for `x`, synchronously, for tfjs' synchronous `model.predict` and
  * `model.evaluate`: from the caches (features any engine computed, e.g. ONNX Runtime during fit),
  * or computed now on tfjs (ONNX Runtime only runs asynchronously) and cached like the others.
+ * On webgpu the caches are skipped (their keys need the weights' and inputs' values, which that
+ * backend cannot read synchronously): the prefix runs on tfjs every time.
  */
 export function frozenFeaturesSync(prefix: tf.LayersModel, x: tf.Tensor, options: Omit<FeatureOptions, 'executor'> = {}): Features {
   const cache = options.cache ?? 'memory';
   if (!CACHE_MODES.includes(cache)) {
     throw new ValueError(`cache must be 'memory', 'disk' or false. Received ${JSON.stringify(options.cache)}.`);
   }
+  if (cache !== false && !canReadSync()) return frozenFeaturesSync(prefix, x, { ...options, cache: false });
   const outputCount = prefix.outputs.length;
   const result = (outputs: tf.Tensor[], source: Features['source'], engine: ExecutorName | undefined, release: () => void): Features =>
-    ({ features: outputs[0], outputs, source, executor: engine, release });
+    ({ features: outputs[0], outputs, source, executor: engine, provider: undefined, release });
   const fingerprints = cache ? { prefix: fingerprintModel(prefix), input: fingerprintTensor(x) } : undefined;
   if (fingerprints) {
-    const engines: ExecutorName[] = onnxAvailable() ? ['onnx', 'tfjs'] : ['tfjs'];
-    for (const engine of engines) {
-      const key = cacheKey(fingerprints.prefix, fingerprints.input, engine);
+    // Whatever computed them: ONNX Runtime on any provider, or tfjs.
+    const tags = [...(onnxAvailable() ? PROVIDER_ORDER.map((p) => routeTag('onnx', p)) : []), 'tfjs'];
+    for (const tag of tags) {
+      const key = cacheKey(fingerprints.prefix, fingerprints.input, tag);
       const inMemory = fromCache(key, outputCount, fromMemory);
       if (inMemory) {
         featureStats.memoryHits++;

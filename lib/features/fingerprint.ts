@@ -5,17 +5,29 @@
  */
 import { createHash, Hash } from 'crypto';
 import * as tf from '@tensorflow/tfjs';
+import { valuesSync } from '../tensor-reads';
 
-function hashTensorInto(hash: Hash, tensor: tf.Tensor): void {
+type Values = Float32Array | Int32Array | Uint8Array;
+
+function hashValuesInto(hash: Hash, tensor: tf.Tensor, values: Values): void {
   hash.update(`${tensor.dtype}[${tensor.shape.join(',')}]`);
-  const values = tensor.dataSync() as Float32Array | Int32Array | Uint8Array;
   hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
 }
 
-/** sha256 of a tensor's dtype, shape and values. */
+/**
+ * sha256 of a tensor's dtype, shape and values, read synchronously: on webgpu only for values on
+ * the CPU (lib/tensor-reads.ts); async code uses {@link fingerprintTensorAsync}, the same digest.
+ */
 export function fingerprintTensor(tensor: tf.Tensor): string {
   const hash = createHash('sha256');
-  hashTensorInto(hash, tensor);
+  hashValuesInto(hash, tensor, valuesSync(tensor, 'fingerprintTensor (the feature cache)') as Values);
+  return hash.digest('hex');
+}
+
+/** {@link fingerprintTensor}, reading the values asynchronously: works on every backend. */
+export async function fingerprintTensorAsync(tensor: tf.Tensor): Promise<string> {
+  const hash = createHash('sha256');
+  hashValuesInto(hash, tensor, (await tensor.data()) as Values);
   return hash.digest('hex');
 }
 
@@ -35,16 +47,35 @@ function withoutNames(value: unknown): unknown {
  */
 export function fingerprintModel(model: tf.LayersModel): string {
   const hash = createHash('sha256');
+  for (const [layer, description] of layerDescriptions(model)) {
+    hash.update(description);
+    for (const weight of layer.weights) {
+      hashValuesInto(hash, weight.read(), valuesSync(weight.read(), 'fingerprintModel (the feature cache)') as Values);
+    }
+  }
+  return hash.digest('hex');
+}
+
+/** {@link fingerprintModel}, reading the weights asynchronously: works on every backend. */
+export async function fingerprintModelAsync(model: tf.LayersModel): Promise<string> {
+  const hash = createHash('sha256');
+  for (const [layer, description] of layerDescriptions(model)) {
+    hash.update(description);
+    for (const weight of layer.weights) hashValuesInto(hash, weight.read(), (await weight.read().data()) as Values);
+  }
+  return hash.digest('hex');
+}
+
+/** Each layer with its class, configuration (names removed) and inbound layers (by position), as hashed. */
+function layerDescriptions(model: tf.LayersModel): [tf.layers.Layer, string][] {
   const position = new Map(model.layers.map((layer, i) => [layer, i]));
   // Only this model's applications of a layer: a layer applied again elsewhere (a rebuilt head, a
   // model after an augmentation step) gains nodes that must not change what this model computes.
   const own = (model as unknown as { containerNodes: Set<string> }).containerNodes;
-  for (const layer of model.layers) {
+  return model.layers.map((layer) => {
     const inbound = (layer as unknown as { inboundNodes: { inboundLayers: tf.layers.Layer[] }[] }).inboundNodes
       .filter((_, index) => own.has(`${layer.name}_ib-${index}`))
       .flatMap((node) => node.inboundLayers.map((l) => position.get(l) ?? -1));
-    hash.update(JSON.stringify([layer.getClassName(), withoutNames(layer.getConfig()), inbound]));
-    for (const weight of layer.weights) hashTensorInto(hash, weight.read());
-  }
-  return hash.digest('hex');
+    return [layer, JSON.stringify([layer.getClassName(), withoutNames(layer.getConfig()), inbound])];
+  });
 }

@@ -1,17 +1,32 @@
 /**
  * Running a frozen prefix batch by batch on an inference engine: ONNX Runtime (much faster on
- * CPUs, lib/onnx) when it is installed, or TensorFlow.js itself.
+ * CPUs, lib/onnx; on a GPU through its CUDA or WebGPU provider, lib/onnx/providers.ts) when it is
+ * installed, or TensorFlow.js itself.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ValueError } from '../errors';
 import { createOnnxExecutor, onnxAvailable, onnxRuntimeInfo } from '../onnx';
+import { chooseOnnxProvider, OnnxProvider } from '../onnx/providers';
 
-export type Executor = 'auto' | 'tfjs' | 'onnx';
+/**
+ * The engine for a frozen prefix: 'auto' (ONNX Runtime on its best provider when it loads, else
+ * tfjs), 'onnx' (ONNX Runtime, best provider: CUDA, a hardware WebGPU adapter, else the CPU),
+ * 'onnx-cuda' / 'onnx-webgpu' / 'onnx-cpu' (ONNX Runtime on that provider, or an error saying why
+ * not), 'tfjs'.
+ */
+export type Executor = 'auto' | 'onnx' | 'onnx-cuda' | 'onnx-webgpu' | 'onnx-cpu' | 'tfjs';
+/** The engine that computed something. */
 export type ExecutorName = 'tfjs' | 'onnx';
+/** An executor once 'auto' is decided. */
+export type ChosenExecutor = Exclude<Executor, 'auto'>;
 
 export interface PrefixRunner {
-  name: ExecutorName;
-  /** One line on how the prefix runs (e.g. which layers fell back to tfjs), or undefined. */
+  /** What runs the prefix, in a few words: 'tfjs', 'ONNX Runtime, CPU', 'ONNX Runtime, WebGPU: NVIDIA H200 (hardware)'. */
+  name: string;
+  engine: ExecutorName;
+  /** The ONNX Runtime provider that runs it; undefined on tfjs. */
+  provider?: OnnxProvider;
+  /** One line on how the prefix runs (layers that fell back to tfjs, a GPU provider that failed), or undefined. */
   note?: string;
   /** Runs one batch; the result is one new tensor per output of the prefix, owned by the caller. */
   runBatch(batch: tf.Tensor): Promise<tf.Tensor[]>;
@@ -24,25 +39,73 @@ export interface PrefixRunner {
   dispose(): Promise<void>;
 }
 
-const EXECUTORS: readonly Executor[] = ['auto', 'tfjs', 'onnx'];
+export const EXECUTORS: readonly Executor[] = ['auto', 'onnx', 'onnx-cuda', 'onnx-webgpu', 'onnx-cpu', 'tfjs'];
+const LIST = `'auto', 'onnx', 'onnx-cuda', 'onnx-webgpu', 'onnx-cpu' or 'tfjs'`;
+const FORCED: Partial<Record<ChosenExecutor, OnnxProvider>> = { 'onnx-cuda': 'cuda', 'onnx-webgpu': 'webgpu', 'onnx-cpu': 'cpu' };
 
-/** The engine `executor` stands for here: 'auto' is ONNX Runtime when it loads, else tfjs. */
-export function chooseExecutor(executor: Executor): { name: ExecutorName; note?: string } {
-  if (!EXECUTORS.includes(executor)) {
-    throw new ValueError(`executor must be 'auto', 'tfjs' or 'onnx'. Received ${JSON.stringify(executor)}.`);
+/** $TSLAB_DL_EXECUTOR, the executor when the caller names none (or 'auto'); undefined when unset. */
+export function executorFromEnvironment(): Executor | undefined {
+  const value = process.env.TSLAB_DL_EXECUTOR;
+  if (value === undefined || value === '') return undefined;
+  if (!EXECUTORS.includes(value as Executor)) {
+    throw new ValueError(`TSLAB_DL_EXECUTOR must be ${LIST}. Received ${JSON.stringify(value)}: fix or unset it in the shell that starts Jupyter or node.`);
   }
-  if (executor === 'tfjs') return { name: 'tfjs' };
-  if (onnxAvailable()) return { name: 'onnx' };
-  const reason = onnxRuntimeInfo().reason;
-  if (executor === 'onnx') throw new ValueError(`executor 'onnx' cannot be used: ${reason}. Use executor: 'tfjs' or 'auto'.`);
-  return { name: 'tfjs', note: `Running the frozen layers on tfjs: ${reason}.` };
+  return value as Executor;
 }
 
-/** Prepares `prefix` to run on the engine `name` (for ONNX: translates it and opens a session). */
-export async function createPrefixRunner(prefix: tf.LayersModel, name: ExecutorName): Promise<PrefixRunner> {
-  if (name === 'tfjs') {
+/**
+ * The executor `executor` stands for here (no executor, or 'auto': $TSLAB_DL_EXECUTOR when set),
+ * decided without probing devices: 'auto' is ONNX Runtime when it loads, else tfjs with a note.
+ */
+export function chooseExecutor(executor?: Executor): { name: ChosenExecutor; engine: ExecutorName; note?: string } {
+  if (executor !== undefined && !EXECUTORS.includes(executor)) {
+    throw new ValueError(`executor must be ${LIST}. Received ${JSON.stringify(executor)}.`);
+  }
+  const wanted = executor === undefined || executor === 'auto' ? (executorFromEnvironment() ?? 'auto') : executor;
+  if (wanted === 'tfjs') return { name: 'tfjs', engine: 'tfjs' };
+  if (onnxAvailable()) return { name: wanted === 'auto' ? 'onnx' : wanted, engine: 'onnx' };
+  const reason = onnxRuntimeInfo().reason;
+  if (wanted !== 'auto') throw new ValueError(`executor '${wanted}' cannot be used: ${reason}. Use executor: 'tfjs' or 'auto'.`);
+  return { name: 'tfjs', engine: 'tfjs', note: `Running the frozen layers on tfjs: ${reason}.` };
+}
+
+/** An executor with its provider decided: what the feature cache keys on. */
+export interface Route {
+  name: ChosenExecutor;
+  engine: ExecutorName;
+  /** The ONNX Runtime provider it will ask for first; undefined on tfjs. */
+  provider?: OnnxProvider;
+  note?: string;
+}
+
+/**
+ * Decides the provider too (probing the WebGPU adapter and the CUDA library once per process):
+ * a forced provider that is not available here throws, naming it and what to do.
+ */
+export async function resolveRoute(executor?: Executor): Promise<Route> {
+  const chosen = chooseExecutor(executor);
+  if (chosen.engine === 'tfjs') return chosen;
+  const forced = FORCED[chosen.name];
+  const choice = await chooseOnnxProvider(forced ?? 'best', undefined, `executor '${chosen.name}'`);
+  return { ...chosen, provider: choice.provider };
+}
+
+/** The tag of an engine and provider in cache keys: 'tfjs', 'onnx-cpu', 'onnx-webgpu', 'onnx-cuda'. */
+export function routeTag(engine: ExecutorName, provider?: OnnxProvider): string {
+  return engine === 'tfjs' ? 'tfjs' : `onnx-${provider ?? 'cpu'}`;
+}
+
+/**
+ * Prepares `prefix` to run on `route` (an executor, resolved here, or a resolved route). For ONNX:
+ * translates it and opens a session; 'onnx' may fall back from a GPU provider to the next one
+ * (the runner's note says why), a forced provider throws instead.
+ */
+export async function createPrefixRunner(prefix: tf.LayersModel, route: ChosenExecutor | Route): Promise<PrefixRunner> {
+  const resolved = typeof route === 'string' ? await resolveRoute(route) : route;
+  if (resolved.engine === 'tfjs') {
     return {
-      name,
+      name: 'tfjs',
+      engine: 'tfjs',
       runBatch: async (batch) => {
         const out = prefix.predictOnBatch(batch);
         return Array.isArray(out) ? out : [out];
@@ -50,10 +113,14 @@ export async function createPrefixRunner(prefix: tf.LayersModel, name: ExecutorN
       dispose: async () => {},
     };
   }
-  const onnx = await createOnnxExecutor(prefix);
+  const forced = FORCED[resolved.name];
+  const onnx = await createOnnxExecutor(prefix, { provider: forced ?? 'best' });
+  const notes = [onnx.untranslated.length > 0 ? onnx.note : undefined, onnx.fellBack ? onnx.providerNote : undefined].filter(Boolean);
   return {
-    name,
-    note: onnx.untranslated.length > 0 ? onnx.note : undefined,
+    name: `ONNX Runtime, ${onnx.providerLabel}`,
+    engine: 'onnx',
+    provider: onnx.provider,
+    note: notes.length > 0 ? notes.join(' ') : undefined,
     runBatch: (batch) => onnx.runAll(batch, { batchSize: batch.shape[0] }),
     runAll: (x, batchSize, onBatch) => {
       let done = 0;

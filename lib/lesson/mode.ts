@@ -16,6 +16,7 @@
 import { backendInfo, ready } from '../backend';
 import { inNotebook } from '../display';
 import { onnxRuntimeInfo } from '../onnx';
+import { chooseOnnxProvider, decidedOnnxProvider, providerLabel } from '../onnx/providers';
 import { describeLessonEnvironment, setLessonMode } from './environment';
 
 export interface LessonModeOptions {
@@ -26,24 +27,44 @@ export interface LessonModeOptions {
 /**
  * One short line: the backend, and where the frozen layers run; a faster backend that is
  * installed but failed is named, with where to read why (the rest: `backendInfo()`, `doctor()`).
+ * A GPU is named: the webgpu backend's adapter (software ones say so), ONNX Runtime's GPU provider
+ * once it has been decided ({@link decideWhereItRuns}).
  */
 export function whereItRuns(): string {
   const info = backendInfo();
   const onnx = onnxRuntimeInfo();
-  const frozen = onnx.available ? `ONNX Runtime ${onnx.version ?? ''}`.trim() : 'TensorFlow.js';
+  const provider = decidedOnnxProvider();
+  const onGpu = provider && provider.provider !== 'cpu' ? ` on ${providerLabel(provider.provider, provider.statuses)}` : '';
+  const frozen = onnx.available ? `${`ONNX Runtime ${onnx.version ?? ''}`.trim()}${onGpu}` : 'TensorFlow.js';
   const chosen = info.requestedBy === 'default' ? '' : ` (chosen by ${info.requestedBy})`;
   const failed = info.candidates.filter((c) => c.installed && c.usable === false).map((c) => c.name);
   const warning = failed.length ? ` ${failed.join(', ')} installed but not usable: \`await doctor()\` says why.` : '';
-  return `TensorFlow.js ${info.tfjsVersion} on ${info.backend}${info.usingGpu ? ' (GPU)' : ''}${chosen}; frozen layers on ${frozen}.${warning}`;
+  const adapter = info.backend === 'webgpu' ? info.webgpu?.adapter : undefined;
+  const device = adapter
+    ? ` (${adapter.description || adapter.device || 'unnamed adapter'}${adapter.software ? ': a software adapter, slower than wasm' : ', GPU'})`
+    : info.usingGpu
+      ? ' (GPU)'
+      : '';
+  return `TensorFlow.js ${info.tfjsVersion} on ${info.backend}${device}${chosen}; frozen layers on ${frozen}.${warning}`;
+}
+
+/**
+ * Starts the backend and decides ONNX Runtime's provider (it probes the GPU once per process),
+ * then returns {@link whereItRuns}' line.
+ */
+export async function decideWhereItRuns(): Promise<string> {
+  await ready();
+  if (onnxRuntimeInfo().available) await chooseOnnxProvider().catch(() => undefined);
+  return whereItRuns();
 }
 
 /** Turns lesson mode on (see the file comment) and says where the lesson runs. */
 export async function lessonMode({ on = true }: LessonModeOptions = {}): Promise<void> {
-  await ready();
+  const line = await decideWhereItRuns();
   setLessonMode(on);
   if (!on) return;
   // In the kernel the first cell already starts with this line.
-  if (!inNotebook()) console.log(whereItRuns());
+  if (!inNotebook()) console.log(line);
   const settings = describeLessonEnvironment();
   if (settings) console.log(settings);
 }

@@ -35,6 +35,7 @@ import { writeFileAtomicSync } from '../data/atomic';
 import { display, escapeXml, JUPYTER_DISPLAY, markShown, MimeBundle } from '../display';
 import { DataFileError, ValueError } from '../errors';
 import { INFERENCE_MODE } from '../layers/frozen';
+import { valuesSyncIfReadable } from '../tensor-reads';
 import { kerasCacheDir, tslabCacheDir } from '../weights/imagenet';
 import { inLessonMode, lessonEnvironment, rememberedTrainingImages } from './environment';
 
@@ -184,8 +185,10 @@ function lessonWeights(model: tf.LayersModel | undefined): string | undefined {
 
 function numberOf(value: unknown): number {
   if (typeof value === 'number') return value;
-  // A tfjs History may still hold scalar tensors before syncData().
-  const data = (value as { dataSync?: () => ArrayLike<number> } | null)?.dataSync?.();
+  // A tfjs History may still hold scalar tensors before syncData(); on webgpu one computed on
+  // the GPU cannot be read synchronously (lib/tensor-reads.ts), and counts as missing.
+  const tensor = value as { dataSync?: () => ArrayLike<number> } | null;
+  const data = typeof tensor?.dataSync === 'function' ? (valuesSyncIfReadable(tensor as { dataSync(): never }) as ArrayLike<number> | undefined) : undefined;
   return data && data.length === 1 ? data[0] : NaN;
 }
 

@@ -15,6 +15,7 @@ import { ValueError } from '../errors';
 import { foldBatchNormIntoConv } from './fold-batch-norm';
 import { flattenLayerGraph, LayerGraph, OutputSpec } from './layer-graph';
 import { encodeModel } from './model-proto';
+import { chooseOnnxProvider, describeProvider, markProviderFailed, OnnxProvider, ProviderChoice, providerLabel, ProviderProbes, providerName, providerSessionOptions } from './providers';
 import { defaultThreadCount, loadOnnxRuntime, ModuleLoader } from './runtime';
 import { translateLayerGraph, Translation, UntranslatedLayer } from './translate';
 
@@ -27,7 +28,17 @@ export interface OnnxExecutorOptions {
   output?: OutputSpec | OutputSpec[];
   /** Threads one inference uses. Defaults to the number of cores. */
   threads?: number;
-  /** onnxruntime execution providers, in order of preference. Defaults to ['cuda', 'cpu'] where CUDA is usable, else ['cpu']. */
+  /**
+   * The execution provider: 'best' (CUDA when `npm run setup:cuda` installed it and it loads, WebGPU
+   * on a hardware adapter, else the CPU; lib/onnx/providers.ts) or one by name, which must be usable
+   * here (a software WebGPU adapter may be forced). A GPU provider runs the whole graph or the
+   * session fails: with 'best' the executor then says why in `providerNote` and takes the next
+   * provider; a named one throws. Defaults to 'best'.
+   */
+  provider?: OnnxProvider | 'best';
+  /** How the providers are checked (tests). */
+  providerProbes?: Omit<ProviderProbes, 'loader'>;
+  /** Raw onnxruntime execution providers, in order, overriding `provider` (with ONNX Runtime's own CPU fallback). */
   executionProviders?: string[];
   /** Fold each BatchNormalization that follows a Conv into the Conv's weights. Defaults to true. */
   foldBatchNorm?: boolean;
@@ -75,8 +86,16 @@ export interface OnnxExecutor {
   readonly totalLayers: number;
   /** Layers that have no translation (the layers after them run on tfjs too). */
   readonly untranslated: UntranslatedLayer[];
-  /** Execution providers of the session ('cpu', or 'cuda' then 'cpu'); empty when all runs on tfjs. */
+  /** Execution providers of the session (e.g. ['webgpu']); empty when all runs on tfjs. */
   readonly providers: string[];
+  /** The provider that runs the graph; undefined when all runs on tfjs or `executionProviders` was given. */
+  readonly provider: OnnxProvider | undefined;
+  /** That provider in a few words: 'CPU', 'CUDA', 'WebGPU: NVIDIA H200 (hardware)'. */
+  readonly providerLabel: string;
+  /** One line: which provider runs the translated layers, and why not the one tried first if it failed. */
+  readonly providerNote: string;
+  /** Whether a GPU provider tried first could not create the session, so that the next one runs it. */
+  readonly fellBack: boolean;
   /** Size of the ONNX model in bytes (0 when all runs on tfjs). */
   readonly modelBytes: number;
   /** Conv+BatchNormalization pairs folded into one Conv. */
@@ -112,36 +131,83 @@ export async function createOnnxExecutor(model: tf.LayersModel, options: OnnxExe
   let folded = 0;
   let session: Ort.InferenceSession | undefined;
   let providers: string[] = [];
+  let provider: OnnxProvider | undefined;
+  let providerNote = 'tfjs runs every layer (nothing translated to ONNX)';
+  let label = 'none';
+  let fellBack = false;
   let modelBytes = 0;
-  let note = translation.note;
+  const note = translation.note;
   if (translation.graph) {
     let graph = translation.graph;
     if (options.foldBatchNorm ?? true) ({ graph, folded } = foldBatchNormIntoConv(graph));
     const bytes = encodeModel(graph);
     modelBytes = bytes.length;
-    const wanted = options.executionProviders ?? info.providers;
-    const sessionOptions = (eps: string[]): Ort.InferenceSession.SessionOptions => ({
-      executionProviders: eps,
+    const base = {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
-      executionMode: 'sequential',
+      executionMode: 'sequential' as const,
       graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
-      // Session config keys (onnxruntime_session_options_config_keys.h), passed through by onnxruntime-node.
-      extra: { session: { intra_op: { allow_spinning: options.spinning === false ? '0' : '1' } } },
       ...(options.profilePrefix === undefined ? {} : { enableProfiling: true, profileFilePrefix: options.profilePrefix }),
-    });
-    try {
-      session = await ort.InferenceSession.create(bytes, sessionOptions(wanted));
-      providers = wanted;
-    } catch (e) {
-      if (wanted.length === 1 && wanted[0] === 'cpu') throw e;
-      // A GPU provider that fails to start: say so and use the CPU.
-      session = await ort.InferenceSession.create(bytes, sessionOptions(['cpu']));
-      providers = ['cpu'];
-      note += ` (${wanted.join(', ')} failed: ${(e as Error).message.split('\n')[0]}; using the CPU)`;
+    };
+    // Session config keys (onnxruntime_session_options_config_keys.h), passed through by onnxruntime-node.
+    const spinning = { intra_op: { allow_spinning: options.spinning === false ? '0' : '1' } };
+    if (options.executionProviders) {
+      session = await ort.InferenceSession.create(bytes, { ...base, executionProviders: options.executionProviders, extra: { session: spinning } });
+      providers = options.executionProviders;
+      providerNote = `ONNX Runtime with the execution providers ${providers.join(', ')}`;
+      label = providers.join(', ');
+    } else {
+      const choice = await chooseOnnxProvider(options.provider ?? 'best', { loader: options.loader, ...options.providerProbes });
+      ({ session, provider, providerNote, fellBack, label } = await openSession(ort, bytes, choice, (p) => {
+        const { executionProviders, extra } = providerSessionOptions(p);
+        return { ...base, executionProviders, extra: { session: { ...spinning, ...extra?.session } } };
+      }));
+      providers = [provider];
     }
   }
-  return new Executor(ort, session, layerGraph, translation, { note, providers, modelBytes, folded, maxImagesPerCall, profiling: options.profilePrefix !== undefined });
+  return new Executor(ort, session, layerGraph, translation, {
+    note,
+    providers,
+    provider,
+    providerLabel: label,
+    providerNote,
+    fellBack,
+    modelBytes,
+    folded,
+    maxImagesPerCall,
+    profiling: options.profilePrefix !== undefined,
+  });
+}
+
+/**
+ * Opens the session on the chosen provider, else on each fallback in turn: a GPU provider that
+ * cannot take the whole graph (an operator it lacks, no device, a library missing) is named with
+ * ONNX Runtime's first line of explanation. A forced provider throws instead.
+ */
+async function openSession(
+  ort: typeof Ort,
+  bytes: Uint8Array,
+  choice: ProviderChoice,
+  optionsFor: (provider: OnnxProvider) => Ort.InferenceSession.SessionOptions,
+): Promise<{ session: Ort.InferenceSession; provider: OnnxProvider; providerNote: string; fellBack: boolean; label: string }> {
+  const failed: string[] = [];
+  for (const provider of [choice.provider, ...choice.fallbacks]) {
+    try {
+      const session = await ort.InferenceSession.create(bytes, optionsFor(provider));
+      const why = failed.length > 0 ? ` (${failed.join('; ')})` : '';
+      const label = providerLabel(provider, choice.statuses);
+      return { session, provider, providerNote: `${describeProvider(provider, choice.statuses)}${why}`, fellBack: failed.length > 0, label };
+    } catch (e) {
+      const message = ortReason((e as Error).message);
+      if (choice.forced || provider === 'cpu') {
+        const hint = provider === 'cpu' ? '' : ` Use executor 'onnx' to fall back to the CPU by itself, or 'onnx-cpu'.`;
+        throw new Error(`ONNX Runtime could not open a session on ${providerName(provider)}${provider === 'cpu' ? '' : ' for the whole graph (no CPU fallback)'}: ${message}.${hint}`);
+      }
+      markProviderFailed(provider, message);
+      failed.push(`${providerName(provider)} could not run it: ${message}`);
+    }
+  }
+  throw new Error('ONNX Runtime: no execution provider to try.'); // unreachable: the CPU ends every list
 }
 
 class Executor implements OnnxExecutor {
@@ -152,6 +218,10 @@ class Executor implements OnnxExecutor {
   readonly untranslated: UntranslatedLayer[];
   readonly note: string;
   readonly providers: string[];
+  readonly provider: OnnxProvider | undefined;
+  readonly providerLabel: string;
+  readonly providerNote: string;
+  readonly fellBack: boolean;
   readonly modelBytes: number;
   readonly foldedBatchNorms: number;
   private readonly maxImagesPerCall: number;
@@ -163,7 +233,18 @@ class Executor implements OnnxExecutor {
     private session: Ort.InferenceSession | undefined,
     private readonly layerGraph: LayerGraph,
     private readonly translation: Translation,
-    facts: { note: string; providers: string[]; modelBytes: number; folded: number; maxImagesPerCall: number; profiling: boolean },
+    facts: {
+      note: string;
+      providers: string[];
+      provider: OnnxProvider | undefined;
+      providerLabel: string;
+      providerNote: string;
+      fellBack: boolean;
+      modelBytes: number;
+      folded: number;
+      maxImagesPerCall: number;
+      profiling: boolean;
+    },
   ) {
     this.maxImagesPerCall = facts.maxImagesPerCall;
     this.profiling = facts.profiling;
@@ -174,6 +255,10 @@ class Executor implements OnnxExecutor {
     this.untranslated = translation.untranslated;
     this.note = facts.note;
     this.providers = facts.providers;
+    this.provider = facts.provider;
+    this.providerLabel = facts.providerLabel;
+    this.providerNote = facts.providerNote;
+    this.fellBack = facts.fellBack;
     this.modelBytes = facts.modelBytes;
     this.foldedBatchNorms = facts.folded;
   }
@@ -330,6 +415,19 @@ class Executor implements OnnxExecutor {
     });
     return xs;
   }
+}
+
+/**
+ * ONNX Runtime's error in one short line: its messages often start with the source location and
+ * the failed check ("webgpu_context.cc:136 ... was false. Failed to get a WebGPU adapter: ...").
+ */
+export function ortReason(message: string): string {
+  let line = message.split('\n')[0];
+  line =
+    /\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*(.+)$/.exec(line)?.[1] ??
+    /\bwas false\.\s*(.+)$/.exec(line)?.[1] ??
+    line.replace(/^\S+\.(?:cc|cpp|h):\d+\s+/, '');
+  return line.length > 240 ? `${line.slice(0, 237)}...` : line;
 }
 
 /** tfjs may keep a float32 tensor cast from int32 in an Int32Array: onnxruntime needs a Float32Array. */

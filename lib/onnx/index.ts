@@ -2,6 +2,8 @@
 export { createOnnxExecutor } from './executor';
 export type { OnnxExecutor, OnnxExecutorOptions, OnnxRunOptions } from './executor';
 export { onnxAvailable, onnxRuntimeInfo } from './runtime';
+export { chooseOnnxProvider, providerStatuses } from './providers';
+export type { OnnxProvider, ProviderChoice, ProviderStatus } from './providers';
 export type { OnnxRuntimeInfo } from './runtime';
 export { registerOnnxTranslator, translatableLayerClasses, Untranslatable } from './translators';
 export type { Translator, TranslationContext } from './translators';

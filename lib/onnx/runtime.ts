@@ -23,7 +23,11 @@ export interface OnnxRuntimeInfo {
   version?: string;
   /** Execution providers this build lists (some, like 'cuda', may lack their libraries). */
   listedProviders: string[];
-  /** The providers a session will ask for, in order of preference. */
+  /**
+   * The listed providers whose libraries are here (bundled, or CUDA's downloaded by
+   * `npm run setup:cuda`), in order of preference. Whether a GPU one is used also depends on the
+   * device: see chooseOnnxProvider (lib/onnx/providers.ts).
+   */
   providers: string[];
 }
 
@@ -38,7 +42,8 @@ export function loadOnnxRuntime(load: ModuleLoader = require): { ort?: OrtModule
     const ort = load(PACKAGE) as OrtModule;
     const listed = ort.listSupportedBackends?.() ?? [{ name: 'cpu', bundled: true }];
     const listedProviders = listed.map((b) => b.name);
-    const providers = cudaUsable(listed) ? ['cuda', 'cpu'] : ['cpu'];
+    const present = (name: string) => listed.some((b) => b.name === name && (b.bundled || (name === 'cuda' && cudaProviderLibrary() !== undefined)));
+    const providers = ['cuda', 'webgpu', 'cpu'].filter((name) => name === 'cpu' || present(name));
     result = { ort, info: { available: true, version: ort.env?.versions?.common, listedProviders, providers } };
   } catch (e) {
     const message = (e as Error).message.split('\n')[0];
@@ -67,18 +72,24 @@ export function defaultThreadCount(): number {
 }
 
 /**
- * CUDA is listed by every linux-x64 build, but its provider libraries are
- * downloaded by the package's install script (not run here): use it only when
- * they are present, or asking for it fails and logs an error.
+ * The CUDA provider library, when it is here. Every linux-x64 build lists CUDA, but its
+ * libraries are downloaded by the package's install script, which npm does not run here
+ * (`npm run setup:cuda` runs it): asking for CUDA without them fails and logs an error.
  */
-function cudaUsable(listed: { name: string; bundled: boolean }[]): boolean {
-  const cuda = listed.find((b) => b.name === 'cuda');
-  if (!cuda) return false;
-  if (cuda.bundled) return true;
+export function cudaProviderLibrary(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  let root: string;
   try {
-    const binding = path.join(path.dirname(require.resolve(`${PACKAGE}/package.json`)), 'bin', 'napi-v6', process.platform, process.arch);
-    return fs.existsSync(path.join(binding, 'libonnxruntime_providers_cuda.so'));
+    root = path.dirname(require.resolve(`${PACKAGE}/package.json`));
   } catch {
-    return false;
+    return undefined;
   }
+  // bin/napi-v<N>/linux/x64, N the N-API version the package was built for (6 in 1.30).
+  const bin = path.join(root, 'bin');
+  const napi = fs.existsSync(bin) ? fs.readdirSync(bin).filter((d) => /^napi-v\d+$/.test(d)).sort() : [];
+  for (const dir of napi.reverse()) {
+    const file = path.join(bin, dir, process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
+    if (fs.existsSync(file)) return file;
+  }
+  return undefined;
 }

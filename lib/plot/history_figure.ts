@@ -9,6 +9,7 @@ import * as path from 'path';
 import { JUPYTER_DISPLAY, MimeBundle } from '../display';
 import { ValueError } from '../errors';
 import { writeFileAtomicSync } from '../data/atomic';
+import { valuesSyncIfReadable } from '../tensor-reads';
 import { lineChartSvg, Series } from './line_chart';
 
 /** Anything shaped like Keras' or tfjs' History, or its `history` dictionary itself. */
@@ -33,8 +34,10 @@ export interface VegaLiteSpec {
 
 function numberOf(value: unknown): number {
   if (typeof value === 'number') return value;
-  // A tfjs History may still hold scalar tensors before syncData().
-  const data = (value as { dataSync?: () => ArrayLike<number> } | null)?.dataSync?.();
+  // A tfjs History may still hold scalar tensors before syncData(); on webgpu one computed on
+  // the GPU cannot be read synchronously (lib/tensor-reads.ts), and counts as missing.
+  const tensor = value as { dataSync?: () => ArrayLike<number> } | null;
+  const data = typeof tensor?.dataSync === 'function' ? (valuesSyncIfReadable(tensor as { dataSync(): never }) as ArrayLike<number> | undefined) : undefined;
   return data && data.length === 1 ? data[0] : NaN;
 }
 

@@ -25,6 +25,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ValueError } from '../errors';
 import { takesSparseLabels } from '../losses';
 import { kerasAccuracy } from '../metrics';
+import { canReadSync, valuesSyncIfReadable } from '../tensor-reads';
 
 const PATCHED = Symbol.for('tslab-dl.kerasCompile');
 
@@ -43,9 +44,36 @@ export function kerasMetrics(metrics: MetricsArg): MetricsArg {
   return perOutput;
 }
 
-/** Throws a ValueError naming the first label that is not an integer in [0, classes). */
+/**
+ * Throws a ValueError naming the first label that is not an integer in [0, classes). Reads the
+ * labels synchronously (tfjs' fit and evaluate check their inputs synchronously): on webgpu, labels
+ * computed on the GPU cannot be read so, and are not checked here (lib/tensor-reads.ts); async
+ * callers use {@link checkClassLabelsAsync}, which checks them on every backend.
+ */
 export function checkClassLabels(labels: tf.Tensor, classes: number, where: string): void {
-  const values = labels.dataSync();
+  const values = valuesSyncIfReadable(labels);
+  if (values !== undefined) checkLabelValues(values as tf.TypedArray, classes, where);
+}
+
+/** {@link checkClassLabels}, reading the labels asynchronously: checks them on every backend. */
+export async function checkClassLabelsAsync(labels: tf.Tensor, classes: number, where: string): Promise<void> {
+  checkLabelValues((await labels.data()) as tf.TypedArray, classes, where);
+}
+
+/**
+ * On a backend that cannot read every tensor synchronously (webgpu), checks the labels of a model
+ * compiled with a loss for integer labels before training, as `standardizeUserDataXY` below does
+ * on the others, so that out-of-range labels are an error there too rather than silent zeros.
+ */
+export async function checkSparseLabelsBeforeFit(model: tf.LayersModel, labels: tf.Tensor[], where: string): Promise<void> {
+  if (canReadSync()) return;
+  const compiled = model as unknown as CompilableModel;
+  const shape = compiled.feedOutputShapes?.[0];
+  if (!shape || !takesSparseLabels(compiled.feedLossFns?.[0])) return;
+  for (const y of labels) await checkClassLabelsAsync(y, shape[shape.length - 1], where);
+}
+
+function checkLabelValues(values: ArrayLike<number>, classes: number, where: string): void {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (!(Number.isInteger(v) && v >= 0 && v < classes)) {

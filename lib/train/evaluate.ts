@@ -11,7 +11,7 @@ import { display, escapeXml, JUPYTER_DISPLAY, markShown, MimeBundle } from '../d
 import { ValueError } from '../errors';
 import { takesSparseLabels } from '../losses';
 import { checkBatchSize, checkCompiled, checkModel, checkSamples, checkTensor } from './arguments';
-import { checkClassLabels } from './compile';
+import { checkClassLabelsAsync } from './compile';
 import { ForwardOptions, planForward } from './forward';
 import { predictBatches } from './predict';
 import { Verbosity } from './training_display';
@@ -80,7 +80,7 @@ export async function evaluate(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor
   const classes = model.outputs[0].shape[model.outputs[0].shape.length - 1] as number;
   const labels = tf.tidy(() => tf.reshape(y, [-1, 1]).asType('int32'));
   try {
-    checkClassLabels(labels, classes, where);
+    await checkClassLabelsAsync(labels, classes, where);
     const plan = await planForward({ purpose: 'evaluate', model, x, options });
     let lossSum = 0;
     const predicted = new Int32Array(x.shape[0]);
@@ -100,7 +100,8 @@ export async function evaluate(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor
     } finally {
       plan.dispose();
     }
-    const confusion = confusionMatrix(labels, predicted, { classes, classNames: options.classNames });
+    // The labels' values, read asynchronously: confusionMatrix reads a tensor synchronously (not on webgpu).
+    const confusion = confusionMatrix(await labels.data(), predicted, { classes, classNames: options.classNames });
     const result = new EvaluationResult(lossSum / x.shape[0], confusion.accuracy, confusion);
     if (verbose !== 0) {
       display(result);

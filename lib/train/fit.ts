@@ -15,7 +15,7 @@ import { InterruptedError, ValueError } from '../errors';
 import { lessonEpochCap } from '../lesson/environment';
 import { setRandomSeed } from '../random';
 import { checkBatchSize, checkCompiled, checkModel, checkSamples, checkTensor, describe, yieldToEventLoop } from './arguments';
-import './compile';
+import { checkSparseLabelsBeforeFit } from './compile';
 import { ForwardOptions, planForward } from './forward';
 import { tfjsFit } from './tfjs-methods';
 import { displayMode, TrainingDisplay, Verbosity } from './training_display';
@@ -267,6 +267,8 @@ export async function fitThroughPlan(
   const callbacks = asCallbacks(options.callbacks ?? [], where);
   const data = splitValidation(x, y, options);
   try {
+    // On webgpu tfjs' own synchronous label check cannot read labels computed on the GPU: check them here.
+    await checkSparseLabelsBeforeFit(model, data.validation ? [data.y, data.validation[1]] : [data.y], where);
     const plan = await planForward({ purpose: 'fit', model, x: data.x, validationX: data.validation?.[0], options });
     const display = new TrainingDisplay(displayMode(verbose), epochs);
     const driver = new FitDriver(display, callbacks, model);

@@ -420,6 +420,10 @@ export async function saveWeightsH5(model: tf.LayersModel, file: string): Promis
   if (!fs.existsSync(dir)) throw new DataFileError(file, `cannot be written: the folder ${dir} does not exist.`);
   const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   const layers = model.layers;
+  // Every weight's values, read asynchronously first: a synchronous read fails on webgpu for
+  // weights computed on the GPU (lib/tensor-reads.ts), and the HDF5 writing below is synchronous.
+  const values = new Map<tf.LayerVariable, Float32Array>();
+  for (const layer of layers) for (const w of layer.weights) values.set(w, (await w.read().data()) as Float32Array);
   try {
     await withHdf5Errors((h5wasm) => {
       const f = new h5wasm.File(temp, 'w');
@@ -436,8 +440,7 @@ export async function saveWeightsH5(model: tf.LayersModel, file: string): Promis
             const name = kerasWeightName(w);
             const slash = name.lastIndexOf('/');
             const parent = slash >= 0 ? ensureGroup(group, name.slice(0, slash), h5wasm) : group;
-            const values = w.read().dataSync() as Float32Array;
-            parent.create_dataset({ name: name.slice(slash + 1), data: values, shape: w.shape as number[], dtype: '<f' });
+            parent.create_dataset({ name: name.slice(slash + 1), data: values.get(w)!, shape: w.shape as number[], dtype: '<f' });
           }
         }
       } finally {

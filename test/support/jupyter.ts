@@ -89,3 +89,33 @@ export function kernelspecsOutside(name: string, dir: string, env: NodeJS.Proces
   if (r.status !== 0) throw new Error(`listing the kernelspec folders failed: ${r.stderr}`);
   return (JSON.parse(r.stdout) as string[]).filter((d) => !path.resolve(d).startsWith(path.resolve(dir) + path.sep)).map((d) => path.join(d, name));
 }
+
+const RUN_CELLS = `
+import json, sys, nbformat
+from nbclient import NotebookClient
+nb = nbformat.v4.new_notebook()
+nb.cells = [nbformat.v4.new_code_cell(s) for s in json.loads(sys.argv[1])]
+NotebookClient(nb, kernel_name='tslab-dl', timeout=int(sys.argv[3]), allow_errors=True,
+               resources={'metadata': {'path': sys.argv[2]}}).execute()
+print(json.dumps([[dict(o) for o in c.outputs] for c in nb.cells]))
+`;
+
+/** One output of a cell, as nbformat stores it. */
+export interface CellOutput {
+  output_type: string;
+  name?: string;
+  text?: string;
+  data?: Record<string, string>;
+  ename?: string;
+  evalue?: string;
+}
+
+/**
+ * Runs `cells` in a fresh tslab-dl kernel through nbclient (errors kept, the next cell runs), with
+ * the notebooks folder as the working directory; each cell's outputs.
+ */
+export function runCellsInKernel(cells: string[], env: NodeJS.ProcessEnv, cellTimeoutSeconds = 120): CellOutput[][] {
+  const run = spawnSync(JUPYTER_PYTHON, ['-c', RUN_CELLS, JSON.stringify(cells), path.join(ROOT, 'notebooks'), String(cellTimeoutSeconds)], { env, encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`nbclient failed (exit ${run.status}): ${run.stderr}`);
+  return JSON.parse(run.stdout.trim().split('\n').pop()!);
+}

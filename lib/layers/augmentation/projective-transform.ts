@@ -23,6 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ValueError } from '../../errors';
+import { canReadSync } from '../../tensor-reads';
 
 /** How points outside the image are filled (Keras' fill_mode). */
 export type FillMode = 'reflect' | 'wrap' | 'constant' | 'nearest';
@@ -264,6 +265,24 @@ function sampleGradient(dy: Float32Array, plan: SamplingPlan): Float32Array {
 }
 
 /**
+ * {@link sample} with tfjs ops, for the webgpu backend, which cannot hand the images to the host
+ * synchronously (lib/tensor-reads.ts): the same reads and weights, gathered and blended on the
+ * device in float32; tfjs differentiates it (the gather's gradient is the adjoint
+ * {@link sampleGradient} computes on the host).
+ */
+function sampleOnDevice(images: tf.Tensor, plan: SamplingPlan, shape: [number, number, number, number]): tf.Tensor4D {
+  const { pixels, channels, bilinear, fillValue, i00, i01, i10, i11, wx0, wx1, wy0, wy1 } = plan;
+  // Row `pixels` holds the fill value: the index the plan gives points outside the image.
+  const source = tf.concat([tf.reshape(images, [pixels, channels]), tf.fill([1, channels], fillValue)], 0);
+  const read = (index: Int32Array) => tf.gather(source, tf.tensor1d(index, 'int32'));
+  if (!bilinear) return tf.reshape(read(i00), shape);
+  const weight = (w: Float32Array) => tf.tensor2d(w, [pixels, 1]);
+  const top = tf.add(tf.mul(weight(wx0), read(i00)), tf.mul(weight(wx1), read(i01)));
+  const bottom = tf.add(tf.mul(weight(wx0), read(i10)), tf.mul(weight(wx1), read(i11)));
+  return tf.reshape(tf.add(tf.mul(weight(wy0), top), tf.mul(weight(wy1), bottom)), shape);
+}
+
+/**
  * Applies one projective transform per image to `images` [batch, height, width, channels], as TF's
  * ImageProjectiveTransformV3 with the output the input's size; float32 out, differentiable in the images.
  *
@@ -278,6 +297,9 @@ export function projectiveTransform(images: tf.Tensor4D, transforms: readonly Pr
     if (t.length !== 8) throw new ValueError(`projectiveTransform: a transform has 8 numbers [a0, a1, a2, b0, b1, b2, c0, c1]; received ${JSON.stringify(t)}.`);
   }
   const plan = planSampling(shape, transforms, options);
+  if (!canReadSync()) {
+    return tf.tidy(() => sampleOnDevice(images.dtype === 'float32' ? images : tf.cast(images, 'float32'), plan, shape));
+  }
   const transform = tf.customGrad((x) => ({
     value: tf.tensor4d(sample((x as tf.Tensor).dataSync() as Float32Array, plan), shape),
     gradFunc: (dy: tf.Tensor4D) => tf.tensor4d(sampleGradient(dy.dataSync() as Float32Array, plan), shape),
