@@ -31,6 +31,7 @@ import {
 } from './backend-reset';
 import { guardWasmMemory, WasmOutOfMemoryError } from './wasm-memory';
 import { probeWebGpu as probeWebGpuOnMachine, WebGpuAdapterInfo, WebGpuProbe } from './webgpu-adapter';
+import { probeHardwareWebGpu, resetHardwareProbe } from './vulkan';
 import { missingKernelIn, registerWebGpuBackend, webgpuMissingKernels } from './webgpu-backend';
 import { isSyncReadFailure } from './tensor-reads';
 
@@ -96,7 +97,9 @@ export interface SelectionOptions {
   /** Checks the GPU and CUDA libraries. Defaults to {@link checkGpuOnMachine} from lib/gpu.ts. */
   checkGpu?: (env: NodeJS.ProcessEnv) => Promise<GpuCheck>;
   /**
-   * Finds the WebGPU adapter. Defaults to lib/webgpu-adapter.ts' probe (Dawn reads
+   * Finds the WebGPU adapter. Defaults, for the automatic choice, to lib/vulkan.ts'
+   * probeHardwareWebGpu (driver manifests, then Dawn in a child process: nothing printed here);
+   * when webgpu is asked for, to Dawn in this process (lib/webgpu-adapter.ts; Dawn reads
    * VK_ICD_FILENAMES from the process' own environment when it loads, not from `env`).
    */
   probeWebGpu?: () => Promise<WebGpuProbe>;
@@ -179,7 +182,7 @@ interface Trial {
   webgpu?: WebGpuReport;
 }
 
-async function tryNative(name: 'tfjs-node-gpu' | 'tfjs-node', options: Required<SelectionOptions>): Promise<Trial> {
+async function tryNative(name: 'tfjs-node-gpu' | 'tfjs-node', options: Selection): Promise<Trial> {
   const pkg = PACKAGES[name];
   const trial: Trial = {};
   if (nativeLoaded && nativeLoaded !== name) {
@@ -221,10 +224,13 @@ async function tryNative(name: 'tfjs-node-gpu' | 'tfjs-node', options: Required<
  * (`forced`). Registers the backend (lib/webgpu-backend.ts), starts it and checks that it computes
  * on the GPU itself: small tensors it holds on the CPU are computed there.
  */
-async function tryWebGpu(options: Required<SelectionOptions>, forced: boolean): Promise<Trial> {
-  const probe = await options.probeWebGpu();
+async function tryWebGpu(options: Selection, forced: boolean): Promise<Trial> {
+  const probe = await (options.probeWebGpu ?? (forced ? probeWebGpuOnMachine : () => probeHardwareWebGpu(options.env)))();
   const webgpu: WebGpuReport = { adapter: probe.adapter, reason: probe.reason };
   const adapter = probe.adapter;
+  if (!adapter && probe.softwareDrivers) {
+    return { reason: `${probe.reason}, slower than wasm: never chosen automatically (TSLAB_DL_BACKEND=webgpu uses one anyway)`, notTried: true, webgpu };
+  }
   if (!adapter) return { reason: probe.reason ?? 'no WebGPU adapter', notTried: !forced, webgpu };
   const name = adapter.description || adapter.device || adapter.vendor || 'unnamed adapter';
   if (adapter.software && !forced) {
@@ -252,7 +258,7 @@ async function tryWebGpu(options: Required<SelectionOptions>, forced: boolean): 
   return { usingGpu: !adapter.software, webgpu: { ...webgpu, missingKernels: webgpuMissingKernels() } };
 }
 
-async function tryCandidate(name: BackendName, options: Required<SelectionOptions>, forced: boolean): Promise<Trial> {
+async function tryCandidate(name: BackendName, options: Selection, forced: boolean): Promise<Trial> {
   switch (name) {
     case 'tfjs-node-gpu':
     case 'tfjs-node':
@@ -299,16 +305,19 @@ function parseRequested(value: string, source: string): BackendName {
   return name;
 }
 
-function withDefaults(options: SelectionOptions): Required<SelectionOptions> {
+/** The options with their defaults; the WebGPU probe's depends on whether webgpu was asked for. */
+type Selection = Required<Omit<SelectionOptions, 'probeWebGpu'>> & Pick<SelectionOptions, 'probeWebGpu'>;
+
+function withDefaults(options: SelectionOptions): Selection {
   return {
     resolve: options.resolve ?? defaultResolve,
     env: options.env ?? process.env,
     checkGpu: options.checkGpu ?? checkGpuOnMachine,
-    probeWebGpu: options.probeWebGpu ?? probeWebGpuOnMachine,
+    probeWebGpu: options.probeWebGpu,
   };
 }
 
-async function choose(order: readonly BackendName[], requestedBy: BackendInfo['requestedBy'], options: Required<SelectionOptions>): Promise<BackendInfo> {
+async function choose(order: readonly BackendName[], requestedBy: BackendInfo['requestedBy'], options: Selection): Promise<BackendInfo> {
   const candidates: BackendCandidate[] = [];
   let gpu: GpuCheck | undefined;
   let webgpu: WebGpuReport | undefined;
@@ -580,6 +589,7 @@ export async function recoverBackend(): Promise<boolean> {
 
 /** Forgets the choice so the next ready() chooses again (tests only). */
 export function resetBackendChoice(): void {
+  resetHardwareProbe();
   info = undefined;
   pending = undefined;
   // Tests load stand-in native packages one after another; a real process cannot unload one.

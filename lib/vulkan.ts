@@ -104,6 +104,48 @@ export function probeWebGpuInChild(env: NodeJS.ProcessEnv = process.env, from = 
   });
 }
 
+/** Whether a driver manifest names a CPU implementation of Vulkan (Mesa's lavapipe, SwiftShader). */
+function isSoftwareDriver(manifest: string): boolean {
+  const software = /lvp|lavapipe|swiftshader/i;
+  try {
+    const library = (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { ICD?: { library_path?: string } }).ICD?.library_path ?? '';
+    return software.test(path.basename(library));
+  } catch {
+    return software.test(path.basename(manifest));
+  }
+}
+
+let hardwareProbe: Promise<WebGpuProbe> | undefined;
+
+/**
+ * The adapter the automatic choices look at (lib/backend.ts, lib/onnx/providers.ts), found without
+ * a word on this process' output: Dawn writes why it refuses a driver straight to stderr (e.g.
+ * Debian 12's own lavapipe: "Vulkan shaderUniform*ArrayDynamicIndexing required"), which would
+ * show in every cell and script. So: no driver manifest, no probe; software drivers only (read from
+ * the manifests), no probe; otherwise Dawn is asked in a child process. Once per process.
+ */
+export function probeHardwareWebGpu(env: NodeJS.ProcessEnv = process.env): Promise<WebGpuProbe> {
+  hardwareProbe ??= (async (): Promise<WebGpuProbe> => {
+    const drivers = vulkanDrivers(env);
+    const present = drivers.files.filter((f) => fs.existsSync(f));
+    if (present.length === 0) {
+      const named = drivers.from === 'search' ? '' : ` (${drivers.from} names ${drivers.files.join(', ') || 'nothing'}, which does not exist)`;
+      return { reason: `no WebGPU adapter: no Vulkan driver is installed${named}` };
+    }
+    if (present.every(isSoftwareDriver)) {
+      const names = present.map((f) => path.basename(f));
+      return { reason: `no hardware WebGPU adapter: only software Vulkan drivers (${names.join(', ')}), which emulate a GPU on the CPU`, softwareDrivers: present };
+    }
+    return probeWebGpuInChild(env);
+  })();
+  return hardwareProbe;
+}
+
+/** Forgets the automatic probe's answer (tests). */
+export function resetHardwareProbe(): void {
+  hardwareProbe = undefined;
+}
+
 /** The loader, the drivers and the adapter, with what to install; `gpuSeen`: an NVIDIA GPU is there (lib/gpu.ts). */
 export async function checkVulkan(env: NodeJS.ProcessEnv = process.env, gpuSeen = false): Promise<VulkanCheck> {
   const [verdicts, probe] = await Promise.all([dlopenInChild(['libvulkan.so.1'], env).catch(() => new Map()), probeWebGpuInChild(env)]);

@@ -22,6 +22,11 @@ export interface WebGpuProbe {
   adapter?: WebGpuAdapterInfo;
   /** Why there is none (the package, the Vulkan loader, no driver), in words a learner can act on. */
   reason?: string;
+  /**
+   * The Vulkan drivers' manifests, when every one is a software driver and Dawn was therefore not
+   * asked (lib/vulkan.ts, probeHardwareWebGpu): forcing a GPU route would use one of them.
+   */
+  softwareDrivers?: string[];
 }
 
 type GpuLike = { requestAdapter(options?: { powerPreference?: string }): Promise<AdapterLike | null> };

@@ -48,7 +48,7 @@ test('random layers before a frozen base: the base runs every batch on the prefi
     console.log = log;
   }
   assert.equal(featureStats.imagesComputed - images, 3 * 20 + 6, 'the base ran on every augmented training image each epoch, on the validation images once');
-  assert.match(lines.join('\n'), new RegExp(`Random layers before the frozen base: the base \\(\\d+ layers\\) runs on ${onnxAvailable() ? 'onnx' : 'tfjs'} for every batch`));
+  assert.match(lines.join('\n'), new RegExp(`Random layers before the frozen base: the base \\(\\d+ layers\\) runs on ${onnxAvailable() ? 'ONNX Runtime, CPU' : 'tfjs'} for every batch`));
   setRandomSeed(7);
   const b = await tfjsFit(plain, x, y, options);
   for (const key of ['loss', 'accuracy', 'val_loss', 'val_accuracy']) {

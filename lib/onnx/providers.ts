@@ -21,6 +21,7 @@ import * as path from 'path';
 import { ValueError } from '../errors';
 import { describeAdapter, probeWebGpu, WebGpuAdapterInfo, WebGpuProbe } from '../webgpu-adapter';
 import { cudaProviderLibrary, loadOnnxRuntime, ModuleLoader } from './runtime';
+import { probeHardwareWebGpu, resetHardwareProbe } from '../vulkan';
 
 export type OnnxProvider = 'cuda' | 'webgpu' | 'cpu';
 
@@ -58,6 +59,8 @@ export interface ProviderProbes {
   loader?: ModuleLoader;
   webgpu?: () => Promise<WebGpuProbe>;
   cuda?: () => Promise<CudaProviderCheck>;
+  /** Probe the WebGPU adapter with Dawn in this process (when it is asked for by name). */
+  forceWebGpu?: boolean;
 }
 
 const NAMES: Record<OnnxProvider, string> = { cuda: 'CUDA', webgpu: 'WebGPU', cpu: 'CPU' };
@@ -135,8 +138,11 @@ export async function providerStatuses(probes: ProviderProbes = {}): Promise<Pro
   if (!listed('webgpu')) {
     statuses.push({ name: 'webgpu', listed: false, usable: false, automatic: false, detail: 'this onnxruntime-node build has no WebGPU provider' });
   } else {
-    const probe = await (probes.webgpu ?? probeWebGpu)();
-    if (!probe.adapter) {
+    // Dawn itself (it may print to stderr) only when WebGPU is asked for; else the quiet probe.
+    const probe = await (probes.webgpu ?? (probes.forceWebGpu ? probeWebGpu : () => probeHardwareWebGpu()))();
+    if (!probe.adapter && probe.softwareDrivers) {
+      statuses.push({ name: 'webgpu', listed: true, usable: true, automatic: false, detail: `${probe.reason}; executor 'onnx-webgpu' forces it`, fix: WEBGPU_FIX });
+    } else if (!probe.adapter) {
       // The probe's reason may end with its own install hint: `fix` says it in full.
       const detail = (probe.reason ?? 'no WebGPU adapter').replace(/ \(install [^]*\)$/, '');
       statuses.push({ name: 'webgpu', listed: true, usable: false, automatic: false, detail, fix: WEBGPU_FIX });
@@ -187,7 +193,7 @@ export async function chooseOnnxProvider(wanted: OnnxProvider | 'best' = 'best',
   if (wanted !== 'best' && !PROVIDER_ORDER.includes(wanted)) {
     throw new ValueError(`provider must be 'best', 'cuda', 'webgpu' or 'cpu'. Received ${JSON.stringify(wanted)}.`);
   }
-  const custom = probes !== undefined && Object.values(probes).some((p) => p !== undefined);
+  const custom = probes !== undefined && (probes.loader ?? probes.webgpu ?? probes.cuda) !== undefined;
   if (wanted === 'best') {
     const decide = async (): Promise<ProviderChoice> => {
       const statuses = await providerStatuses(probes);
@@ -205,7 +211,7 @@ export async function chooseOnnxProvider(wanted: OnnxProvider | 'best' = 'best',
     );
     return bestChoice;
   }
-  const statuses = await providerStatuses(probes);
+  const statuses = await providerStatuses({ ...probes, forceWebGpu: wanted === 'webgpu' });
   const status = statuses.find((s) => s.name === wanted);
   if (!status?.usable) {
     const asked = executorName ?? `provider '${wanted}'`;
@@ -245,6 +251,7 @@ export function describeProvider(provider: OnnxProvider, statuses: ProviderStatu
 
 /** Forgets the decisions and failures (tests). */
 export function resetProviderChoice(): void {
+  resetHardwareProbe();
   bestChoice = undefined;
   bestDecided = undefined;
   cudaChecked = undefined;
