@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the figures issue 6 sets targets for, on this machine.
+ * `npm run bench`: the speed and memory figures of the frozen-base path (README.md, "Speed"), on this machine.
  *
  * 1. images/s of the DenseNet121 base (160x160, batch 32, random weights) on each available
  *    executor: ONNX Runtime and TensorFlow.js (wasm);

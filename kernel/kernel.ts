@@ -19,7 +19,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { StringDecoder } from 'string_decoder';
-import type { DisplayOptions, MimeBundle } from '../lib/display';
+import { ALREADY_SHOWN, DisplayOptions, MimeBundle } from '../lib/display';
 import { createRequire } from 'module';
 import type { Executor } from './executor';
 import { HeapWatchdog } from './heap-watchdog';
@@ -522,5 +522,5 @@ export class Kernel {
 
 /** A value the library displayed and also returned (plotHistory, evaluate, ...): not shown again as Out[n]. */
 function alreadyShown(value: unknown): boolean {
-  return typeof value === 'object' && (value as { [key: symbol]: unknown })[Symbol.for('tslab-dl.shown')] === true;
+  return typeof value === 'object' && (value as { [key: symbol]: unknown })[ALREADY_SHOWN] === true;
 }

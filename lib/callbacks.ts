@@ -2,7 +2,7 @@
  * Keras' EarlyStopping, with `restoreBestWeights`, for TensorFlow.js.
  *
  * tfjs' own `tf.callbacks.earlyStopping` throws on `restoreBestWeights: true` and is blind to
- * `val_accuracy` unless the logs use Keras' names (REFERENCE.md s.3). This one follows
+ * `val_accuracy` unless the logs use Keras' names (tfjs-layers src/callbacks.ts). This one follows
  * tf-keras `tf_keras/callbacks.py` (keras-team/tf-keras, the Keras 2.15+ line; the same logic
  * as Keras 2.11-2.14 except that restoring the best weights now also happens when training ran
  * all its epochs without stopping early):

@@ -14,7 +14,7 @@
  * speed columns) and the head trains on them (lib/features), as `fit` does in the lesson.
  *
  * The table is data (`rows`); in a notebook it shows itself as an HTML table with an SVG bar
- * chart, in a terminal as a text table.
+ * chart (lib/plot/bar-chart.ts), in a terminal as a text table.
  */
 import * as tf from '@tensorflow/tfjs';
 import { backendInfo, ready } from './backend';
@@ -27,7 +27,7 @@ import { splitFrozenPrefix } from './features/split';
 import { buildHead, HeadArgs } from './head';
 import { upscale } from './layers/upscale';
 import { sparseCategoricalCrossentropy } from './losses';
-import { COLOURS, niceTicks } from './plot/line_chart';
+import { barChartSvg } from './plot/bar-chart';
 import { saveRandomState, setRandomSeed } from './random';
 import { fit } from './train/fit';
 import { Verbosity } from './train/training_display';
@@ -36,7 +36,8 @@ import { standInWeights, StandInModel } from './standin-weights';
 import { WeightsFileOptions } from './weights/imagenet';
 import { DenseNet121, DenseNet169, DenseNet201 } from './applications/densenet';
 import { EfficientNetB0, preprocessInput as efficientnetPreprocess } from './applications/efficientnet';
-import { ApplicationArgs, preprocessImagenetInput, WeightsArg } from './applications/imagenet_utils';
+import { ApplicationArgs } from './applications/build-steps';
+import { preprocessImagenetInput, WeightsArg } from './applications/imagenet_utils';
 import { InceptionV3, preprocessInput as inceptionPreprocess } from './applications/inception_v3';
 import { MobileNetV2, preprocessInput as mobilenetPreprocess } from './applications/mobilenet_v2';
 import { ResNet50, preprocessInput as resnetPreprocess } from './applications/resnet';
@@ -256,63 +257,23 @@ export class ModelComparison {
   }
 }
 
-const FONT = 'DejaVu Sans, Verdana, Arial, sans-serif';
-const fmt = (v: number) => String(Math.round(v * 100) / 100);
-
-/** One horizontal bar panel: a bar per model (NaN: none), value labels, a value axis from 0. */
-function barPanel(parts: string[], title: string, names: string[], values: number[], labels: string[], x: number, width: number, rowHeight: number, top: number, labelWidth: number): void {
-  const finite = values.filter(Number.isFinite);
-  const max = Math.max(0, ...finite);
-  const { ticks } = niceTicks(0, max > 0 ? max : 1, 4);
-  const axisMax = ticks[ticks.length - 1];
-  const left = x + labelWidth;
-  const right = x + width - 60;
-  const sx = (v: number) => left + (v / axisMax) * (right - left);
-  const bottom = top + rowHeight * names.length;
-  parts.push(`<g class="panel" data-title="${escapeXml(title)}">`);
-  parts.push(`<text x="${fmt((left + right) / 2)}" y="${fmt(top - 12)}" text-anchor="middle" font-size="13">${escapeXml(title)}</text>`);
-  for (const t of ticks) {
-    parts.push(`<line x1="${fmt(sx(t))}" y1="${fmt(top)}" x2="${fmt(sx(t))}" y2="${fmt(bottom)}" stroke="#e0e0e0"/>`);
-    parts.push(`<text x="${fmt(sx(t))}" y="${fmt(bottom + 16)}" text-anchor="middle" fill="#333333">${Number(t.toPrecision(6))}</text>`);
-  }
-  names.forEach((name, i) => {
-    const y = top + i * rowHeight;
-    parts.push(`<text x="${fmt(left - 8)}" y="${fmt(y + rowHeight / 2 + 4)}" text-anchor="end" fill="#333333">${escapeXml(name)}</text>`);
-    if (!Number.isFinite(values[i])) return;
-    const w = sx(values[i]) - left;
-    parts.push(
-      `<rect class="bar" data-model="${escapeXml(name)}" data-value="${values[i]}" x="${fmt(left)}" y="${fmt(y + 4)}" width="${fmt(w)}" height="${fmt(rowHeight - 8)}" fill="${COLOURS[i % COLOURS.length]}"/>`,
-    );
-    parts.push(`<text x="${fmt(left + w + 4)}" y="${fmt(y + rowHeight / 2 + 4)}" fill="#333333">${escapeXml(labels[i])}</text>`);
-  });
-  parts.push(`<line x1="${fmt(left)}" y1="${fmt(top)}" x2="${fmt(left)}" y2="${fmt(bottom)}" stroke="#333333"/>`);
-  parts.push('</g>');
-}
-
 /**
  * The comparison as a static SVG: two horizontal bar charts side by side, best validation
  * accuracy (%) and feature-extraction speed (images per second), one
  * bar per model in the table's order and colours. Pure: rows in, SVG text out.
  */
 export function comparisonChartSvg(rows: readonly ComparisonRow[], options: { width?: number } = {}): string {
-  const width = options.width ?? 900;
-  const rowHeight = 28;
-  const top = 40;
-  const height = top + rowHeight * Math.max(1, rows.length) + 34;
-  const names = rows.map((r) => r.model);
-  const labelWidth = 16 + 7.2 * Math.max(4, ...names.map((n) => n.length));
   const accuracy = rows.map((r) => (r.error ? NaN : r.bestValAccuracy * 100));
   const speed = rows.map((r) => (r.error ? NaN : r.imagesPerSecond));
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}" font-size="12">`,
-    `<title>Model comparison: best validation accuracy and feature extraction speed</title>`,
-    `<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`,
-  ];
-  const half = width / 2;
-  barPanel(parts, 'Best validation accuracy (%)', names, accuracy, accuracy.map((v) => (Number.isFinite(v) ? `${v.toFixed(1)}%` : '')), 0, half, rowHeight, top, labelWidth);
-  barPanel(parts, 'Feature extraction (images/s)', names, speed, speed.map((v) => (Number.isFinite(v) ? v.toFixed(1) : '')), half, half, rowHeight, top, labelWidth);
-  parts.push('</svg>');
-  return parts.join('\n');
+  return barChartSvg({
+    title: 'Model comparison: best validation accuracy and feature extraction speed',
+    names: rows.map((r) => r.model),
+    panels: [
+      { title: 'Best validation accuracy (%)', values: accuracy, labels: accuracy.map((v) => (Number.isFinite(v) ? `${v.toFixed(1)}%` : '')) },
+      { title: 'Feature extraction (images/s)', values: speed, labels: speed.map((v) => (Number.isFinite(v) ? v.toFixed(1) : '')) },
+    ],
+    width: options.width,
+  });
 }
 
 // ---- Arguments ------------------------------------------------------------------------------

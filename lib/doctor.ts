@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { BACKEND_ORDER, BackendCandidate, BackendInfo, BackendName, ready } from './backend';
 import { display, escapeXml, JUPYTER_DISPLAY, MimeBundle } from './display';
-import { checkGpu, GpuCheck, LibraryCheck } from './gpu';
+import { checkGpu, findOnPath, GpuCheck, LibraryCheck } from './gpu';
 import { checkCudaProvider, describeProvider, OnnxProvider, ProviderStatus, providerStatuses } from './onnx/providers';
 import { checkVulkan, VulkanCheck } from './vulkan';
 
@@ -95,19 +95,6 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 6
       resolve({ code, stdout, stderr, spawnError });
     });
   });
-}
-
-function findOnPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? '').split(':').filter(Boolean)) {
-    const candidate = path.join(dir, command);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      if (fs.statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 function packageVersion(name: string, from = PACKAGE_ROOT): string | null {

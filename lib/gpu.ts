@@ -234,7 +234,8 @@ export async function checkLibraries(libraries: readonly CudaLibrary[], env: Nod
   });
 }
 
-function findOnPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
+/** The first executable file named `command` in the folders of `env.PATH`, as a shell finds it; undefined when none. */
+export function findOnPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
   for (const dir of splitPathList(env.PATH)) {
     const candidate = path.join(dir, command);
     try {

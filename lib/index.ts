@@ -3,33 +3,28 @@
  *
  *     import { tf, loadDollarStreet, upscale, DenseNet121, buildHead, fit, plotHistory } from 'tslab-dl';
  *
- * Importing it also makes TensorFlow.js behave like Keras where the lesson depends on it:
- * frozen BatchNormalization runs in inference mode (./layers/frozen), `compile` understands
- * 'accuracy' for integer labels and logs Keras' names (./train/compile), `model.summary()` ends
- * in Keras' layout (./train/summary-totals), fit / evaluate / predict compute a frozen base
- * once (./features/planner), also as tfjs' own model.fit / evaluate / predict
- * (./compat/model-methods), and tfjs' layer factories default like Keras' (./compat/keras-defaults).
+ * Importing it also makes TensorFlow.js behave like Keras where the lesson depends on it
+ * (`installKerasCompat()`, lib/compat/install.ts): frozen BatchNormalization runs in inference
+ * mode, `compile` understands 'accuracy' for integer labels and logs Keras' names,
+ * `model.summary()` ends in Keras' layout, fit / evaluate / predict compute a frozen base once,
+ * also as tfjs' own model.fit / evaluate / predict, and tfjs' layer factories default like Keras'.
+ * docs/keras-compatibility.md lists every difference and what handles it.
  */
 import * as tf from '@tensorflow/tfjs';
-import './layers/frozen';
-import './layers/batch_normalization';
-import './train/compile';
-import './train/summary-totals';
-import './features/planner';
-import './compat/model-methods';
+import { installKerasCompat } from './compat/install';
 import { applyKerasLayerDefaults } from './compat/keras-defaults';
 import { applyDilatedConvGradients } from './compat/dilated-conv-gradients';
 import { applyPoolingAndResizeGradients } from './compat/pooling-and-resize-gradients';
-import { applyDepthwiseDilation } from './compat/depthwise-dilation';
+import { applyBatchNormalizationWithoutScaleOrCenter } from './compat/batch-normalization-without-scale';
+import { applyKerasCompileSemantics } from './compat/keras-compile';
 import { registerWasmGradientKernels } from './wasm/gradient-kernels';
 
-applyKerasLayerDefaults();
-applyDilatedConvGradients();
-applyPoolingAndResizeGradients();
-applyDepthwiseDilation();
-registerWasmGradientKernels();
+installKerasCompat();
 
 export { tf };
+export { installKerasCompat, checkTfjsVersion, SUPPORTED_TFJS_VERSION } from './compat/install';
+export type { InstallOptions, TfjsVersions } from './compat/install';
+export { applyBatchNormalizationWithoutScaleOrCenter, applyKerasCompileSemantics };
 export { keras } from './keras';
 export type { Keras } from './keras';
 export type { KerasLayer } from './keras/layers';

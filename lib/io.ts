@@ -7,14 +7,13 @@
  * Saving is atomic: the folder is written under a temporary name and renamed into place, so a
  * crash or error leaves either the previous model or none, never half a model.
  */
-import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { ready } from './backend';
+import { replaceFolderAtomic, writeNewFileSync } from './data/atomic';
 import { DataFileError, ValueError } from './errors';
 // Custom layers and frozen-layer semantics must be registered before a model is deserialised.
-import './layers/frozen';
 import './layers/upscale';
 import './layers/augmentation';
 
@@ -26,23 +25,9 @@ export interface SaveModelOptions {
   includeOptimizer?: boolean;
 }
 
-function siblingTemp(target: string, tag: string): string {
-  return `${target}.${tag}-${process.pid}-${randomBytes(4).toString('hex')}`;
-}
-
-function writeFileSynced(file: string, data: string | Uint8Array): void {
-  const fd = fs.openSync(file, 'wx');
-  try {
-    fs.writeFileSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /** Refuses to replace a folder that holds something other than a saved model. */
-function checkTarget(target: string): boolean {
-  if (!fs.existsSync(target)) return false;
+function checkTarget(target: string): void {
+  if (!fs.existsSync(target)) return;
   if (!fs.statSync(target).isDirectory()) {
     throw new ValueError(`saveModel: ${target} exists and is a file; pass the path of a folder to create (or of an earlier saved model to replace).`);
   }
@@ -53,7 +38,6 @@ function checkTarget(target: string): boolean {
         'choose another folder, or delete this one first. Nothing was written.',
     );
   }
-  return true;
 }
 
 /** The tf.io handler that writes model.json + weights.bin into a fresh folder. */
@@ -73,8 +57,8 @@ function folderSaveHandler(folder: string): tf.io.IOHandler {
       };
       if (artifacts.trainingConfig) modelJson.trainingConfig = artifacts.trainingConfig;
       if (artifacts.userDefinedMetadata) modelJson.userDefinedMetadata = artifacts.userDefinedMetadata;
-      writeFileSynced(path.join(folder, WEIGHTS_BIN), weights);
-      writeFileSynced(path.join(folder, MODEL_JSON), JSON.stringify(modelJson));
+      writeNewFileSync(path.join(folder, WEIGHTS_BIN), weights);
+      writeNewFileSync(path.join(folder, MODEL_JSON), JSON.stringify(modelJson));
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     },
   };
@@ -90,27 +74,8 @@ export async function saveModel(model: tf.LayersModel, dir: string, options: Sav
     throw new ValueError(`saveModel(model): expected a tf.LayersModel (e.g. from tf.model() or DenseNet121()). Received ${model === null ? 'null' : typeof model}.`);
   }
   const target = path.resolve(dir);
-  const replacing = checkTarget(target);
-  const parent = path.dirname(target);
-  fs.mkdirSync(parent, { recursive: true });
-  const temp = siblingTemp(target, 'tmp');
-  fs.mkdirSync(temp);
-  let old: string | undefined;
-  try {
-    const result = await model.save(folderSaveHandler(temp), { includeOptimizer: options.includeOptimizer ?? false });
-    if (replacing) {
-      old = siblingTemp(target, 'old');
-      fs.renameSync(target, old);
-    }
-    fs.renameSync(temp, target);
-    return result;
-  } catch (e) {
-    if (old && !fs.existsSync(target)) fs.renameSync(old, target);
-    throw e;
-  } finally {
-    fs.rmSync(temp, { recursive: true, force: true });
-    if (old) fs.rmSync(old, { recursive: true, force: true });
-  }
+  checkTarget(target);
+  return replaceFolderAtomic(target, (folder) => model.save(folderSaveHandler(folder), { includeOptimizer: options.includeOptimizer ?? false }));
 }
 
 /** The tf.io handler that reads model.json and its weight files from a folder. */

@@ -5,7 +5,7 @@
  * step ends.) Hooks let a caller look at a layer's inputs before it runs and replace its outputs.
  */
 import * as tf from '@tensorflow/tfjs';
-import { flattenLayerGraph } from './onnx/layer-graph';
+import { flattenLayerGraph } from './graph';
 
 export interface LayerwiseHooks {
   /** Called with a layer's input values before it runs. */

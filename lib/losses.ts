@@ -3,7 +3,7 @@
  *
  * tfjs' own `sparseCategoricalCrossentropy(..., fromLogits)` clips its input to [1e-7, 1 - 1e-7]
  * *before* the softmax, so logits outside that range (nearly all of them) are corrupted
- * (REFERENCE.md section 3). Here logits go through a log-softmax, as
+ * (tfjs-layers src/losses.ts). Here logits go through a log-softmax, as
  * `tf.nn.sparse_softmax_cross_entropy_with_logits` does in Keras.
  */
 import * as tf from '@tensorflow/tfjs';

@@ -2,7 +2,7 @@
  * A progress display for long work: one line updated in place in a notebook,
  * a redrawn bar in a terminal, and a few plain lines in a log (CI, pipes).
  */
-import { DisplayHandle, escapeXml, inNotebook, interruptRequested } from './display';
+import { DisplayHandle, escapeXml, inNotebook, interruptRequested, JUPYTER_DISPLAY } from './display';
 import { InterruptedError } from './errors';
 
 export interface ProgressOptions {
@@ -104,7 +104,7 @@ function formatRate(rate: number): string {
 function progressBundle(text: string, fraction: number) {
   const percent = (fraction * 100).toFixed(1);
   return {
-    [Symbol.for('Jupyter.display')]: () => ({
+    [JUPYTER_DISPLAY]: () => ({
       'text/plain': text,
       'text/html':
         `<div style="font-family:monospace"><progress value="${percent}" max="100" style="width:20em"></progress> ` +

@@ -20,7 +20,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import * as applications from './applications';
-import { ApplicationArgs } from './applications/imagenet_utils';
+import { ApplicationArgs } from './applications/build-steps';
 import { ValueError } from './errors';
 import { fingerprintTensorAsync } from './features/fingerprint';
 import { canReadSync } from './tensor-reads';

@@ -15,7 +15,7 @@ import { ValueError } from '../lib/errors';
 import { applications } from '../lib/index';
 import { buildEfficientNet, EFFICIENTNET_B0, EfficientNetArgs, EfficientNetB0, preprocessInput } from '../lib/applications/efficientnet';
 import { MobileNetV2 } from '../lib/applications/mobilenet_v2';
-import { resolveApplicationArgs } from '../lib/applications/imagenet_utils';
+import { resolveApplicationArgs } from '../lib/applications/build-steps';
 import { Normalization } from '../lib/layers/normalization';
 import { Rescaling } from '../lib/layers/rescaling';
 import { Upscale } from '../lib/layers/upscale';

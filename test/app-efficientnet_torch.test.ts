@@ -15,9 +15,12 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../lib/backend';
 import { buildEfficientNet, EFFICIENTNET_B0, EfficientNetB0 } from '../lib/applications/efficientnet';
-import { ApplicationArgs, resolveApplicationArgs } from '../lib/applications/imagenet_utils';
+import { ApplicationArgs, resolveApplicationArgs } from '../lib/applications/build-steps';
 import { loadWeightsH5 } from '../lib/weights/h5';
 import { PYTHON, assertVaries, predictValues, readNpy, relativeError, runReference, torchMissing } from './support/torch-reference';
+import { installKerasCompat } from '../lib/compat/install';
+
+installKerasCompat();
 
 /** Writes the torch reference for `size`x`size` images into a fresh folder. */
 const reference = (size: number, batch: number, extra: string[] = []) =>

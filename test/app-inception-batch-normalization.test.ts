@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../lib/backend';
 import { tfjsFit } from '../lib/train/tfjs-methods';
-import '../lib/layers/frozen';
-import '../lib/layers/batch_normalization';
+import { installKerasCompat } from '../lib/compat/install';
+
+installKerasCompat();
 
 const EPSILON = 1e-3;
 const MEAN = [0.3, -0.2];

@@ -10,7 +10,10 @@ import * as tf from '@tensorflow/tfjs';
 import { ready } from '../lib/backend';
 import { MobileNetV2 } from '../lib/applications/mobilenet_v2';
 import { EfficientNetB0 } from '../lib/applications/efficientnet';
-import { ApplicationArgs } from '../lib/applications/imagenet_utils';
+import { ApplicationArgs } from '../lib/applications/build-steps';
+import { installKerasCompat } from '../lib/compat/install';
+
+installKerasCompat();
 
 const PYTHON = '/usr/bin/python3';
 

@@ -10,7 +10,7 @@ import { ready } from '../lib/backend';
 import { tfjsFit } from '../lib/train/tfjs-methods';
 import { buildHead } from '../lib/head';
 import { InceptionV3, ResNet50, VGG16, Xception } from '../lib/applications';
-import { ApplicationArgs } from '../lib/applications/imagenet_utils';
+import { ApplicationArgs } from '../lib/applications/build-steps';
 import { randomizeWeights } from '../bench/onnx-fixtures';
 
 const MODELS: { name: string; build: (args: ApplicationArgs) => Promise<tf.LayersModel>; size: number }[] = [

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../lib/backend';
 import { InceptionV3, ResNet50, VGG16, Xception } from '../lib/applications';
-import { ApplicationArgs } from '../lib/applications/imagenet_utils';
+import { ApplicationArgs } from '../lib/applications/build-steps';
 import { Upscale } from '../lib/layers/upscale';
 import { onnxAvailable, onnxRuntimeInfo } from '../lib/onnx';
 import { expectOnnxMatchesTfjs } from './support/onnx-equivalence';

@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ready } from '../lib/backend';
 import { DownloadError, ValueError } from '../lib/errors';
 import { saveWeightsH5 } from '../lib/weights/h5';
-import { ApplicationArgs } from '../lib/applications/imagenet_utils';
+import { ApplicationArgs } from '../lib/applications/build-steps';
 import { InceptionV3, ResNet50, VGG16, Xception } from '../lib/applications';
 import { randomizeWeights } from '../bench/onnx-fixtures';
 import { PYTHON, predictValues, readNpy, relativeError, torchMissing } from './support/torch-reference';

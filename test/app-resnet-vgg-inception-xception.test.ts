@@ -17,7 +17,7 @@ import { ValueError } from '../lib/errors';
 import { buildHead } from '../lib/head';
 import { upscale } from '../lib/layers/upscale';
 import * as applications from '../lib/applications';
-import { ApplicationArgs, ApplicationWeightFiles } from '../lib/applications/imagenet_utils';
+import { ApplicationArgs, ApplicationWeightFiles } from '../lib/applications/build-steps';
 
 const PYTHON = '/usr/bin/python3';
 const REFERENCE = path.join(__dirname, 'python', 'app_resnet_vgg_inception_xception_reference.py');
@@ -65,7 +65,7 @@ interface ModelCase {
   channels: number;
   side160: number;
   mode: 'caffe' | 'tf';
-  /** The official no-top file and its md5, as REFERENCE.md lists them. */
+  /** The official no-top file and its md5, as keras/src/applications/<model>.py names them. */
   notopFile: string;
   notopMd5: string;
   /** The top file's md5, from Keras' source. */

@@ -9,7 +9,7 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, ready, DenseNet121, EfficientNetB0, InceptionV3, MobileNetV2, ResNet50, VGG16, Xception } from '../lib';
-import type { ApplicationArgs } from '../lib/applications/imagenet_utils';
+import type { ApplicationArgs } from '../lib/applications/build-steps';
 import { setTrainable } from '../lib/train';
 import { calibrateBatchNorm } from '../bench/onnx-fixtures';
 

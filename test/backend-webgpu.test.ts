@@ -19,7 +19,7 @@ import { rescaling } from '../lib/layers/rescaling';
 import { upscale } from '../lib/layers/upscale';
 import { randomContrast, randomFlip, randomRotation, randomTranslation, randomZoom } from '../lib/layers/augmentation';
 import { kerasAccuracy } from '../lib/metrics';
-import { applyKerasCompileSemantics } from '../lib/train/compile';
+import { applyKerasCompileSemantics } from '../lib/compat/keras-compile';
 import { webgpuMissingKernels } from '../lib/webgpu-backend';
 import { lavapipeEnv } from './support/vulkan';
 

@@ -10,13 +10,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../lib/backend';
-import '../lib/features/planner';
-import '../lib/train/compile';
+import { installKerasCompat } from '../lib/compat/install';
 import { earlyStopping } from '../lib/callbacks';
 import { comparisonChartSvg, compareModels, COMPARABLE_MODELS, ComparisonData, ComparisonRow, ModelComparison } from '../lib/compare';
 import { generateSyntheticDollarStreet } from '../lib/data/synthetic';
 import { DenseNet121 } from '../lib/applications';
-import { ApplicationArgs, getSourceInputs } from '../lib/applications/imagenet_utils';
+import { ApplicationArgs } from '../lib/applications/build-steps';
+import { getSourceInputs } from '../lib/graph/upstream';
 import { JUPYTER_DISPLAY, KERNEL_HOOK, MimeBundle } from '../lib/display';
 import { DownloadError, ValueError } from '../lib/errors';
 import { clearFeatureMemory } from '../lib/features/cache';
@@ -27,6 +27,8 @@ import { sparseCategoricalCrossentropy } from '../lib/losses';
 import { setRandomSeed } from '../lib/random';
 import { standInWeights } from '../lib/standin-weights';
 import { fit } from '../lib/train/fit';
+
+installKerasCompat();
 
 const PYTHON = '/usr/bin/python3';
 

@@ -7,6 +7,9 @@ import { ready } from '../lib/backend';
 import { ValueError } from '../lib/errors';
 import { DenseNet121, DenseNet169, DenseNet201, DenseNetArgs } from '../lib/applications/densenet';
 import { upscale } from '../lib/layers/upscale';
+import { installKerasCompat } from '../lib/compat/install';
+
+installKerasCompat();
 
 const MODELS = [
   // Totals with the top: Keras' applications table (keras.io/api/applications); without the top:

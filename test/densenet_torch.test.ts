@@ -9,6 +9,9 @@ import * as tf from '@tensorflow/tfjs';
 import { ready } from '../lib/backend';
 import { DenseNet121 } from '../lib/applications/densenet';
 import { predictValues, readNpy, relativeError, runReference, torchMissing } from './support/torch-reference';
+import { installKerasCompat } from '../lib/compat/install';
+
+installKerasCompat();
 
 /** Writes the torch reference for `size`x`size` images into a fresh folder. */
 const reference = (size: number, batch: number, extra: string[] = []) =>

@@ -1,4 +1,4 @@
-// The lesson notebook as a script (issue 8's check): exported, run with tsx on a small synthetic
+// The lesson notebook as a script (the check of `tslab-dl export`): exported, run with tsx on a small synthetic
 // set, it runs to the end and prints the same final line as the notebook run through the kernel.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

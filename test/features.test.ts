@@ -9,13 +9,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import '../lib/layers/frozen';
+import { installKerasCompat } from '../lib/compat/install';
 import { upscale } from '../lib/layers/upscale';
 import { flatten } from '../lib/layers/flatten';
 import { splitFrozenPrefix } from '../lib/features/split';
 import { frozenFeatures, featureStats } from '../lib/features/extract';
 import { clearFeatureMemory, featureCacheFolder } from '../lib/features/cache';
 import { onnxAvailable, onnxRuntimeInfo } from '../lib/onnx';
+
+installKerasCompat();
 
 function lessonLikeModel(size = 12) {
   const inputs = tf.input({ shape: [8, 8, 3] });

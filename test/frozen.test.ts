@@ -7,6 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import { ready } from '../lib/backend';
 import { tfjsFit } from '../lib/train/tfjs-methods';
 import { isFrozen } from '../lib/layers/frozen';
+import { installKerasCompat } from '../lib/compat/install';
+
+installKerasCompat();
 
 /** A small base like DenseNet's stem: conv -> BN -> relu -> conv -> BN -> relu -> global max pool. */
 function smallBase(input: tf.SymbolicTensor, prefix: string): tf.SymbolicTensor {

@@ -12,6 +12,9 @@ import { ready } from '../lib/backend';
 import { DataFileError, ValueError } from '../lib/errors';
 import { HDF5_OBJECT_HEADER_LIMIT, loadWeightsH5, readWeightsH5, saveWeightsH5, splitForHeaderLimit } from '../lib/weights/h5';
 import { DenseNet121, DenseNet169 } from '../lib/applications/densenet';
+import { installKerasCompat } from '../lib/compat/install';
+
+installKerasCompat();
 
 const PYTHON = '/usr/bin/python3';
 const FIXTURES = path.join(__dirname, 'python', 'h5_fixtures.py');

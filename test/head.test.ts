@@ -6,9 +6,11 @@ import * as tf from '@tensorflow/tfjs';
 import { ready } from '../lib/backend';
 import { buildHead } from '../lib/head';
 import { dense } from '../lib/layers/dense';
-import '../lib/layers/frozen';
+import { installKerasCompat } from '../lib/compat/install';
 import { summary } from '../lib/train';
 import { parameterMemory } from '../lib/train/summary';
+
+installKerasCompat();
 
 const countOf = (weights: tf.LayerVariable[]) => weights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * (b as number), 1), 0);
 

@@ -12,6 +12,9 @@ import { ready } from '../lib/backend';
 import { DataFileError, ValueError } from '../lib/errors';
 import { loadModel, saveModel } from '../lib/io';
 import { upscale } from '../lib/layers/upscale';
+import { installKerasCompat } from '../lib/compat/install';
+
+installKerasCompat();
 
 /** The lesson's shape in miniature: inputs -> upscale -> frozen conv/BN base -> max pool -> head. */
 function lessonLikeModel(): { model: tf.LayersModel; base: tf.LayersModel } {

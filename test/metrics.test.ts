@@ -4,7 +4,9 @@ import * as tf from '@tensorflow/tfjs';
 import { ready } from '../lib/backend';
 import { accuracyKind, kerasAccuracy, sparseCategoricalAccuracy } from '../lib/metrics';
 import { sparseCategoricalCrossentropy } from '../lib/losses';
-import '../lib/train/compile';
+import { installKerasCompat } from '../lib/compat/install';
+
+installKerasCompat();
 
 const values = (t: tf.Tensor) => Array.from(t.dataSync());
 

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { ApplicationArgs } from '../lib/applications/imagenet_utils';
+import type { ApplicationArgs } from '../lib/applications/build-steps';
 import { applications, DenseNet121, denseNet121StandInWeights, standInWeights, upscale, setRandomSeed, ValueError } from '../lib';
 
 const SIZE = 64;

@@ -7,9 +7,11 @@ import { InterruptedError, ValueError } from '../lib/errors';
 import { sparseCategoricalCrossentropy } from '../lib/losses';
 import { setRandomSeed } from '../lib/random';
 import { earlyStopping } from '../lib/callbacks';
-import '../lib/layers/frozen';
+import { installKerasCompat } from '../lib/compat/install';
 import { evaluate, fit, predict, registerForwardPlanner, summary } from '../lib/train';
 import { displayMode, TrainingDisplay } from '../lib/train/training_display';
+
+installKerasCompat();
 
 afterEach(() => {
   delete (globalThis as Record<symbol, unknown>)[KERNEL_HOOK];
@@ -240,7 +242,7 @@ test('evaluate displays loss, accuracy and the confusion matrix in a notebook', 
   model.dispose();
 });
 
-test('a forward planner can swap in a head model on precomputed features (the seam for issue 6)', async () => {
+test('a forward planner can swap in a head model on precomputed features (the seam for the feature cache)', async () => {
   await ready();
   const input = tf.input({ shape: [4] });
   const baseLayer = tf.layers.dense({ units: 5, activation: 'tanh', trainable: false });

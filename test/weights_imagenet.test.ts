@@ -15,6 +15,9 @@ import { getWeightsFile, kerasCacheDir, tslabCacheDir, weightsUrl, WeightsFileSp
 import { loadWeightsH5, saveWeightsH5 } from '../lib/weights/h5';
 import { DenseNet121 } from '../lib/applications/densenet';
 import { useWeightsServer } from './support/weights-server';
+import { installKerasCompat } from '../lib/compat/install';
+
+installKerasCompat();
 
 const md5 = (bytes: Buffer) => createHash('md5').update(bytes).digest('hex');
 

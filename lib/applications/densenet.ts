@@ -12,12 +12,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
 import { ValueError } from '../errors';
-import '../layers/frozen';
-import { ApplicationArgs, applicationInput, applicationModel, globalPooling, loadApplicationWeights, predictions, resolveApplicationArgs } from './imagenet_utils';
+import { ApplicationArgs, applicationInput, applicationModel, globalPooling, loadApplicationWeights, predictions, resolveApplicationArgs } from './build-steps';
 
 const BASE_WEIGHTS_PATH = 'https://storage.googleapis.com/tensorflow/keras-applications/densenet/';
 const DENSENET121_WEIGHT_PATH = BASE_WEIGHTS_PATH + 'densenet121_weights_tf_dim_ordering_tf_kernels.h5';
-const DENSENET121_WEIGHT_PATH_NO_TOP = BASE_WEIGHTS_PATH + 'densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5';
+/** The file of DenseNet121's ImageNet weights without the top (the lesson's base), as Keras caches it. */
+export const DENSENET121_WEIGHTS_FILE_NO_TOP = 'densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5';
+/** Where Keras downloads it from. */
+export const DENSENET121_WEIGHT_PATH_NO_TOP = BASE_WEIGHTS_PATH + DENSENET121_WEIGHTS_FILE_NO_TOP;
 const DENSENET169_WEIGHT_PATH = BASE_WEIGHTS_PATH + 'densenet169_weights_tf_dim_ordering_tf_kernels.h5';
 const DENSENET169_WEIGHT_PATH_NO_TOP = BASE_WEIGHTS_PATH + 'densenet169_weights_tf_dim_ordering_tf_kernels_notop.h5';
 const DENSENET201_WEIGHT_PATH = BASE_WEIGHTS_PATH + 'densenet201_weights_tf_dim_ordering_tf_kernels.h5';

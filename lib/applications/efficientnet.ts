@@ -24,10 +24,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
 import { ValueError } from '../errors';
-import '../layers/frozen';
 import { Normalization } from '../layers/normalization';
 import { Rescaling } from '../layers/rescaling';
-import { ApplicationArgs, applicationInput, applicationModel, correctPad, globalPooling, loadApplicationWeights, predictions, preprocessImagenetInput, resolveApplicationArgs, ResolvedApplicationArgs } from './imagenet_utils';
+import { ApplicationArgs, applicationInput, applicationModel, globalPooling, loadApplicationWeights, predictions, resolveApplicationArgs, ResolvedApplicationArgs } from './build-steps';
+import { correctPad, preprocessImagenetInput } from './imagenet_utils';
 
 const BASE_WEIGHTS_PATH = 'https://storage.googleapis.com/keras-applications/';
 

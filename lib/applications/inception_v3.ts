@@ -14,9 +14,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
-import '../layers/batch_normalization';
-import '../layers/frozen';
-import { ApplicationArgs, applicationInput, applicationModel, ApplicationWeightFiles, globalPooling, loadApplicationWeights, predictions, preprocessImagenetInput, resolveApplicationArgs } from './imagenet_utils';
+import { ApplicationArgs, applicationInput, applicationModel, ApplicationWeightFiles, globalPooling, loadApplicationWeights, predictions, resolveApplicationArgs } from './build-steps';
+import { preprocessImagenetInput } from './imagenet_utils';
 
 const WEIGHTS_FOLDER = 'https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/';
 

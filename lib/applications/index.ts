@@ -1,4 +1,9 @@
-// Barrel for lib/applications: re-exports its public API.
+// Barrel for lib/applications: re-exports its public API. A public entry point: importing it
+// installs the Keras compatibility patches (lib/compat/install.ts), which frozen bases rely on.
+import { installKerasCompat } from '../compat/install';
+
+installKerasCompat();
+
 export { DenseNet121, DenseNet169, DenseNet201, denseNet } from './densenet';
 export type { DenseNetArgs } from './densenet';
 // ResNet50, VGG16, InceptionV3, Xception: the builders at top level, each module (with its Keras

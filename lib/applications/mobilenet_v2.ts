@@ -22,8 +22,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
 import { ValueError } from '../errors';
-import '../layers/frozen';
-import { ApplicationArgs, applicationInput, applicationModel, correctPad, globalPooling, loadApplicationWeights, predictions, preprocessImagenetInput, resolveApplicationArgs, UNNAMED_POOLING } from './imagenet_utils';
+import { ApplicationArgs, applicationInput, applicationModel, globalPooling, loadApplicationWeights, predictions, resolveApplicationArgs, UNNAMED_POOLING } from './build-steps';
+import { correctPad, preprocessImagenetInput } from './imagenet_utils';
 
 const BASE_WEIGHT_PATH = 'https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/';
 

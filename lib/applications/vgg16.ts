@@ -11,8 +11,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
-import '../layers/frozen';
-import { ApplicationArgs, applicationInput, applicationModel, ApplicationWeightFiles, globalPooling, loadApplicationWeights, predictions, preprocessImagenetInput, resolveApplicationArgs, UNNAMED_POOLING } from './imagenet_utils';
+import { ApplicationArgs, applicationInput, applicationModel, ApplicationWeightFiles, globalPooling, loadApplicationWeights, predictions, resolveApplicationArgs, UNNAMED_POOLING } from './build-steps';
+import { preprocessImagenetInput } from './imagenet_utils';
 
 const WEIGHTS_FOLDER = 'https://storage.googleapis.com/tensorflow/keras-applications/vgg16/';
 

@@ -1,6 +1,6 @@
 /**
  * tfjs' own `model.fit`, `model.evaluate` and `model.predict`, the Keras habit, made the fast and
- * correct path for a model with a frozen part (applied once, when tslab-dl loads).
+ * correct path for a model with a frozen part (lib/compat/install.ts applies it).
  *
  * The lesson's central cell is `model.fit(trainImages, trainLabels, { batchSize: 32, epochs: 30,
  * callbacks: [earlyStopper], validationData: [valImages, valLabels] })`. Plain tfjs keeps every
@@ -25,9 +25,12 @@ import * as tf from '@tensorflow/tfjs';
 import { frozenFeaturesSync } from '../features/extract';
 import { compileLike, defaultCacheMode } from '../features/planner';
 import { FrozenSplit, splitFrozenPrefix } from '../features/split';
+import { isFrozen } from '../layers/frozen';
 import { fitThroughPlan, FitOptions, TfjsFitExtras } from '../train/fit';
 import { keepTfjsModelMethods, TfjsModelMethods } from '../train/tfjs-methods';
 import { Verbosity } from '../train/training_display';
+import { markOnce } from './markers';
+import { layersModelPrototype } from './prototypes';
 
 const PATCHED = Symbol.for('tslab-dl.kerasModelMethods');
 
@@ -36,9 +39,16 @@ export function frozenSplitOf(model: tf.LayersModel, inference = false): FrozenS
   if (model.inputs.length !== 1 || model.outputs.length !== 1) return undefined;
   const split = splitFrozenPrefix(model, { inference });
   if (!split || split.prefix.inputs.length !== 1) return undefined;
-  // A prefix of weightless layers (Flatten, an upscale) is not a frozen base: nothing to save.
-  if (split.prefix.countParams() === 0) return undefined;
+  // A prefix without a frozen layer holding weights (Flatten, an upscale, a Normalization whose
+  // statistics are non-trainable by design) is not a frozen base: nothing worth computing once.
+  if (!split.prefix.layers.some(holdsFrozenWeights)) return undefined;
   return split;
+}
+
+/** Whether a layer (or a nested model's layer) has weights and was frozen (`trainable = false`). */
+function holdsFrozenWeights(layer: tf.layers.Layer): boolean {
+  if (layer instanceof tf.LayersModel) return layer.layers.some(holdsFrozenWeights);
+  return layer.weights.length > 0 && isFrozen(layer);
 }
 
 /** The one tensor of a tfjs x or y argument for a model with one input (or output) named `name`. */
@@ -128,17 +138,14 @@ function inputsOf(outputs: tf.Tensor[]): tf.Tensor | tf.Tensor[] {
   return outputs.length === 1 ? outputs[0] : outputs;
 }
 
-/** Installs the three patches once per process (idempotent; importing tslab-dl calls it). */
+/** Installs the three patches once per process (idempotent; lib/compat/install.ts calls it). */
 export function applyKerasModelMethods(): void {
-  const proto = tf.LayersModel.prototype as unknown as TfjsModelMethods & Record<symbol, unknown>;
-  if (proto[PATCHED]) return;
+  const proto = layersModelPrototype<TfjsModelMethods>();
   for (const name of ['fit', 'evaluate', 'predict'] as const) {
     if (typeof proto[name] !== 'function') {
       throw new Error(`tslab-dl: tf.LayersModel has no ${name} method in TensorFlow.js ${tf.version.tfjs}; the model-method patch needs updating.`);
     }
   }
+  if (!markOnce(proto, PATCHED)) return;
   install(proto, keepTfjsModelMethods());
-  proto[PATCHED] = true;
 }
-
-applyKerasModelMethods();

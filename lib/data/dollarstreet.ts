@@ -1,5 +1,5 @@
 /**
- * The lesson's data: Dollar Street 10, four .npy files (REFERENCE.md section 1).
+ * The lesson's data: Dollar Street 10, four .npy files (Zenodo record 10970014, https://zenodo.org/records/10970014).
  *
  * `loadDollarStreet` reads them into tensors as the Python lesson's first cell
  * does with `np.load`: images [n, height, width, 3] as stored (0..255, not

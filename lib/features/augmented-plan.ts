@@ -11,15 +11,11 @@
  * The numbers are Keras': the same augmented images go through the same frozen base.
  */
 import * as tf from '@tensorflow/tfjs';
+import { inboundNodesOf, isInputLayer } from '../graph/nodes';
 import { ForwardPlan, ForwardRequest } from '../train/forward';
 import { FeatureCacheMode, FeatureOptions, featureStats, Features, frozenFeatures } from './extract';
 import { chooseExecutor, createPrefixRunner, Executor, PrefixRunner } from './run';
 import { applyLayersAfterCut, splitFrozenPrefix, STOCHASTIC_LAYERS } from './split';
-
-interface Node {
-  inputTensors: tf.SymbolicTensor[];
-  outputTensors: tf.SymbolicTensor[];
-}
 
 /** The random, weightless layers applied one after another to the model's single input. */
 function randomInputChain(model: tf.LayersModel): tf.SymbolicTensor | undefined {
@@ -30,13 +26,13 @@ function randomInputChain(model: tf.LayersModel): tf.SymbolicTensor | undefined 
     // (An InputLayer's own node lists its output as its input: not a consumer.)
     const consumers = model.layers.filter(
       (layer) =>
-        layer.getClassName() !== 'InputLayer' &&
-        (layer as unknown as { inboundNodes: Node[] }).inboundNodes.some((node) => node.inputTensors.length === 1 && node.inputTensors[0] === tensor),
+        !isInputLayer(layer) &&
+        inboundNodesOf(layer).some((node) => node.inputTensors.length === 1 && node.inputTensors[0] === tensor),
     );
     if (consumers.length !== 1) break;
     const layer = consumers[0];
     if (!STOCHASTIC_LAYERS.has(layer.getClassName()) || layer.weights.length > 0) break;
-    const node = (layer as unknown as { inboundNodes: Node[] }).inboundNodes.find((n) => n.inputTensors[0] === tensor)!;
+    const node = inboundNodesOf(layer).find((n) => n.inputTensors[0] === tensor)!;
     const outputs = node.outputTensors;
     if (outputs.length !== 1) break;
     tensor = last = outputs[0];

@@ -16,17 +16,17 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { onBackendReset } from '../backend-reset';
-import { temporaryPathFor } from '../data/atomic';
+import { tslabCacheRoot } from '../cache-root';
+import { writeFileAtomicSync } from '../data/atomic';
 import { removeStaleTemporaryFilesSync } from '../stale-files';
 import { valuesSync } from '../tensor-reads';
 
 const FORMAT = 'tslab-dl-features/1';
 const MEMORY_ENTRIES = 8;
 
-/** Where disk entries go: $TSLAB_DL_CACHE/features, else ~/.cache/tslab-dl/features. */
+/** Where disk entries go: `features` under tslab-dl's cache root ({@link tslabCacheRoot}), e.g. ~/.cache/tslab-dl/features. */
 export function featureCacheFolder(): string {
-  const base = process.env.TSLAB_DL_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'tslab-dl');
-  return path.join(base, 'features');
+  return path.join(tslabCacheRoot(), 'features');
 }
 
 const memory = new Map<string, tf.Tensor>();
@@ -124,8 +124,6 @@ export function toDisk(
   folder = featureCacheFolder(),
   values: Float32Array = valuesSync(features, 'the feature cache (writing to disk)') as Float32Array,
 ): string {
-  fs.mkdirSync(folder, { recursive: true });
-  removeStaleTemporaryFilesSync(folder);
   const payload = Buffer.from(new Float32Array(values).buffer);
   const header: Header = {
     format: FORMAT,
@@ -134,21 +132,8 @@ export function toDisk(
     sha256: createHash('sha256').update(payload).digest('hex'),
   };
   const file = entryPath(key, folder);
-  const temporary = temporaryPathFor(file);
-  try {
-    const fd = fs.openSync(temporary, 'w');
-    try {
-      fs.writeSync(fd, JSON.stringify(header) + '\n');
-      fs.writeSync(fd, payload);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(temporary, file);
-  } catch (e) {
-    fs.rmSync(temporary, { force: true });
-    throw e;
-  }
+  // The payload follows the header line as a piece of its own: no copy joins them.
+  writeFileAtomicSync(file, [JSON.stringify(header) + '\n', payload], { tag: 'part' });
   return file;
 }
 

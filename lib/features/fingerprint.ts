@@ -5,6 +5,7 @@
  */
 import { createHash, Hash } from 'crypto';
 import * as tf from '@tensorflow/tfjs';
+import { nodesInModel } from '../graph/nodes';
 import { valuesSync } from '../tensor-reads';
 
 type Values = Float32Array | Int32Array | Uint8Array;
@@ -71,11 +72,8 @@ function layerDescriptions(model: tf.LayersModel): [tf.layers.Layer, string][] {
   const position = new Map(model.layers.map((layer, i) => [layer, i]));
   // Only this model's applications of a layer: a layer applied again elsewhere (a rebuilt head, a
   // model after an augmentation step) gains nodes that must not change what this model computes.
-  const own = (model as unknown as { containerNodes: Set<string> }).containerNodes;
   return model.layers.map((layer) => {
-    const inbound = (layer as unknown as { inboundNodes: { inboundLayers: tf.layers.Layer[] }[] }).inboundNodes
-      .filter((_, index) => own.has(`${layer.name}_ib-${index}`))
-      .flatMap((node) => node.inboundLayers.map((l) => position.get(l) ?? -1));
+    const inbound = nodesInModel(model, layer).flatMap((node) => node.inboundLayers.map((l) => position.get(l) ?? -1));
     return [layer, JSON.stringify([layer.getClassName(), withoutNames(layer.getConfig()), inbound])];
   });
 }

@@ -107,4 +107,11 @@ function single(outputs: tf.Tensor[]): tf.Tensor | tf.Tensor[] {
   return outputs.length === 1 ? outputs[0] : outputs;
 }
 
-registerForwardPlanner(featureCachePlanner);
+let registered = false;
+
+/** Makes fit / evaluate / predict plan through the feature cache (idempotent; lib/compat/install.ts calls it). */
+export function registerFeatureCachePlanner(): void {
+  if (registered) return;
+  registerForwardPlanner(featureCachePlanner);
+  registered = true;
+}

@@ -8,6 +8,7 @@
  * the full model's weights.
  */
 import * as tf from '@tensorflow/tfjs';
+import { isInputLayer, LayerNode, producingNode } from '../graph/nodes';
 import { isFrozen } from '../layers/frozen';
 
 /** Layers whose output depends on randomness during training. */
@@ -29,18 +30,9 @@ export interface FrozenSplit {
   cut: tf.SymbolicTensor[];
 }
 
-type Node = {
-  inputTensors: tf.SymbolicTensor[];
-  outputTensors: tf.SymbolicTensor[];
-  callArgs?: Record<string, unknown>;
-};
-
-function nodeOf(tensor: tf.SymbolicTensor): Node {
-  return (tensor.sourceLayer as unknown as { inboundNodes: Node[] }).inboundNodes[tensor.nodeIndex];
-}
-
-function isInputLayer(layer: tf.layers.Layer): boolean {
-  return layer.getClassName() === 'InputLayer';
+/** The call of a layer that produced `tensor` (every tensor of a built model has one). */
+function nodeOf(tensor: tf.SymbolicTensor): LayerNode {
+  return producingNode(tensor)!;
 }
 
 /**

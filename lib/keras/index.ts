@@ -1,13 +1,13 @@
 /**
  * `keras`: a Keras-shaped namespace over TensorFlow.js, so the Python lesson translates line by
  * line. Each name returns the tfjs or tslab-dl object, built with Keras 3's defaults
- * (keras-team/keras, keras/src/...; each file cites its source). Importing it also makes tfjs' own
- * factories default like Keras (glorotUniform kernels, a Flatten that accepts rank 2):
- * lib/compat/keras-defaults.ts.
+ * (keras-team/keras, keras/src/...; each file cites its source). Importing it installs the Keras
+ * compatibility patches (lib/compat/install.ts), among them tfjs' own factories defaulting like
+ * Keras (glorotUniform kernels, a Flatten that accepts rank 2).
  *
  * Python calls a layer on a tensor, `Dense(10)(out)`; TypeScript applies it, `Dense(10).apply(out)`.
  */
-import { applyKerasLayerDefaults } from '../compat/keras-defaults';
+import { installKerasCompat } from '../compat/install';
 import { applications } from './applications';
 import * as callbacks from './callbacks';
 import { Input } from './input';
@@ -17,7 +17,7 @@ import { Model, Sequential } from './models';
 import * as optimizers from './optimizers';
 import * as utils from './utils';
 
-applyKerasLayerDefaults();
+installKerasCompat();
 
 /**
  * Keras' namespace: `keras.Input`, `keras.Model`, `keras.Sequential`, `keras.layers`,

@@ -3,7 +3,7 @@
  *
  * Keras' `layers.Dense` draws its kernel from glorot_uniform (uniform in ±sqrt(6 / (fan_in +
  * fan_out))) and starts its bias at zero; tfjs' `tf.layers.dense` defaults to glorotNormal
- * (REFERENCE.md s.3), which changes what a freshly built model computes and how it trains.
+ * (tfjs-layers src/layers/core.ts), which changes what a freshly built model computes and how it trains.
  */
 import * as tf from '@tensorflow/tfjs';
 

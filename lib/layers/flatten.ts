@@ -3,7 +3,7 @@
  *
  * tfjs' Flatten requires rank >= 3; Keras accepts any rank: a (batch, 1024) input, such as
  * DenseNet121's pooled output in the lesson, passes through unchanged, and (batch,) becomes
- * (batch, 1) (REFERENCE.md s.3).
+ * (batch, 1) (tfjs-layers src/layers/core.ts: `minNDim: 3`; keras/src/layers/reshaping/flatten.py).
  *
  * The class registers under tfjs' own name 'Flatten', so models saved with it load in plain
  * tfjs, and models saved by Keras or tfjs load with Keras' behaviour once tslab-dl is imported.

@@ -4,7 +4,7 @@
  * half-pixel centres and no antialiasing, then zero padding centred on the image.
  *
  * The Keras lesson wraps resize_with_pad in a Lambda layer; tfjs has no Lambda layer, and its
- * `tf.layers.resizing` aligns corners by default (REFERENCE.md s.3), so this is its own class.
+ * `tf.layers.resizing` aligns corners by default (tfjs-layers src/layers/preprocessing/image_resizing.ts), so this is its own class.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ValueError } from '../errors';

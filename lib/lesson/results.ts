@@ -29,6 +29,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type * as tf from '@tensorflow/tfjs';
+import { DENSENET121_WEIGHTS_FILE_NO_TOP } from '../applications/densenet';
 import { DEFAULT_DOLLAR_STREET_FOLDER, DOLLAR_STREET_FILES } from '../data/dollarstreet';
 import { SYNTHETIC_MANIFEST } from '../data/synthetic';
 import { writeFileAtomicSync } from '../data/atomic';
@@ -175,8 +176,7 @@ function lessonWeights(model: tf.LayersModel | undefined): string | undefined {
   if (override === null) return 'DenseNet121, random initialisation (TSLAB_DL_WEIGHTS=none)';
   if (override === 'stand-in') return 'DenseNet121, stand-in (TSLAB_DL_WEIGHTS=stand-in)';
   if (override !== undefined) return `DenseNet121, ${path.basename(override)} (TSLAB_DL_WEIGHTS)`;
-  const file = 'densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5';
-  const cached = [kerasCacheDir(), tslabCacheDir()].some((dir) => fs.existsSync(path.join(dir, file)));
+  const cached = [kerasCacheDir(), tslabCacheDir()].some((dir) => fs.existsSync(path.join(dir, DENSENET121_WEIGHTS_FILE_NO_TOP)));
   return cached ? 'DenseNet121, ImageNet' : 'DenseNet121, stand-in (ImageNet weights not reachable)';
 }
 

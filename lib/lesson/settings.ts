@@ -14,6 +14,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { DENSENET121_WEIGHT_PATH_NO_TOP, DENSENET121_WEIGHTS_FILE_NO_TOP } from '../applications/densenet';
 import { backendInfo, ready } from '../backend';
 import { display } from '../display';
 import { loudNotice } from './banner';
@@ -24,8 +25,8 @@ import { denseNet121StandInWeights } from '../standin-weights';
 import { weightsCandidates } from '../weights/imagenet';
 
 /** The weights file of the lesson's base: Keras' DenseNet121 without top. */
-const LESSON_WEIGHTS_FILE = 'densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5';
-const LESSON_WEIGHTS_URL = `https://storage.googleapis.com/tensorflow/keras-applications/densenet/${LESSON_WEIGHTS_FILE}`;
+const LESSON_WEIGHTS_FILE = DENSENET121_WEIGHTS_FILE_NO_TOP;
+const LESSON_WEIGHTS_URL = DENSENET121_WEIGHT_PATH_NO_TOP;
 
 export interface LessonOptions {
   /** Folder of the real data. Defaults to $TSLAB_DL_DATA, else data/dataset_dollarstreet/ found here or in a parent folder. */

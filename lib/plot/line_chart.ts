@@ -4,9 +4,13 @@
  * JupyterLab, an nbconvert HTML export, a browser or resvg (PNG).
  *
  * Only the data lines are <path> elements (one per series); everything else is <line>, <rect>,
- * <circle> or <text>, which keeps the drawing easy to check.
+ * <circle> or <text>, which keeps the drawing easy to check. Font, colours and ticks are those of
+ * every chart of the library (./chart-style.ts).
  */
 import { escapeXml } from '../display';
+import { CHAR_WIDTH, COLOURS, fmt, GRID_COLOUR, INK, niceTicks, svgStart, TITLE_FONT_SIZE } from './chart-style';
+
+export { COLOURS, niceTicks } from './chart-style';
 
 export interface Series {
   name: string;
@@ -22,28 +26,6 @@ export interface LineChartOptions {
   yLabel?: string;
   /** Only whole numbers on the x axis (epochs). Defaults to false. */
   integerX?: boolean;
-}
-
-/** matplotlib's and seaborn's default colour cycle ("tab10"). */
-export const COLOURS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
-
-const FONT = "DejaVu Sans, Verdana, Arial, sans-serif";
-const FONT_SIZE = 12;
-/** Rough width of a character of the font at FONT_SIZE, for layout (DejaVu Sans averages ~0.6 em). */
-const CHAR_WIDTH = 7.2;
-
-/** "Nice" tick values (steps of 1, 2 or 5 times a power of ten) covering [min, max]. */
-export function niceTicks(min: number, max: number, count = 6, integer = false): { ticks: number[]; step: number } {
-  const span = max - min;
-  const raw = span > 0 ? span / count : 1;
-  const magnitude = 10 ** Math.floor(Math.log10(raw));
-  const normalised = raw / magnitude;
-  let step = (normalised < 1.5 ? 1 : normalised < 3 ? 2 : normalised < 7 ? 5 : 10) * magnitude;
-  if (integer) step = Math.max(1, Math.round(step));
-  const ticks: number[] = [];
-  // toPrecision drops float noise (0.30000000000000004); + 0 turns -0 into 0.
-  for (let i = Math.ceil(min / step - 1e-9); i * step <= max + step * 1e-9; i++) ticks.push(Number((i * step).toPrecision(12)) + 0);
-  return { ticks, step };
 }
 
 function decimalsFor(step: number): number {
@@ -64,8 +46,6 @@ function paddedDomain(values: number[], integer: boolean): [number, number] {
   max += pad;
   return [min, max];
 }
-
-const fmt = (v: number) => String(Math.round(v * 100) / 100);
 
 export function lineChartSvg(series: Series[], options: LineChartOptions = {}): string {
   const { width = 640, height = 400, title, xLabel = '', yLabel = '', integerX = false } = options;
@@ -89,27 +69,21 @@ export function lineChartSvg(series: Series[], options: LineChartOptions = {}): 
   const sx = (x: number) => left + ((x - x0) / (x1 - x0)) * (right - left);
   const sy = (y: number) => bottom - ((y - y0) / (y1 - y0)) * (bottom - top);
 
-  const parts: string[] = [];
-  parts.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
-      `font-family="${FONT}" font-size="${FONT_SIZE}">`,
-  );
-  parts.push(`<title>${escapeXml(title ?? `${yLabel || 'value'} by ${xLabel || 'x'}: ${series.map((s) => s.name).join(', ')}`)}</title>`);
-  parts.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`);
-  if (title) parts.push(`<text x="${fmt((left + right) / 2)}" y="22" text-anchor="middle" font-size="14">${escapeXml(title)}</text>`);
+  const parts = svgStart(width, height, title ?? `${yLabel || 'value'} by ${xLabel || 'x'}: ${series.map((s) => s.name).join(', ')}`);
+  if (title) parts.push(`<text x="${fmt((left + right) / 2)}" y="22" text-anchor="middle" font-size="${TITLE_FONT_SIZE}">${escapeXml(title)}</text>`);
 
   // Grid lines and tick labels.
-  parts.push('<g class="grid" stroke="#e0e0e0" stroke-width="1">');
+  parts.push(`<g class="grid" stroke="${GRID_COLOUR}" stroke-width="1">`);
   for (const t of yTicks.ticks) parts.push(`<line x1="${fmt(left)}" y1="${fmt(sy(t))}" x2="${fmt(right)}" y2="${fmt(sy(t))}"/>`);
   for (const t of xTicks.ticks) parts.push(`<line x1="${fmt(sx(t))}" y1="${fmt(top)}" x2="${fmt(sx(t))}" y2="${fmt(bottom)}"/>`);
   parts.push('</g>');
-  parts.push('<g class="axes" stroke="#333333" stroke-width="1">');
+  parts.push(`<g class="axes" stroke="${INK}" stroke-width="1">`);
   parts.push(`<line x1="${fmt(left)}" y1="${fmt(bottom)}" x2="${fmt(right)}" y2="${fmt(bottom)}"/>`);
   parts.push(`<line x1="${fmt(left)}" y1="${fmt(top)}" x2="${fmt(left)}" y2="${fmt(bottom)}"/>`);
   for (const t of yTicks.ticks) parts.push(`<line x1="${fmt(left - 5)}" y1="${fmt(sy(t))}" x2="${fmt(left)}" y2="${fmt(sy(t))}"/>`);
   for (const t of xTicks.ticks) parts.push(`<line x1="${fmt(sx(t))}" y1="${fmt(bottom)}" x2="${fmt(sx(t))}" y2="${fmt(bottom + 5)}"/>`);
   parts.push('</g>');
-  parts.push('<g class="tick-labels" fill="#333333">');
+  parts.push(`<g class="tick-labels" fill="${INK}">`);
   yTicks.ticks.forEach((t, i) => parts.push(`<text x="${fmt(left - 8)}" y="${fmt(sy(t) + 4)}" text-anchor="end">${yTickLabels[i]}</text>`));
   for (const t of xTicks.ticks) parts.push(`<text x="${fmt(sx(t))}" y="${fmt(bottom + 18)}" text-anchor="middle">${t.toFixed(xDecimals)}</text>`);
   parts.push('</g>');
@@ -147,7 +121,7 @@ export function lineChartSvg(series: Series[], options: LineChartOptions = {}): 
     const y = top + 10 + i * 20;
     const colour = COLOURS[i % COLOURS.length];
     parts.push(`<line x1="${fmt(right + 14)}" y1="${y}" x2="${fmt(right + 38)}" y2="${y}" stroke="${colour}" stroke-width="2"/>`);
-    parts.push(`<text x="${fmt(right + 44)}" y="${y + 4}" fill="#333333">${escapeXml(s.name)}</text>`);
+    parts.push(`<text x="${fmt(right + 44)}" y="${y + 4}" fill="${INK}">${escapeXml(s.name)}</text>`);
   });
   parts.push('</g>');
   parts.push('</svg>');

@@ -11,7 +11,7 @@ import { display, escapeXml, JUPYTER_DISPLAY, markShown, MimeBundle } from '../d
 import { ValueError } from '../errors';
 import { takesSparseLabels } from '../losses';
 import { checkBatchSize, checkCompiled, checkModel, checkSamples, checkTensor } from './arguments';
-import { checkClassLabelsAsync } from './compile';
+import { checkClassLabelsAsync } from './label-checks';
 import { ForwardOptions, planForward } from './forward';
 import { predictBatches } from './predict';
 import { Verbosity } from './training_display';

@@ -5,7 +5,7 @@
  * lib/train/forward.ts, with Keras' names in the logs (lib/train/compile.ts), a progress
  * display suited to where it runs, a seed, and the kernel's interrupt button honoured between
  * batches. tfjs' `model.fit(x, y, args)` of a model with a frozen part comes here too
- * (lib/train/model-methods.ts), so the Keras habit is the fast path.
+ * (lib/compat/model-methods.ts), so the Keras habit is the fast path.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
@@ -15,7 +15,7 @@ import { InterruptedError, ValueError } from '../errors';
 import { lessonEpochCap } from '../lesson/environment';
 import { setRandomSeed } from '../random';
 import { checkBatchSize, checkCompiled, checkModel, checkSamples, checkTensor, describe, yieldToEventLoop } from './arguments';
-import { checkSparseLabelsBeforeFit } from './compile';
+import { checkSparseLabelsBeforeFit } from './label-checks';
 import { ForwardOptions, planForward } from './forward';
 import { tfjsFit } from './tfjs-methods';
 import { displayMode, TrainingDisplay, Verbosity } from './training_display';

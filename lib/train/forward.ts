@@ -3,7 +3,7 @@
  *
  * Each of them first asks for a {@link ForwardPlan}: which model to run and on which inputs.
  * By default that is the caller's model on the caller's tensors. A planner registered with
- * {@link registerForwardPlanner} can do better, e.g. (issue 6) compute a frozen, deterministic
+ * {@link registerForwardPlanner} can do better, e.g. (lib/features/planner.ts) compute a frozen, deterministic
  * prefix of the model once (cached features, perhaps on another engine such as onnxruntime) and
  * hand back the trainable remainder of the model with those features as its inputs:
  *
@@ -19,9 +19,9 @@ export type ForwardPurpose = 'fit' | 'evaluate' | 'predict';
 export interface ForwardOptions {
   /** Samples per batch. Defaults to 32. */
   batchSize?: number;
-  /** Frozen-prefix feature caching (issue 6): for example false, 'memory' or 'disk'. The default path ignores it. */
+  /** Frozen-prefix feature caching (lib/features): for example false, 'memory' or 'disk'. The default path ignores it. */
   cache?: unknown;
-  /** Engine for frozen sub-graphs (issue 6): for example 'tfjs' or 'onnx'. The default path ignores it. */
+  /** Engine for frozen sub-graphs (lib/features/run.ts): for example 'tfjs' or 'onnx'. The default path ignores it. */
   executor?: unknown;
 }
 

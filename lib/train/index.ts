@@ -1,8 +1,9 @@
-// Barrel for lib/train: fit / evaluate / predict / summary and the forward-path seam.
-// Importing it applies Keras' compile semantics to tfjs (./compile) and Keras' totals to tfjs'
-// model.summary() (./summary-totals).
-import './compile';
-import './summary-totals';
+// Barrel for lib/train: fit / evaluate / predict / summary and the forward-path seam. A public
+// entry point: importing it installs the Keras compatibility patches (lib/compat/install.ts), so
+// `fit` from here plans as `fit` from 'tslab-dl' does.
+import { installKerasCompat } from '../compat/install';
+
+installKerasCompat();
 
 export { fit } from './fit';
 export type { FitOptions, FitCallback } from './fit';
@@ -16,5 +17,5 @@ export type { SetTrainableOptions, TrainableReport } from './fine-tuning';
 export type { LayerRow, SummaryOptions } from './summary';
 export { registerForwardPlanner, planForward, directPlan } from './forward';
 export type { ForwardOptions, ForwardPlan, ForwardPlanner, ForwardRequest, ForwardPurpose } from './forward';
-export { applyKerasCompileSemantics } from './compile';
+export { applyKerasCompileSemantics } from '../compat/keras-compile';
 export type { Verbosity } from './training_display';

@@ -1,7 +1,7 @@
 /**
  * `summary(model)`: Keras' `model.summary()` as data: one row per layer and the parameter totals
  * (total, trainable, non-trainable), shown as an HTML table in a notebook and as text elsewhere.
- * `model.summary()` itself shows it too (lib/train/summary-totals.ts).
+ * `model.summary()` itself shows it too (lib/compat/summary-totals.ts).
  *
  * The text follows Keras' layout (keras/src/utils/summary_utils.py): "Layer (type)", "Output
  * Shape" as (None, 160, 160, 3), "Param #" with grouped digits and, for a functional model,
@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { display, escapeXml, JUPYTER_DISPLAY, markShown, MimeBundle } from '../display';
+import { nodesInModel, originOf } from '../graph/nodes';
 import { checkModel } from './arguments';
 import { countParams, formatCount, totalsLine } from './param-counts';
 
@@ -45,18 +46,14 @@ function shapeText(layer: tf.layers.Layer): string {
   }
 }
 
-interface GraphNode {
-  inboundLayers: unknown[];
-  inputTensors: tf.SymbolicTensor[];
-}
-
 /** What `layer` is applied to inside `model` (a layer shared with other models has nodes of theirs too). */
 function connectedTo(model: tf.LayersModel, layer: tf.layers.Layer): string[] {
-  const ownNodes = (model as unknown as { containerNodes: Set<string> }).containerNodes;
-  const nodes = (layer as unknown as { inboundNodes: GraphNode[] }).inboundNodes;
-  return nodes.flatMap((node, index) =>
-    ownNodes.has(`${layer.name}_ib-${index}`) && node.inboundLayers.length > 0
-      ? node.inputTensors.map((t) => `${t.sourceLayer.name}[${t.nodeIndex}][${(t as unknown as { tensorIndex?: number }).tensorIndex ?? 0}]`)
+  return nodesInModel(model, layer).flatMap((node) =>
+    node.inboundLayers.length > 0
+      ? node.inputTensors.map((t) => {
+          const { layer: source, nodeIndex, tensorIndex } = originOf(t);
+          return `${source.name}[${nodeIndex}][${tensorIndex}]`;
+        })
       : [],
   );
 }

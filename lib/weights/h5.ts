@@ -2,7 +2,8 @@
  * Keras 2 legacy HDF5 weight files (`model.save_weights('x.h5')`, the keras-applications
  * files), read and written with h5wasm.
  *
- * Layout (tf_keras/saving/legacy/hdf5_format.py, REFERENCE.md s.2):
+ * Layout (Keras' tf_keras/saving/legacy/hdf5_format.py, `save_weights_to_hdf5_group` and
+ * `load_weights_from_hdf5_group`):
  * - root attribute `layer_names` (or `layer_names0`, `layer_names1`, ... when it would exceed
  *   the 64 KiB HDF5 object-header limit): every layer of the model, weights or not;
  * - one group per layer, named by the layer, with attribute `weight_names`;
@@ -14,6 +15,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backend';
+import { replaceFileAtomic } from '../data/atomic';
 import { DataFileError, ValueError } from '../errors';
 
 // h5wasm is ESM-only, loaded with import() below. Its types resolve fine; TS only objects that a
@@ -418,15 +420,14 @@ export async function saveWeightsH5(model: tf.LayersModel, file: string): Promis
   await ready();
   const dir = path.dirname(path.resolve(file));
   if (!fs.existsSync(dir)) throw new DataFileError(file, `cannot be written: the folder ${dir} does not exist.`);
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   const layers = model.layers;
   // Every weight's values, read asynchronously first: a synchronous read fails on webgpu for
   // weights computed on the GPU (lib/tensor-reads.ts), and the HDF5 writing below is synchronous.
   const values = new Map<tf.LayerVariable, Float32Array>();
   for (const layer of layers) for (const w of layer.weights) values.set(w, (await w.read().data()) as Float32Array);
   try {
-    await withHdf5Errors((h5wasm) => {
-      const f = new h5wasm.File(temp, 'w');
+    await replaceFileAtomic(file, (temporary) => withHdf5Errors((h5wasm) => {
+      const f = new h5wasm.File(temporary, 'w');
       try {
         writeStringListAttr(f, 'layer_names', layers.map((l) => l.name));
         f.create_attribute('backend', 'tensorflow', null, 'S10');
@@ -446,10 +447,8 @@ export async function saveWeightsH5(model: tf.LayersModel, file: string): Promis
       } finally {
         f.close();
       }
-    });
-    fs.renameSync(temp, file);
+    }));
   } catch (e) {
-    fs.rmSync(temp, { force: true });
     if (e instanceof ValueError || e instanceof DataFileError) throw e;
     throw new DataFileError(file, `cannot be written: ${hdf5Reason(e)}`);
   }

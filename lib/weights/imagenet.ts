@@ -17,6 +17,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { tslabCacheRoot } from '../cache-root';
 import { downloadFile, md5File } from '../download';
 import { DownloadError } from '../errors';
 import { removeStaleTemporaryFiles } from '../stale-files';
@@ -49,11 +50,9 @@ export function kerasCacheDir(): string {
   return path.join(process.env.KERAS_HOME || path.join(os.homedir(), '.keras'), 'models');
 }
 
-/** tslab-dl's cache folder for model files: `$TSLAB_DL_CACHE/models` or `~/.cache/tslab-dl/models`. */
+/** tslab-dl's cache folder for model files: `models` under its cache root ({@link tslabCacheRoot}), e.g. ~/.cache/tslab-dl/models. */
 export function tslabCacheDir(): string {
-  if (process.env.TSLAB_DL_CACHE) return path.join(process.env.TSLAB_DL_CACHE, 'models');
-  const cacheHome = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(cacheHome, 'tslab-dl', 'models');
+  return path.join(tslabCacheRoot(), 'models');
 }
 
 /** The URL to download `spec` from, honouring a base-URL override. */

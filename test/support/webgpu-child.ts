@@ -18,7 +18,7 @@ import { buildHead } from '../../lib/head';
 import { sparseCategoricalCrossentropy } from '../../lib/losses';
 import { fit } from '../../lib/train/fit';
 import { setRandomSeed } from '../../lib/random';
-import { checkClassLabels, checkClassLabelsAsync } from '../../lib/train/compile';
+import { checkClassLabels, checkClassLabelsAsync } from '../../lib/train/label-checks';
 import { evaluate } from '../../lib/train/evaluate';
 import { confusionMatrix } from '../../lib/confusion';
 import { imageGrid } from '../../lib/data/show';
@@ -29,6 +29,9 @@ import { readWeightsH5, saveWeightsH5 } from '../../lib/weights/h5';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { installKerasCompat } from '../../lib/compat/install';
+
+installKerasCompat();
 
 const scenario = process.argv[2];
 

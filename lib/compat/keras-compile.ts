@@ -1,5 +1,5 @@
 /**
- * Keras' meaning of `model.compile(...)`, applied to TensorFlow.js once, when tslab-dl loads.
+ * Keras' meaning of `model.compile(...)`, on TensorFlow.js.
  *
  * The lesson compiles with
  *
@@ -7,7 +7,7 @@
  *                     metrics: ['accuracy'] });
  *
  * and then monitors `val_accuracy`. Plain tfjs 4.22 gets three things wrong with that call
- * (REFERENCE.md s.3): it resolves 'accuracy' from the loss function (a custom loss gets
+ * (docs/keras-compatibility.md): it resolves 'accuracy' from the loss function (a custom loss gets
  * categorical accuracy, wrong for integer labels), it logs it as `acc`/`val_acc`, and it rejects
  * integer labels of shape [n] for a custom loss (it expects them shaped like the output, [n, 10]).
  * Two prototype patches fix that for every model, whether trained with our `fit()` or tfjs'
@@ -22,10 +22,11 @@
  *   error where Keras raises too (tfjs would silently one-hot them to zeros).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ValueError } from '../errors';
 import { takesSparseLabels } from '../losses';
 import { kerasAccuracy } from '../metrics';
-import { canReadSync, valuesSyncIfReadable } from '../tensor-reads';
+import { checkClassLabels, CompilableModel } from '../train/label-checks';
+import { markOnce } from './markers';
+import { layersModelPrototype } from './prototypes';
 
 const PATCHED = Symbol.for('tslab-dl.kerasCompile');
 
@@ -42,54 +43,6 @@ export function kerasMetrics(metrics: MetricsArg): MetricsArg {
   const perOutput: { [outputName: string]: Metric | Metric[] } = {};
   for (const [name, value] of Object.entries(metrics)) perOutput[name] = Array.isArray(value) ? value.map(one) : one(value);
   return perOutput;
-}
-
-/**
- * Throws a ValueError naming the first label that is not an integer in [0, classes). Reads the
- * labels synchronously (tfjs' fit and evaluate check their inputs synchronously): on webgpu, labels
- * computed on the GPU cannot be read so, and are not checked here (lib/tensor-reads.ts); async
- * callers use {@link checkClassLabelsAsync}, which checks them on every backend.
- */
-export function checkClassLabels(labels: tf.Tensor, classes: number, where: string): void {
-  const values = valuesSyncIfReadable(labels);
-  if (values !== undefined) checkLabelValues(values as tf.TypedArray, classes, where);
-}
-
-/** {@link checkClassLabels}, reading the labels asynchronously: checks them on every backend. */
-export async function checkClassLabelsAsync(labels: tf.Tensor, classes: number, where: string): Promise<void> {
-  checkLabelValues((await labels.data()) as tf.TypedArray, classes, where);
-}
-
-/**
- * On a backend that cannot read every tensor synchronously (webgpu), checks the labels of a model
- * compiled with a loss for integer labels before training, as `standardizeUserDataXY` below does
- * on the others, so that out-of-range labels are an error there too rather than silent zeros.
- */
-export async function checkSparseLabelsBeforeFit(model: tf.LayersModel, labels: tf.Tensor[], where: string): Promise<void> {
-  if (canReadSync()) return;
-  const compiled = model as unknown as CompilableModel;
-  const shape = compiled.feedOutputShapes?.[0];
-  if (!shape || !takesSparseLabels(compiled.feedLossFns?.[0])) return;
-  for (const y of labels) await checkClassLabelsAsync(y, shape[shape.length - 1], where);
-}
-
-function checkLabelValues(values: ArrayLike<number>, classes: number, where: string): void {
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (!(Number.isInteger(v) && v >= 0 && v < classes)) {
-      throw new ValueError(
-        `${where}: labels must be integer class indices in [0, ${classes}) for a model with ${classes} outputs. ` +
-          `Label ${i} is ${v}. Check that the labels match the images and that the last Dense layer has one unit per class.`,
-      );
-    }
-  }
-}
-
-interface CompilableModel {
-  feedLossFns?: unknown[];
-  feedOutputShapes?: number[][];
-  compile(args: tf.ModelCompileArgs): void;
-  standardizeUserDataXY(x: unknown, y: unknown, checkBatchAxis?: boolean, batchSize?: number): [tf.Tensor[], tf.Tensor[]];
 }
 
 function patchCompile(proto: CompilableModel): void {
@@ -135,16 +88,13 @@ function patchStandardizeUserData(proto: CompilableModel): void {
   };
 }
 
-/** Applies both patches once per process (idempotent; importing tslab-dl calls it). */
+/** Applies both patches once per process (idempotent; lib/compat/install.ts calls it). */
 export function applyKerasCompileSemantics(): void {
-  const proto = tf.LayersModel.prototype as unknown as CompilableModel & Record<symbol, unknown>;
-  if (proto[PATCHED]) return;
+  const proto = layersModelPrototype<CompilableModel>();
   if (typeof proto.compile !== 'function' || typeof proto.standardizeUserDataXY !== 'function') {
-    throw new Error('tslab-dl: tf.LayersModel has no compile/standardizeUserDataXY method; the compile patch needs updating for this tfjs version.');
+    throw new Error('tslab-dl: tf.LayersModel has no compile/standardizeUserDataXY method; the compile patch needs updating for this TensorFlow.js version.');
   }
+  if (!markOnce(proto, PATCHED)) return;
   patchCompile(proto);
   patchStandardizeUserData(proto);
-  proto[PATCHED] = true;
 }
-
-applyKerasCompileSemantics();

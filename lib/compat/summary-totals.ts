@@ -1,6 +1,5 @@
 /**
- * tfjs' own `model.summary()`, readable in a notebook and with Keras' numbers (applied once when
- * tslab-dl loads).
+ * tfjs' own `model.summary()`, readable in a notebook and with Keras' numbers.
  *
  * The lesson calls `model.summary()` on DenseNet121 plus its head: 434 layers. tfjs prints them
  * with console.log, one line at a time (in a notebook, about 900 stream messages), cuts long
@@ -12,16 +11,20 @@
  * table with only the three totals lines in Keras' format.
  */
 import * as tf from '@tensorflow/tfjs';
-import { kerasTotalsLine } from './param-counts';
-import { summary } from './summary';
+import { kerasTotalsLine } from '../train/param-counts';
+import { summary } from '../train/summary';
+import { markOnce } from './markers';
+import { layersModelPrototype } from './prototypes';
 
 const PATCHED = Symbol.for('tslab-dl.kerasSummaryTotals');
 
 type PrintFn = (message?: unknown, ...rest: unknown[]) => void;
 type Summary = (lineLength?: number, positions?: number[], printFn?: PrintFn) => void;
 
-const proto = tf.LayersModel.prototype as unknown as Record<symbol, boolean> & { summary: Summary };
-if (!proto[PATCHED]) {
+/** Applies the patch once per process (idempotent; lib/compat/install.ts calls it). */
+export function applyKerasSummaryTotals(): void {
+  const proto = layersModelPrototype<{ summary: Summary }>();
+  if (!markOnce(proto, PATCHED)) return;
   const original = proto.summary;
   proto.summary = function (this: tf.LayersModel, lineLength, positions, printFn) {
     if (lineLength === undefined && positions === undefined && printFn === undefined) {
@@ -34,5 +37,4 @@ if (!proto[PATCHED]) {
       (printFn ?? console.log)(typeof message === 'string' ? kerasTotalsLine(message) : message, ...rest),
     );
   };
-  proto[PATCHED] = true;
 }

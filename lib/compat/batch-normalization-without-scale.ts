@@ -1,7 +1,6 @@
 /**
  * Keras' BatchNormalization without `scale` (no gamma) or without `center` (no beta), on
- * TensorFlow.js 4.22, applied once when imported (InceptionV3 builds 94 of them with
- * `scale: false`).
+ * TensorFlow.js 4.22 (InceptionV3 builds 94 of them with `scale: false`).
  *
  * tfjs creates such a layer and runs it for prediction, but breaks elsewhere:
  * - in training mode, `call` reads `this.gamma.read()` (and `this.beta.read()`) unconditionally:
@@ -17,6 +16,8 @@
  * are exact, so the numbers are those of Keras.
  */
 import * as tf from '@tensorflow/tfjs';
+import { markOnce } from './markers';
+import { batchNormalizationPrototype } from './prototypes';
 
 const PATCHED = Symbol.for('tslab-dl.batchNormalizationWithoutScaleOrCenter');
 
@@ -34,15 +35,10 @@ interface PatchableBatchNormalization {
   call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[];
 }
 
-/** The BatchNormalization class of the tfjs-layers copy that tslab-dl uses. */
-function batchNormalizationPrototype(): PatchableBatchNormalization {
-  return (tf.layers.batchNormalization({}).constructor as unknown as { prototype: PatchableBatchNormalization }).prototype;
-}
-
-/** Applies the patch once per process (idempotent). */
+/** Applies the patch once per process (idempotent; lib/compat/install.ts calls it). */
 export function applyBatchNormalizationWithoutScaleOrCenter(): void {
-  const proto = batchNormalizationPrototype();
-  if ((proto as unknown as Record<symbol, unknown>)[PATCHED]) return;
+  const proto = batchNormalizationPrototype<PatchableBatchNormalization>();
+  if (!markOnce(proto, PATCHED)) return;
   const originalCall = proto.call;
   proto.call = function (this: PatchableBatchNormalization, inputs, kwargs) {
     if (this.scale && this.center) return originalCall.call(this, inputs, kwargs);
@@ -60,7 +56,4 @@ export function applyBatchNormalizationWithoutScaleOrCenter(): void {
       this.beta = beta;
     }
   };
-  (proto as unknown as Record<symbol, unknown>)[PATCHED] = true;
 }
-
-applyBatchNormalizationWithoutScaleOrCenter();
