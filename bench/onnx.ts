@@ -12,9 +12,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { setBackend } from '../lib/backend';
+import { setBackend } from '../lib/backends/selection';
 import { DenseNet121 } from '../lib/applications';
-import { createOnnxExecutor, OnnxExecutorOptions, onnxRuntimeInfo } from '../lib/onnx';
+import { createOnnxSession, OnnxSessionOptions, onnxRuntimeInfo } from '../lib/onnx';
 import { calibrateBatchNorm, randomImages, randomizeWeights } from './onnx-fixtures';
 import { OnnxProfile, summarizeOnnxProfile } from './onnx-profile';
 
@@ -65,9 +65,9 @@ function sampleRss(): void {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 }
 
-async function timeOnnx(model: tf.LayersModel, x: tf.Tensor, batchSize: number, options: OnnxExecutorOptions, label: string, repeats: number): Promise<ExecutorFigure> {
+async function timeOnnx(model: tf.LayersModel, x: tf.Tensor, batchSize: number, options: OnnxSessionOptions, label: string, repeats: number): Promise<ExecutorFigure> {
   const t0 = performance.now();
-  const executor = await createOnnxExecutor(model, options);
+  const executor = await createOnnxSession(model, options);
   const setupSeconds = (performance.now() - t0) / 1000;
   try {
     // Warm-up: onnxruntime allocates its buffers on the first run.
@@ -93,7 +93,7 @@ async function timeOnnx(model: tf.LayersModel, x: tf.Tensor, batchSize: number, 
 async function profileOnnx(model: tf.LayersModel, x: tf.Tensor, batchSize: number): Promise<OnnxProfile> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-onnx-profile-'));
   try {
-    const executor = await createOnnxExecutor(model, { profilePrefix: path.join(dir, 'densenet121') });
+    const executor = await createOnnxSession(model, { profilePrefix: path.join(dir, 'densenet121') });
     try {
       (await executor.run(x, { batchSize })).dispose();
     } finally {
@@ -158,7 +158,7 @@ export async function benchOnnxExecutor(options: OnnxBenchOptions = {}): Promise
     }
     const variants: OnnxBenchResult['variants'] = [];
     if (options.variants ?? true) {
-      const cases: [string, OnnxExecutorOptions][] = [
+      const cases: [string, OnnxSessionOptions][] = [
         ['no BN folding', { foldBatchNorm: false }],
         ['onnxruntime optimisations disabled', { graphOptimizationLevel: 'disabled' }],
         ['no BN folding, optimisations disabled', { foldBatchNorm: false, graphOptimizationLevel: 'disabled' }],

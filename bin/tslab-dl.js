@@ -10,7 +10,7 @@ const COMMANDS = {
   uninstall: ['kernel/cli', 'remove the tslab-dl kernel from Jupyter'],
   export: ['lib/export/cli', 'export a notebook as a TypeScript script'],
   import: ['lib/export/cli', 'turn a "// %%" script back into a notebook'],
-  doctor: ['lib/doctor', 'check backends, GPU libraries, Jupyter and the kernel'],
+  doctor: ['lib/doctor/cli', 'check backends, GPU libraries, Jupyter and the kernel'],
 };
 
 function usage() {

@@ -1,11 +1,12 @@
 /**
- * The kernel's side of lib/display.ts: the object published on
+ * The kernel's side of lib/notebook/display.ts: the object published on
  * `globalThis[Symbol.for('tslab-dl.kernel')]`. Library code finds the kernel
  * through it to show MIME bundles (in place, with display ids), clear output,
  * and notice interrupts between batches of long work.
  */
 import { AsyncLocalStorage } from 'async_hooks';
-import { DisplayOptions, KERNEL_HOOK, KernelHook, MimeBundle } from '../lib/display';
+import { DisplayOptions, MimeBundle } from '../lib/notebook/display';
+import { KERNEL_HOOK, KernelHook } from '../lib/notebook/kernel-hook';
 
 /** Something whose training can be stopped: a tf.LayersModel (`stopTraining` is checked after each batch). */
 export interface Stoppable {
@@ -114,7 +115,7 @@ export class KernelHookImpl implements TslabDlKernelHook {
     }
   }
 
-  /** Publishes this hook where lib/display.ts looks for it. */
+  /** Publishes this hook where lib/notebook/display.ts looks for it. */
   install(): void {
     (globalThis as { [KERNEL_HOOK]?: KernelHook })[KERNEL_HOOK] = this;
   }

@@ -19,9 +19,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { StringDecoder } from 'string_decoder';
-import { ALREADY_SHOWN, DisplayOptions, MimeBundle } from '../lib/display';
+import { ALREADY_SHOWN, DisplayOptions, MimeBundle } from '../lib/notebook/display';
 import { createRequire } from 'module';
-import type { Executor } from './executor';
+import type { CellRunner } from './cell-runner';
 import { HeapWatchdog } from './heap-watchdog';
 import { History, HistoryRequest } from './history';
 import { CellToken, KernelHookImpl } from './hook';
@@ -80,7 +80,7 @@ function packageVersion(): string {
 
 export class Kernel {
   private sockets!: KernelSockets;
-  private executor?: Executor;
+  private cellRunner?: CellRunner;
   private readonly hook: KernelHookImpl;
   private readonly history = new History();
   private readonly shellQueue: Message[] = [];
@@ -157,16 +157,16 @@ export class Kernel {
     if (!this.ready) {
       clearTimeout(this.prepareTimer);
       this.ready = (async () => {
-        const { Executor } = require('./executor') as typeof import('./executor');
+        const { CellRunner } = require('./cell-runner') as typeof import('./cell-runner');
         // The backend initialises asynchronously (wasm compiles off the main thread) while the compiler loads.
         const library = loadLibrary(this.notebookDir, this.hook);
-        const executor = new Executor(this.notebookDir);
+        const runner = new CellRunner(this.notebookDir);
         const report = await library;
         // The backend's modules are loaded now: whatever handlers they slipped in go.
         this.guard.sweep();
-        if (report.library) executor.explainError = report.library.explainBackendError;
-        executor.warmUp();
-        this.executor = executor;
+        if (report.library) runner.explainError = report.library.explainBackendError;
+        runner.warmUp();
+        this.cellRunner = runner;
         return report;
       })();
       this.ready.catch((e) => this.log(`start-up failed: ${(e as Error)?.stack ?? e}`));
@@ -216,10 +216,10 @@ export class Kernel {
     const ownCell = running !== undefined && running.token !== undefined && token === running.token;
     const origin = { label: token?.label, running: ownCell };
     this.logStray(strayLogLine(error, kind, origin));
-    const content = strayErrorContent(error, kind, origin, this.executor?.explainError);
+    const content = strayErrorContent(error, kind, origin, this.cellRunner?.explainError);
     if (running && ownCell && !running.failure) {
       running.failure = content;
-      this.executor?.fail(error);
+      this.cellRunner?.fail(error);
       return;
     }
     if (running) {
@@ -306,7 +306,7 @@ export class Kernel {
       case 'complete_request': {
         await this.prepared();
         const { code, cursor_pos } = request.content as { code: string; cursor_pos?: number };
-        const completion = this.executor!.complete(code, cursor_pos ?? [...code].length);
+        const completion = this.cellRunner!.complete(code, cursor_pos ?? [...code].length);
         return reply('complete_reply', {
           status: 'ok',
           matches: completion.matches,
@@ -318,7 +318,7 @@ export class Kernel {
       case 'inspect_request': {
         await this.prepared();
         const { code, cursor_pos } = request.content as { code: string; cursor_pos?: number };
-        const text = this.executor!.inspect(code, cursor_pos ?? [...code].length);
+        const text = this.cellRunner!.inspect(code, cursor_pos ?? [...code].length);
         return reply('inspect_reply', { status: 'ok', found: text !== undefined, data: text ? { 'text/plain': text } : {}, metadata: {} });
       }
       case 'is_complete_request': {
@@ -440,14 +440,14 @@ export class Kernel {
     if (running.interrupted) return fail(interruptedError());
 
     let error: ErrorContent | undefined;
-    const executor = this.executor!;
+    const runner = this.cellRunner!;
     const label = `In[${count}]`;
     const generation = this.watchdog.cellStarted();
-    let outcome: Awaited<ReturnType<Executor['execute']>>;
+    let outcome: Awaited<ReturnType<CellRunner['execute']>>;
     try {
       outcome = await this.hook.runCell(() => {
         running.token = this.hook.cellOf();
-        return executor.execute(code, label);
+        return runner.execute(code, label);
       }, label);
       // A promise the cell rejected without awaiting it is reported once the microtasks ran.
       await new Promise((resolve) => setImmediate(resolve));
@@ -504,7 +504,7 @@ export class Kernel {
   interrupt(): void {
     this.hook.interrupt();
     this.cancelStartupWait?.();
-    if (!this.executor?.interrupt() && this.running && !this.running.token) this.running.interrupted = true;
+    if (!this.cellRunner?.interrupt() && this.running && !this.running.token) this.running.interrupted = true;
   }
 
   private async shutdown(channel: Channel, request: Message): Promise<void> {
@@ -512,7 +512,7 @@ export class Kernel {
     await this.sockets.reply(channel, request, 'shutdown_reply', { status: 'ok', restart });
     this.shuttingDown = true;
     await this.publish('status', { execution_state: 'idle' }, request);
-    this.executor?.close();
+    this.cellRunner?.close();
     this.watchdog.stop();
     await this.sockets.close();
     // Give ZeroMQ a moment to put the reply on the wire before the process ends.

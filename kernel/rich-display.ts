@@ -17,7 +17,7 @@
  * another copy of TensorFlow.js show the same way.
  */
 import { inspect } from 'util';
-import { JUPYTER_DISPLAY, MimeBundle, escapeXml } from '../lib/display';
+import { JUPYTER_DISPLAY, MimeBundle, escapeXml } from '../lib/notebook/display';
 import { countParams, formatCount, kerasTotalsLine, totalsLine } from '../lib/train/param-counts';
 
 /** The parts of a tf.Tensor used here. */

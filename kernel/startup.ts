@@ -14,7 +14,7 @@
 import * as path from 'path';
 import { createRequire } from 'module';
 import type * as TslabDl from '../lib/index';
-import type { BackendInfo } from '../lib/backend';
+import type { BackendInfo } from '../lib/backends/selection';
 import type { TslabDlKernelHook } from './hook';
 import { applyInterruptibleFit } from '../lib/compat/interruptible-fit';
 

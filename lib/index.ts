@@ -12,14 +12,16 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { installKerasCompat } from './compat/install';
+import { installLessonHooks } from './lesson/hooks';
 import { applyKerasLayerDefaults } from './compat/keras-defaults';
 import { applyDilatedConvGradients } from './compat/dilated-conv-gradients';
 import { applyPoolingAndResizeGradients } from './compat/pooling-and-resize-gradients';
 import { applyBatchNormalizationWithoutScaleOrCenter } from './compat/batch-normalization-without-scale';
 import { applyKerasCompileSemantics } from './compat/keras-compile';
-import { registerWasmGradientKernels } from './wasm/gradient-kernels';
+import { registerWasmGradientKernels } from './backends/wasm-gradient-kernels';
 
 installKerasCompat();
+installLessonHooks();
 
 export { tf };
 export { installKerasCompat, checkTfjsVersion, SUPPORTED_TFJS_VERSION } from './compat/install';
@@ -31,37 +33,37 @@ export type { KerasLayer } from './keras/layers';
 export { applyKerasLayerDefaults, applyDilatedConvGradients, applyPoolingAndResizeGradients, registerWasmGradientKernels };
 
 // Backends
-export { ready, backendInfo, backendSummary, setBackend, explainBackendError, withBackendErrors, recoverBackend, BACKEND_ORDER, BackendError } from './backend';
-export { WasmOutOfMemoryError, WASM_MEMORY_LIMIT } from './wasm-memory';
-export { removeStaleTemporaryFiles, STALE_AFTER_MS } from './stale-files';
-export type { BackendInfo, BackendCandidate, BackendName, SelectionOptions } from './backend';
-export { doctor, diagnose, formatReport } from './doctor';
-export type { DoctorReport, DoctorOptions } from './doctor';
-export { checkGpu, CUDA_LIBRARIES } from './gpu';
-export type { GpuCheck, LibraryCheck } from './gpu';
+export { ready, backendInfo, backendSummary, setBackend, explainBackendError, withBackendErrors, recoverBackend, BACKEND_ORDER, BackendError } from './backends/selection';
+export { WasmOutOfMemoryError, WASM_MEMORY_LIMIT } from './backends/wasm-memory';
+export { removeStaleTemporaryFiles, STALE_AFTER_MS } from './core/stale-files';
+export type { BackendInfo, BackendCandidate, BackendName, SelectionOptions } from './backends/selection';
+export { doctor, diagnose, formatReport } from './doctor/doctor';
+export type { DoctorReport, DoctorOptions } from './doctor/doctor';
+export { checkGpu, CUDA_LIBRARIES } from './backends/cuda-libraries';
+export type { GpuCheck, LibraryCheck } from './backends/cuda-libraries';
 
 // Showing things
-export { display, DisplayHandle, JUPYTER_DISPLAY, inNotebook, toMimeBundle } from './display';
-export type { Displayable, MimeBundle } from './display';
-export { Progress } from './progress';
-export { encodePng } from './png';
-export { ValueError, DataFileError, DownloadError, InterruptedError, isOffline } from './errors';
-export type { DownloadFailure } from './errors';
-export { networkFetch, classifyNetworkError, idleTimeoutMs, connectTimeoutMs } from './http';
-export type { NetworkErrorKind } from './http';
+export { display, DisplayHandle, JUPYTER_DISPLAY, inNotebook, toMimeBundle } from './notebook/display';
+export type { Displayable, MimeBundle } from './notebook/display';
+export { Progress } from './notebook/progress';
+export { encodePng } from './notebook/png';
+export { ValueError, DataFileError, DownloadError, InterruptedError, isOffline } from './core/errors';
+export type { DownloadFailure } from './core/errors';
+export { networkFetch, classifyNetworkError, idleTimeoutMs, connectTimeoutMs } from './net/http';
+export type { NetworkErrorKind } from './net/http';
 
 // Data
 export * from './data';
-export { downloadFile, md5File } from './download';
-export type { DownloadOptions, DownloadResult } from './download';
+export { downloadFile, md5File } from './net/download';
+export type { DownloadOptions, DownloadResult } from './net/download';
 export { lessonSettings } from './lesson/settings';
 export { lessonMode, whereItRuns, decideWhereItRuns } from './lesson/mode';
 export type { LessonModeOptions } from './lesson/mode';
-export { inLessonMode } from './lesson/environment';
+export { inLessonMode } from './settings/lesson-environment';
 export { recordResult, compareResults, readResults, resultsFolder } from './lesson/results';
 export type { ResultRecord, ResultRow, RecordExtra } from './lesson/results';
-export { denseNet121StandInWeights, standInWeights } from './standin-weights';
-export type { StandInModel, StandInOptions } from './standin-weights';
+export { denseNet121StandInWeights, standInWeights } from './lesson/stand-in-weights';
+export type { StandInModel, StandInOptions } from './lesson/stand-in-weights';
 export type { LessonOptions, LessonSettings } from './lesson/settings';
 
 // Models
@@ -81,30 +83,30 @@ export type {
 } from './layers/augmentation';
 export { dense } from './layers/dense';
 export { Rescaling, rescaling, Normalization, normalization } from './layers';
-export { buildHead } from './head';
-export type { HeadArgs } from './head';
+export { buildHead } from './train/head';
+export type { HeadArgs } from './train/head';
 export { loadWeightsH5, saveWeightsH5, readWeightsH5 } from './weights/h5';
 export type { H5LoadReport, H5WeightsFile } from './weights/h5';
 export { getWeightsFile, kerasCacheDir, tslabCacheDir, weightsUrl } from './weights/imagenet';
 export type { WeightsFileSpec, WeightsFileOptions } from './weights/imagenet';
-export { saveModel, loadModel } from './io';
-export type { SaveModelOptions } from './io';
+export { saveModel, loadModel } from './weights/model-files';
+export type { SaveModelOptions } from './weights/model-files';
 export { isFrozen } from './layers/frozen';
 
 // Training
-export { sparseCategoricalCrossentropy } from './losses';
-export { sparseCategoricalAccuracy, categoricalAccuracy, binaryAccuracy, kerasAccuracy } from './metrics';
-export { earlyStopping, EarlyStopping } from './callbacks';
-export type { EarlyStoppingArgs } from './callbacks';
-export { setRandomSeed, randomSeed } from './random';
+export { sparseCategoricalCrossentropy } from './train/losses';
+export { sparseCategoricalAccuracy, categoricalAccuracy, binaryAccuracy, kerasAccuracy } from './train/metrics';
+export { earlyStopping, EarlyStopping } from './train/callbacks';
+export type { EarlyStoppingArgs } from './train/callbacks';
+export { setRandomSeed, randomSeed } from './core/random';
 export * from './train';
 export { tfjsFit, tfjsEvaluate, tfjsPredict } from './train/tfjs-methods';
-export { confusionMatrix, ConfusionMatrix } from './confusion';
+export { confusionMatrix, ConfusionMatrix } from './train/confusion';
 export * from './plot';
 
 // The model-swap challenge
-export { compareModels, comparisonChartSvg, ModelComparison, COMPARABLE_MODELS } from './compare';
-export type { CompareOptions, ComparisonData, ComparisonRow, ComparisonSetup, ModelSpec, BaseBuilder, Preprocess } from './compare';
+export { compareModels, comparisonChartSvg, ModelComparison, COMPARABLE_MODELS } from './lesson/compare-models';
+export type { CompareOptions, ComparisonData, ComparisonRow, ComparisonSetup, ModelSpec, BaseBuilder, Preprocess } from './lesson/compare-models';
 
 // Notebooks as scripts
 export { exportNotebook, importScript } from './export';
@@ -116,5 +118,5 @@ export { frozenFeatures, featureStats } from './features/extract';
 export type { FeatureCacheMode, FeatureOptions, Features } from './features/extract';
 export type { Executor } from './features/run';
 export { clearFeatureMemory, featureCacheFolder } from './features/cache';
-export { createOnnxExecutor, onnxAvailable, onnxRuntimeInfo, registerOnnxTranslator, translatableLayerClasses, Untranslatable } from './onnx';
-export type { OnnxExecutor, OnnxExecutorOptions, OnnxRunOptions, OnnxRuntimeInfo, Translator, TranslationContext, UntranslatedLayer } from './onnx';
+export { createOnnxSession, createOnnxExecutor, onnxAvailable, onnxRuntimeInfo, registerOnnxTranslator, translatableLayerClasses, Untranslatable } from './onnx';
+export type { OnnxSession, OnnxSessionOptions, OnnxExecutor, OnnxExecutorOptions, OnnxRunOptions, OnnxRuntimeInfo, Translator, TranslationContext, UntranslatedLayer } from './onnx';

@@ -5,7 +5,7 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../lib/backend';
+import { ready } from '../lib/backends/selection';
 import { tfjsFit } from '../lib/train/tfjs-methods';
 import { installKerasCompat } from '../lib/compat/install';
 

@@ -6,9 +6,9 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../lib/backend';
+import { ready } from '../lib/backends/selection';
 import { tfjsFit } from '../lib/train/tfjs-methods';
-import { buildHead } from '../lib/head';
+import { buildHead } from '../lib/train/head';
 import { InceptionV3, ResNet50, VGG16, Xception } from '../lib/applications';
 import { ApplicationArgs } from '../lib/applications/build-steps';
 import { randomizeWeights } from '../bench/onnx-fixtures';

@@ -8,7 +8,7 @@
 import { after, before, describe, it, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { setBackend } from '../lib/backend';
+import { setBackend } from '../lib/backends/selection';
 import { InceptionV3, ResNet50, VGG16, Xception } from '../lib/applications';
 import { ApplicationArgs } from '../lib/applications/build-steps';
 import { Upscale } from '../lib/layers/upscale';

@@ -13,8 +13,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { setBackend } from '../lib/backend';
-import { ValueError } from '../lib/errors';
+import { setBackend } from '../lib/backends/selection';
+import { ValueError } from '../lib/core/errors';
 import { isFrozenDeterministic, splitFrozenPrefix } from '../lib/features/split';
 import { keras } from '../lib/keras';
 import {
@@ -27,8 +27,8 @@ import {
   RandomTranslation,
   RandomZoom,
 } from '../lib/layers/augmentation';
-import { createOnnxExecutor, onnxRuntimeInfo } from '../lib/onnx';
-import { setRandomSeed } from '../lib/random';
+import { createOnnxSession, onnxRuntimeInfo } from '../lib/onnx';
+import { setRandomSeed } from '../lib/core/random';
 
 const L = keras.layers;
 
@@ -516,7 +516,7 @@ describe('across backends, arguments, saving, fit', () => {
     out = tf.layers.conv2d({ filters: 2, kernelSize: 3 }).apply(out) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: out });
     const x = tf.randomUniform([3, 6, 6, 3], 0, 1, 'float32', 12);
-    const executor = await createOnnxExecutor(model);
+    const executor = await createOnnxSession(model);
     try {
       assert.equal(executor.untranslated.length, 0, executor.note);
       const expected = model.predict(x) as tf.Tensor;

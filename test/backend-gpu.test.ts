@@ -1,4 +1,4 @@
-// The CUDA check behind tfjs-node-gpu (lib/gpu.ts): real dlopen() in a child process with the
+// The CUDA check behind tfjs-node-gpu (lib/backends/cuda-libraries.ts): real dlopen() in a child process with the
 // environment under test, against real shared libraries placed where the test says.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CUDA_DRIVER, CUDA_LIBRARIES, checkGpu, checkLibraries, runNvidiaSmi } from '../lib/gpu';
+import { CUDA_DRIVER, CUDA_LIBRARIES, checkGpu, checkLibraries, runNvidiaSmi } from '../lib/backends/cuda-libraries';
 
 // The libraries libtensorflow 2.9 (CUDA 11.2, cuDNN 8.1) dlopens, and the packages that ship them,
 // written out here from TensorFlow's dlopen_checker.cc / cuda_configure.bzl and the Debian/PyPI names.

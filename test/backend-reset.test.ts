@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs';
-import { BackendError, explainBackendError, ready, recoverBackend, setBackend, withBackendErrors } from '../lib/backend';
-import { uncheckedMalloc, WasmOutOfMemoryError } from '../lib/wasm-memory';
+import { BackendError, explainBackendError, ready, recoverBackend, setBackend, withBackendErrors } from '../lib/backends/selection';
+import { uncheckedMalloc, WasmOutOfMemoryError } from '../lib/backends/wasm-memory';
 
 interface WasmModule {
   _malloc(bytes: number): number;

@@ -19,9 +19,9 @@ import {
   resetBackendChoice,
   setBackend,
   withBackendErrors,
-} from '../lib/backend';
-import { ValueError } from '../lib/errors';
-import { GpuCheck, LibraryCheck } from '../lib/gpu';
+} from '../lib/backends/selection';
+import { ValueError } from '../lib/core/errors';
+import { GpuCheck, LibraryCheck } from '../lib/backends/cuda-libraries';
 
 const ROOT = path.resolve(__dirname, '..');
 const installed = (pkg: string) => fs.existsSync(path.join(ROOT, 'node_modules', pkg, 'package.json'));
@@ -289,7 +289,7 @@ describe('explaining run-time failures of the backend', () => {
     // (test/backend-reset.test.ts covers a backend that breaks anyway, and its reset.)
     const script = `
 const tf = require('@tensorflow/tfjs');
-const b = require('./lib/backend');
+const b = require('./lib/backends/selection');
 (async () => {
   await b.ready({ env: { TSLAB_DL_BACKEND: 'wasm' } });
   // A tensor larger than the wasm memory can ever be (4 GiB).

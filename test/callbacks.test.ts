@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../lib/backend';
-import { earlyStopping, EarlyStopping, EarlyStoppingArgs } from '../lib/callbacks';
-import { sparseCategoricalCrossentropy } from '../lib/losses';
+import { ready } from '../lib/backends/selection';
+import { earlyStopping, EarlyStopping, EarlyStoppingArgs } from '../lib/train/callbacks';
+import { sparseCategoricalCrossentropy } from '../lib/train/losses';
 import { fit } from '../lib/train';
 
 /**

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../lib/backend';
-import { confusionMatrix, defaultClassNames } from '../lib/confusion';
+import { ready } from '../lib/backends/selection';
+import { confusionMatrix, defaultClassNames } from '../lib/train/confusion';
 import { DOLLAR_STREET_CLASSES } from '../lib/data/dollarstreet';
-import { JUPYTER_DISPLAY } from '../lib/display';
+import { JUPYTER_DISPLAY } from '../lib/notebook/display';
 
 test('counts true (rows) against predicted (columns) classes', async () => {
   await ready();

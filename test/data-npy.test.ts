@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DataFileError } from '../lib/errors';
+import { DataFileError } from '../lib/core/errors';
 import { decodeNpy, encodeNpy, NPY_READ_LIMIT, NpyData, NpyFormatError, NpyTooLargeError, readNpy, readNpyHeader, writeNpy } from '../lib/data/npy';
 import { sparseNpy } from './support/sparse-npy';
 

@@ -11,9 +11,10 @@ import { inspect } from 'node:util';
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../lib/backend';
-import { ALREADY_SHOWN, JUPYTER_DISPLAY, KERNEL_HOOK } from '../lib/display';
-import { ValueError } from '../lib/errors';
+import { ready } from '../lib/backends/selection';
+import { ALREADY_SHOWN, JUPYTER_DISPLAY } from '../lib/notebook/display';
+import { KERNEL_HOOK } from '../lib/notebook/kernel-hook';
+import { ValueError } from '../lib/core/errors';
 import { imageGrid, showImages } from '../lib/data/show';
 
 const PYTHON = process.env.TSLAB_DL_PYTHON ?? '/usr/bin/python3';

@@ -11,8 +11,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../lib/backend';
-import { ValueError } from '../lib/errors';
+import { ready } from '../lib/backends/selection';
+import { ValueError } from '../lib/core/errors';
 import { loadDollarStreet } from '../lib/data/dollarstreet';
 import {
   generateSyntheticDollarStreet,

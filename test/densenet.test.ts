@@ -3,11 +3,13 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../lib/backend';
-import { ValueError } from '../lib/errors';
+import { ready } from '../lib/backends/selection';
+import { ValueError } from '../lib/core/errors';
 import { DenseNet121, DenseNet169, DenseNet201, DenseNetArgs } from '../lib/applications/densenet';
 import { upscale } from '../lib/layers/upscale';
 import { installKerasCompat } from '../lib/compat/install';
+import { applications } from '../lib';
+import { keras } from '../lib/keras';
 
 installKerasCompat();
 
@@ -162,4 +164,16 @@ describe('DenseNet architecture (Keras 2.x)', () => {
     tf.dispose([images, logits]);
     model.dispose();
   });
+});
+
+test("applications.densenet.preprocessInput is Keras' 'torch' mode (by hand), also as keras.applications.densenet", () => {
+  const pixel = tf.tensor4d([[[[0, 127.5, 255]]]]);
+  // (x / 255 - mean) / std per channel: (0 - 0.485) / 0.229, (0.5 - 0.456) / 0.224, (1 - 0.406) / 0.225.
+  const expected = [-0.485 / 0.229, 0.044 / 0.224, 0.594 / 0.225];
+  for (const preprocess of [applications.densenet.preprocessInput, keras.applications.densenet.preprocessInput]) {
+    const out = preprocess(pixel);
+    Array.from(out.dataSync()).forEach((v: number, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5, `channel ${i}: ${v} vs ${expected[i]}`));
+    out.dispose();
+  }
+  pixel.dispose();
 });

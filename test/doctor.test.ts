@@ -6,8 +6,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
-import { diagnose, doctor, DoctorReport, formatReport, main, probeNativePackage } from '../lib/doctor';
-import { KERNEL_HOOK, MimeBundle } from '../lib/display';
+import { diagnose, doctor, DoctorReport, formatReport, probeNativePackage } from '../lib/doctor/doctor';
+import { main } from '../lib/doctor/cli';
+import { MimeBundle } from '../lib/notebook/display';
+import { KERNEL_HOOK } from '../lib/notebook/kernel-hook';
 import { lavapipeEnv } from './support/vulkan';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -17,7 +19,7 @@ const SONAMES = ['libcuda.so.1', 'libcudart.so.11.0', 'libcublas.so.11', 'libcub
 
 /** Runs the doctor's main() in a fresh process, the way bin/tslab-dl.js does. */
 function runDoctor(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const script = `require('./lib/doctor').main(process.argv.slice(1)).then((code) => { process.exitCode = code; })`;
+  const script = `require('./lib/doctor/cli').main(process.argv.slice(1)).then((code) => { process.exitCode = code; })`;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script, 'doctor', ...args], {
     cwd: ROOT,
     encoding: 'utf8',
@@ -157,9 +159,9 @@ describe('npx tslab-dl doctor', () => {
   });
 
   test('through the built command line, bin/tslab-dl.js doctor --json', (t) => {
-    const built = path.join(ROOT, 'dist', 'lib', 'doctor.js');
-    if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < fs.statSync(path.join(ROOT, 'lib', 'doctor.ts')).mtimeMs) {
-      return t.skip('dist/lib/doctor.js is missing or older than lib/doctor.ts: run `npm run build` first');
+    const built = path.join(ROOT, 'dist', 'lib', 'doctor', 'doctor.js');
+    if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < fs.statSync(path.join(ROOT, 'lib', 'doctor', 'doctor.ts')).mtimeMs) {
+      return t.skip('dist/lib/doctor/doctor.js is missing or older than lib/doctor/doctor.ts: run `npm run build` first');
     }
     const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'tslab-dl.js'), 'doctor', '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 180_000, env: { ...process.env, TSLAB_DL_BACKEND: '' } });
     assert.equal(r.status, 0, r.stderr);

@@ -15,9 +15,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KERNEL_HOOK } from '../lib/display';
-import { DownloadError, InterruptedError, ValueError } from '../lib/errors';
-import { downloadFile, md5File } from '../lib/download';
+import { KERNEL_HOOK } from '../lib/notebook/kernel-hook';
+import { DownloadError, InterruptedError, ValueError } from '../lib/core/errors';
+import { downloadFile, md5File } from '../lib/net/download';
 
 interface Route {
   body: Buffer;

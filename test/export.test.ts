@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ts from 'typescript';
 import { exportNotebook, importScript, Notebook, NotebookCell, parseNotebook, serializeNotebook } from '../lib/export';
-import { DataFileError } from '../lib/errors';
+import { DataFileError } from '../lib/core/errors';
 import { parseTypeScript, syntaxErrors } from '../lib/export/cell-code';
 
 const ROOT = path.resolve(__dirname, '..');

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { fit } from '../lib';
-import { ready } from '../lib/backend';
+import { ready } from '../lib/backends/selection';
 import { clearFeatureMemory, featureCacheFolder, resetUnwritableFolders } from '../lib/features/cache';
 import { featureStats, frozenFeatures } from '../lib/features/extract';
 import { splitFrozenPrefix } from '../lib/features/split';

@@ -2,7 +2,7 @@
  * Fine-tuning the Keras way: after the head, unfreeze the top of the base (setTrainable, or
  * layer.trainable = true), recompile with a small learning rate, train. The frozen bottom stays
  * bit-identical and runs once per image; the unfrozen top trains (on wasm, which needs
- * lib/wasm/gradient-kernels.ts); its BatchNormalization stays in inference mode, as Keras' guide
+ * lib/backends/wasm-gradient-kernels.ts); its BatchNormalization stays in inference mode, as Keras' guide
  * has it, so its moving statistics do not move while gamma and beta do.
  */
 import { test } from 'node:test';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../lib/backend';
+import { ready } from '../lib/backends/selection';
 import { flatten, Flatten } from '../lib/layers/flatten';
 
 test('rank 2 input passes through unchanged (Keras), where tfjs Flatten refuses it', async () => {

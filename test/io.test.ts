@@ -8,9 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AddressInfo } from 'node:net';
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../lib/backend';
-import { DataFileError, ValueError } from '../lib/errors';
-import { loadModel, saveModel } from '../lib/io';
+import { ready } from '../lib/backends/selection';
+import { DataFileError, ValueError } from '../lib/core/errors';
+import { loadModel, saveModel } from '../lib/weights/model-files';
 import { upscale } from '../lib/layers/upscale';
 import { installKerasCompat } from '../lib/compat/install';
 

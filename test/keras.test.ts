@@ -8,10 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { keras } from '../lib/keras';
-import { ready } from '../lib/backend';
-import { ValueError } from '../lib/errors';
+import { ready } from '../lib/backends/selection';
+import { ValueError } from '../lib/core/errors';
 import * as libApplications from '../lib/applications';
-import { EarlyStopping as TslabEarlyStopping } from '../lib/callbacks';
+import { EarlyStopping as TslabEarlyStopping } from '../lib/train/callbacks';
 
 const L = keras.layers;
 

@@ -4,7 +4,7 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../lib/backend';
+import { ready } from '../lib/backends/selection';
 import { endsInAssignment } from '../kernel/assignment';
 import { mimeBundleOf } from '../kernel/rich-display';
 

@@ -4,11 +4,11 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../lib/backend';
-import { ValueError } from '../lib/errors';
+import { ready } from '../lib/backends/selection';
+import { ValueError } from '../lib/core/errors';
 import { Normalization, NORMALIZATION_EPSILON, normalization } from '../lib/layers/normalization';
 import { Rescaling, rescaling } from '../lib/layers/rescaling';
-import { createOnnxExecutor, onnxAvailable } from '../lib/onnx';
+import { createOnnxSession, onnxAvailable } from '../lib/onnx';
 
 const f32 = Math.fround;
 
@@ -173,7 +173,7 @@ describe('ONNX translations of Rescaling and Normalization', () => {
     norm2.setWeights([tf.tensor1d([0.5, -1, 2, 0]), tf.tensor1d([0.5, 2, 0, 1]), tf.scalar(0)]);
     const images = tf.randomUniform([3, 8, 8, 3], 0, 255, 'float32', 4);
     const tensorsBefore = tf.memory().numTensors;
-    const executor = await createOnnxExecutor(model);
+    const executor = await createOnnxSession(model);
     try {
       assert.equal(executor.translatedLayers, executor.totalLayers, executor.note);
       const expected = model.predict(images) as tf.Tensor;

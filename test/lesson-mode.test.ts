@@ -15,7 +15,8 @@ import {
   DataFileError, DenseNet121, DownloadError, fit, lessonMode, loadDollarStreet, makeSyntheticDollarStreet, sparseCategoricalCrossentropy,
   SYNTHETIC_MANIFEST, inLessonMode, setRandomSeed, standInWeights, upscale,
 } from '../lib';
-import { KERNEL_HOOK, MimeBundle } from '../lib/display';
+import { MimeBundle } from '../lib/notebook/display';
+import { KERNEL_HOOK } from '../lib/notebook/kernel-hook';
 import { closedUrl } from './support/closed-url';
 import { startZenodoServer } from './support/zenodo-server';
 

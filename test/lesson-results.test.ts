@@ -11,12 +11,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { DataFileError, ValueError } from '../lib/errors';
-import { KERNEL_HOOK, MimeBundle } from '../lib/display';
+import { DataFileError, ValueError } from '../lib/core/errors';
+import { MimeBundle } from '../lib/notebook/display';
+import { KERNEL_HOOK } from '../lib/notebook/kernel-hook';
 import { makeSyntheticDollarStreet } from '../lib/data';
-import { setLessonMode } from '../lib/lesson/environment';
+import { setLessonMode } from '../lib/settings/lesson-environment';
 import { compareResults, readResult, recordResult, RESULT_FORMAT, resultSlug, resultsFolder } from '../lib/lesson/results';
-import { ready } from '../lib/backend';
+import { ready } from '../lib/backends/selection';
 
 const ENV = ['TSLAB_DL_RESULTS', 'TSLAB_DL_DATA', 'TSLAB_DL_WEIGHTS', 'TSLAB_DL_CACHE', 'KERAS_HOME'];
 const saved = Object.fromEntries(ENV.map((k) => [k, process.env[k]]));

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../lib/backend';
-import { sparseCategoricalCrossentropy, takesSparseLabels } from '../lib/losses';
+import { ready } from '../lib/backends/selection';
+import { sparseCategoricalCrossentropy, takesSparseLabels } from '../lib/train/losses';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = path.join(__dirname, 'python', 'train_losses.py');

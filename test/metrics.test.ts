@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../lib/backend';
-import { accuracyKind, kerasAccuracy, sparseCategoricalAccuracy } from '../lib/metrics';
-import { sparseCategoricalCrossentropy } from '../lib/losses';
+import { ready } from '../lib/backends/selection';
+import { accuracyKind, kerasAccuracy, sparseCategoricalAccuracy } from '../lib/train/metrics';
+import { sparseCategoricalCrossentropy } from '../lib/train/losses';
 import { installKerasCompat } from '../lib/compat/install';
 
 installKerasCompat();

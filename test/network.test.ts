@@ -1,5 +1,5 @@
 /**
- * How tslab-dl reaches the network (lib/http.ts) and how downloads tell "offline" from "broken",
+ * How tslab-dl reaches the network (lib/net/http.ts) and how downloads tell "offline" from "broken",
  * against real servers on 127.0.0.1 only, no mocked fetch: a plain server, a refused port, a
  * server that accepts connections and never answers, a forward proxy (absolute-form GET and
  * CONNECT) written here with node:http, an HTTPS server with the self-signed certificate in
@@ -15,9 +15,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { downloadFile } from '../lib/download';
-import { DownloadError, DownloadFailure, isOffline, ValueError } from '../lib/errors';
-import { classifyNetworkError, networkFetch } from '../lib/http';
+import { downloadFile } from '../lib/net/download';
+import { DownloadError, DownloadFailure, isOffline, ValueError } from '../lib/core/errors';
+import { classifyNetworkError, networkFetch } from '../lib/net/http';
 import { fetchDollarStreet } from '../lib/data/fetch';
 import { encodeNpy } from '../lib/data/npy';
 import { getWeightsFile } from '../lib/weights/imagenet';

@@ -9,8 +9,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { setBackend } from '../lib/backend';
-import { setRandomSeed } from '../lib/random';
+import { setBackend } from '../lib/backends/selection';
+import { setRandomSeed } from '../lib/core/random';
 import { EfficientNetB0, InceptionV3, MobileNetV2, ResNet50, VGG16, Xception } from '../lib/applications';
 import { expectOnnxMatchesTfjs } from './support/onnx-equivalence';
 import { calibrateBatchNorm, randomImages, randomizeWeights } from '../bench/onnx-fixtures';

@@ -14,10 +14,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { setBackend } from '../lib/backend';
+import { setBackend } from '../lib/backends/selection';
 import { DenseNet121, DenseNet169, DenseNet201 } from '../lib/applications';
 import { Upscale } from '../lib/layers/upscale';
-import { createOnnxExecutor } from '../lib/onnx';
+import { createOnnxSession } from '../lib/onnx';
 import { expectOnnxMatchesTfjs } from './support/onnx-equivalence';
 import { calibrateBatchNorm, randomImages, randomizeWeights, relativeError } from '../bench/onnx-fixtures';
 
@@ -101,7 +101,7 @@ describe('ONNX executor on DenseNet', () => {
       const model = await DenseNet121({ weights: path.join(dir, 'weights.h5'), includeTop: false, pooling: 'max', inputShape: [160, 160, 3] });
       const x = tf.tensor(images.data, images.shape);
       const truth = tf.tensor(exact.data, exact.shape);
-      const executor = await createOnnxExecutor(model);
+      const executor = await createOnnxSession(model);
       const onnx = await executor.run(x);
       const wasm = model.predict(x) as tf.Tensor;
       const onnxError = relativeError(onnx, truth);

@@ -7,8 +7,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { setBackend } from '../lib/backend';
-import { createOnnxExecutor, OnnxExecutorOptions } from '../lib/onnx';
+import { setBackend } from '../lib/backends/selection';
+import { createOnnxSession, OnnxSessionOptions } from '../lib/onnx';
 import { Upscale } from '../lib/layers/upscale';
 import { randomImages, randomizeWeights, relativeError } from '../bench/onnx-fixtures';
 
@@ -23,14 +23,14 @@ before(async () => {
 async function expectSameAsTfjs(
   inputShape: number[],
   build: Build,
-  options: OnnxExecutorOptions & { allOnOnnx?: boolean; seed?: number } = {},
+  options: OnnxSessionOptions & { allOnOnnx?: boolean; seed?: number } = {},
 ) {
   const input = tf.input({ shape: inputShape });
   const model = tf.model({ inputs: input, outputs: build(input) });
   randomizeWeights(model, options.seed ?? 3);
   const x = randomImages([5, ...inputShape], 11, -1, 1);
   const tensorsBefore = tf.memory().numTensors;
-  const executor = await createOnnxExecutor(model, options);
+  const executor = await createOnnxSession(model, options);
   const expected = model.predict(x) as tf.Tensor;
   const actual = await executor.run(x, { batchSize: 2 });
   try {
@@ -110,7 +110,7 @@ describe('ONNX executor: BatchNormalization', () => {
     const x = randomImages([3, 5, 6, 4], 12, -1, 1);
     const [gamma, beta, mean, variance] = bn.getWeights().map((w) => w.reshape([1, 5, 1, 1]));
     const expected = tf.tidy(() => x.sub(mean).mul(gamma).div(variance.add(1e-3).sqrt()).add(beta));
-    const executor = await createOnnxExecutor(model);
+    const executor = await createOnnxSession(model);
     const actual = await executor.run(x);
     assert.ok(relativeError(actual, expected) < 1e-6);
     tf.dispose([gamma, beta, mean, variance, expected, actual, x]);

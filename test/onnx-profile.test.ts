@@ -9,8 +9,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { setBackend } from '../lib/backend';
-import { createOnnxExecutor } from '../lib/onnx';
+import { setBackend } from '../lib/backends/selection';
+import { createOnnxSession } from '../lib/onnx';
 import { summarizeOnnxProfile } from '../bench/onnx-profile';
 import { randomImages, randomizeWeights } from '../bench/onnx-fixtures';
 
@@ -38,7 +38,7 @@ describe('ONNX executor profile (profilePrefix)', () => {
     const model = denseLayerModel();
     const x = randomImages([6, 12, 12, 16]);
     try {
-      const executor = await createOnnxExecutor(model, { profilePrefix: path.join(dir, 'dense'), maxImagesPerCall: 2 });
+      const executor = await createOnnxSession(model, { profilePrefix: path.join(dir, 'dense'), maxImagesPerCall: 2 });
       (await executor.run(x, { batchSize: 6 })).dispose();
       await executor.dispose();
       const files = fs.readdirSync(dir);
@@ -69,7 +69,7 @@ describe('ONNX executor profile (profilePrefix)', () => {
     try {
       // onnxruntime writes profiles relative to the working directory by default.
       process.chdir(dir);
-      const executor = await createOnnxExecutor(model);
+      const executor = await createOnnxSession(model);
       (await executor.run(x)).dispose();
       await executor.dispose();
       assert.deepEqual(fs.readdirSync(dir), []);

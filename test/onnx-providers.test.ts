@@ -8,9 +8,9 @@
 import { afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { setBackend } from '../lib/backend';
+import { setBackend } from '../lib/backends/selection';
 import { chooseOnnxProvider, onnxAvailable, providerStatuses } from '../lib/onnx';
-import { ortReason } from '../lib/onnx/executor';
+import { ortReason } from '../lib/onnx/session';
 import { describeProvider, providerSessionOptions, resetProviderChoice } from '../lib/onnx/providers';
 import { chooseExecutor, resolveRoute } from '../lib/features/run';
 import { clearFeatureMemory } from '../lib/features/cache';

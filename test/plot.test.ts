@@ -5,9 +5,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { KERNEL_HOOK, MimeBundle } from '../lib/display';
+import { MimeBundle } from '../lib/notebook/display';
+import { KERNEL_HOOK } from '../lib/notebook/kernel-hook';
 import { defaultPlotFile, historyFigure, plotHistory, VEGA_LITE_MIME } from '../lib/plot';
-import { niceTicks } from '../lib/plot/line_chart';
+import { niceTicks } from '../lib/plot/line-chart';
 
 const PYTHON = '/usr/bin/python3';
 const ROOT = path.join(__dirname, '..');

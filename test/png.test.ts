@@ -9,8 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ValueError } from '../lib/errors';
-import { encodePng } from '../lib/png';
+import { ValueError } from '../lib/core/errors';
+import { encodePng } from '../lib/notebook/png';
 
 const PYTHON = process.env.TSLAB_DL_PYTHON ?? '/usr/bin/python3';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-png-'));

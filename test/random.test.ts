@@ -1,10 +1,10 @@
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../lib/backend';
-import { buildHead } from '../lib/head';
-import { sparseCategoricalCrossentropy } from '../lib/losses';
-import { randomSeed, seededGenerator, setRandomSeed } from '../lib/random';
+import { ready } from '../lib/backends/selection';
+import { buildHead } from '../lib/train/head';
+import { sparseCategoricalCrossentropy } from '../lib/train/losses';
+import { randomSeed, seededGenerator, setRandomSeed } from '../lib/core/random';
 import { fit } from '../lib/train';
 
 const nativeRandom = Math.random;

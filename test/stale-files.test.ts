@@ -13,12 +13,12 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { downloadFile } from '../lib/download';
-import { writeFileAtomic } from '../lib/data/atomic';
+import { downloadFile } from '../lib/net/download';
+import { writeFileAtomic } from '../lib/core/atomic-write';
 import { clearFeatureMemory, featureCacheFolder } from '../lib/features/cache';
 import { frozenFeatures } from '../lib/features/extract';
 import { splitFrozenPrefix } from '../lib/features/split';
-import { removeStaleTemporaryFiles, STALE_AFTER_MS } from '../lib/stale-files';
+import { removeStaleTemporaryFiles, STALE_AFTER_MS } from '../lib/core/stale-files';
 import { getWeightsFile } from '../lib/weights/imagenet';
 import { lessonLikeModel } from './support/lesson-like-model';
 

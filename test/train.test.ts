@@ -1,15 +1,16 @@
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../lib/backend';
-import { KERNEL_HOOK, MimeBundle } from '../lib/display';
-import { InterruptedError, ValueError } from '../lib/errors';
-import { sparseCategoricalCrossentropy } from '../lib/losses';
-import { setRandomSeed } from '../lib/random';
-import { earlyStopping } from '../lib/callbacks';
+import { ready } from '../lib/backends/selection';
+import { MimeBundle } from '../lib/notebook/display';
+import { KERNEL_HOOK } from '../lib/notebook/kernel-hook';
+import { InterruptedError, ValueError } from '../lib/core/errors';
+import { sparseCategoricalCrossentropy } from '../lib/train/losses';
+import { setRandomSeed } from '../lib/core/random';
+import { earlyStopping } from '../lib/train/callbacks';
 import { installKerasCompat } from '../lib/compat/install';
 import { evaluate, fit, predict, registerForwardPlanner, summary } from '../lib/train';
-import { displayMode, TrainingDisplay } from '../lib/train/training_display';
+import { displayMode, TrainingDisplay } from '../lib/train/training-display';
 
 installKerasCompat();
 

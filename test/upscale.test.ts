@@ -5,9 +5,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../lib/backend';
+import { ready } from '../lib/backends/selection';
 import { upscale, Upscale, resizeWithPadGeometry } from '../lib/layers/upscale';
-import { ValueError } from '../lib/errors';
+import { ValueError } from '../lib/core/errors';
 
 const PYTHON = '/usr/bin/python3';
 // npyjs is ESM-typed; its CommonJS build is what this CommonJS test can load.

@@ -25,7 +25,7 @@ const require = createRequire(import.meta.url);
 const lib = require(path.join(root, 'dist', 'lib', 'index.js'));
 const { createPrefixRunner } = require(path.join(root, 'dist', 'lib', 'features', 'run.js'));
 const { providerStatuses } = require(path.join(root, 'dist', 'lib', 'onnx', 'providers.js'));
-const { resetBackendChoice } = require(path.join(root, 'dist', 'lib', 'backend.js'));
+const { resetBackendChoice } = require(path.join(root, 'dist', 'lib', 'backends', 'selection.js'));
 const { tf, keras } = lib;
 
 const HW = Number(process.env.HW ?? 160);

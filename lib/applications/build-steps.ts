@@ -8,12 +8,12 @@
  */
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
-import { isOffline, ValueError } from '../errors';
+import { isOffline, ValueError } from '../core/errors';
 import { getSourceInputs, upstreamLayers } from '../graph/upstream';
-import { inLessonMode } from '../lesson/environment';
+import { inLessonMode, lessonHooks } from '../settings/lesson-environment';
 import { loadWeightsH5 } from '../weights/h5';
 import { getWeightsFile, WeightsFileOptions, WeightsFileSpec } from '../weights/imagenet';
-import { ImageShape, obtainInputShape, validateActivation, WeightsArg } from './imagenet_utils';
+import { ImageShape, obtainInputShape, validateActivation, WeightsArg } from './imagenet-utils';
 
 /** The constructor arguments of every Keras application, in camelCase. */
 export interface ApplicationArgs {
@@ -204,12 +204,17 @@ async function imagenetWeightsFile(model: tf.LayersModel, args: ResolvedApplicat
   const { url, md5 } = args.includeTop ? files.top : files.notop;
   const fileName = url.slice(url.lastIndexOf('/') + 1);
   const spec: WeightsFileSpec = { fileName, url, md5, description: `${files.model} ImageNet weights${args.includeTop ? '' : ' (no top)'}` };
-  // Required, not imported above: lib/lesson/weights.ts builds applications itself.
-  const lesson = require('../lesson/weights') as typeof import('../lesson/weights');
+  // Lesson mode's part (lib/lesson/weights.ts, installed by 'tslab-dl' and lessonMode()).
+  const lesson = lessonHooks();
   // The network's own input (the upscaled images, for the lesson), not the model's first input.
   const size = Number((args.inputTensor ? args.inputTensor.shape[1] : args.inputShape[0]) ?? 224);
-  const standIn = (why: string) => lesson.standInForImagenet(files.model.split(' ')[0], size, why, { url, fileName }, args.standInImages);
-  const override = lesson.lessonWeightsOverride();
+  const standIn = (why: string) => {
+    if (!lesson) {
+      throw new ValueError(`weightsFallback: 'stand-in' comes with tslab-dl's lesson helpers: import the application from 'tslab-dl' (${why})`);
+    }
+    return lesson.standInForImagenet(files.model.split(' ')[0], size, why, { url, fileName }, args.standInImages);
+  };
+  const override = lesson?.weightsOverride();
   if (override === 'stand-in' && !args.includeTop) return standIn('TSLAB_DL_WEIGHTS=stand-in asks for stand-in weights instead of ImageNet\'s.');
   if (override !== undefined && override !== 'stand-in') {
     console.log(`weights: 'imagenet' -> ${override === null ? 'random initialisation' : override} (TSLAB_DL_WEIGHTS).`);

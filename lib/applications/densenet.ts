@@ -10,9 +10,10 @@
  * std per channel); the lesson feeds x / 255 without it.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../backend';
-import { ValueError } from '../errors';
+import { ready } from '../backends/selection';
+import { ValueError } from '../core/errors';
 import { ApplicationArgs, applicationInput, applicationModel, globalPooling, loadApplicationWeights, predictions, resolveApplicationArgs } from './build-steps';
+import { preprocessImagenetInput } from './imagenet-utils';
 
 const BASE_WEIGHTS_PATH = 'https://storage.googleapis.com/tensorflow/keras-applications/densenet/';
 const DENSENET121_WEIGHT_PATH = BASE_WEIGHTS_PATH + 'densenet121_weights_tf_dim_ordering_tf_kernels.h5';
@@ -153,4 +154,14 @@ export function DenseNet169(args: DenseNetArgs = {}): Promise<tf.LayersModel> {
 /** Instantiates the DenseNet201 architecture (18,321,984 parameters without the top, 20,242,984 with). */
 export function DenseNet201(args: DenseNetArgs = {}): Promise<tf.LayersModel> {
   return denseNet([6, 12, 48, 32], args);
+}
+
+/**
+ * Keras' `densenet.preprocess_input`: "torch" mode (keras/src/applications/densenet.py). From RGB
+ * images 0..255 (channels last): divided by 255, then the ImageNet mean [0.485, 0.456, 0.406]
+ * subtracted and the result divided by the standard deviation [0.229, 0.224, 0.225]. Returns a
+ * new float32 tensor. (The lesson feeds x / 255 instead, as its Python does.)
+ */
+export function preprocessInput(x: tf.Tensor | tf.TensorLike): tf.Tensor {
+  return preprocessImagenetInput(x, 'torch');
 }

@@ -22,12 +22,12 @@
  * symmetrically; stochastic depth is a Dropout with noise shape [batch, 1, 1, 1] ("drop connect").
  */
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../backend';
-import { ValueError } from '../errors';
+import { ready } from '../backends/selection';
+import { ValueError } from '../core/errors';
 import { Normalization } from '../layers/normalization';
 import { Rescaling } from '../layers/rescaling';
 import { ApplicationArgs, applicationInput, applicationModel, globalPooling, loadApplicationWeights, predictions, resolveApplicationArgs, ResolvedApplicationArgs } from './build-steps';
-import { correctPad, preprocessImagenetInput } from './imagenet_utils';
+import { correctPad, preprocessImagenetInput } from './imagenet-utils';
 
 const BASE_WEIGHTS_PATH = 'https://storage.googleapis.com/keras-applications/';
 

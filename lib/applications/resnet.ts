@@ -14,9 +14,9 @@
  * 1x1 shortcut); torchvision's resnet50 (v1.5) puts it on the 3x3 convolution instead.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../backend';
+import { ready } from '../backends/selection';
 import { ApplicationArgs, applicationInput, applicationModel, ApplicationWeightFiles, globalPooling, loadApplicationWeights, predictions, resolveApplicationArgs } from './build-steps';
-import { preprocessImagenetInput } from './imagenet_utils';
+import { preprocessImagenetInput } from './imagenet-utils';
 
 const BASE_WEIGHTS_PATH = 'https://storage.googleapis.com/tensorflow/keras-applications/resnet/';
 

@@ -10,9 +10,9 @@
  * without it.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../backend';
+import { ready } from '../backends/selection';
 import { ApplicationArgs, applicationInput, applicationModel, ApplicationWeightFiles, globalPooling, loadApplicationWeights, predictions, resolveApplicationArgs, UNNAMED_POOLING } from './build-steps';
-import { preprocessImagenetInput } from './imagenet_utils';
+import { preprocessImagenetInput } from './imagenet-utils';
 
 const WEIGHTS_FOLDER = 'https://storage.googleapis.com/tensorflow/keras-applications/vgg16/';
 

@@ -14,9 +14,9 @@
  * they get a fresh Keras session's names (conv2d..conv2d_3, batch_normalization..._3, add..add_11).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../backend';
+import { ready } from '../backends/selection';
 import { ApplicationArgs, applicationInput, applicationModel, ApplicationWeightFiles, globalPooling, loadApplicationWeights, predictions, resolveApplicationArgs } from './build-steps';
-import { preprocessImagenetInput } from './imagenet_utils';
+import { preprocessImagenetInput } from './imagenet-utils';
 
 const WEIGHTS_FOLDER = 'https://storage.googleapis.com/tensorflow/keras-applications/xception/';
 

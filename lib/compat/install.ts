@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerFeatureCachePlanner } from '../features/planner';
-import { registerWasmGradientKernels } from '../wasm/gradient-kernels';
+import { registerWasmGradientKernels } from '../backends/wasm-gradient-kernels';
 import { applyBatchNormalizationWithoutScaleOrCenter } from './batch-normalization-without-scale';
 import { applyDepthwiseDilation } from './depthwise-dilation';
 import { applyDilatedConvGradients } from './dilated-conv-gradients';

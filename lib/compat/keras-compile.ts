@@ -12,18 +12,18 @@
  * integer labels of shape [n] for a custom loss (it expects them shaped like the output, [n, 10]).
  * Two prototype patches fix that for every model, whether trained with our `fit()` or tfjs'
  * own `model.fit()`:
- * - `compile` puts Keras' accuracy behind the strings 'accuracy' and 'acc' (lib/metrics.ts),
+ * - `compile` puts Keras' accuracy behind the strings 'accuracy' and 'acc' (lib/train/metrics.ts),
  *   named as the user wrote it, so logs say `accuracy` / `val_accuracy`, and hands tfjs the
  *   per-sample form of tslab-dl's losses: tfjs multiplies a loss by the samples' class weights
  *   before taking the mean, which weights nothing when the loss is already a mean;
  * - `standardizeUserDataXY` (the input check of fit/evaluate) lets a loss marked as taking
- *   integer labels (lib/losses.ts) receive [n] or [n, 1] labels, as tfjs already does for its
+ *   integer labels (lib/train/losses.ts) receive [n] or [n, 1] labels, as tfjs already does for its
  *   own 'sparseCategoricalCrossentropy', and rejects labels outside [0, classes) with a clear
  *   error where Keras raises too (tfjs would silently one-hot them to zeros).
  */
 import * as tf from '@tensorflow/tfjs';
-import { takesSparseLabels } from '../losses';
-import { kerasAccuracy } from '../metrics';
+import { takesSparseLabels } from '../train/losses';
+import { kerasAccuracy } from '../train/metrics';
 import { checkClassLabels, CompilableModel } from '../train/label-checks';
 import { markOnce } from './markers';
 import { layersModelPrototype } from './prototypes';

@@ -28,7 +28,7 @@ import { FrozenSplit, splitFrozenPrefix } from '../features/split';
 import { isFrozen } from '../layers/frozen';
 import { fitThroughPlan, FitOptions, TfjsFitExtras } from '../train/fit';
 import { keepTfjsModelMethods, TfjsModelMethods } from '../train/tfjs-methods';
-import { Verbosity } from '../train/training_display';
+import { Verbosity } from '../train/training-display';
 import { markOnce } from './markers';
 import { layersModelPrototype } from './prototypes';
 

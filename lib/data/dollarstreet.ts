@@ -10,9 +10,9 @@
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../backend';
-import { DataFileError } from '../errors';
-import { inLessonMode, rememberTrainingImages } from '../lesson/environment';
+import { ready } from '../backends/selection';
+import { DataFileError } from '../core/errors';
+import { inLessonMode, lessonHooks, rememberTrainingImages } from '../settings/lesson-environment';
 import { describeBlockedPath, pathState } from './file-problems';
 import { NpyArray, NpyData, NpyFormatError, NpyTooLargeError, readNpy } from './npy';
 
@@ -198,9 +198,10 @@ function warnAboutRange(pixels: Float32Array, file: string): void {
  */
 export async function loadDollarStreet(folder: string = DEFAULT_DOLLAR_STREET_FOLDER): Promise<DollarStreetData> {
   await ready();
-  // In the lesson notebook a missing folder is downloaded, or replaced by the synthetic twin offline.
-  // (Required here, not imported above: lib/lesson/data.ts itself builds on this module.)
-  if (inLessonMode()) folder = await (require('../lesson/data') as typeof import('../lesson/data')).lessonDataFolder(folder);
+  // In the lesson notebook a missing folder is downloaded, or replaced by the synthetic twin offline
+  // (lib/lesson/data.ts, installed by lessonMode()).
+  const lesson = lessonHooks();
+  if (inLessonMode() && lesson) folder = await lesson.dataFolder(folder);
   const file = (name: string) => path.join(folder, name);
   const files = {
     trainImages: file(DOLLAR_STREET_FILES.trainImages),

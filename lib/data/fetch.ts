@@ -9,9 +9,9 @@
  */
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { downloadFile, explainNetworkFailure, md5File } from '../download';
-import { DataFileError, DownloadError, DownloadFailure, ValueError } from '../errors';
-import { idleTimeoutMs, isBodyTimeout, networkFetch } from '../http';
+import { downloadFile, explainNetworkFailure, md5File } from '../net/download';
+import { DataFileError, DownloadError, DownloadFailure, ValueError } from '../core/errors';
+import { idleTimeoutMs, isBodyTimeout, networkFetch } from '../net/http';
 import { codeString, DEFAULT_DOLLAR_STREET_FOLDER, DOLLAR_STREET_FILES } from './dollarstreet';
 import { describeBlockedPath, findSymlinkLoop } from './file-problems';
 import { NpyFormatError, NpyHeader, readNpyHeader } from './npy';
@@ -34,7 +34,7 @@ export interface FetchDollarStreetOptions {
   force?: boolean;
   /** Aborts the download in progress. */
   signal?: AbortSignal;
-  /** The fetch to use, for the record and the files. Defaults to networkFetch (proxies, NODE_EXTRA_CA_CERTS; see lib/http.ts). */
+  /** The fetch to use, for the record and the files. Defaults to networkFetch (proxies, NODE_EXTRA_CA_CERTS; see lib/net/http.ts). */
   fetchImpl?: typeof fetch;
   /** Print what was done. Defaults to true. */
   verbose?: boolean;

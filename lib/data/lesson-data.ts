@@ -5,8 +5,8 @@
  */
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { display, escapeXml, JUPYTER_DISPLAY } from '../display';
-import { DataFileError, ValueError } from '../errors';
+import { display, escapeXml, JUPYTER_DISPLAY } from '../notebook/display';
+import { DataFileError, ValueError } from '../core/errors';
 import {
   codeString,
   DEFAULT_DOLLAR_STREET_FOLDER,

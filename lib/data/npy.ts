@@ -13,8 +13,8 @@
  */
 import { promises as fs } from 'fs';
 import * as os from 'os';
-import { DataFileError, ValueError } from '../errors';
-import { writeFileAtomic } from './atomic';
+import { DataFileError, ValueError } from '../core/errors';
+import { writeFileAtomic } from '../core/atomic-write';
 
 // npyjs ships its types as an ES module, which a CommonJS file may not import;
 // its CommonJS build is what `require` loads. This is the part of its API we use.

@@ -8,11 +8,11 @@
 import * as path from 'path';
 import { inspect } from 'util';
 import * as tf from '@tensorflow/tfjs';
-import { display, escapeXml, JUPYTER_DISPLAY, markShown, MimeBundle } from '../display';
-import { ValueError } from '../errors';
-import { encodePng } from '../png';
-import { canReadSync, valuesSync } from '../tensor-reads';
-import { writeFileAtomicSync } from './atomic';
+import { display, escapeXml, JUPYTER_DISPLAY, markShown, MimeBundle } from '../notebook/display';
+import { ValueError } from '../core/errors';
+import { encodePng } from '../notebook/png';
+import { canReadSync, valuesSync } from '../core/tensor-reads';
+import { writeFileAtomicSync } from '../core/atomic-write';
 import { DOLLAR_STREET_CLASSES } from './dollarstreet';
 
 export interface ShowImagesOptions {
@@ -55,7 +55,7 @@ const GAP = 4; // pixels between images in the grid PNG
  * The values of the first `count` images, read synchronously. On webgpu a slice would be computed
  * on the GPU, which that backend cannot read synchronously: the images' own values are read
  * instead (there when they were made from data, as loadDollarStreet makes them), else the error
- * says how to read them first (lib/tensor-reads.ts).
+ * says how to read them first (lib/core/tensor-reads.ts).
  */
 function firstImages(images: tf.Tensor, count: number): ArrayLike<number> {
   const [, h, w, channels] = images.shape;

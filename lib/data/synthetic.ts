@@ -14,8 +14,8 @@
  */
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { ValueError } from '../errors';
-import { writeFileAtomic } from './atomic';
+import { ValueError } from '../core/errors';
+import { writeFileAtomic } from '../core/atomic-write';
 import { DOLLAR_STREET_CLASSES, DOLLAR_STREET_FILES } from './dollarstreet';
 import { writeNpy } from './npy';
 

@@ -10,7 +10,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { DataFileError, ValueError } from '../errors';
+import { DataFileError, ValueError } from '../core/errors';
 import { exportNotebook } from './export-notebook';
 import { isSystemError, readError } from './file-errors';
 import { importScript } from './import-script';

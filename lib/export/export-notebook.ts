@@ -12,7 +12,7 @@
  */
 import * as path from 'path';
 import * as ts from 'typescript';
-import { DataFileError } from '../errors';
+import { DataFileError } from '../core/errors';
 import {
   CellCode,
   CellCodeProblem,

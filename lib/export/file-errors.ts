@@ -7,7 +7,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { DataFileError } from '../errors';
+import { DataFileError } from '../core/errors';
 
 /** An error from Node's fs functions (it has a string `code` such as 'ENOENT'). */
 export function isSystemError(error: unknown): error is NodeJS.ErrnoException {

@@ -10,7 +10,7 @@
  */
 import * as path from 'path';
 import * as ts from 'typescript';
-import { DataFileError } from '../errors';
+import { DataFileError } from '../core/errors';
 import { lineOf, parseTypeScript, trimBlankLines } from './cell-code';
 import { ESM_IMPORTS_COMMENT, staticImportFor } from './esm-imports';
 import { CellContent, Notebook, tslabDlNotebook } from './notebook';

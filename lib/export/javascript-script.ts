@@ -13,7 +13,7 @@
  * says to export to a .ts name for that.
  */
 import * as ts from 'typescript';
-import { DataFileError } from '../errors';
+import { DataFileError } from '../core/errors';
 import { HEADER } from './percent';
 import { isEsModule } from './script-name';
 

@@ -5,7 +5,7 @@
  * notebook written here diffs cleanly against one saved by Jupyter.
  */
 import { createHash } from 'crypto';
-import { DataFileError } from '../errors';
+import { DataFileError } from '../core/errors';
 
 export type CellType = 'code' | 'markdown' | 'raw';
 

@@ -5,7 +5,7 @@
  * into the notebook, where they show up only when the cell runs.
  */
 import * as ts from 'typescript';
-import { DataFileError } from '../errors';
+import { DataFileError } from '../core/errors';
 import { parseTypeScript, syntaxErrors } from './cell-code';
 
 export interface SyntaxProblem {

@@ -1,15 +1,15 @@
 /**
  * Writing the outputs of one command all or nothing: the checks made before anything is
  * written (a name given twice, an existing file without `force`, a folder in the way), then
- * lib/data/atomic.ts writeFilesAtomicSync (temporary files next to their destinations, moved
+ * lib/core/atomic-write.ts writeFilesAtomicSync (temporary files next to their destinations, moved
  * into place when all are complete; without `force`, a hard link refuses even a file created
  * meanwhile). File-system errors come out as one-line DataFileErrors naming the destination
  * (file-errors.ts), after the clean-up.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeFilesAtomicSync } from '../data/atomic';
-import { ValueError } from '../errors';
+import { writeFilesAtomicSync } from '../core/atomic-write';
+import { ValueError } from '../core/errors';
 import { writeError } from './file-errors';
 
 export interface OutputFile {

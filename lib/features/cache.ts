@@ -5,7 +5,7 @@
  * A disk entry is one file: a JSON header line (format, shape, dtype, sha256 of the payload) and
  * the float32 payload. It is written under a temporary name and renamed, and checked on every
  * read: a truncated or altered file is reported, deleted and recomputed, never used. Temporary
- * files a killed process left are removed when the folder is next used (lib/stale-files.ts).
+ * files a killed process left are removed when the folder is next used (lib/core/stale-files.ts).
  *
  * The disk is an optimisation: a folder that cannot be written (read-only, full, not a folder)
  * costs one warning naming it and TSLAB_DL_CACHE, and the features stay in memory.
@@ -15,11 +15,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { onBackendReset } from '../backend-reset';
-import { tslabCacheRoot } from '../cache-root';
-import { writeFileAtomicSync } from '../data/atomic';
-import { removeStaleTemporaryFilesSync } from '../stale-files';
-import { valuesSync } from '../tensor-reads';
+import { onBackendReset } from '../backends/reset';
+import { tslabCacheRoot } from '../core/cache-root';
+import { writeFileAtomicSync } from '../core/atomic-write';
+import { removeStaleTemporaryFilesSync } from '../core/stale-files';
+import { valuesSync } from '../core/tensor-reads';
 
 const FORMAT = 'tslab-dl-features/1';
 const MEMORY_ENTRIES = 8;
@@ -58,7 +58,7 @@ export function clearFeatureMemory(): void {
   memory.clear();
 }
 
-// A backend reset loses every tensor, these included (lib/backend-reset.ts).
+// A backend reset loses every tensor, these included (lib/backends/reset.ts).
 onBackendReset(clearFeatureMemory);
 
 function entryPath(key: string, folder: string): string {
@@ -116,7 +116,7 @@ function checkEntry(bytes: Buffer): string | { header: Header; payload: Buffer }
 /**
  * Stores `features` on disk under `key`, atomically. Throws the file-system error when it cannot.
  * `values`: the features' values when the caller has read them (asynchronously: on webgpu a
- * synchronous read of a result computed on the GPU fails, lib/tensor-reads.ts).
+ * synchronous read of a result computed on the GPU fails, lib/core/tensor-reads.ts).
  */
 export function toDisk(
   key: string,

@@ -4,13 +4,13 @@
  */
 import { createHash } from 'crypto';
 import * as tf from '@tensorflow/tfjs';
-import { ValueError } from '../errors';
-import { Progress } from '../progress';
+import { ValueError } from '../core/errors';
+import { Progress } from '../notebook/progress';
 import { fromDisk, fromMemory, toDiskIfWritable, toMemory } from './cache';
 import { onnxAvailable } from '../onnx';
 import { OnnxProvider, PROVIDER_ORDER } from '../onnx/providers';
 import { tfjsPredict } from '../train/tfjs-methods';
-import { canReadSync } from '../tensor-reads';
+import { canReadSync } from '../core/tensor-reads';
 import { fingerprintModel, fingerprintModelAsync, fingerprintTensor, fingerprintTensorAsync } from './fingerprint';
 import { createPrefixRunner, Executor, ExecutorName, resolveRoute, routeTag, runPrefix } from './run';
 
@@ -112,7 +112,7 @@ export async function frozenFeatures(prefix: tf.LayersModel, x: tf.Tensor, optio
   const result = (outputs: tf.Tensor[], source: Features['source'], engine: ExecutorName | undefined, release: () => void, provider?: OnnxProvider): Features =>
     ({ features: outputs[0], outputs, source, executor: engine, provider, release });
 
-  // Read asynchronously: on webgpu the weights and x may live on the GPU (lib/tensor-reads.ts).
+  // Read asynchronously: on webgpu the weights and x may live on the GPU (lib/core/tensor-reads.ts).
   const fingerprints = cache ? { prefix: await fingerprintModelAsync(prefix), input: await fingerprintTensorAsync(x) } : undefined;
   const key = fingerprints && cacheKey(fingerprints.prefix, fingerprints.input, routeTag(route.engine, route.provider));
   if (key) {

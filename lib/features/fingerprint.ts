@@ -6,7 +6,7 @@
 import { createHash, Hash } from 'crypto';
 import * as tf from '@tensorflow/tfjs';
 import { nodesInModel } from '../graph/nodes';
-import { valuesSync } from '../tensor-reads';
+import { valuesSync } from '../core/tensor-reads';
 
 type Values = Float32Array | Int32Array | Uint8Array;
 
@@ -17,7 +17,7 @@ function hashValuesInto(hash: Hash, tensor: tf.Tensor, values: Values): void {
 
 /**
  * sha256 of a tensor's dtype, shape and values, read synchronously: on webgpu only for values on
- * the CPU (lib/tensor-reads.ts); async code uses {@link fingerprintTensorAsync}, the same digest.
+ * the CPU (lib/core/tensor-reads.ts); async code uses {@link fingerprintTensorAsync}, the same digest.
  */
 export function fingerprintTensor(tensor: tf.Tensor): string {
   const hash = createHash('sha256');

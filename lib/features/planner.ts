@@ -5,7 +5,7 @@
  * recomputes the base every epoch; the numbers are the same, the time is not.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ValueError } from '../errors';
+import { ValueError } from '../core/errors';
 import { ForwardPlan, ForwardRequest, registerForwardPlanner } from '../train/forward';
 import { augmentedPlan } from './augmented-plan';
 import { FeatureCacheMode, Features, frozenFeatures, FeatureOptions } from './extract';

@@ -4,8 +4,8 @@
  * installed, or TensorFlow.js itself.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ValueError } from '../errors';
-import { createOnnxExecutor, onnxAvailable, onnxRuntimeInfo } from '../onnx';
+import { ValueError } from '../core/errors';
+import { createOnnxSession, onnxAvailable, onnxRuntimeInfo } from '../onnx';
 import { chooseOnnxProvider, OnnxProvider } from '../onnx/providers';
 
 /**
@@ -114,7 +114,7 @@ export async function createPrefixRunner(prefix: tf.LayersModel, route: ChosenEx
     };
   }
   const forced = FORCED[resolved.name];
-  const onnx = await createOnnxExecutor(prefix, { provider: forced ?? 'best' });
+  const onnx = await createOnnxSession(prefix, { provider: forced ?? 'best' });
   const notes = [onnx.untranslated.length > 0 ? onnx.note : undefined, onnx.fellBack ? onnx.providerNote : undefined].filter(Boolean);
   return {
     name: `ONNX Runtime, ${onnx.providerLabel}`,

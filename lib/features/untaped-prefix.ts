@@ -7,11 +7,11 @@
  * under `fit` and keeps all of their results until the step ends: the lesson's model at batch 32
  * then needs more than the wasm backend's 4 GB and the run aborts. Here the prefix is one layer
  * whose forward pass is a tf.customGrad (tfjs does not record what runs inside one) computed layer
- * by layer (lib/layerwise.ts); its gradient, never needed (nothing before it trains), is zero.
+ * by layer (lib/graph/layerwise.ts); its gradient, never needed (nothing before it trains), is zero.
  * The numbers are those of the whole model: the prefix is frozen and deterministic.
  */
 import * as tf from '@tensorflow/tfjs';
-import { runLayerwise } from '../layerwise';
+import { runLayerwise } from '../graph/layerwise';
 import { applyLayersAfterCut, FrozenSplit } from './split';
 
 class UntapedPrefix extends tf.layers.Layer {

@@ -1,14 +1,14 @@
 /**
  * A tfjs LayersModel as a flat list of layer calls in execution order, from
  * its inputs to chosen output tensors: what runs a model one layer at a time
- * (lib/layerwise.ts) and what the ONNX translation (lib/onnx/) works on.
+ * (lib/graph/layerwise.ts) and what the ONNX translation (lib/onnx/) works on.
  *
  * Nested models (a model used as a layer of another) are inlined, so their
  * layers can be translated one by one like any other. Tensors are named by
  * keys unique across the inlined scopes.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ValueError } from '../errors';
+import { ValueError } from '../core/errors';
 import { isInputLayer, LayerNode, producingNode } from './nodes';
 
 type Layer = tf.layers.Layer;

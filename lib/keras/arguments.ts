@@ -8,7 +8,7 @@
  * nothing), so a typo would otherwise build a different model without a word.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ValueError } from '../errors';
+import { ValueError } from '../core/errors';
 
 /** A value as a learner would recognise it in a message: 0.5, "relu", [2, 2], NaN, undefined. */
 export function show(value: unknown): string {

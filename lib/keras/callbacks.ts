@@ -1,12 +1,12 @@
 /**
  * `keras.callbacks`: Keras 3's callbacks (keras/src/callbacks/early_stopping.py) for `fit()` and
- * tfjs' `model.fit`, using tslab-dl's EarlyStopping (lib/callbacks.ts), which unlike tfjs' own
+ * tfjs' `model.fit`, using tslab-dl's EarlyStopping (lib/train/callbacks.ts), which unlike tfjs' own
  * supports `restoreBestWeights` and Keras' metric names.
  *
  *     early_stopper = keras.callbacks.EarlyStopping(monitor='val_accuracy', patience=5)      # Python
  *     const earlyStopper = keras.callbacks.EarlyStopping({ monitor: 'val_accuracy', patience: 5 }); // here
  */
-import { EarlyStopping as EarlyStoppingCallback, type EarlyStoppingArgs } from '../callbacks';
+import { EarlyStopping as EarlyStoppingCallback, type EarlyStoppingArgs } from '../train/callbacks';
 
 export type { EarlyStoppingArgs };
 

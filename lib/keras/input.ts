@@ -7,7 +7,7 @@
  * does the same, as does `keras.Input({ shape: [64, 64, 3] })`. Returns tfjs' `tf.input(...)`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ValueError } from '../errors';
+import { ValueError } from '../core/errors';
 import { positional, show } from './arguments';
 
 /** A shape without (or, for batchShape, with) the batch axis; null for "any size". */

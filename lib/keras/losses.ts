@@ -5,10 +5,10 @@
  *     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)        # Python
  *     const loss = keras.losses.SparseCategoricalCrossentropy({ fromLogits: true }); // here
  *
- * tslab-dl's own implementation (lib/losses.ts) is used because tfjs' clips logits before the
+ * tslab-dl's own implementation (lib/train/losses.ts) is used because tfjs' clips logits before the
  * softmax.
  */
-import { sparseCategoricalCrossentropy, type SparseCategoricalCrossentropyArgs, type SparseLossFunction } from '../losses';
+import { sparseCategoricalCrossentropy, type SparseCategoricalCrossentropyArgs, type SparseLossFunction } from '../train/losses';
 
 export type { SparseCategoricalCrossentropyArgs, SparseLossFunction };
 

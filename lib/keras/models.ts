@@ -7,7 +7,7 @@
  *     const model = keras.models.Model({ inputs, outputs: out }); // here
  */
 import * as tf from '@tensorflow/tfjs';
-import { ValueError } from '../errors';
+import { ValueError } from '../core/errors';
 import { positional, show } from './arguments';
 
 export interface ModelArgs {

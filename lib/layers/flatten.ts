@@ -9,7 +9,7 @@
  * tfjs, and models saved by Keras or tfjs load with Keras' behaviour once tslab-dl is imported.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ValueError } from '../errors';
+import { ValueError } from '../core/errors';
 
 export interface FlattenArgs {
   /** 'channelsLast' (Keras' default) or 'channelsFirst'. Defaults to 'channelsLast'. */

@@ -13,7 +13,7 @@
  * exactly what Keras computes with whatever the file holds.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ValueError } from '../errors';
+import { ValueError } from '../core/errors';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 

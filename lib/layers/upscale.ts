@@ -7,7 +7,7 @@
  * `tf.layers.resizing` aligns corners by default (tfjs-layers src/layers/preprocessing/image_resizing.ts), so this is its own class.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ValueError } from '../errors';
+import { ValueError } from '../core/errors';
 
 export type UpscaleMethod = 'bilinear' | 'nearest';
 const METHODS: readonly UpscaleMethod[] = ['bilinear', 'nearest'];

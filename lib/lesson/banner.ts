@@ -3,7 +3,7 @@
  * (synthetic data, stand-in weights): a framed block in text, an orange box in a notebook, so
  * nobody mistakes its numbers for the lesson's.
  */
-import { escapeXml, JUPYTER_DISPLAY, MimeBundle } from '../display';
+import { escapeXml, JUPYTER_DISPLAY, MimeBundle } from '../notebook/display';
 
 /** A displayable notice: `title` in capitals, then one line per entry of `lines`. */
 export function loudNotice(title: string, lines: string[]): { [JUPYTER_DISPLAY](): MimeBundle } {

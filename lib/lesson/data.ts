@@ -13,8 +13,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { dollarStreetSource, fetchDollarStreet, resolveLessonData } from '../data';
-import { isOffline } from '../errors';
-import { lessonEnvironment } from './environment';
+import { isOffline } from '../core/errors';
+import { lessonEnvironment } from '../settings/lesson-environment';
 
 /** `relative` in the working folder, else in the nearest parent that has it; undefined when none has. */
 function findUpwards(relative: string): string | undefined {

@@ -9,15 +9,16 @@
  * - `weights: 'imagenet'` downloads Keras' file when it is not cached, and offline uses stand-in
  *   weights (lib/lesson/weights.ts); outside lesson mode that stays an error, as in Keras;
  * - the settings `npm run lesson` passes through the environment (epoch cap, synthetic sample
- *   count, data folder, weights: lib/lesson/environment.ts) are applied, and announced here once.
+ *   count, data folder, weights: lib/settings/lesson-environment.ts) are applied, and announced here once.
  *
  * Every replacement is announced loudly where it happens.
  */
-import { backendInfo, ready } from '../backend';
-import { inNotebook } from '../display';
+import { backendInfo, ready } from '../backends/selection';
+import { inNotebook } from '../notebook/display';
 import { onnxRuntimeInfo } from '../onnx';
 import { chooseOnnxProvider, decidedOnnxProvider, providerLabel } from '../onnx/providers';
-import { describeLessonEnvironment, setLessonMode } from './environment';
+import { describeLessonEnvironment, setLessonMode } from '../settings/lesson-environment';
+import { installLessonHooks } from './hooks';
 
 export interface LessonModeOptions {
   /** Switch lesson mode off again (for tests and for leaving the lesson). Defaults to true. */
@@ -61,6 +62,7 @@ export async function decideWhereItRuns(): Promise<string> {
 /** Turns lesson mode on (see the file comment) and says where the lesson runs. */
 export async function lessonMode({ on = true }: LessonModeOptions = {}): Promise<void> {
   const line = await decideWhereItRuns();
+  installLessonHooks();
   setLessonMode(on);
   if (!on) return;
   // In the kernel the first cell already starts with this line.

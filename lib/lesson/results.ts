@@ -32,13 +32,13 @@ import type * as tf from '@tensorflow/tfjs';
 import { DENSENET121_WEIGHTS_FILE_NO_TOP } from '../applications/densenet';
 import { DEFAULT_DOLLAR_STREET_FOLDER, DOLLAR_STREET_FILES } from '../data/dollarstreet';
 import { SYNTHETIC_MANIFEST } from '../data/synthetic';
-import { writeFileAtomicSync } from '../data/atomic';
-import { display, escapeXml, JUPYTER_DISPLAY, markShown, MimeBundle } from '../display';
-import { DataFileError, ValueError } from '../errors';
+import { writeFileAtomicSync } from '../core/atomic-write';
+import { display, escapeXml, JUPYTER_DISPLAY, markShown, MimeBundle } from '../notebook/display';
+import { DataFileError, ValueError } from '../core/errors';
 import { INFERENCE_MODE } from '../layers/frozen';
-import { valuesSyncIfReadable } from '../tensor-reads';
+import { valuesSyncIfReadable } from '../core/tensor-reads';
 import { kerasCacheDir, tslabCacheDir } from '../weights/imagenet';
-import { inLessonMode, lessonEnvironment, rememberedTrainingImages } from './environment';
+import { inLessonMode, lessonEnvironment, rememberedTrainingImages } from '../settings/lesson-environment';
 
 /** The `format` field of a results file: what `compareResults` knows how to read. */
 export const RESULT_FORMAT = 'tslab-dl result 1';
@@ -186,7 +186,7 @@ function lessonWeights(model: tf.LayersModel | undefined): string | undefined {
 function numberOf(value: unknown): number {
   if (typeof value === 'number') return value;
   // A tfjs History may still hold scalar tensors before syncData(); on webgpu one computed on
-  // the GPU cannot be read synchronously (lib/tensor-reads.ts), and counts as missing.
+  // the GPU cannot be read synchronously (lib/core/tensor-reads.ts), and counts as missing.
   const tensor = value as { dataSync?: () => ArrayLike<number> } | null;
   const data = typeof tensor?.dataSync === 'function' ? (valuesSyncIfReadable(tensor as { dataSync(): never }) as ArrayLike<number> | undefined) : undefined;
   return data && data.length === 1 ? data[0] : NaN;

@@ -8,20 +8,20 @@
  * - TSLAB_DL_DATA: folder of the real data (default: data/dataset_dollarstreet/ here or in a
  *   parent folder);
  * - TSLAB_DL_WEIGHTS: 'imagenet' (the default: used when the file is cached, otherwise a stand-in
- *   calibrated on the training images, see lib/standin-weights.ts), 'none' (random), or an .h5 path;
+ *   calibrated on the training images, see lib/lesson/stand-in-weights.ts), 'none' (random), or an .h5 path;
  * - TSLAB_DL_SAMPLES: training images of the synthetic stand-in (validation: a third);
  * - TSLAB_DL_EPOCHS: maximum epochs (default 30, as the lesson).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { DENSENET121_WEIGHT_PATH_NO_TOP, DENSENET121_WEIGHTS_FILE_NO_TOP } from '../applications/densenet';
-import { backendInfo, ready } from '../backend';
-import { display } from '../display';
+import { backendInfo, ready } from '../backends/selection';
+import { display } from '../notebook/display';
 import { loudNotice } from './banner';
-import { ValueError } from '../errors';
+import { ValueError } from '../core/errors';
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_DOLLAR_STREET_FOLDER, dollarStreetSource, loadDollarStreet, resolveLessonData } from '../data';
-import { denseNet121StandInWeights } from '../standin-weights';
+import { denseNet121StandInWeights } from './stand-in-weights';
 import { weightsCandidates } from '../weights/imagenet';
 
 /** The weights file of the lesson's base: Keras' DenseNet121 without top. */
@@ -84,7 +84,7 @@ async function chooseWeights(
   if (cached) return { weights: 'imagenet', weightsDescription: `ImageNet (${cached})` };
   if (requested === 'imagenet') return { weights: 'imagenet', weightsDescription: 'ImageNet (to be downloaded)' };
 
-  // No ImageNet file: a stand-in calibrated on the learner's images (lib/standin-weights.ts).
+  // No ImageNet file: a stand-in calibrated on the learner's images (lib/lesson/stand-in-weights.ts).
   const data = await loadDollarStreet(dataFolder);
   let file: string;
   try {

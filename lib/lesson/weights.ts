@@ -2,18 +2,18 @@
  * Stand-in weights where `weights: 'imagenet'` cannot be had: in lesson mode when the network does
  * not answer (or TSLAB_DL_WEIGHTS asks for them), elsewhere when the caller asks for the fallback
  * (`weightsFallback: 'stand-in'`). Keras' random kernels with BatchNormalization statistics
- * calibrated on the learner's images (lib/standin-weights.ts), announced loudly: the features
+ * calibrated on the learner's images (lib/lesson/stand-in-weights.ts), announced loudly: the features
  * are not ImageNet's, and neither are the accuracies.
  */
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_DOLLAR_STREET_FOLDER, loadDollarStreet } from '../data';
-import { display } from '../display';
-import { ValueError } from '../errors';
-import { standInWeights } from '../standin-weights';
+import { display } from '../notebook/display';
+import { ValueError } from '../core/errors';
+import { standInWeights } from './stand-in-weights';
 import { kerasCacheDir } from '../weights/imagenet';
 import { loudNotice } from './banner';
-import { inLessonMode, lessonEnvironment, rememberedTrainingImages } from './environment';
+import { inLessonMode, lessonEnvironment, rememberedTrainingImages } from '../settings/lesson-environment';
 
 /** What `weights: 'imagenet'` becomes under TSLAB_DL_WEIGHTS in lesson mode; undefined: ImageNet's file, as asked. */
 export function lessonWeightsOverride(): 'stand-in' | null | string | undefined {

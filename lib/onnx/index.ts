@@ -1,6 +1,10 @@
 // Barrel for lib/onnx: running frozen tfjs models on onnxruntime-node.
-export { createOnnxExecutor } from './executor';
-export type { OnnxExecutor, OnnxExecutorOptions, OnnxRunOptions } from './executor';
+export { createOnnxSession } from './session';
+/** @deprecated Former name of {@link createOnnxSession}. */
+export { createOnnxSession as createOnnxExecutor } from './session';
+export type { OnnxSession, OnnxSessionOptions, OnnxRunOptions } from './session';
+/** @deprecated Former names of {@link OnnxSession} and {@link OnnxSessionOptions}. */
+export type { OnnxSession as OnnxExecutor, OnnxSessionOptions as OnnxExecutorOptions } from './session';
 export { onnxAvailable, onnxRuntimeInfo } from './runtime';
 export { chooseOnnxProvider, providerStatuses } from './providers';
 export type { OnnxProvider, ProviderChoice, ProviderStatus } from './providers';

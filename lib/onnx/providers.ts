@@ -7,7 +7,7 @@
  *   (with the CUDA 12 runtime and cuDNN 9 it needs) and the NVIDIA driver's libcuda.so.1 is there.
  *   It comes first: nobody installs it by accident.
  * - WebGPU (https://onnxruntime.ai/docs/tutorials/web/ep-webgpu.html): bundled (Dawn, on Vulkan
- *   under Linux). Used automatically only for a hardware adapter (lib/webgpu-adapter.ts): a software
+ *   under Linux). Used automatically only for a hardware adapter (lib/backends/webgpu-adapter.ts): a software
  *   one (Mesa's lavapipe) runs the same shaders far slower than the CPU provider; forcing it with
  *   executor 'onnx-webgpu' is how the tests use it.
  * - CPU: always there.
@@ -18,10 +18,10 @@
  */
 import { execFile } from 'child_process';
 import * as path from 'path';
-import { ValueError } from '../errors';
-import { describeAdapter, probeWebGpu, WebGpuAdapterInfo, WebGpuProbe } from '../webgpu-adapter';
+import { ValueError } from '../core/errors';
+import { describeAdapter, probeWebGpu, WebGpuAdapterInfo, WebGpuProbe } from '../backends/webgpu-adapter';
 import { cudaProviderLibrary, loadOnnxRuntime, ModuleLoader } from './runtime';
-import { probeHardwareWebGpu, resetHardwareProbe } from '../vulkan';
+import { probeHardwareWebGpu, resetHardwareProbe } from '../backends/vulkan';
 
 export type OnnxProvider = 'cuda' | 'webgpu' | 'cpu';
 

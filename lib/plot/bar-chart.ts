@@ -5,7 +5,7 @@
  * (./chart-style.ts); each bar is a <rect class="bar"> carrying its category and value, which
  * keeps the drawing easy to check.
  */
-import { escapeXml } from '../display';
+import { escapeXml } from '../notebook/display';
 import { CHAR_WIDTH, COLOURS, fmt, GRID_COLOUR, INK, niceTicks, PANEL_TITLE_FONT_SIZE, svgStart } from './chart-style';
 
 /** One measure: a value per category (NaN: no bar) and the label shown at the end of its bar. */

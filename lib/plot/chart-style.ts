@@ -1,10 +1,10 @@
 /**
- * The look the library's static SVG charts share (the history plot, lib/plot/line_chart.ts, and
+ * The look the library's static SVG charts share (the history plot, lib/plot/line-chart.ts, and
  * the model comparison, lib/plot/bar-chart.ts): font, sizes, colours, tick values and number
  * formatting, so that the charts of one notebook look alike. matplotlib's defaults where it has
  * one (its "tab10" colour cycle, ticks at steps of 1, 2 or 5).
  */
-import { escapeXml } from '../display';
+import { escapeXml } from '../notebook/display';
 
 /** matplotlib's and seaborn's default colour cycle ("tab10"). */
 export const COLOURS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];

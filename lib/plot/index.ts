@@ -8,15 +8,15 @@
  * - `file` saves an SVG or PNG copy in any case.
  */
 import * as path from 'path';
-import { display, inNotebook, markShown } from '../display';
-import { ValueError } from '../errors';
-import { FigureOptions, historyFigure, HistoryFigure, HistoryLike } from './history_figure';
-import { COLOURS } from './line_chart';
+import { display, inNotebook, markShown } from '../notebook/display';
+import { ValueError } from '../core/errors';
+import { FigureOptions, historyFigure, HistoryFigure, HistoryLike } from './history-figure';
+import { COLOURS } from './line-chart';
 
-export { historyFigure, HistoryFigure, VEGA_LITE_MIME } from './history_figure';
-export type { HistoryLike, FigureOptions, VegaLiteSpec } from './history_figure';
-export { lineChartSvg } from './line_chart';
-export type { Series, LineChartOptions } from './line_chart';
+export { historyFigure, HistoryFigure, VEGA_LITE_MIME } from './history-figure';
+export type { HistoryLike, FigureOptions, VegaLiteSpec } from './history-figure';
+export { lineChartSvg } from './line-chart';
+export type { Series, LineChartOptions } from './line-chart';
 
 export interface PlotOptions extends FigureOptions {
   /** Also save the figure here (.svg or .png), atomically. Defaults to none (a terminal saves an SVG anyway, see `show`). */

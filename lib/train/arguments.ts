@@ -3,7 +3,7 @@
  * argument, what arrived and what to pass instead.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ValueError } from '../errors';
+import { ValueError } from '../core/errors';
 
 export function describe(value: unknown): string {
   if (value instanceof tf.Tensor) return `a ${value.dtype} tensor of shape [${value.shape}]`;

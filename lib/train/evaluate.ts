@@ -5,16 +5,16 @@
  * of the results?", which a confusion matrix with class names answers better than one number.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../backend';
-import { confusionMatrix, ConfusionMatrix } from '../confusion';
-import { display, escapeXml, JUPYTER_DISPLAY, markShown, MimeBundle } from '../display';
-import { ValueError } from '../errors';
-import { takesSparseLabels } from '../losses';
+import { ready } from '../backends/selection';
+import { confusionMatrix, ConfusionMatrix } from './confusion';
+import { display, escapeXml, JUPYTER_DISPLAY, markShown, MimeBundle } from '../notebook/display';
+import { ValueError } from '../core/errors';
+import { takesSparseLabels } from './losses';
 import { checkBatchSize, checkCompiled, checkModel, checkSamples, checkTensor } from './arguments';
 import { checkClassLabelsAsync } from './label-checks';
 import { ForwardOptions, planForward } from './forward';
 import { predictBatches } from './predict';
-import { Verbosity } from './training_display';
+import { Verbosity } from './training-display';
 
 export interface EvaluateOptions extends ForwardOptions {
   /** Samples per batch. Defaults to 32. */

@@ -17,8 +17,8 @@
  * unfrozen top runs on TensorFlow.js at every step.
  */
 import * as tf from '@tensorflow/tfjs';
-import { markShown } from '../display';
-import { ValueError } from '../errors';
+import { markShown } from '../notebook/display';
+import { ValueError } from '../core/errors';
 import { INFERENCE_MODE } from '../layers/frozen';
 import { countParams, formatCount } from './param-counts';
 

@@ -8,17 +8,17 @@
  * (lib/compat/model-methods.ts), so the Keras habit is the fast path.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../backend';
-import { EarlyStopping, resolveLogs } from '../callbacks';
-import { interruptRequested } from '../display';
-import { InterruptedError, ValueError } from '../errors';
-import { lessonEpochCap } from '../lesson/environment';
-import { setRandomSeed } from '../random';
+import { ready } from '../backends/selection';
+import { EarlyStopping, resolveLogs } from './callbacks';
+import { interruptRequested } from '../notebook/interrupt';
+import { InterruptedError, ValueError } from '../core/errors';
+import { lessonEpochCap } from '../settings/lesson-environment';
+import { setRandomSeed } from '../core/random';
 import { checkBatchSize, checkCompiled, checkModel, checkSamples, checkTensor, describe, yieldToEventLoop } from './arguments';
 import { checkSparseLabelsBeforeFit } from './label-checks';
 import { ForwardOptions, planForward } from './forward';
 import { tfjsFit } from './tfjs-methods';
-import { displayMode, TrainingDisplay, Verbosity } from './training_display';
+import { displayMode, TrainingDisplay, Verbosity } from './training-display';
 
 export type FitCallback = tf.Callback | tf.CustomCallbackArgs;
 

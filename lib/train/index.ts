@@ -18,4 +18,4 @@ export type { LayerRow, SummaryOptions } from './summary';
 export { registerForwardPlanner, planForward, directPlan } from './forward';
 export type { ForwardOptions, ForwardPlan, ForwardPlanner, ForwardRequest, ForwardPurpose } from './forward';
 export { applyKerasCompileSemantics } from '../compat/keras-compile';
-export type { Verbosity } from './training_display';
+export type { Verbosity } from './training-display';

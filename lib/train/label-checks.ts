@@ -4,14 +4,14 @@
  * (lib/compat/keras-compile.ts) inside tfjs' synchronous input check, and by fit / evaluate.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ValueError } from '../errors';
-import { takesSparseLabels } from '../losses';
-import { canReadSync, valuesSyncIfReadable } from '../tensor-reads';
+import { ValueError } from '../core/errors';
+import { takesSparseLabels } from './losses';
+import { canReadSync, valuesSyncIfReadable } from '../core/tensor-reads';
 
 /**
  * Throws a ValueError naming the first label that is not an integer in [0, classes). Reads the
  * labels synchronously (tfjs' fit and evaluate check their inputs synchronously): on webgpu, labels
- * computed on the GPU cannot be read so, and are not checked here (lib/tensor-reads.ts); async
+ * computed on the GPU cannot be read so, and are not checked here (lib/core/tensor-reads.ts); async
  * callers use {@link checkClassLabelsAsync}, which checks them on every backend.
  */
 export function checkClassLabels(labels: tf.Tensor, classes: number, where: string): void {

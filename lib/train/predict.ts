@@ -3,13 +3,13 @@
  * with a progress display for long runs and the kernel's interrupt honoured between batches.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../backend';
-import { interruptRequested } from '../display';
-import { InterruptedError } from '../errors';
-import { Progress } from '../progress';
+import { ready } from '../backends/selection';
+import { interruptRequested } from '../notebook/interrupt';
+import { InterruptedError } from '../core/errors';
+import { Progress } from '../notebook/progress';
 import { checkBatchSize, checkModel, checkTensor, yieldToEventLoop } from './arguments';
 import { ForwardOptions, planForward } from './forward';
-import { Verbosity } from './training_display';
+import { Verbosity } from './training-display';
 
 export interface PredictOptions extends ForwardOptions {
   /** Samples per batch. Defaults to 32. */

@@ -11,7 +11,7 @@
  * non-trainable = the rest (frozen layers' weights and BatchNormalization's moving statistics).
  */
 import * as tf from '@tensorflow/tfjs';
-import { display, escapeXml, JUPYTER_DISPLAY, markShown, MimeBundle } from '../display';
+import { display, escapeXml, JUPYTER_DISPLAY, markShown, MimeBundle } from '../notebook/display';
 import { nodesInModel, originOf } from '../graph/nodes';
 import { checkModel } from './arguments';
 import { countParams, formatCount, totalsLine } from './param-counts';

@@ -14,9 +14,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../backend';
-import { replaceFileAtomic } from '../data/atomic';
-import { DataFileError, ValueError } from '../errors';
+import { ready } from '../backends/selection';
+import { replaceFileAtomic } from '../core/atomic-write';
+import { DataFileError, ValueError } from '../core/errors';
 
 // h5wasm is ESM-only, loaded with import() below. Its types resolve fine; TS only objects that a
 // CommonJS file could not require() it, which this file never does (TS 5.0, used by `npm run
@@ -422,7 +422,7 @@ export async function saveWeightsH5(model: tf.LayersModel, file: string): Promis
   if (!fs.existsSync(dir)) throw new DataFileError(file, `cannot be written: the folder ${dir} does not exist.`);
   const layers = model.layers;
   // Every weight's values, read asynchronously first: a synchronous read fails on webgpu for
-  // weights computed on the GPU (lib/tensor-reads.ts), and the HDF5 writing below is synchronous.
+  // weights computed on the GPU (lib/core/tensor-reads.ts), and the HDF5 writing below is synchronous.
   const values = new Map<tf.LayerVariable, Float32Array>();
   for (const layer of layers) for (const w of layer.weights) values.set(w, (await w.read().data()) as Float32Array);
   try {

@@ -10,17 +10,17 @@
  *
  * A cached file whose md5 does not match is ignored (and replaced by the download), as Keras does.
  * Temporary files an interrupted or killed download left in tslab-dl's cache are removed when it is
- * next used (lib/stale-files.ts); Keras' cache is Keras', and left alone.
+ * next used (lib/core/stale-files.ts); Keras' cache is Keras', and left alone.
  * `TSLAB_DL_WEIGHTS_BASE_URL` (or the `baseUrl` option) replaces the folder the files are
  * downloaded from, e.g. a local mirror or the test server.
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tslabCacheRoot } from '../cache-root';
-import { downloadFile, md5File } from '../download';
-import { DownloadError } from '../errors';
-import { removeStaleTemporaryFiles } from '../stale-files';
+import { tslabCacheRoot } from '../core/cache-root';
+import { downloadFile, md5File } from '../net/download';
+import { DownloadError } from '../core/errors';
+import { removeStaleTemporaryFiles } from '../core/stale-files';
 
 /** A published weights file: where Keras downloads it from and its md5. */
 export interface WeightsFileSpec {

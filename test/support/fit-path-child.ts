@@ -5,11 +5,11 @@
  * how many times frozen features were computed, and whether the patches are installed.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ready } from '../../lib/backend';
+import { ready } from '../../lib/backends/selection';
 import { kerasCompatInstalled } from '../../lib/compat/install';
 import { featureStats } from '../../lib/features/extract';
-import { sparseCategoricalCrossentropy } from '../../lib/losses';
-import { setRandomSeed } from '../../lib/random';
+import { sparseCategoricalCrossentropy } from '../../lib/train/losses';
+import { setRandomSeed } from '../../lib/core/random';
 
 type Fit = (model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, options: object) => Promise<tf.History>;
 

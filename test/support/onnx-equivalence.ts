@@ -6,7 +6,7 @@
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { createOnnxExecutor } from '../../lib/onnx';
+import { createOnnxSession } from '../../lib/onnx';
 import { relativeError, spreadAcrossSamples } from '../../bench/onnx-fixtures';
 
 export interface OnnxEquivalence {
@@ -24,7 +24,7 @@ export interface OnnxEquivalence {
 
 export async function expectOnnxMatchesTfjs(t: TestContext, model: tf.LayersModel, x: tf.Tensor, check: OnnxEquivalence): Promise<void> {
   const tensorsBefore = tf.memory().numTensors;
-  const executor = await createOnnxExecutor(model);
+  const executor = await createOnnxSession(model);
   try {
     assert.equal(executor.translatedLayers, executor.totalLayers, executor.note);
     if (check.layers !== undefined) assert.equal(executor.totalLayers, check.layers);

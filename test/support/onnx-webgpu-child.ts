@@ -8,9 +8,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type * as Ort from 'onnxruntime-node';
-import { setBackend } from '../../lib/backend';
+import { setBackend } from '../../lib/backends/selection';
 import { DenseNet121 } from '../../lib/applications';
-import { createOnnxExecutor } from '../../lib/onnx';
+import { createOnnxSession } from '../../lib/onnx';
 import { resolveRoute } from '../../lib/features/run';
 import { frozenFeatures } from '../../lib/features/extract';
 import { calibrateBatchNorm, randomImages, randomizeWeights, relativeError } from '../../bench/onnx-fixtures';
@@ -41,12 +41,12 @@ async function lavapipe(): Promise<object> {
 
   const sessions: Ort.InferenceSession.SessionOptions[] = [];
   const loader = recordingLoader(sessions);
-  const cpu = await createOnnxExecutor(base, { provider: 'cpu', loader });
+  const cpu = await createOnnxSession(base, { provider: 'cpu', loader });
   let started = performance.now();
   const yCpu = await cpu.run(x);
   const cpuMs = performance.now() - started;
   started = performance.now();
-  const gpu = await createOnnxExecutor(base, { provider: 'webgpu', loader });
+  const gpu = await createOnnxSession(base, { provider: 'webgpu', loader });
   const gpuSessionMs = performance.now() - started;
   started = performance.now();
   const yGpu = await gpu.run(x);
@@ -70,7 +70,7 @@ async function lavapipe(): Promise<object> {
 
   // Only a software adapter here: 'auto' (and a plain executor) must not take it.
   const auto = await resolveRoute('auto');
-  const plain = await createOnnxExecutor(base);
+  const plain = await createOnnxSession(base);
   const features = await frozenFeatures(base, x, { executor: 'auto', cache: false });
   const out = { ...result, auto: { route: auto, executorProvider: plain.provider, executorNote: plain.providerNote, featuresProvider: features.provider } };
   features.release();
@@ -83,13 +83,13 @@ async function noAdapter(): Promise<object> {
   const input = tf.input({ shape: [4, 4, 3] });
   const model = tf.model({ inputs: input, outputs: tf.layers.conv2d({ filters: 2, kernelSize: 3 }).apply(input) as tf.SymbolicTensor });
   const forced = await resolveRoute('onnx-webgpu').then(() => 'no error', message);
-  const forcedExecutor = await createOnnxExecutor(model, { provider: 'webgpu' }).then(() => 'no error', message);
+  const forcedExecutor = await createOnnxSession(model, { provider: 'webgpu' }).then(() => 'no error', message);
   // A probe that (wrongly) reports a hardware adapter: ONNX Runtime's own Dawn finds none, the
   // session fails, and the executor falls back to the CPU with a note; 'best' then skips WebGPU.
   const hardware = { webgpu: async () => ({ adapter: { vendor: 'nvidia', architecture: '', device: '', description: 'Pretend GPU', software: false } }) };
-  const first = await createOnnxExecutor(model, { providerProbes: hardware });
-  const second = await createOnnxExecutor(model, { providerProbes: hardware });
-  const forcedSession = await createOnnxExecutor(model, { provider: 'webgpu', providerProbes: hardware }).then(() => 'no error', message);
+  const first = await createOnnxSession(model, { providerProbes: hardware });
+  const second = await createOnnxSession(model, { providerProbes: hardware });
+  const forcedSession = await createOnnxSession(model, { provider: 'webgpu', providerProbes: hardware }).then(() => 'no error', message);
   const out = {
     forced,
     forcedExecutor,

@@ -13,14 +13,14 @@
  * - library: the library's reads that used to be synchronous, on wasm and then on webgpu.
  */
 import * as tf from '@tensorflow/tfjs';
-import { backendInfo, backendSummary, explainBackendError, ready, setBackend } from '../../lib/backend';
-import { buildHead } from '../../lib/head';
-import { sparseCategoricalCrossentropy } from '../../lib/losses';
+import { backendInfo, backendSummary, explainBackendError, ready, setBackend } from '../../lib/backends/selection';
+import { buildHead } from '../../lib/train/head';
+import { sparseCategoricalCrossentropy } from '../../lib/train/losses';
 import { fit } from '../../lib/train/fit';
-import { setRandomSeed } from '../../lib/random';
+import { setRandomSeed } from '../../lib/core/random';
 import { checkClassLabels, checkClassLabelsAsync } from '../../lib/train/label-checks';
 import { evaluate } from '../../lib/train/evaluate';
-import { confusionMatrix } from '../../lib/confusion';
+import { confusionMatrix } from '../../lib/train/confusion';
 import { imageGrid } from '../../lib/data/show';
 import { fingerprintModelAsync, fingerprintTensorAsync } from '../../lib/features/fingerprint';
 import { projectiveTransform } from '../../lib/layers/augmentation/projective-transform';

@@ -11,10 +11,10 @@
  * - `seed` and `dataFormat` in the config; no weights.
  *
  * The layers are tfjs layers (tf.layers.Layer), registered for serialisation under Keras' class
- * names, so a saved model with them loads back (lib/io.ts, tf.loadLayersModel).
+ * names, so a saved model with them loads back (lib/weights/model-files.ts, tf.loadLayersModel).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ValueError } from '../../errors';
+import { ValueError } from '../../core/errors';
 import { checkSeed, RandomSource } from './random-source';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;

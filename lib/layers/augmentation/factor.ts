@@ -11,7 +11,7 @@
  * Both rules are "lower = max(-|f|, low), upper = |f|" for a number. For a pair, every number must
  * lie in the bounds (Keras' base layer only checks factor[0] <= high and factor[1] >= low).
  */
-import { ValueError } from '../../errors';
+import { ValueError } from '../../core/errors';
 
 /** A factor as Keras takes it: a number, or [lower, upper]. */
 export type Factor = number | [number, number];

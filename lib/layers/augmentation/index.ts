@@ -1,8 +1,7 @@
 // Barrel for lib/layers/augmentation: Keras 3's data augmentation layers (RandomFlip,
 // RandomRotation, RandomZoom, RandomTranslation, RandomContrast) as tfjs layers, registered for
-// serialisation under Keras' class names, and translated to ONNX as the identity (./onnx.ts), when
-// this module is imported.
-import './onnx';
+// serialisation under Keras' class names when this module is imported. Their ONNX translation
+// (the identity) is among lib/onnx's built-in translators (lib/onnx/translators/augmentation.ts).
 export { ImageAugmentationLayer } from './base';
 export type { AugmentationArgs, ImageDataFormat } from './base';
 export { RandomFlip, randomFlip, FLIP_MODES } from './random-flip';

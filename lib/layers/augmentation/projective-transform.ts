@@ -22,8 +22,8 @@
  * times their weights), so layers before an augmentation layer still train.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ValueError } from '../../errors';
-import { canReadSync } from '../../tensor-reads';
+import { ValueError } from '../../core/errors';
+import { canReadSync } from '../../core/tensor-reads';
 
 /** How points outside the image are filled (Keras' fill_mode). */
 export type FillMode = 'reflect' | 'wrap' | 'constant' | 'nearest';
@@ -266,7 +266,7 @@ function sampleGradient(dy: Float32Array, plan: SamplingPlan): Float32Array {
 
 /**
  * {@link sample} with tfjs ops, for the webgpu backend, which cannot hand the images to the host
- * synchronously (lib/tensor-reads.ts): the same reads and weights, gathered and blended on the
+ * synchronously (lib/core/tensor-reads.ts): the same reads and weights, gathered and blended on the
  * device in float32; tfjs differentiates it (the gather's gradient is the adjoint
  * {@link sampleGradient} computes on the host).
  */

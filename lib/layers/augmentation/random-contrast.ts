@@ -11,7 +11,7 @@
  * Keras' docstring ("lower = upper") and Keras 2 give for 0.2.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ValueError } from '../../errors';
+import { ValueError } from '../../core/errors';
 import { AugmentationArgs, ImageAugmentationLayer } from './base';
 import { Factor, parseFactor } from './factor';
 

@@ -6,7 +6,7 @@
  * image both ways or not at all. At inference the images pass through unchanged.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ValueError } from '../../errors';
+import { ValueError } from '../../core/errors';
 import { AugmentationArgs, ImageAugmentationLayer } from './base';
 import { projectiveTransform } from './projective-transform';
 

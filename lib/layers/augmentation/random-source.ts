@@ -3,17 +3,17 @@
  * `SeedGenerator(seed)` (keras/src/random/seed_generator.py), as used by every layer in
  * keras/src/layers/preprocessing/image_preprocessing/.
  *
- * - With a `seed`, the layer has a generator of its own (lib/random.ts' `seededGenerator`), so two
+ * - With a `seed`, the layer has a generator of its own (lib/core/random.ts' `seededGenerator`), so two
  *   layers built with the same seed (or one rebuilt from its saved config) draw the same sequence,
  *   whatever else the program draws in between.
- * - Without one, it draws from `Math.random`, which `keras.utils.setRandomSeed(seed)` (lib/random.ts)
+ * - Without one, it draws from `Math.random`, which `keras.utils.setRandomSeed(seed)` (lib/core/random.ts)
  *   replaces with a seeded generator: the same seed and the same work give the same images.
  *
  * Draws are Keras' `random.uniform(shape=(batch,), minval, maxval)`: one number per image, in
  * [minval, maxval).
  */
-import { ValueError } from '../../errors';
-import { seededGenerator } from '../../random';
+import { ValueError } from '../../core/errors';
+import { seededGenerator } from '../../core/random';
 
 /** A layer's seed as Keras takes it: a non-negative integer, or none. */
 export function checkSeed(layer: string, value: unknown): number | null {

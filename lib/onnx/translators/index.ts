@@ -3,6 +3,7 @@
  * theirs with {@link registerOnnxTranslator}.
  */
 import { activationTranslators } from './activations';
+import { augmentationTranslators } from './augmentation';
 import { convolutionTranslators } from './convolution';
 import { Translator } from './context';
 import { coreTranslators } from './core';
@@ -19,6 +20,7 @@ export { Untranslatable, createContext } from './context';
 const translators = new Map<string, Translator>(
   Object.entries({
     ...activationTranslators,
+    ...augmentationTranslators,
     ...convolutionTranslators,
     ...coreTranslators,
     ...mergeTranslators,
