@@ -64,7 +64,7 @@ test('a process killed mid-download leaves its .part; the next download into the
   const folder = freshDir();
   const dest = path.join(folder, 'file.bin');
   // A real process, killed while its download waits on the stalled server.
-  const script = `require(${JSON.stringify(path.join(ROOT, 'lib', 'download'))}).downloadFile(${JSON.stringify(`${url}/stall`)}, ${JSON.stringify(dest)});`;
+  const script = `require(${JSON.stringify(path.join(ROOT, 'lib', 'net', 'download'))}).downloadFile(${JSON.stringify(`${url}/stall`)}, ${JSON.stringify(dest)});`;
   const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, stdio: 'ignore' });
   const until = Date.now() + 20_000;
   const parts = () => fs.readdirSync(folder).filter((f) => f.startsWith('file.bin.part-'));
