@@ -9,6 +9,8 @@
  * rate is not 1; otherwise tfjs' own call runs.
  */
 import * as tf from '@tensorflow/tfjs';
+import { markOnce } from './markers';
+import { prototypeOf } from './prototypes';
 
 const PATCHED = Symbol.for('tslab-dl.depthwiseDilation');
 
@@ -29,9 +31,10 @@ function rates(layer: DepthwiseLayer): [number, number] {
   return Array.isArray(d) ? [d[0], d[1] ?? d[0]] : [d, d];
 }
 
+/** Applies the patch once per process (idempotent; lib/compat/install.ts calls it). */
 export function applyDepthwiseDilation(): void {
-  const proto = Object.getPrototypeOf(tf.layers.depthwiseConv2d({ kernelSize: 1, name: 'tslab_dl_probe_depthwise' })) as DepthwiseLayer & Record<symbol, boolean>;
-  if (proto[PATCHED]) return;
+  const proto = prototypeOf<DepthwiseLayer>(() => tf.layers.depthwiseConv2d({ kernelSize: 1, name: 'tslab_dl_probe_depthwise' }));
+  if (!markOnce(proto, PATCHED)) return;
   const original = proto.call;
   proto.call = function (this: DepthwiseLayer, inputs, kwargs) {
     const dilation = rates(this);
@@ -46,5 +49,4 @@ export function applyDepthwiseDilation(): void {
       return channelsFirst ? tf.transpose(y, [0, 3, 1, 2]) : y;
     });
   };
-  proto[PATCHED] = true;
 }

@@ -27,6 +27,7 @@
  * Layers created before the patch keep what they were built with.
  */
 import * as tf from '@tensorflow/tfjs';
+import { prototypeOf as prototypeOfMade } from './prototypes';
 
 const INSTALLED = Symbol.for('tslab-dl.kerasLayerDefaults');
 /** Where the relaxed Flatten input spec is kept on each instance. */
@@ -58,7 +59,7 @@ interface ProbedLayer {
 }
 
 function prototypeOf(layer: unknown): Prototype {
-  return Object.getPrototypeOf(layer) as Prototype;
+  return prototypeOfMade<Prototype>(() => layer);
 }
 
 /** The nearest prototype shared by two layers (BaseConv for Conv2D and DepthwiseConv2D). */
