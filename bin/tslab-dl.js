@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The tslab-dl command line: `npx tslab-dl <command> [args]`.
-// Each command lives in its own compiled module exporting `main(argv): Promise<number>`.
+// Each command lives in its own compiled module exporting `main(argv): Promise<number>`, which
+// reads its own options (`tslab-dl <command> --help` shows them).
 'use strict';
 const path = require('path');
 
@@ -13,22 +14,29 @@ const COMMANDS = {
   doctor: ['lib/doctor/cli', 'check backends, GPU libraries, Jupyter and the kernel'],
 };
 
-function usage() {
-  const lines = Object.entries(COMMANDS).map(([name, [, help]]) => `  ${name.padEnd(10)} ${help}`);
-  return `Usage: tslab-dl <command> [options]\n\nCommands:\n${lines.join('\n')}\n`;
-}
+const SPEC = {
+  command: 'tslab-dl',
+  usage:
+    'Usage: tslab-dl <command> [options]\n\nCommands:\n' +
+    Object.entries(COMMANDS)
+      .map(([name, [, help]]) => `  ${name.padEnd(10)} ${help}`)
+      .join('\n') +
+    '\n\n`tslab-dl <command> --help` shows the options of a command.',
+  options: {},
+};
 
 async function run() {
-  const [command, ...rest] = process.argv.slice(2);
-  if (!command || command === '--help' || command === '-h') {
-    process.stdout.write(usage());
-    return command ? 0 : 1;
-  }
-  const entry = COMMANDS[command];
-  if (!entry) {
-    process.stderr.write(`tslab-dl: unknown command ${JSON.stringify(command)}.\n\n${usage()}`);
-    return 2;
-  }
+  // The options before the command are the dispatcher's (only --help); the rest are the command's.
+  // The rules are those of every command (scripts/command-line.mjs: this file runs before the build too).
+  const { parseCommandLine, usageError } = await import('../scripts/command-line.mjs');
+  const argv = process.argv.slice(2);
+  const at = argv.findIndex((arg) => !arg.startsWith('-') || arg === '-');
+  const line = parseCommandLine(SPEC, at < 0 ? argv : argv.slice(0, at));
+  if (line.exit !== undefined) return line.exit;
+  if (at < 0) return usageError(SPEC, 'say which command to run');
+  const [command, ...rest] = argv.slice(at);
+  const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!entry) return usageError(SPEC, `unknown command ${JSON.stringify(command)}`);
   const modulePath = path.join(__dirname, '..', 'dist', entry[0]);
   let module;
   try {

@@ -16,20 +16,44 @@ import {
   kernelSpec,
   uninstallKernelSpec,
 } from './kernelspec';
+import { CommandSpec, parseCommandLine, usageError } from '../lib/core/command-line';
 
-const USAGE = `Usage:
-  tslab-dl kernel --config-path <connection file>
-  tslab-dl install [--user | --sys-prefix | --prefix <dir>] [--python <python>] [--quiet-if-missing]
-  tslab-dl uninstall [--python <python>] [--quiet-if-missing]
+const PYTHON = { type: 'string', valueName: 'python', description: 'use `<python> -m jupyter`' } as const;
+const QUIET_IF_MISSING = { type: 'boolean', description: 'when Jupyter is not installed, say so and exit 0 (for npm\'s prepare)' } as const;
 
-install      registers the "${DISPLAY_NAME}" kernel (for the current user by default)
-             with the first Jupyter found: \`jupyter\` on PATH, \`python3 -m jupyter\`,
-             \`/usr/bin/python3 -m jupyter\`; --python <python> uses \`<python> -m jupyter\`.
-uninstall    removes that kernel (and no other).
---quiet-if-missing   when Jupyter is not installed, say so and exit 0 (for npm's prepare).
-`;
+/** Each command's line; `install --help` shows install's. */
+const SPECS = {
+  kernel: {
+    command: 'tslab-dl kernel',
+    usage: `Usage: tslab-dl kernel --config-path <connection file>
 
-class UsageError extends Error {}
+Starts the "${DISPLAY_NAME}" kernel on the connection file Jupyter wrote (Jupyter runs this).`,
+    options: { 'config-path': { type: 'string', valueName: 'connection file', description: 'the connection file (Jupyter passes it)' } },
+  },
+  install: {
+    command: 'tslab-dl install',
+    usage: `Usage: tslab-dl install [--user | --sys-prefix | --prefix <dir>] [--python <python>] [--quiet-if-missing]
+
+Registers the "${DISPLAY_NAME}" kernel (for the current user by default) with the first
+Jupyter found: \`jupyter\` on PATH, \`python3 -m jupyter\`, \`/usr/bin/python3 -m jupyter\`.`,
+    options: {
+      user: { type: 'boolean', description: 'for the current user (the default)' },
+      'sys-prefix': { type: 'boolean', description: "in the Python environment's prefix (sys.prefix)" },
+      prefix: { type: 'string', valueName: 'dir', description: 'under <dir>/share/jupyter/kernels' },
+      python: PYTHON,
+      'quiet-if-missing': QUIET_IF_MISSING,
+    },
+  },
+  uninstall: {
+    command: 'tslab-dl uninstall',
+    usage: `Usage: tslab-dl uninstall [--python <python>] [--quiet-if-missing]
+
+Removes the ${KERNEL_NAME} kernel (and no other) from the first Jupyter found, as install finds it.`,
+    options: { python: PYTHON, 'quiet-if-missing': QUIET_IF_MISSING },
+  },
+} as const;
+
+type Command = keyof typeof SPECS;
 
 interface Options {
   configPath?: string;
@@ -38,51 +62,27 @@ interface Options {
   quietIfMissing: boolean;
 }
 
-function parse(command: string, args: string[]): Options {
-  const options: Options = { scope: { kind: 'user' }, quietIfMissing: false };
-  const allowed: { [command: string]: string[] } = {
-    kernel: ['--config-path'],
-    install: ['--user', '--sys-prefix', '--prefix', '--python', '--quiet-if-missing'],
-    uninstall: ['--python', '--quiet-if-missing'],
-  };
-  for (let i = 0; i < args.length; i++) {
-    const [flag, inline] = args[i].split(/=(.*)/s, 2);
-    if (!allowed[command].includes(flag)) throw new UsageError(`tslab-dl ${command}: unknown option ${JSON.stringify(args[i])}.`);
-    const value = () => {
-      const v = inline ?? args[++i];
-      if (v === undefined || v === '') throw new UsageError(`tslab-dl ${command}: ${flag} needs a value.`);
-      return v;
-    };
-    switch (flag) {
-      case '--config-path':
-        options.configPath = value();
-        break;
-      case '--user':
-        options.scope = { kind: 'user' };
-        break;
-      case '--sys-prefix':
-        options.scope = { kind: 'sys-prefix' };
-        break;
-      case '--prefix':
-        options.scope = { kind: 'prefix', prefix: value() };
-        break;
-      case '--python':
-        options.python = value();
-        break;
-      case '--quiet-if-missing':
-        options.quietIfMissing = true;
-        break;
-    }
+/** The options, or the exit code after --help (0) or a mistake in them (2, with the usage). */
+function parse(command: Command, args: string[]): Options | number {
+  const spec = SPECS[command];
+  const line = parseCommandLine<CommandSpec['options']>(spec, args);
+  if (line.exit !== undefined) return line.exit;
+  const values = line.values as { 'config-path'?: string; user?: boolean; 'sys-prefix'?: boolean; prefix?: string; python?: string; 'quiet-if-missing'?: boolean };
+  const scopes = (['user', 'sys-prefix', 'prefix'] as const).filter((name) => values[name] !== undefined);
+  if (scopes.length > 1) return usageError(spec, `give one of --user, --sys-prefix and --prefix, not ${scopes.map((name) => `--${name}`).join(' and ')}`);
+  const scope: InstallScope =
+    values.prefix !== undefined ? { kind: 'prefix', prefix: values.prefix } : values['sys-prefix'] ? { kind: 'sys-prefix' } : { kind: 'user' };
+  if (command === 'kernel' && values['config-path'] === undefined) {
+    return usageError(spec, '--config-path <connection file> is required (Jupyter passes it)');
   }
-  return options;
+  return { configPath: values['config-path'], scope, python: values.python, quietIfMissing: values['quiet-if-missing'] ?? false };
 }
 
-async function startKernel(options: Options): Promise<number> {
-  if (!options.configPath) throw new UsageError('tslab-dl kernel: --config-path <connection file> is required (Jupyter passes it).');
+async function startKernel(configPath: string): Promise<number> {
   // An interrupt while the kernel's modules load must not end the process (Node's default).
   process.on('SIGINT', () => undefined);
   const { Kernel } = require('./kernel') as typeof import('./kernel');
-  await Kernel.start(options.configPath);
+  await Kernel.start(configPath);
   // The sockets keep the process alive; the kernel exits on shutdown_request.
   return new Promise<number>(() => undefined);
 }
@@ -107,41 +107,32 @@ function withJupyter(options: Options, action: (jupyter: ReturnType<typeof findJ
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(USAGE);
-    return 0;
+  if (!Object.hasOwn(SPECS, command)) {
+    process.stderr.write(`tslab-dl: kernel/cli does not handle ${JSON.stringify(command)}.\n`);
+    return 2;
   }
-  try {
-    const options = parse(command, args);
-    switch (command) {
-      case 'kernel':
-        return await startKernel(options);
-      case 'install':
-        return withJupyter(options, (jupyter) => {
-          const dir = installKernelSpec(jupyter, options.scope);
-          const argv = (kernelSpec() as { argv: string[] }).argv.slice(0, 3).join(' ');
-          process.stdout.write(
-            `tslab-dl: registered the Jupyter kernel "${DISPLAY_NAME}" (${KERNEL_NAME}) with ${describe(jupyter)} in ${dir}\n` +
-              `tslab-dl: it runs ${argv}\n`,
-          );
-        });
-      case 'uninstall':
-        return withJupyter(options, (jupyter) => {
-          const removed = uninstallKernelSpec(jupyter);
-          process.stdout.write(
-            removed.length
-              ? `tslab-dl: removed the ${KERNEL_NAME} kernel from ${removed.join(', ')}\n`
-              : `tslab-dl: the ${KERNEL_NAME} kernel is not installed for ${describe(jupyter)}; nothing to remove.\n`,
-          );
-        });
-      default:
-        throw new UsageError(`tslab-dl: kernel/cli does not handle ${JSON.stringify(command)}.`);
-    }
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`${e.message}\n\n${USAGE}`);
-      return 2;
-    }
-    throw e;
+  const options = parse(command as Command, args);
+  if (typeof options === 'number') return options;
+  switch (command as Command) {
+    case 'kernel':
+      return startKernel(options.configPath!);
+    case 'install':
+      return withJupyter(options, (jupyter) => {
+        const dir = installKernelSpec(jupyter, options.scope);
+        const argv = (kernelSpec() as { argv: string[] }).argv.slice(0, 3).join(' ');
+        process.stdout.write(
+          `tslab-dl: registered the Jupyter kernel "${DISPLAY_NAME}" (${KERNEL_NAME}) with ${describe(jupyter)} in ${dir}\n` +
+            `tslab-dl: it runs ${argv}\n`,
+        );
+      });
+    case 'uninstall':
+      return withJupyter(options, (jupyter) => {
+        const removed = uninstallKernelSpec(jupyter);
+        process.stdout.write(
+          removed.length
+            ? `tslab-dl: removed the ${KERNEL_NAME} kernel from ${removed.join(', ')}\n`
+            : `tslab-dl: the ${KERNEL_NAME} kernel is not installed for ${describe(jupyter)}; nothing to remove.\n`,
+        );
+      });
   }
 }

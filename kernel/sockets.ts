@@ -10,10 +10,9 @@
  * content gets an error reply), and an exception in the kernel's handler is
  * logged, never rethrown into the loop.
  *
- * zeromq is tslab's own dependency (6.x); it is loaded from tslab's folder so
- * that it is found however npm laid out node_modules.
+ * zeromq (6.x, its prebuilt binary; its install script is not run) is declared at the
+ * version tslab resolves, so npm keeps one copy for tslab and the kernel.
  */
-import { createRequire } from 'module';
 import { randomUUID } from 'crypto';
 import type * as Zmq from 'zeromq';
 import { contentProblem, envelopeProblem } from './message-validation';
@@ -33,8 +32,7 @@ export type { Log };
 export const IOPUB_HIGH_WATER_MARK = 10_000;
 
 function loadZeromq(): typeof Zmq {
-  const fromTslab = createRequire(require.resolve('tslab/package.json'));
-  return fromTslab('zeromq');
+  return require('zeromq') as typeof Zmq;
 }
 
 export class KernelSockets {

@@ -6,7 +6,7 @@
 // notebooks record (recordResult) go to <out>/results/, where the others compare with them.
 //
 //   npm run lesson -- [--data DIR] [--weights imagenet|stand-in|none|FILE.h5] [--samples N] [--epochs N]
-//                     [--notebook FILE] [--out DIR]
+//                     [--notebook FILE] [--out DIR] [--cache MODE] [--timeout S]
 //
 // The notebook's cells are the lesson's (30 epochs, the real data folder, ImageNet weights); these
 // options reach it through the environment (TSLAB_DL_*), which the library applies in lesson mode.
@@ -15,40 +15,36 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseCommandLine } from './command-line.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-const HELP = `Usage: npm run lesson -- [options]
+/** Every option of the lesson takes a value: `--name <valueName>`. */
+const valued = (valueName, description) => ({ type: 'string', valueName, description });
 
-  --data DIR        Dollar Street folder (default: the notebook's data/dataset_dollarstreet/: downloaded
-                    from Zenodo when missing, the synthetic twin when offline)
-  --weights W       imagenet (default: Keras' cache, else a download, else stand-in weights when
-                    offline), stand-in, none (random), or an .h5 path
-  --samples N       size of the synthetic training set (validation: a third of it); default 878/293
-  --epochs N        maximum epochs (default 30, early stopping may end sooner)
-  --cache MODE      frozen-base feature cache: disk (default: re-runs skip the base), memory, or off
-                    (off runs the whole model every epoch, as Keras does: much slower)
-  --notebook FILE   notebook to run (default notebooks/01-transfer-learning.ipynb; also
-                    02-model-swap, 03-cnn-from-scratch, 04-fine-tuning)
-  --out DIR         where the executed notebook, the plot and the recorded results (results/) go
-                    (default out/)
-`;
+const SPEC = {
+  command: 'lesson',
+  usage: 'Usage: npm run lesson -- [options]',
+  options: {
+    data: valued(
+      'DIR',
+      "Dollar Street folder (default: the notebook's data/dataset_dollarstreet/: downloaded\nfrom Zenodo when missing, the synthetic twin when offline)",
+    ),
+    weights: valued('W', "imagenet (default: Keras' cache, else a download, else stand-in weights when\noffline), stand-in, none (random), or an .h5 path"),
+    samples: valued('N', 'size of the synthetic training set (validation: a third of it); default 878/293'),
+    epochs: valued('N', 'maximum epochs (default 30, early stopping may end sooner)'),
+    cache: valued('MODE', 'frozen-base feature cache: disk (default: re-runs skip the base), memory, or off\n(off runs the whole model every epoch, as Keras does: much slower)'),
+    notebook: valued('FILE', 'notebook to run (default notebooks/01-transfer-learning.ipynb; also\n02-model-swap, 03-cnn-from-scratch, 04-fine-tuning)'),
+    out: valued('DIR', 'where the executed notebook, the plot and the recorded results (results/) go\n(default out/)'),
+    timeout: valued('S', 'seconds each cell may run (default 3600)'),
+  },
+};
 
-function parseArgs(argv) {
-  const options = { notebook: path.join(root, 'notebooks', '01-transfer-learning.ipynb'), out: path.join(root, 'out') };
-  const known = new Set(['data', 'weights', 'samples', 'epochs', 'cache', 'notebook', 'out', 'timeout']);
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--help' || arg === '-h') {
-      process.stdout.write(HELP);
-      process.exit(0);
-    }
-    const match = /^--([a-z]+)(?:=(.*))?$/.exec(arg);
-    if (!match || !known.has(match[1])) fail(`unknown option ${JSON.stringify(arg)}.\n\n${HELP}`);
-    const value = match[2] ?? argv[++i];
-    if (value === undefined) fail(`option --${match[1]} needs a value.`);
-    options[match[1]] = value;
-  }
+/** The options, or exits: 0 after --help, 2 after a mistake in them. */
+function parseArguments(argv) {
+  const line = parseCommandLine(SPEC, argv);
+  if (line.exit !== undefined) process.exit(line.exit);
+  const options = { notebook: path.join(root, 'notebooks', '01-transfer-learning.ipynb'), out: path.join(root, 'out'), ...line.values };
   for (const key of ['samples', 'epochs', 'timeout']) {
     if (options[key] !== undefined && !(Number.isInteger(Number(options[key])) && Number(options[key]) > 0)) {
       fail(`--${key} must be a positive integer. Received ${JSON.stringify(options[key])}.`);
@@ -93,7 +89,7 @@ function outputsText(cell) {
 }
 
 function main() {
-  const options = parseArgs(process.argv.slice(2));
+  const options = parseArguments(process.argv.slice(2));
   if (!fs.existsSync(path.join(root, 'dist', 'lib', 'index.js'))) {
     const build = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
     if (build.status !== 0) fail('the build failed (npm run build).');

@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseCommandLine, usageError } from './command-line.mjs';
 import { CudaSetupError, setupOrtCuda } from './setup-ort-cuda.mjs';
 
 const TFJS_VERSION = '4.22.0';
@@ -20,36 +21,35 @@ const TARGETS = {
   gpu: { pkg: '@tensorflow/tfjs-node-gpu', other: '@tensorflow/tfjs-node', what: 'the CUDA GPU backend' },
   native: { pkg: '@tensorflow/tfjs-node', other: '@tensorflow/tfjs-node-gpu', what: 'the native CPU backend' },
 };
-const USAGE = `Usage: node scripts/setup-backend.mjs gpu|native|cuda [--dry-run] [--project DIR] [--force]
+const ALL_TARGETS = [...Object.keys(TARGETS), 'cuda'];
+const SPEC = {
+  command: 'setup-backend',
+  usage: `Usage: node scripts/setup-backend.mjs gpu|native|cuda [--dry-run] [--project DIR] [--force]
 
   gpu       add ${TARGETS.gpu.pkg}@${TFJS_VERSION} (legacy route: CUDA 11.2 + cuDNN 8.1, Linux x64)
   native    add ${TARGETS.native.pkg}@${TFJS_VERSION} (libtensorflow on the CPU)
   cuda      fetch ONNX Runtime's CUDA provider for onnxruntime-node (Linux x64, NVIDIA driver,
-            CUDA 12 runtime and cuDNN 9): the frozen layers then run on CUDA
-  --dry-run       say what would be done, change nothing
-  --project DIR   the project to change (default: the tslab-dl folder this script is in)
-  --force         cuda: download even where the NVIDIA driver (libcuda.so.1) does not load
-`;
+            CUDA 12 runtime and cuDNN 9): the frozen layers then run on CUDA`,
+  positionals: true,
+  options: {
+    'dry-run': { type: 'boolean', description: 'say what would be done, change nothing' },
+    project: { type: 'string', valueName: 'DIR', description: 'the project to change (default: the tslab-dl folder this script is in)' },
+    force: { type: 'boolean', description: 'cuda: download even where the NVIDIA driver (libcuda.so.1) does not load' },
+  },
+};
 
 class SetupError extends Error {}
 
-const ALL_TARGETS = [...Object.keys(TARGETS), 'cuda'];
-
-function parseArgs(argv) {
-  const options = { target: undefined, dryRun: false, force: false, project: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..') };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--dry-run') options.dryRun = true;
-    else if (arg === '--force') options.force = true;
-    else if (arg === '--project') {
-      if (!argv[i + 1]) throw new SetupError(`--project needs a folder.\n\n${USAGE}`);
-      options.project = path.resolve(argv[++i]);
-    } else if (arg === '--help' || arg === '-h') options.help = true;
-    else if (!options.target && ALL_TARGETS.includes(arg)) options.target = arg;
-    else throw new SetupError(`unknown argument ${JSON.stringify(arg)}.\n\n${USAGE}`);
-  }
-  if (!options.help && !options.target) throw new SetupError(`say which backend to add: gpu, native or cuda.\n\n${USAGE}`);
-  return options;
+/** The options, or the exit code after --help (0) or a mistake in the arguments (2, with the usage). */
+function parseArguments(argv) {
+  const line = parseCommandLine(SPEC, argv);
+  if (line.exit !== undefined) return line.exit;
+  const [target, ...more] = line.positionals;
+  if (target === undefined) return usageError(SPEC, 'say which backend to add: gpu, native or cuda');
+  const unknown = [target, ...more].find((arg, i) => i > 0 || !ALL_TARGETS.includes(arg));
+  if (unknown !== undefined) return usageError(SPEC, `unknown argument ${JSON.stringify(unknown)}`);
+  const { 'dry-run': dryRun = false, force = false, project } = line.values;
+  return { target, dryRun, force, project: path.resolve(project ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..')) };
 }
 
 /** Runs npm with the same npm that runs this script (`npm run setup:gpu`), or the one on PATH. */
@@ -162,11 +162,8 @@ function probe(project, pkg) {
 }
 
 async function main(argv) {
-  const options = parseArgs(argv);
-  if (options.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const options = parseArguments(argv);
+  if (typeof options === 'number') return options;
   if (options.target === 'cuda') {
     if (!fs.existsSync(path.join(options.project, 'package.json'))) {
       throw new SetupError(`${path.join(options.project, 'package.json')} does not exist: pass --project <folder with package.json>.`);

@@ -9,6 +9,7 @@ import { MimeBundle } from '../lib/notebook/display';
 import { KERNEL_HOOK } from '../lib/notebook/kernel-hook';
 import { defaultPlotFile, historyFigure, plotHistory, VEGA_LITE_MIME } from '../lib/plot';
 import { niceTicks } from '../lib/plot/line-chart';
+import { desktopOpener } from '../lib/plot/open-window';
 
 const PYTHON = '/usr/bin/python3';
 const ROOT = path.join(__dirname, '..');
@@ -135,26 +136,108 @@ test('file: saves SVG and PNG atomically; the PNG decodes to the figure size', (
   }
 });
 
+/** Runs a script calling plotHistory in a child process (a terminal, not a notebook). */
+function runPlotScript(folder: string, body: string, env: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string; ms: number } {
+  const script = path.join(folder, 'lesson.ts');
+  fs.writeFileSync(script, `import { plotHistory } from ${JSON.stringify(path.join(ROOT, 'lib', 'plot'))};\nconst history = ${JSON.stringify(history)};\n${body}`);
+  const started = Date.now();
+  const run = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr, ms: Date.now() - started };
+}
+
+/** The environment of a terminal: no display unless given, PATH as given. */
+function terminalEnv(pathDirs: string[], display?: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: pathDirs.join(path.delimiter) };
+  delete env.DISPLAY;
+  delete env.WAYLAND_DISPLAY;
+  if (display !== undefined) env.DISPLAY = display;
+  return env;
+}
+
 test('in a terminal, a script writes out/<metrics>.svg next to itself and prints the path; no window without a display', () => {
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-script-'));
   try {
-    const script = path.join(folder, 'lesson.ts');
-    fs.writeFileSync(
-      script,
-      `import { plotHistory } from ${JSON.stringify(path.join(ROOT, 'lib', 'plot'))};\n` +
-        `plotHistory(${JSON.stringify(history)}, ['accuracy', 'val_accuracy'], { show: 'window' });\n`,
-    );
-    const env = { ...process.env };
-    delete env.DISPLAY;
-    const run = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env, encoding: 'utf8' });
+    const run = runPlotScript(folder, `plotHistory(history, ['accuracy', 'val_accuracy'], { show: 'window' });\n`, terminalEnv([process.env.PATH ?? '']));
     assert.equal(run.status, 0, run.stderr);
     const expected = path.join(folder, 'out', 'accuracy-val_accuracy.svg');
     assert.ok(run.stdout.includes(`saved to ${expected}`), run.stdout);
-    assert.match(run.stdout, /No display \(\$DISPLAY is not set\)/);
+    assert.match(run.stdout, /No display \(\$DISPLAY is not set\): open the file above instead of a window\./);
     assert.ok(fs.readFileSync(expected, 'utf8').includes('data-series="val_accuracy"'));
   } finally {
     fs.rmSync(folder, { recursive: true, force: true });
   }
+});
+
+test("show: 'window' opens the saved file with xdg-open and does not wait for it (a fake xdg-open on PATH)", { skip: process.platform !== 'linux' && 'xdg-open is the Linux route' }, async () => {
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-window-'));
+  const bin = path.join(folder, 'bin');
+  const record = path.join(folder, 'opened.txt');
+  fs.mkdirSync(bin);
+  // Records its argument and its pid, then stays open like a viewer that blocks until closed.
+  fs.writeFileSync(path.join(bin, 'xdg-open'), `#!/bin/sh\necho "$$ $1" >> ${JSON.stringify(record)}\nexec sleep 60\n`, { mode: 0o755 });
+  const pids: number[] = [];
+  try {
+    const png = path.join(folder, 'loss.png');
+    const run = runPlotScript(
+      folder,
+      `plotHistory(history, ['accuracy', 'val_accuracy'], { show: 'window' });\n` + `plotHistory(history, ['loss'], { show: 'window', file: ${JSON.stringify(png)} });\n`,
+      terminalEnv([bin, process.env.PATH ?? ''], ':99'),
+    );
+    assert.equal(run.status, 0, run.stderr);
+    assert.ok(run.ms < 30_000, `the script waited for the opener (${run.ms} ms)`);
+    const svg = path.join(folder, 'out', 'accuracy-val_accuracy.svg');
+    assert.equal(run.stdout.match(/Opening it with xdg-open\./g)?.length, 2, run.stdout);
+    assert.ok(run.stdout.includes(`saved to ${svg}`), run.stdout);
+    const deadline = Date.now() + 15_000;
+    let lines: string[] = [];
+    while (Date.now() < deadline) {
+      lines = fs.existsSync(record) ? fs.readFileSync(record, 'utf8').trim().split('\n') : [];
+      if (lines.length === 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const opened = lines.map((line) => {
+      const [pid, ...file] = line.split(' ');
+      pids.push(Number(pid));
+      return file.join(' ');
+    });
+    assert.deepEqual(opened.sort(), [png, svg].sort(), 'the opener got each saved file');
+    assert.match(fs.readFileSync(svg, 'utf8'), /^<svg /);
+    assert.deepEqual([...fs.readFileSync(png).subarray(1, 4)], [...Buffer.from('PNG')]);
+  } finally {
+    for (const pid of pids) {
+      try {
+        process.kill(pid);
+      } catch {
+        // already gone
+      }
+    }
+    fs.rmSync(folder, { recursive: true, force: true });
+  }
+});
+
+test("show: 'window' with a display but no xdg-open prints the path and why, and does not throw", { skip: process.platform !== 'linux' && 'xdg-open is the Linux route' }, () => {
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-window-'));
+  const emptyBin = path.join(folder, 'bin');
+  fs.mkdirSync(emptyBin);
+  try {
+    const run = runPlotScript(folder, `plotHistory(history, ['loss', 'val_loss'], { show: 'window' });\nconsole.log('after');\n`, terminalEnv([emptyBin], ':99'));
+    assert.equal(run.status, 0, run.stderr);
+    assert.ok(run.stdout.includes(`saved to ${path.join(folder, 'out', 'loss-val_loss.svg')}`), run.stdout);
+    assert.match(run.stdout, /No opener \(xdg-open is not on PATH; it comes with xdg-utils\): open the file above instead of a window\.\nafter\n/);
+  } finally {
+    fs.rmSync(folder, { recursive: true, force: true });
+  }
+});
+
+test("show: 'window' uses open on macOS and start on Windows", () => {
+  assert.deepEqual(desktopOpener('/tmp/a b.svg', { PATH: '' }, 'darwin'), { command: '/usr/bin/open', args: ['/tmp/a b.svg'] });
+  assert.deepEqual(desktopOpener('C:\\out\\a b.svg', { ComSpec: 'C:\\Windows\\system32\\cmd.exe' }, 'win32'), {
+    command: 'C:\\Windows\\system32\\cmd.exe',
+    args: ['/d', '/s', '/c', 'start "" "C:\\out\\a b.svg"'],
+    verbatim: true,
+  });
+  assert.deepEqual(desktopOpener('/tmp/a.svg', { PATH: '' }, 'linux'), { reason: 'No display ($DISPLAY is not set)' });
+  assert.deepEqual(desktopOpener('/tmp/a.svg', { PATH: '', WAYLAND_DISPLAY: 'wayland-0' }, 'linux'), { reason: 'No opener (xdg-open is not on PATH; it comes with xdg-utils)' });
 });
 
 test('missing metrics and bad arguments are explained', () => {

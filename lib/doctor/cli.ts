@@ -1,6 +1,7 @@
 /**
  * `npx tslab-dl doctor [--json]`: the doctor's report (lib/doctor/doctor.ts) on the command line.
  */
+import { parseCommandLine } from '../core/command-line';
 import { diagnose, formatReport } from './doctor';
 
 const USAGE = `Usage: tslab-dl doctor [--json]
@@ -12,23 +13,17 @@ drivers and WebGPU adapter the WebGPU provider needs; the legacy CUDA route (tfj
 nvidia-smi and the CUDA 11 / cuDNN 8 libraries libtensorflow needs; the fix for each missing
 piece; Jupyter and the tslab-dl kernelspec.
 
-  --json   print the report as JSON
 Exit code 0 when a TensorFlow.js backend works, 1 when none does.
 `;
+
+const SPEC = { command: 'tslab-dl doctor', usage: USAGE, options: { json: { type: 'boolean', description: 'print the report as JSON' } } } as const;
 
 /** `npx tslab-dl doctor [--json]`: argv is [command, ...options]. */
 export async function main(argv: string[]): Promise<number> {
   const args = argv[0] === 'doctor' ? argv.slice(1) : argv;
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const unknown = args.filter((a) => a !== '--json');
-  if (unknown.length > 0) {
-    process.stderr.write(`tslab-dl doctor: unknown option ${JSON.stringify(unknown[0])}.\n\n${USAGE}`);
-    return 2;
-  }
+  const line = parseCommandLine(SPEC, args);
+  if (line.exit !== undefined) return line.exit;
   const report = await diagnose();
-  process.stdout.write(args.includes('--json') ? JSON.stringify(report, null, 2) + '\n' : formatReport(report) + '\n');
+  process.stdout.write(line.values.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report) + '\n');
   return report.ok ? 0 : 1;
 }

@@ -10,6 +10,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { CommandSpec, parseCommandLine, usageError } from '../core/command-line';
 import { DataFileError, ValueError } from '../core/errors';
 import { exportNotebook } from './export-notebook';
 import { isSystemError, readError } from './file-errors';
@@ -31,14 +32,32 @@ export   writes the notebook as a TypeScript script that runs with \`npx tsx <sc
          notebooks/ into a folder (default out/scripts/).
 import   turns a script with \`// %%\` cell markers back into a notebook for the tslab-dl
          kernel (default: next to the script, with .ipynb).
-
-Options:
-  -o, --output <path>   where to write; \`-o -\` writes to standard output; export to a .js,
-                        .mjs or .cjs name writes JavaScript for \`node\`
-  -f, --force           overwrite an output that exists (never the input); import a script
-                        that has syntax errors
-  -h, --help            show this help
 `;
+
+const OPTIONS = {
+  output: {
+    type: 'string',
+    short: 'o',
+    valueName: 'path',
+    description: 'where to write; `-o -` writes to standard output; export to a .js,\n.mjs or .cjs name writes JavaScript for `node`',
+  },
+  force: {
+    type: 'boolean',
+    short: 'f',
+    description: 'overwrite an output that exists (never the input); import a script\nthat has syntax errors',
+  },
+} as const;
+
+/** The command lines of export (with --all) and import: one usage for both. */
+const SPECS = {
+  export: {
+    command: 'tslab-dl export',
+    usage: USAGE,
+    positionals: true,
+    options: { ...OPTIONS, all: { type: 'boolean', description: 'export every notebook under notebooks/ (default -o: out/scripts/)' } },
+  },
+  import: { command: 'tslab-dl import', usage: USAGE, positionals: true, options: OPTIONS },
+} as const;
 
 /** Default folder for `export --all`. */
 export const ALL_SCRIPTS_FOLDER = path.join('out', 'scripts');
@@ -46,8 +65,8 @@ export const ALL_SCRIPTS_FOLDER = path.join('out', 'scripts');
 export const NOTEBOOKS_FOLDER = 'notebooks';
 
 /**
- * A mistake in the arguments (exit 2). Found while parsing, it comes with the usage;
- * found later (an output that is the input...), its one line says what to pass instead.
+ * A mistake in the arguments found after parsing (an output that is the input...): exit 2,
+ * with one line that says what to pass instead (mistakes found while parsing come with the usage).
  */
 class UsageError extends Error {}
 
@@ -57,34 +76,23 @@ interface Arguments {
   output?: string;
   force: boolean;
   all: boolean;
-  help: boolean;
 }
 
-function parseArguments(argv: string[]): Arguments {
+/** The arguments, or the exit code after --help (0) or a mistake in them (2, with the usage). */
+function parseArguments(argv: string[]): Arguments | number {
   const [command, ...rest] = argv;
-  if (command !== 'export' && command !== 'import') throw new UsageError(`unknown command ${JSON.stringify(command)}`);
-  const args: Arguments = { command, inputs: [], force: false, all: false, help: false };
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i];
-    if (arg === '-h' || arg === '--help') args.help = true;
-    else if (arg === '-f' || arg === '--force') args.force = true;
-    else if (arg === '--all' && command === 'export') args.all = true;
-    else if (arg === '-o' || arg === '--output') {
-      if (i + 1 >= rest.length || rest[i + 1] === '') throw new UsageError(`${arg} needs a path`);
-      args.output = rest[++i];
-    } else if (arg.startsWith('--output=')) {
-      args.output = arg.slice('--output='.length);
-      if (args.output === '') throw new UsageError('--output= needs a path');
-    } else if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${JSON.stringify(arg)}`);
-    else args.inputs.push(arg);
-  }
-  if (args.help) return args;
-  if (args.all && args.inputs.length > 0) throw new UsageError('give either --all or a notebook, not both');
+  if (command !== 'export' && command !== 'import') return usageError(SPECS.export, `unknown command ${JSON.stringify(command)}`);
+  const spec = SPECS[command];
+  const line = parseCommandLine<CommandSpec['options']>(spec, rest);
+  if (line.exit !== undefined) return line.exit;
+  const { output, force = false, all = false } = line.values as { output?: string; force?: boolean; all?: boolean };
+  const args: Arguments = { command, inputs: line.positionals, output, force, all };
+  if (args.all && args.inputs.length > 0) return usageError(spec, 'give either --all or a notebook, not both');
   if (!args.all && args.inputs.length !== 1) {
     const what = command === 'export' ? 'notebook' : 'script';
-    throw new UsageError(args.inputs.length === 0 ? `${command} needs a ${what}` : `${command} takes one ${what}; got ${args.inputs.length} files`);
+    return usageError(spec, args.inputs.length === 0 ? `${command} needs a ${what}` : `${command} takes one ${what}; got ${args.inputs.length} files`);
   }
-  if (args.all && args.output === '-') throw new UsageError('--all writes files: give a folder with -o, not -');
+  if (args.all && args.output === '-') return usageError(spec, '--all writes files: give a folder with -o, not -');
   return args;
 }
 
@@ -294,19 +302,8 @@ function failure(error: unknown): { lines: string[]; code: number } {
 
 /** Entry point for `tslab-dl export ...` and `tslab-dl import ...`; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const command = argv[0] ?? 'export';
-  let args: Arguments;
-  try {
-    args = parseArguments(argv);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(`tslab-dl ${command}: ${e.message}.\n\n${USAGE}`);
-    return 2;
-  }
-  if (args.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const args = parseArguments(argv);
+  if (typeof args === 'number') return args;
   const say = (line: string) => process.stderr.write(`tslab-dl ${args.command}: ${line}\n`);
   try {
     const { outputs, notes } = run(args);

@@ -4,14 +4,15 @@
  * The figure itself is pure data (./history_figure.ts); this is the thin "show it" step:
  * - in a notebook: one output with image/svg+xml, application/vnd.vegalite.v5+json and text/plain;
  * - in a terminal: the SVG is written next to the script (out/<metrics>.svg) and its path printed;
- *   with `show: 'window'` and a display ($DISPLAY), nodeplotlib opens an interactive window too;
+ *   with `show: 'window'` the desktop's opener (xdg-open, open, start) shows that file too, offline
+ *   (./open-window.ts);
  * - `file` saves an SVG or PNG copy in any case.
  */
 import * as path from 'path';
 import { display, inNotebook, markShown } from '../notebook/display';
 import { ValueError } from '../core/errors';
 import { FigureOptions, historyFigure, HistoryFigure, HistoryLike } from './history-figure';
-import { COLOURS } from './line-chart';
+import { openInWindow } from './open-window';
 
 export { historyFigure, HistoryFigure, VEGA_LITE_MIME } from './history-figure';
 export type { HistoryLike, FigureOptions, VegaLiteSpec } from './history-figure';
@@ -23,8 +24,9 @@ export interface PlotOptions extends FigureOptions {
   file?: string;
   /**
    * 'inline' (notebook default): show in the output; 'file' (terminal default): write
-   * out/<metrics>.svg next to the script and print the path; 'window': also open nodeplotlib's
-   * interactive window when a display is available; false: show nothing.
+   * out/<metrics>.svg next to the script and print the path; 'window': also open that file (or
+   * `file`) with the desktop's opener (xdg-open, open, start) when there is one, else say why not;
+   * false: show nothing.
    */
   show?: 'inline' | 'file' | 'window' | false;
   /** PNG resolution, as a multiple of width x height. Defaults to 1. */
@@ -42,22 +44,6 @@ function scriptFolder(): string {
 export function defaultPlotFile(metrics: readonly string[], title?: string): string {
   const stem = (title ?? metrics.join('-')).replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^_+|_+$/g, '') || 'history';
   return path.join(scriptFolder(), 'out', `${stem}.svg`);
-}
-
-/** Opens nodeplotlib's interactive plot (a local web page in a browser window). */
-function openWindow(figure: HistoryFigure, title?: string): void {
-  const { plot } = require('nodeplotlib') as typeof import('nodeplotlib');
-  plot(
-    figure.series.map((s, i) => ({
-      x: s.points.map((p) => p.x),
-      y: s.points.map((p) => (Number.isFinite(p.y) ? p.y : null)) as number[],
-      type: 'scatter' as const,
-      mode: 'lines+markers' as const,
-      name: s.name,
-      line: { color: COLOURS[i % COLOURS.length] },
-    })),
-    { title, xaxis: { title: 'epochs' }, yaxis: { title: 'metric' } },
-  );
 }
 
 /**
@@ -84,9 +70,6 @@ export function plotHistory(history: HistoryLike, metrics: readonly string[] = [
   }
   const written = saved ?? figure.save(defaultPlotFile(metrics, title));
   console.log(`${figure.text()}: saved to ${written}`);
-  if (show === 'window') {
-    if (process.env.DISPLAY || process.platform === 'darwin' || process.platform === 'win32') openWindow(figure, title);
-    else console.log('No display ($DISPLAY is not set): open the file above instead of a window.');
-  }
+  if (show === 'window') openInWindow(path.resolve(written));
   return figure;
 }
