@@ -20,7 +20,6 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { StringDecoder } from 'string_decoder';
 import { ALREADY_SHOWN, DisplayOptions, MimeBundle } from '../lib/notebook/display';
-import { createRequire } from 'module';
 import type { CellRunner } from './cell-runner';
 import { HeapWatchdog } from './heap-watchdog';
 import { History, HistoryRequest } from './history';
@@ -31,8 +30,13 @@ import { Channel, KernelSockets } from './sockets';
 import { StartupReport, loadLibrary } from './startup';
 import { StreamBatcher, StreamName } from './stream-batcher';
 import { StrayErrorQueue, StrayKind, hiddenSummary, strayErrorContent, strayLogLine } from './stray-errors';
-import { ErrorContent, interruptedError, memoryError, runtimeError } from './traceback';
+import { ErrorContent, interruptedError, kernelError, memoryError, runtimeError } from './traceback';
 import { Message, PROTOCOL_VERSION, readConnectionFile } from './wire';
+import { useProjectTypeScriptInTslab } from './tslab-alias';
+
+// Before anything loads tslab's converter (tslab/dist/jupyter loads it too): cells compile with
+// the project's TypeScript, the one `tslab-dl export` parses them with.
+useProjectTypeScriptInTslab();
 
 interface ExecuteRequest {
   code: string;
@@ -64,10 +68,9 @@ const STRAY_LOG_WINDOW_MS = 10_000;
 const PREPARE_AFTER_START_MS = 2000;
 const PREPARE_AFTER_KERNEL_INFO_MS = 300;
 
-/** The version of the TypeScript compiler that compiles cells (read without loading the compiler). */
+/** The version of the TypeScript compiler that compiles cells (kernel/typescript.ts; read without loading the compiler). */
 function compilerVersion(): string {
-  const fromTslab = createRequire(require.resolve('tslab/package.json'));
-  return fromTslab('@tslab/typescript-for-tslab/package.json').version;
+  return require('typescript/package.json').version;
 }
 
 function packageVersion(): string {
@@ -402,8 +405,12 @@ export class Kernel {
     this.outputParent = request;
     this.payloads = [];
     // tslab's display API (import * as tslab from 'tslab') writes through this.
-    require('tslab/dist/jupyter').lastWriteDisplayData = (content: object, update: boolean) =>
-      void this.publish(update ? 'update_display_data' : 'display_data', content, request);
+    try {
+      require('tslab/dist/jupyter').lastWriteDisplayData = (content: object, update: boolean) =>
+        void this.publish(update ? 'update_display_data' : 'display_data', content, request);
+    } catch {
+      // It loads tslab's converter: when that cannot load, executeCode's start-up says why in the cell.
+    }
     if (!silent) await this.publish('execute_input', { code, execution_count: count }, request);
     if (storeHistory && !silent) this.history.add(count, code);
     // Errors that arrived while no cell ran show here, as ipykernel shows late errors.
@@ -424,14 +431,22 @@ export class Kernel {
     const { code = '', silent = false, stop_on_error: stopOnError = true } = request.content;
 
     // A cell that waits for the start-up to finish can be interrupted too.
-    const interrupted = new Promise<undefined>((resolve) => (this.cancelStartupWait = () => resolve(undefined)));
-    const report = await Promise.race([this.prepared(), interrupted]);
-    this.cancelStartupWait = undefined;
     const fail = async (error: ErrorContent) => {
       await this.publish('error', { ...error, execution_count: count }, request);
       reply('execute_reply', { status: 'error', execution_count: count, ...error });
       if (stopOnError) this.toAbort = this.queuedExecutions();
     };
+    const interrupted = new Promise<undefined>((resolve) => (this.cancelStartupWait = () => resolve(undefined)));
+    let report: StartupReport | undefined;
+    try {
+      report = await Promise.race([this.prepared(), interrupted]);
+    } catch (e) {
+      // No compiler (e.g. a TypeScript without what tslab's converter needs, kernel/tslab-typescript.ts):
+      // every cell says why, rather than failing without an output.
+      return fail(kernelError('StartupError', `the kernel could not load its compiler: ${(e as Error)?.message ?? e}`));
+    } finally {
+      this.cancelStartupWait = undefined;
+    }
     if (!report) return fail(interruptedError());
     if (!this.startupLineShown && !silent) {
       this.startupLineShown = true;

@@ -1,11 +1,14 @@
 /**
- * The TypeScript compiler that tslab compiles cells with (@tslab/typescript-for-tslab,
- * a patched TypeScript 5.0). The kernel parses with the same instance, and must
- * patch the very `ts.sys` that tslab's converter reads files through.
+ * The TypeScript compiler that compiles cells: the project's `typescript` package, the same one
+ * `tslab-dl export` (lib/export) parses cells with. tslab's converter gets it too (through
+ * kernel/tslab-alias.ts and kernel/tslab-typescript.ts), so the kernel parses with the same
+ * instance, and patches the very `ts.sys` that tslab's converter reads files through.
  */
-import { createRequire } from 'module';
-import type * as TS from '@tslab/typescript-for-tslab';
+import type * as TS from 'typescript';
+import { useProjectTypeScriptInTslab } from './tslab-alias';
 
 export type { TS };
 
-export const ts: typeof TS = createRequire(require.resolve('tslab/package.json'))('@tslab/typescript-for-tslab');
+useProjectTypeScriptInTslab();
+
+export const ts: typeof TS = require('typescript');

@@ -124,7 +124,8 @@ async function versions(env: NodeJS.ProcessEnv): Promise<DoctorReport['versions'
     npm,
     'tslab-dl': packageVersion('tslab-dl') ?? JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')).version,
     tslab: packageVersion('tslab'),
-    // tslab compiles notebook cells with its own pinned TypeScript, not the project's.
+    // Installed as tslab's dependency; a plain tslab kernel compiles cells with it. tslab-dl's
+    // kernel gives tslab's converter the project's `typescript` instead (kernel/tslab-alias.ts).
     "tslab's TypeScript": tslabDir ? packageVersion('@tslab/typescript-for-tslab', tslabDir) : null,
     typescript: packageVersion('typescript'),
     '@tensorflow/tfjs': packageVersion('@tensorflow/tfjs'),
