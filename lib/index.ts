@@ -23,6 +23,7 @@ import { registerWasmGradientKernels } from './backends/wasm-gradient-kernels';
 installKerasCompat();
 installLessonHooks();
 
+/** TensorFlow.js (`@tensorflow/tfjs` 4.22), the library tslab-dl builds on: `tf.tensor`, `tf.model`, `tf.layers`, ... */
 export { tf };
 export { installKerasCompat, checkTfjsVersion, SUPPORTED_TFJS_VERSION } from './compat/install';
 export type { InstallOptions, TfjsVersions } from './compat/install';
@@ -67,6 +68,12 @@ export type { StandInModel, StandInOptions } from './lesson/stand-in-weights';
 export type { LessonOptions, LessonSettings } from './lesson/settings';
 
 // Models
+/**
+ * The pre-trained networks under Keras' names, as `keras.applications` has them: the builders
+ * ({@link DenseNet121}, {@link ResNet50}, {@link MobileNetV2}, ...) and each family's module with
+ * its `preprocessInput`, e.g. `applications.resnet50.preprocessInput(x)`. The builders are also
+ * exported at the top level.
+ */
 export * as applications from './applications';
 export * from './applications';
 export { upscale, Upscale, resizeWithPadGeometry } from './layers/upscale';

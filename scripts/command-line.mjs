@@ -44,6 +44,7 @@ export function parseCommandLine(spec, args) {
     process.stdout.write(formatUsage(spec));
     return { exit: 0 };
   }
+  /** @type {Record<string, any>} */
   const values = {};
   const positionals = [];
   for (const token of tokens) {
@@ -53,6 +54,7 @@ export function parseCommandLine(spec, args) {
     } else if (token.kind === 'option') {
       const option = Object.hasOwn(spec.options, token.name) ? spec.options[token.name] : undefined;
       if (!option) return { exit: usageError(spec, `unknown option ${JSON.stringify(token.rawName)}`) };
+      /** @type {string | boolean} */
       let value = true;
       if (option.type === 'boolean') {
         if (token.value !== undefined) return { exit: usageError(spec, `${token.rawName} takes no value`) };

@@ -44,6 +44,7 @@ const SPEC = {
 function parseArguments(argv) {
   const line = parseCommandLine(SPEC, argv);
   if (line.exit !== undefined) process.exit(line.exit);
+  /** @type {{ notebook: string, out: string, data?: string, weights?: string, samples?: string, epochs?: string, cache?: string, timeout?: string }} */
   const options = { notebook: path.join(root, 'notebooks', '01-transfer-learning.ipynb'), out: path.join(root, 'out'), ...line.values };
   for (const key of ['samples', 'epochs', 'timeout']) {
     if (options[key] !== undefined && !(Number.isInteger(Number(options[key])) && Number(options[key]) > 0)) {
@@ -96,6 +97,7 @@ function main() {
   }
   const python = findJupyterPython();
   const jupyterPath = installKernelspec(python);
+  /** @type {NodeJS.ProcessEnv} */
   const env = { ...process.env, JUPYTER_PATH: [jupyterPath, process.env.JUPYTER_PATH].filter(Boolean).join(path.delimiter) };
   if (options.data) env.TSLAB_DL_DATA = path.resolve(options.data);
   if (options.weights) env.TSLAB_DL_WEIGHTS = ['imagenet', 'stand-in', 'none'].includes(options.weights) ? options.weights : path.resolve(options.weights);

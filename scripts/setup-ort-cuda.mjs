@@ -230,6 +230,7 @@ export async function setupOrtCuda({ project, dryRun = false, force = false }) {
   let failure;
   try {
     // The flag its script documents: ONNXRUNTIME_NODE_INSTALL=<manifest> forces that download.
+    /** @type {NodeJS.ProcessEnv} */
     const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: manifest.name };
     // Its downloads go through global-agent, which reads GLOBAL_AGENT_* only: pass the usual proxy on.
     const proxy = env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy;

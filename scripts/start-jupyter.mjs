@@ -7,7 +7,11 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The first way to run Jupyter's `app` here: `jupyter-app` on PATH, else `<python> -m app`. */
+/**
+ * The first way to run Jupyter's `app` here: `jupyter-app` on PATH, else `<python> -m app`.
+ * @param {string} app
+ * @returns {[string, string[]] | undefined}
+ */
 function findJupyter(app) {
   const onPath = spawnSync(`jupyter-${app}`, ['--version'], { stdio: 'ignore' });
   if (onPath.status === 0) return [`jupyter-${app}`, []];
@@ -31,5 +35,5 @@ if (install.status !== 0) process.exit(install.status ?? 1);
 
 const [command, prefix] = jupyter;
 const child = spawn(command, [...prefix, `--notebook-dir=${path.join(root, 'notebooks')}`, ...process.argv.slice(2)], { stdio: 'inherit' });
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) process.on(signal, () => child.kill(signal));
 child.on('exit', (code) => process.exit(code ?? 0));

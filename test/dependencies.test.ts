@@ -44,6 +44,7 @@ const NOT_IMPORTED: Record<string, { reason: string; where: string; mentions?: s
   '@tensorflow/tfjs-node-gpu': { reason: 'opt-in, added by `npm run setup:gpu`; loaded by name when the backend is tried', where: 'lib/backends/selection.ts', optIn: true },
   '@tensorflow/tfjs-node': { reason: 'opt-in, added by `npm run setup:native`; loaded by name when the backend is tried', where: 'lib/backends/selection.ts', optIn: true },
   '@types/node': { reason: 'ambient types, named by tsconfig.json ("types": ["node"])', where: 'tsconfig.json', mentions: '"types": ["node"]' },
+  typedoc: { reason: 'a command-line tool: `npm run docs` runs it on typedoc.json (the API reference in docs/api)', where: 'package.json', mentions: '"docs": "typedoc"' },
 };
 
 /**

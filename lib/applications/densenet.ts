@@ -44,7 +44,8 @@ const BN_AXIS = 3;
 const KERNEL_INITIALIZER = 'glorotUniform';
 
 /**
- * DenseNet's arguments are those of every Keras application ({@link ApplicationArgs}): its default
+ * DenseNet's arguments are those of every Keras application (`includeTop`, `weights`,
+ * `inputTensor`, `inputShape`, `pooling`, `classes`, `classifierActivation`, ...): its default
  * input is [224, 224, 3] with the top; without it, any [height, width, 3] of at least 32x32.
  */
 export type DenseNetArgs = ApplicationArgs;
@@ -141,7 +142,37 @@ export async function denseNet(blocks: readonly number[], options: DenseNetArgs 
   return model;
 }
 
-/** Instantiates the DenseNet121 architecture (7,037,504 parameters without the top, 8,062,504 with). */
+/**
+ * Instantiates the DenseNet121 architecture (7,037,504 parameters without the top, 8,062,504 with),
+ * layer for layer as Keras builds it, optionally loaded with weights pre-trained on ImageNet
+ * (Keras' official .h5 file, from Keras' cache `~/.keras/models/`, tslab-dl's cache, or a
+ * download checked against Keras' md5). Also available as `keras.applications.DenseNet121`.
+ *
+ * @param args - Keras' application arguments: `includeTop` (default true), `weights` ('imagenet',
+ *   the default; null for random initialisation; or the path of a .h5 file), `inputTensor`,
+ *   `inputShape` (default [224, 224, 3] with the top; without it any [height, width, 3] of at least
+ *   32x32), `pooling` ('avg' or 'max' without the top), `classes`, `classifierActivation`, ...
+ * @returns A promise of the model (named 'densenet121'); without the top and with `pooling` its
+ *   output is [batch, 1024]. With `inputTensor` the model takes the input that tensor came from.
+ * @throws A {@link ValueError} when an argument is invalid (e.g. `inputShape` with the top and not
+ *   224x224, images smaller than 32x32, 'imagenet' with the top and `classes` other than 1000), or
+ *   when a weights file does not fit the model (layer counts or shapes differ).
+ * @throws A {@link DownloadError} when the ImageNet weights are not cached and cannot be downloaded
+ *   (unless `weightsFallback: 'stand-in'`, which the lesson's {@link lessonMode} sets).
+ * @throws A {@link DataFileError} when the weights file is missing, empty, damaged or not a Keras .h5 file.
+ *
+ * @example
+ * ```ts
+ * const baseModel = await keras.applications.DenseNet121({
+ *   includeTop: false,
+ *   pooling: 'max',
+ *   weights: 'imagenet',
+ *   inputTensor: upscaled,
+ *   inputShape: [160, 160, 3],
+ * });
+ * baseModel.trainable = false;
+ * ```
+ */
 export function DenseNet121(args: DenseNetArgs = {}): Promise<tf.LayersModel> {
   return denseNet([6, 12, 24, 16], args);
 }

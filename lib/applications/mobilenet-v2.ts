@@ -38,6 +38,7 @@ const BN_MOMENTUM = 0.999;
 /** Keras' default initialiser for Conv2D, DepthwiseConv2D and Dense (tfjs defaults to glorotNormal). */
 const KERNEL_INITIALIZER = 'glorotUniform';
 
+/** {@link MobileNetV2}'s arguments: those of every Keras application, and the width multiplier `alpha`. */
 export interface MobileNetV2Args extends ApplicationArgs {
   /**
    * Width multiplier: < 1 narrows every layer, > 1 widens it (the last convolution only widens).

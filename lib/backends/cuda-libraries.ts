@@ -71,11 +71,18 @@ export interface NvidiaSmi {
   error?: string;
 }
 
+/**
+ * What {@link checkGpu} finds for tfjs-node-gpu's CUDA route: nvidia-smi, the GPU device files,
+ * the driver, and whether each CUDA library it needs loads.
+ */
 export interface GpuCheck {
+  /** What nvidia-smi reports (GPUs, driver version), or why it could not run. */
   nvidiaSmi: NvidiaSmi;
   /** /dev/nvidia0, /dev/nvidia1, ...: the GPUs this process can open. */
   deviceFiles: string[];
+  /** The NVIDIA driver library (libcuda.so.1). */
   driver: LibraryCheck;
+  /** The CUDA and cuDNN libraries tfjs-node-gpu needs ({@link CUDA_LIBRARIES}). */
   libraries: LibraryCheck[];
   /** A GPU is visible and every library loads: TensorFlow should register the GPU. */
   usable: boolean;

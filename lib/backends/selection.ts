@@ -35,10 +35,17 @@ import { probeHardwareWebGpu, resetHardwareProbe } from './vulkan';
 import { missingKernelIn, registerWebGpuBackend, webgpuMissingKernels } from './webgpu';
 import { isSyncReadFailure } from '../core/tensor-reads';
 
+/**
+ * A TensorFlow.js backend tslab-dl can use: 'tfjs-node-gpu' (CUDA), 'webgpu', 'tfjs-node' (native
+ * CPU), 'wasm' or 'cpu'.
+ */
 export type BackendName = 'tfjs-node-gpu' | 'webgpu' | 'tfjs-node' | 'wasm' | 'cpu';
+/** The order {@link ready} tries the backends in, fastest first, unless `TSLAB_DL_BACKEND` names one. */
 export const BACKEND_ORDER: readonly BackendName[] = ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'];
 
+/** One backend as {@link ready} considered it: installed or not, usable or not, and why. */
 export interface BackendCandidate {
+  /** The backend. */
   name: BackendName;
   /** Whether its npm package is installed (cpu is part of @tensorflow/tfjs: always). */
   installed: boolean;
@@ -53,6 +60,7 @@ export interface BackendCandidate {
   reason?: string;
 }
 
+/** The backend in use and how it was chosen: what {@link ready}, {@link setBackend} and {@link backendInfo} return. */
 export interface BackendInfo {
   /** The tslab-dl backend in use. */
   backend: BackendName;
@@ -67,6 +75,7 @@ export interface BackendInfo {
   candidates: BackendCandidate[];
   /** What asked for this backend: the default order, TSLAB_DL_BACKEND, or setBackend(). */
   requestedBy: 'default' | 'TSLAB_DL_BACKEND' | 'setBackend';
+  /** The version of TensorFlow.js, e.g. '4.22.0'. */
   tfjsVersion: string;
   /** The GPU check, when tfjs-node-gpu is installed and was considered. */
   gpu?: GpuCheck;

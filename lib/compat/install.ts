@@ -47,6 +47,7 @@ export function checkTfjsVersion(versions: TfjsVersions = tf.version): void {
   );
 }
 
+/** Options of {@link installKerasCompat}. */
 export interface InstallOptions {
   /** The versions to check; defaults to `tf.version` (tests pass others). */
   versions?: TfjsVersions;

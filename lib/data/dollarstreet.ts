@@ -194,7 +194,26 @@ function warnAboutRange(pixels: Float32Array, file: string): void {
  * Loads Dollar Street 10 from `folder`: train_images.npy, train_labels.npy,
  * test_images.npy, test_labels.npy (the "test" files are the lesson's validation set).
  * Accepts any integer or float dtype (uint8, int32, int64, float32, float64, ...), either byte order.
- * Throws {@link DataFileError} naming the file at fault; on error no tensor is left allocated.
+ * Pixel values are kept as stored (0..255, not scaled); a warning goes to stderr when they look
+ * already scaled or out of range. After {@link lessonMode}, a missing folder is first downloaded
+ * (or, offline, replaced by the synthetic twin).
+ *
+ * @param folder - The folder holding the four files. Defaults to {@link DEFAULT_DOLLAR_STREET_FOLDER}
+ *   (`'data/dataset_dollarstreet/'`), relative to the working folder.
+ * @returns The four tensors: images [n, height, width, 3] float32 and labels [n] int32 (class
+ *   indices 0..9, named by {@link DOLLAR_STREET_CLASSES}), for the training and validation sets.
+ * @throws A {@link DataFileError} naming the file at fault: missing, unreadable, not a valid .npy,
+ *   the wrong shape, labels outside 0..9, or training and validation images of different sizes.
+ *   On error no tensor is left allocated.
+ * @throws A {@link NpyTooLargeError} when a file is larger than {@link NPY_READ_LIMIT}.
+ *
+ * @example
+ * ```ts
+ * const DATA_FOLDER = 'data/dataset_dollarstreet/';
+ * let { trainImages, trainLabels, valImages, valLabels } = await loadDollarStreet(DATA_FOLDER);
+ * trainImages = trainImages.div(255);
+ * valImages = valImages.div(255);
+ * ```
  */
 export async function loadDollarStreet(folder: string = DEFAULT_DOLLAR_STREET_FOLDER): Promise<DollarStreetData> {
   await ready();

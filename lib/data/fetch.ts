@@ -21,6 +21,7 @@ import { readSyntheticManifest, SYNTHETIC_MANIFEST } from './synthetic';
 const ZENODO_RECORD = '10970014';
 const DEFAULT_ZENODO_URL = 'https://zenodo.org';
 
+/** Options of {@link fetchDollarStreet}. */
 export interface FetchDollarStreetOptions {
   /**
    * The Zenodo host (a mirror, or a test server): the record is read from
@@ -40,12 +41,15 @@ export interface FetchDollarStreetOptions {
   verbose?: boolean;
 }
 
+/** One of the four files, as {@link fetchDollarStreet} left it. */
 export interface FetchedFile {
+  /** The file name, e.g. 'train_images.npy'. */
   name: string;
   /** Absolute path. */
   path: string;
   /** 'present': a complete file was already there and was kept. */
   action: 'downloaded' | 'present';
+  /** The file's size in bytes. */
   bytes: number;
   /** Shape announced by the file's .npy header. */
   shape: number[];
@@ -53,9 +57,11 @@ export interface FetchedFile {
   descr: string;
 }
 
+/** What {@link fetchDollarStreet} did: the folder and each of the four files. */
 export interface FetchDollarStreetResult {
   /** Absolute path of the folder. */
   folder: string;
+  /** The four files, in the order train_images, train_labels, test_images, test_labels. */
   files: FetchedFile[];
 }
 
@@ -167,7 +173,31 @@ async function readRecord(
  * Downloads train_images.npy, train_labels.npy, test_images.npy and
  * test_labels.npy into `folder`, each checked against the md5 and size its
  * Zenodo record publishes; files already present with that md5 are kept.
- * Returns and prints what it did.
+ * Returns and prints what it did. Each file is written atomically, so an interrupted run leaves
+ * no partial file and running it again fetches only what is missing or damaged. Offline, four
+ * complete files already present are kept without the md5 check (and it says so).
+ *
+ * @param folder - Where to put the files; created when missing. Defaults to
+ *   {@link DEFAULT_DOLLAR_STREET_FOLDER} (`'data/dataset_dollarstreet/'`).
+ * @param options - The Zenodo host or a mirror, `force` to download again, an AbortSignal, the
+ *   fetch to use, and `verbose` (defaults to true: prints a line per file).
+ * @returns The absolute folder and, for each file, whether it was downloaded or already present,
+ *   its size and the shape and dtype its .npy header announces.
+ * @throws A {@link ValueError} when `folder` is not a path, a URL option is not http(s), or the folder
+ *   holds the synthetic stand-in and `force` is not set.
+ * @throws A {@link DownloadError} when the record or a file cannot be downloaded, or fails its size or
+ *   md5 check; its `reason` says why (e.g. 'offline', 'certificate', 'checksum', 'aborted').
+ * @throws A {@link DataFileError} when the folder lies behind a symbolic link loop.
+ * @throws An {@link InterruptedError} when the learner interrupts the kernel during a download.
+ *
+ * @example
+ * ```ts
+ * import { fetchDollarStreet, loadDollarStreet } from 'tslab-dl';
+ *
+ * const DATA_FOLDER = 'data/dataset_dollarstreet/';
+ * await fetchDollarStreet(DATA_FOLDER);
+ * let { trainImages, trainLabels, valImages, valLabels } = await loadDollarStreet(DATA_FOLDER);
+ * ```
  */
 export async function fetchDollarStreet(
   folder: string = DEFAULT_DOLLAR_STREET_FOLDER,

@@ -62,6 +62,7 @@ export async function dollarStreetSource(folder: string = DEFAULT_DOLLAR_STREET_
   return { kind, folder: target, present, missing, ...(manifest ? { manifest } : {}) };
 }
 
+/** Options of {@link resolveLessonData} and {@link loadLessonData}: the real and synthetic folders, and the stand-in's options. */
 export interface LessonDataOptions {
   /** Folder of the real data. Defaults to 'data/dataset_dollarstreet/'. */
   folder?: string;

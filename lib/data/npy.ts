@@ -458,6 +458,7 @@ function encodeNpyHeader(descr: string, shape: number[], fortranOrder: boolean):
   return header;
 }
 
+/** Options of {@link encodeNpy} and {@link writeNpy}. */
 export interface EncodeNpyOptions {
   /** Write the data big-endian ('>' type strings). Defaults to false (little-endian, as numpy on every common machine). */
   bigEndian?: boolean;

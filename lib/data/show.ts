@@ -15,6 +15,7 @@ import { canReadSync, valuesSync } from '../core/tensor-reads';
 import { writeFileAtomicSync } from '../core/atomic-write';
 import { DOLLAR_STREET_CLASSES } from './dollarstreet';
 
+/** Options of {@link showImages} and {@link imageGrid}. */
 export interface ShowImagesOptions {
   /** How many images, from the first. Defaults to 25 (or all, when there are fewer). */
   count?: number;
@@ -32,10 +33,15 @@ export interface ShowImagesOptions {
 export interface ImageGrid {
   /** The grid as one PNG (without captions). */
   png: Buffer;
+  /** The PNG's width in pixels. */
   width: number;
+  /** The PNG's height in pixels. */
   height: number;
+  /** How many images are shown. */
   count: number;
+  /** Images per row. */
   columns: number;
+  /** Rows of images. */
   rows: number;
   /** The caption of each image (class name and index, or the image number without labels). */
   captions: string[];
@@ -226,6 +232,23 @@ export function imageGrid(
  * text summary in a terminal (and as a PNG file with `{ file }`).
  * Accepts images [n, h, w, 3] in 0..255, or in 0..1 (detected: float32 with max <= 1).
  * Returns the grid (PNG, HTML, text); as a cell's last value it prints as one summary line.
+ *
+ * @param images - Images [n, height, width, 3] (or 1 channel), values 0..255 or 0..1.
+ * @param labels - Optional class indices [n] (a tensor or an array), shown as captions with their
+ *   class names; without them each image is captioned with its number.
+ * @param options - How many images (default 25), images per row, class names (default
+ *   {@link DOLLAR_STREET_CLASSES}), pixel magnification, and a PNG file to write.
+ * @returns The grid: one PNG, HTML with a caption under each image, and the text summary.
+ * @throws A {@link ValueError} when `images` is not [n, height, width, 3 or 1] or is disposed, the
+ *   labels do not match the images, or `count`, `columns` or `scale` is not a positive integer.
+ *
+ * @example
+ * ```ts
+ * import { showImages } from 'tslab-dl';
+ *
+ * console.log('train images', trainImages.shape, 'validation images', valImages.shape);
+ * showImages(trainImages, trainLabels, { count: 10 });
+ * ```
  */
 export function showImages(images: tf.Tensor, labels?: tf.Tensor | ArrayLike<number>, options: ShowImagesOptions = {}): ImageGrid {
   const grid = imageGrid(images, labels, options);

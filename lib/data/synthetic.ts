@@ -25,6 +25,7 @@ const GENERATOR = 'tslab-dl makeSyntheticDollarStreet';
 /** Bumped whenever the drawing changes, so old folders are regenerated. */
 const GENERATOR_VERSION = 1;
 
+/** Options of {@link makeSyntheticDollarStreet} and {@link generateSyntheticDollarStreet}: image counts, size and seed. */
 export interface SyntheticOptions {
   /** Number of training images. Defaults to 878 (as the real data). */
   train?: number;
@@ -58,14 +59,19 @@ export interface SyntheticManifest {
   fileBytes: { [file: string]: number };
 }
 
+/** What {@link makeSyntheticDollarStreet} wrote: the folder, its files, and the options used. */
 export interface SyntheticResult {
   /** Absolute path of the folder written. */
   folder: string;
   /** Absolute paths of the four .npy files. */
   files: string[];
+  /** Number of training images. */
   train: number;
+  /** Number of validation ("test") images. */
   test: number;
+  /** Image height and width in pixels. */
   size: number;
+  /** Seed of the generator. */
   seed: number;
   /** Generation and writing time. */
   seconds: number;

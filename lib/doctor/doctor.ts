@@ -28,10 +28,16 @@ export interface KernelspecCheck {
   error?: string;
 }
 
+/**
+ * What {@link diagnose} finds on this machine and {@link doctor} shows: versions, the backends,
+ * the GPU routes (CUDA for tfjs-node-gpu, WebGPU, ONNX Runtime's providers) and Jupyter.
+ */
 export interface DoctorReport {
   /** A TensorFlow.js backend works: the lesson can run. */
   ok: boolean;
+  /** Versions of Node.js and the packages that matter (null: not installed). */
   versions: { [name: string]: string | null };
+  /** The backend chosen (or why none could be), and every candidate with its reason. */
   backend: {
     chosen?: BackendName;
     tfBackend?: string;
@@ -45,6 +51,7 @@ export interface DoctorReport {
   gpu: GpuCheck;
   /** The WebGPU route: the Vulkan loader, its drivers, the adapter Dawn offers. */
   webgpu: VulkanCheck;
+  /** ONNX Runtime, which runs the frozen layers when installed: its version and execution providers. */
   onnxruntime: {
     installed: boolean;
     version?: string;
@@ -58,9 +65,11 @@ export interface DoctorReport {
     /** One line: what runs the frozen layers, TSLAB_DL_EXECUTOR included. */
     frozenLayers: string;
   };
+  /** Jupyter: whether it was found, its versions, and the tslab-dl kernelspec. */
   jupyter: { found: boolean; command?: string; versions: { [name: string]: string }; error?: string; kernelspec: KernelspecCheck };
 }
 
+/** Options of {@link doctor} and {@link diagnose}. */
 export interface DoctorOptions {
   /** Environment for the checks (PATH, LD_LIBRARY_PATH). Defaults to process.env. */
   env?: NodeJS.ProcessEnv;

@@ -61,6 +61,7 @@ import {
 } from './percent';
 import { typeScriptName } from './script-name';
 
+/** Options of {@link exportNotebook}: how messages name the notebook, and where the script and notebook are. */
 export interface ExportOptions {
   /** How messages name the notebook, usually its path. Defaults to 'the notebook'. */
   source?: string;

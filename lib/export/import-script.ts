@@ -28,6 +28,7 @@ import {
   uncommentLines,
 } from './percent';
 
+/** Options of {@link importScript}: how messages name the script, and where the script and notebook are. */
 export interface ImportOptions {
   /** How messages name the script, usually its path. Defaults to 'the script'. */
   source?: string;

@@ -20,10 +20,15 @@ export interface NotebookCell {
   [key: string]: unknown;
 }
 
+/** A Jupyter notebook as its .ipynb JSON holds it (nbformat 4). */
 export interface Notebook {
+  /** The major format version, 4. */
   nbformat: number;
+  /** The minor format version. */
   nbformat_minor: number;
+  /** Notebook metadata: kernelspec, language_info, ... */
   metadata: { [key: string]: unknown };
+  /** The cells, in order. */
   cells: NotebookCell[];
 }
 

@@ -24,7 +24,10 @@ import { valuesSync } from '../core/tensor-reads';
 const FORMAT = 'tslab-dl-features/1';
 const MEMORY_ENTRIES = 8;
 
-/** Where disk entries go: `features` under tslab-dl's cache root ({@link tslabCacheRoot}), e.g. ~/.cache/tslab-dl/features. */
+/**
+ * Where disk entries go: `features` under tslab-dl's cache root ($TSLAB_DL_CACHE, else
+ * $XDG_CACHE_HOME/tslab-dl, else ~/.cache/tslab-dl), e.g. ~/.cache/tslab-dl/features.
+ */
 export function featureCacheFolder(): string {
   return path.join(tslabCacheRoot(), 'features');
 }

@@ -17,6 +17,7 @@ import { createPrefixRunner, Executor, ExecutorName, resolveRoute, routeTag, run
 /** Where features may be kept: in memory (default), also on disk, or not at all. */
 export type FeatureCacheMode = 'memory' | 'disk' | false;
 
+/** Options of {@link frozenFeatures}: batch size, engine, cache and progress label. */
 export interface FeatureOptions {
   /** Images per forward pass. Defaults to 32. */
   batchSize?: number;
@@ -26,7 +27,7 @@ export interface FeatureOptions {
    * $TSLAB_DL_EXECUTOR, else 'auto'.
    */
   executor?: Executor;
-  /** Defaults to 'memory'. */
+  /** Where the features are kept for the next call: 'memory', 'disk' (also on disk) or false. Defaults to 'memory'. */
   cache?: FeatureCacheMode;
   /** Shown in the progress display. Defaults to 'Frozen features'. */
   label?: string;
@@ -35,11 +36,13 @@ export interface FeatureOptions {
 /** How often the prefix really ran, and how often the caches answered (tests and reports). */
 export const featureStats = { computed: 0, imagesComputed: 0, memoryHits: 0, diskHits: 0 };
 
+/** What {@link frozenFeatures} returns: the prefix's outputs, where they came from, and how to free them. */
 export interface Features {
   /** The prefix's first (usually only) output. */
   features: tf.Tensor;
   /** Every output of the prefix, in order (a prefix cut in several places has several). */
   outputs: tf.Tensor[];
+  /** Whether they were computed now or found in the memory or disk cache. */
   source: 'computed' | 'memory' | 'disk';
   /** The engine that computed them; undefined when they came from a cache. */
   executor: ExecutorName | undefined;

@@ -72,6 +72,7 @@ export const keras = {
   utils,
 } as const;
 
+/** The type of {@link keras}: Keras' API names (`keras.layers`, `keras.applications`, ...) on TensorFlow.js. */
 export type Keras = typeof keras;
 
 export type { ShapeArg, InputArgs, InputOptions } from './input';

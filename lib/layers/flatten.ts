@@ -30,8 +30,16 @@ function singleShape(shape: ShapeArg): tf.Shape {
   return Array.isArray(shape[0]) ? (shape as tf.Shape[])[0] : (shape as tf.Shape);
 }
 
+/**
+ * Keras' Flatten: (batch, d1, d2, ...) to (batch, d1 * d2 * ...), in channels-last order. Unlike
+ * tfjs' own Flatten it accepts any rank: (batch, 1024), such as DenseNet121's pooled output in the
+ * lesson, passes through unchanged, and (batch,) becomes (batch, 1). Made by {@link flatten} and
+ * `keras.layers.Flatten()`; registered under tfjs' name 'Flatten'.
+ */
 export class Flatten extends tf.layers.Layer {
+  /** The name tfjs serialises this layer under (tfjs' own 'Flatten'). */
   static className = 'Flatten';
+  /** The order of the input's axes: 'channelsLast' (the default when undefined) or 'channelsFirst'. */
   readonly dataFormat?: 'channelsFirst' | 'channelsLast';
 
   constructor(args: FlattenArgs = {}) {

@@ -42,12 +42,22 @@ function checkStatistic(name: string, value: unknown): number | number[] | undef
   throw new ValueError(`Normalization: \`${name}\` must be a finite number or an array of them. Received ${name}=${JSON.stringify(value)}.`);
 }
 
+/**
+ * Keras' Normalization layer, which tfjs 4.22 lacks: `y = (x - mean) / max(sqrt(variance), 1e-7)`
+ * per position of the kept `axis` (`invert: true` undoes it). Without fixed `mean` and `variance`
+ * it holds them as non-trainable weights `mean`, `variance` and `count`, as Keras does (how
+ * EfficientNet builds it). Made by {@link normalization}; registered for serialisation as 'Normalization'.
+ */
 export class Normalization extends tf.layers.Layer {
+  /** The name tfjs serialises this layer under. */
   static className = 'Normalization';
   /** The kept axes as given (Keras' `axis`, standardised to a list; [] for null). */
   readonly axis: number[];
+  /** Whether the layer undoes the normalisation: `mean + x * sqrt(variance)`. */
   readonly invert: boolean;
+  /** The fixed mean given as an argument, if any (otherwise the mean is a weight). */
   readonly inputMean?: number | number[];
+  /** The fixed variance given as an argument, if any (otherwise the variance is a weight). */
   readonly inputVariance?: number | number[];
   private broadcastShape: number[] = [];
   private keptShape: number[] = [];

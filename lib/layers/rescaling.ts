@@ -30,9 +30,18 @@ function checkValues(name: string, value: unknown): ChannelValues {
   throw new ValueError(`Rescaling: \`${name}\` must be a finite number or a non-empty array of them (one per channel). Received ${name}=${JSON.stringify(value)}.`);
 }
 
+/**
+ * Keras' Rescaling layer: `y = x * scale + offset` in float32, where `scale` and `offset` are
+ * numbers or one number per channel (broadcast over the last axis). tfjs' own Rescaling takes
+ * scalars only; this one replaces it under the class name 'Rescaling' (same config keys), so
+ * saved models with either kind load back. Made by {@link rescaling}.
+ */
 export class Rescaling extends tf.layers.Layer {
+  /** The name tfjs serialises this layer under (Keras' and tfjs' 'Rescaling'). */
   static className = 'Rescaling';
+  /** Multiplies the input: a number or one per channel. */
   readonly scale: ChannelValues;
+  /** Added after scaling: a number or one per channel. */
   readonly offset: ChannelValues;
 
   constructor(args: RescalingArgs) {

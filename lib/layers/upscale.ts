@@ -9,11 +9,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { ValueError } from '../core/errors';
 
+/** The interpolation of {@link Upscale}: 'bilinear' (TF's BILINEAR) or 'nearest' (NEAREST_NEIGHBOR). */
 export type UpscaleMethod = 'bilinear' | 'nearest';
 const METHODS: readonly UpscaleMethod[] = ['bilinear', 'nearest'];
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 
+/** Arguments of {@link upscale} and {@link Upscale}: the output size, the interpolation, and tfjs' layer arguments (`name`, ...). */
 export interface UpscaleArgs extends LayerArgs {
   /** Output height in pixels. Required. */
   height: number;
@@ -25,11 +27,17 @@ export interface UpscaleArgs extends LayerArgs {
 
 /** Where the resized image lands inside the padded output. */
 export interface ResizeWithPadGeometry {
+  /** Height of the resized image, before padding, in pixels. */
   resizedHeight: number;
+  /** Width of the resized image, before padding, in pixels. */
   resizedWidth: number;
+  /** Rows of zeros above the image. */
   padTop: number;
+  /** Rows of zeros below the image. */
   padBottom: number;
+  /** Columns of zeros left of the image. */
   padLeft: number;
+  /** Columns of zeros right of the image. */
   padRight: number;
 }
 
@@ -69,10 +77,21 @@ function checkSize(name: string, value: unknown): number {
   return value;
 }
 
+/**
+ * The layer {@link upscale} makes: resizes images [batch, height, width, channels] to
+ * `height` x `width` as TF2's `tf.image.resize_with_pad` does (aspect ratio kept, half-pixel
+ * centres, no antialiasing, then zero padding centred on the image). Bilinear output is float32;
+ * nearest keeps the input's dtype. Registered for serialisation as 'Upscale', so a model holding
+ * it can be saved and loaded.
+ */
 export class Upscale extends tf.layers.Layer {
+  /** The name tfjs serialises this layer under. */
   static className = 'Upscale';
+  /** Output height in pixels. */
   readonly height: number;
+  /** Output width in pixels. */
   readonly width: number;
+  /** The interpolation. */
   readonly method: UpscaleMethod;
 
   constructor(args: UpscaleArgs) {
@@ -127,6 +146,21 @@ tf.serialization.registerClass(Upscale);
 /**
  * `upscale({ height: 160, width: 160 })`: the layer the lesson builds with
  * `Lambda(lambda x: tf.image.resize_with_pad(x, 160, 160, method=BILINEAR))`.
+ *
+ * @param args - `height` and `width` of the output in pixels (required, positive integers),
+ *   `method` ('bilinear', the default, or 'nearest'), and tfjs' layer arguments such as `name`.
+ * @returns A new {@link Upscale} layer; its `apply` takes images [batch, height, width, channels]
+ *   and gives [batch, args.height, args.width, channels].
+ * @throws A {@link ValueError} when `height` or `width` is not a positive integer or `method` is
+ *   unknown (and, when applied, when the input is not rank 4).
+ *
+ * @example
+ * ```ts
+ * import { upscale } from 'tslab-dl';
+ *
+ * const inputs = keras.Input(trainImages.shape.slice(1));
+ * const upscaled = upscale({ height: 160, width: 160, method: 'bilinear' }).apply(inputs);
+ * ```
  */
 export function upscale(args: UpscaleArgs): Upscale {
   return new Upscale(args);

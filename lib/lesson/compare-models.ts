@@ -85,12 +85,17 @@ export interface ModelSpec {
 
 /** The lesson's data: images as the model takes them (the lesson scales them to 0..1) and integer labels. */
 export interface ComparisonData {
+  /** Training images [n, height, width, 3]. */
   trainImages: tf.Tensor;
+  /** Training labels [n], integer class indices. */
   trainLabels: tf.Tensor;
+  /** Validation images [m, height, width, 3], the same size as the training images. */
   valImages: tf.Tensor;
+  /** Validation labels [m], integer class indices. */
   valLabels: tf.Tensor;
 }
 
+/** Options of {@link compareModels}: the weights, the lesson's recipe (size, pooling, head, epochs, ...) and the display. */
 export interface CompareOptions {
   /**
    * 'imagenet' (each model's official file: Keras' cache, tslab-dl's cache or a download),
@@ -115,7 +120,7 @@ export interface CompareOptions {
   head?: HeadArgs;
   /** Maximum epochs. Defaults to 30. */
   epochs?: number;
-  /** Defaults to 32. */
+  /** Samples per batch, for the features and the head's training. Defaults to 32. */
   batchSize?: number;
   /** EarlyStopping patience on val_accuracy. Defaults to 5. */
   patience?: number;
@@ -135,6 +140,7 @@ export interface CompareOptions {
 
 /** One model's results. */
 export interface ComparisonRow {
+  /** The model's name. */
   model: string;
   /** 'imagenet', 'stand-in', 'random' or the weights file. */
   weights: string;
@@ -166,13 +172,21 @@ export interface ComparisonRow {
 
 /** What the rows have in common. */
 export interface ComparisonSetup {
+  /** Number of training images. */
   trainImages: number;
+  /** Number of validation images. */
   valImages: number;
+  /** Side of the upscaled images, in pixels. */
   size: number;
+  /** Pooling of the base's last feature map. */
   pooling: 'max' | 'avg';
+  /** How the images were prepared ({@link CompareOptions.preprocess}). */
   preprocess: 'lesson' | 'keras';
+  /** Maximum epochs of each fit. */
   maxEpochs: number;
+  /** EarlyStopping patience, in epochs. */
   patience: number;
+  /** The TensorFlow.js backend, e.g. 'TensorFlow.js wasm'. */
   backend: string;
 }
 
@@ -189,7 +203,9 @@ const params = (v: number) => (Number.isFinite(v) ? formatCount(v) : '-');
 /** The comparison table: data (`rows`), text, HTML and an SVG bar chart. */
 export class ModelComparison {
   constructor(
+    /** One row per model, in the order compared. */
     readonly rows: ComparisonRow[],
+    /** The settings every row shares. */
     readonly setup: ComparisonSetup,
   ) {}
 
@@ -468,11 +484,35 @@ async function largestLabel(labels: tf.Tensor[]): Promise<number> {
  * Trains the lesson's head on each pre-trained base in `models` and compares them: parameters
  * (total / trainable), feature extraction time and images per second, best validation accuracy
  * and the epochs early stopping let run. Shows the table (and a bar chart in a notebook) when
- * done, and returns it as data.
+ * done, and returns it as data. Each model gets the lesson's recipe: seed, upscale to 160x160,
+ * frozen base without its top with max pooling, the head of {@link buildHead}, adam, and fit with
+ * EarlyStopping on val_accuracy (patience 5).
  *
- * @param models names from {@link COMPARABLE_MODELS} (e.g. ['DenseNet121', 'MobileNetV2', 'ResNet50']),
+ * @param models - Names from {@link COMPARABLE_MODELS} (e.g. ['DenseNet121', 'MobileNetV2', 'ResNet50']),
  *   or { name, build, weights?, preprocess? } for your own.
- * @param data the lesson's tensors: images as the models take them (the lesson's x / 255), integer labels.
+ * @param data - The lesson's tensors: images as the models take them (the lesson's x / 255), integer labels.
+ * @param options - `weights` ('imagenet', the default; 'stand-in'; or null), `epochs` (default 30),
+ *   `batchSize`, `patience`, `seed`, `size`, `pooling`, `preprocess`, `head`, `display`, and
+ *   `onError` ('continue', the default: a failing model gets a row with its error).
+ * @returns A promise of the {@link ModelComparison}: `rows`, one {@link ComparisonRow} per model,
+ *   and the shared `setup`.
+ * @throws A {@link ValueError} when a model name is unknown, the data or an option is invalid, or
+ *   every model failed (with `onError: 'throw'`, the first failure is thrown as it is).
+ * @throws An {@link InterruptedError} when the user interrupts the kernel.
+ *
+ * @example
+ * ```ts
+ * import { compareModels } from 'tslab-dl';
+ *
+ * // Add 'VGG16', 'EfficientNetB0', 'InceptionV3', 'Xception', 'DenseNet201', ... (each takes a while).
+ * const models = ['DenseNet121', 'MobileNetV2', 'ResNet50'];
+ * const comparison = await compareModels(
+ *   models,
+ *   { trainImages, trainLabels, valImages, valLabels }, // images / 255, as the lesson scales them
+ *   { weights: 'imagenet', epochs: 30 },
+ * );
+ * comparison.row('MobileNetV2')?.bestValAccuracy;
+ * ```
  */
 export async function compareModels(models: (string | ModelSpec)[], data: ComparisonData, options: CompareOptions = {}): Promise<ModelComparison> {
   installLessonHooks(); // weightsFallback: 'stand-in' is lesson mode's

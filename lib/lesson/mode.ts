@@ -20,6 +20,7 @@ import { chooseOnnxProvider, decidedOnnxProvider, providerLabel } from '../onnx/
 import { describeLessonEnvironment, setLessonMode } from '../settings/lesson-environment';
 import { installLessonHooks } from './hooks';
 
+/** Options of {@link lessonMode}. */
 export interface LessonModeOptions {
   /** Switch lesson mode off again (for tests and for leaving the lesson). Defaults to true. */
   on?: boolean;
@@ -59,7 +60,24 @@ export async function decideWhereItRuns(): Promise<string> {
   return whereItRuns();
 }
 
-/** Turns lesson mode on (see the file comment) and says where the lesson runs. */
+/**
+ * Turns lesson mode on and says where the lesson runs: the first cell of the lesson notebook.
+ * In lesson mode {@link loadDollarStreet} downloads missing data from Zenodo (offline: the
+ * synthetic twin), `weights: 'imagenet'` downloads Keras' file when it is not cached (offline:
+ * stand-in weights), and the settings of `npm run lesson` (epoch cap, data folder, weights) are
+ * applied; every replacement is announced loudly where it happens. Outside a notebook it prints
+ * {@link whereItRuns}' line.
+ *
+ * @param options - `on: false` switches lesson mode off again. Defaults to `{ on: true }`.
+ * @throws A {@link BackendError} when no TensorFlow.js backend can be started.
+ *
+ * @example
+ * ```ts
+ * import { tf, keras, lessonMode, loadDollarStreet } from 'tslab-dl';
+ *
+ * await lessonMode();
+ * ```
+ */
 export async function lessonMode({ on = true }: LessonModeOptions = {}): Promise<void> {
   const line = await decideWhereItRuns();
   installLessonHooks();

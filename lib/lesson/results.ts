@@ -212,11 +212,29 @@ function checkExtra(extra: unknown): RecordExtra {
 }
 
 /**
- * Saves what the run in `history` reached under `name` (see the file comment), replacing an
- * earlier result of that name, says where in one line, and returns the record. `extra` adds the training
- * time (`seconds`), or names the data and weights where lesson mode does not know them.
+ * Saves what the run in `history` reached under `name`, replacing an earlier result of that name,
+ * says where in one line, and returns the record. The result is one JSON file in
+ * {@link resultsFolder} ($TSLAB_DL_RESULTS, else out/results/ in the project folder), written
+ * atomically, so another notebook can compare itself with this run ({@link compareResults}).
+ * In lesson mode the record also names the data and weights the run used.
  *
- *     recordResult('CNN from scratch', history);
+ * @param name - The result's name, e.g. 'Transfer learning (DenseNet121)'; it also names the file.
+ * @param history - The History `model.fit` or {@link fit} returned; it must hold val_accuracy
+ *   (train with `validationData` and `metrics: ['accuracy']`).
+ * @param extra - Optional: the training time (`seconds`), and `data`, `weights` or a `note` where
+ *   lesson mode does not know them.
+ * @returns The {@link ResultRecord} written: final and best validation accuracy (0..1), best
+ *   epoch, epochs run, date, and what `extra` and lesson mode add.
+ * @throws A {@link ValueError} when `name` is empty or has no letters or digits, `history` has no
+ *   val_accuracy (or a value that is not a number), or `extra` has an unknown or invalid field.
+ * @throws A {@link DataFileError} when the results file cannot be written.
+ *
+ * @example
+ * ```ts
+ * import { recordResult } from 'tslab-dl';
+ *
+ * recordResult('Transfer learning (DenseNet121)', history);
+ * ```
  */
 export function recordResult(name: string, history: tf.History, extra?: RecordExtra): ResultRecord {
   if (typeof name !== 'string' || name.trim() === '') {
@@ -404,8 +422,22 @@ export function resultsTable(rows: ResultRow[], missing: string[] = [], folder =
 /**
  * Shows the recorded results side by side (an HTML table in a notebook, text elsewhere) and
  * returns them: those named, in that order (saying which are not recorded yet), or all of them.
+ * The table has the best and final validation accuracy, the epochs, seconds per epoch, the data
+ * and weights, and when each was recorded.
  *
- *     compareResults(['Transfer learning (DenseNet121)', 'CNN from scratch']);
+ * @param names - The names given to {@link recordResult}, in the order to show. Defaults to every
+ *   result in {@link resultsFolder}, oldest first.
+ * @returns The results found, one {@link ResultRow} each (names not recorded yet are left out,
+ *   and the table says so).
+ * @throws A {@link ValueError} when `names` is not an array of strings.
+ * @throws A {@link DataFileError} when a results file cannot be read or is not a result.
+ *
+ * @example
+ * ```ts
+ * import { compareResults } from 'tslab-dl';
+ *
+ * compareResults(['Transfer learning (DenseNet121)', 'CNN from scratch']);
+ * ```
  */
 export function compareResults(names?: readonly string[]): ResultRow[] {
   const { rows, missing, folder } = readResults(names);

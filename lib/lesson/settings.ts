@@ -28,6 +28,7 @@ import { weightsCandidates } from '../weights/imagenet';
 const LESSON_WEIGHTS_FILE = DENSENET121_WEIGHTS_FILE_NO_TOP;
 const LESSON_WEIGHTS_URL = DENSENET121_WEIGHT_PATH_NO_TOP;
 
+/** Options of {@link lessonSettings}; each defaults to the environment `npm run lesson` sets (TSLAB_DL_DATA, ...). */
 export interface LessonOptions {
   /** Folder of the real data. Defaults to $TSLAB_DL_DATA, else data/dataset_dollarstreet/ found here or in a parent folder. */
   dataFolder?: string;
@@ -39,14 +40,19 @@ export interface LessonOptions {
   epochs?: number;
 }
 
+/** What {@link lessonSettings} decided: the lesson's data, weights and epochs, with a description of each. */
 export interface LessonSettings {
   /** The folder loadDollarStreet reads: the real data, or the synthetic stand-in. */
   dataFolder: string;
+  /** Whether that is the real Dollar Street 10 or the synthetic stand-in. */
   dataSource: 'real' | 'synthetic';
+  /** The data in one line, for reports. */
   dataDescription: string;
   /** What to pass to DenseNet121({ weights }). */
   weights: 'imagenet' | null | string;
+  /** The weights in one line, e.g. 'random initialisation (asked for)'. */
   weightsDescription: string;
+  /** Maximum epochs of training. */
   epochs: number;
 }
 

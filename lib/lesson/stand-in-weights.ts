@@ -30,6 +30,7 @@ import { saveRandomState, setRandomSeed } from '../core/random';
 import { saveWeightsH5 } from '../weights/h5';
 import { tslabCacheDir } from '../weights/imagenet';
 
+/** Options of {@link standInWeights}: the calibration images, input size, seed, and where the file goes. */
 export interface StandInOptions {
   /** Images [n, height, width, 3] the statistics come from (scaled as the model will see them). At most `calibrationImages` are used. */
   images: tf.Tensor;

@@ -28,6 +28,7 @@ import { watchInterrupt } from '../notebook/interrupt';
 import { Progress } from '../notebook/progress';
 import { removeStaleTemporaryFiles } from '../core/stale-files';
 
+/** Options of {@link downloadFile}: checks on the file, the progress label, an AbortSignal, the fetch to use. */
 export interface DownloadOptions {
   /** Expected md5 of the whole file (32 hex digits). Defaults to no check. */
   md5?: string;
@@ -49,10 +50,13 @@ export interface DownloadOptions {
   validate?: (temporaryPath: string) => void | Promise<void>;
 }
 
+/** What {@link downloadFile} returns: where the file is, its size and its md5. */
 export interface DownloadResult {
   /** Absolute path of the downloaded file. */
   path: string;
+  /** The file's size in bytes. */
   bytes: number;
+  /** The file's md5, 32 lower-case hex digits. */
   md5: string;
 }
 

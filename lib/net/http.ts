@@ -137,6 +137,7 @@ export async function networkFetch(url: string, init?: RequestInit & { signal?: 
   return response;
 }
 
+/** What {@link classifyNetworkError} makes of a failed request: offline, an untrusted certificate, or something else. */
 export interface NetworkErrorKind {
   /** offline: no connection or no answer; certificate: TLS verification failed; other: anything else. */
   kind: 'offline' | 'certificate' | 'other';

@@ -17,6 +17,11 @@ export interface ProgressOptions {
 
 const BAR_WIDTH = 30;
 
+/**
+ * A progress display for long work (downloads, feature extraction, predict): one line updated in
+ * place in a notebook, a redrawn bar in a terminal, and a few plain lines in a log (CI, pipes).
+ * Count work with `tick(n)`, end with `finish()`.
+ */
 export class Progress {
   private done = 0;
   private readonly started = Date.now();
@@ -28,7 +33,9 @@ export class Progress {
   private extra = '';
 
   constructor(
+    /** What is in progress, e.g. 'Downloading train_images.npy'. */
     readonly label: string,
+    /** The units of work in all, e.g. images or bytes. */
     readonly total: number,
     private readonly options: ProgressOptions = {},
   ) {

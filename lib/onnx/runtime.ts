@@ -15,7 +15,9 @@ export type OrtModule = typeof Ort;
 /** Loads a module by name; tests replace it to simulate a missing package. */
 export type ModuleLoader = (name: string) => unknown;
 
+/** What {@link onnxRuntimeInfo} reports: whether onnxruntime-node loads, its version and its execution providers. */
 export interface OnnxRuntimeInfo {
+  /** Whether onnxruntime-node can be loaded here. */
   available: boolean;
   /** Why it is not available, in words a learner can act on. */
   reason?: string;

@@ -19,6 +19,7 @@ import { chooseOnnxProvider, describeProvider, markProviderFailed, OnnxProvider,
 import { defaultThreadCount, loadOnnxRuntime, ModuleLoader } from './runtime';
 import { translateLayerGraph, Translation, UntranslatedLayer } from './translate';
 
+/** Options of {@link createOnnxSession}: where the computation ends, threads, the execution provider, and tuning. */
 export interface OnnxSessionOptions {
   /**
    * Where the computation ends: a SymbolicTensor of the model (e.g. the frozen base's
@@ -65,6 +66,7 @@ export interface OnnxSessionOptions {
   loader?: ModuleLoader;
 }
 
+/** Options of {@link OnnxSession.run} and {@link OnnxSession.runAll}. */
 export interface OnnxRunOptions {
   /** Images per batch (onBatchEnd is called after each; see also maxImagesPerCall). Defaults to 32. */
   batchSize?: number;
@@ -72,6 +74,12 @@ export interface OnnxRunOptions {
   onBatchEnd?: (done: number, total: number) => void | Promise<void>;
 }
 
+/**
+ * A frozen tfjs model (or its part up to a chosen tensor) translated to ONNX and opened in
+ * onnxruntime-node, made by {@link createOnnxSession}: layers without a translation, and those
+ * after them, run on tfjs. Inference semantics (BatchNormalization's moving statistics, no
+ * dropout); the weights were copied when it was made. Dispose it when done.
+ */
 export interface OnnxSession {
   /** Names of the model's input layers `run` expects tensors for, in order. */
   readonly inputNames: string[];
@@ -83,6 +91,7 @@ export interface OnnxSession {
   readonly note: string;
   /** Layers translated to ONNX, and layers in total. */
   readonly translatedLayers: number;
+  /** Layers in the computation, translated or not. */
   readonly totalLayers: number;
   /** Layers that have no translation (the layers after them run on tfjs too). */
   readonly untranslated: UntranslatedLayer[];

@@ -19,9 +19,13 @@ export interface BoundValue {
   shape: (number | null)[];
 }
 
+/** A layer that has no ONNX translation (it, and the layers after it, run on tfjs), and why. */
 export interface UntranslatedLayer {
+  /** The layer's name. */
   name: string;
+  /** The layer's class, e.g. 'Lambda'. */
   className: string;
+  /** Why it was not translated. */
   reason: string;
 }
 

@@ -17,17 +17,22 @@ export type HistoryLike =
   | { history: { [metric: string]: ArrayLike<unknown> }; epoch?: ArrayLike<number> }
   | { [metric: string]: ArrayLike<unknown> };
 
+/** The title and size of a history figure ({@link historyFigure}, {@link plotHistory}). */
 export interface FigureOptions {
   /** Title above the plot. Defaults to none, as in the lesson. */
   title?: string;
-  /** Size in pixels. Defaults to 640 x 400. */
+  /** Width in pixels, 100..10000. Defaults to 640. */
   width?: number;
+  /** Height in pixels, 100..10000. Defaults to 400. */
   height?: number;
 }
 
+/** The MIME type of a Vega-Lite 5 spec in a notebook output (JupyterLab renders it interactively). */
 export const VEGA_LITE_MIME = 'application/vnd.vegalite.v5+json';
 
+/** A Vega-Lite 5 specification (https://vega.github.io/vega-lite/), with its data inline. */
 export interface VegaLiteSpec {
+  /** The schema URL, 'https://vega.github.io/schema/vega-lite/v5.json'. */
   $schema: string;
   [key: string]: unknown;
 }
@@ -49,12 +54,20 @@ function split(history: HistoryLike): { values: { [metric: string]: ArrayLike<un
   return { values: history as { [metric: string]: ArrayLike<unknown> } };
 }
 
+/**
+ * A training-history plot (what {@link plotHistory} and {@link historyFigure} return): the metrics
+ * against the epoch as a static SVG and an interactive Vega-Lite spec; `png()` and `save(file)`
+ * render it. A notebook displays it as the SVG (and the Vega-Lite spec).
+ */
 export class HistoryFigure {
   constructor(
+    /** The metrics plotted, e.g. ['accuracy', 'val_accuracy']. */
     readonly metrics: string[],
     /** x = epoch (0-based, as the lesson's pandas index), y = value; NaN where missing. */
     readonly series: Series[],
+    /** The figure as an SVG document. */
     readonly svg: string,
+    /** The figure as a Vega-Lite spec, data inline. */
     readonly vegaLite: VegaLiteSpec,
   ) {}
 

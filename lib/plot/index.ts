@@ -19,6 +19,7 @@ export type { HistoryLike, FigureOptions, VegaLiteSpec } from './history-figure'
 export { lineChartSvg } from './line-chart';
 export type { Series, LineChartOptions } from './line-chart';
 
+/** Options of {@link plotHistory}: the figure's title and size, where to show it, and a file to save. */
 export interface PlotOptions extends FigureOptions {
   /** Also save the figure here (.svg or .png), atomically. Defaults to none (a terminal saves an SVG anyway, see `show`). */
   file?: string;
@@ -50,6 +51,23 @@ export function defaultPlotFile(metrics: readonly string[], title?: string): str
  * Plots metrics of a training history against the epoch, like the lesson's
  * `plot_history(history, ['accuracy', 'val_accuracy'])`, and returns the figure
  * (`.svg`, `.vegaLite`, `.save(file)`; notebooks can display it again).
+ * In a notebook it is shown inline; in a terminal it is saved as out/<metrics>.svg next to the
+ * script and the path printed.
+ *
+ * @param history - The History returned by `model.fit` or {@link fit} (or its `history` dictionary).
+ * @param metrics - The metrics to plot. Defaults to ['accuracy', 'val_accuracy'].
+ * @param options - `title`, `width` and `height` in pixels (default 640 x 400), `show` ('inline',
+ *   'file', 'window' or false), `file` to save an .svg or .png copy, and `scale` for the PNG.
+ * @returns The {@link HistoryFigure}.
+ * @throws A {@link ValueError} when `history` is not a history, `metrics` is empty or names a metric
+ *   the history lacks, a size, `show`, `scale` or `file` is invalid.
+ *
+ * @example
+ * ```ts
+ * import { plotHistory } from 'tslab-dl';
+ *
+ * plotHistory(history, ['accuracy', 'val_accuracy']);
+ * ```
  */
 export function plotHistory(history: HistoryLike, metrics: readonly string[] = ['accuracy', 'val_accuracy'], options: PlotOptions = {}): HistoryFigure {
   const { file, title, width, height, scale = 1 } = options;

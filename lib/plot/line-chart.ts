@@ -12,17 +12,25 @@ import { CHAR_WIDTH, COLOURS, fmt, GRID_COLOUR, INK, niceTicks, svgStart, TITLE_
 
 export { COLOURS, niceTicks } from './chart-style';
 
+/** One line of a chart: its name (in the legend) and its points. */
 export interface Series {
+  /** The name shown in the legend, e.g. 'val_accuracy'. */
   name: string;
   /** x and y of each point; a NaN/infinite y leaves a gap in the line. */
   points: { x: number; y: number }[];
 }
 
+/** Options of {@link lineChartSvg}: size, title and axis titles. */
 export interface LineChartOptions {
+  /** Width in pixels. Defaults to 640. */
   width?: number;
+  /** Height in pixels. Defaults to 400. */
   height?: number;
+  /** Title above the chart. Defaults to none. */
   title?: string;
+  /** Title of the x axis. Defaults to none. */
   xLabel?: string;
+  /** Title of the y axis. Defaults to none. */
   yLabel?: string;
   /** Only whole numbers on the x axis (epochs). Defaults to false. */
   integerX?: boolean;
@@ -47,6 +55,11 @@ function paddedDomain(values: number[], integer: boolean): [number, number] {
   return [min, max];
 }
 
+/**
+ * A static line chart of `series` as a self-contained SVG document (axes, ticks, grid lines,
+ * legend, axis titles; no scripts or external fonts), the drawing behind {@link plotHistory}.
+ * The axes span the data with 5% margins; a NaN or infinite y leaves a gap in its line.
+ */
 export function lineChartSvg(series: Series[], options: LineChartOptions = {}): string {
   const { width = 640, height = 400, title, xLabel = '', yLabel = '', integerX = false } = options;
   const finite = (s: Series) => s.points.filter((p) => Number.isFinite(p.y) && Number.isFinite(p.x));

@@ -35,6 +35,7 @@ export async function resolveLogs(logs: Logs | undefined): Promise<{ [key: strin
   return logs as { [key: string]: number };
 }
 
+/** Arguments of {@link earlyStopping} and {@link EarlyStopping}: Keras' `EarlyStopping` arguments in camelCase. */
 export interface EarlyStoppingArgs {
   /** The logged quantity to watch, e.g. 'val_accuracy'. Defaults to 'val_loss'. */
   monitor?: string;
@@ -54,15 +55,28 @@ export interface EarlyStoppingArgs {
   verbose?: number;
 }
 
+/**
+ * Keras' EarlyStopping callback (tf-keras' logic), with `restoreBestWeights`: stops training when
+ * the monitored quantity (e.g. 'val_accuracy') has not improved for `patience` epochs. Made by
+ * {@link earlyStopping} and `keras.callbacks.EarlyStopping(...)`; works with {@link fit} and tfjs'
+ * `model.fit`. Mode 'auto' maximises a monitor ending in 'acc', 'accuracy' or 'auc', else minimises.
+ */
 export class EarlyStopping extends tf.Callback {
+  /** The logged quantity watched, e.g. 'val_accuracy'. */
   readonly monitor: string;
+  /** Epochs without improvement before stopping. */
   readonly patience: number;
+  /** A value the monitor must beat for an epoch to reset the patience count. */
   readonly baseline?: number;
+  /** Whether the best epoch's weights are put back when training ends. */
   readonly restoreBestWeights: boolean;
+  /** Epochs ignored before watching starts. */
   readonly startFromEpoch: number;
+  /** 1 prints when training stops and when weights are restored. */
   readonly verbose: number;
   /** Signed: positive when maximising, negative when minimising (Keras' convention). */
   readonly minDelta: number;
+  /** 'max' or 'min', as resolved from 'auto'. */
   readonly mode: 'min' | 'max';
 
   /** Epochs since the last improvement. */

@@ -11,6 +11,7 @@ import { DOLLAR_STREET_CLASSES } from '../data/dollarstreet';
 import { ValueError } from '../core/errors';
 import { valuesSync } from '../core/tensor-reads';
 
+/** Options of {@link confusionMatrix}: the number of classes and their names. */
 export interface ConfusionOptions {
   /** Number of classes. Defaults to the length of `classNames`, else 1 + the largest label or prediction. */
   classes?: number;
@@ -18,6 +19,7 @@ export interface ConfusionOptions {
   classNames?: readonly string[];
 }
 
+/** The class names used when none are given: {@link DOLLAR_STREET_CLASSES} for 10 classes, else "0", "1", ... */
 export function defaultClassNames(classes: number): string[] {
   if (classes === DOLLAR_STREET_CLASSES.length) return [...DOLLAR_STREET_CLASSES];
   return Array.from({ length: classes }, (_, i) => String(i));
@@ -34,21 +36,30 @@ function values(data: tf.Tensor | ArrayLike<number>, name: string): ArrayLike<nu
   return data;
 }
 
+/**
+ * Counts of true class (rows) against predicted class (columns), scikit-learn's convention: what
+ * {@link confusionMatrix} returns and {@link EvaluationResult.confusion} holds. Shown as an HTML
+ * table with class names and per-class recall in a notebook, as an aligned text table in a terminal.
+ */
 export class ConfusionMatrix {
   constructor(
     /** counts[i][j]: samples of true class i predicted as class j. */
     readonly counts: number[][],
+    /** A name per class, for the tables. */
     readonly classNames: readonly string[],
   ) {}
 
+  /** Number of classes (rows and columns). */
   get classes(): number {
     return this.counts.length;
   }
 
+  /** Number of samples counted. */
   get total(): number {
     return this.counts.reduce((sum, row) => sum + row.reduce((a, b) => a + b, 0), 0);
   }
 
+  /** Number of samples predicted correctly (the diagonal). */
   get correct(): number {
     return this.counts.reduce((sum, row, i) => sum + row[i], 0);
   }
@@ -112,6 +123,27 @@ export class ConfusionMatrix {
 /**
  * Counts (true label, predicted label) pairs. `labels` and `predictions` are class indices
  * (tensors of shape [n] or [n, 1], or arrays), e.g. `predictions = logits.argMax(-1)`.
+ * Tensors are read synchronously; on webgpu pass `await t.data()` for one computed on the GPU.
+ *
+ * @param labels - The true class index of each sample.
+ * @param predictions - The predicted class index of each sample, as many as `labels`.
+ * @param options - `classes` (default: the number of `classNames`, else 1 + the largest index) and
+ *   `classNames` (default {@link DOLLAR_STREET_CLASSES} for 10 classes, else "0", "1", ...).
+ * @returns The {@link ConfusionMatrix}: `counts[i][j]` samples of class i predicted as class j.
+ * @throws A {@link ValueError} when a tensor is not [n] or [n, 1], the counts of labels and
+ *   predictions differ, an index is outside 0..classes-1, or `classNames` has the wrong length.
+ * @throws A {@link BackendError} when a tensor computed on the GPU cannot be read synchronously (webgpu).
+ *
+ * @example
+ * ```ts
+ * import { confusionMatrix, predict, DOLLAR_STREET_CLASSES } from 'tslab-dl';
+ *
+ * const logits = await predict(model, valImages);
+ * const matrix = confusionMatrix(await valLabels.data(), await logits.argMax(-1).data(), {
+ *   classNames: DOLLAR_STREET_CLASSES,
+ * });
+ * matrix.recall(); // per class: the fraction predicted correctly
+ * ```
  */
 export function confusionMatrix(
   labels: tf.Tensor | ArrayLike<number>,

@@ -16,6 +16,7 @@ import { ForwardOptions, planForward } from './forward';
 import { predictBatches } from './predict';
 import { Verbosity } from './training-display';
 
+/** Options of {@link evaluate}. */
 export interface EvaluateOptions extends ForwardOptions {
   /** Samples per batch. Defaults to 32. */
   batchSize?: number;
@@ -25,15 +26,21 @@ export interface EvaluateOptions extends ForwardOptions {
   verbose?: Verbosity;
 }
 
+/**
+ * What {@link evaluate} returns: the loss, the accuracy and the confusion matrix. Shown as HTML in
+ * a notebook and as text in a terminal.
+ */
 export class EvaluationResult {
   constructor(
     /** The compiled loss, averaged over all samples. */
     readonly loss: number,
     /** Fraction of samples whose highest output is the true class. */
     readonly accuracy: number,
+    /** Counts of true class (rows) against predicted class (columns). */
     readonly confusion: ConfusionMatrix,
   ) {}
 
+  /** The loss, the accuracy and the confusion matrix as plain text. */
   text(): string {
     return `loss: ${this.loss.toFixed(4)} - accuracy: ${this.accuracy.toFixed(4)} (${this.confusion.correct} of ${this.confusion.total} correct)\n\n${this.confusion.text()}`;
   }
@@ -62,9 +69,29 @@ function sparseLoss(model: tf.LayersModel, where: string): (yTrue: tf.Tensor, yP
 /**
  * Loss, accuracy and confusion matrix of `model` on images `x` with integer labels `y`,
  * computed in batches in inference mode; shown (HTML in a notebook, text in a terminal) and returned.
+ * Keras' `model.evaluate` gives the loss and accuracy; the confusion matrix shows which classes are
+ * confused with which.
  *
- *     const result = await evaluate(model, valX, valLabels, { classNames: DOLLAR_STREET_CLASSES });
- *     result.accuracy; result.confusion.counts;
+ * @param model - A tf.LayersModel compiled with a loss for integer labels, e.g.
+ *   `sparseCategoricalCrossentropy({ fromLogits: true })`.
+ * @param x - Inputs, e.g. images [n, height, width, 3].
+ * @param y - Integer class indices [n] (or [n, 1]), each less than the model's number of outputs.
+ * @param options - `batchSize` (default 32), `classNames` for the matrix (default
+ *   {@link DOLLAR_STREET_CLASSES} for 10 classes) and `verbose` (0 shows nothing; default 'auto').
+ * @returns A promise of the {@link EvaluationResult}: `loss`, `accuracy` (a fraction, 0..1) and
+ *   `confusion` (a {@link ConfusionMatrix}).
+ * @throws A {@link ValueError} when the model is not compiled, its loss does not take integer labels,
+ *   a tensor is disposed or the sample counts differ, a label is out of range, or `batchSize` is
+ *   not a positive integer.
+ * @throws An {@link InterruptedError} when the user interrupts the kernel.
+ *
+ * @example
+ * ```ts
+ * import { evaluate, DOLLAR_STREET_CLASSES } from 'tslab-dl';
+ *
+ * const result = await evaluate(model, valImages, valLabels, { classNames: DOLLAR_STREET_CLASSES });
+ * result.accuracy; // e.g. 0.64
+ * ```
  */
 export async function evaluate(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, options: EvaluateOptions = {}): Promise<EvaluationResult> {
   await ready();

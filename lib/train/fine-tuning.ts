@@ -22,6 +22,7 @@ import { ValueError } from '../core/errors';
 import { INFERENCE_MODE } from '../layers/frozen';
 import { countParams, formatCount } from './param-counts';
 
+/** Options of {@link setTrainable}: the first layer to train, and what BatchNormalization does. */
 export interface SetTrainableOptions {
   /** The first layer to train (by name, e.g. 'conv5_block1_0_bn'); every layer before it is frozen. Required. */
   from: string;
@@ -33,12 +34,15 @@ export interface SetTrainableOptions {
   batchNormalization?: 'inference' | 'train' | 'frozen';
 }
 
+/** What {@link setTrainable} did: layers and parameters now trained and frozen. */
 export interface TrainableReport {
   /** Layers (with weights) now trained. */
   trainableLayers: number;
   /** Layers (with weights) now frozen. */
   frozenLayers: number;
+  /** Parameters in the model's trainable weights. */
   trainableParams: number;
+  /** Parameters in the model's non-trainable weights (frozen layers, BatchNormalization moving statistics). */
   nonTrainableParams: number;
 }
 
@@ -47,7 +51,32 @@ function flatLayers(model: tf.LayersModel): tf.layers.Layer[] {
   return model.layers.flatMap((layer) => (layer instanceof tf.LayersModel ? flatLayers(layer) : [layer]));
 }
 
-/** Unfreezes `model` from layer `from` on (see the file comment); returns the counts and prints them. */
+/**
+ * Unfreezes `model` from layer `from` on, for fine-tuning: every layer before `from` frozen, every
+ * layer from it on trainable (nested models opened), and by default the BatchNormalization layers
+ * of the trainable part kept in inference mode (moving statistics used and left alone; gamma and
+ * beta train), as Keras' transfer-learning guide advises. Prints the counts and returns them.
+ * Compile the model again, with a small learning rate, before training.
+ *
+ * @param model - The model to fine-tune, e.g. the lesson's base + head.
+ * @param options - `from`: the name of the first layer to train (as in `model.summary()`), required;
+ *   `batchNormalization`: 'inference' (the default), 'train' or 'frozen'.
+ * @returns The counts of trainable and frozen layers (with weights) and parameters.
+ * @throws A {@link ValueError} when `model` is not a tf.LayersModel, it has no layer named `from`
+ *   (the message lists nearby names), or `batchNormalization` is not one of the three.
+ *
+ * @example
+ * ```ts
+ * import { setTrainable } from 'tslab-dl';
+ *
+ * setTrainable(model, { from: 'conv5_block1_0_bn' });
+ * model.compile({
+ *   optimizer: keras.optimizers.Adam({ learningRate: 1e-5 }),
+ *   loss: keras.losses.SparseCategoricalCrossentropy({ fromLogits: true }),
+ *   metrics: ['accuracy'],
+ * });
+ * ```
+ */
 export function setTrainable(model: tf.LayersModel, options: SetTrainableOptions): TrainableReport {
   if (!(model instanceof tf.LayersModel)) {
     throw new ValueError(`setTrainable(model, { from }): model must be a tf.LayersModel. Received ${typeof model}.`);

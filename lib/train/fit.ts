@@ -20,8 +20,13 @@ import { ForwardOptions, planForward } from './forward';
 import { tfjsFit } from './tfjs-methods';
 import { displayMode, TrainingDisplay, Verbosity } from './training-display';
 
+/**
+ * A callback {@link fit} accepts: a tfjs Callback (such as {@link EarlyStopping}) or an object of
+ * hooks, e.g. `{ onEpochEnd: (epoch, logs) => ... }`.
+ */
 export type FitCallback = tf.Callback | tf.CustomCallbackArgs;
 
+/** Options of {@link fit}, as Keras' `model.fit` arguments in camelCase. */
 export interface FitOptions extends ForwardOptions {
   /** Samples per gradient step. Defaults to 32. */
   batchSize?: number;
@@ -311,18 +316,38 @@ export async function fitThroughPlan(
 }
 
 /**
- * Trains `model` on images `x` and integer labels `y`, like Keras' `model.fit`:
+ * Trains `model` on images `x` and integer labels `y`, like Keras' `model.fit`.
+ * The model must be compiled. A frozen base is computed once and only the trainable part is
+ * trained on its output. `model.fit(x, y, options)` does the same for a model with a frozen part.
  *
- *     const history = await fit(model, trainX, trainLabels, {
- *       batchSize: 32, epochs: 30, validationData: [valX, valLabels],
- *       callbacks: [earlyStopping({ monitor: 'val_accuracy', patience: 5 })],
- *     });
- *     history.history.val_accuracy  // one value per epoch run
+ * @param model - A compiled tf.LayersModel, e.g. `tf.model({ inputs, outputs })` after `model.compile(...)`.
+ * @param x - Training inputs, e.g. images [n, height, width, 3].
+ * @param y - Training labels [n]: integer class indices for the lesson's sparse loss.
+ * @param options - `batchSize` (default 32), `epochs` (default 1), `callbacks`, `validationData`
+ *   or `validationSplit`, `shuffle` (default true), `classWeight`, `initialEpoch`, `verbose`, `seed`.
+ * @returns A promise of tfjs' History: `history.history.loss`, `.accuracy`, `.val_loss`,
+ *   `.val_accuracy` (one value per epoch run) and `history.epoch`.
+ * @throws A {@link ValueError} when the model is not a compiled tf.LayersModel, a tensor is disposed
+ *   or does not match the model, the labels do not fit the loss, or an option is invalid.
+ * @throws An {@link InterruptedError} when the user interrupts the kernel; the model keeps the weights
+ *   it had then.
  *
- * The model must be compiled. Returns tfjs' History: `history.history.loss`, `.accuracy`,
- * `.val_loss`, `.val_accuracy` and `history.epoch`. Throws InterruptedError when the user
- * interrupts the kernel; the model keeps the weights it had then. `model.fit(x, y, options)`
- * does the same for a model with a frozen part.
+ * @example
+ * ```ts
+ * import { sparseCategoricalCrossentropy, earlyStopping, fit } from 'tslab-dl';
+ *
+ * model.compile({
+ *   optimizer: 'adam',
+ *   loss: sparseCategoricalCrossentropy({ fromLogits: true }),
+ *   metrics: ['accuracy'],
+ * });
+ * const history = await fit(model, trainImages, trainLabels, {
+ *   batchSize: 32,
+ *   epochs: 30,
+ *   validationData: [valImages, valLabels],
+ *   callbacks: [earlyStopping({ monitor: 'val_accuracy', patience: 5 })],
+ * });
+ * ```
  */
 export async function fit(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, options: FitOptions = {}): Promise<tf.History> {
   return fitThroughPlan(model, x, y, options, WHERE);

@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+/** Which of fit, evaluate or predict asks for a {@link ForwardPlan}. */
 export type ForwardPurpose = 'fit' | 'evaluate' | 'predict';
 
 /** Options of fit / evaluate / predict that concern the forward path; open for planners' own fields. */
@@ -25,7 +26,9 @@ export interface ForwardOptions {
   executor?: unknown;
 }
 
+/** What a {@link ForwardPlanner} is asked to plan: the caller's model, inputs and options. */
 export interface ForwardRequest {
+  /** The function asking. */
   purpose: ForwardPurpose;
   /** The model the caller passed. */
   model: tf.LayersModel;
@@ -33,9 +36,14 @@ export interface ForwardRequest {
   x: tf.Tensor;
   /** fit only: the validation inputs. */
   validationX?: tf.Tensor;
+  /** The caller's options, passed on untouched (e.g. `cache`, `executor`). */
   options: ForwardOptions;
 }
 
+/**
+ * How fit, evaluate or predict run a request: which model on which inputs (by default the caller's
+ * model on the caller's tensors; a planner may substitute a trainable remainder on cached features).
+ */
 export interface ForwardPlan {
   /**
    * The model to run: the caller's model, or a model of its trainable part that shares its layers

@@ -13,6 +13,7 @@ import { ValueError } from '../core/errors';
 import { dense } from '../layers/dense';
 import { flatten } from '../layers/flatten';
 
+/** The sizes of the head {@link buildHead} adds: hidden units, dropout rate and classes. */
 export interface HeadArgs {
   /** Units of the hidden Dense layer. Defaults to 50. */
   hidden?: number;
@@ -31,6 +32,25 @@ function checkPositiveInteger(name: string, value: unknown): void {
 /**
  * Adds the lesson's head to `input` (e.g. `baseModel.output`) and returns the logits;
  * `tf.model({ inputs, outputs: buildHead(base.output, { hidden: 50, dropout: 0.5, classes: 10 }) })`.
+ * The layers: Flatten, BatchNormalization, Dense(hidden, relu), Dropout(dropout), Dense(classes)
+ * with no activation.
+ *
+ * @param input - The symbolic tensor to build on, e.g. `baseModel.output` or `tf.input({ shape: [1024] })`.
+ * @param args - `hidden` units (default 50), `dropout` rate in [0, 1) (default 0.5) and `classes`
+ *   (default 10).
+ * @returns The head's output: logits [batch, classes], to be trained with
+ *   `sparseCategoricalCrossentropy({ fromLogits: true })`.
+ * @throws A {@link ValueError} when `input` is not a symbolic tensor, `hidden` or `classes` is not a
+ *   positive integer, or `dropout` is not in [0, 1).
+ *
+ * @example
+ * ```ts
+ * import { buildHead } from 'tslab-dl';
+ *
+ * baseModel.trainable = false;
+ * const out = buildHead(baseModel.output as tf.SymbolicTensor, { hidden: 50, dropout: 0.5, classes: 10 });
+ * const model = tf.model({ inputs, outputs: out });
+ * ```
  */
 export function buildHead(input: tf.SymbolicTensor, { hidden = 50, dropout = 0.5, classes = 10 }: HeadArgs = {}): tf.SymbolicTensor {
   if (!(input instanceof tf.SymbolicTensor)) {

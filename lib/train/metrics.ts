@@ -59,8 +59,10 @@ const ACCURACY_FUNCTIONS = {
 export type NamedMetric = ((yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor) & { readonly name: string };
 
 /**
- * Keras' 'accuracy' metric: chooses the accuracy from the shapes of each batch (see
- * {@link accuracyKind}) and is named `name` ('accuracy' or 'acc', as the user wrote it).
+ * Keras' 'accuracy' metric: chooses the accuracy from the shapes of each batch, as Keras 2 does
+ * (binary when predictions have one column; sparse categorical when the labels have lower rank
+ * than the predictions, or one column against several; else categorical) and is named `name`
+ * ('accuracy' or 'acc', as the user wrote it).
  */
 export function kerasAccuracy(name = 'accuracy'): NamedMetric {
   const metric = (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor =>

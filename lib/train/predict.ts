@@ -11,6 +11,7 @@ import { checkBatchSize, checkModel, checkTensor, yieldToEventLoop } from './arg
 import { ForwardOptions, planForward } from './forward';
 import { Verbosity } from './training-display';
 
+/** Options of {@link predict}. */
 export interface PredictOptions extends ForwardOptions {
   /** Samples per batch. Defaults to 32. */
   batchSize?: number;
@@ -62,7 +63,27 @@ export async function predictBatches(
 
 /**
  * The outputs of `model` for inputs `x` (logits, for the lesson's head), like Keras'
- * `model.predict(x, batch_size=32)`. Dispose the result when done.
+ * `model.predict(x, batch_size=32)`, in inference mode (dropout off, BatchNormalization with its
+ * moving statistics). Dispose the result when done.
+ *
+ * @param model - The tf.LayersModel to run (it need not be compiled).
+ * @param x - Inputs, e.g. images [n, height, width, 3].
+ * @param options - `batchSize` (default 32) and `verbose` (0: no progress display; default 'auto').
+ * @returns A promise of one tensor with a row per sample, e.g. logits [n, classes]; it belongs to
+ *   the caller.
+ * @throws A {@link ValueError} when `model` is not a tf.LayersModel, `x` is not a live tensor, or
+ *   `batchSize` is not a positive integer.
+ * @throws An {@link InterruptedError} when the user interrupts the kernel.
+ *
+ * @example
+ * ```ts
+ * import { predict, DOLLAR_STREET_CLASSES } from 'tslab-dl';
+ *
+ * const logits = await predict(model, valImages, { batchSize: 32 });
+ * const predicted = (await logits.argMax(-1).array()) as number[];
+ * console.log(predicted.slice(0, 5).map((k) => DOLLAR_STREET_CLASSES[k]));
+ * logits.dispose();
+ * ```
  */
 export async function predict(model: tf.LayersModel, x: tf.Tensor, options: PredictOptions = {}): Promise<tf.Tensor> {
   await ready();

@@ -18,12 +18,15 @@ import { countParams, formatCount, totalsLine } from './param-counts';
 
 export { formatCount, parameterMemory, totalsLine } from './param-counts';
 
+/** One layer in a {@link ModelSummary}: a row of Keras' `model.summary()` table. */
 export interface LayerRow {
+  /** The layer's name, e.g. 'conv5_block1_0_bn'. */
   name: string;
   /** The layer's class, e.g. 'Dense'. */
   type: string;
   /** As Keras prints it, e.g. '(None, 1024)'; 'multiple' for a layer used with several shapes. */
   outputShape: string;
+  /** Number of parameters (weights) of the layer. */
   params: number;
   /** Whether fit updates this layer's weights. */
   trainable: boolean;
@@ -58,17 +61,27 @@ function connectedTo(model: tf.LayersModel, layer: tf.layers.Layer): string[] {
   );
 }
 
+/**
+ * What {@link summary} returns: Keras' `model.summary()` as data (one {@link LayerRow} per layer
+ * and the parameter counts), shown as HTML in a notebook and as Keras' text table in a terminal.
+ */
 export class ModelSummary {
   constructor(
+    /** The model's name. */
     readonly name: string,
+    /** One row per layer, in the model's order. */
     readonly layers: LayerRow[],
+    /** Parameters in total. */
     readonly totalParams: number,
+    /** Parameters fit updates. */
     readonly trainableParams: number,
+    /** Parameters fit leaves alone (frozen layers, BatchNormalization moving statistics). */
     readonly nonTrainableParams: number,
     /** A functional model (a graph, shown with "Connected to") rather than a Sequential stack. */
     readonly functional = true,
   ) {}
 
+  /** The summary as Keras prints it: the table, then the parameter totals. */
   text(): string {
     const functional = this.functional;
     const header = ['Layer (type)', 'Output Shape', 'Param #', ...(functional ? ['Connected to'] : [])];
@@ -130,6 +143,7 @@ export class ModelSummary {
   }
 }
 
+/** Options of {@link summary}. */
 export interface SummaryOptions {
   /** Show the summary (HTML in a notebook, text in a terminal). Defaults to true. */
   show?: boolean;

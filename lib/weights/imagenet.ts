@@ -34,6 +34,7 @@ export interface WeightsFileSpec {
   description?: string;
 }
 
+/** Options of {@link getWeightsFile}: a mirror, the cache folders, and an AbortSignal. */
 export interface WeightsFileOptions {
   /** Folder URL to download from instead of the official one. Defaults to $TSLAB_DL_WEIGHTS_BASE_URL, else the official URL. */
   baseUrl?: string;
@@ -50,7 +51,10 @@ export function kerasCacheDir(): string {
   return path.join(process.env.KERAS_HOME || path.join(os.homedir(), '.keras'), 'models');
 }
 
-/** tslab-dl's cache folder for model files: `models` under its cache root ({@link tslabCacheRoot}), e.g. ~/.cache/tslab-dl/models. */
+/**
+ * tslab-dl's cache folder for model files: `models` under its cache root ($TSLAB_DL_CACHE, else
+ * $XDG_CACHE_HOME/tslab-dl, else ~/.cache/tslab-dl), e.g. ~/.cache/tslab-dl/models.
+ */
 export function tslabCacheDir(): string {
   return path.join(tslabCacheRoot(), 'models');
 }

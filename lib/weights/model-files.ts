@@ -20,6 +20,7 @@ import '../layers/augmentation';
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
 
+/** Options of {@link saveModel}. */
 export interface SaveModelOptions {
   /** Also save the optimizer's state (tfjs' `includeOptimizer`). Defaults to false. */
   includeOptimizer?: boolean;
@@ -67,6 +68,23 @@ function folderSaveHandler(folder: string): tf.io.IOHandler {
 /**
  * Saves `model` into the folder `dir` as model.json + weights.bin (tfjs' standard layers-model
  * format), replacing an earlier saved model there. Atomic: on any error nothing is changed.
+ * Works on every backend (tfjs' own `file://` handler needs tfjs-node); {@link loadModel} and
+ * tfjs' `tf.loadLayersModel` read it back, custom layers such as {@link Upscale} included.
+ *
+ * @param model - The tf.LayersModel to save.
+ * @param dir - The folder to create, or that holds an earlier saved model to replace.
+ * @param options - `includeOptimizer`: also save the optimizer's state. Defaults to false.
+ * @returns A promise of tfjs' SaveResult (sizes of the topology and weights).
+ * @throws A {@link ValueError} when `model` is not a tf.LayersModel, or `dir` is a file or a
+ *   non-empty folder that holds no saved model (nothing is written then).
+ *
+ * @example
+ * ```ts
+ * import { saveModel, loadModel } from 'tslab-dl';
+ *
+ * await saveModel(model, 'out/transfer-learning-model');
+ * const restored = await loadModel('out/transfer-learning-model');
+ * ```
  */
 export async function saveModel(model: tf.LayersModel, dir: string, options: SaveModelOptions = {}): Promise<tf.io.SaveResult> {
   await ready();
@@ -111,7 +129,23 @@ function folderLoadHandler(folder: string): tf.io.IOHandler {
   };
 }
 
-/** Loads a model saved by {@link saveModel} (or any tfjs layers model folder: model.json + weights). */
+/**
+ * Loads a model saved by {@link saveModel} (or any tfjs layers model folder: model.json + weights).
+ *
+ * @param dir - The folder, or the path of its model.json.
+ * @returns A promise of the model, with its weights (and its training configuration, when saved compiled).
+ * @throws A {@link DataFileError} when the folder or its model.json is missing, model.json is not
+ *   valid JSON or not a layers model, or a weights file is missing or has the wrong size.
+ *
+ * @example
+ * ```ts
+ * import { saveModel, loadModel } from 'tslab-dl';
+ *
+ * await saveModel(model, 'out/transfer-learning-model');
+ * const restored = await loadModel('out/transfer-learning-model');
+ * restored.summary();
+ * ```
+ */
 export async function loadModel(dir: string): Promise<tf.LayersModel> {
   await ready();
   let folder = path.resolve(dir);

@@ -37,8 +37,17 @@ function checkDataFormat(layer: string, value: unknown): ImageDataFormat {
   throw new ValueError(`${layer}: received an invalid value for \`dataFormat\`, expected 'channelsLast' or 'channelsFirst'. Received: dataFormat=${JSON.stringify(value)}.`);
 }
 
+/**
+ * The base of the data augmentation layers ({@link RandomFlip}, {@link RandomRotation},
+ * {@link RandomZoom}, {@link RandomTranslation}, {@link RandomContrast}), after Keras 3's
+ * BaseImagePreprocessingLayer: with `training: true` (as in `fit`) each image gets its own random
+ * transformation; otherwise (predict, evaluate) the images pass unchanged, cast to float32. Takes
+ * images of rank 4 (batch, height, width, channels) or 3 (one image); has no weights.
+ */
 export abstract class ImageAugmentationLayer<Transformation> extends tf.layers.Layer {
+  /** Seed of the layer's own random generator; null draws from Math.random. */
   readonly seed: number | null;
+  /** Order of the image axes. */
   readonly dataFormat: ImageDataFormat;
   /** The layer's random draws: its own seeded generator, or Math.random. */
   protected readonly random: RandomSource;

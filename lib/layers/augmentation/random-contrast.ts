@@ -15,6 +15,7 @@ import { ValueError } from '../../core/errors';
 import { AugmentationArgs, ImageAugmentationLayer } from './base';
 import { Factor, parseFactor } from './factor';
 
+/** Arguments of {@link randomContrast} and {@link RandomContrast}: the contrast range `factor`, the value range, seed. */
 export interface RandomContrastArgs extends AugmentationArgs {
   /**
    * How much the contrast may change: [lower, upper] for a factor in [1 - lower, 1 + upper], or a
@@ -42,10 +43,18 @@ function checkValueRange(value: unknown): [number, number] {
   return [value[0], value[1]];
 }
 
+/**
+ * Keras 3's RandomContrast: during training each image gets its own contrast factor f from
+ * [1 - lower, 1 + upper], and each channel becomes (x - mean) * f + mean (mean over the image's
+ * height and width), clipped to `valueRange`. At inference the images pass through. Made by
+ * {@link randomContrast}.
+ */
 export class RandomContrast extends ImageAugmentationLayer<ContrastTransformation> {
+  /** The name tfjs serialises this layer under (Keras' 'RandomContrast'). */
   static className = 'RandomContrast';
-  /** [lower, upper]: the contrast factor is drawn from [1 - lower, 1 + upper]. */
+  /** The bounds (lower, upper): the contrast factor is drawn from [1 - lower, 1 + upper]. */
   readonly factor: [number, number];
+  /** The range of the values, [low, high]; the output is clipped to it. */
   readonly valueRange: [number, number];
 
   constructor(args: RandomContrastArgs) {

@@ -14,6 +14,7 @@ import { projectiveTransform } from './projective-transform';
 export type FlipMode = 'horizontal' | 'vertical' | 'horizontal_and_vertical';
 export const FLIP_MODES: readonly FlipMode[] = ['horizontal', 'vertical', 'horizontal_and_vertical'];
 
+/** Arguments of {@link randomFlip} and {@link RandomFlip}: the flip `mode`, a `seed`, the `dataFormat`. */
 export interface RandomFlipArgs extends AugmentationArgs {
   /** 'horizontal' (left-right), 'vertical' (top-bottom) or 'horizontal_and_vertical'. Defaults to 'horizontal_and_vertical'. */
   mode?: FlipMode;
@@ -34,8 +35,15 @@ function checkMode(value: unknown): FlipMode {
   );
 }
 
+/**
+ * Keras 3's RandomFlip: during training each image is flipped with probability 1/2, left-right
+ * ('horizontal'), top-bottom ('vertical') or both ('horizontal_and_vertical', the default: both
+ * ways or not at all); at inference the images pass through. Made by {@link randomFlip}.
+ */
 export class RandomFlip extends ImageAugmentationLayer<FlipTransformation> {
+  /** The name tfjs serialises this layer under (Keras' 'RandomFlip'). */
   static className = 'RandomFlip';
+  /** Which flips. */
   readonly mode: FlipMode;
 
   constructor(args: RandomFlipArgs = {}) {

@@ -14,6 +14,7 @@ import { AugmentationArgs, ImageAugmentationLayer } from './base';
 import { Factor, parseFactor } from './factor';
 import { FillMode, Interpolation, ProjectiveTransform, projectiveTransform, SamplingArgs, samplingOptions } from './projective-transform';
 
+/** Arguments of {@link randomRotation} and {@link RandomRotation}: the angle range `factor`, filling, interpolation, seed. */
 export interface RandomRotationArgs extends AugmentationArgs, SamplingArgs {
   /**
    * The range of the angle as a fraction of a full turn (2π): a number f for [-f, f], or
@@ -44,12 +45,22 @@ export function rotationTransform(degrees: number, height: number, width: number
   return [a0, a1, cx - cx * a0 - cy * a1, b0, b1, cy - cx * b0 - cy * b1, 0, 0];
 }
 
+/**
+ * Keras 3's RandomRotation: during training each image is rotated about its centre by its own
+ * angle, drawn from [lower * 360°, upper * 360°] (`factor` 0.1: up to ±36°; positive turns
+ * counter-clockwise), the points brought in filled by `fillMode` ('reflect' by default); at
+ * inference the images pass through. Made by {@link randomRotation}.
+ */
 export class RandomRotation extends ImageAugmentationLayer<RotationTransformation> {
+  /** The name tfjs serialises this layer under (Keras' 'RandomRotation'). */
   static className = 'RandomRotation';
   /** [lower, upper], fractions of a full turn. */
   readonly factor: [number, number];
+  /** How points brought in from outside the image are filled. */
   readonly fillMode: FillMode;
+  /** How pixels between grid points are interpolated. */
   readonly interpolation: Interpolation;
+  /** The value `fillMode: 'constant'` fills with. */
   readonly fillValue: number;
 
   constructor(args: RandomRotationArgs) {

@@ -15,6 +15,7 @@ import { AugmentationArgs, ImageAugmentationLayer } from './base';
 import { copyFactor, Factor, FactorBounds, parseFactor } from './factor';
 import { FillMode, Interpolation, ProjectiveTransform, projectiveTransform, SamplingArgs, samplingOptions } from './projective-transform';
 
+/** Arguments of {@link randomTranslation} and {@link RandomTranslation}: the shift ranges, filling, interpolation, seed. */
 export interface RandomTranslationArgs extends AugmentationArgs, SamplingArgs {
   /**
    * The vertical shift as a fraction of the height: a number f for [-f, f], or [lower, upper];
@@ -39,16 +40,28 @@ export function translationTransform(dy: number, dx: number): ProjectiveTransfor
 
 const BOUNDS: FactorBounds = { low: -1, high: 1 };
 
+/**
+ * Keras 3's RandomTranslation: during training each image is shifted by its own offsets, a
+ * fraction of the height (drawn from `heightFactor`'s range; positive shifts down) and of the width
+ * (from `widthFactor`'s; positive shifts right), the points brought in filled by `fillMode`
+ * ('reflect' by default). At inference the images pass through. Made by {@link randomTranslation}.
+ */
 export class RandomTranslation extends ImageAugmentationLayer<TranslationTransformation> {
+  /** The name tfjs serialises this layer under (Keras' 'RandomTranslation'). */
   static className = 'RandomTranslation';
-  /** The factors as given (Keras keeps them so in its config). */
+  /** The vertical factor as given (Keras keeps it so in its config). */
   readonly heightFactor: Factor;
+  /** The horizontal factor as given. */
   readonly widthFactor: Factor;
-  /** [lower, upper] of each, fractions of the height / width. */
+  /** [lower, upper] of the vertical shift, fractions of the height. */
   readonly heightRange: [number, number];
+  /** [lower, upper] of the horizontal shift, fractions of the width. */
   readonly widthRange: [number, number];
+  /** How points brought in from outside the image are filled. */
   readonly fillMode: FillMode;
+  /** How pixels between grid points are interpolated. */
   readonly interpolation: Interpolation;
+  /** The value `fillMode: 'constant'` fills with. */
   readonly fillValue: number;
 
   constructor(args: RandomTranslationArgs) {

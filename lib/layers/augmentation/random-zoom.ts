@@ -16,6 +16,7 @@ import { AugmentationArgs, ImageAugmentationLayer } from './base';
 import { copyFactor, Factor, FactorBounds, parseFactor } from './factor';
 import { FillMode, Interpolation, ProjectiveTransform, projectiveTransform, SamplingArgs, samplingOptions } from './projective-transform';
 
+/** Arguments of {@link randomZoom} and {@link RandomZoom}: the zoom ranges, filling, interpolation, seed. */
 export interface RandomZoomArgs extends AugmentationArgs, SamplingArgs {
   /**
    * The vertical zoom: a number f for [-f, f], or [lower, upper]; each in (-1, 1]. The height of
@@ -44,16 +45,29 @@ export function zoomTransform(zy: number, zx: number, height: number, width: num
 
 const BOUNDS: FactorBounds = { low: -1, high: 1, lowOpen: true };
 
+/**
+ * Keras 3's RandomZoom: during training each image is zoomed about its centre by its own factors,
+ * the height of the region read scaled by 1 + a value from `heightFactor`'s range (positive zooms
+ * out, negative in; `heightFactor` 0.2: [0.8, 1.2]) and the width likewise (or by the same factor
+ * without `widthFactor`); points brought in are filled by `fillMode` ('reflect' by default). At
+ * inference the images pass through. Made by {@link randomZoom}.
+ */
 export class RandomZoom extends ImageAugmentationLayer<ZoomTransformation> {
+  /** The name tfjs serialises this layer under (Keras' 'RandomZoom'). */
   static className = 'RandomZoom';
-  /** The factors as given (Keras keeps them so in its config). */
+  /** The vertical factor as given (Keras keeps it so in its config). */
   readonly heightFactor: Factor;
+  /** The horizontal factor as given; null: the vertical one is used for both. */
   readonly widthFactor: Factor | null;
-  /** [lower, upper] of each. */
+  /** [lower, upper] of the vertical zoom. */
   readonly heightRange: [number, number];
+  /** [lower, upper] of the horizontal zoom; null without `widthFactor`. */
   readonly widthRange: [number, number] | null;
+  /** How points brought in from outside the image are filled. */
   readonly fillMode: FillMode;
+  /** How pixels between grid points are interpolated. */
   readonly interpolation: Interpolation;
+  /** The value `fillMode: 'constant'` fills with. */
   readonly fillValue: number;
 
   constructor(args: RandomZoomArgs) {

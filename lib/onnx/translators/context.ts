@@ -19,12 +19,20 @@ export interface Weight {
   values: Float32Array;
 }
 
+/**
+ * What a {@link Translator} gets for one layer call: the ONNX graph being built, the layer, its
+ * config and weights, and the ONNX values of its inputs.
+ */
 export interface TranslationContext {
+  /** The ONNX graph being built: add nodes and initialisers here. */
   graph: GraphBuilder;
+  /** The tfjs layer being translated. */
   layer: tf.layers.Layer;
+  /** This call of the layer (a layer used twice is translated per call). */
   call: LayerCall;
   /** `layer.getConfig()`. */
   config: Record<string, any>;
+  /** The ONNX values of the call's inputs, in order. */
   inputs: OnnxValue[];
   /** A weight by its short name ('kernel', 'bias', 'gamma', 'moving_mean', ...); throws if absent. */
   weight(name: string): Weight;
