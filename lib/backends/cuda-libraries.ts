@@ -14,6 +14,7 @@ import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { findOnPath, splitPathList } from '../core/find-on-path';
 
 /** One shared library TensorFlow needs for the GPU, and where to get it. */
 export interface CudaLibrary {
@@ -144,10 +145,6 @@ function ldconfigCache(env: NodeJS.ProcessEnv): Promise<Map<string, string>> {
   });
 }
 
-function splitPathList(value: string | undefined): string[] {
-  return (value ?? '').split(':').filter((dir) => dir !== '');
-}
-
 const DEFAULT_LIB_DIRS = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib64', '/usr/lib64', '/lib', '/usr/lib'];
 
 /** Expands `*` path segments against the file system (no other glob syntax). */
@@ -239,20 +236,6 @@ export async function checkLibraries(libraries: readonly CudaLibrary[], env: Nod
     const check = { soname: lib.soname, role: lib.role, loads: verdict.loads, path: verdict.loads ? onPath : undefined, error: verdict.error, elsewhere, otherVersions };
     return { ...check, fix: fixFor(lib, check) };
   });
-}
-
-/** The first executable file named `command` in the folders of `env.PATH`, as a shell finds it; undefined when none. */
-export function findOnPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of splitPathList(env.PATH)) {
-    const candidate = path.join(dir, command);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      if (fs.statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 /** Runs `nvidia-smi -L` and `nvidia-smi` when it is on PATH. */

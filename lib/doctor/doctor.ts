@@ -8,7 +8,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { BACKEND_ORDER, BackendCandidate, BackendInfo, BackendName, ready } from '../backends/selection';
 import { display, escapeXml, JUPYTER_DISPLAY, MimeBundle } from '../notebook/display';
-import { checkGpu, findOnPath, GpuCheck, LibraryCheck } from '../backends/cuda-libraries';
+import { checkGpu, GpuCheck, LibraryCheck } from '../backends/cuda-libraries';
+import { findOnPath } from '../core/find-on-path';
 import { checkCudaProvider, describeProvider, OnnxProvider, ProviderStatus, providerStatuses } from '../onnx/providers';
 import { checkVulkan, VulkanCheck } from '../backends/vulkan';
 

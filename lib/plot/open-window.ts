@@ -13,7 +13,7 @@
  * it cannot start, a line says why and the file's path (printed by the caller) is the way to see it.
  */
 import { spawn } from 'child_process';
-import { findOnPath } from '../backends/cuda-libraries';
+import { findOnPath } from '../core/find-on-path';
 
 export interface Opener {
   command: string;
