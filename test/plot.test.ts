@@ -8,7 +8,8 @@ import * as zlib from 'node:zlib';
 import { MimeBundle } from '../lib/notebook/display';
 import { KERNEL_HOOK } from '../lib/notebook/kernel-hook';
 import { defaultPlotFile, historyFigure, plotHistory, VEGA_LITE_MIME } from '../lib/plot';
-import { niceTicks } from '../lib/plot/line-chart';
+import { niceTicks } from '../lib/plot/chart-style';
+import { compileVegaLite, vegaSvg, vegaSvgAsync, vegaVersions } from '../lib/plot/vega-render';
 import { desktopOpener } from '../lib/plot/open-window';
 
 const PYTHON = '/usr/bin/python3';
@@ -34,6 +35,8 @@ interface SvgReport {
   width: string;
   height: string;
   paths: { series: string; points: number; moves: number }[];
+  lines: { stroke: string; points: number; moves: number }[];
+  points: { fill: string; label: string }[];
   texts: string[];
   external: boolean;
 }
@@ -45,25 +48,43 @@ function parseSvg(svg: string): SvgReport | string {
   return JSON.parse(run.stdout);
 }
 
-test('the SVG parses as XML and has one path per metric with one point per epoch, axes and legend', (t) => {
+test('the Vega-Lite spec compiles with vega-lite without warnings, and the SVG is what vega renders from it', async () => {
+  const figure = historyFigure(history, ['accuracy', 'val_accuracy'], { title: 'Training' });
+  assert.match(vegaVersions().vega, /^5\./);
+  assert.match(vegaVersions().vegaLite, /^5\./);
+  const { vega, warnings } = compileVegaLite(figure.vegaLite);
+  assert.deepEqual(warnings, []);
+  assert.equal((vega as { $schema?: string }).$schema, 'https://vega.github.io/schema/vega/v5.json');
+  // The synchronous rendering is exactly vega's own view.toSVG() of the spec.
+  assert.equal(figure.svg, await vegaSvgAsync(figure.vegaLite));
+  assert.equal(figure.svg, vegaSvg(figure.vegaLite));
+  // The chart style's font, which resvg finds offline.
+  assert.match(figure.svg, /font-family="DejaVu Sans, Verdana, Arial, sans-serif"/);
+});
+
+test('the SVG parses as XML and has one line per metric with one point per epoch, axes and legend', (t) => {
   const figure = historyFigure(history, ['accuracy', 'val_accuracy']);
   const report = parseSvg(figure.svg);
   if (typeof report === 'string') return t.skip(report);
   assert.equal(report.tag, '{http://www.w3.org/2000/svg}svg');
   assert.deepEqual([report.width, report.height], ['640', '400']);
-  assert.deepEqual(report.paths, [
-    { series: 'accuracy', points: 7, moves: 1 },
-    { series: 'val_accuracy', points: 7, moves: 1 },
+  // Vega's rendering: one line per metric in tab10's first colours, 7 points each, no gap.
+  assert.deepEqual(report.lines, [
+    { stroke: '#1f77b4', points: 7, moves: 1 },
+    { stroke: '#ff7f0e', points: 7, moves: 1 },
   ]);
+  assert.equal(report.points.length, 14, 'a point per metric and epoch');
+  assert.deepEqual(report.points.filter((p) => p.fill === '#ff7f0e').length, 7);
+  assert.equal(report.points[3].label, 'epochs: 3; metric: 0.6');
   for (const label of ['epochs', 'metric', 'accuracy', 'val_accuracy', '0', '6']) assert.ok(report.texts.includes(label), `text "${label}" in ${report.texts}`);
-  // y ticks cover 0.25..0.7 (padded 5%) with a nice step of 0.1.
-  for (const tick of ['0.3', '0.4', '0.5', '0.6', '0.7']) assert.ok(report.texts.includes(tick), `y tick ${tick}`);
+  // y ticks cover 0.25..0.7 (vega's nice step of 0.05, two decimals).
+  for (const tick of ['0.30', '0.40', '0.50', '0.60', '0.70']) assert.ok(report.texts.includes(tick), `y tick ${tick}`);
   assert.equal(report.external, false, 'self-contained: no scripts, images or links');
 });
 
 test('points sit where the values say: higher accuracy is drawn higher, epochs left to right', () => {
   const figure = historyFigure({ history: { accuracy: [0.2, 0.8, 0.5] } }, ['accuracy']);
-  const d = /<path class="series"[^>]* d="([^"]+)"/.exec(figure.svg)![1];
+  const d = /<g class="mark-line[^"]*"[^>]*><path [^>]*\bd="([^"]+)"/.exec(figure.svg)![1];
   const points = [...d.matchAll(/[ML]([\d.]+),([\d.]+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
   assert.equal(points.length, 3);
   assert.ok(points[0][0] < points[1][0] && points[1][0] < points[2][0], 'x increases with the epoch');
@@ -73,10 +94,13 @@ test('points sit where the values say: higher accuracy is drawn higher, epochs l
   assert.ok(Math.abs(points[0][1] - points[2][1] - slope * 0.3) < 0.02);
 });
 
-test('a NaN value leaves a gap: the path starts a new sub-path after it', (t) => {
-  const report = parseSvg(historyFigure({ history: { loss: [1, 0.5, NaN, 0.4, 0.3] } }, ['loss']).svg);
+test('a NaN value leaves a gap: the line starts a new sub-path after it, and has no point there', (t) => {
+  const figure = historyFigure({ history: { loss: [1, 0.5, NaN, 0.4, 0.3] } }, ['loss']);
+  assert.deepEqual((figure.vegaLite.data as { values: unknown[] }).values[2], { epoch: 2, metric: 'loss', value: null });
+  const report = parseSvg(figure.svg);
   if (typeof report === 'string') return t.skip(report);
-  assert.deepEqual(report.paths, [{ series: 'loss', points: 4, moves: 2 }]);
+  assert.deepEqual(report.lines, [{ stroke: '#1f77b4', points: 4, moves: 2 }]);
+  assert.equal(report.points.length, 4);
 });
 
 test('the Vega-Lite spec carries the data inline, one row per metric and epoch', () => {
@@ -162,7 +186,7 @@ test('in a terminal, a script writes out/<metrics>.svg next to itself and prints
     const expected = path.join(folder, 'out', 'accuracy-val_accuracy.svg');
     assert.ok(run.stdout.includes(`saved to ${expected}`), run.stdout);
     assert.match(run.stdout, /No display \(\$DISPLAY is not set\): open the file above instead of a window\./);
-    assert.ok(fs.readFileSync(expected, 'utf8').includes('data-series="val_accuracy"'));
+    assert.ok(fs.readFileSync(expected, 'utf8').includes('>val_accuracy</text>'));
   } finally {
     fs.rmSync(folder, { recursive: true, force: true });
   }

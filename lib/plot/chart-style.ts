@@ -1,7 +1,7 @@
 /**
- * The look the library's static SVG charts share (the history plot, lib/plot/line-chart.ts, and
- * the model comparison, lib/plot/bar-chart.ts): font, sizes, colours, tick values and number
- * formatting, so that the charts of one notebook look alike. matplotlib's defaults where it has
+ * The look the library's charts share (the history plot, as a Vega-Lite config in
+ * lib/plot/vega-render.ts, and the model comparison, lib/plot/bar-chart.ts): font, sizes, colours,
+ * tick values and number formatting, so that the charts of one notebook look alike. matplotlib's defaults where it has
  * one (its "tab10" colour cycle, ticks at steps of 1, 2 or 5).
  */
 import { escapeXml } from '../notebook/display';

@@ -1,8 +1,9 @@
 /**
  * The lesson's history plot as data: `historyFigure(history, metrics)` is a pure function from a
- * training History to a static SVG and an interactive Vega-Lite spec (data inline), like the
- * lesson's `plot_history` (seaborn line plot of the chosen columns against the epoch, x label
- * "epochs", y label "metric").
+ * training History to a Vega-Lite spec (data inline), like the lesson's `plot_history` (seaborn
+ * line plot of the chosen columns against the epoch, x label "epochs", y label "metric"). The spec
+ * is the one figure source: the static SVG is what Vega renders from it (./vega-render.ts) and the
+ * PNG is resvg's rendering of that SVG, so every notebook front end shows the same figure.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -10,7 +11,18 @@ import { JUPYTER_DISPLAY, MimeBundle } from '../notebook/display';
 import { ValueError } from '../core/errors';
 import { writeFileAtomicSync } from '../core/atomic-write';
 import { valuesSyncIfReadable } from '../core/tensor-reads';
-import { lineChartSvg, Series } from './line-chart';
+import { svgToPng, VEGA_LITE_CONFIG, VEGA_LITE_MIME, VEGA_LITE_SCHEMA, vegaSvg, VegaLiteSpec } from './vega-render';
+
+export { VEGA_LITE_MIME } from './vega-render';
+export type { VegaLiteSpec } from './vega-render';
+
+/** One line of a history figure: its metric (in the legend) and its points. */
+export interface Series {
+  /** The metric, e.g. 'val_accuracy'. */
+  name: string;
+  /** x = epoch, y = value; a NaN/infinite y leaves a gap in the line. */
+  points: { x: number; y: number }[];
+}
 
 /** Anything shaped like Keras' or tfjs' History, or its `history` dictionary itself. */
 export type HistoryLike =
@@ -25,16 +37,6 @@ export interface FigureOptions {
   width?: number;
   /** Height in pixels, 100..10000. Defaults to 400. */
   height?: number;
-}
-
-/** The MIME type of a Vega-Lite 5 spec in a notebook output (JupyterLab renders it interactively). */
-export const VEGA_LITE_MIME = 'application/vnd.vegalite.v5+json';
-
-/** A Vega-Lite 5 specification (https://vega.github.io/vega-lite/), with its data inline. */
-export interface VegaLiteSpec {
-  /** The schema URL, 'https://vega.github.io/schema/vega-lite/v5.json'. */
-  $schema: string;
-  [key: string]: unknown;
 }
 
 function numberOf(value: unknown): number {
@@ -56,8 +58,8 @@ function split(history: HistoryLike): { values: { [metric: string]: ArrayLike<un
 
 /**
  * A training-history plot (what {@link plotHistory} and {@link historyFigure} return): the metrics
- * against the epoch as a static SVG and an interactive Vega-Lite spec; `png()` and `save(file)`
- * render it. A notebook displays it as the SVG (and the Vega-Lite spec).
+ * against the epoch as a Vega-Lite spec and the static SVG Vega renders from it; `png()` and
+ * `save(file)` render it. A notebook displays it as the SVG (and the Vega-Lite spec).
  */
 export class HistoryFigure {
   constructor(
@@ -65,7 +67,7 @@ export class HistoryFigure {
     readonly metrics: string[],
     /** x = epoch (0-based, as the lesson's pandas index), y = value; NaN where missing. */
     readonly series: Series[],
-    /** The figure as an SVG document. */
+    /** The figure as an SVG document: what Vega renders from {@link HistoryFigure.vegaLite}. */
     readonly svg: string,
     /** The figure as a Vega-Lite spec, data inline. */
     readonly vegaLite: VegaLiteSpec,
@@ -80,13 +82,7 @@ export class HistoryFigure {
 
   /** The PNG rendering (resvg, system fonts), at `scale` times the figure's size. */
   png(scale = 1): Buffer {
-    const { Resvg } = require('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
-    const renderer = new Resvg(this.svg, {
-      font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' },
-      fitTo: scale === 1 ? { mode: 'original' } : { mode: 'zoom', value: scale },
-      background: '#ffffff',
-    });
-    return renderer.render().asPng();
+    return svgToPng(this.svg, scale);
   }
 
   /**
@@ -108,7 +104,8 @@ export class HistoryFigure {
   }
 
   [JUPYTER_DISPLAY](): MimeBundle {
-    // Classic Notebook and nbconvert show the SVG; JupyterLab may prefer the interactive Vega-Lite.
+    // Classic Notebook and nbconvert show the SVG, JupyterLab the interactive Vega-Lite: one figure,
+    // as the SVG is Vega's rendering of the spec.
     return { 'image/svg+xml': this.svg, [VEGA_LITE_MIME]: this.vegaLite, 'text/plain': this.text() };
   }
 }
@@ -146,20 +143,25 @@ export function historyFigure(history: HistoryLike, metrics: readonly string[] =
     const points = Array.from(column as ArrayLike<unknown>, (v, i) => ({ x: epoch && epoch.length > i ? Number(epoch[i]) : i, y: numberOf(v) }));
     return { name: metric, points };
   });
-  const svg = lineChartSvg(series, { width, height, title, xLabel: 'epochs', yLabel: 'metric', integerX: true });
   const vegaLite: VegaLiteSpec = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    $schema: VEGA_LITE_SCHEMA,
     description: `Training history: ${metrics.join(', ')} by epoch`,
     ...(title ? { title } : {}),
-    width: Math.max(100, width - 160),
-    height: Math.max(100, height - 80),
-    data: { values: series.flatMap((s) => s.points.filter((p) => Number.isFinite(p.y)).map((p) => ({ epoch: p.x, metric: s.name, value: p.y }))) },
-    mark: { type: 'line', point: true, tooltip: true },
+    // The whole figure (axes, legend and title included) is width x height pixels.
+    width,
+    height,
+    autosize: { type: 'fit', contains: 'padding' },
+    padding: 10,
+    // A missing value (NaN) is a null row: it breaks the line there, as a gap.
+    data: { values: series.flatMap((s) => s.points.filter((p) => Number.isFinite(p.x)).map((p) => ({ epoch: p.x, metric: s.name, value: Number.isFinite(p.y) ? p.y : null }))) },
+    mark: { type: 'line', point: true, tooltip: true, strokeWidth: 2 },
     encoding: {
       x: { field: 'epoch', type: 'quantitative', title: 'epochs', axis: { tickMinStep: 1, format: 'd' } },
       y: { field: 'value', type: 'quantitative', title: 'metric', scale: { zero: false } },
       color: { field: 'metric', type: 'nominal', title: null, sort: [...metrics] },
     },
+    config: VEGA_LITE_CONFIG,
   };
+  const svg = vegaSvg(vegaLite);
   return new HistoryFigure([...metrics], series, svg, vegaLite);
 }

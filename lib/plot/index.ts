@@ -1,7 +1,8 @@
 /**
  * `plotHistory(history, metrics)`: the lesson's `plot_history`, shown where the code runs.
  *
- * The figure itself is pure data (./history_figure.ts); this is the thin "show it" step:
+ * The figure itself is pure data (./history-figure.ts: a Vega-Lite spec and the SVG Vega renders
+ * from it); this is the thin "show it" step:
  * - in a notebook: one output with image/svg+xml, application/vnd.vegalite.v5+json and text/plain;
  * - in a terminal: the SVG is written next to the script (out/<metrics>.svg) and its path printed;
  *   with `show: 'window'` the desktop's opener (xdg-open, open, start) shows that file too, offline
@@ -15,9 +16,7 @@ import { FigureOptions, historyFigure, HistoryFigure, HistoryLike } from './hist
 import { openInWindow } from './open-window';
 
 export { historyFigure, HistoryFigure, VEGA_LITE_MIME } from './history-figure';
-export type { HistoryLike, FigureOptions, VegaLiteSpec } from './history-figure';
-export { lineChartSvg } from './line-chart';
-export type { Series, LineChartOptions } from './line-chart';
+export type { HistoryLike, FigureOptions, VegaLiteSpec, Series } from './history-figure';
 
 /** Options of {@link plotHistory}: the figure's title and size, where to show it, and a file to save. */
 export interface PlotOptions extends FigureOptions {

@@ -1,7 +1,9 @@
 """Parses an SVG from stdin with xml.etree (a real XML parser) and reports what it draws.
 
 Writes JSON: the root's tag, width and height; for each <path class="series">, its series name
-and number of points (M/L commands); all <text> contents; whether any element references an
+and number of points (M/L commands); for Vega's rendering, each line (a <path> in a
+<g class="mark-line ...">: colour, points, moves) and each point (a <path> in a
+<g class="mark-symbol role-mark ...">: colour); all <text> contents; whether any element references an
 external resource (href/src/url(...) or <script>), which a self-contained figure must not.
 """
 import json
@@ -19,6 +21,19 @@ for element in root.iter(SVG + "path"):
         "points": len(re.findall(r"[ML]", d)),
         "moves": len(re.findall(r"M", d)),
     })
+def classes(element):
+    return element.get("class", "").split()
+
+
+lines = []
+points = []
+for group in root.iter(SVG + "g"):
+    for element in group.findall(SVG + "path"):
+        d = element.get("d", "")
+        if "mark-line" in classes(group):
+            lines.append({"stroke": element.get("stroke"), "points": len(re.findall(r"[ML]", d)), "moves": len(re.findall(r"M", d))})
+        elif "mark-symbol" in classes(group) and "role-mark" in classes(group):
+            points.append({"fill": element.get("fill"), "label": element.get("aria-label")})
 external = any(
     element.tag in (SVG + "script", SVG + "image", SVG + "foreignObject")
     or any("href" in key or key == "src" for key in element.attrib)
@@ -30,6 +45,8 @@ json.dump({
     "width": root.get("width"),
     "height": root.get("height"),
     "paths": paths,
+    "lines": lines,
+    "points": points,
     "texts": [t.text for t in root.iter(SVG + "text")],
     "external": external,
 }, sys.stdout)
