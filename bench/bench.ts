@@ -51,7 +51,10 @@ async function benchUncached(images: number): Promise<UncachedFigure> {
   const model = tf.model({ inputs, outputs: buildHead(base.output as tf.SymbolicTensor) });
   model.compile({ optimizer: 'adam', loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
   const x = tf.randomUniform([images, 64, 64, 3], 0, 1, 'float32', 3);
-  const y = tf.tensor1d(Array.from({ length: images }, (_, i) => i % 10), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: images }, (_, i) => i % 10),
+    'int32',
+  );
   const batchSize = 32;
   try {
     let t = performance.now();
@@ -60,7 +63,12 @@ async function benchUncached(images: number): Promise<UncachedFigure> {
     t = performance.now();
     (await predict(model, x, { batchSize, cache: false, verbose: 0 })).dispose();
     const inferenceSecondsPerImage = (performance.now() - t) / 1000 / images;
-    return { trainSecondsPerImage, inferenceSecondsPerImage, epochSeconds: 878 * trainSecondsPerImage + 293 * inferenceSecondsPerImage, batchSize };
+    return {
+      trainSecondsPerImage,
+      inferenceSecondsPerImage,
+      epochSeconds: 878 * trainSecondsPerImage + 293 * inferenceSecondsPerImage,
+      batchSize,
+    };
   } finally {
     x.dispose();
     y.dispose();
@@ -105,7 +113,10 @@ function runLesson(label: string, args: string[], env: NodeJS.ProcessEnv): Promi
     console.log(`\n== lesson: ${label} (npm run lesson -- ${args.join(' ')})`);
     const rss = watchKernelRss();
     const started = performance.now();
-    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'lesson.mjs'), ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'lesson.mjs'), ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;
@@ -150,7 +161,11 @@ async function main(): Promise<void> {
 
   console.log('== float32 peak of this CPU (one FMA loop per core, all cores at once)');
   const peak = await measureFp32Peak();
-  console.log(peak.gflops ? `${peak.gflops.toFixed(0)} GFLOP/s (${peak.perCoreGflops!.map((g) => g.toFixed(0)).join(' + ')}; ${peak.vectorBits}-bit vectors)` : peak.reason);
+  console.log(
+    peak.gflops
+      ? `${peak.gflops.toFixed(0)} GFLOP/s (${peak.perCoreGflops!.map((g) => g.toFixed(0)).join(' + ')}; ${peak.vectorBits}-bit vectors)`
+      : peak.reason,
+  );
 
   console.log('\n== DenseNet121 base, 160x160, batch 32');
   const base = await benchOnnxExecutor({ onnxBatches: quick ? 2 : 4, wasmBatches: 1, variants: false, log: (l) => console.log(l) });
@@ -158,22 +173,36 @@ async function main(): Promise<void> {
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-bench-'));
   const env = { ...process.env, TSLAB_DL_CACHE: path.join(work, 'cache') };
-  const common = ['--data', path.join(work, 'data', 'dataset_dollarstreet'), '--out', path.join(work, 'out'), ...(quick ? ['--samples', '200'] : [])];
+  const common = [
+    '--data',
+    path.join(work, 'data', 'dataset_dollarstreet'),
+    '--out',
+    path.join(work, 'out'),
+    ...(quick ? ['--samples', '200'] : []),
+  ];
   const lessons: LessonFigure[] = [];
   try {
     // The stand-in weights and the synthetic data are made by the first run and reused: a learner's
     // second run of the notebook, too, finds them.
     lessons.push(await runLesson('with the feature cache, first run (cold disk cache)', [...common, '--cache', 'disk'], env));
     lessons.push(await runLesson('with the feature cache, second run (warm disk cache)', [...common, '--cache', 'disk'], env));
-    lessons.push(await runLesson('without the cache, 1 epoch at batch 32 (whole model each epoch, as Keras)', [...common, '--cache', 'off', '--epochs', '1'], env));
+    lessons.push(
+      await runLesson(
+        'without the cache, 1 epoch at batch 32 (whole model each epoch, as Keras)',
+        [...common, '--cache', 'off', '--epochs', '1'],
+        env,
+      ),
+    );
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
 
   console.log('\n== uncached training and inference, whole lesson model, in this process');
   const uncached = await benchUncached(quick ? 32 : 64);
-  console.log(`uncached: ${uncached.trainSecondsPerImage.toFixed(3)} s per training image, ${uncached.inferenceSecondsPerImage.toFixed(3)} s per ` +
-    `inference image (batch ${uncached.batchSize}): one epoch of 878 + 293 images = ${uncached.epochSeconds.toFixed(0)} s`);
+  console.log(
+    `uncached: ${uncached.trainSecondsPerImage.toFixed(3)} s per training image, ${uncached.inferenceSecondsPerImage.toFixed(3)} s per ` +
+      `inference image (batch ${uncached.batchSize}): one epoch of 878 + 293 images = ${uncached.epochSeconds.toFixed(0)} s`,
+  );
 
   console.log('\n== training on wasm vs PyTorch (same machine, same run)');
   const trainSteps = await benchTrainSteps({ images: 64, augmentedImages: quick ? 64 : 200 });
@@ -181,7 +210,10 @@ async function main(): Promise<void> {
 
   console.log('\n== peak memory of one epoch at batch 32: model.fit vs fit()');
   const fitMemory = benchFitMemory();
-  for (const f of fitMemory) console.log(`${f.via}: peak RSS ${f.peakRssMiB.toFixed(0)} MiB, TensorFlow.js peak ${f.tfPeakMiB.toFixed(0)} MiB, ${f.seconds.toFixed(1)} s`);
+  for (const f of fitMemory)
+    console.log(
+      `${f.via}: peak RSS ${f.peakRssMiB.toFixed(0)} MiB, TensorFlow.js peak ${f.tfPeakMiB.toFixed(0)} MiB, ${f.seconds.toFixed(1)} s`,
+    );
 
   const result = {
     started,
@@ -211,25 +243,41 @@ async function main(): Promise<void> {
   fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
 
   console.log('\n== Summary');
-  console.log(`base, onnx: ${base.onnx.imagesPerSecond.toFixed(1)} images/s (fastest run ${base.onnx.bestImagesPerSecond?.toFixed(1)}); ${base.wasm?.executor}: ${base.wasm?.imagesPerSecond.toFixed(1)} images/s; ` +
-    `speed-up ${base.speedup?.toFixed(1)}x; benchmark peak RSS ${base.peakRssMiB} MiB`);
+  console.log(
+    `base, onnx: ${base.onnx.imagesPerSecond.toFixed(1)} images/s (fastest run ${base.onnx.bestImagesPerSecond?.toFixed(1)}); ${base.wasm?.executor}: ${base.wasm?.imagesPerSecond.toFixed(1)} images/s; ` +
+      `speed-up ${base.speedup?.toFixed(1)}x; benchmark peak RSS ${base.peakRssMiB} MiB`,
+  );
   if (ceiling) {
-    console.log(`  ${ceiling.gflopPerImage.toFixed(2)} GFLOP per image: onnx runs at ${ceiling.onnxGflops.toFixed(0)} GFLOP/s` +
-      (ceiling.fractionOfPeak ? `, ${(100 * ceiling.fractionOfPeak).toFixed(0)}% of this CPU's float32 peak; at 100% of the peak: ${ceiling.atPeakImagesPerSecond!.toFixed(1)} images/s` : '') +
-      `; with every kernel but the convolutions free: ${ceiling.convolutionsOnlyImagesPerSecond.toFixed(1)} images/s`);
+    console.log(
+      `  ${ceiling.gflopPerImage.toFixed(2)} GFLOP per image: onnx runs at ${ceiling.onnxGflops.toFixed(0)} GFLOP/s` +
+        (ceiling.fractionOfPeak
+          ? `, ${(100 * ceiling.fractionOfPeak).toFixed(0)}% of this CPU's float32 peak; at 100% of the peak: ${ceiling.atPeakImagesPerSecond!.toFixed(1)} images/s`
+          : '') +
+        `; with every kernel but the convolutions free: ${ceiling.convolutionsOnlyImagesPerSecond.toFixed(1)} images/s`,
+    );
   }
   for (const l of lessons) {
-    console.log(`lesson ${l.label}: ${l.seconds.toFixed(1)} s, kernel peak RSS ${l.kernelPeakRssMiB} MiB${l.exitCode ? ` (FAILED, exit ${l.exitCode})` : ''}`);
+    console.log(
+      `lesson ${l.label}: ${l.seconds.toFixed(1)} s, kernel peak RSS ${l.kernelPeakRssMiB} MiB${l.exitCode ? ` (FAILED, exit ${l.exitCode})` : ''}`,
+    );
     if (l.finalLine) console.log(`  ${l.finalLine}`);
   }
-  console.log(`without the cache: one epoch = ${uncached.epochSeconds.toFixed(0)} s (30 epochs: ${(uncached.epochSeconds * 30 / 60).toFixed(0)} min), ` +
-    `from ${uncached.trainSecondsPerImage.toFixed(3)} s per training image at batch ${uncached.batchSize}`);
+  console.log(
+    `without the cache: one epoch = ${uncached.epochSeconds.toFixed(0)} s (30 epochs: ${((uncached.epochSeconds * 30) / 60).toFixed(0)} min), ` +
+      `from ${uncached.trainSecondsPerImage.toFixed(3)} s per training image at batch ${uncached.batchSize}`,
+  );
   const ratio = (r?: number) => (r === undefined ? 'n/a' : `${r.toFixed(2)}x PyTorch`);
-  console.log(`training on wasm, 64 images: episode-4 CNN ${trainSteps.cnn.wasmSecondsPerEpoch.toFixed(2)} s/epoch (${ratio(trainSteps.cnn.ratioToTorch)}), ` +
-    `DenseNet121 top fine-tuning ${trainSteps.densenetTop.wasmSecondsPerEpoch.toFixed(2)} s/epoch (${ratio(trainSteps.densenetTop.ratioToTorch)}); ` +
-    `augmented lesson epoch (${trainSteps.augmentedEpoch.layer}): ${trainSteps.augmentedEpoch.imagesPerSecond.toFixed(1)} images/s`);
-  console.log(`one epoch at batch 32: ${fitMemory.map((f) => `${f.via} peak RSS ${f.peakRssMiB.toFixed(0)} MiB (tfjs ${f.tfPeakMiB.toFixed(0)} MiB)`).join(', ')}`);
-  console.log(`load average before ${loadAverageBefore.map((x) => x.toFixed(2)).join(' ')}, after ${result.loadAverageAfter.map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `training on wasm, 64 images: episode-4 CNN ${trainSteps.cnn.wasmSecondsPerEpoch.toFixed(2)} s/epoch (${ratio(trainSteps.cnn.ratioToTorch)}), ` +
+      `DenseNet121 top fine-tuning ${trainSteps.densenetTop.wasmSecondsPerEpoch.toFixed(2)} s/epoch (${ratio(trainSteps.densenetTop.ratioToTorch)}); ` +
+      `augmented lesson epoch (${trainSteps.augmentedEpoch.layer}): ${trainSteps.augmentedEpoch.imagesPerSecond.toFixed(1)} images/s`,
+  );
+  console.log(
+    `one epoch at batch 32: ${fitMemory.map((f) => `${f.via} peak RSS ${f.peakRssMiB.toFixed(0)} MiB (tfjs ${f.tfPeakMiB.toFixed(0)} MiB)`).join(', ')}`,
+  );
+  console.log(
+    `load average before ${loadAverageBefore.map((x) => x.toFixed(2)).join(' ')}, after ${result.loadAverageAfter.map((x) => x.toFixed(2)).join(' ')}`,
+  );
   console.log(`written to ${path.relative(process.cwd(), file)}`);
 }
 

@@ -30,7 +30,13 @@ async function once(via: 'method' | 'function'): Promise<FitMemory> {
   keras.utils.setRandomSeed(2);
   const inputs = keras.Input(trainX.shape.slice(1));
   const upscaled = upscale({ height: 160, width: 160 }).apply(inputs);
-  const base = await keras.applications.DenseNet121({ includeTop: false, pooling: 'max', weights: null, inputTensor: upscaled, inputShape: [160, 160, 3] });
+  const base = await keras.applications.DenseNet121({
+    includeTop: false,
+    pooling: 'max',
+    weights: null,
+    inputTensor: upscaled,
+    inputShape: [160, 160, 3],
+  });
   base.trainable = false;
   let out = base.output as tf.SymbolicTensor;
   out = keras.layers.Flatten().apply(out);

@@ -34,7 +34,8 @@ const shapeOf = (entry: Record<string, number[]> | undefined): number[] | undefi
 export function summarizeOnnxProfile(file: string): OnnxProfile {
   const events = JSON.parse(fs.readFileSync(file, 'utf8')) as TraceEvent[];
   const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').sort((a, b) => a.ts - b.ts);
-  if (runs.length < 2) throw new Error(`${file}: the profile holds ${runs.length} run(s); at least a warm-up and one timed run are needed.`);
+  if (runs.length < 2)
+    throw new Error(`${file}: the profile holds ${runs.length} run(s); at least a warm-up and one timed run are needed.`);
   const timedFrom = runs[1].ts;
   const microseconds: Record<KernelGroup, number> = { convolution: 0, 'batch normalization': 0, concatenation: 0, other: 0 };
   let macs = 0;
@@ -54,7 +55,10 @@ export function summarizeOnnxProfile(file: string): OnnxProfile {
   const firstKernel = events.find((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
   const batch = shapeOf(firstKernel?.args?.input_type_shape?.[0])?.[0] ?? 1;
   const images = batch * (runs.length - 1);
-  const msPerImage = Object.fromEntries(Object.entries(microseconds).map(([g, us]) => [g, us / 1000 / images])) as Record<KernelGroup, number>;
+  const msPerImage = Object.fromEntries(Object.entries(microseconds).map(([g, us]) => [g, us / 1000 / images])) as Record<
+    KernelGroup,
+    number
+  >;
   return {
     images,
     msPerImage,

@@ -65,7 +65,14 @@ function sampleRss(): void {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 }
 
-async function timeOnnx(model: tf.LayersModel, x: tf.Tensor, batchSize: number, options: OnnxSessionOptions, label: string, repeats: number): Promise<ExecutorFigure> {
+async function timeOnnx(
+  model: tf.LayersModel,
+  x: tf.Tensor,
+  batchSize: number,
+  options: OnnxSessionOptions,
+  label: string,
+  repeats: number,
+): Promise<ExecutorFigure> {
   const t0 = performance.now();
   const executor = await createOnnxSession(model, options);
   const setupSeconds = (performance.now() - t0) / 1000;
@@ -83,7 +90,14 @@ async function timeOnnx(model: tf.LayersModel, x: tf.Tensor, batchSize: number, 
     }
     times.sort((a, b) => a - b);
     const seconds = times[Math.floor(times.length / 2)];
-    return { executor: label, imagesPerSecond: x.shape[0] / seconds, bestImagesPerSecond: x.shape[0] / times[0], images: x.shape[0], seconds, setupSeconds };
+    return {
+      executor: label,
+      imagesPerSecond: x.shape[0] / seconds,
+      bestImagesPerSecond: x.shape[0] / times[0],
+      images: x.shape[0],
+      seconds,
+      setupSeconds,
+    };
   } finally {
     await executor.dispose();
   }

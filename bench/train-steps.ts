@@ -76,7 +76,13 @@ async function lessonModel(before?: (t: tf.SymbolicTensor) => tf.SymbolicTensor)
   keras.utils.setRandomSeed(2);
   const inputs = keras.Input([64, 64, 3]);
   const start = before ? before(inputs) : inputs;
-  const base = await keras.applications.DenseNet121({ includeTop: false, pooling: 'max', weights: null, inputTensor: upscale({ height: 160, width: 160 }).apply(start), inputShape: [160, 160, 3] });
+  const base = await keras.applications.DenseNet121({
+    includeTop: false,
+    pooling: 'max',
+    weights: null,
+    inputTensor: upscale({ height: 160, width: 160 }).apply(start),
+    inputShape: [160, 160, 3],
+  });
   base.trainable = false;
   let out = base.output as tf.SymbolicTensor;
   out = keras.layers.Flatten().apply(out);
@@ -104,15 +110,21 @@ async function augmentedEpoch(x: tf.Tensor, y: tf.Tensor): Promise<TrainStepFigu
   const layers = keras.layers as unknown as Record<string, ((...args: unknown[]) => tf.layers.Layer) | undefined>;
   const flip = layers.RandomFlip;
   const layer = flip ? 'RandomFlip' : 'GaussianNoise';
-  const model = await lessonModel((t) =>
-    (flip ? flip('horizontal') : tf.layers.gaussianNoise({ stddev: 0.05 })).apply(t) as tf.SymbolicTensor,
+  const model = await lessonModel(
+    (t) => (flip ? flip('horizontal') : tf.layers.gaussianNoise({ stddev: 0.05 })).apply(t) as tf.SymbolicTensor,
   );
   try {
     const before = featureStats.imagesComputed;
     const started = performance.now();
     await model.fit(x, y, { batchSize: 32, epochs: 1, verbose: 0 });
     const seconds = (performance.now() - started) / 1000;
-    return { images: x.shape[0], seconds, imagesPerSecond: x.shape[0] / seconds, baseImagesPerEpoch: featureStats.imagesComputed - before, layer };
+    return {
+      images: x.shape[0],
+      seconds,
+      imagesPerSecond: x.shape[0] / seconds,
+      baseImagesPerEpoch: featureStats.imagesComputed - before,
+      layer,
+    };
   } finally {
     model.dispose();
   }
@@ -120,7 +132,9 @@ async function augmentedEpoch(x: tf.Tensor, y: tf.Tensor): Promise<TrainStepFigu
 
 /** PyTorch's seconds per epoch for the same two training tasks, or why they could not be had. */
 function torchPeers(images: number, repeats: number): { cnn?: number; densenet_top?: number; threads?: number; error?: string } {
-  const run = spawnSync('/usr/bin/python3', [path.join(__dirname, 'python', 'train_peers.py'), String(images), String(repeats)], { encoding: 'utf8' });
+  const run = spawnSync('/usr/bin/python3', [path.join(__dirname, 'python', 'train_peers.py'), String(images), String(repeats)], {
+    encoding: 'utf8',
+  });
   if (run.status !== 0) return { error: (run.stderr || String(run.error)).trim().split('\n').pop() };
   return JSON.parse(run.stdout.trim().split('\n').pop()!);
 }
@@ -129,9 +143,15 @@ export async function benchTrainSteps({ images = 64, augmentedImages = 200, repe
   await ready();
   clearFeatureMemory();
   const x = tf.randomUniform([images, 64, 64, 3], 0, 1, 'float32', 5);
-  const y = tf.tensor1d(Array.from({ length: images }, (_, i) => i % 10), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: images }, (_, i) => i % 10),
+    'int32',
+  );
   const ax = tf.randomUniform([augmentedImages, 64, 64, 3], 0, 1, 'float32', 6);
-  const ay = tf.tensor1d(Array.from({ length: augmentedImages }, (_, i) => i % 10), 'int32');
+  const ay = tf.tensor1d(
+    Array.from({ length: augmentedImages }, (_, i) => i % 10),
+    'int32',
+  );
   try {
     const cnn = await cnnEpoch(x, y, repeats);
     const top = await densenetTopEpoch(x, y, repeats);

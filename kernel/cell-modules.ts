@@ -67,7 +67,10 @@ export class EditedText {
   readonly text: string;
   private readonly edits: Edit[];
 
-  constructor(readonly original: string, edits: Edit[]) {
+  constructor(
+    readonly original: string,
+    edits: Edit[],
+  ) {
     this.edits = [...edits].sort((a, b) => a.start - b.start);
     let text = '';
     let at = 0;

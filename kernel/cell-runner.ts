@@ -22,8 +22,7 @@ import { CellDiagnostic, ErrorContent, compileError, interruptedError, kernelErr
 
 export type CellOutcome =
   /** `value` is the cell's last expression (undefined when there is none). */
-  | { status: 'ok'; value: unknown }
-  | { status: 'error'; error: ErrorContent; interrupted: boolean };
+  { status: 'ok'; value: unknown } | { status: 'error'; error: ErrorContent; interrupted: boolean };
 
 /** Completion candidates replacing the code points [start, end) of the cell. */
 export interface Completion {
@@ -82,7 +81,10 @@ export class CellRunner {
   private cancelWait?: (reason: unknown) => void;
 
   /** @param projectRoot where .ts files may be imported from; defaults to the nearest folder above with a package.json. */
-  constructor(readonly notebookDir: string, projectRoot = findProjectRoot(notebookDir)) {
+  constructor(
+    readonly notebookDir: string,
+    projectRoot = findProjectRoot(notebookDir),
+  ) {
     this.projectRoot = path.resolve(projectRoot);
     this.converter = createProjectConverter(this.projectRoot);
     this.esm = new EsmPackages(notebookDir, cellFileIn(this.projectRoot));

@@ -19,7 +19,7 @@ import {
 import { CommandSpec, parseCommandLine, usageError } from '../lib/core/command-line';
 
 const PYTHON = { type: 'string', valueName: 'python', description: 'use `<python> -m jupyter`' } as const;
-const QUIET_IF_MISSING = { type: 'boolean', description: 'when Jupyter is not installed, say so and exit 0 (for npm\'s prepare)' } as const;
+const QUIET_IF_MISSING = { type: 'boolean', description: "when Jupyter is not installed, say so and exit 0 (for npm's prepare)" } as const;
 
 /** Each command's line; `install --help` shows install's. */
 const SPECS = {
@@ -67,11 +67,23 @@ function parse(command: Command, args: string[]): Options | number {
   const spec = SPECS[command];
   const line = parseCommandLine<CommandSpec['options']>(spec, args);
   if (line.exit !== undefined) return line.exit;
-  const values = line.values as { 'config-path'?: string; user?: boolean; 'sys-prefix'?: boolean; prefix?: string; python?: string; 'quiet-if-missing'?: boolean };
+  const values = line.values as {
+    'config-path'?: string;
+    user?: boolean;
+    'sys-prefix'?: boolean;
+    prefix?: string;
+    python?: string;
+    'quiet-if-missing'?: boolean;
+  };
   const scopes = (['user', 'sys-prefix', 'prefix'] as const).filter((name) => values[name] !== undefined);
-  if (scopes.length > 1) return usageError(spec, `give one of --user, --sys-prefix and --prefix, not ${scopes.map((name) => `--${name}`).join(' and ')}`);
+  if (scopes.length > 1)
+    return usageError(spec, `give one of --user, --sys-prefix and --prefix, not ${scopes.map((name) => `--${name}`).join(' and ')}`);
   const scope: InstallScope =
-    values.prefix !== undefined ? { kind: 'prefix', prefix: values.prefix } : values['sys-prefix'] ? { kind: 'sys-prefix' } : { kind: 'user' };
+    values.prefix !== undefined
+      ? { kind: 'prefix', prefix: values.prefix }
+      : values['sys-prefix']
+        ? { kind: 'sys-prefix' }
+        : { kind: 'user' };
   if (command === 'kernel' && values['config-path'] === undefined) {
     return usageError(spec, '--config-path <connection file> is required (Jupyter passes it)');
   }

@@ -93,7 +93,10 @@ export class EsmPackages {
    * @param notebookDir where bare specifiers are resolved at run time.
    * @param compileFile the file the compiler sees the cell as (its folder is where types are resolved from).
    */
-  constructor(private readonly notebookDir: string, private readonly compileFile: string) {
+  constructor(
+    private readonly notebookDir: string,
+    private readonly compileFile: string,
+  ) {
     this.requireFromNotebook = createRequire(path.join(notebookDir, '__tslab_dl_cell__.js'));
   }
 
@@ -134,7 +137,12 @@ export class EsmPackages {
 
   private declareTypesOf(specifier: string): void {
     const base = { esModuleInterop: true, resolveJsonModule: true, target: ts.ScriptTarget.ES2022 };
-    const classic = ts.resolveModuleName(specifier, this.compileFile, { ...base, moduleResolution: ts.ModuleResolutionKind.Node10 }, ts.sys);
+    const classic = ts.resolveModuleName(
+      specifier,
+      this.compileFile,
+      { ...base, moduleResolution: ts.ModuleResolutionKind.Node10 },
+      ts.sys,
+    );
     if (classic.resolvedModule) return;
     const modern = ts.resolveModuleName(
       specifier,

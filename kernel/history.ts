@@ -30,7 +30,10 @@ export type HistoryEntry = [number, number, string | [string, string | null]];
 
 /** IPython's glob patterns: `*` any text, `?` one character, matched against the whole input. */
 function globToRegExp(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[\\s\\S]*').replace(/\?/g, '[\\s\\S]');
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '[\\s\\S]*')
+    .replace(/\?/g, '[\\s\\S]');
   return new RegExp(`^${body}$`);
 }
 
@@ -69,7 +72,10 @@ export class History {
         let found = this.entries.filter((e) => matcher.test(e.input));
         if (request.unique) {
           const seen = new Set<string>();
-          found = found.reverse().filter((e) => !seen.has(e.input) && seen.add(e.input)).reverse();
+          found = found
+            .reverse()
+            .filter((e) => !seen.has(e.input) && seen.add(e.input))
+            .reverse();
         }
         if (request.n != null) found = found.slice(Math.max(0, found.length - request.n));
         return found.map(shape);

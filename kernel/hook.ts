@@ -52,7 +52,10 @@ export class KernelHookImpl implements TslabDlKernelHook {
   private readonly cells = new AsyncLocalStorage<CellToken>();
   private current?: CellToken;
 
-  constructor(private readonly sink: OutputSink, private readonly log: (text: string) => void) {}
+  constructor(
+    private readonly sink: OutputSink,
+    private readonly log: (text: string) => void,
+  ) {}
 
   get interruptRequested(): boolean {
     return this.cells.getStore()?.interrupted ?? this.requested;

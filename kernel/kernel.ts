@@ -113,7 +113,10 @@ export class Kernel {
   private constructor(notebookDir: string) {
     this.notebookDir = notebookDir;
     this.originalWrite = { stdout: process.stdout.write, stderr: process.stderr.write };
-    this.guard = new ProcessGuard((error, kind, promise) => this.onStrayError(error, kind, promise), (text) => this.log(text));
+    this.guard = new ProcessGuard(
+      (error, kind, promise) => this.onStrayError(error, kind, promise),
+      (text) => this.log(text),
+    );
     this.streams = new StreamBatcher<Message>((name, text, parent) => void this.sockets.publish('stream', { name, text }, parent));
     this.watchdog = new HeapWatchdog((text) => this.log(text));
     this.hook = new KernelHookImpl(
@@ -137,8 +140,10 @@ export class Kernel {
     const info = readConnectionFile(connectionFile);
     kernel.captureStreams();
     kernel.hook.install();
-    kernel.sockets = await KernelSockets.bind(info, (channel, message) => kernel.receive(channel, message), (text) =>
-      kernel.log(text),
+    kernel.sockets = await KernelSockets.bind(
+      info,
+      (channel, message) => kernel.receive(channel, message),
+      (text) => kernel.log(text),
     );
     kernel.watchdog.start();
     kernel.schedulePrepare(PREPARE_AFTER_START_MS);
@@ -399,7 +404,7 @@ export class Kernel {
   }
 
   private async execute(request: Message<ExecuteRequest>, reply: Reply): Promise<void> {
-    const { code = '', silent = false, store_history: storeHistory = !silent, stop_on_error: stopOnError = true } = request.content;
+    const { code = '', silent = false, store_history: storeHistory = !silent } = request.content;
     if (storeHistory && !silent) this.executionCount++;
     const count = this.executionCount;
     this.outputParent = request;

@@ -35,7 +35,7 @@ export class JupyterNotFoundError extends Error {
     const names = tried.map(describe).join(', ');
     super(
       `Jupyter was not found (tried ${names}). Install it with \`pip install jupyterlab\` ` +
-        "(or, on Debian/Ubuntu, `sudo apt-get install jupyter-notebook`), then run `npx tslab-dl install`.",
+        '(or, on Debian/Ubuntu, `sudo apt-get install jupyter-notebook`), then run `npx tslab-dl install`.',
     );
     this.name = 'JupyterNotFoundError';
   }

@@ -83,11 +83,14 @@ export function envelopeProblem(message: Message): string | undefined {
   const header: unknown = message.header;
   if (!isObject(header)) return `its header is ${describe(header)}, not an object`;
   if (typeof header.msg_type !== 'string' || header.msg_type === '') {
-    return header.msg_type === undefined ? 'its header has no msg_type' : `its header's msg_type is ${describe(header.msg_type)}, not a message type`;
+    return header.msg_type === undefined
+      ? 'its header has no msg_type'
+      : `its header's msg_type is ${describe(header.msg_type)}, not a message type`;
   }
   if (typeof header.msg_id !== 'string') return `its header's msg_id is ${describe(header.msg_id)}, not a string`;
   for (const field of ['session', 'username', 'date', 'version'] as const) {
-    if (header[field] !== undefined && typeof header[field] !== 'string') return `its header's ${field} is ${describe(header[field])}, not a string`;
+    if (header[field] !== undefined && typeof header[field] !== 'string')
+      return `its header's ${field} is ${describe(header[field])}, not a string`;
   }
   for (const part of ['parent_header', 'metadata'] as const) {
     if (!isObject(message[part])) return `its ${part} is ${describe(message[part])}, not an object`;
@@ -107,7 +110,8 @@ export function contentProblem(message: Message): string | undefined {
     const value = content[field];
     if (optional && (value === undefined || value === null)) continue;
     if (value === undefined) return `its content has no "${field}"`;
-    if (!hasType(value, type)) return `its content's "${field}" is ${describe(value)}, not ${type === 'integer' ? 'an integer' : `a ${type}`}`;
+    if (!hasType(value, type))
+      return `its content's "${field}" is ${describe(value)}, not ${type === 'integer' ? 'an integer' : `a ${type}`}`;
   }
   return undefined;
 }

@@ -65,7 +65,9 @@ export class Outbox {
       this.blockedSince ??= now;
       if (now - this.blockedSince >= this.blockedLimitMs) {
         if (this.dropped++ === 0) {
-          this.log(`iopub: the client has read nothing for ${this.blockedLimitMs / 1000} s; dropping messages it cannot take until it reads again`);
+          this.log(
+            `iopub: the client has read nothing for ${this.blockedLimitMs / 1000} s; dropping messages it cannot take until it reads again`,
+          );
         }
         return;
       }

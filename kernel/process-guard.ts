@@ -40,7 +40,7 @@ export type StrayErrorHandler = (error: unknown, kind: GuardedEvent, promise?: P
 /** Thrown by `process.exit()` while the kernel runs. */
 export class ProcessExitError extends Error {
   constructor(code: unknown) {
-    const shown = code === undefined ? '' : JSON.stringify(code) ?? String(code);
+    const shown = code === undefined ? '' : (JSON.stringify(code) ?? String(code));
     super(
       `process.exit(${shown}) would end the kernel, and every variable of this notebook with it, so it was not run. ` +
         'To stop a cell, throw an error or return from it; to start afresh, restart the kernel from the front end ' +
@@ -64,7 +64,10 @@ export class ProcessGuard {
   private exiting = false;
   private installed = false;
 
-  constructor(private readonly onError: StrayErrorHandler, private readonly log: (text: string) => void) {
+  constructor(
+    private readonly onError: StrayErrorHandler,
+    private readonly log: (text: string) => void,
+  ) {
     this.own = {
       uncaughtException: (error: unknown) => this.deliver(error, 'uncaughtException'),
       unhandledRejection: (reason: unknown, promise: Promise<unknown>) => this.deliver(reason, 'unhandledRejection', promise),

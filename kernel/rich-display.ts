@@ -80,8 +80,13 @@ interface SymbolicTensorLike {
 function isSymbolicTensorLike(value: unknown): value is SymbolicTensorLike {
   const v = value as SymbolicTensorLike;
   return (
-    v != null && typeof v === 'object' && typeof v.dtype === 'string' && Array.isArray(v.shape) &&
-    v.sourceLayer != null && typeof v.sourceLayer.getClassName === 'function' && !('arraySync' in v)
+    v != null &&
+    typeof v === 'object' &&
+    typeof v.dtype === 'string' &&
+    Array.isArray(v.shape) &&
+    v.sourceLayer != null &&
+    typeof v.sourceLayer.getClassName === 'function' &&
+    !('arraySync' in v)
   );
 }
 

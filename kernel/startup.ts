@@ -36,9 +36,7 @@ function requireLibrary(notebookDir: string): typeof TslabDl {
 }
 
 export function backendLine(info: BackendInfo): string {
-  const skipped = info.candidates
-    .filter((c) => c.usable === false)
-    .map((c) => `${c.name}: ${c.reason}`);
+  const skipped = info.candidates.filter((c) => c.usable === false).map((c) => `${c.name}: ${c.reason}`);
   const why = info.requestedBy === 'default' ? '' : ` (chosen by ${info.requestedBy})`;
   return `tslab-dl: TensorFlow.js ${info.tfjsVersion} on ${info.backend}${why}${skipped.length ? ` (${skipped.join('; ')})` : ''}`;
 }
@@ -48,7 +46,11 @@ export async function loadLibrary(notebookDir: string, hook: TslabDlKernelHook):
   try {
     library = requireLibrary(notebookDir);
     const info = await library.ready();
-    applyInterruptibleFit(library.tf, (stop) => hook.onInterrupt(stop), (what) => new library.InterruptedError(what));
+    applyInterruptibleFit(
+      library.tf,
+      (stop) => hook.onInterrupt(stop),
+      (what) => new library.InterruptedError(what),
+    );
     // One short line (the details: backendInfo(), doctor()); an older library has only the long one.
     const line =
       typeof library.decideWhereItRuns === 'function'
@@ -68,4 +70,3 @@ export async function loadLibrary(notebookDir: string, hook: TslabDlKernelHook):
     };
   }
 }
-

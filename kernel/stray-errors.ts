@@ -28,7 +28,11 @@ export interface StrayOrigin {
 }
 
 function headline(kind: StrayKind, origin: StrayOrigin): string {
-  const from = origin.label ? (origin.running ? 'in this cell' : `from ${origin.label}, which had already finished`) : 'from code outside any cell';
+  const from = origin.label
+    ? origin.running
+      ? 'in this cell'
+      : `from ${origin.label}, which had already finished`
+    : 'from code outside any cell';
   return kind === 'unhandledRejection'
     ? `Unhandled promise rejection ${from}: a promise failed and nothing awaited it or called .catch() on it.`
     : `Uncaught exception ${from}, thrown in a callback (a timer, an event handler) where no try/catch could see it.`;
@@ -41,7 +45,12 @@ function hint(kind: StrayKind): string {
 }
 
 /** The error output for a stray error; `explain` turns backend failures into advice (the library's explainBackendError). */
-export function strayErrorContent(error: unknown, kind: StrayKind, origin: StrayOrigin, explain: (e: unknown) => unknown = (e) => e): ErrorContent {
+export function strayErrorContent(
+  error: unknown,
+  kind: StrayKind,
+  origin: StrayOrigin,
+  explain: (e: unknown) => unknown = (e) => e,
+): ErrorContent {
   let base: ErrorContent;
   try {
     base = runtimeError(explain(error));

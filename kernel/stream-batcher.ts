@@ -61,7 +61,10 @@ export class StreamBatcher<Parent> {
   private readonly maxMessageChars: number;
   readonly cellLimitBytes: number;
 
-  constructor(private readonly send: SendStream<Parent>, options: StreamBatcherOptions = {}) {
+  constructor(
+    private readonly send: SendStream<Parent>,
+    options: StreamBatcherOptions = {},
+  ) {
     this.intervalMs = options.intervalMs ?? FLUSH_INTERVAL_MS;
     this.maxMessageChars = options.maxMessageChars ?? MAX_MESSAGE_CHARS;
     this.cellLimitBytes = options.cellLimitBytes ?? CELL_LIMIT_BYTES;

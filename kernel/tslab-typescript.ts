@@ -38,7 +38,12 @@ interface Internals {
   createTextSpanFromNode(node: TS.Node, sourceFile: TS.SourceFile): TS.TextSpan;
   typeToDisplayParts(checker: TS.TypeChecker, type: TS.Type, enclosingDeclaration?: TS.Node): TS.SymbolDisplayPart[];
   getContainingObjectLiteralElement(node: TS.Node): (TS.ObjectLiteralElement & { parent: TS.ObjectLiteralExpression }) | undefined;
-  getPropertySymbolsFromContextualType(node: TS.Node, checker: TS.TypeChecker, contextualType: TS.Type, unionSymbolOk: boolean): readonly TS.Symbol[];
+  getPropertySymbolsFromContextualType(
+    node: TS.Node,
+    checker: TS.TypeChecker,
+    contextualType: TS.Type,
+    unionSymbolOk: boolean,
+  ): readonly TS.Symbol[];
   isLabelName(node: TS.Node): boolean;
   isTagName(node: TS.Node): boolean;
   isConstTypeReference(node: TS.Node): boolean;
@@ -57,7 +62,12 @@ interface Internals {
       semanticMeaning?: unknown,
       alias?: TS.Symbol,
       maximumLength?: number,
-    ): { symbolKind: TS.ScriptElementKind; displayParts: TS.SymbolDisplayPart[]; documentation: TS.SymbolDisplayPart[]; tags: TS.JSDocTagInfo[] | undefined };
+    ): {
+      symbolKind: TS.ScriptElementKind;
+      displayParts: TS.SymbolDisplayPart[];
+      documentation: TS.SymbolDisplayPart[];
+      tags: TS.JSDocTagInfo[] | undefined;
+    };
     getSymbolModifiers(checker: TS.TypeChecker, symbol: TS.Symbol): string;
   };
   Completions: {
@@ -162,13 +172,21 @@ function topLevelAwaitDiagnostics(sourceFile: TS.SourceFile): TS.Diagnostic[] {
   return out;
 }
 
-function withTopLevelAwait(program: TS.Program, files: readonly TS.SourceFile[], diagnostics: readonly TS.Diagnostic[]): readonly TS.Diagnostic[] {
+function withTopLevelAwait(
+  program: TS.Program,
+  files: readonly TS.SourceFile[],
+  diagnostics: readonly TS.Diagnostic[],
+): readonly TS.Diagnostic[] {
   if (!(program.getCompilerOptions() as { disableTopLevelAwait?: boolean }).disableTopLevelAwait) return diagnostics;
   const added = files.flatMap(topLevelAwaitDiagnostics);
   return added.length === 0 ? diagnostics : ts.sortAndDeduplicateDiagnostics([...diagnostics, ...added]);
 }
 
-function getPreEmitDiagnosticsOfFiles(program: TS.Program, sourceFiles: readonly TS.SourceFile[], cancellationToken?: TS.CancellationToken): readonly TS.Diagnostic[] {
+function getPreEmitDiagnosticsOfFiles(
+  program: TS.Program,
+  sourceFiles: readonly TS.SourceFile[],
+  cancellationToken?: TS.CancellationToken,
+): readonly TS.Diagnostic[] {
   const diagnostics: TS.Diagnostic[] = [
     ...program.getConfigFileParsingDiagnostics(),
     ...program.getOptionsDiagnostics(cancellationToken),
@@ -184,7 +202,11 @@ function getPreEmitDiagnosticsOfFiles(program: TS.Program, sourceFiles: readonly
   return withTopLevelAwait(program, sourceFiles, ts.sortAndDeduplicateDiagnostics(diagnostics));
 }
 
-function getPreEmitDiagnostics(program: TS.Program, sourceFile?: TS.SourceFile, cancellationToken?: TS.CancellationToken): readonly TS.Diagnostic[] {
+function getPreEmitDiagnostics(
+  program: TS.Program,
+  sourceFile?: TS.SourceFile,
+  cancellationToken?: TS.CancellationToken,
+): readonly TS.Diagnostic[] {
   const diagnostics = ts.getPreEmitDiagnostics(program, sourceFile, cancellationToken);
   return withTopLevelAwait(program, sourceFile ? [sourceFile] : program.getSourceFiles(), diagnostics);
 }
@@ -267,7 +289,12 @@ function getSymbolAtLocationForQuickInfo(node: TS.Node, checker: TS.TypeChecker)
   return checker.getSymbolAtLocation(node);
 }
 
-function getQuickInfoAtPosition(sourceFile: TS.SourceFile, checker: TS.TypeChecker, _token: TS.CancellationToken, position: number): TS.QuickInfo | undefined {
+function getQuickInfoAtPosition(
+  sourceFile: TS.SourceFile,
+  checker: TS.TypeChecker,
+  _token: TS.CancellationToken,
+  position: number,
+): TS.QuickInfo | undefined {
   const node = internal.getTouchingPropertyName(sourceFile, position);
   if (node === sourceFile) return undefined;
   const nodeForQuickInfo = getNodeForQuickInfo(node);
@@ -316,7 +343,18 @@ function getCompletionsAtPositionForTslab(
   completionKind: TS.CompletionTriggerKind | undefined,
   cancellationToken: TS.CancellationToken,
 ): TS.CompletionInfo | undefined {
-  return internal.Completions.getCompletionsAtPosition(host, program, log, sourceFile, position, preferences, triggerCharacter, completionKind, cancellationToken, undefined);
+  return internal.Completions.getCompletionsAtPosition(
+    host,
+    program,
+    log,
+    sourceFile,
+    position,
+    preferences,
+    triggerCharacter,
+    completionKind,
+    cancellationToken,
+    undefined,
+  );
 }
 
 /**

@@ -80,7 +80,10 @@ export function socketAddress(info: ConnectionInfo, port: number): string {
 export class Signer {
   private readonly algorithm: string;
 
-  constructor(private readonly key: string, scheme = 'hmac-sha256') {
+  constructor(
+    private readonly key: string,
+    scheme = 'hmac-sha256',
+  ) {
     const match = /^hmac-(.+)$/.exec(scheme);
     if (!match) throw new WireError(`unsupported signature_scheme ${JSON.stringify(scheme)}: expected "hmac-<hash>".`);
     this.algorithm = match[1];

@@ -34,7 +34,17 @@ export type { KerasLayer } from './keras/layers';
 export { applyKerasLayerDefaults, applyDilatedConvGradients, applyPoolingAndResizeGradients, registerWasmGradientKernels };
 
 // Backends
-export { ready, backendInfo, backendSummary, setBackend, explainBackendError, withBackendErrors, recoverBackend, BACKEND_ORDER, BackendError } from './backends/selection';
+export {
+  ready,
+  backendInfo,
+  backendSummary,
+  setBackend,
+  explainBackendError,
+  withBackendErrors,
+  recoverBackend,
+  BACKEND_ORDER,
+  BackendError,
+} from './backends/selection';
 export { WasmOutOfMemoryError, WASM_MEMORY_LIMIT } from './backends/wasm-memory';
 export { removeStaleTemporaryFiles, STALE_AFTER_MS } from './core/stale-files';
 export type { BackendInfo, BackendCandidate, BackendName, SelectionOptions } from './backends/selection';
@@ -80,13 +90,33 @@ export { upscale, Upscale, resizeWithPadGeometry } from './layers/upscale';
 export type { UpscaleArgs, UpscaleMethod, ResizeWithPadGeometry } from './layers/upscale';
 export { flatten, Flatten } from './layers/flatten';
 export {
-  RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomContrast,
-  randomFlip, randomRotation, randomZoom, randomTranslation, randomContrast,
-  ImageAugmentationLayer, projectiveTransform, AUGMENTATION_LAYERS,
+  RandomFlip,
+  RandomRotation,
+  RandomZoom,
+  RandomTranslation,
+  RandomContrast,
+  randomFlip,
+  randomRotation,
+  randomZoom,
+  randomTranslation,
+  randomContrast,
+  ImageAugmentationLayer,
+  projectiveTransform,
+  AUGMENTATION_LAYERS,
 } from './layers/augmentation';
 export type {
-  RandomFlipArgs, RandomRotationArgs, RandomZoomArgs, RandomTranslationArgs, RandomContrastArgs,
-  FlipMode, FillMode, Interpolation, Factor, AugmentationArgs, ImageDataFormat, ProjectiveTransform,
+  RandomFlipArgs,
+  RandomRotationArgs,
+  RandomZoomArgs,
+  RandomTranslationArgs,
+  RandomContrastArgs,
+  FlipMode,
+  FillMode,
+  Interpolation,
+  Factor,
+  AugmentationArgs,
+  ImageDataFormat,
+  ProjectiveTransform,
 } from './layers/augmentation';
 export { dense } from './layers/dense';
 export { Rescaling, rescaling, Normalization, normalization } from './layers';
@@ -113,7 +143,15 @@ export * from './plot';
 
 // The model-swap challenge
 export { compareModels, comparisonChartSvg, ModelComparison, COMPARABLE_MODELS } from './lesson/compare-models';
-export type { CompareOptions, ComparisonData, ComparisonRow, ComparisonSetup, ModelSpec, BaseBuilder, Preprocess } from './lesson/compare-models';
+export type {
+  CompareOptions,
+  ComparisonData,
+  ComparisonRow,
+  ComparisonSetup,
+  ModelSpec,
+  BaseBuilder,
+  Preprocess,
+} from './lesson/compare-models';
 
 // Notebooks as scripts
 export { exportNotebook, importScript } from './export';
@@ -125,5 +163,23 @@ export { frozenFeatures, featureStats } from './features/extract';
 export type { FeatureCacheMode, FeatureOptions, Features } from './features/extract';
 export type { Executor } from './features/run';
 export { clearFeatureMemory, featureCacheFolder } from './features/cache';
-export { createOnnxSession, createOnnxExecutor, onnxAvailable, onnxRuntimeInfo, registerOnnxTranslator, translatableLayerClasses, Untranslatable } from './onnx';
-export type { OnnxSession, OnnxSessionOptions, OnnxExecutor, OnnxExecutorOptions, OnnxRunOptions, OnnxRuntimeInfo, Translator, TranslationContext, UntranslatedLayer } from './onnx';
+export {
+  createOnnxSession,
+  createOnnxExecutor,
+  onnxAvailable,
+  onnxRuntimeInfo,
+  registerOnnxTranslator,
+  translatableLayerClasses,
+  Untranslatable,
+} from './onnx';
+export type {
+  OnnxSession,
+  OnnxSessionOptions,
+  OnnxExecutor,
+  OnnxExecutorOptions,
+  OnnxRunOptions,
+  OnnxRuntimeInfo,
+  Translator,
+  TranslationContext,
+  UntranslatedLayer,
+} from './onnx';

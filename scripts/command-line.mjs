@@ -39,7 +39,8 @@ export function parseCommandLine(spec, args) {
   const ended = tokens.findIndex((token) => token.kind === 'option-terminator');
   const before = ended < 0 ? tokens : tokens.slice(0, ended);
   // `--x --help` asks for help too: a word starting with `-` is no value (see the rules).
-  const help = (token) => token.kind === 'option' && (token.name === 'help' || (!token.inlineValue && /^(-h|--help)$/.test(token.value ?? '')));
+  const help = (token) =>
+    token.kind === 'option' && (token.name === 'help' || (!token.inlineValue && /^(-h|--help)$/.test(token.value ?? '')));
   if (before.some(help)) {
     process.stdout.write(formatUsage(spec));
     return { exit: 0 };

@@ -30,11 +30,20 @@ const SPEC = {
       'DIR',
       "Dollar Street folder (default: the notebook's data/dataset_dollarstreet/: downloaded\nfrom Zenodo when missing, the synthetic twin when offline)",
     ),
-    weights: valued('W', "imagenet (default: Keras' cache, else a download, else stand-in weights when\noffline), stand-in, none (random), or an .h5 path"),
+    weights: valued(
+      'W',
+      "imagenet (default: Keras' cache, else a download, else stand-in weights when\noffline), stand-in, none (random), or an .h5 path",
+    ),
     samples: valued('N', 'size of the synthetic training set (validation: a third of it); default 878/293'),
     epochs: valued('N', 'maximum epochs (default 30, early stopping may end sooner)'),
-    cache: valued('MODE', 'frozen-base feature cache: disk (default: re-runs skip the base), memory, or off\n(off runs the whole model every epoch, as Keras does: much slower)'),
-    notebook: valued('FILE', 'notebook to run (default notebooks/01-transfer-learning.ipynb; also\n02-model-swap, 03-cnn-from-scratch, 04-fine-tuning)'),
+    cache: valued(
+      'MODE',
+      'frozen-base feature cache: disk (default: re-runs skip the base), memory, or off\n(off runs the whole model every epoch, as Keras does: much slower)',
+    ),
+    notebook: valued(
+      'FILE',
+      'notebook to run (default notebooks/01-transfer-learning.ipynb; also\n02-model-swap, 03-cnn-from-scratch, 04-fine-tuning)',
+    ),
     out: valued('DIR', 'where the executed notebook, the plot and the recorded results (results/) go\n(default out/)'),
     timeout: valued('S', 'seconds each cell may run (default 3600)'),
   },
@@ -52,7 +61,8 @@ function parseArguments(argv) {
     }
   }
   options.cache ??= 'disk';
-  if (!['disk', 'memory', 'off'].includes(options.cache)) fail(`--cache must be disk, memory or off. Received ${JSON.stringify(options.cache)}.`);
+  if (!['disk', 'memory', 'off'].includes(options.cache))
+    fail(`--cache must be disk, memory or off. Received ${JSON.stringify(options.cache)}.`);
   return options;
 }
 
@@ -69,7 +79,9 @@ function findJupyterPython() {
     if (probe.status === 0) return python;
   }
   fail(
-    'Jupyter\'s nbclient was not found (tried ' + candidates.join(', ') + ').\n' +
+    "Jupyter's nbclient was not found (tried " +
+      candidates.join(', ') +
+      ').\n' +
       'Install it: `pip install jupyterlab nbclient`, or on Debian/Ubuntu `apt-get install jupyter-notebook python3-nbclient`.',
   );
 }
@@ -84,9 +96,7 @@ function installKernelspec(python) {
 }
 
 function outputsText(cell) {
-  return (cell.outputs ?? [])
-    .map((o) => (o.output_type === 'stream' ? [].concat(o.text).join('') : ''))
-    .join('');
+  return (cell.outputs ?? []).map((o) => (o.output_type === 'stream' ? [].concat(o.text).join('') : '')).join('');
 }
 
 function main() {
@@ -100,7 +110,8 @@ function main() {
   /** @type {NodeJS.ProcessEnv} */
   const env = { ...process.env, JUPYTER_PATH: [jupyterPath, process.env.JUPYTER_PATH].filter(Boolean).join(path.delimiter) };
   if (options.data) env.TSLAB_DL_DATA = path.resolve(options.data);
-  if (options.weights) env.TSLAB_DL_WEIGHTS = ['imagenet', 'stand-in', 'none'].includes(options.weights) ? options.weights : path.resolve(options.weights);
+  if (options.weights)
+    env.TSLAB_DL_WEIGHTS = ['imagenet', 'stand-in', 'none'].includes(options.weights) ? options.weights : path.resolve(options.weights);
   if (options.samples) env.TSLAB_DL_SAMPLES = options.samples;
   if (options.epochs) env.TSLAB_DL_EPOCHS = options.epochs;
   env.TSLAB_DL_FEATURE_CACHE = options.cache;
@@ -130,7 +141,10 @@ function main() {
   const printed = nb.cells.map(outputsText).join('');
   const summary = printed.split('\n').filter((l) => l.startsWith('Final validation accuracy'));
   // What the run used, from the notebook's own notices (lib/lesson/).
-  const shown = nb.cells.flatMap((c) => c.outputs ?? []).map((o) => [].concat(o.data?.['text/plain'] ?? o.text ?? '').join('')).join('\n');
+  const shown = nb.cells
+    .flatMap((c) => c.outputs ?? [])
+    .map((o) => [].concat(o.data?.['text/plain'] ?? o.text ?? '').join(''))
+    .join('\n');
   const data = /USING SYNTHETIC STAND-IN DATA/.test(shown) ? 'the synthetic twin of Dollar Street 10' : 'the real Dollar Street 10';
   const pretrained = nb.cells.some((c) => c.cell_type === 'code' && /weights: 'imagenet'/.test([].concat(c.source).join('')));
   const weights = !pretrained
@@ -148,7 +162,8 @@ function main() {
   for (const line of summary) console.log(line);
   console.log(`Data: ${data}; weights: ${weights}`);
   const saved = printed.split('\n').filter((l) => l.startsWith('Saved "'));
-  if (saved.length) console.log(`Results recorded in ${path.relative(process.cwd(), env.TSLAB_DL_RESULTS) || '.'} (compareResults() shows them)`);
+  if (saved.length)
+    console.log(`Results recorded in ${path.relative(process.cwd(), env.TSLAB_DL_RESULTS) || '.'} (compareResults() shows them)`);
   console.log(`Lesson run time: ${seconds.toFixed(1)} s`);
   if (run.status !== 0) {
     console.error('The notebook stopped with an error (above); the executed notebook shows where.');

@@ -133,8 +133,17 @@ function writeJsonLike(file, original, data) {
 
 /** The most telling line of a failed install: the error the install script threw. */
 function failureReason(output) {
-  const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
-  const patterns = [/getaddrinfo \S+ \S+/, /ECONNREFUSED.*|ETIMEDOUT.*|ECONNRESET.*/, /^Error: .*/, /node-pre-gyp.*fail.*/i, /^npm error (?!code|path|command|A complete log).*/];
+  const lines = output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const patterns = [
+    /getaddrinfo \S+ \S+/,
+    /ECONNREFUSED.*|ETIMEDOUT.*|ECONNRESET.*/,
+    /^Error: .*/,
+    /node-pre-gyp.*fail.*/i,
+    /^npm error (?!code|path|command|A complete log).*/,
+  ];
   for (const re of patterns) {
     const hit = lines.find((l) => re.test(l));
     if (hit) return hit.replace(/^npm error /, '');
@@ -175,9 +184,12 @@ async function main(argv) {
   const project = options.project;
   const packageJsonFile = path.join(project, 'package.json');
   const lockFile = path.join(project, 'package-lock.json');
-  if (!fs.existsSync(packageJsonFile)) throw new SetupError(`${packageJsonFile} does not exist: pass --project <folder with package.json>.`);
+  if (!fs.existsSync(packageJsonFile))
+    throw new SetupError(`${packageJsonFile} does not exist: pass --project <folder with package.json>.`);
   if (options.target === 'gpu' && !(process.platform === 'linux' && process.arch === 'x64')) {
-    throw new SetupError(`${pkg} ships libtensorflow with CUDA for Linux x64 only; this is ${process.platform}-${process.arch}. Try \`npm run setup:native\`.`);
+    throw new SetupError(
+      `${pkg} ships libtensorflow with CUDA for Linux x64 only; this is ${process.platform}-${process.arch}. Try \`npm run setup:native\`.`,
+    );
   }
 
   const before = { packageJson: fs.readFileSync(packageJsonFile), lock: readIfExists(lockFile), tree: treeFingerprint(project) };
@@ -186,7 +198,9 @@ async function main(argv) {
   const allowScripts = { ...(data.allowScripts ?? {}) };
   const denied = Object.entries(allowScripts).find(([key, value]) => value === false && (key === pkg || key.startsWith(`${pkg}@`)));
   if (denied) {
-    throw new SetupError(`${packageJsonFile} denies ${pkg}'s install script ("allowScripts": {"${denied[0]}": false}); remove that entry first if you want ${what}.`);
+    throw new SetupError(
+      `${packageJsonFile} denies ${pkg}'s install script ("allowScripts": {"${denied[0]}": false}); remove that entry first if you want ${what}.`,
+    );
   }
   // Name-only, as `npm install-scripts approve` writes it when the lockfile has no "resolved" URLs
   // (npm's omit-lockfile-registry-resolved): a pinned entry cannot be checked then. The version
@@ -254,12 +268,16 @@ async function main(argv) {
   if (restored) {
     console.error(`package.json, package-lock.json and node_modules are as they were; the other backends (wasm, cpu) work as before.`);
   } else {
-    console.error(`package.json and package-lock.json are as they were, but node_modules differs: run \`npm install\` in ${project} to repair it.`);
+    console.error(
+      `package.json and package-lock.json are as they were, but node_modules differs: run \`npm install\` in ${project} to repair it.`,
+    );
   }
   if (/getaddrinfo|ENOTFOUND|ECONNREFUSED|ETIMEDOUT|ECONNRESET|storage\.googleapis\.com/.test(failure)) {
     console.error(
       `${pkg}'s install script downloads libtensorflow from storage.googleapis.com, which this machine cannot reach.\n` +
-        'Run `npm run setup:' + options.target + '` on a machine that can reach it (the script honours HTTPS_PROXY).',
+        'Run `npm run setup:' +
+        options.target +
+        '` on a machine that can reach it (the script honours HTTPS_PROXY).',
     );
   }
   return 1;
@@ -269,7 +287,7 @@ main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (e) => {
     const known = e instanceof SetupError || e instanceof CudaSetupError;
-    process.stderr.write(`setup-backend: ${known ? e.message : e?.stack ?? e}\n`);
+    process.stderr.write(`setup-backend: ${known ? e.message : (e?.stack ?? e)}\n`);
     process.exitCode = known ? 2 : 1;
   },
 );

@@ -89,7 +89,8 @@ function installScript(pkgDir, pkg) {
   const file = path.resolve(pkgDir, m[1]);
   const candidates = [file, `${file}.js`];
   const found = candidates.find((f) => fs.existsSync(f));
-  if (!found) throw new CudaSetupError(`${PACKAGE}'s install script ${m[1]} is missing from ${pkgDir}: run \`npm ci\` to repair the package.`);
+  if (!found)
+    throw new CudaSetupError(`${PACKAGE}'s install script ${m[1]} is missing from ${pkgDir}: run \`npm ci\` to repair the package.`);
   return { command, file: found };
 }
 
@@ -101,7 +102,9 @@ function cudaManifest(pkgDir) {
   } catch {
     return { name: 'cuda12', files: [] };
   }
-  const names = (metadata.requirements?.['linux/x64'] ?? []).filter((n) => /^cuda\d+$/.test(n)).sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
+  const names = (metadata.requirements?.['linux/x64'] ?? [])
+    .filter((n) => /^cuda\d+$/.test(n))
+    .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
   const name = names.at(-1) ?? 'cuda12';
   return { name, files: Object.keys(metadata.manifests?.[`linux/x64:${name}`] ?? {}).map((f) => path.basename(f)) };
 }
@@ -150,8 +153,14 @@ function verify(project, pkgDir) {
         resolve(JSON.parse(out.trim().split('\n').slice(-1)[0]));
       } catch {
         // ONNX Runtime's own log names the library it could not load.
-        const why = err.split('\n').map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').trim()).find((l) => /error|fail/i.test(l));
-        resolve({ ok: false, error: signal ? `the check process was killed by ${signal}` : why || `the check process exited with code ${code}` });
+        const why = err
+          .split('\n')
+          .map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').trim())
+          .find((l) => /error|fail/i.test(l));
+        resolve({
+          ok: false,
+          error: signal ? `the check process was killed by ${signal}` : why || `the check process exited with code ${code}`,
+        });
       }
     });
   });
@@ -175,7 +184,10 @@ function runInstall(pkgDir, file, env) {
 
 /** The most telling line of a failed install script. */
 function failureReason(output) {
-  const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   for (const re of [/getaddrinfo \S+ \S+/, /ECONNREFUSED.*|ETIMEDOUT.*|ECONNRESET.*|EAI_AGAIN.*/, /^Error: .*/, /Failed to .*/]) {
     const hit = lines.find((l) => re.test(l));
     if (hit) return hit;
@@ -202,7 +214,9 @@ export async function setupOrtCuda({ project, dryRun = false, force = false }) {
   console.log(`Adding ONNX Runtime's CUDA execution provider to ${PACKAGE} ${pkg.version}.`);
   console.log(`  project: ${project}`);
   console.log(`  1. run its install script (${command}) with ONNXRUNTIME_NODE_INSTALL=${manifest.name}: it downloads`);
-  console.log(`     Microsoft.ML.OnnxRuntime.Gpu.Linux ${pkg.version} from api.nuget.org and puts ${manifest.files.join(', ') || 'its CUDA libraries'} in ${folders.join(', ')}`);
+  console.log(
+    `     Microsoft.ML.OnnxRuntime.Gpu.Linux ${pkg.version} from api.nuget.org and puts ${manifest.files.join(', ') || 'its CUDA libraries'} in ${folders.join(', ')}`,
+  );
   console.log('  2. open a session on the CUDA provider alone (no CPU fallback) in a child process');
   console.log('  package.json and package-lock.json are not changed.');
   if (dryRun) {
@@ -239,12 +253,17 @@ export async function setupOrtCuda({ project, dryRun = false, force = false }) {
     if (noProxy && !env.GLOBAL_AGENT_NO_PROXY) env.GLOBAL_AGENT_NO_PROXY = noProxy;
     const install = await runInstall(pkgDir, file, env);
     if (interrupted) failure = 'interrupted';
-    else if (install.code !== 0) failure = `${PACKAGE}'s install script failed (exit code ${install.code}): ${failureReason(install.output)}`;
+    else if (install.code !== 0)
+      failure = `${PACKAGE}'s install script failed (exit code ${install.code}): ${failureReason(install.output)}`;
     else {
       const check = await verify(project, pkgDir);
       if (check.ok) {
-        console.log(`\nONNX Runtime's CUDA provider is installed and runs: executor 'auto' / 'onnx' now runs the frozen layers on CUDA ('onnx-cuda' forces it).`);
-        console.log(`\`npm ci\` or a reinstall of ${PACKAGE} removes it again: run \`npm run setup:cuda\` after one. Restart your Jupyter kernels to use it.`);
+        console.log(
+          `\nONNX Runtime's CUDA provider is installed and runs: executor 'auto' / 'onnx' now runs the frozen layers on CUDA ('onnx-cuda' forces it).`,
+        );
+        console.log(
+          `\`npm ci\` or a reinstall of ${PACKAGE} removes it again: run \`npm run setup:cuda\` after one. Restart your Jupyter kernels to use it.`,
+        );
         return 0;
       }
       failure = `the CUDA provider was downloaded but does not run: ${check.error}`;
@@ -262,12 +281,22 @@ export async function setupOrtCuda({ project, dryRun = false, force = false }) {
   } finally {
     if (restored) fs.rmSync(backupDir, { recursive: true, force: true });
   }
-  if (restored) console.error(`${folders.join(', ')} ${folders.length === 1 ? 'is' : 'are'} as before (package.json and package-lock.json were not touched): ONNX Runtime runs on the CPU (or WebGPU) as before.`);
-  else console.error(`${PACKAGE}'s binary folder differs from before; the original files are in ${backupDir}. Run \`npm ci\` in ${project} to repair it.`);
+  if (restored)
+    console.error(
+      `${folders.join(', ')} ${folders.length === 1 ? 'is' : 'are'} as before (package.json and package-lock.json were not touched): ONNX Runtime runs on the CPU (or WebGPU) as before.`,
+    );
+  else
+    console.error(
+      `${PACKAGE}'s binary folder differs from before; the original files are in ${backupDir}. Run \`npm ci\` in ${project} to repair it.`,
+    );
   if (/getaddrinfo|ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ECONNRESET|nuget/i.test(failure)) {
-    console.error(`${PACKAGE}'s install script downloads from api.nuget.org, which this machine cannot reach: run \`npm run setup:cuda\` where it can (it honours HTTPS_PROXY).`);
+    console.error(
+      `${PACKAGE}'s install script downloads from api.nuget.org, which this machine cannot reach: run \`npm run setup:cuda\` where it can (it honours HTTPS_PROXY).`,
+    );
   } else if (/does not run/.test(failure)) {
-    console.error(`Install the CUDA 12 runtime and cuDNN 9 (${REQUIREMENTS}), put their folder on LD_LIBRARY_PATH, and run \`npm run setup:cuda\` again.`);
+    console.error(
+      `Install the CUDA 12 runtime and cuDNN 9 (${REQUIREMENTS}), put their folder on LD_LIBRARY_PATH, and run \`npm run setup:cuda\` again.`,
+    );
   }
   return 1;
 }

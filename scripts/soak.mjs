@@ -26,9 +26,13 @@ if (missing) {
   console.error(`npm run soak: ${missing}`);
   process.exit(1);
 }
-const build = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.build.json')], {
-  stdio: 'inherit',
-});
+const build = spawnSync(
+  process.execPath,
+  [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.build.json')],
+  {
+    stdio: 'inherit',
+  },
+);
 if (build.status !== 0) process.exit(build.status ?? 1);
 
 const sandbox = jupyterSandbox();
@@ -44,7 +48,8 @@ try {
     timeout: 180_000,
   });
   const summary = run.stdout.split('\n').find((line) => line.startsWith('SOAK '));
-  if (run.signal) console.error(`npm run soak: the fault run was stopped (${run.signal}) after ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  if (run.signal)
+    console.error(`npm run soak: the fault run was stopped (${run.signal}) after ${((Date.now() - started) / 1000).toFixed(0)} s`);
   if (summary) {
     const counts = JSON.parse(summary.slice(5));
     console.log(

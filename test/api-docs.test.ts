@@ -8,14 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import {
-  exportDocs,
-  inMemoryProgram,
-  memberDoc,
-  missingFunctionTags,
-  projectProgram,
-  undocumentedExports,
-} from './support/api-docs';
+import { exportDocs, inMemoryProgram, memberDoc, missingFunctionTags, projectProgram, undocumentedExports } from './support/api-docs';
 
 const ROOT = path.resolve(__dirname, '..');
 const ENTRY = path.join(ROOT, 'lib', 'index.ts');
@@ -54,7 +47,11 @@ test('the checker reports an undocumented export, through re-exports and namespa
       '/** A documented namespace. */',
       "export * as documentedNamespace from './helpers';",
     ].join('\n'),
-    '/m/helpers.ts': ['export function helper(x: number): number { return x; }', '/** Documented where it is declared. */', 'export function documentedHelper(): void {}'].join('\n'),
+    '/m/helpers.ts': [
+      'export function helper(x: number): number { return x; }',
+      '/** Documented where it is declared. */',
+      'export function documentedHelper(): void {}',
+    ].join('\n'),
     '/m/star.ts': ['/** Documented. */', 'export interface Shown { a: number }', 'export type Hidden = { b: number };'].join('\n'),
   });
   assert.deepEqual(undocumentedExports(program, '/m/index.ts'), ['bare', 'helper', 'Hidden', 'plainNamespace']);

@@ -28,7 +28,11 @@ const reference = (size: number, batch: number, extra: string[] = []) =>
 
 /** Sets the reference's weights by position (Keras' load order), checking each layer's name and shapes. */
 function setFlatWeights(model: tf.LayersModel, dir: string): void {
-  const index = JSON.parse(fs.readFileSync(path.join(dir, 'weights_index.json'), 'utf8')) as { layer: string; name: string; shape: number[] }[];
+  const index = JSON.parse(fs.readFileSync(path.join(dir, 'weights_index.json'), 'utf8')) as {
+    layer: string;
+    name: string;
+    shape: number[];
+  }[];
   const flat = readNpy(path.join(dir, 'weights_flat.npy')).data;
   const layers = model.layers.filter((l) => l.weights.length > 0);
   let at = 0;
@@ -51,7 +55,8 @@ function setFlatWeights(model: tf.LayersModel, dir: string): void {
 
 /** What lib/weights/h5.ts says while it cannot read Keras' scalar (and int64) `count:0` dataset. */
 const SCALAR_GAP = /normalization\/count:0`.*(has dtype <q|has 0 values for shape \[\])/;
-const SCALAR_GAP_TODO = "lib/weights/h5.ts does not read HDF5 scalar or integer datasets yet (Keras' Normalization writes `count:0` as an int64 scalar)";
+const SCALAR_GAP_TODO =
+  "lib/weights/h5.ts does not read HDF5 scalar or integer datasets yet (Keras' Normalization writes `count:0` as an int64 scalar)";
 
 /** Loads `file` into `model`; true when loaded, false (test marked TODO) when the reader's known gap stops it. */
 async function loadOrTodo(t: TestContext, model: tf.LayersModel, file: string): Promise<boolean> {
@@ -72,7 +77,7 @@ function compare(t: TestContext, label: string, actual: Float32Array, expectedFi
   assert.ok(err < 1e-4, `${label} differs from torch: relative error ${err}`);
 }
 
-describe('EfficientNetB0 matches torchvision efficientnet_b0 (after Keras\' Rescaling + Normalization) with the same weights', () => {
+describe("EfficientNetB0 matches torchvision efficientnet_b0 (after Keras' Rescaling + Normalization) with the same weights", () => {
   const missing = torchMissing();
   before(async () => {
     await ready();
@@ -91,11 +96,19 @@ describe('EfficientNetB0 matches torchvision efficientnet_b0 (after Keras\' Resc
       }
       // The h5py-written file: Keras' model.layers names and order (input and pooling excepted).
       const file = path.join(dir, 'weights.h5');
-      const names = spawnSync(PYTHON, ['-c', 'import sys, h5py, json; print(json.dumps([n.decode() for n in h5py.File(sys.argv[1])["/"].attrs["layer_names"]]))', file], { encoding: 'utf8' });
+      const names = spawnSync(
+        PYTHON,
+        ['-c', 'import sys, h5py, json; print(json.dumps([n.decode() for n in h5py.File(sys.argv[1])["/"].attrs["layer_names"]]))', file],
+        { encoding: 'utf8' },
+      );
       assert.equal(names.status, 0, names.stderr);
       const model = await EfficientNetB0({ weights: null, includeTop: false, pooling: 'avg', inputShape: [96, 96, 3] });
-      assert.deepEqual(model.layers.slice(1, -1).map((l) => l.name), (JSON.parse(names.stdout) as string[]).slice(1));
-      if (await loadOrTodo(t, model, file)) compare(t, 'avg pooling (from the .h5 file)', await predictValues(model, images), path.join(dir, 'avg.npy'));
+      assert.deepEqual(
+        model.layers.slice(1, -1).map((l) => l.name),
+        (JSON.parse(names.stdout) as string[]).slice(1),
+      );
+      if (await loadOrTodo(t, model, file))
+        compare(t, 'avg pooling (from the .h5 file)', await predictValues(model, images), path.join(dir, 'avg.npy'));
       model.dispose();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

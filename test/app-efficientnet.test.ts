@@ -60,26 +60,66 @@ describe('EfficientNetB0 (Keras 2.x)', () => {
     await ready();
   });
 
-  test("Keras 2 layer names and order: the stem, block1a without expansion, block2a with its padding, SE, the top", async () => {
+  test('Keras 2 layer names and order: the stem, block1a without expansion, block2a with its padding, SE, the top', async () => {
     const model = await EfficientNetB0({ weights: null });
     const names = model.layers.map((l) => l.name);
     assert.deepEqual(names.slice(1, 17), [
-      'rescaling', 'normalization', 'stem_conv_pad', 'stem_conv', 'stem_bn', 'stem_activation',
-      'block1a_dwconv', 'block1a_bn', 'block1a_activation', 'block1a_se_squeeze', 'block1a_se_reshape', 'block1a_se_reduce',
-      'block1a_se_expand', 'block1a_se_excite', 'block1a_project_conv', 'block1a_project_bn',
+      'rescaling',
+      'normalization',
+      'stem_conv_pad',
+      'stem_conv',
+      'stem_bn',
+      'stem_activation',
+      'block1a_dwconv',
+      'block1a_bn',
+      'block1a_activation',
+      'block1a_se_squeeze',
+      'block1a_se_reshape',
+      'block1a_se_reduce',
+      'block1a_se_expand',
+      'block1a_se_excite',
+      'block1a_project_conv',
+      'block1a_project_bn',
     ]);
     const at = names.indexOf('block2a_expand_conv');
     assert.deepEqual(names.slice(at, at + 17), [
-      'block2a_expand_conv', 'block2a_expand_bn', 'block2a_expand_activation', 'block2a_dwconv_pad', 'block2a_dwconv', 'block2a_bn',
-      'block2a_activation', 'block2a_se_squeeze', 'block2a_se_reshape', 'block2a_se_reduce', 'block2a_se_expand', 'block2a_se_excite',
-      'block2a_project_conv', 'block2a_project_bn',
-      'block2b_expand_conv', 'block2b_expand_bn', 'block2b_expand_activation',
+      'block2a_expand_conv',
+      'block2a_expand_bn',
+      'block2a_expand_activation',
+      'block2a_dwconv_pad',
+      'block2a_dwconv',
+      'block2a_bn',
+      'block2a_activation',
+      'block2a_se_squeeze',
+      'block2a_se_reshape',
+      'block2a_se_reduce',
+      'block2a_se_expand',
+      'block2a_se_excite',
+      'block2a_project_conv',
+      'block2a_project_bn',
+      'block2b_expand_conv',
+      'block2b_expand_bn',
+      'block2b_expand_activation',
     ]);
-    assert.deepEqual(names.slice(-8), ['block7a_project_conv', 'block7a_project_bn', 'top_conv', 'top_bn', 'top_activation', 'avg_pool', 'top_dropout', 'predictions']);
+    assert.deepEqual(names.slice(-8), [
+      'block7a_project_conv',
+      'block7a_project_bn',
+      'top_conv',
+      'top_bn',
+      'top_activation',
+      'avg_pool',
+      'top_dropout',
+      'predictions',
+    ]);
     // 16 blocks: 1, 2, 2, 3, 3, 4, 1 per stage.
-    assert.deepEqual(names.filter((n) => n.endsWith('_project_conv')).map((n) => n.slice(5, 7)),
-      ['1a', '2a', '2b', '3a', '3b', '4a', '4b', '4c', '5a', '5b', '5c', '6a', '6b', '6c', '6d', '7a']);
-    assert.deepEqual(names.filter((n) => n.endsWith('_dwconv_pad')), ['block2a_dwconv_pad', 'block3a_dwconv_pad', 'block4a_dwconv_pad', 'block6a_dwconv_pad']);
+    assert.deepEqual(
+      names.filter((n) => n.endsWith('_project_conv')).map((n) => n.slice(5, 7)),
+      ['1a', '2a', '2b', '3a', '3b', '4a', '4b', '4c', '5a', '5b', '5c', '6a', '6b', '6c', '6d', '7a'],
+    );
+    assert.deepEqual(
+      names.filter((n) => n.endsWith('_dwconv_pad')),
+      ['block2a_dwconv_pad', 'block3a_dwconv_pad', 'block4a_dwconv_pad', 'block6a_dwconv_pad'],
+    );
     // SE of block2a: 16 x 6 = 96 channels squeezed to max(1, int(16 * 0.25)) = 4, with a bias, swish then sigmoid.
     assert.deepEqual(model.getLayer('block2a_se_reshape').outputShape, [null, 1, 1, 96]);
     const reduce = model.getLayer('block2a_se_reduce').getConfig();
@@ -98,25 +138,41 @@ describe('EfficientNetB0 (Keras 2.x)', () => {
     model.dispose();
   });
 
-  test('the stem: Rescaling(1/255) and Normalization(axis 3) inside the model; the \'imagenet\' graph adds Rescaling(1/sqrt(std)); correct_pad', async () => {
+  test("the stem: Rescaling(1/255) and Normalization(axis 3) inside the model; the 'imagenet' graph adds Rescaling(1/sqrt(std)); correct_pad", async () => {
     const model = await EfficientNetB0({ weights: null, includeTop: false, inputShape: [75, 75, 3] });
     assert.ok(model.getLayer('rescaling') instanceof Rescaling);
     assert.equal(model.getLayer('rescaling').getConfig().scale, 1 / 255);
     assert.ok(model.getLayer('normalization') instanceof Normalization);
     assert.deepEqual(model.getLayer('normalization').getConfig().axis, [3]);
-    assert.deepEqual(model.getLayer('normalization').weights.map((w) => w.originalName), ['normalization/mean', 'normalization/variance', 'normalization/count']);
+    assert.deepEqual(
+      model.getLayer('normalization').weights.map((w) => w.originalName),
+      ['normalization/mean', 'normalization/variance', 'normalization/count'],
+    );
     // 75 is odd: correct_pad pads (1, 1); 77 -> 3x3 stride 2 valid -> 38.
-    assert.deepEqual(model.getLayer('stem_conv_pad').getConfig().padding, [[1, 1], [1, 1]]);
+    assert.deepEqual(model.getLayer('stem_conv_pad').getConfig().padding, [
+      [1, 1],
+      [1, 1],
+    ]);
     assert.deepEqual(model.getLayer('stem_conv').outputShape, [null, 38, 38, 32]);
-    assert.equal(model.layers.some((l) => l.name === 'rescaling_1'), false, "only weights: 'imagenet' adds the std correction (not a weights path)");
+    assert.equal(
+      model.layers.some((l) => l.name === 'rescaling_1'),
+      false,
+      "only weights: 'imagenet' adds the std correction (not a weights path)",
+    );
     model.dispose();
 
     // The graph for weights: 'imagenet' (built without downloading).
     const imagenet = buildEfficientNet(EFFICIENTNET_B0, resolveApplicationArgs({ weights: 'imagenet', includeTop: false }, 224, 32));
     assert.equal(imagenet.layers.length, 238, "Keras' len(model.layers) for EfficientNetB0(include_top=False) with ImageNet weights");
-    assert.deepEqual(imagenet.layers.slice(1, 5).map((l) => l.name), ['rescaling', 'normalization', 'rescaling_1', 'stem_conv_pad']);
+    assert.deepEqual(
+      imagenet.layers.slice(1, 5).map((l) => l.name),
+      ['rescaling', 'normalization', 'rescaling_1', 'stem_conv_pad'],
+    );
     const scale = imagenet.getLayer('rescaling_1').getConfig().scale as number[];
-    assert.deepEqual(scale, [0.229, 0.224, 0.225].map((std) => 1 / Math.sqrt(std)));
+    assert.deepEqual(
+      scale,
+      [0.229, 0.224, 0.225].map((std) => 1 / Math.sqrt(std)),
+    );
     assert.equal(imagenet.countParams(), 4_049_571);
     imagenet.dispose();
   });
@@ -125,20 +181,39 @@ describe('EfficientNetB0 (Keras 2.x)', () => {
     const model = await EfficientNetB0({ weights: null, includeTop: false, inputShape: [32, 32, 3] });
     const drops = model.layers.filter((l) => l.getClassName() === 'Dropout');
     // Residual blocks (stride 1, same width) and their index b among the 16 blocks.
-    const expected: [string, number][] = [['2b', 2], ['3b', 4], ['4b', 6], ['4c', 7], ['5b', 9], ['5c', 10], ['6b', 12], ['6c', 13], ['6d', 14]];
-    assert.deepEqual(drops.map((l) => l.name), expected.map(([block]) => `block${block}_drop`));
+    const expected: [string, number][] = [
+      ['2b', 2],
+      ['3b', 4],
+      ['4b', 6],
+      ['4c', 7],
+      ['5b', 9],
+      ['5c', 10],
+      ['6b', 12],
+      ['6c', 13],
+      ['6d', 14],
+    ];
+    assert.deepEqual(
+      drops.map((l) => l.name),
+      expected.map(([block]) => `block${block}_drop`),
+    );
     for (const [i, [, b]] of expected.entries()) {
       assert.equal(drops[i].getConfig().rate, (0.2 * b) / 16);
       assert.deepEqual(drops[i].getConfig().noiseShape, [null, 1, 1, 1]);
     }
-    assert.deepEqual(model.layers.filter((l) => l.getClassName() === 'Add').map((l) => l.name), expected.map(([block]) => `block${block}_add`));
+    assert.deepEqual(
+      model.layers.filter((l) => l.getClassName() === 'Add').map((l) => l.name),
+      expected.map(([block]) => `block${block}_add`),
+    );
     const drop = model.getLayer('block6d_drop');
     const ones = tf.ones([400, 2, 2, 3]);
     const trained = drop.apply(ones, { training: true }) as tf.Tensor;
     const perSample = tf.tidy(() => tf.reshape(trained, [400, 12]));
     const rows = (await perSample.array()) as number[][];
     const kept = 1 / (1 - 0.175);
-    assert.ok(rows.every((r) => r.every((v) => v === 0) || r.every((v) => Math.abs(v - kept) < 1e-6)), 'each sample wholly dropped or wholly kept (scaled 1/(1 - rate))');
+    assert.ok(
+      rows.every((r) => r.every((v) => v === 0) || r.every((v) => Math.abs(v - kept) < 1e-6)),
+      'each sample wholly dropped or wholly kept (scaled 1/(1 - rate))',
+    );
     const dropped = rows.filter((r) => r[0] === 0).length;
     assert.ok(dropped > 30 && dropped < 115, `about 17.5% of 400 samples dropped: ${dropped}`);
     const inference = drop.apply(ones, { training: false }) as tf.Tensor;
@@ -202,9 +277,15 @@ describe('EfficientNetB0 (Keras 2.x)', () => {
       await saveWeightsH5(other, file);
       other.dispose();
       const tensorsBefore = tf.memory().numTensors;
-      await assert.rejects(EfficientNetB0({ weights: file, includeTop: false }), (e: Error) =>
-        e instanceof ValueError && e.message.startsWith(file) &&
-        /the file has 104 layers with weights, `efficientnetb0` has 131.*First mismatch at layer #0: the model has `normalization` \(3 weight\(s\): \[3\] \[3\] \[\]\), the file has `Conv1`/.test(e.message));
+      await assert.rejects(
+        EfficientNetB0({ weights: file, includeTop: false }),
+        (e: Error) =>
+          e instanceof ValueError &&
+          e.message.startsWith(file) &&
+          /the file has 104 layers with weights, `efficientnetb0` has 131.*First mismatch at layer #0: the model has `normalization` \(3 weight\(s\): \[3\] \[3\] \[\]\), the file has `Conv1`/.test(
+            e.message,
+          ),
+      );
       assert.equal(tf.memory().numTensors, tensorsBefore, 'the model built before the failed load was freed');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -245,7 +326,13 @@ describe('EfficientNetB0 (Keras 2.x)', () => {
     if (!onnxAvailable()) return t.skip('onnxruntime-node cannot be loaded here');
     const images = tf.input({ shape: [64, 64, 3] });
     const upscaled = new Upscale({ height: 96, width: 96 }).apply(images) as tf.SymbolicTensor;
-    const model = await EfficientNetB0({ weights: null, includeTop: false, pooling: 'avg', inputTensor: upscaled, inputShape: [96, 96, 3] });
+    const model = await EfficientNetB0({
+      weights: null,
+      includeTop: false,
+      pooling: 'avg',
+      inputTensor: upscaled,
+      inputShape: [96, 96, 3],
+    });
     randomizeWeights(model, 17);
     randomNormalization(model);
     const x = randomImages([3, 64, 64, 3], 21, 0, 255);

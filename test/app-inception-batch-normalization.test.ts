@@ -46,9 +46,14 @@ describe('BatchNormalization without gamma (scale: false) or beta (center: false
 
   test('inference: (x - moving mean) / sqrt(moving variance + eps) + beta, by hand', () => {
     const bn = layer({ scale: false });
-    assert.deepEqual(bn.weights.map((w) => w.originalName.split('/').pop()), ['beta', 'moving_mean', 'moving_variance']);
+    assert.deepEqual(
+      bn.weights.map((w) => w.originalName.split('/').pop()),
+      ['beta', 'moving_mean', 'moving_variance'],
+    );
     const y = bn.apply(x) as tf.Tensor;
-    const byHand = tf.tidy(() => tf.add(tf.div(tf.sub(x, tf.tensor1d(MEAN)), tf.sqrt(tf.add(tf.tensor1d(VARIANCE), EPSILON))), tf.tensor1d(BETA)));
+    const byHand = tf.tidy(() =>
+      tf.add(tf.div(tf.sub(x, tf.tensor1d(MEAN)), tf.sqrt(tf.add(tf.tensor1d(VARIANCE), EPSILON))), tf.tensor1d(BETA)),
+    );
     close(y, byHand);
     tf.dispose([y, byHand]);
   });
@@ -78,14 +83,15 @@ describe('BatchNormalization without gamma (scale: false) or beta (center: false
         return missing === 'scale' ? tf.add(normalised, tf.tensor1d(BETA)) : normalised;
       });
       close(a, byHand);
-      const stats = (l: tf.layers.Layer) => l.weights.filter((w) => /moving/.test(w.originalName)).map((w) => Array.from(w.read().dataSync()));
+      const stats = (l: tf.layers.Layer) =>
+        l.weights.filter((w) => /moving/.test(w.originalName)).map((w) => Array.from(w.read().dataSync()));
       assert.deepEqual(stats(without), stats(reference), 'moving mean and variance updated the same way');
       assert.notDeepEqual(stats(without)[0], MEAN.map(Math.fround), 'and they did move');
       tf.dispose([a, b, byHand]);
     });
   }
 
-  test('model.fit trains beta of an unfrozen one and changes nothing in a frozen one; the config and weights stay Keras\'', async () => {
+  test("model.fit trains beta of an unfrozen one and changes nothing in a frozen one; the config and weights stay Keras'", async () => {
     for (const frozen of [false, true]) {
       const inputs = tf.input({ shape: [3, 3, 2] });
       const bn = tf.layers.batchNormalization({ scale: false, epsilon: EPSILON, name: 'bn_no_scale' });

@@ -43,13 +43,76 @@ const mobilenet = (alpha: number) => (args: ApplicationArgs) => MobileNetV2({ ..
 // len(model.layers) in Keras 2 (154 for MobileNetV2, as in TensorFlow's transfer-learning
 // tutorial; 237 for EfficientNetB0 built without ImageNet weights, 238 with them).
 const ROWS: Row[] = [
-  { name: 'MobileNetV2 alpha 0.35', build: mobilenet(0.35), top: 1_691_208, notop: 410_208, layersNotop: 154, topLayers: 2, channels: 1280, torch: { script: 'app_mobilenet_torch_reference.py', key: '0.35' } },
-  { name: 'MobileNetV2 alpha 0.5', build: mobilenet(0.5), top: 1_987_224, notop: 706_224, layersNotop: 154, topLayers: 2, channels: 1280, torch: { script: 'app_mobilenet_torch_reference.py', key: '0.5' } },
-  { name: 'MobileNetV2 alpha 0.75', build: mobilenet(0.75), top: 2_663_064, notop: 1_382_064, layersNotop: 154, topLayers: 2, channels: 1280, torch: { script: 'app_mobilenet_torch_reference.py', key: '0.75' } },
-  { name: 'MobileNetV2 alpha 1.0', build: mobilenet(1.0), top: 3_538_984, notop: 2_257_984, layersNotop: 154, topLayers: 2, channels: 1280, torch: { script: 'app_mobilenet_torch_reference.py', key: '1.0' } },
-  { name: 'MobileNetV2 alpha 1.3', build: mobilenet(1.3), top: 5_431_048, notop: 3_766_048, layersNotop: 154, topLayers: 2, channels: 1664, torch: { script: 'app_mobilenet_torch_reference.py', key: '1.3' } },
-  { name: 'MobileNetV2 alpha 1.4', build: mobilenet(1.4), top: 6_156_712, notop: 4_363_712, layersNotop: 154, topLayers: 2, channels: 1792, torch: { script: 'app_mobilenet_torch_reference.py', key: '1.4' } },
-  { name: 'EfficientNetB0', build: EfficientNetB0, top: 5_330_571, notop: 4_049_571, layersNotop: 237, topLayers: 3, channels: 1280, torch: { script: 'app_efficientnet_torch_reference.py' } },
+  {
+    name: 'MobileNetV2 alpha 0.35',
+    build: mobilenet(0.35),
+    top: 1_691_208,
+    notop: 410_208,
+    layersNotop: 154,
+    topLayers: 2,
+    channels: 1280,
+    torch: { script: 'app_mobilenet_torch_reference.py', key: '0.35' },
+  },
+  {
+    name: 'MobileNetV2 alpha 0.5',
+    build: mobilenet(0.5),
+    top: 1_987_224,
+    notop: 706_224,
+    layersNotop: 154,
+    topLayers: 2,
+    channels: 1280,
+    torch: { script: 'app_mobilenet_torch_reference.py', key: '0.5' },
+  },
+  {
+    name: 'MobileNetV2 alpha 0.75',
+    build: mobilenet(0.75),
+    top: 2_663_064,
+    notop: 1_382_064,
+    layersNotop: 154,
+    topLayers: 2,
+    channels: 1280,
+    torch: { script: 'app_mobilenet_torch_reference.py', key: '0.75' },
+  },
+  {
+    name: 'MobileNetV2 alpha 1.0',
+    build: mobilenet(1.0),
+    top: 3_538_984,
+    notop: 2_257_984,
+    layersNotop: 154,
+    topLayers: 2,
+    channels: 1280,
+    torch: { script: 'app_mobilenet_torch_reference.py', key: '1.0' },
+  },
+  {
+    name: 'MobileNetV2 alpha 1.3',
+    build: mobilenet(1.3),
+    top: 5_431_048,
+    notop: 3_766_048,
+    layersNotop: 154,
+    topLayers: 2,
+    channels: 1664,
+    torch: { script: 'app_mobilenet_torch_reference.py', key: '1.3' },
+  },
+  {
+    name: 'MobileNetV2 alpha 1.4',
+    build: mobilenet(1.4),
+    top: 6_156_712,
+    notop: 4_363_712,
+    layersNotop: 154,
+    topLayers: 2,
+    channels: 1792,
+    torch: { script: 'app_mobilenet_torch_reference.py', key: '1.4' },
+  },
+  {
+    name: 'EfficientNetB0',
+    build: EfficientNetB0,
+    top: 5_330_571,
+    notop: 4_049_571,
+    layersNotop: 237,
+    topLayers: 3,
+    channels: 1280,
+    torch: { script: 'app_efficientnet_torch_reference.py' },
+  },
 ];
 
 function count(weights: tf.LayerVariable[]): number {
@@ -59,7 +122,8 @@ function count(weights: tf.LayerVariable[]): number {
 /** torchvision's counts, from the reference scripts (undefined with the reason when torch is missing). */
 function torchCounts(script: string): { counts?: Record<string, unknown>; missing?: string } {
   const r = spawnSync(PYTHON, [path.join(__dirname, 'python', script), 'counts'], { encoding: 'utf8' });
-  if (r.status !== 0) return { missing: `torch/torchvision/h5py not usable by ${PYTHON}: ${(r.stderr || String(r.error)).trim().split('\n').pop()}` };
+  if (r.status !== 0)
+    return { missing: `torch/torchvision/h5py not usable by ${PYTHON}: ${(r.stderr || String(r.error)).trim().split('\n').pop()}` };
   return { counts: JSON.parse(r.stdout) };
 }
 
@@ -107,7 +171,11 @@ describe('MobileNetV2 and EfficientNetB0: shapes and parameter counts (Keras 2.x
       if (!byScript.has(row.torch.script)) byScript.set(row.torch.script, torchCounts(row.torch.script));
       const { counts, missing } = byScript.get(row.torch.script)!;
       if (missing) return t.skip(missing);
-      const c = (row.torch.key ? counts![row.torch.key] : counts) as { trainable_top: number; trainable_notop: number; bn_statistics: number };
+      const c = (row.torch.key ? counts![row.torch.key] : counts) as {
+        trainable_top: number;
+        trainable_notop: number;
+        bn_statistics: number;
+      };
       const model = await row.build({ weights: null });
       const notop = await row.build({ weights: null, includeTop: false });
       // EfficientNet's Normalization layer (mean 3 + variance 3 + count 1) has no torchvision counterpart.

@@ -7,7 +7,6 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { ready } from '../lib/backends/selection';
 import { MobileNetV2 } from '../lib/applications/mobilenet-v2';
 import { readWeightsH5 } from '../lib/weights/h5';
@@ -34,7 +33,10 @@ describe('MobileNetV2 matches torchvision mobilenet_v2 with the same weights', (
         if (pooling === 'avg') {
           // Keras' model.layers order (written by the reference from its own description of Keras' graph), input excepted.
           const { layerNames } = await readWeightsH5(file);
-          assert.deepEqual(model.layers.slice(1, -1).map((l) => l.name), layerNames.slice(1));
+          assert.deepEqual(
+            model.layers.slice(1, -1).map((l) => l.name),
+            layerNames.slice(1),
+          );
         }
         const features = await predictValues(model, images);
         assertVaries(features, 2);

@@ -75,16 +75,38 @@ describe('MobileNetV2 (Keras 2.x)', () => {
     const model = await MobileNetV2({ weights: null, includeTop: false, inputShape: [160, 160, 3], pooling: 'avg' });
     const names = model.layers.map((l) => l.name);
     assert.deepEqual(names.slice(1, 22), [
-      'Conv1', 'bn_Conv1', 'Conv1_relu',
-      'expanded_conv_depthwise', 'expanded_conv_depthwise_BN', 'expanded_conv_depthwise_relu', 'expanded_conv_project', 'expanded_conv_project_BN',
-      'block_1_expand', 'block_1_expand_BN', 'block_1_expand_relu', 'block_1_pad', 'block_1_depthwise', 'block_1_depthwise_BN',
-      'block_1_depthwise_relu', 'block_1_project', 'block_1_project_BN',
-      'block_2_expand', 'block_2_expand_BN', 'block_2_expand_relu', 'block_2_depthwise',
+      'Conv1',
+      'bn_Conv1',
+      'Conv1_relu',
+      'expanded_conv_depthwise',
+      'expanded_conv_depthwise_BN',
+      'expanded_conv_depthwise_relu',
+      'expanded_conv_project',
+      'expanded_conv_project_BN',
+      'block_1_expand',
+      'block_1_expand_BN',
+      'block_1_expand_relu',
+      'block_1_pad',
+      'block_1_depthwise',
+      'block_1_depthwise_BN',
+      'block_1_depthwise_relu',
+      'block_1_project',
+      'block_1_project_BN',
+      'block_2_expand',
+      'block_2_expand_BN',
+      'block_2_expand_relu',
+      'block_2_depthwise',
     ]);
     assert.deepEqual(names.slice(-5), ['block_16_project_BN', 'Conv_1', 'Conv_1_bn', 'out_relu', 'global_average_pooling2d']);
     // Residual adds where Keras has them (stride 1, same width): blocks 2, 4, 5, 7, 8, 9, 11, 12, 14, 15.
-    assert.deepEqual(names.filter((n) => n.endsWith('_add')), [2, 4, 5, 7, 8, 9, 11, 12, 14, 15].map((b) => `block_${b}_add`));
-    assert.deepEqual(names.filter((n) => n.endsWith('_pad')), [1, 3, 6, 13].map((b) => `block_${b}_pad`));
+    assert.deepEqual(
+      names.filter((n) => n.endsWith('_add')),
+      [2, 4, 5, 7, 8, 9, 11, 12, 14, 15].map((b) => `block_${b}_add`),
+    );
+    assert.deepEqual(
+      names.filter((n) => n.endsWith('_pad')),
+      [1, 3, 6, 13].map((b) => `block_${b}_pad`),
+    );
     const bns = model.layers.filter((l) => l.getClassName() === 'BatchNormalization');
     assert.equal(bns.length, 52);
     for (const bn of bns) {
@@ -98,8 +120,12 @@ describe('MobileNetV2 (Keras 2.x)', () => {
     assert.equal(model.getLayer('block_1_depthwise').getConfig().padding, 'valid');
     assert.equal(model.getLayer('block_2_depthwise').getConfig().padding, 'same');
     // Keras' glorot_uniform for the depthwise kernels too (tfjs' default is glorotNormal).
-    assert.deepEqual((model.getLayer('block_1_depthwise').getConfig().depthwiseInitializer as { config: object }).config,
-      { scale: 1, mode: 'fanAvg', distribution: 'uniform', seed: null });
+    assert.deepEqual((model.getLayer('block_1_depthwise').getConfig().depthwiseInitializer as { config: object }).config, {
+      scale: 1,
+      mode: 'fanAvg',
+      distribution: 'uniform',
+      seed: null,
+    });
     assert.equal(model.name, 'mobilenetv2_1.00_160');
     model.dispose();
     const narrow = await MobileNetV2({ weights: null, alpha: 0.35, includeTop: false });
@@ -115,9 +141,15 @@ describe('MobileNetV2 (Keras 2.x)', () => {
     const side = (name: string) => model.getLayer(name).outputShape[1];
     // 75 -> ceil(75/2) = 38; pad (0, 1): 39 -> 19; pad (1, 1): 21 -> 10; pad (0, 1): 11 -> 5; pad (1, 1): 7 -> 3.
     assert.equal(side('Conv1'), 38);
-    assert.deepEqual(model.getLayer('block_1_pad').getConfig().padding, [[0, 1], [0, 1]]);
+    assert.deepEqual(model.getLayer('block_1_pad').getConfig().padding, [
+      [0, 1],
+      [0, 1],
+    ]);
     assert.equal(side('block_1_depthwise'), 19);
-    assert.deepEqual(model.getLayer('block_3_pad').getConfig().padding, [[1, 1], [1, 1]]);
+    assert.deepEqual(model.getLayer('block_3_pad').getConfig().padding, [
+      [1, 1],
+      [1, 1],
+    ]);
     assert.equal(side('block_3_depthwise'), 10);
     assert.equal(side('block_6_depthwise'), 5);
     assert.equal(side('block_13_depthwise'), 3);
@@ -128,7 +160,10 @@ describe('MobileNetV2 (Keras 2.x)', () => {
   test("Keras' checks on alpha (before any download)", async () => {
     const rejects = (args: MobileNetV2Args, message: RegExp) =>
       assert.rejects(MobileNetV2(args), (e: Error) => e instanceof ValueError && message.test(e.message), `expected ${message}`);
-    await rejects({ alpha: 0.6, includeTop: false }, /If imagenet weights are being loaded, alpha must be one of `0.35`, `0.50`, `0.75`, `1.0`, `1.3` or `1.4` only; Received `alpha=0.6`/);
+    await rejects(
+      { alpha: 0.6, includeTop: false },
+      /If imagenet weights are being loaded, alpha must be one of `0.35`, `0.50`, `0.75`, `1.0`, `1.3` or `1.4` only; Received `alpha=0.6`/,
+    );
     await rejects({ alpha: 0, weights: null }, /`alpha` should be a positive number.*Received: alpha=0/);
     await rejects({ weights: 'imagenet', classes: 10 }, /`classes` should be 1000. Received: classes=10/);
     await rejects({ inputShape: [100, 100, 3] }, /`inputShape` should be \[224, 224, 3\]. Received: inputShape=\[100, 100, 3\]/);
@@ -140,20 +175,24 @@ describe('MobileNetV2 (Keras 2.x)', () => {
   });
 
   test('preprocessInput is Keras\' "tf" mode (x / 127.5 - 1), as numpy computes it in float32; also under applications.mobilenet_v2', async (t) => {
-    const pixels = tf.tensor4d(Float32Array.from({ length: 2 * 3 * 2 * 3 }, (_, i) => (i * 37.3) % 256), [2, 3, 2, 3]);
+    const pixels = tf.tensor4d(
+      Float32Array.from({ length: 2 * 3 * 2 * 3 }, (_, i) => (i * 37.3) % 256),
+      [2, 3, 2, 3],
+    );
     const y = preprocessInput(pixels);
     assert.deepEqual(Array.from(applications.mobilenet_v2.preprocessInput(pixels).dataSync()), Array.from(y.dataSync()));
     const ints = preprocessInput(tf.tensor1d([0, 255], 'int32'));
     assert.equal(ints.dtype, 'float32');
     assert.deepEqual(Array.from(ints.dataSync()), [-1, 1]);
-    const script = 'import sys, json, numpy as np; x = np.array(json.load(sys.stdin), dtype=np.float32); x /= 127.5; x -= 1.0; print(json.dumps(x.tolist()))';
+    const script =
+      'import sys, json, numpy as np; x = np.array(json.load(sys.stdin), dtype=np.float32); x /= 127.5; x -= 1.0; print(json.dumps(x.tolist()))';
     const r = spawnSync(PYTHON, ['-c', script], { input: JSON.stringify(Array.from(pixels.dataSync())), encoding: 'utf8' });
     if (r.status !== 0) return t.skip(`numpy not usable by ${PYTHON}: ${r.stderr.trim().split('\n').pop()}`);
     assert.deepEqual(Array.from(y.dataSync()), JSON.parse(r.stdout));
     tf.dispose([pixels, y, ints]);
   });
 
-  test('weights saved in Keras\' layout load back bit for bit; another width\'s file is refused, naming the layer and shapes, without leaking', async () => {
+  test("weights saved in Keras' layout load back bit for bit; another width's file is refused, naming the layer and shapes, without leaking", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-mobilenet-'));
     try {
       const source = await MobileNetV2({ weights: null, includeTop: false, alpha: 0.5, inputShape: [64, 64, 3] });
@@ -170,11 +209,19 @@ describe('MobileNetV2 (Keras 2.x)', () => {
       source.dispose();
 
       const tensorsBefore = tf.memory().numTensors;
-      await assert.rejects(MobileNetV2({ weights: file, includeTop: false }), (e: Error) =>
-        e instanceof ValueError && e.message.startsWith(file) &&
-        /shape mismatch in layer #0 \(named `Conv1` in `mobilenetv2_1.00_None`, `Conv1` in the file\).*the model expects \[3, 3, 3, 32\], the file has \[3, 3, 3, 16\]/.test(e.message));
-      await assert.rejects(MobileNetV2({ weights: file, alpha: 0.5, inputShape: [64, 64, 3] }), (e: Error) =>
-        e instanceof ValueError && /the file has 104 layers with weights, `mobilenetv2_0.50_64` has 105/.test(e.message));
+      await assert.rejects(
+        MobileNetV2({ weights: file, includeTop: false }),
+        (e: Error) =>
+          e instanceof ValueError &&
+          e.message.startsWith(file) &&
+          /shape mismatch in layer #0 \(named `Conv1` in `mobilenetv2_1.00_None`, `Conv1` in the file\).*the model expects \[3, 3, 3, 32\], the file has \[3, 3, 3, 16\]/.test(
+            e.message,
+          ),
+      );
+      await assert.rejects(
+        MobileNetV2({ weights: file, alpha: 0.5, inputShape: [64, 64, 3] }),
+        (e: Error) => e instanceof ValueError && /the file has 104 layers with weights, `mobilenetv2_0.50_64` has 105/.test(e.message),
+      );
       assert.equal(tf.memory().numTensors, tensorsBefore, 'the models built before the failed loads were freed');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -205,7 +252,7 @@ describe('MobileNetV2 (Keras 2.x)', () => {
     model.dispose();
   });
 
-  test('the ONNX executor runs all of MobileNetV2 (96x96, random weights and BN statistics) with tfjs\' numbers, behind the lesson\'s upscale too', async (t) => {
+  test("the ONNX executor runs all of MobileNetV2 (96x96, random weights and BN statistics) with tfjs' numbers, behind the lesson's upscale too", async (t) => {
     if (!onnxAvailable()) return t.skip('onnxruntime-node cannot be loaded here');
     const images = tf.input({ shape: [64, 64, 3] });
     const upscaled = new Upscale({ height: 96, width: 96 }).apply(images) as tf.SymbolicTensor;
@@ -241,7 +288,11 @@ describe("MobileNetV2 weights: 'imagenet': the file Keras picks by alpha and row
 
   test('alpha 0.35 at 96x96 without the top, and alpha 0.5 at 128x128 with it: downloaded, cached and loaded', async () => {
     const notop = '_no_top';
-    const expected = await serve(`mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96${notop}.h5`, { alpha: 0.35, includeTop: false, inputShape: [96, 96, 3] });
+    const expected = await serve(`mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96${notop}.h5`, {
+      alpha: 0.35,
+      includeTop: false,
+      inputShape: [96, 96, 3],
+    });
     const model = await MobileNetV2({ alpha: 0.35, includeTop: false, inputShape: [96, 96, 3] });
     assert.deepEqual(ws.requests, ['mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5']);
     assert.deepEqual(snapshot(model.layers), expected);
@@ -273,9 +324,16 @@ describe("MobileNetV2 weights: 'imagenet': the file Keras picks by alpha and row
       const { error, stderr } = await stderrOf(() => MobileNetV2({ includeTop: false, ...args }));
       assert.ok(error instanceof DownloadError, String(error));
       assert.deepEqual(ws.requests, ['mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5'], JSON.stringify(args.inputShape));
-      assert.match(stderr, /Warning: `inputShape` is undefined or non-square, or `rows` is not in \[96, 128, 160, 192, 224\]. Weights for input shape \(224, 224\) will be loaded as the default/);
+      assert.match(
+        stderr,
+        /Warning: `inputShape` is undefined or non-square, or `rows` is not in \[96, 128, 160, 192, 224\]. Weights for input shape \(224, 224\) will be loaded as the default/,
+      );
     }
     assert.equal(tf.memory().numTensors, tensorsBefore, 'models whose weights could not be had were freed');
-    assert.ok(!fs.existsSync(path.join(process.env.TSLAB_DL_CACHE!, 'models')) || fs.readdirSync(path.join(process.env.TSLAB_DL_CACHE!, 'models')).length === 0, 'nothing cached');
+    assert.ok(
+      !fs.existsSync(path.join(process.env.TSLAB_DL_CACHE!, 'models')) ||
+        fs.readdirSync(path.join(process.env.TSLAB_DL_CACHE!, 'models')).length === 0,
+      'nothing cached',
+    );
   });
 });

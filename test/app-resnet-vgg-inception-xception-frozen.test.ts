@@ -54,8 +54,13 @@ describe('frozen ResNet50, VGG16, InceptionV3, Xception bases stay frozen throug
         assert.deepEqual(baseAfter.get(name), values, `${name} unchanged`);
       }
       const headAfter = snapshot(headLayers);
-      const changed = [...headBefore].filter(([name, values]) => !values.every((v, i) => v === headAfter.get(name)![i])).map(([name]) => name);
-      assert.ok(changed.some((n) => /moving_mean/.test(n)) && changed.some((n) => /kernel/.test(n)), `the head trained: ${changed.join(', ')}`);
+      const changed = [...headBefore]
+        .filter(([name, values]) => !values.every((v, i) => v === headAfter.get(name)![i]))
+        .map(([name]) => name);
+      assert.ok(
+        changed.some((n) => /moving_mean/.test(n)) && changed.some((n) => /kernel/.test(n)),
+        `the head trained: ${changed.join(', ')}`,
+      );
       tf.dispose([x, y]);
       model.dispose();
     });

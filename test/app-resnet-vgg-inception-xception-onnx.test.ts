@@ -6,7 +6,6 @@
  * two cores; the lesson's upscale -> ResNet50 graph runs at 160x160.
  */
 import { after, before, describe, it, TestContext } from 'node:test';
-import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../lib/backends/selection';
 import { InceptionV3, ResNet50, VGG16, Xception } from '../lib/applications';
@@ -66,11 +65,26 @@ function variedImages(shape: number[], seed: number): tf.Tensor {
 
 const CASES: { name: string; build: (args: ApplicationArgs) => Promise<tf.LayersModel>; args: ApplicationArgs; size: number }[] = [
   { name: 'ResNet50 without the top, 96x96, average pooling', build: ResNet50, args: { includeTop: false, pooling: 'avg' }, size: 96 },
-  { name: 'VGG16 with its top (Flatten in channels-last order, fc1, fc2, softmax of 10 classes), 64x64', build: VGG16, args: { classes: 10 }, size: 64 },
+  {
+    name: 'VGG16 with its top (Flatten in channels-last order, fc1, fc2, softmax of 10 classes), 64x64',
+    build: VGG16,
+    args: { classes: 10 },
+    size: 64,
+  },
   // InceptionV3 ends on a 2x2 map from 107x107 ('same' average pools with padding, 'valid' strided convs, 1x7/7x1 kernels).
-  { name: 'InceptionV3 without the top, 107x107, max pooling (BatchNormalization without gamma)', build: InceptionV3, args: { includeTop: false, pooling: 'max' }, size: 107 },
+  {
+    name: 'InceptionV3 without the top, 107x107, max pooling (BatchNormalization without gamma)',
+    build: InceptionV3,
+    args: { includeTop: false, pooling: 'max' },
+    size: 107,
+  },
   // Logits: Xception's residual sums grow large enough to saturate a softmax with random weights.
-  { name: "Xception with its top, logits, 75x75 (SeparableConv2D, 'same' strided max pools on odd sizes)", build: Xception, args: { classes: 10, classifierActivation: null }, size: 75 },
+  {
+    name: "Xception with its top, logits, 75x75 (SeparableConv2D, 'same' strided max pools on odd sizes)",
+    build: Xception,
+    args: { classes: 10, classifierActivation: null },
+    size: 75,
+  },
 ];
 
 describe('ONNX executor on ResNet50, VGG16, InceptionV3, Xception', () => {

@@ -28,10 +28,34 @@ const REFERENCE = path.join(__dirname, 'python', 'app_resnet_vgg_inception_xcept
 type Build = (args?: ApplicationArgs) => Promise<tf.LayersModel>;
 
 const MODELS: { name: string; build: Build; kerasName: string; notopFile: string; topFile: string }[] = [
-  { name: 'ResNet50', build: ResNet50, kerasName: 'resnet50', notopFile: 'resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5', topFile: 'resnet50_weights_tf_dim_ordering_tf_kernels.h5' },
-  { name: 'VGG16', build: VGG16, kerasName: 'vgg16', notopFile: 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5', topFile: 'vgg16_weights_tf_dim_ordering_tf_kernels.h5' },
-  { name: 'InceptionV3', build: InceptionV3, kerasName: 'inception_v3', notopFile: 'inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5', topFile: 'inception_v3_weights_tf_dim_ordering_tf_kernels.h5' },
-  { name: 'Xception', build: Xception, kerasName: 'xception', notopFile: 'xception_weights_tf_dim_ordering_tf_kernels_notop.h5', topFile: 'xception_weights_tf_dim_ordering_tf_kernels.h5' },
+  {
+    name: 'ResNet50',
+    build: ResNet50,
+    kerasName: 'resnet50',
+    notopFile: 'resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5',
+    topFile: 'resnet50_weights_tf_dim_ordering_tf_kernels.h5',
+  },
+  {
+    name: 'VGG16',
+    build: VGG16,
+    kerasName: 'vgg16',
+    notopFile: 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5',
+    topFile: 'vgg16_weights_tf_dim_ordering_tf_kernels.h5',
+  },
+  {
+    name: 'InceptionV3',
+    build: InceptionV3,
+    kerasName: 'inception_v3',
+    notopFile: 'inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5',
+    topFile: 'inception_v3_weights_tf_dim_ordering_tf_kernels.h5',
+  },
+  {
+    name: 'Xception',
+    build: Xception,
+    kerasName: 'xception',
+    notopFile: 'xception_weights_tf_dim_ordering_tf_kernels_notop.h5',
+    topFile: 'xception_weights_tf_dim_ordering_tf_kernels.h5',
+  },
 ];
 
 function python(args: string[]): string {
@@ -66,7 +90,10 @@ function spread(values: Float32Array, shape: number[]): number {
 /** Every file under `dir`, recursively. */
 function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => e.name);
 }
 
 describe('ResNet50, VGG16, InceptionV3, Xception: weights', () => {
@@ -110,7 +137,9 @@ describe('ResNet50, VGG16, InceptionV3, Xception: weights', () => {
       const probs = await predictValues(model, readNpy(path.join(dir, 'images.npy')));
       const expected = readNpy(path.join(dir, 'probs.npy'));
       const err = relativeError(probs, expected.data);
-      t.diagnostic(`relative error ${err.toExponential(2)}; probabilities ${Array.from(expected.data.slice(0, 10), (p) => p.toFixed(3)).join(' ')}`);
+      t.diagnostic(
+        `relative error ${err.toExponential(2)}; probabilities ${Array.from(expected.data.slice(0, 10), (p) => p.toFixed(3)).join(' ')}`,
+      );
       assert.ok(Math.max(...expected.data) < 0.99, 'the softmax is not saturated');
       assert.ok(err < 1e-4, `probabilities differ from torch: relative error ${err}`);
       model.dispose();
@@ -124,7 +153,12 @@ describe('ResNet50, VGG16, InceptionV3, Xception: weights', () => {
     const dir = reference('resnet50', 75, 2, ['--top', '--classes', '10']);
     try {
       // Logits rather than probabilities: with random weights the softmax saturates to 0s and 1s.
-      const model = await ResNet50({ weights: path.join(dir, 'weights.h5'), inputShape: [75, 75, 3], classes: 10, classifierActivation: null });
+      const model = await ResNet50({
+        weights: path.join(dir, 'weights.h5'),
+        inputShape: [75, 75, 3],
+        classes: 10,
+        classifierActivation: null,
+      });
       const logits = await predictValues(model, readNpy(path.join(dir, 'images.npy')));
       const expected = readNpy(path.join(dir, 'logits.npy'));
       const err = relativeError(logits, expected.data);
@@ -158,13 +192,26 @@ describe('ResNet50, VGG16, InceptionV3, Xception: weights', () => {
           t.diagnostic(`h5py check skipped: ${missing}`);
         } else {
           // What h5py reads, against Keras' layer list from the reference script (input layer aside).
-          const saved = JSON.parse(python(['describe', file])) as { layer_names: string[]; layers: Record<string, [string, number[], string][]> };
+          const saved = JSON.parse(python(['describe', file])) as {
+            layer_names: string[];
+            layers: Record<string, [string, number[], string][]>;
+          };
           const layersDir = fs.mkdtempSync(path.join(dir, 'layers-'));
           python([m.kerasName, layersDir, '75', '1', '--layers-only', '--pooling', 'avg']);
-          const keras = JSON.parse(fs.readFileSync(path.join(layersDir, 'layers.json'), 'utf8')) as { name: string; weights: [string, number[]][] }[];
-          assert.deepEqual(saved.layer_names.slice(1), keras.slice(1).map((l) => l.name));
+          const keras = JSON.parse(fs.readFileSync(path.join(layersDir, 'layers.json'), 'utf8')) as {
+            name: string;
+            weights: [string, number[]][];
+          }[];
+          assert.deepEqual(
+            saved.layer_names.slice(1),
+            keras.slice(1).map((l) => l.name),
+          );
           for (const layer of keras.slice(1)) {
-            assert.deepEqual(saved.layers[layer.name], layer.weights.map(([name, shape]) => [name, shape, 'float32']), layer.name);
+            assert.deepEqual(
+              saved.layers[layer.name],
+              layer.weights.map(([name, shape]) => [name, shape, 'float32']),
+              layer.name,
+            );
           }
         }
         const loaded = await m.build({ weights: file, includeTop: false, pooling: 'avg', inputShape: [75, 75, 3] });
@@ -184,13 +231,27 @@ describe('ResNet50, VGG16, InceptionV3, Xception: weights', () => {
         await assert.rejects(build(args), (e: Error) => e instanceof ValueError && message.test(e.message), `expected ${message}`);
         assert.equal(tf.memory().numTensors, before, 'the half-built model was freed');
       };
-      await rejects(VGG16, { weights: files.get('ResNet50')!, includeTop: false },
-        /the file has 106 layers with weights, `vgg16` has 13: this weights file is for a different model.*First mismatch at layer #0: the model has `block1_conv1` \(2 weight\(s\): \[3, 3, 3, 64\] \[64\]\), the file has `conv1_conv` \(2 weight\(s\): \[7, 7, 3, 64\] \[64\]\)/);
-      await rejects(Xception, { weights: files.get('InceptionV3')!, includeTop: false }, /layers with weights, `xception` has .*this weights file is for a different model/);
+      await rejects(
+        VGG16,
+        { weights: files.get('ResNet50')!, includeTop: false },
+        /the file has 106 layers with weights, `vgg16` has 13: this weights file is for a different model.*First mismatch at layer #0: the model has `block1_conv1` \(2 weight\(s\): \[3, 3, 3, 64\] \[64\]\), the file has `conv1_conv` \(2 weight\(s\): \[7, 7, 3, 64\] \[64\]\)/,
+      );
+      await rejects(
+        Xception,
+        { weights: files.get('InceptionV3')!, includeTop: false },
+        /layers with weights, `xception` has .*this weights file is for a different model/,
+      );
       // The no-top file for the model with its top: one layer short.
-      await rejects(ResNet50, { weights: files.get('ResNet50')!, inputShape: [75, 75, 3] },
-        /the file has 106 layers with weights, `resnet50` has 107: .*with\/without its classification top/);
-      await rejects(Xception, { weights: files.get('Xception')!, inputShape: [75, 75, 3] }, /`xception` has \d+: .*with\/without its classification top/);
+      await rejects(
+        ResNet50,
+        { weights: files.get('ResNet50')!, inputShape: [75, 75, 3] },
+        /the file has 106 layers with weights, `resnet50` has 107: .*with\/without its classification top/,
+      );
+      await rejects(
+        Xception,
+        { weights: files.get('Xception')!, inputShape: [75, 75, 3] },
+        /`xception` has \d+: .*with\/without its classification top/,
+      );
     });
   });
 
@@ -217,7 +278,10 @@ describe('ResNet50, VGG16, InceptionV3, Xception: weights', () => {
     for (const m of MODELS) {
       test(`${m.name}: the no-top and top files by Keras' names; a wrong checksum is an error and leaves nothing behind`, async () => {
         const weightsOptions = { baseUrl: base, kerasCacheDir: path.join(root, 'keras'), cacheDir: path.join(root, 'ours') };
-        for (const [includeTop, file] of [[false, m.notopFile], [true, m.topFile]] as const) {
+        for (const [includeTop, file] of [
+          [false, m.notopFile],
+          [true, m.topFile],
+        ] as const) {
           requests.length = 0;
           const before = tf.memory().numTensors;
           await assert.rejects(m.build({ weights: 'imagenet', includeTop, weightsOptions }), (e: Error) => {

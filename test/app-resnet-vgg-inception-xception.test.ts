@@ -30,7 +30,8 @@ const sep = (cin: number, cout: number) => 9 * cin + cin * cout;
 /** Xception counted by hand from its blocks: [parameters without BN, BatchNormalization channels]. */
 function xceptionByHand(): { notop: number; bnChannels: number } {
   const parts: [number, number][] = [
-    [conv(3, 3, 32), 32], [conv(3, 32, 64), 64],
+    [conv(3, 3, 32), 32],
+    [conv(3, 32, 64), 64],
     // entry flow: 1x1 strided projection + two separable convolutions per block
     [conv(1, 64, 128) + sep(64, 128) + sep(128, 128), 3 * 128],
     [conv(1, 128, 256) + sep(128, 256) + sep(256, 256), 3 * 256],
@@ -75,32 +76,81 @@ interface ModelCase {
 const MODELS: ModelCase[] = [
   {
     // 160 -> pad 3, 7x7/2: 80 -> pad 1, 3x3/2 max pool: 40 -> conv3: 20 -> conv4: 10 -> conv5: 5.
-    name: 'ResNet50', build: applications.ResNet50, module: applications.resnet50, kerasName: 'resnet50', defaultSize: 224, minSize: 32,
-    top: 25_636_712, notop: 23_587_712, nonTrainable: 53_120, layersNotop: 175, channels: 2048, side160: 5, mode: 'caffe',
+    name: 'ResNet50',
+    build: applications.ResNet50,
+    module: applications.resnet50,
+    kerasName: 'resnet50',
+    defaultSize: 224,
+    minSize: 32,
+    top: 25_636_712,
+    notop: 23_587_712,
+    nonTrainable: 53_120,
+    layersNotop: 175,
+    channels: 2048,
+    side160: 5,
+    mode: 'caffe',
     notopFile: 'https://storage.googleapis.com/tensorflow/keras-applications/resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5',
-    notopMd5: '4d473c1dd8becc155b73f8504c6f6626', topMd5: '2cb95161c43110f7111970584f804107',
+    notopMd5: '4d473c1dd8becc155b73f8504c6f6626',
+    topMd5: '2cb95161c43110f7111970584f804107',
   },
   {
     // 160 halved by five 2x2 max pools: 5.
-    name: 'VGG16', build: applications.VGG16, module: applications.vgg16, kerasName: 'vgg16', defaultSize: 224, minSize: 32,
-    top: 138_357_544, notop: 14_714_688, nonTrainable: 0, layersNotop: 19, channels: 512, side160: 5, mode: 'caffe',
+    name: 'VGG16',
+    build: applications.VGG16,
+    module: applications.vgg16,
+    kerasName: 'vgg16',
+    defaultSize: 224,
+    minSize: 32,
+    top: 138_357_544,
+    notop: 14_714_688,
+    nonTrainable: 0,
+    layersNotop: 19,
+    channels: 512,
+    side160: 5,
+    mode: 'caffe',
     notopFile: 'https://storage.googleapis.com/tensorflow/keras-applications/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5',
-    notopMd5: '6d6bbae143d832006294945121d1f1fc', topMd5: '64373286793e3c8b2b4e3219cbf3544b',
+    notopMd5: '6d6bbae143d832006294945121d1f1fc',
+    topMd5: '64373286793e3c8b2b4e3219cbf3544b',
   },
   {
     // 160 -> 3x3/2 valid: 79 -> 3x3 valid: 77 -> 3x3/2 max pool: 38 -> 3x3 valid: 36 -> max pool: 17
     // -> mixed3 (3x3/2 valid): 8 -> mixed8: 3.
-    name: 'InceptionV3', build: applications.InceptionV3, module: applications.inception_v3, kerasName: 'inception_v3', defaultSize: 299, minSize: 75,
-    top: 23_851_784, notop: 21_802_784, nonTrainable: 34_432, layersNotop: 311, channels: 2048, side160: 3, mode: 'tf',
-    notopFile: 'https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5',
-    notopMd5: 'bcbd6486424b2319ff4ef7d526e38f63', topMd5: '9a0d58056eeedaa3f26cb7ebd46da564',
+    name: 'InceptionV3',
+    build: applications.InceptionV3,
+    module: applications.inception_v3,
+    kerasName: 'inception_v3',
+    defaultSize: 299,
+    minSize: 75,
+    top: 23_851_784,
+    notop: 21_802_784,
+    nonTrainable: 34_432,
+    layersNotop: 311,
+    channels: 2048,
+    side160: 3,
+    mode: 'tf',
+    notopFile:
+      'https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5',
+    notopMd5: 'bcbd6486424b2319ff4ef7d526e38f63',
+    topMd5: '9a0d58056eeedaa3f26cb7ebd46da564',
   },
   {
     // 160 -> 3x3/2 valid: 79 -> 3x3 valid: 77 -> 'same' 3x3/2 max pools: 39 -> 20 -> 10 -> 5.
-    name: 'Xception', build: applications.Xception, module: applications.xception, kerasName: 'xception', defaultSize: 299, minSize: 71,
-    top: 22_910_480, notop: 20_861_480, nonTrainable: 54_528, layersNotop: 132, channels: 2048, side160: 5, mode: 'tf',
+    name: 'Xception',
+    build: applications.Xception,
+    module: applications.xception,
+    kerasName: 'xception',
+    defaultSize: 299,
+    minSize: 71,
+    top: 22_910_480,
+    notop: 20_861_480,
+    nonTrainable: 54_528,
+    layersNotop: 132,
+    channels: 2048,
+    side160: 5,
+    mode: 'tf',
     notopFile: 'https://storage.googleapis.com/tensorflow/keras-applications/xception/xception_weights_tf_dim_ordering_tf_kernels_notop.h5',
-    notopMd5: 'b0042744bf5b25fce3cb969f33bebb97', topMd5: '0a58e3b7378bc2990ea3b43d5981f1f6',
+    notopMd5: 'b0042744bf5b25fce3cb969f33bebb97',
+    topMd5: '0a58e3b7378bc2990ea3b43d5981f1f6',
   },
 ];
 
@@ -209,7 +259,11 @@ describe('ResNet50, VGG16, InceptionV3, Xception: Keras 2 architectures', () => 
           const expected = kerasLayers(m.kerasName, extra);
           const model = await m.build({ weights: null, ...args });
           // The input layer aside (Keras: input_1), every name in the same place.
-          assert.deepEqual(model.layers.slice(1).map((l) => l.name), expected.slice(1).map((l) => l.name), extra.join(' '));
+          assert.deepEqual(
+            model.layers.slice(1).map((l) => l.name),
+            expected.slice(1).map((l) => l.name),
+            extra.join(' '),
+          );
           model.layers.forEach((layer, i) => {
             const weights = layer.weights.map((w) => [`${w.originalName}:0`, w.shape]);
             assert.deepEqual(weights, expected[i].weights, `weights of ${layer.name}`);
@@ -232,14 +286,27 @@ describe('ResNet50, VGG16, InceptionV3, Xception: Keras 2 architectures', () => 
         const d = m.defaultSize;
         await rejects({ weights: 'imagenett' }, /The `weights` argument should be either `null`.*Received: weights="imagenett"/);
         await rejects({ weights: 'imagenet', classes: 10 }, /`classes` should be 1000. Received: classes=10/);
-        await rejects({ inputShape: [160, 160, 3] }, new RegExp(`\`inputShape\` should be \\[${d}, ${d}, 3\\]. Received: inputShape=\\[160, 160, 3\\]`));
-        await rejects({ includeTop: false, inputShape: [m.minSize - 1, 160, 3] }, new RegExp(`Input size must be at least ${m.minSize}x${m.minSize}; Received: inputShape=\\[${m.minSize - 1}, 160, 3\\]`));
+        await rejects(
+          { inputShape: [160, 160, 3] },
+          new RegExp(`\`inputShape\` should be \\[${d}, ${d}, 3\\]. Received: inputShape=\\[160, 160, 3\\]`),
+        );
+        await rejects(
+          { includeTop: false, inputShape: [m.minSize - 1, 160, 3] },
+          new RegExp(`Input size must be at least ${m.minSize}x${m.minSize}; Received: inputShape=\\[${m.minSize - 1}, 160, 3\\]`),
+        );
         await rejects({ includeTop: false, inputShape: [160, 160, 1] }, /The input must have 3 channels/);
-        await rejects({ includeTop: false, pooling: 'sum' as never }, /`pooling` should be 'avg', 'max' or undefined. Received: pooling="sum"/);
+        await rejects(
+          { includeTop: false, pooling: 'sum' as never },
+          /`pooling` should be 'avg', 'max' or undefined. Received: pooling="sum"/,
+        );
         await rejects({ classifierActivation: 'relu' }, /Only `null` and `softmax` activations are allowed/);
         const small = tf.input({ shape: [m.minSize - 1, m.minSize - 1, 3] });
-        await rejects({ includeTop: false, weights: null, inputTensor: small },
-          new RegExp(`Input size must be at least ${m.minSize}x${m.minSize}; Received: \`inputTensor\` of shape \\[${m.minSize - 1}, ${m.minSize - 1}, 3\\].*upscale`));
+        await rejects(
+          { includeTop: false, weights: null, inputTensor: small },
+          new RegExp(
+            `Input size must be at least ${m.minSize}x${m.minSize}; Received: \`inputTensor\` of shape \\[${m.minSize - 1}, ${m.minSize - 1}, 3\\].*upscale`,
+          ),
+        );
         // The smallest accepted size builds.
         const ok = await m.build({ weights: null, includeTop: false, inputShape: [m.minSize, m.minSize, 3], pooling: 'avg' });
         assert.deepEqual(ok.outputs[0].shape, [null, m.channels]);
@@ -271,24 +338,32 @@ describe('ResNet50, VGG16, InceptionV3, Xception: Keras 2 architectures', () => 
 
   test('layer settings Keras fixes: BN epsilon and scale, conv biases, initialisers, SeparableConv2D weights', async () => {
     const resnet = await applications.ResNet50({ weights: null, includeTop: false });
-    const bnConfigs = (model: tf.LayersModel) => model.layers.filter((l) => l.getClassName() === 'BatchNormalization').map((l) => l.getConfig());
+    const bnConfigs = (model: tf.LayersModel) =>
+      model.layers.filter((l) => l.getClassName() === 'BatchNormalization').map((l) => l.getConfig());
     assert.ok(bnConfigs(resnet).every((c) => c.epsilon === 1.001e-5 && c.scale === true));
-    assert.equal(resnet.getLayer('conv2_block1_1_conv').getConfig().useBias, true, 'Keras\' ResNet convolutions have biases');
+    assert.equal(resnet.getLayer('conv2_block1_1_conv').getConfig().useBias, true, "Keras' ResNet convolutions have biases");
     assert.deepEqual(resnet.getLayer('conv2_block1_1_conv').getConfig().strides, [1, 1]);
     // Keras v1: the stride on the first 1x1 convolution and the shortcut, not on the 3x3.
     assert.deepEqual(resnet.getLayer('conv3_block1_1_conv').getConfig().strides, [2, 2]);
     assert.deepEqual(resnet.getLayer('conv3_block1_0_conv').getConfig().strides, [2, 2]);
     assert.deepEqual(resnet.getLayer('conv3_block1_2_conv').getConfig().strides, [1, 1]);
-    assert.deepEqual((resnet.getLayer('conv1_conv').getConfig().kernelInitializer as { config: object }).config,
-      { scale: 1, mode: 'fanAvg', distribution: 'uniform', seed: null });
+    assert.deepEqual((resnet.getLayer('conv1_conv').getConfig().kernelInitializer as { config: object }).config, {
+      scale: 1,
+      mode: 'fanAvg',
+      distribution: 'uniform',
+      seed: null,
+    });
     resnet.dispose();
 
     const inception = await applications.InceptionV3({ weights: null, includeTop: false });
     const inceptionBns = bnConfigs(inception);
     assert.equal(inceptionBns.length, 94);
     assert.ok(inceptionBns.every((c) => c.epsilon === 1e-3 && c.scale === false && c.center === true));
-    assert.deepEqual(inception.getLayer('batch_normalization').weights.map((w) => w.originalName),
-      ['batch_normalization/beta', 'batch_normalization/moving_mean', 'batch_normalization/moving_variance'], 'no gamma');
+    assert.deepEqual(
+      inception.getLayer('batch_normalization').weights.map((w) => w.originalName),
+      ['batch_normalization/beta', 'batch_normalization/moving_mean', 'batch_normalization/moving_variance'],
+      'no gamma',
+    );
     assert.ok(inception.layers.filter((l) => l.getClassName() === 'Conv2D').every((l) => l.getConfig().useBias === false));
     assert.equal(inception.getLayer('average_pooling2d').getConfig().padding, 'same');
     inception.dispose();
@@ -298,10 +373,17 @@ describe('ResNet50, VGG16, InceptionV3, Xception: Keras 2 architectures', () => 
     const sepconv = xception.getLayer('block2_sepconv1');
     assert.equal(sepconv.getClassName(), 'SeparableConv2D');
     // Keras' order and shapes: depthwise_kernel [3, 3, in, 1], then pointwise_kernel [1, 1, in, out].
-    assert.deepEqual(sepconv.weights.map((w) => [w.originalName, w.shape]), [
-      ['block2_sepconv1/depthwise_kernel', [3, 3, 64, 1]], ['block2_sepconv1/pointwise_kernel', [1, 1, 64, 128]],
-    ]);
-    const init = sepconv.getConfig() as { depthwiseInitializer: { className: string; config: object }; pointwiseInitializer: { className: string; config: object } };
+    assert.deepEqual(
+      sepconv.weights.map((w) => [w.originalName, w.shape]),
+      [
+        ['block2_sepconv1/depthwise_kernel', [3, 3, 64, 1]],
+        ['block2_sepconv1/pointwise_kernel', [1, 1, 64, 128]],
+      ],
+    );
+    const init = sepconv.getConfig() as {
+      depthwiseInitializer: { className: string; config: object };
+      pointwiseInitializer: { className: string; config: object };
+    };
     for (const i of [init.depthwiseInitializer, init.pointwiseInitializer]) {
       assert.deepEqual(i.config, { scale: 1, mode: 'fanAvg', distribution: 'uniform', seed: null }, 'glorot_uniform');
     }
@@ -337,8 +419,10 @@ describe('ResNet50, VGG16, InceptionV3, Xception: Keras 2 architectures', () => 
       }
       // By hand: caffe turns RGB into BGR and subtracts the BGR mean pixel; tf maps 0 -> -1, 255 -> 1.
       const pixel = tf.tensor4d([[[[10, 20, 30]]]]);
-      assert.deepEqual(Array.from(applications.resnet50.preprocessInput(pixel).dataSync()),
-        Array.from(new Float32Array([30 - 103.939, 20 - 116.779, 10 - 123.68])));
+      assert.deepEqual(
+        Array.from(applications.resnet50.preprocessInput(pixel).dataSync()),
+        Array.from(new Float32Array([30 - 103.939, 20 - 116.779, 10 - 123.68])),
+      );
       assert.deepEqual(Array.from(applications.xception.preprocessInput(tf.tensor1d([0, 127.5, 255])).dataSync()), [-1, 0, 1]);
       // Integer images are cast to float32 first, as Keras does.
       const ints = applications.inception_v3.preprocessInput(tf.tensor1d([0, 51, 255], 'int32'));

@@ -61,10 +61,16 @@ describe('one fine-tuning step of each application on wasm', () => {
       const model = tf.model({ inputs: base.inputs, outputs: head.apply(base.outputs[0]) as tf.SymbolicTensor });
       const cut = base.layers.length - unfrozen;
       quietly(() => setTrainable(model, { from: base.layers[cut].name }));
-      assert.ok(base.layers.every((layer, i) => layer.trainable === i >= cut), 'the layers before the cut frozen, the others trainable');
+      assert.ok(
+        base.layers.every((layer, i) => layer.trainable === i >= cut),
+        'the layers before the cut frozen, the others trainable',
+      );
       const frozen = base.layers.slice(0, cut).filter((l) => l.weights.length > 0);
       const training = [...base.layers.slice(cut), head].filter((l) => l.trainableWeights.length > 0);
-      assert.ok(training.some((l) => CONVOLUTIONS.includes(l.getClassName())), `a convolution among the trainable layers: ${training.map((l) => l.name).join(', ')}`);
+      assert.ok(
+        training.some((l) => CONVOLUTIONS.includes(l.getClassName())),
+        `a convolution among the trainable layers: ${training.map((l) => l.name).join(', ')}`,
+      );
       assert.ok(frozen.some((l) => l.getClassName() === 'BatchNormalization') || app.name === 'VGG16', 'a frozen BatchNormalization');
 
       // Moving statistics from data, as a trained network's: with Keras' initial ones (mean 0,
@@ -72,7 +78,9 @@ describe('one fine-tuning step of each application on wasm', () => {
       // 1e-8), and some gradients get so small that Adam's step is below a float32 ulp. From 16
       // images of different contrast: statistics of two alone, at the 1x1 end of the network, make
       // it chaotic (EfficientNetB0's dropout in training mode then drives its features to 1e11).
-      const images = tf.tidy(() => tf.mul(tf.randomUniform([16, app.size, app.size, 3], 0, 1, 'float32', 3), tf.randomUniform([16, 1, 1, 1], 0.2, 1, 'float32', 4)));
+      const images = tf.tidy(() =>
+        tf.mul(tf.randomUniform([16, app.size, app.size, 3], 0, 1, 'float32', 3), tf.randomUniform([16, 1, 1, 1], 0.2, 1, 'float32', 4)),
+      );
       calibrateBatchNorm(base, images);
       const [x, y] = tf.tidy(() => [tf.slice(images, 0, 2), tf.oneHot(tf.tensor1d([0, 2], 'int32'), 3)]);
 
@@ -92,8 +100,16 @@ describe('one fine-tuning step of each application on wasm', () => {
         const now = values(layer);
         for (const [name, was] of before.get(layer)!) (identical(now.get(name)!, was) ? still : moved).push(name);
       }
-      assert.deepEqual(still.filter((name) => trainable.has(name)), [], 'every trainable weight moved');
-      assert.deepEqual(moved.filter((name) => !trainable.has(name)), [], 'the unfrozen BatchNormalization layers kept their moving statistics');
+      assert.deepEqual(
+        still.filter((name) => trainable.has(name)),
+        [],
+        'every trainable weight moved',
+      );
+      assert.deepEqual(
+        moved.filter((name) => !trainable.has(name)),
+        [],
+        'the unfrozen BatchNormalization layers kept their moving statistics',
+      );
       tf.dispose([images, x, y]);
       model.dispose();
     });

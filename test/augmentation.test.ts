@@ -40,7 +40,11 @@ function values(t: tf.Tensor): number[] {
 function sameBits(a: tf.Tensor, b: tf.Tensor): boolean {
   const x = a.dataSync() as Float32Array;
   const y = b.dataSync() as Float32Array;
-  return a.dtype === b.dtype && x.length === y.length && Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(y.buffer, y.byteOffset, y.byteLength));
+  return (
+    a.dtype === b.dtype &&
+    x.length === y.length &&
+    Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(y.buffer, y.byteOffset, y.byteLength))
+  );
 }
 
 function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number, what: string): void {
@@ -111,7 +115,11 @@ function valueTests(): void {
 
   test('RandomFlip flips exactly the images it drew, as tf.reverse does, in each mode', () => {
     const x = tf.randomUniform([12, 4, 5, 2], 0, 1, 'float32', 2) as tf.Tensor4D;
-    for (const [mode, axes] of [['horizontal', [1]], ['vertical', [0]], ['horizontal_and_vertical', [0, 1]]] as const) {
+    for (const [mode, axes] of [
+      ['horizontal', [1]],
+      ['vertical', [0]],
+      ['horizontal_and_vertical', [0, 1]],
+    ] as const) {
       const layer = L.RandomFlip(mode, { seed: 7 });
       const { flips } = new RandomFlip({ mode, seed: 7 }).getRandomTransformation(12);
       assert.ok(flips.some((f) => f) && flips.some((f) => !f), `${mode}: seed 7 flips some images and not others: ${flips}`);
@@ -232,13 +240,28 @@ function valueTests(): void {
     const [a, b, c, d, k] = [1, 2, 3, 4, -9];
     const x = tf.tensor4d([a, b, c, d], [1, 1, 4, 1]);
     const cases = {
-      reflect: [[b, a, a, b], [c, d, d, c]],
-      wrap: [[c, d, a, b], [c, d, a, b]],
-      nearest: [[a, a, a, b], [c, d, d, d]],
-      constant: [[k, k, a, b], [c, d, k, k]],
+      reflect: [
+        [b, a, a, b],
+        [c, d, d, c],
+      ],
+      wrap: [
+        [c, d, a, b],
+        [c, d, a, b],
+      ],
+      nearest: [
+        [a, a, a, b],
+        [c, d, d, d],
+      ],
+      constant: [
+        [k, k, a, b],
+        [c, d, k, k],
+      ],
     } as const;
     for (const [fillMode, [right, left]] of Object.entries(cases) as [keyof typeof cases, readonly (readonly number[])[]][]) {
-      for (const [shift, expected] of [[0.5, right], [-0.5, left]] as const) {
+      for (const [shift, expected] of [
+        [0.5, right],
+        [-0.5, left],
+      ] as const) {
         const y = L.RandomTranslation(0, [shift, shift], { fillMode, fillValue: k }).apply(x, { training: true });
         assert.deepEqual(values(y), expected, `${fillMode}, shift ${shift * 4}`);
         y.dispose();
@@ -255,10 +278,16 @@ function valueTests(): void {
     const [n, h, w, ch] = [16, 3, 4, 2];
     const x = tf.randomUniform([n, h, w, ch], 0, 1, 'float32', 4);
     const data = values(x);
-    for (const [factor, low, high] of [[[0.3, 0.6], 0.7, 1.6], [0.5, 1, 1.5]] as const) {
+    for (const [factor, low, high] of [
+      [[0.3, 0.6], 0.7, 1.6],
+      [0.5, 1, 1.5],
+    ] as const) {
       const range: [number, number] = [0.1, 0.9];
       const { factors } = new RandomContrast({ factor: factor as number | [number, number], seed: 21 }).getRandomTransformation(n);
-      assert.ok(factors.every((f) => f >= low && f <= high), `${JSON.stringify(factor)}: ${factors}`);
+      assert.ok(
+        factors.every((f) => f >= low && f <= high),
+        `${JSON.stringify(factor)}: ${factors}`,
+      );
       const y = L.RandomContrast(factor as number | [number, number], { valueRange: range, seed: 21 }).apply(x, { training: true });
       const expected = new Array<number>(data.length);
       for (let b = 0; b < n; b++) {
@@ -273,7 +302,10 @@ function valueTests(): void {
         }
       }
       assertClose(values(y), expected, 1e-5, `factor ${JSON.stringify(factor)}`);
-      assert.ok(expected.some((v) => v === range[0] || v === range[1]), 'the example exercises the clipping');
+      assert.ok(
+        expected.some((v) => v === range[0] || v === range[1]),
+        'the example exercises the clipping',
+      );
       y.dispose();
     }
     x.dispose();
@@ -302,7 +334,13 @@ function valueTests(): void {
   test('the same seed gives the same images, a different seed different ones (setRandomSeed and layer seeds)', () => {
     const x = tf.randomUniform([4, 8, 8, 3], 0, 255, 'float32', 8);
     const pipeline = (seed?: number) => {
-      const layers = [L.RandomFlip({ seed }), L.RandomRotation(0.2, { seed }), L.RandomZoom(0.2, { seed }), L.RandomTranslation(0.1, 0.1, { seed }), L.RandomContrast(0.3, { seed })];
+      const layers = [
+        L.RandomFlip({ seed }),
+        L.RandomRotation(0.2, { seed }),
+        L.RandomZoom(0.2, { seed }),
+        L.RandomTranslation(0.1, 0.1, { seed }),
+        L.RandomContrast(0.3, { seed }),
+      ];
       return tf.tidy(() => layers.reduce<tf.Tensor>((t, layer) => layer.apply(t, { training: true }), x));
     };
     setRandomSeed(5);
@@ -328,11 +366,16 @@ function valueTests(): void {
   test('the transforms are differentiable in the images: the gradient is the adjoint (<T x, w> = <x, T* w>)', () => {
     const x = tf.randomUniform([3, 7, 6, 2], -1, 1, 'float32', 13) as tf.Tensor4D;
     const w = tf.randomUniform([3, 7, 6, 2], -1, 1, 'float32', 14);
-    const transforms = [[Math.cos(0.4), -Math.sin(0.4), 1.7, Math.sin(0.4), Math.cos(0.4), -0.9, 0, 0], [1.2, 0, -0.61, 0, 0.83, 0.52, 0, 0], [-1, 0, 5, 0, 1, 0, 0, 0]];
+    const transforms = [
+      [Math.cos(0.4), -Math.sin(0.4), 1.7, Math.sin(0.4), Math.cos(0.4), -0.9, 0, 0],
+      [1.2, 0, -0.61, 0, 0.83, 0.52, 0, 0],
+      [-1, 0, 5, 0, 1, 0, 0, 0],
+    ];
     for (const fillMode of ['reflect', 'constant'] as const) {
       for (const interpolation of ['bilinear', 'nearest'] as const) {
         // With fill value 0 the transform is linear in the images.
-        const transform = (images: tf.Tensor) => projectiveTransform(images as tf.Tensor4D, transforms, { fillMode, interpolation, fillValue: 0 });
+        const transform = (images: tf.Tensor) =>
+          projectiveTransform(images as tf.Tensor4D, transforms, { fillMode, interpolation, fillValue: 0 });
         const [lhs, rhs] = tf.tidy(() => {
           const gradient = tf.grad((images: tf.Tensor) => tf.sum(tf.mul(transform(images), w)))(x);
           return [tf.sum(tf.mul(transform(x), w)).dataSync()[0], tf.sum(tf.mul(x, gradient)).dataSync()[0]];
@@ -389,7 +432,13 @@ describe('across backends, arguments, saving, fit', () => {
     const run = () =>
       tf.tidy(() => {
         const x = tf.randomUniform([3, 9, 7, 3], 0, 255, 'float32', 10);
-        const layers = [L.RandomFlip({ seed: 1 }), L.RandomRotation(0.3, { seed: 2 }), L.RandomZoom(0.3, { seed: 3 }), L.RandomTranslation(0.2, 0.2, { seed: 4, fillMode: 'wrap' }), L.RandomContrast(0.5, { seed: 5 })];
+        const layers = [
+          L.RandomFlip({ seed: 1 }),
+          L.RandomRotation(0.3, { seed: 2 }),
+          L.RandomZoom(0.3, { seed: 3 }),
+          L.RandomTranslation(0.2, 0.2, { seed: 4, fillMode: 'wrap' }),
+          L.RandomContrast(0.5, { seed: 5 }),
+        ];
         return values(layers.reduce<tf.Tensor>((t, layer) => layer.apply(t, { training: true }), x));
       });
     const onCpu = run();
@@ -400,13 +449,17 @@ describe('across backends, arguments, saving, fit', () => {
     assertClose(onWasm, onCpu, 1e-3, 'wasm vs cpu');
   });
 
-  test('the sampler agrees with tfjs\' own tf.image.transform where that is right (one image; reflect, wrap, nearest)', () => {
+  test("the sampler agrees with tfjs' own tf.image.transform where that is right (one image; reflect, wrap, nearest)", () => {
     // tfjs 4.22's kernels are only right on one image, and its wasm one not for reflect: compare on cpu.
     const x = tf.randomUniform([1, 7, 9, 2], 0, 10, 'float32', 5) as tf.Tensor4D;
     // Values with no exact halves in sight: nearest rounding at a tie depends on float32 vs float64
     // (TF and this sampler compute in float32, tfjs' cpu kernel in float64).
     const [c, s] = [Math.cos(0.7), Math.sin(0.7)];
-    const transforms = [[c, -s, 2.613, s, c, -1.137, 0, 0], [1.013, 0.217, -3.31, -0.093, 1.107, 2.213, 0.0113, -0.0187], [1.713, 0, -5.07, 0, 0.613, 1.237, 0, 0]];
+    const transforms = [
+      [c, -s, 2.613, s, c, -1.137, 0, 0],
+      [1.013, 0.217, -3.31, -0.093, 1.107, 2.213, 0.0113, -0.0187],
+      [1.713, 0, -5.07, 0, 0.613, 1.237, 0, 0],
+    ];
     for (const t of transforms) {
       for (const fillMode of ['reflect', 'wrap', 'nearest'] as const) {
         for (const interpolation of ['bilinear', 'nearest'] as const) {
@@ -442,11 +495,20 @@ describe('across backends, arguments, saving, fit', () => {
     assert.deepEqual(L.RandomZoom({ heightFactor: [0.1, 0.2], widthFactor: 0.3 }).widthRange, [-0.3, 0.3]);
 
     const translation = L.RandomTranslation(0.1, [-0.2, 0.3], { interpolation: 'nearest' });
-    assert.deepEqual([translation.heightRange, translation.widthRange, translation.interpolation, translation.fillMode], [[-0.1, 0.1], [-0.2, 0.3], 'nearest', 'reflect']);
+    assert.deepEqual(
+      [translation.heightRange, translation.widthRange, translation.interpolation, translation.fillMode],
+      [[-0.1, 0.1], [-0.2, 0.3], 'nearest', 'reflect'],
+    );
 
     // random_contrast.py: _FACTOR_BOUNDS = (0, 1); a single number f gives (max(-f, 0), f) = (0, f).
     const contrast = L.RandomContrast(0.2);
-    assert.deepEqual([[...contrast.factor], [...contrast.valueRange]], [[0, 0.2], [0, 255]]);
+    assert.deepEqual(
+      [[...contrast.factor], [...contrast.valueRange]],
+      [
+        [0, 0.2],
+        [0, 255],
+      ],
+    );
     assert.deepEqual([...L.RandomContrast([0.2, 0.2], { valueRange: [0, 1] }).valueRange], [0, 1]);
   });
 
@@ -466,9 +528,13 @@ describe('across backends, arguments, saving, fit', () => {
       [() => L.RandomFlip({ seed: 1.5 }), /RandomFlip.*`seed`/],
       [() => L.RandomRotation(0.1, { factor: 0.2 } as never), /RandomRotation.*two values for `factor`/],
     ];
-    for (const [make, message] of cases) assert.throws(make, (e: unknown) => e instanceof ValueError && message.test(e.message), String(message));
+    for (const [make, message] of cases)
+      assert.throws(make, (e: unknown) => e instanceof ValueError && message.test(e.message), String(message));
     const image = tf.zeros([2, 3]);
-    assert.throws(() => L.RandomFlip().apply(image, { training: true }), (e: unknown) => e instanceof ValueError && /rank 4/.test(e.message));
+    assert.throws(
+      () => L.RandomFlip().apply(image, { training: true }),
+      (e: unknown) => e instanceof ValueError && /rank 4/.test(e.message),
+    );
     image.dispose();
   });
 
@@ -485,10 +551,12 @@ describe('across backends, arguments, saving, fit', () => {
     };
     const model = build();
     let artifacts: tf.io.ModelArtifacts | undefined;
-    await model.save(tf.io.withSaveHandler(async (a) => {
-      artifacts = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    await model.save(
+      tf.io.withSaveHandler(async (a) => {
+        artifacts = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     const json = JSON.stringify(artifacts!.modelTopology);
     for (const name of AUGMENTATION_LAYERS) assert.ok(json.includes(`"class_name":"${name}"`), `${name} is saved under Keras' class name`);
     const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts!));
@@ -512,7 +580,8 @@ describe('across backends, arguments, saving, fit', () => {
     if (!runtime.available) return t.skip(`onnxruntime-node unavailable: ${runtime.reason}`);
     const input = tf.input({ shape: [6, 6, 3] });
     let out: tf.SymbolicTensor = input;
-    for (const layer of [L.RandomFlip(), L.RandomRotation(0.2), L.RandomZoom(0.2), L.RandomTranslation(0.1, 0.1), L.RandomContrast(0.3)]) out = layer.apply(out);
+    for (const layer of [L.RandomFlip(), L.RandomRotation(0.2), L.RandomZoom(0.2), L.RandomTranslation(0.1, 0.1), L.RandomContrast(0.3)])
+      out = layer.apply(out);
     out = tf.layers.conv2d({ filters: 2, kernelSize: 3 }).apply(out) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: out });
     const x = tf.randomUniform([3, 6, 6, 3], 0, 1, 'float32', 12);
@@ -551,7 +620,10 @@ describe('across backends, arguments, saving, fit', () => {
     tf.dispose([x, y, p]);
 
     const all = [L.RandomFlip(), L.RandomRotation(0.1), L.RandomZoom(0.1), L.RandomTranslation(0.1, 0.1), L.RandomContrast(0.1)];
-    assert.deepEqual(all.map((l) => l.getClassName()), [...AUGMENTATION_LAYERS]);
+    assert.deepEqual(
+      all.map((l) => l.getClassName()),
+      [...AUGMENTATION_LAYERS],
+    );
     for (const layer of all) assert.equal(isFrozenDeterministic(layer), false, `${layer.getClassName()} is stochastic`);
     // input -> RandomFlip -> frozen Dense -> Dense: nothing before the trainable layer can be cached.
     const input = tf.input({ shape: [4, 4, 1] });

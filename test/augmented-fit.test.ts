@@ -6,7 +6,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { buildHead, clearFeatureMemory, featureStats, fit, onnxAvailable, ready, setRandomSeed, sparseCategoricalCrossentropy, tfjsFit, tfjsPredict, upscale } from '../lib';
+import {
+  buildHead,
+  clearFeatureMemory,
+  featureStats,
+  fit,
+  onnxAvailable,
+  ready,
+  setRandomSeed,
+  sparseCategoricalCrossentropy,
+  tfjsFit,
+  tfjsPredict,
+  upscale,
+} from '../lib';
 
 function noisyModel(seed: number): tf.LayersModel {
   setRandomSeed(seed);
@@ -30,7 +42,10 @@ test('random layers before a frozen base: the base runs every batch on the prefi
   await ready();
   clearFeatureMemory();
   const x = tf.randomUniform([20, 8, 8, 3], 0, 1, 'float32', 41);
-  const y = tf.tensor1d(Array.from({ length: 20 }, (_, i) => i % 3), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: 20 }, (_, i) => i % 3),
+    'int32',
+  );
   const vx = tf.randomUniform([6, 8, 8, 3], 0, 1, 'float32', 42);
   const vy = tf.tensor1d([0, 1, 2, 0, 1, 2], 'int32');
   const options = { batchSize: 5, epochs: 3, validationData: [vx, vy] as [tf.Tensor, tf.Tensor], verbose: 0 as const };
@@ -47,19 +62,32 @@ test('random layers before a frozen base: the base runs every batch on the prefi
   } finally {
     console.log = log;
   }
-  assert.equal(featureStats.imagesComputed - images, 3 * 20 + 6, 'the base ran on every augmented training image each epoch, on the validation images once');
-  assert.match(lines.join('\n'), new RegExp(`Random layers before the frozen base: the base \\(\\d+ layers\\) runs on ${onnxAvailable() ? 'ONNX Runtime, CPU' : 'tfjs'} for every batch`));
+  assert.equal(
+    featureStats.imagesComputed - images,
+    3 * 20 + 6,
+    'the base ran on every augmented training image each epoch, on the validation images once',
+  );
+  assert.match(
+    lines.join('\n'),
+    new RegExp(
+      `Random layers before the frozen base: the base \\(\\d+ layers\\) runs on ${onnxAvailable() ? 'ONNX Runtime, CPU' : 'tfjs'} for every batch`,
+    ),
+  );
   setRandomSeed(7);
   const b = await tfjsFit(plain, x, y, options);
   for (const key of ['loss', 'accuracy', 'val_loss', 'val_accuracy']) {
-    (a.history[key] as number[]).forEach((v, i) => assert.ok(Math.abs(v - (b.history[key] as number[])[i]) < 1e-4, `${key}[${i}]: ${v} vs ${(b.history[key] as number[])[i]}`));
+    (a.history[key] as number[]).forEach((v, i) =>
+      assert.ok(Math.abs(v - (b.history[key] as number[])[i]) < 1e-4, `${key}[${i}]: ${v} vs ${(b.history[key] as number[])[i]}`),
+    );
   }
   const tensors = tf.memory().numTensors;
   await fit(planned, x, y, { ...options, epochs: 1 });
-  const afterOne = tf.memory().numTensors;
   await fit(planned, x, y, { ...options, epochs: 3 });
   assert.equal(tf.memory().numTensors, tensors, 'nothing kept but the validation features in the cache');
-  assert.ok(planned.getWeights().every((w) => !w.isDisposed), 'the plan gave back its models without freeing the caller\'s weights');
+  assert.ok(
+    planned.getWeights().every((w) => !w.isDisposed),
+    "the plan gave back its models without freeing the caller's weights",
+  );
   // model.fit takes the same path; model.predict runs the random layers as the identity, as Keras does.
   const images2 = featureStats.imagesComputed;
   await planned.fit(x, y, { batchSize: 5, epochs: 2, verbose: 0 });

@@ -51,7 +51,10 @@ const bareEnv = (extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({ PATH: proces
 
 describe('the CUDA libraries libtensorflow 2.9 needs', () => {
   test('are the eight TensorFlow dlopens, plus the driver', () => {
-    assert.deepEqual(CUDA_LIBRARIES.map((l) => l.soname), EXPECTED.map((e) => e[0]));
+    assert.deepEqual(
+      CUDA_LIBRARIES.map((l) => l.soname),
+      EXPECTED.map((e) => e[0]),
+    );
     assert.equal(CUDA_DRIVER.soname, 'libcuda.so.1');
   });
 
@@ -110,7 +113,12 @@ describe('the CUDA libraries libtensorflow 2.9 needs', () => {
     assert.equal(check.loads, ldconfig().has('libcudart.so.11.0'));
     if (check.loads) return t.skip('this machine has libcudart.so.11.0 on the loader path');
     assert.deepEqual(check.elsewhere, [path.join(prefix, 'lib', 'libcudart.so.11.0')]);
-    assert.ok(check.fix!.startsWith(`it is in ${prefix}/lib, where the loader does not look: \`export LD_LIBRARY_PATH=${prefix}/lib:$LD_LIBRARY_PATH\``), check.fix);
+    assert.ok(
+      check.fix!.startsWith(
+        `it is in ${prefix}/lib, where the loader does not look: \`export LD_LIBRARY_PATH=${prefix}/lib:$LD_LIBRARY_PATH\``,
+      ),
+      check.fix,
+    );
   });
 });
 
@@ -125,7 +133,9 @@ describe('nvidia-smi', () => {
   test('the GPUs it lists count as GPUs, and its full output is kept; with every library present the GPU path is usable', async (t) => {
     const lib = realLibrary();
     if (!lib) return t.skip('no libz.so.1 in the ldconfig cache to copy');
-    const bin = fakeNvidiaSmi('if [ "$1" = "-L" ]; then echo "GPU 0: NVIDIA H200 (UUID: GPU-0000)"; else echo "| NVIDIA-SMI 550.54.15   Driver Version: 550.54.15   CUDA Version: 12.4 |"; fi');
+    const bin = fakeNvidiaSmi(
+      'if [ "$1" = "-L" ]; then echo "GPU 0: NVIDIA H200 (UUID: GPU-0000)"; else echo "| NVIDIA-SMI 550.54.15   Driver Version: 550.54.15   CUDA Version: 12.4 |"; fi',
+    );
     const dir = tempDir();
     for (const soname of [CUDA_DRIVER.soname, ...EXPECTED.map((e) => e[0])]) fs.copyFileSync(lib, path.join(dir, soname));
     const gpu = await checkGpu(bareEnv({ PATH: bin, LD_LIBRARY_PATH: dir }));
@@ -138,7 +148,10 @@ describe('nvidia-smi', () => {
     assert.deepEqual([gpu.usable, gpu.problems], [true, []]);
     // The same machine with every GPU hidden from CUDA.
     const hidden = await checkGpu(bareEnv({ PATH: bin, LD_LIBRARY_PATH: dir, CUDA_VISIBLE_DEVICES: '-1' }));
-    assert.deepEqual([hidden.usable, hidden.problems], [false, ['CUDA_VISIBLE_DEVICES="-1" hides every GPU: unset it, or set it to the GPU to use (e.g. 0)']]);
+    assert.deepEqual(
+      [hidden.usable, hidden.problems],
+      [false, ['CUDA_VISIBLE_DEVICES="-1" hides every GPU: unset it, or set it to the GPU to use (e.g. 0)']],
+    );
   });
 
   test('a failing nvidia-smi (driver not loaded) is a problem in its own words', async () => {

@@ -27,7 +27,7 @@ function fillWasmMemory(): () => void {
   const raw = uncheckedMalloc(tf.findBackend('wasm'))!;
   assert.ok(raw, 'the wasm backend has the allocator guard');
   const blocks: number[] = [];
-  for (let size = 2 ** 31; size >= 2 ** 16; ) {
+  for (let size = 2 ** 31; size >= 2 ** 16;) {
     const address = raw(size);
     if (address) blocks.push(address);
     else size /= 2;
@@ -83,7 +83,10 @@ describe('a tensor that does not fit in the wasm memory', () => {
     const explained = explainBackendError(caught) as BackendError;
     assert.ok(explained instanceof BackendError);
     const lines = explained.message.split('\n');
-    assert.equal(lines[0], "The wasm backend ran out of memory: a tensor of 4.1 GiB is larger than the wasm backend's whole memory (4.0 GiB at most)");
+    assert.equal(
+      lines[0],
+      "The wasm backend ran out of memory: a tensor of 4.1 GiB is larger than the wasm backend's whole memory (4.0 GiB at most)",
+    );
     assert.equal(lines[1], 'The kernel is still running, and so is the backend: the tensors and models you made are intact. To go on:');
     assert.match(explained.message, /use a smaller batch size \(batchSize\) and run the cell again/);
     assert.equal(works(), 2);
@@ -104,7 +107,10 @@ describe('a tensor that does not fit in the wasm memory', () => {
         caught = e;
       }
       assert.ok(caught instanceof WasmOutOfMemoryError, `expected an out-of-memory error, got ${caught}`);
-      assert.match(String(caught), /a tensor of 256\.0 MiB did not fit in the wasm backend's memory \(4\.0 GiB at most; the tensors already on it take/);
+      assert.match(
+        String(caught),
+        /a tensor of 256\.0 MiB did not fit in the wasm backend's memory \(4\.0 GiB at most; the tensors already on it take/,
+      );
       assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
       const explained = explainBackendError(caught) as BackendError;
       assert.match(explained.message, /^The wasm backend ran out of memory: a tensor of 256\.0 MiB did not fit/);
@@ -133,19 +139,31 @@ describe('a wasm backend that broke', () => {
     assert.equal(tf.getBackend(), 'wasm');
     const lines = explained.message.split('\n');
     assert.match(lines[0], /^The wasm backend aborted: /);
-    assert.equal(lines[1], 'This broke the wasm backend (afterwards even tf.scalar(1).add(1) fails), so tslab-dl reset it: a fresh wasm backend runs now.');
+    assert.equal(
+      lines[1],
+      'This broke the wasm backend (afterwards even tf.scalar(1).add(1) fails), so tslab-dl reset it: a fresh wasm backend runs now.',
+    );
     assert.match(
       lines[2],
       /^Lost: every tensor that was on the old backend \(\d+ in all\), including the data you loaded and the weights of every model: the model must be built again\. Using an old tensor raises an error that says so\.$/,
     );
-    assert.match(explained.message, /re-run the cells from the one that loads the data, and build the model again; use a smaller batch size/);
+    assert.match(
+      explained.message,
+      /re-run the cells from the one that loads the data, and build the model again; use a smaller batch size/,
+    );
     assert.match(explained.message, /`await setBackend\('cpu'\)`, then re-run the cells from the one that loads the data/);
     assert.equal(explainBackendError(caught), explained, 'explaining the same error again neither resets again nor changes the message');
 
     // Old tensors and the old model's weights are lost, and say so; disposing them still works.
-    assert.throws(() => data.dataSync(), /This tensor \(shape \[3\]\) is lost: it was on the wasm backend, which broke and was reset at \d\d:\d\d:\d\d/);
+    assert.throws(
+      () => data.dataSync(),
+      /This tensor \(shape \[3\]\) is lost: it was on the wasm backend, which broke and was reset at \d\d:\d\d:\d\d/,
+    );
     await assert.rejects(data.data(), BackendError);
-    assert.throws(() => tf.add(data, 1), /is lost: .*Make it again: re-run the cells from the one that loads the data, and build the model again\./);
+    assert.throws(
+      () => tf.add(data, 1),
+      /is lost: .*Make it again: re-run the cells from the one that loads the data, and build the model again\./,
+    );
     assert.throws(() => model.predict(tf.ones([1, 3])), /is lost/);
     data.dispose();
     model.dispose();
@@ -179,7 +197,7 @@ describe('a wasm backend that broke', () => {
     assert.equal(process.listenerCount('unhandledRejection'), listeners);
   });
 
-  test('freed too where the host sets emscripten\'s process listeners aside (as the tslab-dl kernel does)', async () => {
+  test("freed too where the host sets emscripten's process listeners aside (as the tslab-dl kernel does)", async () => {
     // A stand-in for kernel/process-guard.ts: listeners for the two events are kept aside, never attached.
     const proc = process as unknown as { on: Function; removeListener: Function };
     const setAside = new Set<Function>();
@@ -216,7 +234,7 @@ describe('a wasm backend that broke', () => {
       }
       assert.ok(freed, 'the host still holds the broken module through its listeners');
       await settle();
-      assert.equal(setAside.size, aside, 'one module\'s listeners removed for each one made');
+      assert.equal(setAside.size, aside, "one module's listeners removed for each one made");
     } finally {
       delete (proc as Partial<typeof proc>).on;
       delete (proc as Partial<typeof proc>).removeListener;
@@ -228,7 +246,10 @@ describe('a wasm backend that broke', () => {
     await settle();
     explainBackendError(breakWasmBackend()); // uses the spare; the next one is being made now
     const explained = explainBackendError(breakWasmBackend()) as BackendError;
-    assert.match(explained.message, /so tslab-dl (is resetting it: a fresh wasm backend runs in a moment \(`await ready\(\)` waits for it\)|reset it: a fresh wasm backend runs now)/);
+    assert.match(
+      explained.message,
+      /so tslab-dl (is resetting it: a fresh wasm backend runs in a moment \(`await ready\(\)` waits for it\)|reset it: a fresh wasm backend runs now)/,
+    );
     await ready();
     assert.equal(works(), 2);
     assert.equal(tf.getBackend(), 'wasm');
@@ -251,7 +272,9 @@ describe('traps elsewhere', () => {
   test('a trap in another WebAssembly module (not the backend) is returned unchanged, and nothing is reset', async () => {
     await settle();
     // (module (func (export "f") unreachable)): what a bug in h5wasm, say, would throw.
-    const bytes = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 7, 5, 1, 1, 0x66, 0, 0, 0x0a, 5, 1, 3, 0, 0, 0x0b]);
+    const bytes = new Uint8Array([
+      0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 7, 5, 1, 1, 0x66, 0, 0, 0x0a, 5, 1, 3, 0, 0, 0x0b,
+    ]);
     const WebAssemblyApi = (globalThis as any).WebAssembly;
     const other = new WebAssemblyApi.Instance(new WebAssemblyApi.Module(bytes));
     const kept = tf.tensor([4, 5]);
@@ -279,9 +302,14 @@ describe('a backend that broke and cannot be reset', () => {
       throw new Error('CUDA_ERROR_ILLEGAL_ADDRESS: an illegal memory access was encountered');
     };
     try {
-      const explained = explainBackendError(new Error('CUDA_ERROR_ILLEGAL_ADDRESS: an illegal memory access was encountered')) as BackendError;
+      const explained = explainBackendError(
+        new Error('CUDA_ERROR_ILLEGAL_ADDRESS: an illegal memory access was encountered'),
+      ) as BackendError;
       assert.match(explained.message, /^The cpu backend failed: CUDA_ERROR_ILLEGAL_ADDRESS/);
-      assert.match(explained.message, /This broke the cpu backend \(afterwards even tf\.scalar\(1\)\.add\(1\) fails\): every tensor on it is lost, the weights of every model included\./);
+      assert.match(
+        explained.message,
+        /This broke the cpu backend \(afterwards even tf\.scalar\(1\)\.add\(1\) fails\): every tensor on it is lost, the weights of every model included\./,
+      );
       assert.match(explained.message, /`await setBackend\('wasm'\)`, then re-run the cells from the one that loads the data/);
       assert.match(explained.message, /restart the kernel \(Kernel > Restart Kernel\) and run the notebook again from the top/);
     } finally {

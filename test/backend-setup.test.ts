@@ -44,7 +44,10 @@ describe('setup-backend.mjs', () => {
     const dir = scratch();
     for (const f of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
     const before = snapshot(dir, ['package.json', 'package-lock.json']);
-    for (const [target, pkg] of [['gpu', '@tensorflow/tfjs-node-gpu'], ['native', '@tensorflow/tfjs-node']]) {
+    for (const [target, pkg] of [
+      ['gpu', '@tensorflow/tfjs-node-gpu'],
+      ['native', '@tensorflow/tfjs-node'],
+    ]) {
       const { code, out } = runSetup([target, '--dry-run', '--project', dir]);
       assert.equal(code, 0, out);
       assert.ok(out.includes(`1. package.json: "allowScripts": { "${pkg}": true }`), out);
@@ -70,26 +73,39 @@ describe('setup-backend.mjs', () => {
     fs.writeFileSync(path.join(dir, 'package.json'), text);
     r = runSetup(['native', '--project', dir]);
     assert.equal(r.code, 2);
-    assert.match(r.out, /denies @tensorflow\/tfjs-node's install script \("allowScripts": \{"@tensorflow\/tfjs-node": false\}\); remove that entry first/);
+    assert.match(
+      r.out,
+      /denies @tensorflow\/tfjs-node's install script \("allowScripts": \{"@tensorflow\/tfjs-node": false\}\); remove that entry first/,
+    );
     assert.equal(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'), text);
   });
 
   test('a failed install (libtensorflow cannot be downloaded) is reported and leaves everything as it was', async (t) => {
-    const reachable = await dns.lookup('storage.googleapis.com').then(() => true, () => false);
-    if (reachable) return t.skip('storage.googleapis.com resolves here: the install would download libtensorflow (hundreds of MB) instead of failing');
+    const reachable = await dns.lookup('storage.googleapis.com').then(
+      () => true,
+      () => false,
+    );
+    if (reachable)
+      return t.skip('storage.googleapis.com resolves here: the install would download libtensorflow (hundreds of MB) instead of failing');
     // A scratch project with one (local) dependency, so node_modules and npm's hidden lockfile exist.
     const dir = scratch();
     fs.mkdirSync(path.join(dir, 'local-dep'));
     fs.writeFileSync(path.join(dir, 'local-dep', 'package.json'), JSON.stringify({ name: 'local-dep', version: '1.0.0' }));
     fs.writeFileSync(
       path.join(dir, 'package.json'),
-      JSON.stringify({ name: 'scratch', version: '0.0.0', private: true, dependencies: { 'local-dep': 'file:./local-dep' } }, null, 2) + '\n',
+      JSON.stringify({ name: 'scratch', version: '0.0.0', private: true, dependencies: { 'local-dep': 'file:./local-dep' } }, null, 2) +
+        '\n',
     );
-    const first = spawnSync('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, encoding: 'utf8', env: cleanEnv() });
+    const first = spawnSync('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: cleanEnv(),
+    });
     assert.equal(first.status, 0, first.stderr);
     const files = ['package.json', 'package-lock.json', 'node_modules/.package-lock.json'];
     const before = snapshot(dir, files);
-    const listing = () => ['node_modules', 'node_modules/.bin'].map((d) => (fs.existsSync(path.join(dir, d)) ? fs.readdirSync(path.join(dir, d)).sort() : []));
+    const listing = () =>
+      ['node_modules', 'node_modules/.bin'].map((d) => (fs.existsSync(path.join(dir, d)) ? fs.readdirSync(path.join(dir, d)).sort() : []));
     const topLevel = listing();
 
     const { code, out } = runSetup(['gpu', '--project', dir]);

@@ -24,7 +24,9 @@ import { webgpuMissingKernels } from '../lib/backends/webgpu';
 import { lavapipeEnv } from './support/vulkan';
 
 const ROOT = path.resolve(__dirname, '..');
-const NATIVE_INSTALLED = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'].some((p) => fs.existsSync(path.join(ROOT, 'node_modules', p, 'package.json')));
+const NATIVE_INSTALLED = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'].some((p) =>
+  fs.existsSync(path.join(ROOT, 'node_modules', p, 'package.json')),
+);
 
 /** Runs a scenario of test/support/webgpu-child.ts with `env` added (undefined values removed); its JSON result. */
 function child(scenario: string, env: NodeJS.ProcessEnv, timeout = 240_000): any {
@@ -72,10 +74,14 @@ describe('choosing webgpu', () => {
     assert.equal(info.usingGpu, false);
     const webgpu = candidate(info, 'webgpu');
     assert.deepEqual([webgpu.installed, webgpu.version, webgpu.usable], [true, '4.22.0', undefined]);
-    assert.equal(webgpu.reason, `no WebGPU adapter: no Vulkan driver is installed (VK_DRIVER_FILES names ${nowhere}, which does not exist)`);
+    assert.equal(
+      webgpu.reason,
+      `no WebGPU adapter: no Vulkan driver is installed (VK_DRIVER_FILES names ${nowhere}, which does not exist)`,
+    );
     assert.equal(info.webgpu.adapter, undefined);
     // The start-up line is today's: an absent GPU is not a failure to report.
-    if (!NATIVE_INSTALLED) assert.equal(summary, 'tslab-dl: TensorFlow.js 4.22.0 on wasm (tfjs-node-gpu: not installed; tfjs-node: not installed)');
+    if (!NATIVE_INSTALLED)
+      assert.equal(summary, 'tslab-dl: TensorFlow.js 4.22.0 on wasm (tfjs-node-gpu: not installed; tfjs-node: not installed)');
   });
 
   test('TSLAB_DL_BACKEND=webgpu with no adapter fails loudly, naming why', async () => {
@@ -84,7 +90,10 @@ describe('choosing webgpu', () => {
       (e: Error) => {
         assert.ok(e instanceof BackendError);
         assert.equal(e.backend, 'webgpu');
-        assert.match(e.message, /^The webgpu backend \(asked for by TSLAB_DL_BACKEND\) cannot be used:\n {2}webgpu: no WebGPU adapter: stand-in reason\n/);
+        assert.match(
+          e.message,
+          /^The webgpu backend \(asked for by TSLAB_DL_BACKEND\) cannot be used:\n {2}webgpu: no WebGPU adapter: stand-in reason\n/,
+        );
         return true;
       },
     );
@@ -104,14 +113,18 @@ describe('choosing webgpu', () => {
         'never chosen automatically (TSLAB_DL_BACKEND=webgpu uses one anyway)',
     );
     assert.doesNotMatch(stderr, DAWN_NOISE);
-    if (!NATIVE_INSTALLED) assert.equal(summary, 'tslab-dl: TensorFlow.js 4.22.0 on wasm (tfjs-node-gpu: not installed; tfjs-node: not installed)');
+    if (!NATIVE_INSTALLED)
+      assert.equal(summary, 'tslab-dl: TensorFlow.js 4.22.0 on wasm (tfjs-node-gpu: not installed; tfjs-node: not installed)');
   });
 
   test('a driver that is not a software one is checked by Dawn in a child process: its messages stay out of this process', (t) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-icd-'));
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
     const manifest = path.join(dir, 'nvidia_icd.json');
-    fs.writeFileSync(manifest, JSON.stringify({ file_format_version: '1.0.0', ICD: { library_path: path.join(dir, 'libGLX_nvidia.so.0'), api_version: '1.3.0' } }));
+    fs.writeFileSync(
+      manifest,
+      JSON.stringify({ file_format_version: '1.0.0', ICD: { library_path: path.join(dir, 'libGLX_nvidia.so.0'), api_version: '1.3.0' } }),
+    );
     const { info, stderr } = child('select', { VK_ICD_FILENAMES: manifest, VK_DRIVER_FILES: manifest, TSLAB_DL_BACKEND: undefined });
     assert.equal(info.backend, 'wasm');
     assert.match(candidate(info, 'webgpu').reason, /^no WebGPU adapter: Dawn found no usable Vulkan driver/);
@@ -128,9 +141,15 @@ describe('choosing webgpu', () => {
     assert.equal(candidate(info, 'webgpu').usable, true);
     assert.match(info.webgpu!.adapter!.description, /^llvmpipe/);
     assert.ok(info.webgpu!.missingKernels!.includes('Unique'), JSON.stringify(info.webgpu!.missingKernels));
-    assert.match(result.summary, /^tslab-dl: TensorFlow\.js 4\.22\.0 on webgpu \(llvmpipe.*: a software adapter, slower than wasm\) \[TSLAB_DL_BACKEND\]$/);
+    assert.match(
+      result.summary,
+      /^tslab-dl: TensorFlow\.js 4\.22\.0 on webgpu \(llvmpipe.*: a software adapter, slower than wasm\) \[TSLAB_DL_BACKEND\]$/,
+    );
     // A kernel webgpu lacks: tfjs' error, named, with what to do.
-    assert.match(result.missingKernel, /^The webgpu backend has no 'Unique' kernel .*Kernel 'Unique' not registered for backend 'webgpu'\n/);
+    assert.match(
+      result.missingKernel,
+      /^The webgpu backend has no 'Unique' kernel .*Kernel 'Unique' not registered for backend 'webgpu'\n/,
+    );
     assert.match(result.missingKernel, /the tensors and models you made are intact/);
     assert.match(result.missingKernel, /`await setBackend\('wasm'\)`/);
     assert.match(result.missingKernel, /TSLAB_DL_BACKEND=wasm/);
@@ -176,7 +195,12 @@ describe('training and the library on webgpu (lavapipe)', () => {
     };
     assert.equal(webgpu.fingerprint, wasm.fingerprint, 'fingerprint of a tensor computed on the GPU');
     assert.equal(webgpu.modelFingerprint, wasm.modelFingerprint);
-    close([webgpu.fitLoss, webgpu.tfjsEvaluateLoss, webgpu.evaluate.loss], [wasm.fitLoss, wasm.tfjsEvaluateLoss, wasm.evaluate.loss], 1e-4, 'losses');
+    close(
+      [webgpu.fitLoss, webgpu.tfjsEvaluateLoss, webgpu.evaluate.loss],
+      [wasm.fitLoss, wasm.tfjsEvaluateLoss, wasm.evaluate.loss],
+      1e-4,
+      'losses',
+    );
     close(webgpu.predictHead, wasm.predictHead, 1e-4, 'model.predict');
     assert.deepEqual(webgpu.evaluate.counts, wasm.evaluate.counts);
     assert.deepEqual(webgpu.confusionOfValues, wasm.confusionOfValues);
@@ -185,7 +209,10 @@ describe('training and the library on webgpu (lavapipe)', () => {
     assert.match(wasm.syncLabelCheck, /^check: labels must be integer class indices in \[0, 10\) .* Label 0 is 12\./);
     assert.equal(webgpu.asyncLabelCheck, wasm.syncLabelCheck);
     assert.equal(wasm.confusionOfDeviceTensor, 'no error');
-    assert.match(webgpu.confusionOfDeviceTensor, /^confusionMatrix\(predictions\) needs a tensor's values now \(synchronously\), and the webgpu backend cannot/);
+    assert.match(
+      webgpu.confusionOfDeviceTensor,
+      /^confusionMatrix\(predictions\) needs a tensor's values now \(synchronously\), and the webgpu backend cannot/,
+    );
     assert.match(webgpu.confusionOfDeviceTensor, /await t\.data\(\)/);
     assert.deepEqual([wasm.showImages, webgpu.showImages, wasm.showDeviceImages], ['no error', 'no error', 'no error']);
     assert.match(webgpu.showDeviceImages, /^showImages\(images\) needs a tensor's values now/);
@@ -201,14 +228,21 @@ describe('kernels webgpu lacks', () => {
     applyKerasCompileSemantics(); // sparse labels for a compiled model, as the library's entry point does
     const missing = webgpuMissingKernels();
     // TensorFlow.js 4.22: what wasm or cpu has and webgpu does not.
-    for (const kernel of ['Unique', 'NonMaxSuppressionV4', 'StringSplit', 'SparseReshape']) assert.ok(missing.includes(kernel), `${kernel} in ${missing}`);
+    for (const kernel of ['Unique', 'NonMaxSuppressionV4', 'StringSplit', 'SparseReshape'])
+      assert.ok(missing.includes(kernel), `${kernel} in ${missing}`);
     assert.ok(!missing.includes('Conv2D') && !missing.includes('BatchMatMul'));
 
     // One training step of each kind of layer the library offers, in training mode (augmentation on).
     const input = tf.input({ shape: [20, 20, 3] });
     let x = rescaling({ scale: 1 / 255 }).apply(input) as tf.SymbolicTensor;
     x = normalization({ mean: [0.5, 0.5, 0.5], variance: [0.25, 0.25, 0.25] }).apply(x) as tf.SymbolicTensor;
-    for (const layer of [randomFlip({ mode: 'horizontal', seed: 1 }), randomRotation({ factor: 0.1, seed: 1 }), randomZoom({ heightFactor: 0.1, seed: 1 }), randomTranslation({ heightFactor: 0.1, widthFactor: 0.1, seed: 1 }), randomContrast({ factor: 0.2, seed: 1 })]) {
+    for (const layer of [
+      randomFlip({ mode: 'horizontal', seed: 1 }),
+      randomRotation({ factor: 0.1, seed: 1 }),
+      randomZoom({ heightFactor: 0.1, seed: 1 }),
+      randomTranslation({ heightFactor: 0.1, widthFactor: 0.1, seed: 1 }),
+      randomContrast({ factor: 0.2, seed: 1 }),
+    ]) {
       x = layer.apply(x) as tf.SymbolicTensor;
     }
     x = upscale({ height: 24, width: 24 }).apply(x) as tf.SymbolicTensor;
@@ -217,10 +251,19 @@ describe('kernels webgpu lacks', () => {
     x = tf.layers.batchNormalization({ epsilon: 1.001e-5 }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.activation({ activation: 'relu6' }).apply(x) as tf.SymbolicTensor;
     const depthwise = tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same' }).apply(x) as tf.SymbolicTensor;
-    const separable = tf.layers.separableConv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'swish' }).apply(x) as tf.SymbolicTensor;
-    const gate = tf.layers.activation({ activation: 'sigmoid' }).apply(tf.layers.globalAveragePooling2d({ keepDims: true } as never).apply(x) as tf.SymbolicTensor) as tf.SymbolicTensor;
+    const separable = tf.layers
+      .separableConv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'swish' })
+      .apply(x) as tf.SymbolicTensor;
+    const gate = tf.layers
+      .activation({ activation: 'sigmoid' })
+      .apply(tf.layers.globalAveragePooling2d({ keepDims: true } as never).apply(x) as tf.SymbolicTensor) as tf.SymbolicTensor;
     x = tf.layers.add().apply([depthwise, tf.layers.multiply().apply([separable, gate]) as tf.SymbolicTensor]) as tf.SymbolicTensor;
-    x = tf.layers.concatenate().apply([tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(x) as tf.SymbolicTensor, tf.layers.averagePooling2d({ poolSize: 2 }).apply(x) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+    x = tf.layers
+      .concatenate()
+      .apply([
+        tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(x) as tf.SymbolicTensor,
+        tf.layers.averagePooling2d({ poolSize: 2 }).apply(x) as tf.SymbolicTensor,
+      ]) as tf.SymbolicTensor;
     x = tf.layers.globalMaxPooling2d({}).apply(x) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: buildHead(x, { hidden: 8, dropout: 0.5, classes: 4 }) });
     model.compile({ optimizer: tf.train.adam(), loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: [kerasAccuracy()] });
@@ -232,7 +275,11 @@ describe('kernels webgpu lacks', () => {
     });
     const used = new Set(profile.kernelNames);
     assert.ok(used.has('Conv2DBackpropFilter') && used.has('DepthwiseConv2dNativeBackpropFilter'), 'the gradients ran');
-    assert.deepEqual([...used].filter((k) => missing.includes(k)), [], `kernels used here that webgpu lacks`);
+    assert.deepEqual(
+      [...used].filter((k) => missing.includes(k)),
+      [],
+      `kernels used here that webgpu lacks`,
+    );
     model.dispose();
     tf.dispose([images, labels]);
   });
@@ -242,7 +289,10 @@ describe('kernels webgpu lacks', () => {
     const explained = explainBackendError(error) as BackendError;
     assert.ok(explained instanceof BackendError);
     assert.equal(explained.cause, error);
-    assert.match(explained.message, /^The webgpu backend has no 'Unique' kernel \(TensorFlow\.js 4\.22\.0's webgpu backend does not implement it\)/);
+    assert.match(
+      explained.message,
+      /^The webgpu backend has no 'Unique' kernel \(TensorFlow\.js 4\.22\.0's webgpu backend does not implement it\)/,
+    );
     assert.match(explained.message, /TSLAB_DL_BACKEND=wasm/);
     assert.equal(explainBackendError(explained), explained);
     const other = new Error("Kernel 'Unique' not registered for backend 'wasm'");

@@ -85,7 +85,12 @@ function tempDir(): string {
 /** Sonames the ldconfig cache lists: an independent view of what the loader can find. */
 function ldconfigNames(): Set<string> {
   const out = spawnSync('/sbin/ldconfig', ['-p'], { encoding: 'utf8' }).stdout ?? '';
-  return new Set(out.split('\n').map((l) => l.trim().split(' ')[0]).filter(Boolean));
+  return new Set(
+    out
+      .split('\n')
+      .map((l) => l.trim().split(' ')[0])
+      .filter(Boolean),
+  );
 }
 
 afterEach(() => {
@@ -103,7 +108,10 @@ describe('choosing the backend', () => {
     assert.equal(info.usingGpu, false);
     assert.equal(info.requestedBy, 'default');
     assert.equal(info.tfjsVersion, '4.22.0');
-    assert.deepEqual(info.candidates.map((c) => c.name), [...BACKEND_ORDER]);
+    assert.deepEqual(
+      info.candidates.map((c) => c.name),
+      [...BACKEND_ORDER],
+    );
     const [gpu, webgpu, native, wasm, cpu] = info.candidates;
     assert.deepEqual([gpu.installed, gpu.usable], [false, false]);
     // No hardware WebGPU adapter here (none, or a software one): not tried, with what was found.
@@ -116,15 +124,14 @@ describe('choosing the backend', () => {
     assert.match(cpu.reason!, /^not tried/);
     assert.equal(await ready(), info, 'the choice is made once');
     assert.equal(backendInfo(), info);
-    assert.equal(
-      backendSummary(),
-      'tslab-dl: TensorFlow.js 4.22.0 on wasm (tfjs-node-gpu: not installed; tfjs-node: not installed)',
-    );
+    assert.equal(backendSummary(), 'tslab-dl: TensorFlow.js 4.22.0 on wasm (tfjs-node-gpu: not installed; tfjs-node: not installed)');
     assert.equal(tf.memory().numTensors, tensorsBefore, 'the first computation leaves no tensor behind');
   });
 
   test('a resolver that reports the wasm package missing makes cpu the choice', async () => {
-    const info = await ready({ resolve: resolver({ missing: ['@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'] }) });
+    const info = await ready({
+      resolve: resolver({ missing: ['@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'] }),
+    });
     assert.equal(info.backend, 'cpu');
     assert.equal(tf.getBackend(), 'cpu');
     const wasm = info.candidates.find((c) => c.name === 'wasm')!;
@@ -152,13 +159,16 @@ describe('choosing the backend', () => {
   });
 
   test('TSLAB_DL_BACKEND naming a backend that is not installed fails loudly instead of falling back', async () => {
-    await assert.rejects(ready({ env: { TSLAB_DL_BACKEND: 'tfjs-node' }, resolve: resolver({ missing: ['@tensorflow/tfjs-node'] }) }), (e: Error) => {
-      assert.ok(e instanceof BackendError);
-      assert.match(e.message, /^The tfjs-node backend \(asked for by TSLAB_DL_BACKEND\) cannot be used:/);
-      assert.match(e.message, /tfjs-node: @tensorflow\/tfjs-node is not installed \(`npm run setup:native` adds it\)/);
-      assert.match(e.message, /Unset TSLAB_DL_BACKEND \(or set it to wasm or cpu\) and restart the kernel\./);
-      return true;
-    });
+    await assert.rejects(
+      ready({ env: { TSLAB_DL_BACKEND: 'tfjs-node' }, resolve: resolver({ missing: ['@tensorflow/tfjs-node'] }) }),
+      (e: Error) => {
+        assert.ok(e instanceof BackendError);
+        assert.match(e.message, /^The tfjs-node backend \(asked for by TSLAB_DL_BACKEND\) cannot be used:/);
+        assert.match(e.message, /tfjs-node: @tensorflow\/tfjs-node is not installed \(`npm run setup:native` adds it\)/);
+        assert.match(e.message, /Unset TSLAB_DL_BACKEND \(or set it to wasm or cpu\) and restart the kernel\./);
+        return true;
+      },
+    );
     // A failed choice is not remembered: the next ready() chooses again.
     const info = await ready({ resolve: resolver({ missing: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'] }) });
     assert.equal(info.backend, 'wasm');
@@ -168,7 +178,9 @@ describe('choosing the backend', () => {
     const root = tempDir();
     const message = 'The Node.js native addon module (tfjs_binding.node) can not be found at path: /nowhere/lib/napi-v8/tfjs_binding.node.';
     fakePackage(root, '@tensorflow/tfjs-node', `throw new Error(${JSON.stringify(message + '\nRebuild it.')});`);
-    const info = await ready({ resolve: resolver({ fakeRoot: root, fakes: ['@tensorflow/tfjs-node'], missing: ['@tensorflow/tfjs-node-gpu'] }) });
+    const info = await ready({
+      resolve: resolver({ fakeRoot: root, fakes: ['@tensorflow/tfjs-node'], missing: ['@tensorflow/tfjs-node-gpu'] }),
+    });
     assert.equal(info.backend, 'wasm');
     const native = info.candidates.find((c) => c.name === 'tfjs-node')!;
     assert.deepEqual([native.installed, native.version, native.usable], [true, '4.22.0', false]);
@@ -179,9 +191,16 @@ describe('choosing the backend', () => {
     const root = tempDir();
     const marker = path.join(root, 'loaded');
     // Loading it would be the mistake the check prevents: the marker proves it was never required.
-    fakePackage(root, '@tensorflow/tfjs-node-gpu', `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x'); throw new Error('must not be loaded');`);
+    fakePackage(
+      root,
+      '@tensorflow/tfjs-node-gpu',
+      `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x'); throw new Error('must not be loaded');`,
+    );
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, LD_LIBRARY_PATH: '/nonexistent/bogus-cuda/lib64' };
-    const info = await ready({ env, resolve: resolver({ fakeRoot: root, fakes: ['@tensorflow/tfjs-node-gpu'], missing: ['@tensorflow/tfjs-node'] }) });
+    const info = await ready({
+      env,
+      resolve: resolver({ fakeRoot: root, fakes: ['@tensorflow/tfjs-node-gpu'], missing: ['@tensorflow/tfjs-node'] }),
+    });
     assert.equal(info.backend, 'wasm');
     assert.equal(fs.existsSync(marker), false, 'tfjs-node-gpu was required although no GPU is usable');
     const gpu = info.candidates.find((c) => c.name === 'tfjs-node-gpu')!;
@@ -191,14 +210,24 @@ describe('choosing the backend', () => {
     assert.equal(info.gpu?.ldLibraryPath, '/nonexistent/bogus-cuda/lib64');
     // Independently of our dlopen check: what the ldconfig cache lists, and whether nvidia-smi exists.
     const cached = ldconfigNames();
-    const sonames = ['libcudart.so.11.0', 'libcublas.so.11', 'libcublasLt.so.11', 'libcufft.so.10', 'libcurand.so.10', 'libcusolver.so.11', 'libcusparse.so.11', 'libcudnn.so.8'];
+    const sonames = [
+      'libcudart.so.11.0',
+      'libcublas.so.11',
+      'libcublasLt.so.11',
+      'libcufft.so.10',
+      'libcurand.so.10',
+      'libcusolver.so.11',
+      'libcusparse.so.11',
+      'libcudnn.so.8',
+    ];
     for (const soname of sonames) {
       const check: LibraryCheck = info.gpu!.libraries.find((l) => l.soname === soname)!;
       assert.equal(check.loads, cached.has(soname), soname);
       if (!cached.has(soname)) assert.ok(gpu.reason!.includes(soname), `${soname} is not named in: ${gpu.reason}`);
     }
     const nvidiaSmi = spawnSync('sh', ['-c', 'command -v nvidia-smi'], { encoding: 'utf8' }).stdout.trim();
-    if (!nvidiaSmi && !fs.existsSync('/dev/nvidia0')) assert.match(gpu.reason!, /no NVIDIA GPU found \(nvidia-smi is not on PATH and there is no \/dev\/nvidia0\)/);
+    if (!nvidiaSmi && !fs.existsSync('/dev/nvidia0'))
+      assert.match(gpu.reason!, /no NVIDIA GPU found \(nvidia-smi is not on PATH and there is no \/dev\/nvidia0\)/);
   });
 
   test('tfjs-node-gpu that loads but lists no GPU device (the silent CPU fallback) is not chosen, and blocks tfjs-node', async () => {
@@ -216,13 +245,19 @@ describe('choosing the backend', () => {
     assert.match(gpu.reason!, /^loaded, but TensorFlow lists no GPU device, so it would silently run on the CPU\. /);
     assert.equal(tf.findBackendFactory('tensorflow'), null, 'the CPU-only tensorflow backend was left registered');
     assert.equal(native.usable, false);
-    assert.match(native.reason!, /^cannot be loaded: @tensorflow\/tfjs-node-gpu is already loaded in this process and both bring libtensorflow; set TSLAB_DL_BACKEND=tfjs-node and restart the kernel$/);
+    assert.match(
+      native.reason!,
+      /^cannot be loaded: @tensorflow\/tfjs-node-gpu is already loaded in this process and both bring libtensorflow; set TSLAB_DL_BACKEND=tfjs-node and restart the kernel$/,
+    );
   });
 
   test('tfjs-node-gpu that reports a GPU device is chosen, and computes', async () => {
     const root = tempDir();
     fakePackage(root, '@tensorflow/tfjs-node-gpu', tensorflowStandIn(true));
-    const info = await ready({ resolve: resolver({ fakeRoot: root, fakes: ['@tensorflow/tfjs-node-gpu'] }), checkGpu: async () => GPU_PRESENT });
+    const info = await ready({
+      resolve: resolver({ fakeRoot: root, fakes: ['@tensorflow/tfjs-node-gpu'] }),
+      checkGpu: async () => GPU_PRESENT,
+    });
     assert.equal(info.backend, 'tfjs-node-gpu');
     assert.equal(info.tfBackend, 'tensorflow');
     assert.equal(info.usingGpu, true);
@@ -267,7 +302,10 @@ describe('explaining run-time failures of the backend', () => {
     assert.equal(explained.backend, 'wasm');
     assert.equal(explained.cause, oom);
     const lines = explained.message.split('\n');
-    assert.equal(lines[0], 'The wasm backend ran out of memory: Invalid TF_Status: 8 Message: OOM when allocating tensor with shape[32,128,40,40] and type float on /job:localhost/replica:0/task:0/device:GPU:0 by allocator GPU_0_bfc');
+    assert.equal(
+      lines[0],
+      'The wasm backend ran out of memory: Invalid TF_Status: 8 Message: OOM when allocating tensor with shape[32,128,40,40] and type float on /job:localhost/replica:0/task:0/device:GPU:0 by allocator GPU_0_bfc',
+    );
     assert.equal(lines[1], 'The kernel is still running, and so is the backend: the tensors and models you made are intact. To go on:');
     assert.match(explained.message, /use a smaller batch size \(batchSize\)/);
     assert.match(explained.message, /`await setBackend\('cpu'\)`, then re-run the cells from the one that builds the model/);
@@ -276,11 +314,25 @@ describe('explaining run-time failures of the backend', () => {
   });
 
   test('errors that are not backend failures come back unchanged', async () => {
-    const errors = [new ValueError('Expected images of shape [n, 64, 64, 3]. Received [64, 64, 3].'), new Error('getaddrinfo ENOTFOUND zenodo.org'), new TypeError('x is not a function')];
+    const errors = [
+      new ValueError('Expected images of shape [n, 64, 64, 3]. Received [64, 64, 3].'),
+      new Error('getaddrinfo ENOTFOUND zenodo.org'),
+      new TypeError('x is not a function'),
+    ];
     for (const e of errors) assert.equal(explainBackendError(e), e);
     assert.equal(await withBackendErrors(() => 42), 42);
-    await assert.rejects(withBackendErrors(() => { throw errors[0]; }), (e) => e === errors[0]);
-    await assert.rejects(withBackendErrors(async () => { throw new Error('CUDNN_STATUS_INTERNAL_ERROR'); }), BackendError);
+    await assert.rejects(
+      withBackendErrors(() => {
+        throw errors[0];
+      }),
+      (e) => e === errors[0],
+    );
+    await assert.rejects(
+      withBackendErrors(async () => {
+        throw new Error('CUDNN_STATUS_INTERNAL_ERROR');
+      }),
+      BackendError,
+    );
   });
 
   test('real tensors beyond the 4 GiB wasm memory are refused cleanly: the tensors already there stay intact, the backend computes', async (t) => {
@@ -309,9 +361,18 @@ const b = require('./lib/backends/selection');
 })();`;
     const run = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
     const result = JSON.parse(run.stdout.trim().split('\n').pop()!);
-    assert.equal(result.tooBig, "WasmOutOfMemoryError: wasm out of memory: a tensor of 4.0 GiB is larger than the wasm backend's whole memory (4.0 GiB at most)");
-    assert.match(result.tooBigMessage, /^The wasm backend ran out of memory: a tensor of 4\.0 GiB is larger than the wasm backend's whole memory/);
-    assert.match(result.second, /^WasmOutOfMemoryError: wasm out of memory: a tensor of 2\.0 GiB did not fit in the wasm backend's memory \(4\.0 GiB at most; the tensors already on it take 2\.0 GiB\)$/);
+    assert.equal(
+      result.tooBig,
+      "WasmOutOfMemoryError: wasm out of memory: a tensor of 4.0 GiB is larger than the wasm backend's whole memory (4.0 GiB at most)",
+    );
+    assert.match(
+      result.tooBigMessage,
+      /^The wasm backend ran out of memory: a tensor of 4\.0 GiB is larger than the wasm backend's whole memory/,
+    );
+    assert.match(
+      result.second,
+      /^WasmOutOfMemoryError: wasm out of memory: a tensor of 2\.0 GiB did not fit in the wasm backend's memory \(4\.0 GiB at most; the tensors already on it take 2\.0 GiB\)$/,
+    );
     assert.equal(result.name, 'BackendError');
     assert.match(result.message, /^The wasm backend ran out of memory: a tensor of 2\.0 GiB did not fit/);
     assert.match(result.message, /the tensors and models you made are intact/);

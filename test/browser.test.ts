@@ -66,7 +66,11 @@ test('the lesson notebook runs top to bottom in Jupyter Notebook in Chromium', {
   // Downloads refused at once: the lesson runs on the synthetic twin whatever the network.
   const closed = await closedUrl();
   const sandbox = jupyterSandbox({
-    TSLAB_DL_SAMPLES: '60', TSLAB_DL_EPOCHS: '3', TSLAB_DL_WEIGHTS: 'none', TSLAB_DL_ZENODO_URL: closed, TSLAB_DL_WEIGHTS_BASE_URL: `${closed}/`,
+    TSLAB_DL_SAMPLES: '60',
+    TSLAB_DL_EPOCHS: '3',
+    TSLAB_DL_WEIGHTS: 'none',
+    TSLAB_DL_ZENODO_URL: closed,
+    TSLAB_DL_WEIGHTS_BASE_URL: `${closed}/`,
   });
   // A copy, since running all cells in the UI autosaves outputs into the file; inside the project,
   // where `import ... from 'tslab-dl'` resolves as it does for notebooks/.
@@ -78,8 +82,17 @@ test('the lesson notebook runs top to bottom in Jupyter Notebook in Chromium', {
   let serverLog = '';
   const server = spawn(
     JUPYTER_PYTHON,
-    ['-m', 'notebook', '--no-browser', '--ip=127.0.0.1', `--port=${port}`, '--port-retries=0',
-      `--NotebookApp.token=${token}`, `--notebook-dir=${notebookDir}`, '--allow-root'],
+    [
+      '-m',
+      'notebook',
+      '--no-browser',
+      '--ip=127.0.0.1',
+      `--port=${port}`,
+      '--port-retries=0',
+      `--NotebookApp.token=${token}`,
+      `--notebook-dir=${notebookDir}`,
+      '--allow-root',
+    ],
     { env: sandbox.env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   server.stdout!.on('data', (d) => (serverLog += d));
@@ -87,8 +100,16 @@ test('the lesson notebook runs top to bottom in Jupyter Notebook in Chromium', {
   const base = `http://127.0.0.1:${port}`;
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
   });
   try {
     await waitForServer(`${base}/api/status?token=${token}`, server, () => serverLog);
@@ -103,7 +124,11 @@ test('the lesson notebook runs top to bottom in Jupyter Notebook in Chromium', {
     await page.waitForFunction(
       () => {
         const nb = (globalThis as any).Jupyter.notebook;
-        return nb.kernel?.name === 'tslab-dl' && nb.kernel.is_connected() && (globalThis as any).document.querySelector('#kernel_indicator_icon.kernel_idle_icon');
+        return (
+          nb.kernel?.name === 'tslab-dl' &&
+          nb.kernel.is_connected() &&
+          (globalThis as any).document.querySelector('#kernel_indicator_icon.kernel_idle_icon')
+        );
       },
       null,
       { timeout: 120_000 },
@@ -119,7 +144,10 @@ test('the lesson notebook runs top to bottom in Jupyter Notebook in Chromium', {
         const nb = (globalThis as any).Jupyter.notebook;
         const cells = nb.get_cells().filter((c: any) => c.cell_type === 'code');
         const allRan = cells.every((c: any) => typeof c.input_prompt_number === 'number');
-        return (allRan && (globalThis as any).document.querySelector('#kernel_indicator_icon.kernel_idle_icon')) || (globalThis as any).document.querySelector('.output_error');
+        return (
+          (allRan && (globalThis as any).document.querySelector('#kernel_indicator_icon.kernel_idle_icon')) ||
+          (globalThis as any).document.querySelector('.output_error')
+        );
       },
       null,
       { timeout: 840_000, polling: 1000 },
@@ -133,7 +161,7 @@ test('the lesson notebook runs top to bottom in Jupyter Notebook in Chromium', {
     assert.ok(plots >= 1, 'the history plot (an inline SVG) did not appear');
     const text = await page.textContent('#notebook-container');
     assert.match(text ?? '', /Final validation accuracy: \d+(\.\d)?%/);
-    assert.match(text ?? '', /7,?093,?360/, 'model.summary() should show the lesson\'s parameter count');
+    assert.match(text ?? '', /7,?093,?360/, "model.summary() should show the lesson's parameter count");
   } finally {
     await browser.close();
     server.kill('SIGTERM');

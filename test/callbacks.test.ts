@@ -62,7 +62,10 @@ test("mode 'auto' maximises names ending in acc/accuracy/auc and minimises the r
   assert.equal(earlyStopping({ monitor: 'accuracy_drop' }).mode, 'min', "Keras tests the end of the name ('endswith')");
   assert.equal(earlyStopping({ monitor: 'val_loss', mode: 'max' }).mode, 'max');
   // Rising accuracy keeps training; the lesson's set-up (patience 5) stops 5 epochs after the best.
-  const { stoppedAt, callback } = await drive({ monitor: 'val_accuracy', patience: 5 }, valAccuracy(0.3, 0.5, 0.64, 0.6, 0.62, 0.63, 0.64, 0.61, 0.9));
+  const { stoppedAt, callback } = await drive(
+    { monitor: 'val_accuracy', patience: 5 },
+    valAccuracy(0.3, 0.5, 0.64, 0.6, 0.62, 0.63, 0.64, 0.61, 0.9),
+  );
   assert.equal(callback.bestEpoch, 2);
   assert.equal(stoppedAt, 7, 'an equal value (0.64 at epoch 6) is not an improvement');
 });
@@ -124,7 +127,10 @@ test('a missing monitor warns once and lists the available keys; training is not
   const original = console.warn;
   console.warn = (message: string) => warnings.push(message);
   try {
-    const { stoppedAt } = await drive({ monitor: 'val_accuracy', patience: 0 }, [{ loss: 1, acc: 0.5, val_acc: 0.5 }, { loss: 1, acc: 0.5, val_acc: 0.4 }]);
+    const { stoppedAt } = await drive({ monitor: 'val_accuracy', patience: 0 }, [
+      { loss: 1, acc: 0.5, val_acc: 0.5 },
+      { loss: 1, acc: 0.5, val_acc: 0.4 },
+    ]);
     assert.equal(stoppedAt, undefined);
   } finally {
     console.warn = original;
@@ -142,10 +148,20 @@ test('bad arguments are rejected with the argument named', () => {
 test('through a real fit: restores the best val_accuracy epoch and stops `patience` epochs after it', async () => {
   await ready();
   // Accuracy on a validation set whose labels contradict the training labels: it peaks, then falls.
-  const xs = tf.tensor2d([[1, 0], [0, 1], [1, 1], [0, 0], [2, 1], [1, 2]]);
+  const xs = tf.tensor2d([
+    [1, 0],
+    [0, 1],
+    [1, 1],
+    [0, 0],
+    [2, 1],
+    [1, 2],
+  ]);
   const ys = tf.tensor1d([0, 1, 0, 1, 0, 1], 'int32');
   const input = tf.input({ shape: [2] });
-  const model = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2, kernelInitializer: 'zeros' }).apply(input) as tf.SymbolicTensor });
+  const model = tf.model({
+    inputs: input,
+    outputs: tf.layers.dense({ units: 2, kernelInitializer: 'zeros' }).apply(input) as tf.SymbolicTensor,
+  });
   model.compile({ optimizer: tf.train.sgd(0.5), loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
   const stopper = new EarlyStopping({ monitor: 'val_loss', patience: 2, restoreBestWeights: true });
   const snapshots: number[][] = [];

@@ -211,7 +211,9 @@ describe('every command: --help prints the usage (exit 0), an unknown option is 
 
   test('bin/tslab-dl.js <command> --help: each command, built, prints its own usage', (t) => {
     const built = ['lib/export/cli.js', 'kernel/cli.js', 'lib/doctor/cli.js'].map((f) => path.join(ROOT, 'dist', f));
-    const stale = built.find((f) => !fs.existsSync(f) || fs.statSync(f).mtimeMs < fs.statSync(path.join(ROOT, 'lib', 'core', 'command-line.ts')).mtimeMs);
+    const stale = built.find(
+      (f) => !fs.existsSync(f) || fs.statSync(f).mtimeMs < fs.statSync(path.join(ROOT, 'lib', 'core', 'command-line.ts')).mtimeMs,
+    );
     if (stale) return t.skip(`${stale} is missing or older than lib/core/command-line.ts: run \`npm run build\``);
     for (const [command, , usage] of TS_COMMANDS) {
       assertHelp(runNode(BIN, [command, '--help']), usage);

@@ -12,12 +12,21 @@ import * as tf from '@tensorflow/tfjs';
 import { ready } from '../lib/backends/selection';
 import { installKerasCompat } from '../lib/compat/install';
 import { earlyStopping } from '../lib/train/callbacks';
-import { comparisonChartSvg, compareModels, COMPARABLE_MODELS, ComparisonData, ComparisonRow, ModelComparison } from '../lib/lesson/compare-models';
+import {
+  comparisonChartSpec,
+  comparisonChartSvg,
+  compareModels,
+  COMPARABLE_MODELS,
+  ComparisonData,
+  ComparisonRow,
+  ModelComparison,
+} from '../lib/lesson/compare-models';
 import { generateSyntheticDollarStreet } from '../lib/data/synthetic';
 import { DenseNet121 } from '../lib/applications';
 import { ApplicationArgs } from '../lib/applications/build-steps';
 import { getSourceInputs } from '../lib/graph/upstream';
 import { JUPYTER_DISPLAY, MimeBundle } from '../lib/notebook/display';
+import { compileVegaLite, VEGA_LITE_MIME, vegaSvg } from '../lib/plot/vega-render';
 import { KERNEL_HOOK } from '../lib/notebook/kernel-hook';
 import { DownloadError, ValueError } from '../lib/core/errors';
 import { clearFeatureMemory } from '../lib/features/cache';
@@ -36,7 +45,8 @@ const PYTHON = '/usr/bin/python3';
 /** The synthetic twin, small: 64x64 images scaled to 0..1 as the lesson does. */
 function syntheticData(train: number, test: number): ComparisonData {
   const { train: tr, test: te, size } = generateSyntheticDollarStreet({ train, test, size: 64 });
-  const images = (split: typeof tr) => tf.tidy(() => tf.div(tf.tensor4d(Float32Array.from(split.images), [split.count, size, size, 3]), 255));
+  const images = (split: typeof tr) =>
+    tf.tidy(() => tf.div(tf.tensor4d(Float32Array.from(split.images), [split.count, size, size, 3]), 255));
   return {
     trainImages: images(tr),
     trainLabels: tf.tensor1d(Array.from(tr.labels, Number), 'int32'),
@@ -53,7 +63,9 @@ async function tinyBase(args: ApplicationArgs): Promise<tf.LayersModel> {
   let x = tf.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, name: 'tiny_conv' }).apply(input) as tf.SymbolicTensor;
   x = tf.layers.batchNormalization({ name: 'tiny_bn' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.activation({ activation: 'relu', name: 'tiny_relu' }).apply(x) as tf.SymbolicTensor;
-  x = (args.pooling === 'avg' ? tf.layers.globalAveragePooling2d({ name: 'tiny_pool' }) : tf.layers.globalMaxPooling2d({ name: 'tiny_pool' })).apply(x) as tf.SymbolicTensor;
+  x = (
+    args.pooling === 'avg' ? tf.layers.globalAveragePooling2d({ name: 'tiny_pool' }) : tf.layers.globalMaxPooling2d({ name: 'tiny_pool' })
+  ).apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: getSourceInputs(input), outputs: x, name: 'tiny' });
 }
 
@@ -103,13 +115,19 @@ describe('compareModels', () => {
     const model = tf.model({ inputs, outputs: buildHead(base.output as tf.SymbolicTensor, { hidden: 50, dropout: 0.5, classes: 10 }) });
     model.compile({ optimizer: 'adam', loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
     const history = await fit(model, data.trainImages, data.trainLabels, {
-      batchSize: 32, epochs: 3, validationData: [data.valImages, data.valLabels],
-      callbacks: [earlyStopping({ monitor: 'val_accuracy', patience: 5 })], verbose: 0, cache: false,
+      batchSize: 32,
+      epochs: 3,
+      validationData: [data.valImages, data.valLabels],
+      callbacks: [earlyStopping({ monitor: 'val_accuracy', patience: 5 })],
+      verbose: 0,
+      cache: false,
     });
     setRandomSeed(null);
     assert.deepEqual(row.history.val_accuracy, history.history.val_accuracy);
     const loss = history.history.loss as number[];
-    row.history.loss.forEach((l, i) => assert.ok(Math.abs(l - loss[i]) < 1e-4 * Math.abs(loss[i]), `epoch ${i + 1} loss ${l} vs ${loss[i]}`));
+    row.history.loss.forEach((l, i) =>
+      assert.ok(Math.abs(l - loss[i]) < 1e-4 * Math.abs(loss[i]), `epoch ${i + 1} loss ${l} vs ${loss[i]}`),
+    );
     assert.equal(row.totalParams, 7_093_360);
     assert.equal(row.trainableParams, 53_808);
     assert.equal(row.baseParams, 7_037_504);
@@ -119,13 +137,20 @@ describe('compareModels', () => {
 
   test('the figures of a row: parameters by hand, best accuracy and epochs from the history, images per second from the time', async () => {
     const before = tf.memory().numTensors;
-    const comparison = await compareModels(
-      [{ name: 'Tiny', build: tinyBase }, 'MobileNetV2'],
-      data,
-      { weights: null, size: 96, epochs: 6, patience: 1, verbose: 0, display: false, cache: false },
-    );
+    const comparison = await compareModels([{ name: 'Tiny', build: tinyBase }, 'MobileNetV2'], data, {
+      weights: null,
+      size: 96,
+      epochs: 6,
+      patience: 1,
+      verbose: 0,
+      display: false,
+      cache: false,
+    });
     assert.equal(tf.memory().numTensors, before, 'no tensor left behind (models, features, optimizer)');
-    assert.deepEqual(comparison.rows.map((r) => r.model), ['Tiny', 'MobileNetV2']);
+    assert.deepEqual(
+      comparison.rows.map((r) => r.model),
+      ['Tiny', 'MobileNetV2'],
+    );
     const classes = 10;
     const [tiny, mobile] = comparison.rows;
     // Tiny: conv 3x3x3x6 + 6, BN 4 x 6; 6 features.
@@ -143,7 +168,10 @@ describe('compareModels', () => {
       assert.equal(row.bestEpoch, val.indexOf(row.bestValAccuracy) + 1);
       assert.equal(row.finalValAccuracy, val[val.length - 1]);
       // EarlyStopping (patience 1): all 6 epochs, or stopped one epoch after the best.
-      assert.ok(row.epochsRun === 6 || row.epochsRun === row.bestEpoch + 1, `${row.model}: ${row.epochsRun} epochs, best at ${row.bestEpoch}`);
+      assert.ok(
+        row.epochsRun === 6 || row.epochsRun === row.bestEpoch + 1,
+        `${row.model}: ${row.epochsRun} epochs, best at ${row.bestEpoch}`,
+      );
       // Accuracies are counts out of the 12 validation images.
       for (const a of val) assert.ok(Math.abs(a * 12 - Math.round(a * 12)) < 1e-4, `${a} is k/12`);
       assert.ok(row.extractionSeconds > 0 && row.trainSeconds > 0);
@@ -156,11 +184,21 @@ describe('compareModels', () => {
   test('the views: a text table in a terminal; an HTML table and an SVG bar chart in a notebook; the rows as JSON', async (t) => {
     const printed: string[] = [];
     const write = process.stdout.write;
-    process.stdout.write = ((chunk: string, ...rest: unknown[]) => (printed.push(String(chunk)), (write as Function).call(process.stdout, chunk, ...rest))) as typeof process.stdout.write;
+    process.stdout.write = ((chunk: string, ...rest: unknown[]) => (
+      printed.push(String(chunk)),
+      (write as Function).call(process.stdout, chunk, ...rest)
+    )) as typeof process.stdout.write;
     let comparison: ModelComparison;
     const computedBefore = featureStats.computed;
     try {
-      comparison = await compareModels([{ name: 'Tiny', build: tinyBase }, { name: 'Tiny 2', build: tinyBase }], data, { weights: null, size: 32, epochs: 2, verbose: 0 });
+      comparison = await compareModels(
+        [
+          { name: 'Tiny', build: tinyBase },
+          { name: 'Tiny 2', build: tinyBase },
+        ],
+        data,
+        { weights: null, size: 32, epochs: 2, verbose: 0 },
+      );
     } finally {
       process.stdout.write = write;
     }
@@ -168,14 +206,22 @@ describe('compareModels', () => {
     assert.equal(featureStats.computed - computedBefore, 4);
     const text = printed.join('');
     assert.match(text, /\[1\/2\] Tiny \(weights: random\)/);
-    assert.match(text, /Model comparison: 30 training \/ 12 validation images, upscaled to 32x32, max pooling, no preprocessing \(as the lesson\)/);
-    assert.match(text, /model\s+weights\s+params \(total \/ trainable\)\s+features\s+feature extraction\s+images\/s\s+best val accuracy\s+epochs\s+training/);
+    assert.match(
+      text,
+      /Model comparison: 30 training \/ 12 validation images, upscaled to 32x32, max pooling, no preprocessing \(as the lesson\)/,
+    );
+    assert.match(
+      text,
+      /model\s+weights\s+params \(total \/ trainable\)\s+features\s+feature extraction\s+images\/s\s+best val accuracy\s+epochs\s+training/,
+    );
     assert.match(text, /\nTiny\s+random\s+1,076 \/ 872\s+6\s+\d+\.\d s\s+\d+\.\d\s+\d+\.\d% \(epoch \d\)\s+2\s+\d+\.\d s\n/);
     // The second model is the same network with the same seeded weights: its features are in the
     // memory cache, and are computed again to be timed.
     assert.match(text, /\nTiny 2\s+random\s+1,076 \/ 872\s+6\s+\d+\.\d s\s+\d+\.\d\s/);
 
-    const { bundles } = await inNotebook(async () => compareModels([{ name: 'Tiny', build: tinyBase }], data, { weights: null, size: 32, epochs: 1, verbose: 0 }));
+    const { bundles } = await inNotebook(async () =>
+      compareModels([{ name: 'Tiny', build: tinyBase }], data, { weights: null, size: 32, epochs: 1, verbose: 0 }),
+    );
     const bundle = bundles.find((b) => typeof b['text/html'] === 'string' && (b['text/html'] as string).includes('<table'))!;
     assert.ok(bundle, 'the comparison was displayed as HTML');
     assert.match(bundle['text/html'] as string, /<th[^>]*>best val accuracy<\/th>/);
@@ -189,26 +235,109 @@ describe('compareModels', () => {
     assert.equal(json.rows[1].model, 'Tiny 2');
 
     const svg = comparison![JUPYTER_DISPLAY]()['image/svg+xml'] as string;
-    const parse = spawnSync(PYTHON, ['-c', 'import sys, xml.etree.ElementTree as E; E.fromstring(sys.stdin.read())'], { input: svg, encoding: 'utf8' });
+    const parse = spawnSync(PYTHON, ['-c', 'import sys, xml.etree.ElementTree as E; E.fromstring(sys.stdin.read())'], {
+      input: svg,
+      encoding: 'utf8',
+    });
     if (parse.error) t.diagnostic(`XML check skipped: ${parse.error.message}`);
     else assert.equal(parse.status, 0, `the SVG parses as XML: ${parse.stderr}`);
   });
 
-  test('the bar chart: one bar per model and panel, lengths proportional to the values, none for a failed model', () => {
-    const row = (model: string, accuracy: number, speed: number, extra: Partial<ComparisonRow> = {}): ComparisonRow => ({
-      model, weights: 'imagenet', totalParams: 1, trainableParams: 1, baseParams: 1, features: 1, extractionSeconds: 1, imagesPerSecond: speed,
-      bestValAccuracy: accuracy, bestEpoch: 1, finalValAccuracy: accuracy, epochsRun: 1, trainSeconds: 1, history: {}, ...extra,
+  test('the bar chart: a Vega-Lite spec (a panel per measure, a bar and a value label per model, none for a failed model) and the SVG Vega renders from it', () => {
+    const row = (
+      model: string,
+      accuracy: number,
+      speed: number,
+      totalParams: number,
+      extra: Partial<ComparisonRow> = {},
+    ): ComparisonRow => ({
+      model,
+      weights: 'imagenet',
+      totalParams,
+      trainableParams: 1,
+      baseParams: 1,
+      features: 1,
+      extractionSeconds: 1,
+      imagesPerSecond: speed,
+      bestValAccuracy: accuracy,
+      bestEpoch: 1,
+      finalValAccuracy: accuracy,
+      epochsRun: 1,
+      trainSeconds: 1,
+      history: {},
+      ...extra,
     });
-    const svg = comparisonChartSvg([
-      row('DenseNet121', 0.64, 50), row('ResNet50', 0.32, 100), row('Broken', NaN, NaN, { error: 'download failed' }),
-    ]);
-    const bars = [...svg.matchAll(/<rect class="bar" data-model="([^"]+)" data-value="([^"]+)" x="[^"]+" y="[^"]+" width="([^"]+)"/g)].map((m) => ({ model: m[1], value: Number(m[2]), width: Number(m[3]) }));
-    // Accuracy panel, then speed panel; no bars for the failed model.
-    assert.deepEqual(bars.map((b) => `${b.model}:${b.value}`), ['DenseNet121:64', 'ResNet50:32', 'DenseNet121:50', 'ResNet50:100']);
-    assert.ok(Math.abs(bars[0].width / bars[1].width - 2) < 0.01, 'accuracy 64% is twice 32%');
-    assert.ok(Math.abs(bars[3].width / bars[2].width - 2) < 0.01, '100 images/s is twice 50');
-    assert.match(svg, /Best validation accuracy \(%\)/);
-    assert.match(svg, /Feature extraction \(images\/s\)/);
+    const rows = [
+      row('DenseNet121', 0.64, 50, 7037504),
+      row('ResNet50', 0.32, 100, 23587712),
+      row('Broken', NaN, NaN, NaN, { error: 'download failed' }),
+    ];
+    const spec = comparisonChartSpec(rows);
+    assert.equal(spec.$schema, 'https://vega.github.io/schema/vega-lite/v5.json');
+    assert.deepEqual(compileVegaLite(spec).warnings, []);
+    // Replaces the hand-drawn <rect class="bar" data-model data-value> checks: the spec's data is
+    // what the bars are drawn from, panel by panel, and the failed model has no bar (but keeps its row).
+    const panels = spec.hconcat as {
+      title: string;
+      data: { values: { category: string; value: number; label: string }[] };
+      layer: { mark: { type: string } }[];
+    }[];
+    assert.deepEqual(
+      panels.map((p) => p.title),
+      ['Best validation accuracy (%)', 'Feature extraction (images/s)', 'Parameters (total)'],
+    );
+    assert.deepEqual(
+      panels.map((p) => p.layer.map((l) => l.mark.type)),
+      [
+        ['bar', 'text'],
+        ['bar', 'text'],
+        ['bar', 'text'],
+      ],
+    );
+    assert.deepEqual(
+      panels.map((p) => p.data.values.map((v) => `${v.category}:${v.value}:${v.label}`)),
+      [
+        ['DenseNet121:64:64.0%', 'ResNet50:32:32.0%'],
+        ['DenseNet121:50:50.0', 'ResNet50:100:100.0'],
+        ['DenseNet121:7037504:7,037,504', 'ResNet50:23587712:23,587,712'],
+      ],
+    );
+
+    const svg = comparisonChartSvg(rows);
+    assert.equal(svg, vegaSvg(spec));
+    const texts = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+    for (const name of ['DenseNet121', 'ResNet50', 'Broken'])
+      assert.equal(texts.filter((t) => t === name).length, 3, `${name} labels a row in each panel`);
+    // The value labels, by hand from the rows: 0.64 -> 64.0%, 0.32 -> 32.0%, 50 and 100 images/s, the parameter counts.
+    for (const label of ['64.0%', '32.0%', '50.0', '100.0', '7,037,504', '23,587,712'])
+      assert.ok(texts.includes(label), `value label ${label}`);
+    assert.ok(
+      texts.includes('Best validation accuracy (%)') &&
+        texts.includes('Feature extraction (images/s)') &&
+        texts.includes('Parameters (total)'),
+    );
+    // Replaces the width ratios of the hand-drawn bars: Vega's bar paths (one per model and panel, 6 in all),
+    // the accuracy bars 64 : 32 and the speed bars 50 : 100 in width.
+    const widths = [
+      ...svg.matchAll(/<path aria-label="[^"]*" role="graphics-symbol" aria-roledescription="bar"[^>]*d="M(-?[\d.]+),(-?[\d.]+)h([\d.]+)/g),
+    ].map((m) => Number(m[3]));
+    assert.equal(widths.length, 6, 'six bars');
+    assert.ok(Math.abs(widths[0] / widths[1] - 2) < 0.01, 'accuracy 64% is twice 32%');
+    assert.ok(Math.abs(widths[3] / widths[2] - 2) < 0.01, '100 images/s is twice 50');
+
+    const comparison = new ModelComparison(rows, {
+      trainImages: 1,
+      valImages: 1,
+      size: 32,
+      pooling: 'max',
+      preprocess: 'lesson',
+      maxEpochs: 1,
+      patience: 1,
+      backend: 'x',
+    });
+    const bundle = comparison[JUPYTER_DISPLAY]();
+    assert.deepEqual(bundle[VEGA_LITE_MIME], spec);
+    assert.equal(bundle['image/svg+xml'], svg);
   });
 
   test("preprocess: 'keras' hands each model its own preprocessing of images * 255; 'lesson' hands the images as given", async () => {
@@ -218,10 +347,23 @@ describe('compareModels', () => {
       return tf.sub(tf.div(x, 127.5), 1);
     };
     const maxPixel = tf.max(data.trainImages).dataSync()[0];
-    await compareModels([{ name: 'Tiny', build: tinyBase, preprocess: spy }], data, { weights: null, size: 32, epochs: 1, verbose: 0, display: false, preprocess: 'keras' });
+    await compareModels([{ name: 'Tiny', build: tinyBase, preprocess: spy }], data, {
+      weights: null,
+      size: 32,
+      epochs: 1,
+      verbose: 0,
+      display: false,
+      preprocess: 'keras',
+    });
     assert.equal(seen.length, 2, 'training and validation images');
     assert.ok(Math.abs(seen[0] - 255 * maxPixel) < 1e-3, `the preprocessing saw images * 255 (max ${seen[0]})`);
-    await compareModels([{ name: 'Tiny', build: tinyBase, preprocess: spy }], data, { weights: null, size: 32, epochs: 1, verbose: 0, display: false });
+    await compareModels([{ name: 'Tiny', build: tinyBase, preprocess: spy }], data, {
+      weights: null,
+      size: 32,
+      epochs: 1,
+      verbose: 0,
+      display: false,
+    });
     assert.equal(seen.length, 2, "not called for 'lesson'");
   });
 
@@ -230,11 +372,21 @@ describe('compareModels', () => {
     try {
       const weightsOptions = { baseUrl: 'http://127.0.0.1:9/', kerasCacheDir: path.join(root, 'keras'), cacheDir: path.join(root, 'ours') };
       const before = tf.memory().numTensors;
-      const comparison = await compareModels(['ResNet50', { name: 'Tiny', build: tinyBase, weights: null }], data,
-        { weights: 'imagenet', weightsOptions, size: 32, epochs: 1, verbose: 0, display: false, cache: false });
+      const comparison = await compareModels(['ResNet50', { name: 'Tiny', build: tinyBase, weights: null }], data, {
+        weights: 'imagenet',
+        weightsOptions,
+        size: 32,
+        epochs: 1,
+        verbose: 0,
+        display: false,
+        cache: false,
+      });
       assert.equal(tf.memory().numTensors, before);
       const [failed, ok] = comparison.rows;
-      assert.match(failed.error!, /Could not get ResNet50 ImageNet weights \(no top\) \(file resnet50_weights_tf_dim_ordering_tf_kernels_notop\.h5\)/);
+      assert.match(
+        failed.error!,
+        /Could not get ResNet50 ImageNet weights \(no top\) \(file resnet50_weights_tf_dim_ordering_tf_kernels_notop\.h5\)/,
+      );
       assert.ok(Number.isNaN(failed.bestValAccuracy));
       assert.equal(ok.error, undefined);
       assert.match(comparison.text(), /ResNet50 failed: Could not get ResNet50 ImageNet weights/);
@@ -243,8 +395,10 @@ describe('compareModels', () => {
         compareModels(['ResNet50'], data, { weightsOptions, size: 32, epochs: 1, verbose: 0, display: false, onError: 'throw' }),
         (e: Error) => e instanceof DownloadError,
       );
-      await assert.rejects(compareModels(['ResNet50'], data, { weightsOptions, size: 32, epochs: 1, verbose: 0, display: false }),
-        (e: Error) => e instanceof ValueError && /every model failed; the first: ResNet50: Could not get/.test(e.message));
+      await assert.rejects(
+        compareModels(['ResNet50'], data, { weightsOptions, size: 32, epochs: 1, verbose: 0, display: false }),
+        (e: Error) => e instanceof ValueError && /every model failed; the first: ResNet50: Could not get/.test(e.message),
+      );
       assert.equal(tf.memory().numTensors, before);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
@@ -280,15 +434,30 @@ describe('compareModels', () => {
   });
 
   test('argument errors name the argument, the value and what to do', async () => {
-    const rejects = (promise: Promise<unknown>, message: RegExp) => assert.rejects(promise, (e: Error) => e instanceof ValueError && message.test(e.message), `expected ${message}`);
-    await rejects(compareModels(['ResNet5O'], data), new RegExp(`unknown model 'ResNet5O' \\(models\\[0\\]\\)\\. Known models: ${COMPARABLE_MODELS.join(', ')}`));
+    const rejects = (promise: Promise<unknown>, message: RegExp) =>
+      assert.rejects(promise, (e: Error) => e instanceof ValueError && message.test(e.message), `expected ${message}`);
+    await rejects(
+      compareModels(['ResNet5O'], data),
+      new RegExp(`unknown model 'ResNet5O' \\(models\\[0\\]\\)\\. Known models: ${COMPARABLE_MODELS.join(', ')}`),
+    );
     await rejects(compareModels([], data), /models must be a non-empty array of names such as \['DenseNet121', 'ResNet50'\]/);
-    await rejects(compareModels(['ResNet50'], data, { weights: '/tmp/x.h5' as never }), /options.weights must be 'imagenet', 'stand-in' or null. Received "\/tmp\/x.h5". A weights file belongs to one model: pass \{ name: 'ResNet50', weights: /);
-    await rejects(compareModels(['ResNet50'], { ...data, trainLabels: data.valLabels }), /data.trainImages has 30 images but data.trainLabels has 12 labels/);
-    await rejects(compareModels(['ResNet50'], { ...data, valImages: tf.zeros([12, 64, 64]) }), /data.valImages must be a batch of RGB images \[n, height, width, 3\].*Received a tensor of shape \[12, 64, 64\]/);
+    await rejects(
+      compareModels(['ResNet50'], data, { weights: '/tmp/x.h5' as never }),
+      /options.weights must be 'imagenet', 'stand-in' or null. Received "\/tmp\/x.h5". A weights file belongs to one model: pass \{ name: 'ResNet50', weights: /,
+    );
+    await rejects(
+      compareModels(['ResNet50'], { ...data, trainLabels: data.valLabels }),
+      /data.trainImages has 30 images but data.trainLabels has 12 labels/,
+    );
+    await rejects(
+      compareModels(['ResNet50'], { ...data, valImages: tf.zeros([12, 64, 64]) }),
+      /data.valImages must be a batch of RGB images \[n, height, width, 3\].*Received a tensor of shape \[12, 64, 64\]/,
+    );
     await rejects(compareModels(['ResNet50'], data, { epochs: 0 }), /options.epochs must be a positive integer. Received 0/);
     await rejects(compareModels(['ResNet50'], data, { pooling: 'sum' as never }), /options.pooling must be 'max' or 'avg'. Received "sum"/);
-    await rejects(compareModels([{ name: 'Tiny', build: tinyBase }], data, { weights: null, preprocess: 'keras', display: false }),
-      /options.preprocess is 'keras' but model 'Tiny' has no preprocess function/);
+    await rejects(
+      compareModels([{ name: 'Tiny', build: tinyBase }], data, { weights: null, preprocess: 'keras', display: false }),
+      /options.preprocess is 'keras' but model 'Tiny' has no preprocess function/,
+    );
   });
 });

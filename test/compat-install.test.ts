@@ -30,7 +30,10 @@ test('another TensorFlow.js version is refused with a message naming it, and not
   assert.throws(
     () => installKerasCompat({ versions }),
     (e: Error) => {
-      assert.match(e.message, /^tslab-dl's Keras compatibility patches \(lib\/compat\) were written for TensorFlow\.js 4\.22\.0, and this process loaded @tensorflow\/tfjs-core 4\.23\.0, @tensorflow\/tfjs-layers 4\.23\.0\./);
+      assert.match(
+        e.message,
+        /^tslab-dl's Keras compatibility patches \(lib\/compat\) were written for TensorFlow\.js 4\.22\.0, and this process loaded @tensorflow\/tfjs-core 4\.23\.0, @tensorflow\/tfjs-layers 4\.23\.0\./,
+      );
       assert.match(e.message, /`npm install @tensorflow\/tfjs@4\.22\.0`/);
       return true;
     },
@@ -53,7 +56,11 @@ test('the installer patches once: a second call changes nothing', () => {
 
 test('fit plans the same way through every public path: tslab-dl, lib/train, and model.fit after lib/keras', () => {
   const results = ['index', 'train', 'keras'].map((which) => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', path.join('test', 'support', 'fit-path-child.ts'), which], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
+    const run = spawnSync(process.execPath, ['--import', 'tsx', path.join('test', 'support', 'fit-path-child.ts'), which], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
     const line = (run.stdout ?? '').trim().split('\n').pop() ?? '';
     const result = JSON.parse(line || '{}');
     assert.equal(result.error, undefined, `${which}: ${result.error ?? run.stderr}`);
@@ -66,7 +73,9 @@ test('fit plans the same way through every public path: tslab-dl, lib/train, and
   }
   const [index, ...others] = results;
   for (const r of others) {
-    r.loss.forEach((loss: number, i: number) => assert.ok(Math.abs(loss - index.loss[i]) < 1e-6, `${r.which} epoch ${i}: ${loss} vs ${index.loss[i]}`));
+    r.loss.forEach((loss: number, i: number) =>
+      assert.ok(Math.abs(loss - index.loss[i]) < 1e-6, `${r.which} epoch ${i}: ${loss} vs ${index.loss[i]}`),
+    );
     assert.deepEqual(r.accuracy, index.accuracy, r.which);
   }
 });

@@ -36,7 +36,18 @@ function disposeAll(data: DollarStreetData): void {
 test('DOLLAR_STREET_CLASSES lists the ten classes in label order', () => {
   assert.deepEqual(
     [...DOLLAR_STREET_CLASSES],
-    ['day bed', 'dishrag', 'plate', 'running shoe', 'soap dispenser', 'street sign', 'table lamp', 'tile roof', 'toilet seat', 'washing machine'],
+    [
+      'day bed',
+      'dishrag',
+      'plate',
+      'running shoe',
+      'soap dispenser',
+      'street sign',
+      'table lamp',
+      'tile roof',
+      'toilet seat',
+      'washing machine',
+    ],
   );
 });
 
@@ -209,13 +220,21 @@ describe('validation errors name the file, say what to do, and leave no tensor b
     const b = path.join(tmp, 'loop-b');
     fs.symlinkSync(b, a);
     fs.symlinkSync(a, b);
-    await expectError(a, 'train_images.npy', new RegExp(`ELOOP: a symbolic link loop: ${escape(a)} points to ${escape(b)}, which leads back to it`));
+    await expectError(
+      a,
+      'train_images.npy',
+      new RegExp(`ELOOP: a symbolic link loop: ${escape(a)} points to ${escape(b)}, which leads back to it`),
+    );
   });
 
   test('one file that is a symbolic link loop, or a folder, is named as such', async () => {
     const folder = folderWith('file-loop', { 'train_labels.npy': undefined });
     fs.symlinkSync(path.join(folder, 'train_labels.npy'), path.join(folder, 'train_labels.npy'));
-    await expectError(folder, 'train_labels.npy', /cannot be opened: ELOOP: a symbolic link loop: .*train_labels\.npy points to .*train_labels\.npy, which leads back to it/);
+    await expectError(
+      folder,
+      'train_labels.npy',
+      /cannot be opened: ELOOP: a symbolic link loop: .*train_labels\.npy points to .*train_labels\.npy, which leads back to it/,
+    );
     const dir = folderWith('file-dir', { 'test_images.npy': undefined });
     fs.mkdirSync(path.join(dir, 'test_images.npy'));
     await expectError(dir, 'test_images.npy', /: is a folder, not a file: the \.npy file should be at this path itself\./);
@@ -258,7 +277,11 @@ describe('validation errors name the file, say what to do, and leave no tensor b
       /label 10 at index 2 is outside 0\.\.9/,
     );
     const negative = new Int32Array([0, 1, -1, 3, 4, 5]);
-    await expectError(folderWith('label-negative', { 'train_labels.npy': encodeNpy(negative, [n]) }), 'train_labels.npy', /label -1 at index 2 is outside 0\.\.9/);
+    await expectError(
+      folderWith('label-negative', { 'train_labels.npy': encodeNpy(negative, [n]) }),
+      'train_labels.npy',
+      /label -1 at index 2 is outside 0\.\.9/,
+    );
     const fractional = new Float32Array([0, 1, 2, 2.5, 4, 5]);
     await expectError(
       folderWith('label-fraction', { 'train_labels.npy': encodeNpy(fractional, [n]) }),
@@ -291,7 +314,11 @@ describe('validation errors name the file, say what to do, and leave no tensor b
   test('a non-finite pixel is refused', async () => {
     const images = new Float32Array(pixels(n));
     images[17] = NaN;
-    await expectError(folderWith('nan', { 'train_images.npy': encodeNpy(images, [n, size, size, 3]) }), 'train_images.npy', /non-finite pixel value \(NaN\) at flat index 17/);
+    await expectError(
+      folderWith('nan', { 'train_images.npy': encodeNpy(images, [n, size, size, 3]) }),
+      'train_images.npy',
+      /non-finite pixel value \(NaN\) at flat index 17/,
+    );
   });
 
   test('64-bit integer pixels convert exactly as Number() would, whatever their sign and size', async () => {
@@ -310,8 +337,14 @@ describe('validation errors name the file, say what to do, and leave no tensor b
     } finally {
       process.stderr.write = write;
     }
-    assert.deepEqual(Array.from(data!.trainImages.dataSync()), Array.from(signed, (v) => Math.fround(Number(v))));
-    assert.deepEqual(Array.from(data!.valImages.dataSync()), Array.from(unsigned, (v) => Math.fround(Number(v))));
+    assert.deepEqual(
+      Array.from(data!.trainImages.dataSync()),
+      Array.from(signed, (v) => Math.fround(Number(v))),
+    );
+    assert.deepEqual(
+      Array.from(data!.valImages.dataSync()),
+      Array.from(unsigned, (v) => Math.fround(Number(v))),
+    );
     disposeAll(data!);
   });
 
@@ -321,7 +354,10 @@ describe('validation errors name the file, say what to do, and leave no tensor b
     const written: string[] = [];
     const write = process.stderr.write;
     // Record and pass through: the test runner reports results on the same stream.
-    process.stderr.write = ((chunk: string, ...rest: any[]) => (written.push(String(chunk)), write.call(process.stderr, chunk, ...rest))) as typeof process.stderr.write;
+    process.stderr.write = ((chunk: string, ...rest: any[]) => (
+      written.push(String(chunk)),
+      write.call(process.stderr, chunk, ...rest)
+    )) as typeof process.stderr.write;
     let data: DollarStreetData;
     try {
       data = await loadDollarStreet(folder);

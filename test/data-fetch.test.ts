@@ -55,7 +55,8 @@ const server = http.createServer((req, res) => {
   const url = req.url ?? '';
   counts.set(url, (counts.get(url) ?? 0) + 1);
   if (url === API) {
-    if (recordFault === 'html') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<html>Please log in to the network</html>');
+    if (recordFault === 'html')
+      return void res.writeHead(200, { 'content-type': 'text/html' }).end('<html>Please log in to the network</html>');
     const answer = record();
     if (recordFault === 'incomplete') answer.files = answer.files.filter((f) => f.key !== 'test_labels.npy');
     return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
@@ -64,7 +65,8 @@ const server = http.createServer((req, res) => {
   const body = served[name];
   const fault = faults[name] ?? {};
   if (!body || fault.status) return void res.writeHead(fault.status ?? 404).end();
-  if (fault.html) return void res.writeHead(200, { 'content-type': 'text/html' }).end('<!DOCTYPE html><html>Zenodo is down for maintenance</html>');
+  if (fault.html)
+    return void res.writeHead(200, { 'content-type': 'text/html' }).end('<!DOCTYPE html><html>Zenodo is down for maintenance</html>');
   res.writeHead(200, { 'content-length': body.length });
   if (fault.drops) {
     fault.drops--;
@@ -90,7 +92,11 @@ after(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-const noTemporaryFiles = (folder: string) => assert.deepEqual(fs.readdirSync(folder).filter((f) => f.includes('.part-')), []);
+const noTemporaryFiles = (folder: string) =>
+  assert.deepEqual(
+    fs.readdirSync(folder).filter((f) => f.includes('.part-')),
+    [],
+  );
 
 describe('fetchDollarStreet', () => {
   const folder = path.join(tmp, 'data', 'dataset_dollarstreet');
@@ -99,7 +105,10 @@ describe('fetchDollarStreet', () => {
     counts.clear();
     const result = await fetchDollarStreet(folder, { zenodoUrl, baseUrl, verbose: false });
     assert.equal(result.folder, path.resolve(folder));
-    assert.deepEqual(result.files.map((f) => [f.name, f.action]), FILES.map((f) => [f, 'downloaded']));
+    assert.deepEqual(
+      result.files.map((f) => [f.name, f.action]),
+      FILES.map((f) => [f, 'downloaded']),
+    );
     assert.deepEqual(requests(), [1, 1, 1, 1]);
     for (const name of FILES) assert.ok(fs.readFileSync(path.join(folder, name)).equals(served[name]), name);
     assert.deepEqual(result.files[0].shape, [20, 16, 16, 3]);
@@ -123,7 +132,10 @@ describe('fetchDollarStreet', () => {
       console.log = log;
     }
     assert.deepEqual(requests(), [0, 0, 0, 0]);
-    assert.deepEqual(result.files.map((f) => f.action), ['present', 'present', 'present', 'present']);
+    assert.deepEqual(
+      result.files.map((f) => f.action),
+      ['present', 'present', 'present', 'present'],
+    );
     assert.match(lines.join('\n'), /train_images\.npy: already present and complete, kept/);
     assert.match(lines.join('\n'), /0 downloaded, 4 already present/);
   });
@@ -134,7 +146,10 @@ describe('fetchDollarStreet', () => {
     fs.truncateSync(file, 500);
     const result = await fetchDollarStreet(folder, { zenodoUrl, baseUrl, verbose: false });
     assert.deepEqual(requests(), [0, 0, 1, 0]);
-    assert.deepEqual(result.files.map((f) => f.action), ['present', 'present', 'downloaded', 'present']);
+    assert.deepEqual(
+      result.files.map((f) => f.action),
+      ['present', 'present', 'downloaded', 'present'],
+    );
     assert.ok(fs.readFileSync(file).equals(served['test_images.npy']));
   });
 
@@ -147,14 +162,20 @@ describe('fetchDollarStreet', () => {
     console.log = (line: string) => lines.push(line);
     try {
       const result = await fetchDollarStreet(folder, { zenodoUrl });
-      assert.deepEqual(result.files.map((f) => f.action), ['present', 'present', 'present', 'downloaded']);
+      assert.deepEqual(
+        result.files.map((f) => f.action),
+        ['present', 'present', 'present', 'downloaded'],
+      );
     } finally {
       console.log = log;
     }
     assert.deepEqual(requests(), [0, 0, 0, 1]);
     assert.equal(counts.get(API), 1, 'the record was read once');
     assert.ok(fs.readFileSync(file).equals(served['test_labels.npy']));
-    assert.match(lines.join('\n'), /test_labels\.npy: the copy in .* has md5 [0-9a-f]{32}, but Zenodo publishes [0-9a-f]{32} .*downloading it again/);
+    assert.match(
+      lines.join('\n'),
+      /test_labels\.npy: the copy in .* has md5 [0-9a-f]{32}, but Zenodo publishes [0-9a-f]{32} .*downloading it again/,
+    );
   });
 
   test('a record that is not JSON, or lacks a file: DownloadError naming the API URL; nothing downloaded', async () => {
@@ -173,7 +194,11 @@ describe('fetchDollarStreet', () => {
       recordFault = 'incomplete';
       await assert.rejects(
         fetchDollarStreet(fresh, { zenodoUrl, verbose: false }),
-        (e: unknown) => e instanceof DownloadError && e.reason === 'corrupt' && e.message.includes(`${zenodoUrl}${API}`) && /does not list test_labels\.npy/.test(e.message),
+        (e: unknown) =>
+          e instanceof DownloadError &&
+          e.reason === 'corrupt' &&
+          e.message.includes(`${zenodoUrl}${API}`) &&
+          /does not list test_labels\.npy/.test(e.message),
       );
     } finally {
       recordFault = undefined;
@@ -192,7 +217,10 @@ describe('fetchDollarStreet', () => {
     console.log = (line: string) => lines.push(line);
     try {
       const kept = await fetchDollarStreet(folder, { zenodoUrl: offline });
-      assert.deepEqual(kept.files.map((f) => f.action), ['present', 'present', 'present', 'present']);
+      assert.deepEqual(
+        kept.files.map((f) => f.action),
+        ['present', 'present', 'present', 'present'],
+      );
       assert.deepEqual(kept.files[0].shape, [20, 16, 16, 3]);
     } finally {
       console.log = log;
@@ -200,9 +228,15 @@ describe('fetchDollarStreet', () => {
     assert.match(lines.join('\n'), /Zenodo could not be reached to check the md5/);
     for (const options of [{}, { force: true }]) {
       const where = 'force' in options ? folder : path.join(tmp, 'offline');
-      await assert.rejects(fetchDollarStreet(where, { zenodoUrl: offline, verbose: false, ...options }), (e: unknown) => isOffline(e) && /ECONNREFUSED/.test((e as Error).message));
+      await assert.rejects(
+        fetchDollarStreet(where, { zenodoUrl: offline, verbose: false, ...options }),
+        (e: unknown) => isOffline(e) && /ECONNREFUSED/.test((e as Error).message),
+      );
     }
-    assert.ok(fs.readFileSync(path.join(folder, 'train_images.npy')).equals(served['train_images.npy']), 'a forced download that failed leaves the copy');
+    assert.ok(
+      fs.readFileSync(path.join(folder, 'train_images.npy')).equals(served['train_images.npy']),
+      'a forced download that failed leaves the copy',
+    );
   });
 
   test('TSLAB_DL_ZENODO_URL sets the host of the record and of the files', async () => {
@@ -234,7 +268,10 @@ describe('fetchDollarStreet', () => {
     // The files before it are complete; the one that failed is absent, not half-written.
     assert.deepEqual(fs.readdirSync(fresh).sort(), ['train_images.npy', 'train_labels.npy']);
     const result = await fetchDollarStreet(fresh, { zenodoUrl, baseUrl, verbose: false });
-    assert.deepEqual(result.files.map((f) => f.action), ['present', 'present', 'downloaded', 'downloaded']);
+    assert.deepEqual(
+      result.files.map((f) => f.action),
+      ['present', 'present', 'downloaded', 'downloaded'],
+    );
     assert.deepEqual(requests(), [1, 1, 2, 1]);
     for (const name of FILES) assert.ok(fs.readFileSync(path.join(fresh, name)).equals(served[name]), name);
     noTemporaryFiles(fresh);
@@ -260,7 +297,10 @@ describe('fetchDollarStreet', () => {
   test('an answer that is not a .npy file (an HTML page) is refused before it gets the real name', async () => {
     const fresh = path.join(tmp, 'html');
     faults['train_images.npy'] = { html: true };
-    await assert.rejects(fetchDollarStreet(fresh, { zenodoUrl, baseUrl, verbose: false }), /failed its check: it is not a NumPy \.npy file .*"<!DOCTYPE html><"/);
+    await assert.rejects(
+      fetchDollarStreet(fresh, { zenodoUrl, baseUrl, verbose: false }),
+      /failed its check: it is not a NumPy \.npy file .*"<!DOCTYPE html><"/,
+    );
     assert.deepEqual(fs.readdirSync(fresh), []);
     delete faults['train_images.npy'];
   });
@@ -276,7 +316,10 @@ describe('fetchDollarStreet', () => {
     const synthetic = path.join(tmp, 'synthetic');
     await makeSyntheticDollarStreet(synthetic, { train: 10, test: 10, size: 16 });
     counts.clear();
-    await assert.rejects(fetchDollarStreet(synthetic, { zenodoUrl, baseUrl, verbose: false }), (e: unknown) => e instanceof ValueError && /holds the synthetic stand-in.*\{ force: true \}/.test(e.message));
+    await assert.rejects(
+      fetchDollarStreet(synthetic, { zenodoUrl, baseUrl, verbose: false }),
+      (e: unknown) => e instanceof ValueError && /holds the synthetic stand-in.*\{ force: true \}/.test(e.message),
+    );
     assert.deepEqual(requests(), [0, 0, 0, 0]);
     await fetchDollarStreet(synthetic, { zenodoUrl, baseUrl, force: true, verbose: false });
     assert.equal(fs.existsSync(path.join(synthetic, 'synthetic.json')), false, 'the synthetic marker is removed');

@@ -31,7 +31,10 @@ async function capture<T>(fn: () => Promise<T>): Promise<{ result: T; out: strin
   const printed: string[] = [];
   const write = process.stdout.write;
   // Record and pass through: the test runner reports results on the same stream.
-  process.stdout.write = ((chunk: string, ...rest: any[]) => (printed.push(String(chunk)), write.call(process.stdout, chunk, ...rest))) as typeof process.stdout.write;
+  process.stdout.write = ((chunk: string, ...rest: any[]) => (
+    printed.push(String(chunk)),
+    write.call(process.stdout, chunk, ...rest)
+  )) as typeof process.stdout.write;
   try {
     const result = await fn();
     return { result, out: printed.join('') };
@@ -109,7 +112,9 @@ describe('loadLessonData', () => {
   test('in a notebook the banner is a red HTML box', async () => {
     const shown: any[] = [];
     (globalThis as any)[KERNEL_HOOK] = { display: (data: unknown) => shown.push(data), interruptRequested: false };
-    await capture(() => resolveLessonData({ folder: path.join(tmp, 'absent'), syntheticFolder: path.join(tmp, 'synthetic-twin'), synthetic: small }));
+    await capture(() =>
+      resolveLessonData({ folder: path.join(tmp, 'absent'), syntheticFolder: path.join(tmp, 'synthetic-twin'), synthetic: small }),
+    );
     const banner = shown.find((b) => /SYNTHETIC/.test(b['text/plain']));
     assert.ok(banner, 'a banner was displayed');
     assert.match(banner['text/html'], /border:3px solid #c00/);

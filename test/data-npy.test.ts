@@ -10,7 +10,17 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataFileError } from '../lib/core/errors';
-import { decodeNpy, encodeNpy, NPY_READ_LIMIT, NpyData, NpyFormatError, NpyTooLargeError, readNpy, readNpyHeader, writeNpy } from '../lib/data/npy';
+import {
+  decodeNpy,
+  encodeNpy,
+  NPY_READ_LIMIT,
+  NpyData,
+  NpyFormatError,
+  NpyTooLargeError,
+  readNpy,
+  readNpyHeader,
+  writeNpy,
+} from '../lib/data/npy';
 import { sparseNpy } from './support/sparse-npy';
 
 const PYTHON = process.env.TSLAB_DL_PYTHON ?? '/usr/bin/python3';
@@ -60,7 +70,8 @@ describe('reading files numpy wrote', () => {
       for (let i = 0; i < fixture.values!.length; i++) {
         const expected = expectedElement(fixture.values![i], array.data);
         const actual = array.data[i];
-        if (typeof expected === 'number' && Number.isNaN(expected)) assert.ok(Number.isNaN(actual as number), `${name}[${i}] should be NaN`);
+        if (typeof expected === 'number' && Number.isNaN(expected))
+          assert.ok(Number.isNaN(actual as number), `${name}[${i}] should be NaN`);
         else assert.ok(Object.is(actual, expected) || actual === expected, `${name}[${i}]: ${actual} !== ${fixture.values![i]}`);
       }
     }
@@ -125,7 +136,9 @@ describe('files we write, as numpy reads them', () => {
       const file = path.join(tmp, `ours-${name}.npy`);
       await writeNpy(file, data, shape, { bigEndian });
       const order = data.BYTES_PER_ELEMENT === 1 ? '|' : bigEndian ? '>' : '<';
-      const code = { Uint8Array: 'u1', Int32Array: 'i4', BigInt64Array: 'i8', Float32Array: 'f4', Float64Array: 'f8' }[data.constructor.name]!;
+      const code = { Uint8Array: 'u1', Int32Array: 'i4', BigInt64Array: 'i8', Float32Array: 'f4', Float64Array: 'f8' }[
+        data.constructor.name
+      ]!;
       expected[file] = { descr: order + code, shape, values: Array.from(data as ArrayLike<number | bigint>, (v) => String(v)) };
     }
     const script = `

@@ -26,7 +26,8 @@ afterEach(() => {
 
 function decodeWithPillow(file: string): { mode: string; width: number; height: number; pixels: Buffer } | string {
   const run = spawnSync(PYTHON, [path.join(__dirname, 'python', 'data_png_decode.py'), file], { encoding: 'utf8' });
-  if (run.status !== 0) return `${PYTHON} cannot decode PNGs with Pillow (${(run.error?.message ?? run.stderr ?? '').trim().split('\n').pop()}); apt-get install python3-pil`;
+  if (run.status !== 0)
+    return `${PYTHON} cannot decode PNGs with Pillow (${(run.error?.message ?? run.stderr ?? '').trim().split('\n').pop()}); apt-get install python3-pil`;
   const [d] = JSON.parse(run.stdout);
   return { ...d, pixels: Buffer.from(d.pixels, 'base64') };
 }
@@ -41,7 +42,9 @@ let labels: tf.Tensor1D;
 before(async () => {
   await ready();
   const values = new Float32Array(N * H * W * 3);
-  for (let i = 0; i < N; i++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) values[((i * H + y) * W + x) * 3 + c] = pixel(i, y, x, c);
+  for (let i = 0; i < N; i++)
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) values[((i * H + y) * W + x) * 3 + c] = pixel(i, y, x, c);
   images = tf.tensor4d(values, [N, H, W, 3]);
   labels = tf.tensor1d([3, 0, 9, 5, 1, 7], 'int32');
 });
@@ -82,7 +85,14 @@ test('images scaled to 0..1 give the same picture as 0..255', () => {
 
 test('captions carry the class names; the HTML embeds one PNG per image above its caption', () => {
   const grid = imageGrid(images, labels);
-  assert.deepEqual(grid.captions, ['running shoe (3)', 'day bed (0)', 'washing machine (9)', 'street sign (5)', 'dishrag (1)', 'tile roof (7)']);
+  assert.deepEqual(grid.captions, [
+    'running shoe (3)',
+    'day bed (0)',
+    'washing machine (9)',
+    'street sign (5)',
+    'dishrag (1)',
+    'tile roof (7)',
+  ]);
   assert.equal(grid.html.match(/<img src="data:image\/png;base64,/g)?.length, N);
   assert.ok(grid.html.indexOf('running shoe (3)') > grid.html.indexOf('<img'));
   assert.match(grid.text, /^6 of 6 images, 4x5x3 \(values \d+\.\.\d+\):\n  running shoe \(3\), day bed \(0\)/);
@@ -111,7 +121,10 @@ test('in a terminal, showImages prints the summary and can write the PNG', () =>
   const printed: string[] = [];
   const write = process.stdout.write;
   // Record and pass through: the test runner reports results on the same stream.
-  process.stdout.write = ((chunk: string, ...rest: any[]) => (printed.push(String(chunk)), write.call(process.stdout, chunk, ...rest))) as typeof process.stdout.write;
+  process.stdout.write = ((chunk: string, ...rest: any[]) => (
+    printed.push(String(chunk)),
+    write.call(process.stdout, chunk, ...rest)
+  )) as typeof process.stdout.write;
   const file = path.join(tmp, 'out', 'images.png');
   let grid;
   try {
@@ -127,7 +140,14 @@ test('in a terminal, showImages prints the summary and can write the PNG', () =>
 
 test('bad arguments name the argument', () => {
   const rank3 = tf.zeros([2, 2, 3]);
-  assert.throws(() => imageGrid(rank3 as any), (e: Error) => e instanceof ValueError && /showImages\(images\): expected a tensor of shape \[n, height, width, 3\] \(or 1 channel\)\. Received a tensor of shape \[2,2,3\]/.test(e.message));
+  assert.throws(
+    () => imageGrid(rank3 as any),
+    (e: Error) =>
+      e instanceof ValueError &&
+      /showImages\(images\): expected a tensor of shape \[n, height, width, 3\] \(or 1 channel\)\. Received a tensor of shape \[2,2,3\]/.test(
+        e.message,
+      ),
+  );
   rank3.dispose();
   assert.throws(() => imageGrid(images, [1, 2]), /showImages\(labels\): 2 labels for 6 images/);
   assert.throws(() => imageGrid(images, labels, { count: 0 }), /showImages\(options\.count\): must be a positive integer\. Received 0/);

@@ -14,12 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ready } from '../lib/backends/selection';
 import { ValueError } from '../lib/core/errors';
 import { loadDollarStreet } from '../lib/data/dollarstreet';
-import {
-  generateSyntheticDollarStreet,
-  makeSyntheticDollarStreet,
-  readSyntheticManifest,
-  SyntheticResult,
-} from '../lib/data/synthetic';
+import { generateSyntheticDollarStreet, makeSyntheticDollarStreet, readSyntheticManifest, SyntheticResult } from '../lib/data/synthetic';
 
 const PYTHON = process.env.TSLAB_DL_PYTHON ?? '/usr/bin/python3';
 
@@ -46,7 +41,13 @@ describe('the full-size set (878 + 293 images of 64x64, seed 2)', () => {
   });
 
   test('writes the four files atomically (no temporary files left) and a manifest', async () => {
-    assert.deepEqual(fs.readdirSync(folder).sort(), ['synthetic.json', 'test_images.npy', 'test_labels.npy', 'train_images.npy', 'train_labels.npy']);
+    assert.deepEqual(fs.readdirSync(folder).sort(), [
+      'synthetic.json',
+      'test_images.npy',
+      'test_labels.npy',
+      'train_images.npy',
+      'train_labels.npy',
+    ]);
     const manifest = await readSyntheticManifest(folder);
     assert.ok(manifest);
     assert.deepEqual([manifest.train, manifest.test, manifest.size, manifest.seed], [878, 293, 64, 2]);
@@ -78,7 +79,10 @@ describe('the full-size set (878 + 293 images of 64x64, seed 2)', () => {
     const expected = generateSyntheticDollarStreet();
     assert.deepEqual(data.trainImages.shape, [878, 64, 64, 3]);
     assert.deepEqual(data.valImages.shape, [293, 64, 64, 3]);
-    assert.deepEqual([data.trainImages.dtype, data.trainLabels.dtype, data.valImages.dtype, data.valLabels.dtype], ['float32', 'int32', 'float32', 'int32']);
+    assert.deepEqual(
+      [data.trainImages.dtype, data.trainLabels.dtype, data.valImages.dtype, data.valLabels.dtype],
+      ['float32', 'int32', 'float32', 'int32'],
+    );
     assert.deepEqual(Array.from(data.trainImages.dataSync()), Array.from(expected.train.images));
     assert.deepEqual(Array.from(data.valImages.dataSync()), Array.from(expected.test.images));
     assert.deepEqual(Array.from(data.trainLabels.dataSync()), Array.from(expected.train.labels, Number));
@@ -133,7 +137,10 @@ describe('determinism', () => {
 
 describe('options', () => {
   test('invalid options name the option and the value', async () => {
-    await assert.rejects(makeSyntheticDollarStreet(path.join(tmp, 'bad'), { train: 0 }), (e: Error) => e instanceof ValueError && /`train` must be an integer >= 1\. Received 0/.test(e.message));
+    await assert.rejects(
+      makeSyntheticDollarStreet(path.join(tmp, 'bad'), { train: 0 }),
+      (e: Error) => e instanceof ValueError && /`train` must be an integer >= 1\. Received 0/.test(e.message),
+    );
     assert.throws(() => generateSyntheticDollarStreet({ size: 8 }), /`size` must be an integer >= 16\. Received 8/);
     assert.throws(() => generateSyntheticDollarStreet({ seed: -1 }), /`seed` must be an integer in 0\.\.4294967295\. Received -1/);
     assert.throws(() => generateSyntheticDollarStreet({ test: 2.5 }), /`test` must be an integer >= 1\. Received 2\.5/);

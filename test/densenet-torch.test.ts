@@ -64,7 +64,12 @@ describe('DenseNet121 matches torchvision densenet121 with the same weights', ()
     const dir = reference(160, 2, ['--split', '3', '--vlen']);
     try {
       const images = readNpy(path.join(dir, 'images.npy'));
-      const model = await DenseNet121({ weights: path.join(dir, 'weights.h5'), includeTop: false, pooling: 'max', inputShape: [160, 160, 3] });
+      const model = await DenseNet121({
+        weights: path.join(dir, 'weights.h5'),
+        includeTop: false,
+        pooling: 'max',
+        inputShape: [160, 160, 3],
+      });
       const started = Date.now();
       const features = await predictValues(model, images);
       t.diagnostic(`forward pass, 2 images at 160x160 on ${tf.getBackend()}: ${Date.now() - started} ms`);

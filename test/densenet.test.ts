@@ -62,7 +62,7 @@ describe('DenseNet architecture (Keras 2.x)', () => {
     });
   }
 
-  test('DenseNet121 without top: 83,648 non-trainable parameters (the lesson\'s figure)', async () => {
+  test("DenseNet121 without top: 83,648 non-trainable parameters (the lesson's figure)", async () => {
     const model = await DenseNet121({ weights: null, includeTop: false });
     assert.equal(count(model.nonTrainableWeights), 83_648);
     assert.equal(count(model.trainableWeights), 6_953_856);
@@ -73,9 +73,22 @@ describe('DenseNet architecture (Keras 2.x)', () => {
     const model = await DenseNet121({ weights: null, includeTop: false, pooling: 'max', inputShape: [160, 160, 3] });
     const names = model.layers.map((l) => l.name);
     assert.deepEqual(names.slice(1, 17), [
-      'zero_padding2d', 'conv1/conv', 'conv1/bn', 'conv1/relu', 'zero_padding2d_1', 'pool1',
-      'conv2_block1_0_bn', 'conv2_block1_0_relu', 'conv2_block1_1_conv', 'conv2_block1_1_bn', 'conv2_block1_1_relu',
-      'conv2_block1_2_conv', 'conv2_block1_concat', 'conv2_block2_0_bn', 'conv2_block2_0_relu', 'conv2_block2_1_conv',
+      'zero_padding2d',
+      'conv1/conv',
+      'conv1/bn',
+      'conv1/relu',
+      'zero_padding2d_1',
+      'pool1',
+      'conv2_block1_0_bn',
+      'conv2_block1_0_relu',
+      'conv2_block1_1_conv',
+      'conv2_block1_1_bn',
+      'conv2_block1_1_relu',
+      'conv2_block1_2_conv',
+      'conv2_block1_concat',
+      'conv2_block2_0_bn',
+      'conv2_block2_0_relu',
+      'conv2_block2_1_conv',
     ]);
     assert.deepEqual(names.slice(-4), ['conv5_block16_concat', 'bn', 'relu', 'max_pool']);
     for (const block of ['pool2', 'pool3', 'pool4']) {
@@ -95,8 +108,12 @@ describe('DenseNet architecture (Keras 2.x)', () => {
     assert.deepEqual(shape('max_pool'), [null, 1024]);
     assert.equal(model.getLayer('conv1/conv').getConfig().useBias, false);
     // Keras' glorot_uniform (tfjs' default is glorotNormal), which tfjs serialises as VarianceScaling.
-    assert.deepEqual((model.getLayer('conv1/conv').getConfig().kernelInitializer as { config: object }).config,
-      { scale: 1, mode: 'fanAvg', distribution: 'uniform', seed: null });
+    assert.deepEqual((model.getLayer('conv1/conv').getConfig().kernelInitializer as { config: object }).config, {
+      scale: 1,
+      mode: 'fanAvg',
+      distribution: 'uniform',
+      seed: null,
+    });
     model.dispose();
   });
 
@@ -120,19 +137,39 @@ describe('DenseNet architecture (Keras 2.x)', () => {
   test("Keras' argument checks and messages (before any download)", async () => {
     const rejects = (args: DenseNetArgs, message: RegExp) =>
       assert.rejects(DenseNet121(args), (e: Error) => e instanceof ValueError && message.test(e.message), `expected ${message}`);
-    await rejects({ weights: 'imagenett' }, /The `weights` argument should be either `null`.*Received: weights="imagenett" \(no file exists at that path/);
-    await rejects({ weights: 'imagenet', classes: 10 }, /If using `weights: 'imagenet'` with `includeTop` as true, `classes` should be 1000. Received: classes=10/);
-    await rejects({ inputShape: [160, 160, 3] }, /`includeTop: true` and loading `imagenet` weights, `inputShape` should be \[224, 224, 3\]. Received: inputShape=\[160, 160, 3\]/);
+    await rejects(
+      { weights: 'imagenett' },
+      /The `weights` argument should be either `null`.*Received: weights="imagenett" \(no file exists at that path/,
+    );
+    await rejects(
+      { weights: 'imagenet', classes: 10 },
+      /If using `weights: 'imagenet'` with `includeTop` as true, `classes` should be 1000. Received: classes=10/,
+    );
+    await rejects(
+      { inputShape: [160, 160, 3] },
+      /`includeTop: true` and loading `imagenet` weights, `inputShape` should be \[224, 224, 3\]. Received: inputShape=\[160, 160, 3\]/,
+    );
     await rejects({ includeTop: false, inputShape: [16, 64, 3] }, /Input size must be at least 32x32; Received: inputShape=\[16, 64, 3\]/);
     await rejects({ includeTop: false, inputShape: [64, 64, 1] }, /The input must have 3 channels; Received `inputShape=\[64, 64, 1\]`/);
     await rejects({ includeTop: false, inputShape: [64, 64] }, /`inputShape` must be an array of three integers.*\[64, 64\]/);
-    await rejects({ weights: null, inputShape: [null, null, 3] }, /If `includeTop` is true, you should specify a static `inputShape`. Received: inputShape=\[null, null, 3\]/);
-    await rejects({ includeTop: false, pooling: 'maximum' as never }, /`pooling` should be 'avg', 'max' or undefined. Received: pooling="maximum"/);
+    await rejects(
+      { weights: null, inputShape: [null, null, 3] },
+      /If `includeTop` is true, you should specify a static `inputShape`. Received: inputShape=\[null, null, 3\]/,
+    );
+    await rejects(
+      { includeTop: false, pooling: 'maximum' as never },
+      /`pooling` should be 'avg', 'max' or undefined. Received: pooling="maximum"/,
+    );
     await rejects({ classifierActivation: 'relu' }, /Only `null` and `softmax` activations are allowed.*classifierActivation="relu"/);
-    await rejects({ includeTop: false, inputTensor: tf.zeros([1, 64, 64, 3]) as never }, /`inputTensor` should be a symbolic tensor.*Received: Tensor/);
+    await rejects(
+      { includeTop: false, inputTensor: tf.zeros([1, 64, 64, 3]) as never },
+      /`inputTensor` should be a symbolic tensor.*Received: Tensor/,
+    );
     const inputs = tf.input({ shape: [64, 64, 3] });
-    await rejects({ includeTop: false, weights: null, inputTensor: inputs, inputShape: [160, 160, 3] },
-      /`inputTensor` has shape \[64, 64, 3\] per image but `inputShape` is \[160, 160, 3\]/);
+    await rejects(
+      { includeTop: false, weights: null, inputTensor: inputs, inputShape: [160, 160, 3] },
+      /`inputTensor` has shape \[64, 64, 3\] per image but `inputShape` is \[160, 160, 3\]/,
+    );
     // Random weights allow any activation and any class count.
     const ok = await DenseNet121({ weights: null, classes: 5, classifierActivation: 'sigmoid', inputShape: [32, 32, 3] });
     assert.deepEqual(ok.outputs[0].shape, [null, 5]);
@@ -172,7 +209,9 @@ test("applications.densenet.preprocessInput is Keras' 'torch' mode (by hand), al
   const expected = [-0.485 / 0.229, 0.044 / 0.224, 0.594 / 0.225];
   for (const preprocess of [applications.densenet.preprocessInput, keras.applications.densenet.preprocessInput]) {
     const out = preprocess(pixel);
-    Array.from(out.dataSync()).forEach((v: number, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5, `channel ${i}: ${v} vs ${expected[i]}`));
+    Array.from(out.dataSync()).forEach((v: number, i) =>
+      assert.ok(Math.abs(v - expected[i]) < 1e-5, `channel ${i}: ${v} vs ${expected[i]}`),
+    );
     out.dispose();
   }
   pixel.dispose();

@@ -31,7 +31,7 @@ const DEV_FOLDERS = ['test', 'bench'];
 
 /** Files outside test/ and bench/ that are development tools, so they may import devDependencies. */
 const DEV_FILES: Record<string, string> = {
-  'scripts/soak.mjs': '`npm run soak` drives the tests\' Jupyter sandbox (test/support), loaded through tsx',
+  'scripts/soak.mjs': "`npm run soak` drives the tests' Jupyter sandbox (test/support), loaded through tsx",
 };
 
 /**
@@ -39,12 +39,56 @@ const DEV_FILES: Record<string, string> = {
  * quotes, or `mentions` (so the reason stays true); `optIn` ones are not declared by default.
  */
 const NOT_IMPORTED: Record<string, { reason: string; where: string; mentions?: string; optIn?: true }> = {
-  'tslab-dl': { reason: 'the package\'s link to itself ("file:."), so notebooks and scripts here `import ... from \'tslab-dl\'`', where: 'README.md' },
-  '@tensorflow/tfjs-backend-webgpu': { reason: 'loaded by name (WEBGPU_PACKAGE) only when the webgpu backend is tried', where: 'lib/backends/webgpu.ts' },
-  '@tensorflow/tfjs-node-gpu': { reason: 'opt-in, added by `npm run setup:gpu`; loaded by name when the backend is tried', where: 'lib/backends/selection.ts', optIn: true },
-  '@tensorflow/tfjs-node': { reason: 'opt-in, added by `npm run setup:native`; loaded by name when the backend is tried', where: 'lib/backends/selection.ts', optIn: true },
-  '@types/node': { reason: 'ambient types, named by tsconfig.json ("types": ["node"])', where: 'tsconfig.json', mentions: '"types": ["node"]' },
-  typedoc: { reason: 'a command-line tool: `npm run docs` runs it on typedoc.json (the API reference in docs/api)', where: 'package.json', mentions: '"docs": "typedoc"' },
+  'tslab-dl': {
+    reason: "the package's link to itself (\"file:.\"), so notebooks and scripts here `import ... from 'tslab-dl'`",
+    where: 'README.md',
+  },
+  '@tensorflow/tfjs-backend-webgpu': {
+    reason: 'loaded by name (WEBGPU_PACKAGE) only when the webgpu backend is tried',
+    where: 'lib/backends/webgpu.ts',
+  },
+  '@tensorflow/tfjs-node-gpu': {
+    reason: 'opt-in, added by `npm run setup:gpu`; loaded by name when the backend is tried',
+    where: 'lib/backends/selection.ts',
+    optIn: true,
+  },
+  '@tensorflow/tfjs-node': {
+    reason: 'opt-in, added by `npm run setup:native`; loaded by name when the backend is tried',
+    where: 'lib/backends/selection.ts',
+    optIn: true,
+  },
+  '@types/node': {
+    reason: 'ambient types, named by tsconfig.json ("types": ["node"])',
+    where: 'tsconfig.json',
+    mentions: '"types": ["node"]',
+  },
+  typedoc: {
+    reason: 'a command-line tool: `npm run docs` runs it on typedoc.json (the API reference in docs/api)',
+    where: 'package.json',
+    mentions: '"docs": "typedoc"',
+  },
+  prettier: {
+    reason: 'run by npm run lint: a command-line tool (`prettier --check .`; `npm run format` writes), set up by .prettierrc',
+    where: 'package.json',
+    mentions: '"lint": "eslint . && prettier --check ."',
+  },
+  eslint: {
+    reason: 'run by npm run lint: a command-line tool (`eslint .`), set up by eslint.config.mjs',
+    where: 'package.json',
+    mentions: '"lint": "eslint . && prettier --check ."',
+  },
+  'typescript-eslint': {
+    reason: 'run by npm run lint: imported by eslint.config.mjs (not a scanned folder), the TypeScript parser and rules',
+    where: 'eslint.config.mjs',
+  },
+  '@eslint/js': {
+    reason: "run by npm run lint: imported by eslint.config.mjs (not a scanned folder), ESLint's recommended rules",
+    where: 'eslint.config.mjs',
+  },
+  globals: {
+    reason: "run by npm run lint: imported by eslint.config.mjs (not a scanned folder), Node's global names for .js/.mjs",
+    where: 'eslint.config.mjs',
+  },
 };
 
 /**
@@ -75,15 +119,27 @@ function specifiersOf(file: string, text = fs.readFileSync(file, 'utf8')): strin
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, kind);
   const found: string[] = [];
   const visit = (node: ts.Node): void => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
       found.push(node.moduleSpecifier.text);
-    } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference) && ts.isStringLiteral(node.moduleReference.expression)) {
+    } else if (
+      ts.isImportEqualsDeclaration(node) &&
+      ts.isExternalModuleReference(node.moduleReference) &&
+      ts.isStringLiteral(node.moduleReference.expression)
+    ) {
       found.push(node.moduleReference.expression.text);
     } else if (ts.isCallExpression(node) && node.arguments.length > 0 && ts.isStringLiteralLike(node.arguments[0])) {
       const callee = node.expression;
       const isImport = callee.kind === ts.SyntaxKind.ImportKeyword;
       const isRequire = ts.isIdentifier(callee) && callee.text === 'require';
-      const isResolve = ts.isPropertyAccessExpression(callee) && ts.isIdentifier(callee.expression) && callee.expression.text === 'require' && callee.name.text === 'resolve';
+      const isResolve =
+        ts.isPropertyAccessExpression(callee) &&
+        ts.isIdentifier(callee.expression) &&
+        callee.expression.text === 'require' &&
+        callee.name.text === 'resolve';
       if (isImport || isRequire || isResolve) found.push(node.arguments[0].text);
     } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
       found.push(node.argument.literal.text);
@@ -140,7 +196,9 @@ test('the scanner: specifiers of every kind, package names, built-ins', () => {
     "import { test } from 'node:test';",
     "import 'fs/promises';",
   ].join('\n');
-  const pkgs = specifiersOf('example.ts', code).map(packageOf).filter((p) => p !== undefined);
+  const pkgs = specifiersOf('example.ts', code)
+    .map(packageOf)
+    .filter((p) => p !== undefined);
   assert.deepEqual(pkgs, ['alpha', '@scope/beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta']);
   assert.deepEqual(specifiersOf('example.mjs', "import x from 'iota';\nconst y = await import('kappa');"), ['iota', 'kappa']);
 });
@@ -151,7 +209,8 @@ test('lib/, kernel/, bin/ and scripts/ import only dependencies; test/ and bench
     if (DEPENDENCIES.includes(pkg)) continue;
     if (dev && DEV_DEPENDENCIES.includes(pkg)) continue;
     if (UNDECLARED[pkg]?.files.includes(file)) continue;
-    if (DEV_DEPENDENCIES.includes(pkg)) problems.push(`${file} imports ${pkg}, a devDependency: move it to dependencies, or the import to test/ or bench/`);
+    if (DEV_DEPENDENCIES.includes(pkg))
+      problems.push(`${file} imports ${pkg}, a devDependency: move it to dependencies, or the import to test/ or bench/`);
     else problems.push(`${file} imports ${pkg}, which package.json does not declare`);
   }
   assert.deepEqual([...new Set(problems)], []);
@@ -162,7 +221,9 @@ test('every dependency is imported by code that runs (lib/, kernel/, bin/, scrip
   const runtime = new Set(all.filter((u) => !u.dev).map((u) => u.pkg));
   const anywhere = new Set(all.map((u) => u.pkg));
   const unused = [
-    ...DEPENDENCIES.filter((pkg) => !runtime.has(pkg) && !NOT_IMPORTED[pkg]).map((pkg) => `dependency ${pkg}${anywhere.has(pkg) ? ' (imported only by tests or dev scripts: a devDependency?)' : ''}`),
+    ...DEPENDENCIES.filter((pkg) => !runtime.has(pkg) && !NOT_IMPORTED[pkg]).map(
+      (pkg) => `dependency ${pkg}${anywhere.has(pkg) ? ' (imported only by tests or dev scripts: a devDependency?)' : ''}`,
+    ),
     ...DEV_DEPENDENCIES.filter((pkg) => !anywhere.has(pkg) && !NOT_IMPORTED[pkg]).map((pkg) => `devDependency ${pkg}`),
   ];
   assert.deepEqual(unused, [], 'declared but never imported: remove them, or list them in NOT_IMPORTED with the reason');
@@ -178,11 +239,16 @@ test('the exceptions still hold: each names a file that mentions the package, an
     assert.ok(named, `${where} should name ${pkg}${mentions ? ` (${mentions})` : ''}`);
     if (declared) assert.ok(!all.some((u) => u.pkg === pkg && !u.dev), `${pkg} is imported now: drop it from NOT_IMPORTED`);
   }
-  for (const file of Object.keys(DEV_FILES)) assert.ok(fs.existsSync(path.join(ROOT, file)), `DEV_FILES lists ${file}, which does not exist`);
+  for (const file of Object.keys(DEV_FILES))
+    assert.ok(fs.existsSync(path.join(ROOT, file)), `DEV_FILES lists ${file}, which does not exist`);
   for (const [pkg, { files }] of Object.entries(UNDECLARED)) {
     assert.ok(!DEPENDENCIES.includes(pkg) && !DEV_DEPENDENCIES.includes(pkg), `${pkg} is declared now: drop it from UNDECLARED`);
     for (const file of files.filter((f) => all.some((u) => u.pkg === pkg && u.file === f))) {
-      assert.match(fs.readFileSync(path.join(ROOT, file), 'utf8'), /require\.resolve\('tslab\/package\.json'\)|createRequire/, `${file} should reach ${pkg} through tslab's folder`);
+      assert.match(
+        fs.readFileSync(path.join(ROOT, file), 'utf8'),
+        /require\.resolve\('tslab\/package\.json'\)|createRequire/,
+        `${file} should reach ${pkg} through tslab's folder`,
+      );
     }
   }
 });
@@ -215,5 +281,9 @@ test('allowScripts names every installed package that has an install script', ()
     const gyp = !scripts.install && fs.existsSync(path.join(folder, 'binding.gyp')); // npm runs node-gyp rebuild then
     return scripts.preinstall || scripts.install || scripts.postinstall || gyp ? [name] : [];
   });
-  assert.deepEqual([...new Set(withScripts)].filter((name) => !listed.has(name)).sort(), [], 'install scripts allowScripts does not decide on: add them (false unless needed)');
+  assert.deepEqual(
+    [...new Set(withScripts)].filter((name) => !listed.has(name)).sort(),
+    [],
+    'install scripts allowScripts does not decide on: add them (false unless needed)',
+  );
 });

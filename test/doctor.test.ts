@@ -13,9 +13,20 @@ import { KERNEL_HOOK } from '../lib/notebook/kernel-hook';
 import { lavapipeEnv } from './support/vulkan';
 
 const ROOT = path.resolve(__dirname, '..');
-const version = (pkg: string) => JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version as string;
+const version = (pkg: string) =>
+  JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version as string;
 const installed = (pkg: string) => fs.existsSync(path.join(ROOT, 'node_modules', pkg, 'package.json'));
-const SONAMES = ['libcuda.so.1', 'libcudart.so.11.0', 'libcublas.so.11', 'libcublasLt.so.11', 'libcufft.so.10', 'libcurand.so.10', 'libcusolver.so.11', 'libcusparse.so.11', 'libcudnn.so.8'];
+const SONAMES = [
+  'libcuda.so.1',
+  'libcudart.so.11.0',
+  'libcublas.so.11',
+  'libcublasLt.so.11',
+  'libcufft.so.10',
+  'libcurand.so.10',
+  'libcusolver.so.11',
+  'libcusparse.so.11',
+  'libcudnn.so.8',
+];
 
 /** Runs the doctor's main() in a fresh process, the way bin/tslab-dl.js does. */
 function runDoctor(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -31,7 +42,12 @@ function runDoctor(args: string[], env: NodeJS.ProcessEnv = {}) {
 
 function ldconfigNames(): Set<string> {
   const out = spawnSync('/sbin/ldconfig', ['-p'], { encoding: 'utf8' }).stdout ?? '';
-  return new Set(out.split('\n').map((l) => l.trim().split(' ')[0]).filter(Boolean));
+  return new Set(
+    out
+      .split('\n')
+      .map((l) => l.trim().split(' ')[0])
+      .filter(Boolean),
+  );
 }
 
 /** Whether Jupyter (Debian's, under /usr/bin/python3) lists a tslab-dl kernelspec, asked directly. */
@@ -80,7 +96,10 @@ describe('npx tslab-dl doctor', () => {
       }
     }
     if (noNvidiaSmi() && !fs.existsSync('/dev/nvidia0')) {
-      assert.match(text, /=> the GPU path cannot be used: no NVIDIA GPU found \(nvidia-smi is not on PATH and there is no \/dev\/nvidia0\)/);
+      assert.match(
+        text,
+        /=> the GPU path cannot be used: no NVIDIA GPU found \(nvidia-smi is not on PATH and there is no \/dev\/nvidia0\)/,
+      );
     }
     // ONNX Runtime and Jupyter.
     assert.match(text, new RegExp(`\\n  version ${version('onnxruntime-node').replace(/\./g, '\\.')}; execution providers bundled: cpu`));
@@ -91,12 +110,16 @@ describe('npx tslab-dl doctor', () => {
     assert.match(text, /\n  provider cpu       usable: always available\n/);
     assert.match(text, /\n  => the frozen layers run on: ONNX Runtime on /);
     if (!fs.existsSync(path.join(ROOT, 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so'))) {
-      assert.match(text, /provider cuda      not usable: listed, but its library \(libonnxruntime_providers_cuda\.so\) is not installed\n +fix: `npm run setup:cuda` downloads it/);
+      assert.match(
+        text,
+        /provider cuda      not usable: listed, but its library \(libonnxruntime_providers_cuda\.so\) is not installed\n +fix: `npm run setup:cuda` downloads it/,
+      );
     }
     assert.match(text, /\nLegacy CUDA route: tfjs-node-gpu \(libtensorflow 2\.9\.1: CUDA 11\.2, cuDNN 8\.1\)\n/);
     const listed = kernelspecListed();
     if (listed === true) assert.match(text, /kernelspec +tslab-dl installed in /);
-    if (listed === false) assert.match(text, /kernelspec +tslab-dl not installed\n +no kernelspec named tslab-dl: run `npx tslab-dl install`/);
+    if (listed === false)
+      assert.match(text, /kernelspec +tslab-dl not installed\n +no kernelspec named tslab-dl: run `npx tslab-dl install`/);
     if (fs.existsSync('/usr/bin/jupyter')) assert.match(text, /\n  jupyter +\/usr\/bin\/jupyter \(jupyter_core /);
     assert.match(text, /\nResult: OK, TensorFlow\.js runs on wasm\.\n$/);
   });
@@ -109,13 +132,16 @@ describe('npx tslab-dl doctor', () => {
     assert.equal(json.ok, true);
     assert.equal(json.backend.chosen, 'wasm');
     assert.equal(json.backend.usingGpu, false);
-    assert.deepEqual(json.backend.candidates.map((c) => [c.name, c.status]), [
-      ['tfjs-node-gpu', 'not installed'],
-      ['webgpu', 'not tried'],
-      ['tfjs-node', 'not installed'],
-      ['wasm', 'chosen'],
-      ['cpu', 'not tried'],
-    ]);
+    assert.deepEqual(
+      json.backend.candidates.map((c) => [c.name, c.status]),
+      [
+        ['tfjs-node-gpu', 'not installed'],
+        ['webgpu', 'not tried'],
+        ['tfjs-node', 'not installed'],
+        ['wasm', 'chosen'],
+        ['cpu', 'not tried'],
+      ],
+    );
     for (const c of json.backend.candidates) assert.match(text, new RegExp(`\\n  ${c.name} +${c.status}`));
     for (const [name, v] of Object.entries(json.versions)) assert.ok(text.includes(`  ${name.padEnd(20)} ${v ?? 'not installed'}\n`), name);
     assert.equal(json.gpu.ldLibraryPath, '/nonexistent/cuda/lib64');
@@ -127,7 +153,10 @@ describe('npx tslab-dl doctor', () => {
     assert.equal(json.gpu.usable, text.includes('=> the GPU path can be used'));
     assert.equal(json.onnxruntime.version, version('onnxruntime-node'));
     assert.ok(json.onnxruntime.providers.some((p) => p.name === 'cpu' && p.bundled));
-    assert.deepEqual(json.onnxruntime.routes.map((r) => r.name), ['cuda', 'webgpu', 'cpu']);
+    assert.deepEqual(
+      json.onnxruntime.routes.map((r) => r.name),
+      ['cuda', 'webgpu', 'cpu'],
+    );
     assert.ok(text.includes(`=> the frozen layers run on: ${json.onnxruntime.frozenLayers}\n`));
     assert.equal(json.webgpu.loader.loads, text.includes('libvulkan.so.1     found'));
     assert.equal(json.jupyter.kernelspec.installed, kernelspecListed() ?? false);
@@ -163,7 +192,12 @@ describe('npx tslab-dl doctor', () => {
     if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < fs.statSync(path.join(ROOT, 'lib', 'doctor', 'doctor.ts')).mtimeMs) {
       return t.skip('dist/lib/doctor/doctor.js is missing or older than lib/doctor/doctor.ts: run `npm run build` first');
     }
-    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'tslab-dl.js'), 'doctor', '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 180_000, env: { ...process.env, TSLAB_DL_BACKEND: '' } });
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'tslab-dl.js'), 'doctor', '--json'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 180_000,
+      env: { ...process.env, TSLAB_DL_BACKEND: '' },
+    });
     assert.equal(r.status, 0, r.stderr);
     const report: DoctorReport = JSON.parse(r.stdout);
     assert.equal(report.ok, true);
@@ -179,7 +213,10 @@ describe('the WebGPU route on a software Vulkan (lavapipe)', () => {
     const r = runDoctor([], env);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /\n  Vulkan drivers     lvp_icd\.json \(from VK_DRIVER_FILES\); no NVIDIA ICD \(nvidia_icd\.json\)\n/);
-    assert.match(r.stdout, /\n  WebGPU adapter     llvmpipe: Mesa [^\n]* \(vendor mesa; software: never chosen automatically, executor 'onnx-webgpu' forces it\)\n/);
+    assert.match(
+      r.stdout,
+      /\n  WebGPU adapter     llvmpipe: Mesa [^\n]* \(vendor mesa; software: never chosen automatically, executor 'onnx-webgpu' forces it\)\n/,
+    );
     assert.match(r.stdout, /\n  provider webgpu    usable when forced \(a software adapter, see above\)\n/);
     assert.match(r.stdout, /\n  => the frozen layers run on: ONNX Runtime on the CPU \(executor 'auto'\)\n/);
     const json: DoctorReport = JSON.parse(runDoctor(['--json'], env).stdout);
@@ -193,7 +230,10 @@ describe('the WebGPU route on a software Vulkan (lavapipe)', () => {
     const lavapipe = lavapipeEnv();
     if (!lavapipe.env) return t.skip(lavapipe.missing);
     const r = runDoctor([], { ...lavapipe.env, TSLAB_DL_BACKEND: 'wasm', TSLAB_DL_EXECUTOR: 'onnx-webgpu' });
-    assert.match(r.stdout, /\n  => the frozen layers run on: ONNX Runtime on WebGPU: llvmpipe[^\n]* \(software\) \(TSLAB_DL_EXECUTOR=onnx-webgpu\)\n/);
+    assert.match(
+      r.stdout,
+      /\n  => the frozen layers run on: ONNX Runtime on WebGPU: llvmpipe[^\n]* \(software\) \(TSLAB_DL_EXECUTOR=onnx-webgpu\)\n/,
+    );
   });
 });
 
@@ -234,7 +274,10 @@ describe('loading an installed tfjs-node(-gpu) in a child process', () => {
 
   test('a package whose native addon is missing: fails to load, with its own message', async () => {
     const main = standIn(`throw new Error('The Node.js native addon module (tfjs_binding.node) can not be found.\\nRebuild it.');`);
-    assert.deepEqual(await probeNativePackage(main), { loads: false, error: 'The Node.js native addon module (tfjs_binding.node) can not be found. Rebuild it.' });
+    assert.deepEqual(await probeNativePackage(main), {
+      loads: false,
+      error: 'The Node.js native addon module (tfjs_binding.node) can not be found. Rebuild it.',
+    });
   });
 
   test('a package that registers a tensorflow backend without a GPU device: loads, on the CPU', async () => {

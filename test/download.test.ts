@@ -158,7 +158,12 @@ describe('downloadFile', () => {
 
   test('a connection dropped half way: an error, no file; the retry succeeds', async () => {
     const dest = path.join(tmp, 'drop', 'file.bin');
-    await expectFailure(downloadFile(`${server.url}/drop.bin`, dest), `${server.url}/drop.bin`, dest, /the connection dropped after 97\.7 KiB of 293\.0 KiB/);
+    await expectFailure(
+      downloadFile(`${server.url}/drop.bin`, dest),
+      `${server.url}/drop.bin`,
+      dest,
+      /the connection dropped after 97\.7 KiB of 293\.0 KiB/,
+    );
     assert.equal(fs.existsSync(dest), false);
 
     const once = `${server.url}/drop-once.bin`;
@@ -179,7 +184,12 @@ describe('downloadFile', () => {
 
   test('HTTP errors name the status and the URL', async () => {
     const dest = path.join(tmp, 'status', 'file.bin');
-    await expectFailure(downloadFile(`${server.url}/missing.bin`, dest), `${server.url}/missing.bin`, dest, /the server answered HTTP 404 Not Found/);
+    await expectFailure(
+      downloadFile(`${server.url}/missing.bin`, dest),
+      `${server.url}/missing.bin`,
+      dest,
+      /the server answered HTTP 404 Not Found/,
+    );
     await expectFailure(downloadFile(`${server.url}/error.bin`, dest), `${server.url}/error.bin`, dest, /HTTP 503 Service Unavailable/);
     assert.equal(fs.existsSync(dest), false);
   });
@@ -199,7 +209,12 @@ describe('downloadFile', () => {
 
   test('a body shorter than announced, or than expectedBytes, is refused', async () => {
     const dest = path.join(tmp, 'short', 'file.bin');
-    await expectFailure(downloadFile(`${server.url}/short.bin`, dest), `${server.url}/short.bin`, dest, /the connection dropped after 1000 bytes of 2\.0 KiB/);
+    await expectFailure(
+      downloadFile(`${server.url}/short.bin`, dest),
+      `${server.url}/short.bin`,
+      dest,
+      /the connection dropped after 1000 bytes of 2\.0 KiB/,
+    );
     await expectFailure(
       downloadFile(`${server.url}/file.bin`, dest, { expectedBytes: body.length + 1 }),
       `${server.url}/file.bin`,
@@ -220,36 +235,45 @@ describe('downloadFile', () => {
     const dest = path.join(tmp, 'abort', 'file.bin');
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 300);
-    await expectFailure(downloadFile(`${server.url}/stall.bin`, dest, { signal: controller.signal }), `${server.url}/stall.bin`, dest, /the download was aborted after 48\.8 KiB/);
+    await expectFailure(
+      downloadFile(`${server.url}/stall.bin`, dest, { signal: controller.signal }),
+      `${server.url}/stall.bin`,
+      dest,
+      /the download was aborted after 48\.8 KiB/,
+    );
     assert.equal(await connectionsClosed(), 0, 'the connection was closed');
   });
 
-  test('a kernel interrupt while the server stalls aborts the request itself: InterruptedError at once, connection closed, no .part', { timeout: 10_000 }, async () => {
-    const dest = path.join(tmp, 'interrupt-stalled', 'file.bin');
-    const shown: unknown[] = [];
-    const hook = { display: (data: unknown) => shown.push(data), interruptRequested: false };
-    (globalThis as any)[KERNEL_HOOK] = hook;
-    let interruptedAt = 0;
-    setTimeout(() => {
-      hook.interruptRequested = true; // what the kernel does when the user presses the button
-      interruptedAt = Date.now();
-    }, 300);
-    try {
-      await assert.rejects(downloadFile(`${server.url}/stall.bin`, dest), (e: unknown) => {
-        assert.ok(e instanceof InterruptedError, `got ${e}`);
-        assert.equal(e.message, 'Downloading file.bin was interrupted.');
-        return true;
-      });
-    } finally {
-      delete (globalThis as any)[KERNEL_HOOK];
-    }
-    const reaction = Date.now() - interruptedAt;
-    assert.ok(reaction < 1000, `stopped ${reaction} ms after the interrupt`);
-    assert.ok(shown.length > 0, 'the progress was shown in the notebook');
-    assert.equal(await connectionsClosed(), 0, 'the connection was closed');
-    assert.equal(fs.existsSync(dest), false);
-    assert.deepEqual(leftovers(path.dirname(dest)), []);
-  });
+  test(
+    'a kernel interrupt while the server stalls aborts the request itself: InterruptedError at once, connection closed, no .part',
+    { timeout: 10_000 },
+    async () => {
+      const dest = path.join(tmp, 'interrupt-stalled', 'file.bin');
+      const shown: unknown[] = [];
+      const hook = { display: (data: unknown) => shown.push(data), interruptRequested: false };
+      (globalThis as any)[KERNEL_HOOK] = hook;
+      let interruptedAt = 0;
+      setTimeout(() => {
+        hook.interruptRequested = true; // what the kernel does when the user presses the button
+        interruptedAt = Date.now();
+      }, 300);
+      try {
+        await assert.rejects(downloadFile(`${server.url}/stall.bin`, dest), (e: unknown) => {
+          assert.ok(e instanceof InterruptedError, `got ${e}`);
+          assert.equal(e.message, 'Downloading file.bin was interrupted.');
+          return true;
+        });
+      } finally {
+        delete (globalThis as any)[KERNEL_HOOK];
+      }
+      const reaction = Date.now() - interruptedAt;
+      assert.ok(reaction < 1000, `stopped ${reaction} ms after the interrupt`);
+      assert.ok(shown.length > 0, 'the progress was shown in the notebook');
+      assert.equal(await connectionsClosed(), 0, 'the connection was closed');
+      assert.equal(fs.existsSync(dest), false);
+      assert.deepEqual(leftovers(path.dirname(dest)), []);
+    },
+  );
 
   test('an interrupt already requested: nothing is fetched', async () => {
     const dest = path.join(tmp, 'interrupt', 'file.bin');
@@ -294,36 +318,48 @@ describe('downloadFile', () => {
     const before = server.counts.get('/file.bin');
     await assert.rejects(downloadFile('not a url', path.join(tmp, 'x')), ValueError);
     await assert.rejects(downloadFile('ftp://127.0.0.1/file.bin', path.join(tmp, 'x')), /only http: and https: URLs/);
-    await assert.rejects(downloadFile(`${server.url}/file.bin`, path.join(tmp, 'x'), { md5: 'abc' }), /options\.md5\): must be 32 hex digits\. Received "abc"/);
+    await assert.rejects(
+      downloadFile(`${server.url}/file.bin`, path.join(tmp, 'x'), { md5: 'abc' }),
+      /options\.md5\): must be 32 hex digits\. Received "abc"/,
+    );
     await assert.rejects(downloadFile(`${server.url}/file.bin`, ''), /dest must be a file path/);
     assert.equal(server.counts.get('/file.bin'), before);
   });
 });
 
 describe('a server that stalls: the idle timeout (TSLAB_DL_IDLE_TIMEOUT_MS)', () => {
-  test('no byte for the idle timeout after part of the body: incomplete, naming the URL and the limit; connection closed', { timeout: 10_000 }, async () => {
-    process.env.TSLAB_DL_IDLE_TIMEOUT_MS = '300';
-    const url = `${server.url}/stall.bin`;
-    const dest = path.join(tmp, 'idle', 'file.bin');
-    const started = Date.now();
-    await expectFailure(
-      downloadFile(url, dest),
-      url,
-      dest,
-      /^Could not download http:\/\/127\.0\.0\.1:\d+\/stall\.bin: no data arrived for 0\.3 s \(TSLAB_DL_IDLE_TIMEOUT_MS = 300 ms\) after 48\.8 KiB of 293\.0 KiB: the server or the network stalled\./,
-      /Run it again \(a stalled server often answers the next request\), or on a slow network raise TSLAB_DL_IDLE_TIMEOUT_MS; or download/,
-    );
-    const elapsed = Date.now() - started;
-    assert.ok(elapsed >= 300 && elapsed < 2000, `gave up after ${elapsed} ms`);
-    await assert.rejects(downloadFile(url, dest), (e: unknown) => e instanceof DownloadError && e.reason === 'incomplete');
-    assert.equal(await connectionsClosed(), 0, 'the connection was closed');
-  });
+  test(
+    'no byte for the idle timeout after part of the body: incomplete, naming the URL and the limit; connection closed',
+    { timeout: 10_000 },
+    async () => {
+      process.env.TSLAB_DL_IDLE_TIMEOUT_MS = '300';
+      const url = `${server.url}/stall.bin`;
+      const dest = path.join(tmp, 'idle', 'file.bin');
+      const started = Date.now();
+      await expectFailure(
+        downloadFile(url, dest),
+        url,
+        dest,
+        /^Could not download http:\/\/127\.0\.0\.1:\d+\/stall\.bin: no data arrived for 0\.3 s \(TSLAB_DL_IDLE_TIMEOUT_MS = 300 ms\) after 48\.8 KiB of 293\.0 KiB: the server or the network stalled\./,
+        /Run it again \(a stalled server often answers the next request\), or on a slow network raise TSLAB_DL_IDLE_TIMEOUT_MS; or download/,
+      );
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed >= 300 && elapsed < 2000, `gave up after ${elapsed} ms`);
+      await assert.rejects(downloadFile(url, dest), (e: unknown) => e instanceof DownloadError && e.reason === 'incomplete');
+      assert.equal(await connectionsClosed(), 0, 'the connection was closed');
+    },
+  );
 
   test('headers, then nothing: the same, after 0 bytes', { timeout: 10_000 }, async () => {
     process.env.TSLAB_DL_IDLE_TIMEOUT_MS = '200';
     const url = `${server.url}/headers-only.bin`;
     const dest = path.join(tmp, 'idle-headers', 'file.bin');
-    await expectFailure(downloadFile(url, dest), url, dest, /no data arrived for 0\.2 s \(TSLAB_DL_IDLE_TIMEOUT_MS = 200 ms\) after 0 bytes of 293\.0 KiB/);
+    await expectFailure(
+      downloadFile(url, dest),
+      url,
+      dest,
+      /no data arrived for 0\.2 s \(TSLAB_DL_IDLE_TIMEOUT_MS = 200 ms\) after 0 bytes of 293\.0 KiB/,
+    );
   });
 
   test('a bad TSLAB_DL_IDLE_TIMEOUT_MS is a ValueError naming it, before anything is fetched', async () => {
@@ -331,7 +367,10 @@ describe('a server that stalls: the idle timeout (TSLAB_DL_IDLE_TIMEOUT_MS)', ()
     const before = server.counts.get('/file.bin');
     await assert.rejects(
       downloadFile(`${server.url}/file.bin`, path.join(tmp, 'idle-bad', 'file.bin')),
-      (e: unknown) => e instanceof ValueError && e.message === 'TSLAB_DL_IDLE_TIMEOUT_MS must be a positive whole number of milliseconds. Received "30s"; unset it for the default (30000).',
+      (e: unknown) =>
+        e instanceof ValueError &&
+        e.message ===
+          'TSLAB_DL_IDLE_TIMEOUT_MS must be a positive whole number of milliseconds. Received "30s"; unset it for the default (30000).',
     );
     assert.equal(server.counts.get('/file.bin'), before);
   });
@@ -348,7 +387,12 @@ describe('Content-Encoding', () => {
   test('Content-Encoding: gzip over a body that is not gzip: corrupt, naming the URL and the encoding; nothing left', async () => {
     const url = `${server.url}/gzip-not-gzip.bin`;
     const dest = path.join(tmp, 'gzip-bad', 'file.bin');
-    await expectFailure(downloadFile(url, dest), url, dest, /: the server sent it with Content-Encoding: gzip, but the body is not valid gzip \(Z_DATA_ERROR: incorrect header check\) after 0 bytes \(a misconfigured server or proxy\)\./);
+    await expectFailure(
+      downloadFile(url, dest),
+      url,
+      dest,
+      /: the server sent it with Content-Encoding: gzip, but the body is not valid gzip \(Z_DATA_ERROR: incorrect header check\) after 0 bytes \(a misconfigured server or proxy\)\./,
+    );
     await assert.rejects(downloadFile(url, dest), (e: unknown) => e instanceof DownloadError && e.reason === 'corrupt');
     assert.equal(fs.existsSync(dest), false);
   });
@@ -357,7 +401,12 @@ describe('Content-Encoding', () => {
     process.env.TSLAB_DL_IDLE_TIMEOUT_MS = '300';
     const url = `${server.url}/gzip-truncated.bin`;
     const dest = path.join(tmp, 'gzip-truncated', 'file.bin');
-    await expectFailure(downloadFile(url, dest), url, dest, /no data arrived for 0\.3 s \(TSLAB_DL_IDLE_TIMEOUT_MS = 300 ms\) after [\d.]+ KiB: the server or the network stalled/);
+    await expectFailure(
+      downloadFile(url, dest),
+      url,
+      dest,
+      /no data arrived for 0\.3 s \(TSLAB_DL_IDLE_TIMEOUT_MS = 300 ms\) after [\d.]+ KiB: the server or the network stalled/,
+    );
     assert.equal(await connectionsClosed(), 0, 'the connection was closed');
   });
 });

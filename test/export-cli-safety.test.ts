@@ -16,14 +16,15 @@ const TSX_LOADER = pathToFileURL(require.resolve('tsx')).href;
 const CLI_MODULE = process.env.TSLAB_DL_EXPORT_CLI ?? path.join(ROOT, 'lib', 'export', 'cli.ts');
 
 /** What the fixture prints when run (see test/export-cli.test.ts for where each line comes from). */
-const LESSON_OUTPUT = [
-  'cell 1: images.npy 3',
-  'cell 3: data.npy: is missing true',
-  '[ 10, 20, 30 ]',
-  'cell 6: 100 4 true',
-  'cell 7: {"x":0,"y":0}',
-  'doubled: 20 40 60 80',
-].join('\n') + '\n';
+const LESSON_OUTPUT =
+  [
+    'cell 1: images.npy 3',
+    'cell 3: data.npy: is missing true',
+    '[ 10, 20, 30 ]',
+    'cell 6: 100 4 true',
+    'cell 7: {"x":0,"y":0}',
+    'doubled: 20 40 60 80',
+  ].join('\n') + '\n';
 
 /**
  * Loaded before the command (node --require): makes one fs call fail as a full disk, a read-only
@@ -80,7 +81,10 @@ function snapshot(dir: string): Map<string, string> {
   for (const name of (fs.readdirSync(dir, { recursive: true }) as string[]).sort()) {
     const full = path.join(dir, name);
     const stat = fs.lstatSync(full);
-    files.set(name, stat.isSymbolicLink() ? `-> ${fs.readlinkSync(full)}` : stat.isDirectory() ? '<folder>' : fs.readFileSync(full, 'utf8'));
+    files.set(
+      name,
+      stat.isSymbolicLink() ? `-> ${fs.readlinkSync(full)}` : stat.isDirectory() ? '<folder>' : fs.readFileSync(full, 'utf8'),
+    );
   }
   return files;
 }
@@ -157,7 +161,11 @@ describe('export -o: any file name', () => {
 
   test('another name gets the TypeScript script, and a note on how to run it', () => {
     const work = workFolder('other');
-    for (const [name, rename] of [['lesson', 'lesson.ts'], ['lesson.txt', 'lesson.ts'], ['lesson.d.ts', 'lesson.ts']]) {
+    for (const [name, rename] of [
+      ['lesson', 'lesson.ts'],
+      ['lesson.txt', 'lesson.ts'],
+      ['lesson.d.ts', 'lesson.ts'],
+    ]) {
       const result = cli(work, ['export', 'lesson.ipynb', '-o', name]);
       assert.equal(result.status, 0, result.stderr);
       assert.equal(result.stdout, `Wrote ${name}\n`);
@@ -225,7 +233,10 @@ describe('the output is never the input, even with --force', () => {
       failsWithOneLine(
         cli(work, ['export', 'lesson.ipynb', '-o', output, '--force']),
         2,
-        new RegExp(`^tslab-dl export: -o ${output.replace(/[.]/g, '\\.')} is the same file as lesson\\.ipynb, the notebook being exported: .* Pass -o lesson\\.ts instead\\.$`, 'm'),
+        new RegExp(
+          `^tslab-dl export: -o ${output.replace(/[.]/g, '\\.')} is the same file as lesson\\.ipynb, the notebook being exported: .* Pass -o lesson\\.ts instead\\.$`,
+          'm',
+        ),
       );
     }
     assert.deepEqual(snapshot(work), before, 'the notebook is untouched');
@@ -243,7 +254,11 @@ describe('the output is never the input, even with --force', () => {
     );
     for (const output of [path.join('..', 'same-import', 'lesson.ts'), 'link.ts', 'hard.ipynb']) {
       const result = cli(work, ['import', 'lesson.ts', '-o', output, '--force']);
-      failsWithOneLine(result, 2, /^tslab-dl import: -o .* is the same file as lesson\.ts, the script being imported: .* Pass -o lesson\.ipynb instead\.$/m);
+      failsWithOneLine(
+        result,
+        2,
+        /^tslab-dl import: -o .* is the same file as lesson\.ts, the script being imported: .* Pass -o lesson\.ipynb instead\.$/m,
+      );
     }
     assert.deepEqual(snapshot(work), before, 'the script is untouched');
   });
@@ -267,7 +282,7 @@ describe('the output is never the input, even with --force', () => {
 describe('import: syntax errors', () => {
   const BROKEN = ['// %%', 'const a = ;', 'console.log(a);', '', '// %%', 'let b = (1, 2', 'console.log(b);', ''].join('\n');
 
-  test('are reported at file:line:column with the parser\'s message, and nothing is written (exit 1)', () => {
+  test("are reported at file:line:column with the parser's message, and nothing is written (exit 1)", () => {
     const work = workFolder('syntax');
     fs.writeFileSync(path.join(work, 'broken.ts'), BROKEN);
     const before = snapshot(work);
@@ -326,14 +341,22 @@ describe('file-system errors: one line naming the file, exit 1, nothing half-wri
     const work = workFolder('inputs');
     fs.mkdirSync(path.join(work, 'folder.ts'));
     failsWithOneLine(cli(work, ['import', 'missing.ts']), 1, /^tslab-dl import: missing\.ts: does not exist\. Check the path/);
-    failsWithOneLine(cli(work, ['import', 'folder.ts']), 1, /^tslab-dl import: folder\.ts: is a folder, not a file: give the file itself\.$/m);
+    failsWithOneLine(
+      cli(work, ['import', 'folder.ts']),
+      1,
+      /^tslab-dl import: folder\.ts: is a folder, not a file: give the file itself\.$/m,
+    );
     failsWithOneLine(cli(work, ['export', 'nowhere/lesson.ipynb']), 1, /^tslab-dl export: nowhere\/lesson\.ipynb: does not exist\./);
   });
 
   test('an input that cannot be read (permission denied)', () => {
     const work = workFolder('unreadable');
     const result = cli(work, ['import', 'lesson.ts', '-o', 'out.ipynb'], { call: 'readFileSync', code: 'EACCES', marker: 'lesson.ts' });
-    failsWithOneLine(result, 1, /^tslab-dl import: lesson\.ts: cannot be read: permission denied\. Check its permissions \(`ls -l lesson\.ts`\)/);
+    failsWithOneLine(
+      result,
+      1,
+      /^tslab-dl import: lesson\.ts: cannot be read: permission denied\. Check its permissions \(`ls -l lesson\.ts`\)/,
+    );
     assert.ok(!fs.existsSync(path.join(work, 'out.ipynb')));
   });
 
@@ -355,7 +378,11 @@ describe('file-system errors: one line naming the file, exit 1, nothing half-wri
     const work = workFolder('read-only');
     const before = snapshot(work);
     failsWithOneLine(
-      cli(work, ['export', 'lesson.ipynb', '-o', path.join('locked', 'lesson.ts')], { call: 'mkdirSync', code: 'EACCES', marker: 'locked' }),
+      cli(work, ['export', 'lesson.ipynb', '-o', path.join('locked', 'lesson.ts')], {
+        call: 'mkdirSync',
+        code: 'EACCES',
+        marker: 'locked',
+      }),
       1,
       /^tslab-dl export: locked\/lesson\.ts: cannot be written: permission denied in locked\/\. Choose a folder you can write to with -o/,
     );
@@ -391,11 +418,16 @@ describe('through bin/tslab-dl.js (the built command)', () => {
     const built = path.join(ROOT, 'dist', 'lib', 'export', 'script-name.js');
     if (!fs.existsSync(built)) return t.skip(`${built} is missing: run \`npm run build\``);
     const work = workFolder('bin');
-    const bin = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'bin', 'tslab-dl.js'), ...args], { cwd: work, encoding: 'utf8' });
+    const bin = (...args: string[]) =>
+      spawnSync(process.execPath, [path.join(ROOT, 'bin', 'tslab-dl.js'), ...args], { cwd: work, encoding: 'utf8' });
     const js = bin('export', 'lesson.ipynb', '-o', 'lesson.js');
     assert.equal(js.status, 0, js.stderr);
     assert.equal(js.stdout, 'Wrote lesson.js\n');
-    failsWithOneLine(bin('import', 'lesson.ts', '-o', './lesson.ts', '--force'), 2, /^tslab-dl import: -o \.\/lesson\.ts is the same file as lesson\.ts/);
+    failsWithOneLine(
+      bin('import', 'lesson.ts', '-o', './lesson.ts', '--force'),
+      2,
+      /^tslab-dl import: -o \.\/lesson\.ts is the same file as lesson\.ts/,
+    );
     assert.equal(fs.readFileSync(path.join(work, 'lesson.ts'), 'utf8'), lessonScript);
   });
 });

@@ -16,24 +16,26 @@ const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 const TSC = path.join(ROOT, 'node_modules', '.bin', 'tsc');
 
 /** What the fixture notebook prints, worked out by hand from its cells. */
-const LESSON_OUTPUT = [
-  'cell 1: images.npy 3', // path.basename('/data/images.npy'), [3, 1, 2].length
-  'cell 3: data.npy: is missing true', // DataFileError's message is `${file}: ${message}`
-  '[ 10, 20, 30 ]', // the value of cell 5: [3, 1, 2] sorted, times 10
-  'cell 6: 100 4 true', // the new `numbers`: 10 + 20 + 30 + 40, four of them
-  'cell 7: {"x":0,"y":0}',
-  'doubled: 20 40 60 80', // the value of the last cell, from the new `numbers`
-].join('\n') + '\n';
+const LESSON_OUTPUT =
+  [
+    'cell 1: images.npy 3', // path.basename('/data/images.npy'), [3, 1, 2].length
+    'cell 3: data.npy: is missing true', // DataFileError's message is `${file}: ${message}`
+    '[ 10, 20, 30 ]', // the value of cell 5: [3, 1, 2] sorted, times 10
+    'cell 6: 100 4 true', // the new `numbers`: 10 + 20 + 30 + 40, four of them
+    'cell 7: {"x":0,"y":0}',
+    'doubled: 20 40 60 80', // the value of the last cell, from the new `numbers`
+  ].join('\n') + '\n';
 
 /** What values.ipynb shows below its cells, worked out by hand. */
-const VALUES_OUTPUT = [
-  'function', // typeof h5wasm.File, from a static import of an ES-module-only package
-  // nothing for a value marked as shown by the library, nor for null
-  '{ answer: 42 }',
-  'string', // typeof backendInfo().backend: the backend was chosen before the first cell
-  // nothing for the assignment `count = 2`
-  '[ 2, 20 ]',
-].join('\n') + '\n';
+const VALUES_OUTPUT =
+  [
+    'function', // typeof h5wasm.File, from a static import of an ES-module-only package
+    // nothing for a value marked as shown by the library, nor for null
+    '{ answer: 42 }',
+    'string', // typeof backendInfo().backend: the backend was chosen before the first cell
+    // nothing for the assignment `count = 2`
+    '[ 2, 20 ]',
+  ].join('\n') + '\n';
 
 /** Why scripts importing 'tslab-dl' cannot run or type-check here, or undefined. */
 function distMissing(): string | undefined {
@@ -43,7 +45,7 @@ function distMissing(): string | undefined {
 
 /** Runs the export/import command line from the sources (tsx), in `cwd`. */
 function cli(cwd: string, ...args: string[]): SpawnSyncReturns<string> {
-  const run = "require(process.env.TSLAB_DL_CLI).main(process.argv.slice(1)).then((code) => { process.exitCode = code; })";
+  const run = 'require(process.env.TSLAB_DL_CLI).main(process.argv.slice(1)).then((code) => { process.exitCode = code; })';
   return spawnSync(process.execPath, ['--import', TSX_LOADER, '-e', run, ...args], {
     cwd,
     encoding: 'utf8',
@@ -54,9 +56,7 @@ function cli(cwd: string, ...args: string[]): SpawnSyncReturns<string> {
 /** Every file under `dir`, relative, sorted. */
 function listFiles(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return (fs.readdirSync(dir, { recursive: true }) as string[])
-    .filter((f) => fs.statSync(path.join(dir, f)).isFile())
-    .sort();
+  return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
 }
 
 /** A throw-away folder inside the project (under out/, git-ignored), so that 'tslab-dl' resolves from it. */
@@ -161,7 +161,8 @@ describe('tslab-dl export: the script', () => {
 
     const probe = spawnSync(PYTHON, ['-c', 'import nbformat'], { encoding: 'utf8' });
     if (probe.status !== 0) return t.skip(`${PYTHON} cannot import nbformat (apt-get install python3-nbformat): not validated`);
-    const validate = 'import sys, nbformat; nb = nbformat.read(sys.argv[1], as_version=4); nbformat.validate(nb); print(nb.metadata.kernelspec.name, len(nb.cells))';
+    const validate =
+      'import sys, nbformat; nb = nbformat.read(sys.argv[1], as_version=4); nbformat.validate(nb); print(nb.metadata.kernelspec.name, len(nb.cells))';
     const result = spawnSync(PYTHON, ['-c', validate, 'again.ipynb'], { cwd: dir, encoding: 'utf8' });
     assert.equal(result.stderr, '');
     assert.equal(result.stdout, 'tslab-dl 9\n');
@@ -182,7 +183,13 @@ describe('tslab-dl export and import: refusals write nothing', () => {
     fs.writeFileSync(path.join(dir, 'broken.ipynb'), '{"cells": [');
     fs.writeFileSync(path.join(dir, 'old.ipynb'), JSON.stringify({ nbformat: 3, nbformat_minor: 0, metadata: {}, worksheets: [] }));
     const nb = JSON.parse(fs.readFileSync(FIXTURE, 'utf8'));
-    nb.cells.splice(3, 0, { cell_type: 'code', metadata: {}, outputs: [], execution_count: null, source: ['import numpy as np\n', 'x = np.zeros(3)\n'] });
+    nb.cells.splice(3, 0, {
+      cell_type: 'code',
+      metadata: {},
+      outputs: [],
+      execution_count: null,
+      source: ['import numpy as np\n', 'x = np.zeros(3)\n'],
+    });
     fs.writeFileSync(path.join(dir, 'pasted.ipynb'), JSON.stringify(nb));
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -205,7 +212,10 @@ describe('tslab-dl export and import: refusals write nothing', () => {
   });
 
   test('a notebook with a Python cell, named with its first line', () => {
-    refused(['export', 'pasted.ipynb'], /^tslab-dl export: pasted\.ipynb: cell 4 looks like Python, not TypeScript \(first line: `import numpy as np`\)/);
+    refused(
+      ['export', 'pasted.ipynb'],
+      /^tslab-dl export: pasted\.ipynb: cell 4 looks like Python, not TypeScript \(first line: `import numpy as np`\)/,
+    );
   });
 
   test('a notebook that does not exist', () => {
@@ -228,7 +238,7 @@ describe('tslab-dl export and import: refusals write nothing', () => {
     refused(['import', 'lesson.ipynb', '-o', 'x.ipynb'], /^tslab-dl import: lesson\.ipynb: is a notebook, not a script/);
   });
 
-  test('-o with a folder writes into it, under the input\'s name', () => {
+  test("-o with a folder writes into it, under the input's name", () => {
     const result = cli(dir, 'export', 'lesson.ipynb', '--force', '-o', 'scripts/');
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stdout, `Wrote ${path.join('scripts', 'lesson.ts')}\n`);
@@ -239,7 +249,13 @@ describe('tslab-dl export and import: refusals write nothing', () => {
   });
 
   test('usage mistakes exit with 2 and the usage', () => {
-    for (const args of [['export'], ['export', 'a.ipynb', 'b.ipynb'], ['import', '--all'], ['export', '--frobnicate', 'a.ipynb'], ['export', 'a.ipynb', '-o']]) {
+    for (const args of [
+      ['export'],
+      ['export', 'a.ipynb', 'b.ipynb'],
+      ['import', '--all'],
+      ['export', '--frobnicate', 'a.ipynb'],
+      ['export', 'a.ipynb', '-o'],
+    ]) {
       const result = cli(dir, ...args);
       assert.equal(result.status, 2, args.join(' '));
       assert.match(result.stderr, /Usage:\n {2}tslab-dl export <notebook\.ipynb>/);
@@ -258,20 +274,33 @@ describe('tslab-dl export --all', () => {
     // A notebook importing a .ts file of the project by a relative path.
     fs.mkdirSync(path.join(dir, 'lib'));
     fs.writeFileSync(path.join(dir, 'lib', 'helper.ts'), "export const greeting: string = 'hello from lib/helper.ts';\n");
-    const cell = { cell_type: 'code', metadata: {}, outputs: [], execution_count: null, source: "import { greeting } from '../../lib/helper';\nconsole.log(greeting);" };
-    fs.writeFileSync(path.join(dir, 'notebooks', 'more', 'relative.ipynb'), JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [cell] }));
+    const cell = {
+      cell_type: 'code',
+      metadata: {},
+      outputs: [],
+      execution_count: null,
+      source: "import { greeting } from '../../lib/helper';\nconsole.log(greeting);",
+    };
+    fs.writeFileSync(
+      path.join(dir, 'notebooks', 'more', 'relative.ipynb'),
+      JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [cell] }),
+    );
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   test('exports every notebook under notebooks/ into out/scripts/, keeping sub-folders, skipping checkpoints', () => {
     const result = cli(dir, 'export', '--all');
     assert.equal(result.status, 0, result.stderr);
-    const written = [path.join('scripts', 'lesson.ts'), path.join('scripts', 'more', 'relative.ts'), path.join('scripts', 'more', 'second.ts')];
+    const written = [
+      path.join('scripts', 'lesson.ts'),
+      path.join('scripts', 'more', 'relative.ts'),
+      path.join('scripts', 'more', 'second.ts'),
+    ];
     assert.equal(result.stdout, written.map((file) => `Wrote ${path.join('out', file)}\n`).join(''));
     assert.deepEqual(listFiles(path.join(dir, 'out')), written);
   });
 
-  test('rewrites relative imports for the script\'s folder, so the script runs from there', () => {
+  test("rewrites relative imports for the script's folder, so the script runs from there", () => {
     const script = fs.readFileSync(path.join(dir, 'out', 'scripts', 'more', 'relative.ts'), 'utf8');
     assert.match(script, /^import \{ greeting \} from '\.\.\/\.\.\/\.\.\/lib\/helper';$/m);
     const run = spawnSync(TSX, [path.join('out', 'scripts', 'more', 'relative.ts')], { cwd: dir, encoding: 'utf8' });
@@ -302,15 +331,18 @@ describe('tslab-dl export --all', () => {
     const check = typeCheck(out, scripts);
     const output = check.stdout + check.stderr;
     // Lesson notebooks may be written ahead of the library: say which names are still missing.
-    const notExported = [...output.matchAll(/has no exported member named '(\w+)'|has no exported member '(\w+)'/g)].map((m) => m[1] ?? m[2]);
-    if (notExported.length > 0) return t.skip(`tslab-dl does not export ${[...new Set(notExported)].join(', ')} yet, so the notebooks cannot type-check`);
+    const notExported = [...output.matchAll(/has no exported member named '(\w+)'|has no exported member '(\w+)'/g)].map(
+      (m) => m[1] ?? m[2],
+    );
+    if (notExported.length > 0)
+      return t.skip(`tslab-dl does not export ${[...new Set(notExported)].join(', ')} yet, so the notebooks cannot type-check`);
     assert.equal(output, '');
     assert.equal(check.status, 0);
   });
 });
 
 describe('Jupyter and the command dispatcher', () => {
-  test('`jupyter nbconvert --to script` writes a .ts file, from the notebook\'s language_info', (t) => {
+  test("`jupyter nbconvert --to script` writes a .ts file, from the notebook's language_info", (t) => {
     const probe = spawnSync(PYTHON, ['-m', 'nbconvert', '--version'], { encoding: 'utf8' });
     if (probe.status !== 0) return t.skip(`${PYTHON} -m nbconvert is not available (apt-get install python3-nbconvert)`);
     const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'tslab-dl-nbconvert-'));

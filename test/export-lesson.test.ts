@@ -24,7 +24,10 @@ function missing(): string | undefined {
 }
 
 function finalLine(output: string): string | undefined {
-  return output.split('\n').filter((line) => line.startsWith('Final validation accuracy')).pop();
+  return output
+    .split('\n')
+    .filter((line) => line.startsWith('Final validation accuracy'))
+    .pop();
 }
 
 describe('the lesson notebook, exported', { timeout: 900_000 }, () => {
@@ -42,8 +45,16 @@ describe('the lesson notebook, exported', { timeout: 900_000 }, () => {
     work = fs.mkdtempSync(path.join(ROOT, 'out', 'test-export-lesson-'));
     const exported = spawnSync(
       process.execPath,
-      ['--import', pathToFileURL(require.resolve('tsx')).href, '-e', "require(process.env.CLI).main(process.argv.slice(1)).then((c) => { process.exitCode = c; })",
-        'export', LESSON, '-o', path.join(work, 'lesson.ts')],
+      [
+        '--import',
+        pathToFileURL(require.resolve('tsx')).href,
+        '-e',
+        'require(process.env.CLI).main(process.argv.slice(1)).then((c) => { process.exitCode = c; })',
+        'export',
+        LESSON,
+        '-o',
+        path.join(work, 'lesson.ts'),
+      ],
       { encoding: 'utf8', env: { ...process.env, CLI: path.join(ROOT, 'lib', 'export', 'cli.ts') } },
     );
     assert.equal(exported.status, 0, exported.stderr);
@@ -86,18 +97,33 @@ describe('the lesson notebook, exported', { timeout: 900_000 }, () => {
     const why = missing();
     if (why) return t.skip(why);
     const probe = spawnSync('/usr/bin/python3', ['-c', 'import nbclient, jupyter_client'], { encoding: 'utf8' });
-    if (probe.status !== 0) return t.skip('/usr/bin/python3 cannot import nbclient (apt-get install python3-nbclient): no notebook run to compare with');
+    if (probe.status !== 0)
+      return t.skip('/usr/bin/python3 cannot import nbclient (apt-get install python3-nbclient): no notebook run to compare with');
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-export-lesson-'));
     try {
       const notebook = spawnSync(
         process.execPath,
-        [path.join(ROOT, 'scripts', 'lesson.mjs'), '--samples', SAMPLES, '--epochs', EPOCHS, '--weights', 'none', '--cache', 'memory',
-          '--data', dataFolder(), '--out', out],
+        [
+          path.join(ROOT, 'scripts', 'lesson.mjs'),
+          '--samples',
+          SAMPLES,
+          '--epochs',
+          EPOCHS,
+          '--weights',
+          'none',
+          '--cache',
+          'memory',
+          '--data',
+          dataFolder(),
+          '--out',
+          out,
+        ],
         { encoding: 'utf8', cwd: ROOT, env: { ...process.env, ...offline, TSLAB_DL_CACHE: path.join(work, 'cache') } },
       );
       if (notebook.status !== 0) {
         // The notebook itself fails in the kernel: test/lesson.test.ts fails on that; here there is nothing to compare with.
-        const error = (notebook.stdout + notebook.stderr).split('\n').find((line) => /^\w*Error: /.test(line)) ?? `exit status ${notebook.status}`;
+        const error =
+          (notebook.stdout + notebook.stderr).split('\n').find((line) => /^\w*Error: /.test(line)) ?? `exit status ${notebook.status}`;
         return t.skip(`the notebook run through the kernel failed (${error}), so there is no final line to compare with`);
       }
       const expected = finalLine(notebook.stdout);

@@ -78,7 +78,9 @@ describe('exportNotebook: the script', () => {
   test('gathers every import at the top: named imports merged per module, default and namespace imports kept', () => {
     const script = exportCells([
       code("import { tf, loadDollarStreet } from 'tslab-dl';\nimport * as fs from 'node:fs';\nconst a = 1;"),
-      code("import { tf, fit } from 'tslab-dl';\nimport assert from 'node:assert';\nimport type { History } from 'tslab-dl';\nconst b = 2;"),
+      code(
+        "import { tf, fit } from 'tslab-dl';\nimport assert from 'node:assert';\nimport type { History } from 'tslab-dl';\nconst b = 2;",
+      ),
       code("import 'node:process';\nimport fs2 = require('node:fs');\nimport { loadDollarStreet as load } from 'tslab-dl';\nconst c = 3;"),
     ]);
     const imports = script.slice(script.indexOf('\n\nimport') + 2, script.indexOf('\n\nasync function main'));
@@ -104,27 +106,33 @@ describe('exportNotebook: the script', () => {
   test('imports ready() under another name when a cell has its own `ready`', () => {
     const script = exportCells([code("import { tf } from 'tslab-dl';\nconst ready = tf.scalar(1);")]);
     assert.match(script, /^import \{ tf, ready as tslabDlReady \} from 'tslab-dl';$/m);
-    assert.match(mainBody(script), /^\/\/ As the tslab-dl kernel does before the first cell: choose the TensorFlow\.js backend\.\nawait tslabDlReady\(\);\n\n\/\/ %%\nconst ready = tf\.scalar\(1\);$/);
+    assert.match(
+      mainBody(script),
+      /^\/\/ As the tslab-dl kernel does before the first cell: choose the TensorFlow\.js backend\.\nawait tslabDlReady\(\);\n\n\/\/ %%\nconst ready = tf\.scalar\(1\);$/,
+    );
     assert.equal(exportNotebook(importScript(script), { scriptPath: SCRIPT_PATH, checkTypes: false }), script);
   });
 
   test('keeps cells in order, markdown and raw cells as comments; leaves out skip-export and empty cells', () => {
-    const script = exportCells([
-      markdown('# Title\n\nSome *text*.\n'),
-      code('const x = 1;\n'),
-      code('x = x +;  // a deliberate error', { tags: ['skip-export'] }),
-      code("throw new Error('shown to learners');", { tags: ['raises-exception'] }),
-      code('\n\n'),
-      { cell_type: 'raw', source: ['raw text'], metadata: {} },
-      code('console.log(x);'),
-    ], true);
+    const script = exportCells(
+      [
+        markdown('# Title\n\nSome *text*.\n'),
+        code('const x = 1;\n'),
+        code('x = x +;  // a deliberate error', { tags: ['skip-export'] }),
+        code("throw new Error('shown to learners');", { tags: ['raises-exception'] }),
+        code('\n\n'),
+        { cell_type: 'raw', source: ['raw text'], metadata: {} },
+        code('console.log(x);'),
+      ],
+      true,
+    );
     assert.equal(
       cellsPart(script),
       '// %% [markdown]\n// # Title\n//\n// Some *text*.\n\n// %%\nconst x = 1;\n\n// %% [raw]\n// raw text\n\n// %%\nconsole.log(x);',
     );
   });
 
-  test('shows a cell\'s last value as the notebook does, but not void calls or assignments', () => {
+  test("shows a cell's last value as the notebook does, but not void calls or assignments", () => {
     const script = exportNotebook(
       notebook([
         code('let n = 2;\nn * 21'),
@@ -195,17 +203,20 @@ describe('exportNotebook: the script', () => {
 
   test('a cell that declares a name again opens a block, so later cells see the new value', () => {
     const body = cellsPart(
-      exportCells([
-        code('const rate = 0.1;\nfunction show() { return rate; }'),
-        code('const rate = 0.5;\nconst epochs = 3;'),
-        code("console.log(rate, epochs, show());"),
-      ], true),
+      exportCells(
+        [
+          code('const rate = 0.1;\nfunction show() { return rate; }'),
+          code('const rate = 0.5;\nconst epochs = 3;'),
+          code('console.log(rate, epochs, show());'),
+        ],
+        true,
+      ),
     );
     assert.equal(
       body,
       '// %%\nconst rate = 0.1;\nfunction show() { return rate; }\n\n' +
         '// %%\n{ // a new block: this cell declares `rate` again, as a notebook may\nconst rate = 0.5;\nconst epochs = 3;\n\n' +
-        "// %%\nconsole.log(rate, epochs, show());\n} // end of a block opened where a cell declares names again",
+        '// %%\nconsole.log(rate, epochs, show());\n} // end of a block opened where a cell declares names again',
     );
   });
 
@@ -237,15 +248,25 @@ describe('exportNotebook: the script', () => {
   });
 
   test('rewrites relative module paths for a script in another folder, and back for a notebook', () => {
-    const cell = "import { ValueError } from '../lib/errors';\nimport x = require(\"./data/x.json\");\nconst helper = await import('./helper');\nconst nodePath = require('node:path');";
+    const cell =
+      "import { ValueError } from '../lib/errors';\nimport x = require(\"./data/x.json\");\nconst helper = await import('./helper');\nconst nodePath = require('node:path');";
     const script = exportNotebook(notebook([code(cell)]), {
       notebookPath: path.join(ROOT, 'notebooks', 'lesson.ipynb'),
       scriptPath: path.join(ROOT, 'out', 'scripts', 'lesson.ts'),
       checkTypes: false,
     });
-    assert.match(script, /^import \{ ValueError \} from '\.\.\/\.\.\/lib\/errors';\nimport x = require\("\.\.\/\.\.\/notebooks\/data\/x\.json"\);$/m);
-    assert.equal(cellsPart(script), "// %%\nconst helper = await import('../../notebooks/helper');\nconst nodePath = require('node:path');");
-    const nb = importScript(script, { scriptPath: path.join(ROOT, 'out', 'scripts', 'lesson.ts'), notebookPath: path.join(ROOT, 'notebooks', 'again.ipynb') });
+    assert.match(
+      script,
+      /^import \{ ValueError \} from '\.\.\/\.\.\/lib\/errors';\nimport x = require\("\.\.\/\.\.\/notebooks\/data\/x\.json"\);$/m,
+    );
+    assert.equal(
+      cellsPart(script),
+      "// %%\nconst helper = await import('../../notebooks/helper');\nconst nodePath = require('node:path');",
+    );
+    const nb = importScript(script, {
+      scriptPath: path.join(ROOT, 'out', 'scripts', 'lesson.ts'),
+      notebookPath: path.join(ROOT, 'notebooks', 'again.ipynb'),
+    });
     assert.equal((nb.cells[0].source as string[]).join(''), cell.replace('require("./data/x.json");\n', 'require("./data/x.json");\n\n'));
   });
 
@@ -279,7 +300,11 @@ describe('importScript and the round trip', () => {
     const back = importScript(first);
     assert.deepEqual(
       back.cells.map((c) => (c.source as string[]).join('')),
-      ['# Title', "import { tf, ready } from 'tslab-dl';\nimport * as path from 'node:path';\n\ndeclare const injected: string;\n\nconst a = tf.scalar(1);", 'const b = path.sep + injected;'],
+      [
+        '# Title',
+        "import { tf, ready } from 'tslab-dl';\nimport * as path from 'node:path';\n\ndeclare const injected: string;\n\nconst a = tf.scalar(1);",
+        'const b = path.sep + injected;',
+      ],
     );
     assert.equal(exportNotebook(back, { scriptPath: SCRIPT_PATH, checkTypes: false }), first);
   });
@@ -309,14 +334,16 @@ describe('importScript and the round trip', () => {
       code("/n/.test('n')"),
       code('declare const injected: number;'),
       code('export const exported = 1;'),
-      code("import fs = require('node:fs');\nimport type { Tensor } from '@tensorflow/tfjs';\nlet maybe: Tensor | undefined;\nfs.existsSync('.')"),
+      code(
+        "import fs = require('node:fs');\nimport type { Tensor } from '@tensorflow/tfjs';\nlet maybe: Tensor | undefined;\nfs.existsSync('.')",
+      ),
       code('const tf = { version: 0 };\ntf'),
       code('const { a, b: [c] } = { a: 1, b: [2] };\na + c'),
       markdown('\n\n  leading spaces and blank lines around  \n\n'),
       code('\n\n  const indented = 1;\n\n'),
     ];
     let seed = 2;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let trial = 0; trial < 150; trial++) {
       const cells = Array.from({ length: 1 + Math.floor(random() * 8) }, () => pool[Math.floor(random() * pool.length)]);
       const nb = notebook(cells.map((cell) => structuredClone(cell)));
@@ -330,7 +357,11 @@ describe('importScript and the round trip', () => {
         throw new Error(`trial ${trial}: ${(e as Error).message}\n${JSON.stringify(cells.map((c) => c.source))}`);
       }
       const problems = syntaxErrors(parseTypeScript(first, 'exported.ts'));
-      assert.deepEqual(problems.map((d) => d.messageText), [], `trial ${trial}: the script parses\n${first}`);
+      assert.deepEqual(
+        problems.map((d) => d.messageText),
+        [],
+        `trial ${trial}: the script parses\n${first}`,
+      );
       assert.deepEqual(markersInsideStatements(first), [], `trial ${trial}: every cell ends where the next begins\n${first}`);
       const second = exportNotebook(importScript(first), { scriptPath: SCRIPT_PATH, checkTypes });
       assert.equal(second, first, `trial ${trial}`);
@@ -364,7 +395,11 @@ describe('importScript and the round trip', () => {
         'imports in later cells, a cell left out, a name declared again, and cell values.',
     );
     // The gathered imports open the first code cell.
-    assert.ok(text(1).startsWith("import * as path from 'node:path';\nimport { ValueError, DataFileError, ValueError as LessonError, ready, display } from 'tslab-dl';\nimport assert from 'node:assert';\n\nconst sleep"));
+    assert.ok(
+      text(1).startsWith(
+        "import * as path from 'node:path';\nimport { ValueError, DataFileError, ValueError as LessonError, ready, display } from 'tslab-dl';\nimport assert from 'node:assert';\n\nconst sleep",
+      ),
+    );
     assert.equal(text(4), 'const sorted = [...numbers].sort();\nsorted.map((n) => n * 10);');
     assert.equal(text(5), 'Raw cells are kept as comments.');
     assert.ok(text(6).startsWith('const numbers = [10, 20, 30, 40];'), 'the new-block line is gone');
@@ -391,22 +426,28 @@ describe('importScript and the round trip', () => {
 
   test('import refuses code after main() that belongs to no cell', () => {
     const script = exportCells([code('const a = 1;')]) + 'console.log("stray");\n';
-    assert.throws(() => importScript(script, { source: 'lesson.ts' }), (e: Error) => {
-      assert.ok(e instanceof DataFileError);
-      assert.match(e.message, /^lesson\.ts: line \d+: code after main\(\) \(`console\.log\("stray"\);`\) belongs to no cell/);
-      return true;
-    });
+    assert.throws(
+      () => importScript(script, { source: 'lesson.ts' }),
+      (e: Error) => {
+        assert.ok(e instanceof DataFileError);
+        assert.match(e.message, /^lesson\.ts: line \d+: code after main\(\) \(`console\.log\("stray"\);`\) belongs to no cell/);
+        return true;
+      },
+    );
   });
 
   test('serializeNotebook writes JSON as Jupyter does: sorted keys, one-space indent, final newline', () => {
     const text = serializeNotebook(importScript('// %%\nconst a = 1;\n'));
     assert.ok(text.endsWith('}\n'));
-    assert.match(text, /^\{\n "cells": \[\n {2}\{\n {3}"cell_type": "code",\n {3}"execution_count": null,\n {3}"id": "[0-9a-f]{8}",\n {3}"metadata": \{\},\n {3}"outputs": \[\],\n {3}"source": \[\n {4}"const a = 1;"\n {3}\]\n {2}\}\n \],\n "metadata": \{/);
+    assert.match(
+      text,
+      /^\{\n "cells": \[\n {2}\{\n {3}"cell_type": "code",\n {3}"execution_count": null,\n {3}"id": "[0-9a-f]{8}",\n {3}"metadata": \{\},\n {3}"outputs": \[\],\n {3}"source": \[\n {4}"const a = 1;"\n {3}\]\n {2}\}\n \],\n "metadata": \{/,
+    );
   });
 });
 
 describe('exportNotebook: cells in another language', () => {
-  const python = "import numpy as np\nimport tensorflow as tf\n\nx = np.zeros((2, 2))\nprint(x.shape)";
+  const python = 'import numpy as np\nimport tensorflow as tf\n\nx = np.zeros((2, 2))\nprint(x.shape)';
 
   test('refuses pasted Python, naming the cell and showing its first line', () => {
     const e = exportError(notebook([markdown('# Title'), code('const a = 1;'), code(python)]));
@@ -419,7 +460,10 @@ describe('exportNotebook: cells in another language', () => {
 
   test('refuses Python that parses as TypeScript when it calls Python builtins', () => {
     const e = exportError(notebook([code('x = 5\nprint("hello")')]));
-    assert.match(e.message, /^lesson\.ipynb: cell 1 looks like Python, not TypeScript \(first line: `x = 5`; `print\(\.\.\.\)` is Python\)/);
+    assert.match(
+      e.message,
+      /^lesson\.ipynb: cell 1 looks like Python, not TypeScript \(first line: `x = 5`; `print\(\.\.\.\)` is Python\)/,
+    );
   });
 
   test('refuses a def block, naming the Python line', () => {
@@ -429,7 +473,10 @@ describe('exportNotebook: cells in another language', () => {
 
   test('refuses cells whose metadata or cell magic names another language', () => {
     const cases: [NotebookCell, RegExp][] = [
-      [code('x = 1', { vscode: { languageId: 'python' } }), /cell 1 is python code, not TypeScript \(its metadata says python; first line: `x = 1`\)/],
+      [
+        code('x = 1', { vscode: { languageId: 'python' } }),
+        /cell 1 is python code, not TypeScript \(its metadata says python; first line: `x = 1`\)/,
+      ],
       [code('x = 1', { language: 'python' }), /cell 1 is python code, not TypeScript \(its metadata says python/],
       [code('%%python\nprint(1)'), /cell 1 is python code, not TypeScript \(cell magic %%python; first line: `%%python`\)/],
       [code('%%bash\nls'), /cell 1 is bash code, not TypeScript \(cell magic %%bash/],
@@ -438,9 +485,7 @@ describe('exportNotebook: cells in another language', () => {
   });
 
   test('refuses a Python notebook as a whole, naming its kernel', () => {
-    const e = exportError(
-      notebook([code('print(1)')], { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }),
-    );
+    const e = exportError(notebook([code('print(1)')], { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }));
     assert.match(e.message, /^lesson\.ipynb: is a python notebook \(kernel "python3"\): metadata\.kernelspec\.language is "python"/);
   });
 
@@ -463,13 +508,19 @@ describe('exportNotebook: cells in another language', () => {
 
   test('a TypeScript syntax error is reported as such, with its line', () => {
     const e = exportError(notebook([code('const a = 1;\nconst b = ;')]));
-    assert.match(e.message, /^lesson\.ipynb: cell 1, line 2 is not valid TypeScript: Expression expected\. \(`const b = ;`\)\. Fix the cell, or tag it `skip-export`/);
+    assert.match(
+      e.message,
+      /^lesson\.ipynb: cell 1, line 2 is not valid TypeScript: Expression expected\. \(`const b = ;`\)\. Fix the cell, or tag it `skip-export`/,
+    );
   });
 });
 
 describe('exportNotebook: notebooks that cannot become a script', () => {
   test('not JSON', () => {
-    assert.throws(() => parseNotebook('{"cells": [', 'broken.ipynb'), /^DataFileError: broken\.ipynb: is not valid JSON \(.*\), so it is not a Jupyter notebook/);
+    assert.throws(
+      () => parseNotebook('{"cells": [', 'broken.ipynb'),
+      /^DataFileError: broken\.ipynb: is not valid JSON \(.*\), so it is not a Jupyter notebook/,
+    );
     assert.match(exportError('not json at all').message, /^lesson\.ipynb: is not valid JSON/);
   });
 
@@ -482,7 +533,10 @@ describe('exportNotebook: notebooks that cannot become a script', () => {
 
   test('two cells import the same name from different modules', () => {
     const e = exportError(notebook([code("import { tf } from 'tslab-dl';"), code("import * as tf from '@tensorflow/tfjs';")]));
-    assert.match(e.message, /^lesson\.ipynb: cell 2, line 1 imports `tf` \(the module from "@tensorflow\/tfjs"\), but an earlier cell imports another `tf`.*\(the other import: cell 1, line 1\)\.$/);
+    assert.match(
+      e.message,
+      /^lesson\.ipynb: cell 2, line 1 imports `tf` \(the module from "@tensorflow\/tfjs"\), but an earlier cell imports another `tf`.*\(the other import: cell 1, line 1\)\.$/,
+    );
   });
 
   test('a cell imports a name that an earlier cell declares', () => {
@@ -491,11 +545,20 @@ describe('exportNotebook: notebooks that cannot become a script', () => {
   });
 
   test('export statements and tslab module cells', () => {
-    assert.match(exportError(notebook([code('const a = 1;\nexport default a;')])).message, /cell 1, line 2 has an export statement \(`export default a;`\)/);
-    assert.match(exportError(notebook([code('/** @module helpers */\nexport const one = 1;')])).message, /cell 1, line 1 is a tslab module cell \(`@module helpers`\)/);
+    assert.match(
+      exportError(notebook([code('const a = 1;\nexport default a;')])).message,
+      /cell 1, line 2 has an export statement \(`export default a;`\)/,
+    );
+    assert.match(
+      exportError(notebook([code('/** @module helpers */\nexport const one = 1;')])).message,
+      /cell 1, line 1 is a tslab module cell \(`@module helpers`\)/,
+    );
   });
 
   test('a line that would read as a cell marker', () => {
-    assert.match(exportError(notebook([markdown('%% not a marker')])).message, /cell 1, line 1 reads as a cell marker in the script \(`%% not a marker`\)/);
+    assert.match(
+      exportError(notebook([markdown('%% not a marker')])).message,
+      /cell 1, line 1 reads as a cell marker in the script \(`%% not a marker`\)/,
+    );
   });
 });

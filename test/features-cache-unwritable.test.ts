@@ -19,7 +19,6 @@ import { splitFrozenPrefix } from '../lib/features/split';
 import { lessonLikeModel } from './support/lesson-like-model';
 
 // The module object itself: lib/features/cache.ts reads its functions through it, so mocks reach it.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const fs: typeof import('node:fs') = require('node:fs');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-unwritable-'));
@@ -48,7 +47,10 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function data() {
   const x = tf.randomUniform([12, 8, 8, 3], 0, 1, 'float32', 21);
-  const y = tf.tensor1d(Array.from({ length: 12 }, (_, i) => i % 3), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: 12 }, (_, i) => i % 3),
+    'int32',
+  );
   return { x, y };
 }
 
@@ -142,7 +144,8 @@ test('EROFS (injected: a read-only file system)', async () => {
   const folder = featureCacheFolder();
   const open = fs.openSync;
   mock.method(fs, 'openSync', (file: PathLike, ...rest: unknown[]) => {
-    if (String(file).startsWith(folder)) throw Object.assign(new Error(`EROFS: read-only file system, open '${file}'`), { code: 'EROFS', path: String(file) });
+    if (String(file).startsWith(folder))
+      throw Object.assign(new Error(`EROFS: read-only file system, open '${file}'`), { code: 'EROFS', path: String(file) });
     return (open as (...args: unknown[]) => number)(file, ...rest);
   });
   await computeOnDisk();

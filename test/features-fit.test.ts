@@ -5,15 +5,31 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { fit, evaluate, predict, buildHead, sparseCategoricalCrossentropy, featureStats, clearFeatureMemory, setRandomSeed, splitFrozenPrefix } from '../lib';
+import {
+  fit,
+  evaluate,
+  predict,
+  buildHead,
+  sparseCategoricalCrossentropy,
+  featureStats,
+  clearFeatureMemory,
+  setRandomSeed,
+  splitFrozenPrefix,
+} from '../lib';
 import { lessonLikeModel } from './support/lesson-like-model';
 
 test('cached and uncached training give the same losses, metrics and weights', async () => {
   clearFeatureMemory();
   const x = tf.randomUniform([40, 8, 8, 3], 0, 1, 'float32', 11);
-  const y = tf.tensor1d(Array.from({ length: 40 }, (_, i) => i % 3), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: 40 }, (_, i) => i % 3),
+    'int32',
+  );
   const vx = tf.randomUniform([12, 8, 8, 3], 0, 1, 'float32', 12);
-  const vy = tf.tensor1d(Array.from({ length: 12 }, (_, i) => (i + 1) % 3), 'int32');
+  const vy = tf.tensor1d(
+    Array.from({ length: 12 }, (_, i) => (i + 1) % 3),
+    'int32',
+  );
   const uncachedModel = lessonLikeModel({ seed: 5 });
   const cachedModel = lessonLikeModel({ seed: 5 });
   assert.deepEqual(
@@ -71,7 +87,10 @@ test('a base with a stochastic layer inside is cut in two tensors, cached, and t
     return model;
   };
   const x = tf.randomUniform([24, 8, 8, 3], 0, 1, 'float32', 21);
-  const y = tf.tensor1d(Array.from({ length: 24 }, (_, i) => i % 3), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: 24 }, (_, i) => i % 3),
+    'int32',
+  );
   const uncachedModel = await build();
   const cachedModel = await build();
   assert.equal(splitFrozenPrefix(cachedModel)?.prefix.outputs.length, 2, 'the prefix ends in two tensors');
@@ -82,7 +101,8 @@ test('a base with a stochastic layer inside is cut in two tensors, cached, and t
   assert.equal(featureStats.computed - before, 1, 'the two-tensor prefix ran once (training and validation images are the same tensor)');
   for (const key of ['loss', 'val_loss']) {
     (uncached.history[key] as number[]).forEach((v, i) =>
-      assert.ok(Math.abs(v - (cached.history[key] as number[])[i]) < 1e-5, `${key}[${i}]: ${v} vs ${(cached.history[key] as number[])[i]}`));
+      assert.ok(Math.abs(v - (cached.history[key] as number[])[i]) < 1e-5, `${key}[${i}]: ${v} vs ${(cached.history[key] as number[])[i]}`),
+    );
   }
   // predict goes through the same two-input head.
   const p1 = await predict(cachedModel, x, { verbose: 0 });

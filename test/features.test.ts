@@ -43,7 +43,10 @@ test('the prefix ends at the last frozen layer and head(prefix(x)) equals the mo
   // upscale, conv, bn, relu, global max pool, flatten: frozen; BN of the head: trainable.
   assert.equal(split.prefixLayerCount, 6);
   assert.deepEqual(split.prefix.outputs[0].shape, [null, 4]);
-  assert.deepEqual(split.head.layers.map((l) => l.getClassName()), ['InputLayer', 'BatchNormalization', 'Dense', 'Dropout', 'Dense']);
+  assert.deepEqual(
+    split.head.layers.map((l) => l.getClassName()),
+    ['InputLayer', 'BatchNormalization', 'Dense', 'Dropout', 'Dense'],
+  );
   const x = tf.randomUniform([4, 8, 8, 3], 0, 1, 'float32', 1);
   const whole = model.predict(x) as tf.Tensor;
   const twoSteps = split.head.predict(split.prefix.predict(x) as tf.Tensor) as tf.Tensor;
@@ -152,7 +155,10 @@ test('the disk cache survives a new session and a corrupt entry is recomputed, n
     fs.truncateSync(file, fs.readFileSync(file).indexOf(0x0a) + 1 + 10);
     assert.equal((await frozenFeatures(split.prefix, x, { cache: 'disk', executor: 'tfjs' })).source, 'computed');
     assert.match(warnings[1], /10 payload bytes, expected 80/);
-    assert.deepEqual(fs.readdirSync(featureCacheFolder()).filter((f) => f.includes('.part')), []);
+    assert.deepEqual(
+      fs.readdirSync(featureCacheFolder()).filter((f) => f.includes('.part')),
+      [],
+    );
   } finally {
     console.warn = originalWarn;
     if (saved === undefined) delete process.env.TSLAB_DL_CACHE;
@@ -165,8 +171,14 @@ test('bad options are rejected by name', async () => {
   const { model } = lessonLikeModel();
   const split = splitFrozenPrefix(model)!;
   const x = tf.zeros([1, 8, 8, 3]);
-  await assert.rejects(frozenFeatures(split.prefix, x, { executor: 'gpu' as never }), /executor must be 'auto', 'onnx', 'onnx-cuda', 'onnx-webgpu', 'onnx-cpu' or 'tfjs'\. Received "gpu"/);
-  await assert.rejects(frozenFeatures(split.prefix, x, { cache: 'ram' as never }), /cache must be 'memory', 'disk' or false. Received "ram"/);
+  await assert.rejects(
+    frozenFeatures(split.prefix, x, { executor: 'gpu' as never }),
+    /executor must be 'auto', 'onnx', 'onnx-cuda', 'onnx-webgpu', 'onnx-cpu' or 'tfjs'\. Received "gpu"/,
+  );
+  await assert.rejects(
+    frozenFeatures(split.prefix, x, { cache: 'ram' as never }),
+    /cache must be 'memory', 'disk' or false. Received "ram"/,
+  );
 });
 
 test("executor 'auto' runs the prefix on ONNX Runtime when installed, with tfjs' numbers", async (t) => {
@@ -186,9 +198,7 @@ test("executor 'auto' runs the prefix on ONNX Runtime when installed, with tfjs'
   const reference = await frozenFeatures(split.prefix, x, { executor: 'tfjs', cache: false });
   assert.equal(onnx.executor, 'onnx');
   assert.equal(reference.executor, 'tfjs');
-  const relative = tf.tidy(() =>
-    tf.div(tf.norm(tf.sub(onnx.features, reference.features)), tf.norm(reference.features)).dataSync()[0],
-  );
+  const relative = tf.tidy(() => tf.div(tf.norm(tf.sub(onnx.features, reference.features)), tf.norm(reference.features)).dataSync()[0]);
   assert.ok(relative < 1e-4, `relative error ${relative}`);
   onnx.release();
   reference.release();

@@ -10,10 +10,16 @@ test('rank 2 input passes through unchanged (Keras), where tfjs Flatten refuses 
   const output = flatten().apply(input) as tf.SymbolicTensor;
   assert.deepEqual(output.shape, [null, 1024]);
   assert.throws(() => tf.layers.flatten().apply(input), /ndim|rank|dimension/i, "tfjs' own Flatten rejects rank 2");
-  const x = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+  const x = tf.tensor2d([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   const y = flatten().apply(x) as tf.Tensor;
   assert.deepEqual(y.shape, [2, 3]);
-  assert.deepEqual(y.arraySync(), [[1, 2, 3], [4, 5, 6]]);
+  assert.deepEqual(y.arraySync(), [
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   tf.dispose([x, y]);
 });
 
@@ -21,7 +27,8 @@ test('rank 4 input is flattened in row-major (channels-last) order', async () =>
   await ready();
   // x[b, h, w, c] = 1000 b + 100 h + 10 w + c: flattened row b must list h, then w, then c.
   const values = [];
-  for (let b = 0; b < 2; b++) for (let h = 0; h < 2; h++) for (let w = 0; w < 3; w++) for (let c = 0; c < 2; c++) values.push(1000 * b + 100 * h + 10 * w + c);
+  for (let b = 0; b < 2; b++)
+    for (let h = 0; h < 2; h++) for (let w = 0; w < 3; w++) for (let c = 0; c < 2; c++) values.push(1000 * b + 100 * h + 10 * w + c);
   const x = tf.tensor4d(values, [2, 2, 3, 2]);
   const y = flatten().apply(x) as tf.Tensor;
   assert.deepEqual(y.shape, [2, 12]);

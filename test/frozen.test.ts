@@ -94,7 +94,10 @@ describe('frozen layers (Keras semantics)', () => {
     assert.ok(tf.max(tf.abs(tf.sub(inference, byHand))).dataSync()[0] < 1e-5);
 
     const trainingWhileTrainable = bn.apply(x, { training: true }) as tf.Tensor;
-    assert.ok(tf.max(tf.abs(tf.sub(trainingWhileTrainable, inference))).dataSync()[0] > 0.1, 'a trainable BN normalises with batch statistics');
+    assert.ok(
+      tf.max(tf.abs(tf.sub(trainingWhileTrainable, inference))).dataSync()[0] > 0.1,
+      'a trainable BN normalises with batch statistics',
+    );
     bn.setWeights([tf.tensor1d([1.5, 0.5]), tf.tensor1d([0.1, -0.2]), tf.tensor1d([0.3, 0.7]), tf.tensor1d([2, 0.5])]);
 
     bn.trainable = false;
@@ -102,7 +105,11 @@ describe('frozen layers (Keras semantics)', () => {
     const statsBefore = bn.getWeights().map((w) => Array.from(w.dataSync()));
     const trainingWhileFrozen = bn.apply(x, { training: true }) as tf.Tensor;
     assert.deepEqual(Array.from(trainingWhileFrozen.dataSync()), Array.from(inference.dataSync()));
-    assert.deepEqual(bn.getWeights().map((w) => Array.from(w.dataSync())), statsBefore, 'moving statistics untouched');
+    assert.deepEqual(
+      bn.getWeights().map((w) => Array.from(w.dataSync())),
+      statsBefore,
+      'moving statistics untouched',
+    );
     tf.dispose([x, inference, byHand, trainingWhileTrainable, trainingWhileFrozen]);
   });
 
@@ -140,9 +147,15 @@ describe('frozen layers (Keras semantics)', () => {
     const seq = tf.sequential();
     seq.add(base);
     seq.add(tf.layers.dense({ units: 3 }));
-    assert.ok(base.layers.every((l) => !l.trainable), 'Sequential.add did not unfreeze the base');
+    assert.ok(
+      base.layers.every((l) => !l.trainable),
+      'Sequential.add did not unfreeze the base',
+    );
     base.trainable = true;
-    assert.ok(base.layers.every((l) => l.trainable), 'every layer of the base is trainable again');
+    assert.ok(
+      base.layers.every((l) => l.trainable),
+      'every layer of the base is trainable again',
+    );
     const before = snapshot(base.layers);
     const { x, y } = data();
     await fit2(seq, x, y);

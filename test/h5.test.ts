@@ -79,7 +79,10 @@ describe('Keras legacy HDF5 weights', () => {
       });
       const saved = await readWeightsH5(file);
       assert.deepEqual(saved.layerNames, ['input_1', 'conv', 'bn', 'flatten', 'dense']);
-      assert.deepEqual(saved.layers[1].weights.map((w) => w.name), ['bn/gamma:0', 'bn/beta:0', 'bn/moving_mean:0', 'bn/moving_variance:0']);
+      assert.deepEqual(
+        saved.layers[1].weights.map((w) => w.name),
+        ['bn/gamma:0', 'bn/beta:0', 'bn/moving_mean:0', 'bn/moving_variance:0'],
+      );
       model.dispose();
     });
   }
@@ -90,14 +93,20 @@ describe('Keras legacy HDF5 weights', () => {
     const file = path.join(dir, 'saved.h5');
     await saveWeightsH5(model, file);
     const view = JSON.parse(python('read', file)) as H5pyView;
-    assert.deepEqual(view.layer_names, model.layers.map((l) => l.name));
+    assert.deepEqual(
+      view.layer_names,
+      model.layers.map((l) => l.name),
+    );
     assert.ok(view.attrs.includes('backend') && view.attrs.includes('keras_version'));
     assert.match(view.attr_types.layer_names, /^\|S\d+$/, 'layer_names are fixed-length byte strings, as Keras writes them');
     const conv = view.layers.find((l) => l.name === 'conv')!;
-    assert.deepEqual(conv.weights.map((w) => [w.name, w.shape, w.dtype]), [
-      ['conv/kernel:0', [3, 3, 2, 4], 'float32'],
-      ['conv/bias:0', [4], 'float32'],
-    ]);
+    assert.deepEqual(
+      conv.weights.map((w) => [w.name, w.shape, w.dtype]),
+      [
+        ['conv/kernel:0', [3, 3, 2, 4], 'float32'],
+        ['conv/bias:0', [4], 'float32'],
+      ],
+    );
     const kernel = model.getLayer('conv').getWeights()[0];
     const expectedSum = Array.from(await kernel.data()).reduce((a, b) => a + b, 0);
     assert.ok(Math.abs(conv.weights[0].sum - expectedSum) < 1e-4, `kernel sum ${conv.weights[0].sum} vs ${expectedSum}`);
@@ -106,7 +115,11 @@ describe('Keras legacy HDF5 weights', () => {
     const copy = smallModel();
     await loadWeightsH5(copy, file);
     copy.weights.forEach((w, j) => assert.deepEqual(w.read().dataSync(), model.weights[j].read().dataSync()));
-    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('.tmp')), [], 'no temporary file is left');
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => f.includes('.tmp')),
+      [],
+      'no temporary file is left',
+    );
     model.dispose();
     copy.dispose();
   });
@@ -116,16 +129,31 @@ describe('Keras legacy HDF5 weights', () => {
     // 700 layers with 100-character names: 70,000 bytes > 64,512, so two parts.
     const input = tf.input({ shape: [2], name: 'input_1' });
     let x: tf.SymbolicTensor = input;
-    for (let i = 0; i < 699; i++) x = tf.layers.activation({ activation: 'linear', name: `layer_${String(i).padStart(4, '0')}_`.padEnd(100, 'x') }).apply(x) as tf.SymbolicTensor;
+    for (let i = 0; i < 699; i++)
+      x = tf.layers
+        .activation({ activation: 'linear', name: `layer_${String(i).padStart(4, '0')}_`.padEnd(100, 'x') })
+        .apply(x) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: x });
     const file = path.join(dir, 'long.h5');
     await saveWeightsH5(model, file);
     const view = JSON.parse(python('read', file)) as H5pyView;
-    assert.ok(view.attrs.includes('layer_names0') && view.attrs.includes('layer_names1') && !view.attrs.includes('layer_names2'), view.attrs.join(' '));
-    assert.deepEqual(view.layer_names, model.layers.map((l) => l.name));
-    assert.deepEqual((await readWeightsH5(file)).layerNames, model.layers.map((l) => l.name));
+    assert.ok(
+      view.attrs.includes('layer_names0') && view.attrs.includes('layer_names1') && !view.attrs.includes('layer_names2'),
+      view.attrs.join(' '),
+    );
+    assert.deepEqual(
+      view.layer_names,
+      model.layers.map((l) => l.name),
+    );
+    assert.deepEqual(
+      (await readWeightsH5(file)).layerNames,
+      model.layers.map((l) => l.name),
+    );
     const parts = splitForHeaderLimit(model.layers.map((l) => l.name));
-    assert.deepEqual(parts.map((p) => p.length), [350, 350]);
+    assert.deepEqual(
+      parts.map((p) => p.length),
+      [350, 350],
+    );
     assert.ok(parts.every((p) => p.length * 100 <= HDF5_OBJECT_HEADER_LIMIT));
   });
 
@@ -133,7 +161,10 @@ describe('Keras legacy HDF5 weights', () => {
     if (missing) return t.skip(missing);
     const file = path.join(dir, 'keras3.weights.h5');
     python('write', file, 'keras3');
-    await assert.rejects(readWeightsH5(file), (e: Error) => e instanceof DataFileError && e.message.startsWith(file) && /Keras 3 `\.weights\.h5`/.test(e.message));
+    await assert.rejects(
+      readWeightsH5(file),
+      (e: Error) => e instanceof DataFileError && e.message.startsWith(file) && /Keras 3 `\.weights\.h5`/.test(e.message),
+    );
   });
 
   test('an HDF5 file that is not a Keras weights file', async (t) => {
@@ -152,12 +183,20 @@ describe('Keras legacy HDF5 weights', () => {
 
     const truncated = path.join(dir, 'truncated.h5');
     fs.writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
-    await assert.rejects(loadWeightsH5(model, truncated), (e: Error) =>
-      e instanceof DataFileError && e.message.startsWith(truncated) && /truncated: \d+ bytes on disk, but the file says it has \d+.*download it again/.test(e.message));
+    await assert.rejects(
+      loadWeightsH5(model, truncated),
+      (e: Error) =>
+        e instanceof DataFileError &&
+        e.message.startsWith(truncated) &&
+        /truncated: \d+ bytes on disk, but the file says it has \d+.*download it again/.test(e.message),
+    );
 
     const garbage = path.join(dir, 'garbage.h5');
     fs.writeFileSync(garbage, Buffer.from('<html>404 Not Found</html>'.repeat(40)));
-    await assert.rejects(loadWeightsH5(model, garbage), (e: Error) => e instanceof DataFileError && /garbage\.h5: is not an HDF5 file/.test(e.message));
+    await assert.rejects(
+      loadWeightsH5(model, garbage),
+      (e: Error) => e instanceof DataFileError && /garbage\.h5: is not an HDF5 file/.test(e.message),
+    );
 
     const empty = path.join(dir, 'empty.h5');
     fs.writeFileSync(empty, '');
@@ -185,8 +224,14 @@ describe('Keras legacy HDF5 weights', () => {
     x = tf.layers.dense({ units: 3, name: 'dense' }).apply(x) as tf.SymbolicTensor;
     const target = tf.model({ inputs: input, outputs: x });
     const report = await loadWeightsH5(target, file);
-    assert.deepEqual(report.renamed, [{ model: 'conv_a', file: 'conv' }, { model: 'bn_a', file: 'bn' }]);
-    assert.deepEqual(layerWeights(target).map((w) => Array.from(w.read().dataSync())), layerWeights(source).map((w) => Array.from(w.read().dataSync())));
+    assert.deepEqual(report.renamed, [
+      { model: 'conv_a', file: 'conv' },
+      { model: 'bn_a', file: 'bn' },
+    ]);
+    assert.deepEqual(
+      layerWeights(target).map((w) => Array.from(w.read().dataSync())),
+      layerWeights(source).map((w) => Array.from(w.read().dataSync())),
+    );
     source.dispose();
     target.dispose();
   });
@@ -202,15 +247,26 @@ describe('Keras legacy HDF5 weights', () => {
       return { base, model: tf.model({ inputs: outer, outputs: base.apply(outer) as tf.SymbolicTensor, name: 'outer' }) };
     };
     const source = build();
-    source.model.layers.flatMap((l) => (l as tf.LayersModel).layers ?? [l]).forEach((layer, i) =>
-      layer.setWeights(layer.getWeights().map((w, j) => tf.fill(w.shape, 10 * i + j + 1))));
+    source.model.layers
+      .flatMap((l) => (l as tf.LayersModel).layers ?? [l])
+      .forEach((layer, i) => layer.setWeights(layer.getWeights().map((w, j) => tf.fill(w.shape, 10 * i + j + 1))));
     source.base.trainable = false;
     const file = path.join(dir, 'nested-frozen.h5');
     await saveWeightsH5(source.model, file);
     const target = build();
     await loadWeightsH5(target.model, file);
     for (const name of ['d1', 'bn1', 'bn2']) {
-      assert.deepEqual(target.base.getLayer(name).getWeights().map((w) => w.dataSync()[0]), source.base.getLayer(name).getWeights().map((w) => w.dataSync()[0]), name);
+      assert.deepEqual(
+        target.base
+          .getLayer(name)
+          .getWeights()
+          .map((w) => w.dataSync()[0]),
+        source.base
+          .getLayer(name)
+          .getWeights()
+          .map((w) => w.dataSync()[0]),
+        name,
+      );
     }
     source.model.dispose();
     target.model.dispose();
@@ -222,9 +278,15 @@ describe('Keras legacy HDF5 weights', () => {
     await saveWeightsH5(source, file);
     const target = smallModel(5);
     const before = target.weights.map((w) => Array.from(w.read().dataSync()));
-    await assert.rejects(loadWeightsH5(target, file), (e: Error) =>
-      e instanceof ValueError && e.message.includes(file) &&
-      /shape mismatch in layer #2 \(named `dense` in `small`, `dense` in the file\) for weight `dense\/kernel` \(`dense\/kernel:0` in the file\): the model expects \[64, 5\], the file has \[64, 3\]/.test(e.message));
+    await assert.rejects(
+      loadWeightsH5(target, file),
+      (e: Error) =>
+        e instanceof ValueError &&
+        e.message.includes(file) &&
+        /shape mismatch in layer #2 \(named `dense` in `small`, `dense` in the file\) for weight `dense\/kernel` \(`dense\/kernel:0` in the file\): the model expects \[64, 5\], the file has \[64, 3\]/.test(
+          e.message,
+        ),
+    );
     target.weights.forEach((w, j) => assert.deepEqual(Array.from(w.read().dataSync()), before[j], 'nothing was assigned'));
     source.dispose();
     target.dispose();
@@ -236,13 +298,19 @@ describe('Keras legacy HDF5 weights', () => {
     await saveWeightsH5(d121, file);
     d121.dispose();
     const tensorsBefore = tf.memory().numTensors;
-    await assert.rejects(DenseNet169({ weights: file, includeTop: false }), (e: Error) =>
-      e instanceof ValueError &&
-      e.message.includes('the file has 241 layers with weights, `densenet169` has 337') &&
-      /First mismatch at layer #\d+: the model has `conv4_block25_0_bn` .*, the file has `pool4_bn`/.test(e.message));
+    await assert.rejects(
+      DenseNet169({ weights: file, includeTop: false }),
+      (e: Error) =>
+        e instanceof ValueError &&
+        e.message.includes('the file has 241 layers with weights, `densenet169` has 337') &&
+        /First mismatch at layer #\d+: the model has `conv4_block25_0_bn` .*, the file has `pool4_bn`/.test(e.message),
+    );
     assert.equal(tf.memory().numTensors, tensorsBefore, 'the failed model freed its variables');
     // The no-top file into a model with its top: one layer with weights short.
-    await assert.rejects(DenseNet121({ weights: file, includeTop: true }), /the file has 241 layers with weights, `densenet121` has 242.*First mismatch at layer #241: the model has `predictions` \(2 weight\(s\): \[1024, 1000\] \[1000\]\), the file has no more layers/);
+    await assert.rejects(
+      DenseNet121({ weights: file, includeTop: true }),
+      /the file has 241 layers with weights, `densenet121` has 242.*First mismatch at layer #241: the model has `predictions` \(2 weight\(s\): \[1024, 1000\] \[1000\]\), the file has no more layers/,
+    );
     assert.equal(tf.memory().numTensors, tensorsBefore);
   });
 });

@@ -28,8 +28,14 @@ test('the head on 1024 pooled features: 55,856 parameters, 53,808 trainable (cou
   const s = summary(model, { show: false });
   assert.deepEqual([s.totalParams, s.trainableParams, s.nonTrainableParams], [55_856, 53_808, 2_048]);
   // Sizes as Keras 3 prints them, float32 in binary units: 55,856 x 4 B = 218.19 KiB; 2,048 x 4 B = 8 KiB.
-  assert.match(s.text(), /Total params: 55,856 \(218\.19 KB\)\nTrainable params: 53,808 \(210\.19 KB\)\nNon-trainable params: 2,048 \(8\.00 KB\)/);
-  assert.deepEqual(s.layers.map((l) => l.type), ['InputLayer', 'Flatten', 'BatchNormalization', 'Dense', 'Dropout', 'Dense']);
+  assert.match(
+    s.text(),
+    /Total params: 55,856 \(218\.19 KB\)\nTrainable params: 53,808 \(210\.19 KB\)\nNon-trainable params: 2,048 \(8\.00 KB\)/,
+  );
+  assert.deepEqual(
+    s.layers.map((l) => l.type),
+    ['InputLayer', 'Flatten', 'BatchNormalization', 'Dense', 'Dropout', 'Dense'],
+  );
   model.dispose();
 });
 
@@ -47,13 +53,18 @@ test("the head's layers have Keras' settings: BN momentum 0.99 / epsilon 1e-3, r
   assert.equal(out.activation, 'linear');
   for (const layer of [hidden, out]) {
     // tfjs serialises glorotUniform as VarianceScaling(scale 1, fanAvg, uniform), its definition.
-    assert.deepEqual((layer.kernelInitializer as { config: object }).config, { scale: 1, mode: 'fanAvg', distribution: 'uniform', seed: null });
+    assert.deepEqual((layer.kernelInitializer as { config: object }).config, {
+      scale: 1,
+      mode: 'fanAvg',
+      distribution: 'uniform',
+      seed: null,
+    });
     assert.equal((layer.biasInitializer as { className: string }).className, 'Zeros');
   }
   model.dispose();
 });
 
-test("dense() draws glorot_uniform kernels within ±sqrt(6 / (fan_in + fan_out)) and zero biases", async () => {
+test('dense() draws glorot_uniform kernels within ±sqrt(6 / (fan_in + fan_out)) and zero biases', async () => {
   await ready();
   const layer = dense({ units: 50 });
   layer.apply(tf.input({ shape: [1024] }));
@@ -73,7 +84,7 @@ test("dense() draws glorot_uniform kernels within ±sqrt(6 / (fan_in + fan_out))
   // Uniform(-l, l): mean 0, variance l^2 / 3 (glorotNormal would have variance 2 / (fan_in + fan_out) = 2/3 of that).
   assert.ok(Math.abs(sum / w.length) < 0.002);
   const variance = sumSquares / w.length;
-  assert.ok(Math.abs(variance / (limit * limit / 3) - 1) < 0.03, `variance ratio ${variance / (limit * limit / 3)}`);
+  assert.ok(Math.abs(variance / ((limit * limit) / 3) - 1) < 0.03, `variance ratio ${variance / ((limit * limit) / 3)}`);
   assert.deepEqual(Array.from(bias.dataSync()), new Array(50).fill(0));
 });
 
@@ -97,7 +108,13 @@ test("the lesson's model (upscale -> frozen DenseNet121, weights null -> head): 
   const { upscale } = require('../lib/layers/upscale');
   const inputs = tf.input({ shape: [64, 64, 3] });
   const upscaled = upscale({ height: 160, width: 160, method: 'bilinear' }).apply(inputs) as tf.SymbolicTensor;
-  const base: tf.LayersModel = await DenseNet121({ includeTop: false, pooling: 'max', weights: null, inputTensor: upscaled, inputShape: [160, 160, 3] });
+  const base: tf.LayersModel = await DenseNet121({
+    includeTop: false,
+    pooling: 'max',
+    weights: null,
+    inputTensor: upscaled,
+    inputShape: [160, 160, 3],
+  });
   base.trainable = false;
   const model = tf.model({ inputs, outputs: buildHead(base.output as tf.SymbolicTensor, { hidden: 50, dropout: 0.5, classes: 10 }) });
   const s = summary(model, { show: false });
@@ -109,7 +126,11 @@ test("the lesson's model (upscale -> frozen DenseNet121, weights null -> head): 
   const printed: string[] = [];
   model.summary(undefined, undefined, (line: string) => printed.push(line));
   const totals = printed.filter((line) => / params: /.test(line));
-  assert.deepEqual(totals, ['Total params: 7,093,360 (27.06 MB)', 'Trainable params: 53,808 (210.19 KB)', 'Non-trainable params: 7,039,552 (26.85 MB)']);
+  assert.deepEqual(totals, [
+    'Total params: 7,093,360 (27.06 MB)',
+    'Trainable params: 53,808 (210.19 KB)',
+    'Non-trainable params: 7,039,552 (26.85 MB)',
+  ]);
 
   // model.summary() as the learner types it: one output in Keras' layout, names not cut.
   const calls: string[] = [];
@@ -127,7 +148,10 @@ test("the lesson's model (upscale -> frozen DenseNet121, weights null -> head): 
   // Keras' rows, by hand: 7x7x3x64 = 9,408 weights; 4 x 64 BatchNormalization values; 1024 x 50 + 50.
   assert.equal(row('conv1/conv'), `conv1/conv (Conv2D) (None, 80, 80, 64) 9,408 ${upscaledName(model)}`);
   assert.equal(row('conv1/bn'), 'conv1/bn (BatchNormalization) (None, 80, 80, 64) 256 conv1/conv[0][0]');
-  assert.equal(row('conv5_block16_concat'), 'conv5_block16_concat (Concatenate) (None, 5, 5, 1024) 0 conv5_block15_concat[0][0], conv5_block16_2_conv[0][0]');
+  assert.equal(
+    row('conv5_block16_concat'),
+    'conv5_block16_concat (Concatenate) (None, 5, 5, 1024) 0 conv5_block15_concat[0][0], conv5_block16_2_conv[0][0]',
+  );
   assert.match(row('max_pool') ?? '', /^max_pool \(GlobalMaxPooling2D\) \(None, 1024\) 0 relu\[0\]\[0\]$/);
   assert.equal(lines.filter((l) => / params: /.test(l)).length, 3);
   assert.ok(lines.length > 434, 'every layer listed');

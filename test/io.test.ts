@@ -32,7 +32,12 @@ function lessonLikeModel(): { model: tf.LayersModel; base: tf.LayersModel } {
   const model = tf.model({ inputs, outputs: h, name: 'lesson_like' });
   // Non-trivial BN statistics, so a lost moving mean/variance would show in the predictions.
   const bn = model.getLayer('conv1/bn');
-  bn.setWeights([tf.tensor1d([1.2, 0.8, 1.1, 0.9]), tf.tensor1d([0.1, 0.2, -0.1, 0]), tf.tensor1d([0.3, -0.2, 0.1, 0.05]), tf.tensor1d([1.5, 0.7, 2, 1.1])]);
+  bn.setWeights([
+    tf.tensor1d([1.2, 0.8, 1.1, 0.9]),
+    tf.tensor1d([0.1, 0.2, -0.1, 0]),
+    tf.tensor1d([0.3, -0.2, 0.1, 0.05]),
+    tf.tensor1d([1.5, 0.7, 2, 1.1]),
+  ]);
   return { model, base };
 }
 
@@ -108,12 +113,18 @@ describe('saveModel / loadModel', () => {
     await saveModel(second, target);
     const loaded = await loadModel(path.join(target, 'model.json'));
     assert.deepEqual(Array.from(loaded.getLayer('logits').getWeights()[1].dataSync()), [1, 1, 1]);
-    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith('replace')), ['replace']);
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => f.startsWith('replace')),
+      ['replace'],
+    );
 
     const notes = path.join(dir, 'notes');
     fs.mkdirSync(notes);
     fs.writeFileSync(path.join(notes, 'todo.txt'), 'keep me');
-    await assert.rejects(saveModel(first, notes), (e: Error) => e instanceof ValueError && /does not hold a saved model.*Nothing was written/.test(e.message));
+    await assert.rejects(
+      saveModel(first, notes),
+      (e: Error) => e instanceof ValueError && /does not hold a saved model.*Nothing was written/.test(e.message),
+    );
     assert.deepEqual(fs.readdirSync(notes), ['todo.txt']);
     [first, second, loaded].forEach((m) => m.dispose());
   });
@@ -131,13 +142,19 @@ describe('saveModel / loadModel', () => {
     };
     await assert.rejects(saveModel(broken, target), /disk full/);
     assert.deepEqual(fs.readFileSync(path.join(target, 'weights.bin')), original);
-    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith('failing')), ['failing']);
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => f.startsWith('failing')),
+      ['failing'],
+    );
     model.dispose();
     broken.dispose();
   });
 
   test('loading from a missing folder, a folder without a model, or a truncated model names the file', async () => {
-    await assert.rejects(loadModel(path.join(dir, 'nothing-here')), (e: Error) => e instanceof DataFileError && /nothing-here: no such folder/.test(e.message));
+    await assert.rejects(
+      loadModel(path.join(dir, 'nothing-here')),
+      (e: Error) => e instanceof DataFileError && /nothing-here: no such folder/.test(e.message),
+    );
     const empty = path.join(dir, 'empty-folder');
     fs.mkdirSync(empty);
     await assert.rejects(loadModel(empty), /empty-folder: holds no saved model \(no model.json\)/);
@@ -146,7 +163,10 @@ describe('saveModel / loadModel', () => {
     await saveModel(model, target);
     const weights = path.join(target, 'weights.bin');
     fs.truncateSync(weights, 40);
-    await assert.rejects(loadModel(target), (e: Error) => e instanceof DataFileError && e.message.startsWith(weights) && /40 bytes.*damaged or truncated/.test(e.message));
+    await assert.rejects(
+      loadModel(target),
+      (e: Error) => e instanceof DataFileError && e.message.startsWith(weights) && /40 bytes.*damaged or truncated/.test(e.message),
+    );
     model.dispose();
   });
 

@@ -91,7 +91,9 @@ test("an explicit kernelInitializer still wins: tf.layers.dense with 'glorotNorm
     const layer = tf.layers.dense({ units: 50, kernelInitializer: 'glorotNormal' });
     const u = uniformity(kernelOf(layer, [1024]), DENSE_LIMIT);
     assert.ok(u.ks > 5 * ksCritical(u.n), `KS distance ${u.ks} should be far from uniform`);
-    assert.throws(() => assertGlorotUniform(kernelOf(tf.layers.dense({ units: 50, kernelInitializer: 'glorotNormal' }), [1024]), DENSE_LIMIT, 'glorotNormal'));
+    assert.throws(() =>
+      assertGlorotUniform(kernelOf(tf.layers.dense({ units: 50, kernelInitializer: 'glorotNormal' }), [1024]), DENSE_LIMIT, 'glorotNormal'),
+    );
     assert.equal((configOf(L.Dense(3, { kernelInitializer: 'zeros' })).kernelInitializer as { className: string }).className, 'Zeros');
   });
 });
@@ -101,7 +103,10 @@ test('keras.layers.Conv2D and plain tf.layers.conv2d draw glorot_uniform kernels
   seeded(13, () => {
     assertGlorotUniform(kernelOf(L.Conv2D(64, 3), [8, 8, 64]), CONV_LIMIT, 'keras.layers.Conv2D(64, 3)');
     assertGlorotUniform(kernelOf(tf.layers.conv2d({ filters: 64, kernelSize: 3 }), [8, 8, 64]), CONV_LIMIT, 'tf.layers.conv2d');
-    const normal = uniformity(kernelOf(tf.layers.conv2d({ filters: 64, kernelSize: 3, kernelInitializer: 'glorotNormal' }), [8, 8, 64]), CONV_LIMIT);
+    const normal = uniformity(
+      kernelOf(tf.layers.conv2d({ filters: 64, kernelSize: 3, kernelInitializer: 'glorotNormal' }), [8, 8, 64]),
+      CONV_LIMIT,
+    );
     assert.ok(normal.ks > 5 * ksCritical(normal.n), `explicit glorotNormal: KS distance ${normal.ks}`);
   });
 });
@@ -124,9 +129,15 @@ test("tf.layers.flatten accepts rank 2 as Keras' Flatten does: [batch, 1024] pas
   await ready();
   assert.deepEqual((tf.layers.flatten().apply(tf.input({ shape: [1024] })) as tf.SymbolicTensor).shape, [null, 1024]);
   assert.deepEqual((tf.layers.flatten().apply(tf.input({ shape: [5, 5, 8] })) as tf.SymbolicTensor).shape, [null, 200]);
-  const x = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+  const x = tf.tensor2d([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   const y = tf.layers.flatten().apply(x) as tf.Tensor;
-  assert.deepEqual(y.arraySync(), [[1, 2, 3], [4, 5, 6]]);
+  assert.deepEqual(y.arraySync(), [
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   assert.deepEqual((L.Flatten().apply(tf.input({ shape: [1024] })) as tf.SymbolicTensor).shape, [null, 1024]);
   tf.dispose([x, y]);
 });
@@ -139,7 +150,8 @@ test("Dense: Keras' defaults (keras/src/layers/core/dense.py); positional and ob
   assert.equal(config.useBias, true);
   assert.deepEqual(config.kernelInitializer, GLOROT_UNIFORM);
   assert.deepEqual(config.biasInitializer, ZEROS);
-  for (const key of ['kernelRegularizer', 'biasRegularizer', 'activityRegularizer', 'kernelConstraint', 'biasConstraint']) assert.equal(config[key], null, key);
+  for (const key of ['kernelRegularizer', 'biasRegularizer', 'activityRegularizer', 'kernelConstraint', 'biasConstraint'])
+    assert.equal(config[key], null, key);
   assert.deepEqual(configOf(L.Dense(50, { activation: 'relu' })), configOf(L.Dense({ units: 50, activation: 'relu' })));
   assert.equal(configOf(L.Dense(50, { activation: 'relu' })).activation, 'relu');
   assert.equal(configOf(L.Dense(4, { useBias: false })).useBias, false);
@@ -160,7 +172,7 @@ test("BatchNormalization: Keras' defaults (keras/src/layers/normalization/batch_
   assert.equal(configOf(L.BatchNormalization({ momentum: 0.9 })).momentum, 0.9, 'an explicit argument wins');
 });
 
-test("Dropout: the rate given positionally or by name (keras/src/layers/regularization/dropout.py: noise_shape=None, seed=None)", () => {
+test('Dropout: the rate given positionally or by name (keras/src/layers/regularization/dropout.py: noise_shape=None, seed=None)', () => {
   assert.deepEqual(configOf(L.Dropout(0.5)), configOf(L.Dropout({ rate: 0.5 })));
   const config = configOf(L.Dropout(0.5));
   assert.equal(config.rate, 0.5);
@@ -183,7 +195,10 @@ test("Conv2D: Keras' defaults (keras/src/layers/convolutional/base_conv.py); pos
   assert.deepEqual(config.kernelInitializer, GLOROT_UNIFORM);
   assert.deepEqual(config.biasInitializer, ZEROS);
   assert.deepEqual(configOf(L.Conv2D(8, 3)), configOf(L.Conv2D({ filters: 8, kernelSize: 3 })));
-  assert.deepEqual(configOf(L.Conv2D(8, [3, 3], { strides: 2, padding: 'same', activation: 'relu' })), configOf(L.Conv2D({ filters: 8, kernelSize: [3, 3], strides: 2, padding: 'same', activation: 'relu' })));
+  assert.deepEqual(
+    configOf(L.Conv2D(8, [3, 3], { strides: 2, padding: 'same', activation: 'relu' })),
+    configOf(L.Conv2D({ filters: 8, kernelSize: [3, 3], strides: 2, padding: 'same', activation: 'relu' })),
+  );
   assert.equal(configOf(L.Conv2D(8, 3, { padding: 'same' })).padding, 'same');
 });
 
@@ -208,7 +223,16 @@ test("Pooling: Keras' defaults (keras/src/layers/pooling/base_pooling.py, max_po
 });
 
 test('Softmax normalises the last axis by default (keras/src/layers/activations/softmax.py: axis=-1), checked by hand on a rank-3 tensor', () => {
-  const values = [[[1, 2, 3], [0, 0, 0]], [[-1, 0, 1], [5, 1, -2]]];
+  const values = [
+    [
+      [1, 2, 3],
+      [0, 0, 0],
+    ],
+    [
+      [-1, 0, 1],
+      [5, 1, -2],
+    ],
+  ];
   const y = L.Softmax().apply(tf.tensor3d(values)) as tf.Tensor;
   const expected = values.map((plane) =>
     plane.map((row) => {
@@ -224,16 +248,34 @@ test('Softmax normalises the last axis by default (keras/src/layers/activations/
 });
 
 test('Activation, ReLU, Concatenate (axis -1), Add, ZeroPadding2D (padding 1), Rescaling compute what Keras computes', () => {
-  const x = tf.tensor2d([[-2, 3], [4, -5]]);
-  assert.deepEqual((L.Activation('relu').apply(x) as tf.Tensor).arraySync(), [[0, 3], [4, 0]]);
-  assert.deepEqual((L.ReLU({ maxValue: 3.5 }).apply(x) as tf.Tensor).arraySync(), [[0, 3], [3.5, 0]]);
+  const x = tf.tensor2d([
+    [-2, 3],
+    [4, -5],
+  ]);
+  assert.deepEqual((L.Activation('relu').apply(x) as tf.Tensor).arraySync(), [
+    [0, 3],
+    [4, 0],
+  ]);
+  assert.deepEqual((L.ReLU({ maxValue: 3.5 }).apply(x) as tf.Tensor).arraySync(), [
+    [0, 3],
+    [3.5, 0],
+  ]);
   assert.deepEqual((L.Concatenate().apply([x, x]) as tf.Tensor).shape, [2, 4]);
-  assert.deepEqual((L.Add().apply([x, x]) as tf.Tensor).arraySync(), [[-4, 6], [8, -10]]);
+  assert.deepEqual((L.Add().apply([x, x]) as tf.Tensor).arraySync(), [
+    [-4, 6],
+    [8, -10],
+  ]);
   // keras/src/layers/reshaping/zero_padding2d.py: padding=(1, 1): one row/column of zeros on each side.
   assert.deepEqual((L.ZeroPadding2D().apply(tf.ones([1, 2, 3, 1])) as tf.Tensor).shape, [1, 4, 5, 1]);
   // keras/src/layers/preprocessing/rescaling.py: scale, offset=0.0.
-  assert.deepEqual((L.Rescaling(0.5).apply(x) as tf.Tensor).arraySync(), [[-1, 1.5], [2, -2.5]]);
-  assert.deepEqual((L.Rescaling({ scale: 2, offset: 1 }).apply(x) as tf.Tensor).arraySync(), [[-3, 7], [9, -9]]);
+  assert.deepEqual((L.Rescaling(0.5).apply(x) as tf.Tensor).arraySync(), [
+    [-1, 1.5],
+    [2, -2.5],
+  ]);
+  assert.deepEqual((L.Rescaling({ scale: 2, offset: 1 }).apply(x) as tf.Tensor).arraySync(), [
+    [-3, 7],
+    [9, -9],
+  ]);
   x.dispose();
 });
 
@@ -274,12 +316,22 @@ test('keras.Input, keras.Model, keras.Sequential and their keras.models / keras.
 });
 
 test('keras.applications holds the builders of lib/applications', () => {
-  for (const name of ['DenseNet121', 'DenseNet169', 'DenseNet201', 'ResNet50', 'VGG16', 'MobileNetV2', 'EfficientNetB0', 'InceptionV3', 'Xception'] as const) {
+  for (const name of [
+    'DenseNet121',
+    'DenseNet169',
+    'DenseNet201',
+    'ResNet50',
+    'VGG16',
+    'MobileNetV2',
+    'EfficientNetB0',
+    'InceptionV3',
+    'Xception',
+  ] as const) {
     assert.equal(keras.applications[name], libApplications[name], name);
   }
 });
 
-test("keras.losses.SparseCategoricalCrossentropy: from_logits=False by default (keras/src/losses/losses.py), values by hand", () => {
+test('keras.losses.SparseCategoricalCrossentropy: from_logits=False by default (keras/src/losses/losses.py), values by hand', () => {
   const labels = tf.tensor1d([0], 'int32');
   const probabilities = keras.losses.SparseCategoricalCrossentropy();
   assert.equal(probabilities.fromLogits, false);
@@ -314,7 +366,13 @@ test("keras.optimizers: Keras' defaults (keras/src/optimizers/adam.py, sgd.py, r
   backend.epsilon = () => 1e-4; // what a float16 WebGL backend reports
   try {
     assert.deepEqual(keras.optimizers.Adam().getConfig(), { learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 });
-    assert.deepEqual(keras.optimizers.RMSprop().getConfig(), { learningRate: 0.001, decay: 0.9, momentum: 0, epsilon: 1e-7, centered: false });
+    assert.deepEqual(keras.optimizers.RMSprop().getConfig(), {
+      learningRate: 0.001,
+      decay: 0.9,
+      momentum: 0,
+      epsilon: 1e-7,
+      centered: false,
+    });
     assert.equal(tf.train.adam().getConfig().epsilon, 1e-4, "tfjs alone takes the backend's epsilon (so this test can fail)");
   } finally {
     backend.epsilon = epsilon;

@@ -66,8 +66,14 @@ describe('rebasing relative specifiers', () => {
       { start: 3, end: 4, replacement: '' },
     ]);
     assert.equal(text.text, 'a123bc');
-    assert.deepEqual([0, 1, 2, 3, 4, 5].map((p) => text.toEdited(p)), [0, 1, 4, 5, 5, 6]);
-    assert.deepEqual([0, 4, 5, 6].map((p) => text.toOriginal(p)), [0, 2, 3, 5]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5].map((p) => text.toEdited(p)),
+      [0, 1, 4, 5, 5, 6],
+    );
+    assert.deepEqual(
+      [0, 4, 5, 6].map((p) => text.toOriginal(p)),
+      [0, 2, 3, 5],
+    );
   });
 
   test('compiler messages name specifiers as the user wrote them', () => {

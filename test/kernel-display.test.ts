@@ -14,16 +14,19 @@ describe('rich display of cell values', () => {
   });
 
   test('a 2-D tensor shows dtype, rank, shape, values and an HTML table', async () => {
-    const t = tf.tensor2d([[1, 2.5], [-3, 4]]);
+    const t = tf.tensor2d([
+      [1, 2.5],
+      [-3, 4],
+    ]);
     const before = tf.memory().numTensors;
     const bundle = await mimeBundleOf(t);
     assert.equal(tf.memory().numTensors, before, 'showing a tensor must not allocate tensors');
-    assert.equal(
-      bundle['text/plain'],
-      'Tensor\n  dtype: float32\n  rank: 2\n  shape: [2,2]\n  values:\n    [[1 , 2.5],\n     [-3, 4  ]]',
-    );
+    assert.equal(bundle['text/plain'], 'Tensor\n  dtype: float32\n  rank: 2\n  shape: [2,2]\n  values:\n    [[1 , 2.5],\n     [-3, 4  ]]');
     const html = String(bundle['text/html']);
-    assert.deepEqual([...html.matchAll(/<td>([^<]*)<\/td>/g)].map((m) => m[1]), ['1', '2.5', '-3', '4']);
+    assert.deepEqual(
+      [...html.matchAll(/<td>([^<]*)<\/td>/g)].map((m) => m[1]),
+      ['1', '2.5', '-3', '4'],
+    );
     assert.match(html, /dtype <code>float32<\/code>/);
     assert.match(html, /shape <code>\[2,2\]<\/code>/);
     t.dispose();
@@ -34,7 +37,10 @@ describe('rich display of cell values', () => {
     assert.match(String((await mimeBundleOf(scalar))['text/plain']), /dtype: int32\n  rank: 0\n  shape: \[\]\n  values:\n    7$/);
     const words = tf.tensor1d(['a', '<b>']);
     const html = String((await mimeBundleOf(words))['text/html']);
-    assert.deepEqual([...html.matchAll(/<td>([^<]*)<\/td>/g)].map((m) => m[1]), ['&quot;a&quot;', '&quot;&lt;b&gt;&quot;']);
+    assert.deepEqual(
+      [...html.matchAll(/<td>([^<]*)<\/td>/g)].map((m) => m[1]),
+      ['&quot;a&quot;', '&quot;&lt;b&gt;&quot;'],
+    );
     tf.dispose([scalar, words]);
   });
 
@@ -47,7 +53,7 @@ describe('rich display of cell values', () => {
     big.dispose();
   });
 
-  test("a symbolic tensor shows in one line, as Keras shows a KerasTensor", async () => {
+  test('a symbolic tensor shows in one line, as Keras shows a KerasTensor', async () => {
     const input = tf.input({ shape: [1024] });
     const out = tf.layers.dense({ units: 10, name: 'logits' }).apply(input) as tf.SymbolicTensor;
     assert.equal((await mimeBundleOf(out))['text/plain'], '<SymbolicTensor shape=(None, 10), dtype=float32, from logits (Dense)>');

@@ -61,8 +61,14 @@ describe('stream batching', () => {
     const { b, sent } = batcher({ cellLimitBytes: 1000 });
     for (let i = 0; i < 300; i++) b.write('stdout', `${String(i).padStart(9, '0')}\n`, 'cell');
     b.endCell();
-    const stdout = sent.filter((s) => s[0] === 'stdout').map((s) => s[1]).join('');
-    const stderr = sent.filter((s) => s[0] === 'stderr').map((s) => s[1]).join('');
+    const stdout = sent
+      .filter((s) => s[0] === 'stdout')
+      .map((s) => s[1])
+      .join('');
+    const stderr = sent
+      .filter((s) => s[0] === 'stderr')
+      .map((s) => s[1])
+      .join('');
     assert.equal(stdout.split('\n').length - 1, 100);
     assert.match(stderr, /printed more than 0\.0 MiB; the rest of its output is counted, not shown/);
     assert.match(stderr, /200 lines \(0\.0 MiB\) of this cell's output were not shown/);
@@ -84,8 +90,14 @@ describe('message validation', () => {
     const header = createMessage('s', 'x', {}).header;
     assert.equal(envelopeProblem(message({ header: null })), 'its header is null, not an object');
     assert.equal(envelopeProblem(message({ header: { ...header, msg_type: undefined } })), 'its header has no msg_type');
-    assert.equal(envelopeProblem(message({ header: { ...header, msg_type: 42 } })), "its header's msg_type is the number 42, not a message type");
-    assert.equal(envelopeProblem(message({ header: { ...header, msg_type: '' } })), "its header's msg_type is an empty string, not a message type");
+    assert.equal(
+      envelopeProblem(message({ header: { ...header, msg_type: 42 } })),
+      "its header's msg_type is the number 42, not a message type",
+    );
+    assert.equal(
+      envelopeProblem(message({ header: { ...header, msg_type: '' } })),
+      "its header's msg_type is an empty string, not a message type",
+    );
     assert.equal(envelopeProblem(message({ header: { ...header, msg_id: undefined } })), "its header's msg_id is missing, not a string");
     assert.equal(envelopeProblem(message({ content: 'text' })), 'its content is a string, not an object');
     assert.equal(envelopeProblem(message({ content: [1] })), 'its content is an array, not an object');
@@ -154,7 +166,7 @@ describe('process guard', () => {
     }, 50);
   `;
 
-  test('foreign handlers are set aside, the kernel\'s stay, errors reach the kernel, process.exit is refused', () => {
+  test("foreign handlers are set aside, the kernel's stay, errors reach the kernel, process.exit is refused", () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8', cwd: path.join(__dirname, '..') });
     assert.equal(r.status, 0, r.stderr);
     const result = JSON.parse(r.stdout.trim().split('\n').pop()!);
@@ -162,7 +174,7 @@ describe('process guard', () => {
       'uncaughtException: from a timer',
       'unhandledRejection: nobody awaited',
     ]);
-    assert.ok(result.seen.includes('log: set aside a process.on(\'uncaughtException\') listener (added by [eval]'), result.seen.join('\n'));
+    assert.ok(result.seen.includes("log: set aside a process.on('uncaughtException') listener (added by [eval]"), result.seen.join('\n'));
     assert.equal(result.listeners, 2);
     assert.match(result.refused, /^process\.exit\(3\) would end the kernel/);
   });

@@ -26,15 +26,29 @@ describe('kernel history', () => {
   });
 
   test('range over the current session (0 means current); other sessions are empty', () => {
-    assert.deepEqual(history().query({ hist_access_type: 'range', session: 0, start: 3, stop: 5 }).map((e) => e[1]), [3, 4]);
+    assert.deepEqual(
+      history()
+        .query({ hist_access_type: 'range', session: 0, start: 3, stop: 5 })
+        .map((e) => e[1]),
+      [3, 4],
+    );
     assert.deepEqual(history().query({ hist_access_type: 'range', session: 7 }), []);
   });
 
   test('search matches globs against the whole input; unique and n', () => {
     const h = history();
-    assert.deepEqual(h.query({ hist_access_type: 'search', pattern: '6?7' }).map((e) => e[1]), [2, 4]);
-    assert.deepEqual(h.query({ hist_access_type: 'search', pattern: '6?7', unique: true }).map((e) => e[1]), [4]);
-    assert.deepEqual(h.query({ hist_access_type: 'search', pattern: '*a*', n: 2 }).map((e) => e[1]), [3, 5]);
+    assert.deepEqual(
+      h.query({ hist_access_type: 'search', pattern: '6?7' }).map((e) => e[1]),
+      [2, 4],
+    );
+    assert.deepEqual(
+      h.query({ hist_access_type: 'search', pattern: '6?7', unique: true }).map((e) => e[1]),
+      [4],
+    );
+    assert.deepEqual(
+      h.query({ hist_access_type: 'search', pattern: '*a*', n: 2 }).map((e) => e[1]),
+      [3, 5],
+    );
     assert.deepEqual(h.query({ hist_access_type: 'search', pattern: 'a' }), []);
   });
 });

@@ -33,35 +33,51 @@ describe('tslab-dl kernel robustness', () => {
   });
   after(() => sandbox?.dispose());
 
-  test('uncaught errors, rejections and process.exit() on wasm: the kernel lives, variables stay, the error shows', { timeout: 300_000 }, (t) => {
-    if (missing) return t.skip(missing);
-    runPython(t, sandbox.env, [robustness, 'StrayErrorTests'], 280);
-  });
+  test(
+    'uncaught errors, rejections and process.exit() on wasm: the kernel lives, variables stay, the error shows',
+    { timeout: 300_000 },
+    (t) => {
+      if (missing) return t.skip(missing);
+      runPython(t, sandbox.env, [robustness, 'StrayErrorTests'], 280);
+    },
+  );
 
-  test('printed output all arrives (20,000 and 200,000 lines), in order, and a cell past 16 MiB says what it dropped', { timeout: 300_000 }, (t) => {
-    if (missing) return t.skip(missing);
-    runPython(t, sandbox.env, [robustness, 'OutputVolumeTests'], 280);
-  });
+  test(
+    'printed output all arrives (20,000 and 200,000 lines), in order, and a cell past 16 MiB says what it dropped',
+    { timeout: 300_000 },
+    (t) => {
+      if (missing) return t.skip(missing);
+      runPython(t, sandbox.env, [robustness, 'OutputVolumeTests'], 280);
+    },
+  );
 
   test('malformed and replayed signed messages are dropped with a log line; the kernel keeps answering', { timeout: 300_000 }, (t) => {
     if (missing) return t.skip(missing);
     runPython(t, sandbox.env, [robustness, 'MalformedMessageTests'], 280);
   });
 
-  test('a cell exhausting the heap (--max-old-space-size=256) is stopped with a MemoryError, or the log says why', { timeout: 300_000 }, (t) => {
-    if (missing) return t.skip(missing);
-    runPython(t, sandbox.env, [robustness, 'HeapExhaustionTests'], 280);
-  });
+  test(
+    'a cell exhausting the heap (--max-old-space-size=256) is stopped with a MemoryError, or the log says why',
+    { timeout: 300_000 },
+    (t) => {
+      if (missing) return t.skip(missing);
+      runPython(t, sandbox.env, [robustness, 'HeapExhaustionTests'], 280);
+    },
+  );
 
-  test('a short fault run: 40 mixed cells, the first cell\'s variable intact, no restart, every line received', { timeout: 300_000 }, (t) => {
-    if (missing) return t.skip(missing);
-    const stdout = runPython(t, sandbox.env, [path.join(__dirname, 'python', 'kernel_soak.py'), '--cells', '40', '--seed', '11'], 280);
-    const line = stdout.split('\n').find((l) => l.startsWith('SOAK '));
-    assert.ok(line, stdout);
-    const counts = JSON.parse(line.slice(5));
-    assert.equal(counts.restarts, 0);
-    assert.equal(counts.lines_received, counts.lines_printed);
-    assert.equal(counts.stray_errors_shown, counts.stray_errors_scheduled);
-    assert.deepEqual(counts.problems, []);
-  });
+  test(
+    "a short fault run: 40 mixed cells, the first cell's variable intact, no restart, every line received",
+    { timeout: 300_000 },
+    (t) => {
+      if (missing) return t.skip(missing);
+      const stdout = runPython(t, sandbox.env, [path.join(__dirname, 'python', 'kernel_soak.py'), '--cells', '40', '--seed', '11'], 280);
+      const line = stdout.split('\n').find((l) => l.startsWith('SOAK '));
+      assert.ok(line, stdout);
+      const counts = JSON.parse(line.slice(5));
+      assert.equal(counts.restarts, 0);
+      assert.equal(counts.lines_received, counts.lines_printed);
+      assert.equal(counts.stray_errors_shown, counts.stray_errors_scheduled);
+      assert.deepEqual(counts.problems, []);
+    },
+  );
 });

@@ -15,7 +15,12 @@ test('every shorthand property is spelled out, and nothing else changes', () => 
   // Destructuring assignment with a default: still the same meaning.
   assert.equal(expand('({ a = 1 } = obj);').text, '({ a: a = 1 } = obj);');
   // Binding patterns, methods, strings and comments are not shorthand properties.
-  for (const same of ['const { a, b } = obj;', 'const o = { f() { return 1; } };', "const s = '{ a }'; // { a }", 'function f({ a }: { a: number }) {}']) {
+  for (const same of [
+    'const { a, b } = obj;',
+    'const o = { f() { return 1; } };',
+    "const s = '{ a }'; // { a }",
+    'function f({ a }: { a: number }) {}',
+  ]) {
     assert.equal(expand(same).text, same);
   }
 });

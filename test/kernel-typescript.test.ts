@@ -130,7 +130,9 @@ describe('the TypeScript that compiles cells', () => {
       nbformat: 4,
       nbformat_minor: 5,
       metadata: { kernelspec: { name: 'tslab-dl', display_name: 'TypeScript (tslab-dl)', language: 'typescript' } },
-      cells: Object.values(CELLS).slice(1).map((source) => ({ cell_type: 'code', source, metadata: {}, outputs: [], execution_count: null })),
+      cells: Object.values(CELLS)
+        .slice(1)
+        .map((source) => ({ cell_type: 'code', source, metadata: {}, outputs: [], execution_count: null })),
     };
     const script = exportNotebook(notebook, {
       scriptPath: path.join(ROOT, 'exported.ts'),
@@ -149,7 +151,7 @@ describe("the TypeScript tslab's code gets in the kernel process", () => {
   const tslabDir = path.dirname(require.resolve('tslab/package.json'));
   const given = require(require.resolve(TSLAB_TYPESCRIPT, { paths: [tslabDir] }));
 
-  test('is the project\'s typescript: same version, same sys', () => {
+  test("is the project's typescript: same version, same sys", () => {
     assert.equal(given.version, ts.version);
     assert.equal(given.sys, ts.sys);
     assert.equal(given.factory, ts.factory);
@@ -162,7 +164,8 @@ describe("the TypeScript tslab's code gets in the kernel process", () => {
       for (const match of text.matchAll(/\bts\.([A-Za-z_$][\w$]*)(?:\.([A-Za-z_$][\w$]*))?/g)) {
         used.add(match[1]);
         // Namespaces: ts.Completions.getCompletionsAtPositionForTslab, ts.SyntaxKind.X, ...
-        if (match[2] && /^[A-Z]/.test(match[1]) && typeof given[match[1]] === 'object' && /^[a-z]/.test(match[2])) used.add(`${match[1]}.${match[2]}`);
+        if (match[2] && /^[A-Z]/.test(match[1]) && typeof given[match[1]] === 'object' && /^[a-z]/.test(match[2]))
+          used.add(`${match[1]}.${match[2]}`);
       }
     }
     assert.ok(used.has('getPreEmitDiagnosticsOfFiles') && used.has('Completions.getCompletionsAtPositionForTslab'), [...used].join(' '));

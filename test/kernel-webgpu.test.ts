@@ -29,13 +29,22 @@ test('the kernel on webgpu (lavapipe) shows a tensor computed on the GPU, and ex
 
     assert.equal(result(0)?.data?.['text/plain'], "'webgpu webgpu false'", JSON.stringify(outputs[0]));
     // A software adapter runs on the CPU, and the start-up line says so.
-    const startup = outputs[0].filter((o) => o.output_type === 'stream').map((o) => o.text).join('');
-    assert.match(startup, /tslab-dl: TensorFlow\.js 4\.22\.0 on webgpu \(llvmpipe.*: a software adapter, slower than wasm\) \(chosen by TSLAB_DL_BACKEND\); frozen layers on ONNX Runtime 1\.30\.0\./);
+    const startup = outputs[0]
+      .filter((o) => o.output_type === 'stream')
+      .map((o) => o.text)
+      .join('');
+    assert.match(
+      startup,
+      /tslab-dl: TensorFlow\.js 4\.22\.0 on webgpu \(llvmpipe.*: a software adapter, slower than wasm\) \(chosen by TSLAB_DL_BACKEND\); frozen layers on ONNX Runtime 1\.30\.0\./,
+    );
 
     const matrix = result(1)?.data;
     assert.ok(matrix, JSON.stringify(outputs[1]));
     // tfjs' own print format: the values 0, 0.5, 1, ... 2047.5 (by hand: 0.5 * i).
-    assert.match(matrix['text/plain'], /^Tensor\n {2}dtype: float32\n {2}rank: 2\n {2}shape: \[64,64\]\n {2}values:\n {4}\[\[0 +, 0\.5 +, 1 +, \.\.\., 30\.5 +, 31 +, 31\.5 +\],\n {5}\[32 +, 32\.5 +,/);
+    assert.match(
+      matrix['text/plain'],
+      /^Tensor\n {2}dtype: float32\n {2}rank: 2\n {2}shape: \[64,64\]\n {2}values:\n {4}\[\[0 +, 0\.5 +, 1 +, \.\.\., 30\.5 +, 31 +, 31\.5 +\],\n {5}\[32 +, 32\.5 +,/,
+    );
     assert.match(matrix['text/plain'], /\[2016, 2016\.5, 2017, \.\.\., 2046\.5, 2047, 2047\.5\]\]$/);
     assert.match(matrix['text/html'], /shape <code>\[64,64\]<\/code>/);
     // sum(0.5 * i for i < 4096) = 0.5 * 4095 * 4096 / 2 = 4193280.

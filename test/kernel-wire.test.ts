@@ -7,10 +7,7 @@ import { Signer, WireError, createMessage, decode, encode } from '../kernel/wire
 describe('Jupyter wire protocol', () => {
   test('signatures are HMAC-SHA256 of the parts (RFC 4231 test case 2)', () => {
     const signer = new Signer('Jefe', 'hmac-sha256');
-    assert.equal(
-      signer.sign(['what do ya ', 'want for nothing?']),
-      '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
-    );
+    assert.equal(signer.sign(['what do ya ', 'want for nothing?']), '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843');
   });
 
   test('an empty key means no signature', () => {
@@ -36,7 +33,10 @@ describe('Jupyter wire protocol', () => {
 
   test('a wrongly signed or malformed message is refused', () => {
     const frames = encode(createMessage('s', 'kernel_info_request', {}), new Signer('right key'));
-    assert.throws(() => decode(frames, new Signer('wrong key')), (e: Error) => e instanceof WireError && /invalid signature/.test(e.message));
+    assert.throws(
+      () => decode(frames, new Signer('wrong key')),
+      (e: Error) => e instanceof WireError && /invalid signature/.test(e.message),
+    );
     assert.throws(() => decode([Buffer.from('no delimiter')], new Signer('k')), /delimiter/);
   });
 

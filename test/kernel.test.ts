@@ -107,7 +107,12 @@ describe('tslab-dl Jupyter kernel', () => {
       // Only ours may disappear; a tslab-dl from outside the test prefix would have been removed too.
       assert.notEqual(name, 'tslab-dl', `still listed: ${spec.resource_dir}`);
     }
-    assert.deepEqual(Object.keys(after).sort(), Object.keys(before).filter((n) => n !== 'tslab-dl').sort());
+    assert.deepEqual(
+      Object.keys(after).sort(),
+      Object.keys(before)
+        .filter((n) => n !== 'tslab-dl')
+        .sort(),
+    );
 
     const again = cli(['uninstall', '--python', JUPYTER_PYTHON], sandbox.env);
     assert.equal(again.status, 0, again.stderr);
@@ -120,7 +125,10 @@ describe('tslab-dl Jupyter kernel', () => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-home-'));
     const usersSpec = path.join(home, '.local', 'share', 'jupyter', 'kernels', 'tslab-dl');
     fs.mkdirSync(usersSpec, { recursive: true });
-    fs.writeFileSync(path.join(usersSpec, 'kernel.json'), JSON.stringify({ argv: ['users-own'], display_name: 'users own', language: 'typescript' }));
+    fs.writeFileSync(
+      path.join(usersSpec, 'kernel.json'),
+      JSON.stringify({ argv: ['users-own'], display_name: 'users own', language: 'typescript' }),
+    );
     const own = jupyterSandbox({ HOME: home });
     try {
       const seen = Object.values(listKernelSpecs(own.env)).map((spec) => spec.resource_dir);

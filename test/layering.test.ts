@@ -44,12 +44,17 @@ function importsOf(file: string, { types = true } = {}): string[] {
   const source = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
   const specifiers: string[] = [];
   const visit = (node: ts.Node): void => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
       const typeOnly = ts.isImportDeclaration(node) ? node.importClause?.isTypeOnly === true : node.isTypeOnly;
       if (types || !typeOnly) specifiers.push(node.moduleSpecifier.text);
     } else if (ts.isCallExpression(node) && node.arguments.length > 0 && ts.isStringLiteral(node.arguments[0])) {
       const callee = node.expression;
-      if (callee.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(callee) && callee.text === 'require')) specifiers.push(node.arguments[0].text);
+      if (callee.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(callee) && callee.text === 'require'))
+        specifiers.push(node.arguments[0].text);
     } else if (types && ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
       specifiers.push(node.argument.literal.text);
     }
@@ -67,15 +72,27 @@ function importsOf(file: string, { types = true } = {}): string[] {
 const rel = (file: string) => path.relative(ROOT, file);
 /** 'lib/<folder>/...' -> folder; lib/index.ts -> undefined. */
 const folderOf = (file: string) => rel(file).split(path.sep)[1]?.replace(/\.ts$/, '');
-const isEntryPoint = (file: string) => path.basename(file) === 'index.ts' && (rel(file) === path.join('lib', 'index.ts') || rel(file).split(path.sep).length === 3);
+const isEntryPoint = (file: string) =>
+  path.basename(file) === 'index.ts' && (rel(file) === path.join('lib', 'index.ts') || rel(file).split(path.sep).length === 3);
 
 const LIB = tsFiles(path.join(ROOT, 'lib'));
 const KERNEL = tsFiles(path.join(ROOT, 'kernel'));
 
 test('every folder of lib/ has a rank, and lib/ has no loose modules but its entry point', () => {
-  const folders = fs.readdirSync(path.join(ROOT, 'lib'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-  assert.deepEqual(folders.filter((f) => !rankOf.has(f)), [], 'folders missing from LAYERS');
-  assert.deepEqual([...rankOf.keys()].filter((f) => !folders.includes(f)), [], 'LAYERS names folders that do not exist');
+  const folders = fs
+    .readdirSync(path.join(ROOT, 'lib'), { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name);
+  assert.deepEqual(
+    folders.filter((f) => !rankOf.has(f)),
+    [],
+    'folders missing from LAYERS',
+  );
+  assert.deepEqual(
+    [...rankOf.keys()].filter((f) => !folders.includes(f)),
+    [],
+    'LAYERS names folders that do not exist',
+  );
   const loose = fs.readdirSync(path.join(ROOT, 'lib')).filter((f) => f.endsWith('.ts') && f !== 'index.ts');
   assert.deepEqual(loose, []);
 });
@@ -93,15 +110,28 @@ function layerViolations(file: string, targets: string[]): string[] {
 }
 
 test('no module imports from a folder of its own rank or above (entry points excepted), and lib/ never imports kernel/', () => {
-  assert.deepEqual(LIB.flatMap((file) => layerViolations(file, importsOf(file))), []);
+  assert.deepEqual(
+    LIB.flatMap((file) => layerViolations(file, importsOf(file))),
+    [],
+  );
 });
 
 test('the check sees each kind of violation', () => {
   const lib = (...parts: string[]) => path.join(ROOT, 'lib', ...parts);
-  assert.deepEqual(layerViolations(lib('core', 'probe.ts'), [lib('train', 'fit.ts'), lib('core', 'errors.ts')]), ['lib/core/probe.ts (core) imports lib/train/fit.ts (train)']);
-  assert.deepEqual(layerViolations(lib('data', 'probe.ts'), [lib('weights', 'h5.ts')]), ['lib/data/probe.ts (data) imports lib/weights/h5.ts (weights)'], 'same rank');
-  assert.deepEqual(layerViolations(lib('train', 'probe.ts'), [lib('index.ts')]), ['lib/train/probe.ts (train) imports lib/index.ts (index)']);
-  assert.deepEqual(layerViolations(lib('train', 'probe.ts'), [path.join(ROOT, 'kernel', 'hook.ts')]), ['lib/train/probe.ts imports kernel/hook.ts, outside lib/']);
+  assert.deepEqual(layerViolations(lib('core', 'probe.ts'), [lib('train', 'fit.ts'), lib('core', 'errors.ts')]), [
+    'lib/core/probe.ts (core) imports lib/train/fit.ts (train)',
+  ]);
+  assert.deepEqual(
+    layerViolations(lib('data', 'probe.ts'), [lib('weights', 'h5.ts')]),
+    ['lib/data/probe.ts (data) imports lib/weights/h5.ts (weights)'],
+    'same rank',
+  );
+  assert.deepEqual(layerViolations(lib('train', 'probe.ts'), [lib('index.ts')]), [
+    'lib/train/probe.ts (train) imports lib/index.ts (index)',
+  ]);
+  assert.deepEqual(layerViolations(lib('train', 'probe.ts'), [path.join(ROOT, 'kernel', 'hook.ts')]), [
+    'lib/train/probe.ts imports kernel/hook.ts, outside lib/',
+  ]);
   assert.deepEqual(layerViolations(lib('train', 'index.ts'), [lib('lesson', 'mode.ts')]), [], 'an entry point');
   assert.deepEqual(layerViolations(lib('lesson', 'probe.ts'), [lib('train', 'fit.ts')]), [], 'downwards');
 });

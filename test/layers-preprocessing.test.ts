@@ -25,10 +25,12 @@ function wrap(layer: tf.layers.Layer, shape: number[], dtype: tf.DataType = 'flo
 /** Serialises `model` to tfjs JSON and builds it back (custom classes resolved by className). */
 async function roundTrip(model: tf.LayersModel): Promise<tf.LayersModel> {
   const artifacts = await new Promise<tf.io.ModelArtifacts>((resolve) => {
-    void model.save(tf.io.withSaveHandler(async (a) => {
-      resolve(a);
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    void model.save(
+      tf.io.withSaveHandler(async (a) => {
+        resolve(a);
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
   });
   return tf.loadLayersModel(tf.io.fromMemory(artifacts));
 }
@@ -49,7 +51,16 @@ describe('Rescaling (Keras semantics: x * scale + offset in float32)', () => {
 
   test('a scale and an offset per channel, broadcast over the last axis; integer input is cast to float32', () => {
     const model = wrap(new Rescaling({ scale: [2, 0.5, -1], offset: [1, 0, 0.25] }), [2, 3], 'int32');
-    const x = tf.tensor3d([[[1, 2, 3], [10, 20, 30]]], undefined, 'int32');
+    const x = tf.tensor3d(
+      [
+        [
+          [1, 2, 3],
+          [10, 20, 30],
+        ],
+      ],
+      undefined,
+      'int32',
+    );
     const y = model.predict(x) as tf.Tensor;
     assert.equal(y.dtype, 'float32');
     assert.deepEqual(values(y), [2 * 1 + 1, 0.5 * 2, -3 + 0.25, 21, 10, -30 + 0.25]);
@@ -70,14 +81,22 @@ describe('Rescaling (Keras semantics: x * scale + offset in float32)', () => {
   });
 
   test('errors name the argument and the value', () => {
-    assert.throws(() => new Rescaling({ scale: 'a' as never }), (e: Error) => e instanceof ValueError && /`scale` must be a finite number.*Received scale="a"/.test(e.message));
-    assert.throws(() => new Rescaling({ scale: 1, offset: [] }), (e: Error) => e instanceof ValueError && /`offset`.*Received offset=\[\]/.test(e.message));
-    assert.throws(() => wrap(new Rescaling({ scale: [1, 2], name: 'two' }), [4, 3]),
-      (e: Error) => e instanceof ValueError && /Rescaling 'two': `scale` has 2 values but the input has 3 channels/.test(e.message));
+    assert.throws(
+      () => new Rescaling({ scale: 'a' as never }),
+      (e: Error) => e instanceof ValueError && /`scale` must be a finite number.*Received scale="a"/.test(e.message),
+    );
+    assert.throws(
+      () => new Rescaling({ scale: 1, offset: [] }),
+      (e: Error) => e instanceof ValueError && /`offset`.*Received offset=\[\]/.test(e.message),
+    );
+    assert.throws(
+      () => wrap(new Rescaling({ scale: [1, 2], name: 'two' }), [4, 3]),
+      (e: Error) => e instanceof ValueError && /Rescaling 'two': `scale` has 2 values but the input has 3 channels/.test(e.message),
+    );
   });
 });
 
-describe("Normalization (Keras semantics: (x - mean) / max(sqrt(variance), 1e-7))", () => {
+describe('Normalization (Keras semantics: (x - mean) / max(sqrt(variance), 1e-7))', () => {
   before(async () => {
     await ready();
   });
@@ -85,8 +104,14 @@ describe("Normalization (Keras semantics: (x - mean) / max(sqrt(variance), 1e-7)
   test("Keras' weights: mean (zeros), variance (ones), count, in that order, non-trainable; 7 parameters for 3 channels", () => {
     const layer = normalization({ axis: 3, name: 'normalization' });
     wrap(layer, [4, 4, 3]);
-    assert.deepEqual(layer.weights.map((w) => w.originalName), ['normalization/mean', 'normalization/variance', 'normalization/count']);
-    assert.deepEqual(layer.weights.map((w) => w.shape), [[3], [3], []]);
+    assert.deepEqual(
+      layer.weights.map((w) => w.originalName),
+      ['normalization/mean', 'normalization/variance', 'normalization/count'],
+    );
+    assert.deepEqual(
+      layer.weights.map((w) => w.shape),
+      [[3], [3], []],
+    );
     assert.equal(layer.trainableWeights.length, 0);
     assert.equal(layer.countParams(), 7);
     assert.deepEqual(layer.getWeights().map(values), [[0, 0, 0], [1, 1, 1], [0]]);
@@ -96,21 +121,32 @@ describe("Normalization (Keras semantics: (x - mean) / max(sqrt(variance), 1e-7)
     const layer = new Normalization({ axis: -1 });
     const model = wrap(layer, [1, 2, 3]);
     layer.setWeights([tf.tensor1d([1, 2, 3]), tf.tensor1d([4, 0.25, 0]), tf.scalar(10)]);
-    const x = tf.tensor4d([[[[5, 3, 3], [-1, 2, 3.5]]]]);
+    const x = tf.tensor4d([
+      [
+        [
+          [5, 3, 3],
+          [-1, 2, 3.5],
+        ],
+      ],
+    ]);
     const y = model.predict(x) as tf.Tensor;
     const eps = f32(NORMALIZATION_EPSILON);
     assert.deepEqual(values(y), [2, 2, 0, -1, 0, f32(0.5 / eps)]);
     tf.dispose([x, y]);
   });
 
-  test('EfficientNet\'s stem: with the variance holding standard deviations, it divides by their square roots', () => {
+  test("EfficientNet's stem: with the variance holding standard deviations, it divides by their square roots", () => {
     // What Keras computes with efficientnetb0_notop.h5 (variance = [0.229, 0.224, 0.225]) before its extra Rescaling.
     const layer = new Normalization({ axis: 3 });
     const model = wrap(layer, [1, 1, 3]);
     layer.setWeights([tf.tensor1d([0.485, 0.456, 0.406]), tf.tensor1d([0.229, 0.224, 0.225]), tf.scalar(0)]);
     const x = tf.tensor4d([[[[1, 0, 0.5]]]]);
     const y = model.predict(x) as tf.Tensor;
-    const byHand = [[1, 0.485, 0.229], [0, 0.456, 0.224], [0.5, 0.406, 0.225]].map(([v, m, s]) => f32(f32(v - f32(m)) / f32(Math.sqrt(f32(s)))));
+    const byHand = [
+      [1, 0.485, 0.229],
+      [0, 0.456, 0.224],
+      [0.5, 0.406, 0.225],
+    ].map(([v, m, s]) => f32(f32(v - f32(m)) / f32(Math.sqrt(f32(s)))));
     assert.deepEqual(values(y), byHand);
     tf.dispose([x, y]);
   });
@@ -123,7 +159,10 @@ describe("Normalization (Keras semantics: (x - mean) / max(sqrt(variance), 1e-7)
     assert.deepEqual(values(y), [1, 2]);
     const whole = new Normalization({ axis: null });
     const wholeModel = wrap(whole, [2]);
-    assert.deepEqual(whole.weights.map((w) => w.shape), [[], [], []]);
+    assert.deepEqual(
+      whole.weights.map((w) => w.shape),
+      [[], [], []],
+    );
     whole.setWeights([tf.scalar(1), tf.scalar(16), tf.scalar(0)]);
     const z = wholeModel.predict(x) as tf.Tensor;
     assert.deepEqual(values(z), [0.5, 1.75]);
@@ -145,13 +184,23 @@ describe("Normalization (Keras semantics: (x - mean) / max(sqrt(variance), 1e-7)
   });
 
   test('errors say what is wrong', () => {
-    assert.throws(() => normalization({ mean: 1 }), (e: Error) => e instanceof ValueError && /both `mean` and `variance` must be set. Received mean=1 and variance=undefined/.test(e.message));
-    assert.throws(() => wrap(normalization({ axis: 4, name: 'n4' }), [2, 2, 3]),
-      (e: Error) => e instanceof ValueError && /Normalization 'n4': all `axis` values must be in the range \[-4, 4\)/.test(e.message));
-    assert.throws(() => wrap(normalization({ axis: 1, name: 'n1' }), [null as unknown as number, 3]),
-      (e: Error) => e instanceof ValueError && /must have a known size.*unknown axis at index: 1/.test(e.message));
-    assert.throws(() => wrap(normalization({ mean: [1, 2], variance: [1, 2], name: 'n2' }), [3]),
-      (e: Error) => e instanceof ValueError && /`mean` has 2 values, expected 1 or 3/.test(e.message));
+    assert.throws(
+      () => normalization({ mean: 1 }),
+      (e: Error) =>
+        e instanceof ValueError && /both `mean` and `variance` must be set. Received mean=1 and variance=undefined/.test(e.message),
+    );
+    assert.throws(
+      () => wrap(normalization({ axis: 4, name: 'n4' }), [2, 2, 3]),
+      (e: Error) => e instanceof ValueError && /Normalization 'n4': all `axis` values must be in the range \[-4, 4\)/.test(e.message),
+    );
+    assert.throws(
+      () => wrap(normalization({ axis: 1, name: 'n1' }), [null as unknown as number, 3]),
+      (e: Error) => e instanceof ValueError && /must have a known size.*unknown axis at index: 1/.test(e.message),
+    );
+    assert.throws(
+      () => wrap(normalization({ mean: [1, 2], variance: [1, 2], name: 'n2' }), [3]),
+      (e: Error) => e instanceof ValueError && /`mean` has 2 values, expected 1 or 3/.test(e.message),
+    );
   });
 });
 
@@ -163,7 +212,9 @@ describe('ONNX translations of Rescaling and Normalization', () => {
     const norm = new Normalization({ axis: 3 });
     let x = new Rescaling({ scale: 1 / 255 }).apply(input) as tf.SymbolicTensor;
     x = norm.apply(x) as tf.SymbolicTensor;
-    x = new Rescaling({ scale: [1 / Math.sqrt(0.229), 1 / Math.sqrt(0.224), 1 / Math.sqrt(0.225)], offset: [0, 0.1, -0.1] }).apply(x) as tf.SymbolicTensor;
+    x = new Rescaling({ scale: [1 / Math.sqrt(0.229), 1 / Math.sqrt(0.224), 1 / Math.sqrt(0.225)], offset: [0, 0.1, -0.1] }).apply(
+      x,
+    ) as tf.SymbolicTensor;
     x = tf.layers.conv2d({ filters: 4, kernelSize: 3 }).apply(x) as tf.SymbolicTensor;
     // And once more after the conv (a channels-first value in the ONNX graph), inverted.
     const norm2 = new Normalization({ axis: -1, invert: true });

@@ -12,15 +12,35 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
-  DataFileError, DenseNet121, DownloadError, fit, lessonMode, loadDollarStreet, makeSyntheticDollarStreet, sparseCategoricalCrossentropy,
-  SYNTHETIC_MANIFEST, inLessonMode, setRandomSeed, standInWeights, upscale,
+  DataFileError,
+  DenseNet121,
+  DownloadError,
+  fit,
+  lessonMode,
+  loadDollarStreet,
+  makeSyntheticDollarStreet,
+  sparseCategoricalCrossentropy,
+  SYNTHETIC_MANIFEST,
+  inLessonMode,
+  setRandomSeed,
+  standInWeights,
+  upscale,
 } from '../lib';
 import { MimeBundle } from '../lib/notebook/display';
 import { KERNEL_HOOK } from '../lib/notebook/kernel-hook';
 import { closedUrl } from './support/closed-url';
 import { startZenodoServer } from './support/zenodo-server';
 
-const ENV = ['TSLAB_DL_ZENODO_URL', 'TSLAB_DL_WEIGHTS_BASE_URL', 'TSLAB_DL_CACHE', 'KERAS_HOME', 'TSLAB_DL_SAMPLES', 'TSLAB_DL_EPOCHS', 'TSLAB_DL_DATA', 'TSLAB_DL_WEIGHTS'];
+const ENV = [
+  'TSLAB_DL_ZENODO_URL',
+  'TSLAB_DL_WEIGHTS_BASE_URL',
+  'TSLAB_DL_CACHE',
+  'KERAS_HOME',
+  'TSLAB_DL_SAMPLES',
+  'TSLAB_DL_EPOCHS',
+  'TSLAB_DL_DATA',
+  'TSLAB_DL_WEIGHTS',
+];
 
 /**
  * What `run` shows: the notebook displays (as a kernel would receive them) and console.log lines.
@@ -89,7 +109,10 @@ describe('lesson mode', { timeout: 300_000 }, () => {
     const { printed: shown, result: data } = await captured(() => loadDollarStreet(folder));
     assert.deepEqual(data.trainImages.shape, [30, 64, 64, 3]);
     assert.deepEqual(data.valImages.shape, [10, 64, 64, 3]);
-    assert.match(shown, /USING SYNTHETIC STAND-IN DATA: the Dollar Street 10 files are not in .*dataset_dollarstreet, and Zenodo cannot be reached/);
+    assert.match(
+      shown,
+      /USING SYNTHETIC STAND-IN DATA: the Dollar Street 10 files are not in .*dataset_dollarstreet, and Zenodo cannot be reached/,
+    );
     assert.ok(fs.existsSync(path.join(work, 'data', 'dataset_dollarstreet_synthetic_30', SYNTHETIC_MANIFEST)));
     tf.dispose(Object.values(data));
   });
@@ -98,7 +121,9 @@ describe('lesson mode', { timeout: 300_000 }, () => {
     const published = path.join(work, 'published');
     await makeSyntheticDollarStreet(published, { train: 12, test: 4 });
     fs.rmSync(path.join(published, SYNTHETIC_MANIFEST));
-    const zenodo = await startZenodoServer(published, (name, bytes) => (name === 'train_labels.npy' ? Buffer.from(bytes.map((b, i) => (i === bytes.length - 1 ? b ^ 1 : b))) : bytes));
+    const zenodo = await startZenodoServer(published, (name, bytes) =>
+      name === 'train_labels.npy' ? Buffer.from(bytes.map((b, i) => (i === bytes.length - 1 ? b ^ 1 : b))) : bytes,
+    );
     try {
       process.env.TSLAB_DL_ZENODO_URL = zenodo.url;
       await captured(() => lessonMode());
@@ -109,7 +134,10 @@ describe('lesson mode', { timeout: 300_000 }, () => {
       );
       assert.ok(!fs.existsSync(path.join(folder, 'train_labels.npy')));
       assert.ok(!fs.existsSync(path.join(work, 'data', 'dataset_dollarstreet_synthetic')), 'no synthetic twin made');
-      assert.deepEqual(fs.readdirSync(folder).filter((f) => f.includes('.part')), []);
+      assert.deepEqual(
+        fs.readdirSync(folder).filter((f) => f.includes('.part')),
+        [],
+      );
     } finally {
       await zenodo.close();
     }
@@ -134,9 +162,18 @@ describe('lesson mode', { timeout: 300_000 }, () => {
     const expected = await standInWeights('DenseNet121', { images: scaled, size: 32 });
     assert.ok(printed.includes(expected), `the stand-in made is ${expected}`);
     const bn = base.getLayer('conv1/bn');
-    const [mean, variance] = bn.getWeights().slice(2).map((w) => Array.from(w.dataSync()));
-    assert.ok(mean.some((m) => Math.abs(m) > 1e-3), 'moving mean calibrated');
-    assert.ok(variance.some((v) => Math.abs(v - 1) > 1e-3), 'moving variance calibrated');
+    const [mean, variance] = bn
+      .getWeights()
+      .slice(2)
+      .map((w) => Array.from(w.dataSync()));
+    assert.ok(
+      mean.some((m) => Math.abs(m) > 1e-3),
+      'moving mean calibrated',
+    );
+    assert.ok(
+      variance.some((v) => Math.abs(v - 1) > 1e-3),
+      'moving variance calibrated',
+    );
     // Making the stand-in mid-build leaves the caller's random sequence where a build with the
     // stand-in already cached leaves it: the head that follows starts the same, first run or not.
     setRandomSeed(5);

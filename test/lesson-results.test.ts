@@ -26,7 +26,10 @@ let work: string;
 
 /** A History-like object as model.fit returns it. */
 function historyOf(valAccuracy: number[], epoch?: number[]): tf.History {
-  return { history: { val_accuracy: valAccuracy, accuracy: valAccuracy.map((v) => v + 0.1) }, epoch: epoch ?? valAccuracy.map((_, i) => i) } as unknown as tf.History;
+  return {
+    history: { val_accuracy: valAccuracy, accuracy: valAccuracy.map((v) => v + 0.1) },
+    epoch: epoch ?? valAccuracy.map((_, i) => i),
+  } as unknown as tf.History;
 }
 
 /** What `run` shows: notebook displays (as the kernel receives them) and console.log lines. */
@@ -34,7 +37,10 @@ function captured<T>(run: () => T): { printed: string; bundles: MimeBundle[]; re
   const lines: string[] = [];
   const bundles: MimeBundle[] = [];
   const log = console.log;
-  (globalThis as Record<symbol, unknown>)[KERNEL_HOOK] = { interruptRequested: false, display: (data: MimeBundle) => void bundles.push(data) };
+  (globalThis as Record<symbol, unknown>)[KERNEL_HOOK] = {
+    interruptRequested: false,
+    display: (data: MimeBundle) => void bundles.push(data),
+  };
   console.log = (...args: unknown[]) => void lines.push(args.join(' '));
   try {
     return { result: run(), printed: lines.join('\n'), bundles };
@@ -65,7 +71,9 @@ after(() => {
 
 describe('recordResult', () => {
   test('writes name, final and best val_accuracy, epochs and date to <results>/<slug>.json, whole, and says where', () => {
-    const { result: record, printed } = captured(() => recordResult('Transfer learning (DenseNet121)', historyOf([0.3, 0.62, 0.58]), { seconds: 12 }));
+    const { result: record, printed } = captured(() =>
+      recordResult('Transfer learning (DenseNet121)', historyOf([0.3, 0.62, 0.58]), { seconds: 12 }),
+    );
     const file = path.join(work, 'results', 'transfer-learning-densenet121.json');
     assert.deepEqual(fs.readdirSync(path.dirname(file)), ['transfer-learning-densenet121.json'], 'one file, no temporary file left');
     const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -80,7 +88,10 @@ describe('recordResult', () => {
     assert.equal(stored.seconds, 12);
     assert.ok(Math.abs(Date.parse(stored.date) - Date.now()) < 60_000, stored.date);
     assert.equal(stored.data, undefined, 'outside lesson mode the data is not known');
-    assert.match(printed, /Saved "Transfer learning \(DenseNet121\)" \(best validation accuracy 62\.0%\) to .*transfer-learning-densenet121\.json\./);
+    assert.match(
+      printed,
+      /Saved "Transfer learning \(DenseNet121\)" \(best validation accuracy 62\.0%\) to .*transfer-learning-densenet121\.json\./,
+    );
   });
 
   test('a run continued with initialEpoch counts its epochs from there; a second record of a name replaces the first', () => {
@@ -112,14 +123,20 @@ describe('recordResult', () => {
   });
 
   test('names, histories and extras it cannot use are errors that say what to pass', () => {
-    assert.throws(() => recordResult('', historyOf([0.1])), (e: Error) => e instanceof ValueError && /name must be a non-empty string/.test(e.message));
+    assert.throws(
+      () => recordResult('', historyOf([0.1])),
+      (e: Error) => e instanceof ValueError && /name must be a non-empty string/.test(e.message),
+    );
     assert.throws(() => recordResult('()', historyOf([0.1])), /has no letters or digits/);
     assert.throws(
       () => recordResult('x', { history: { loss: [1] }, epoch: [0] } as unknown as tf.History),
       /the history has no val_accuracy \(it has: loss\)\. Train with validationData/,
     );
     assert.throws(() => recordResult('x', null as unknown as tf.History), /history must be what model\.fit returned/);
-    assert.throws(() => recordResult('x', historyOf([0.1]), { secs: 3 } as never), /unknown field "secs"; extra takes seconds, data, weights, note/);
+    assert.throws(
+      () => recordResult('x', historyOf([0.1]), { secs: 3 } as never),
+      /unknown field "secs"; extra takes seconds, data, weights, note/,
+    );
     assert.throws(() => recordResult('x', historyOf([0.1]), { seconds: -1 }), /extra\.seconds must be a number of seconds/);
     assert.equal(fs.existsSync(path.join(work, 'results')), false, 'nothing written');
   });
@@ -130,7 +147,10 @@ describe('recordResult', () => {
     process.env.TSLAB_DL_RESULTS = blocker;
     assert.throws(
       () => captured(() => recordResult('CNN from scratch', historyOf([0.2]))),
-      (e: Error) => e instanceof DataFileError && e.message.startsWith(path.join(blocker, 'cnn-from-scratch.json')) && /TSLAB_DL_RESULTS/.test(e.message),
+      (e: Error) =>
+        e instanceof DataFileError &&
+        e.message.startsWith(path.join(blocker, 'cnn-from-scratch.json')) &&
+        /TSLAB_DL_RESULTS/.test(e.message),
     );
   });
 
@@ -179,23 +199,51 @@ describe('in lesson mode', () => {
 
 describe('compareResults', () => {
   test('shows the named results side by side, in order, says which are missing, and returns the rows', () => {
-    captured(() => recordResult('CNN from scratch', historyOf([0.2, 0.31, 0.3]), { seconds: 30, data: 'Dollar Street 10', weights: 'none (trained from scratch)' }));
+    captured(() =>
+      recordResult('CNN from scratch', historyOf([0.2, 0.31, 0.3]), {
+        seconds: 30,
+        data: 'Dollar Street 10',
+        weights: 'none (trained from scratch)',
+      }),
+    );
     const { result: rows, bundles } = captured(() => compareResults(['Transfer learning (DenseNet121)', 'CNN from scratch']));
-    assert.deepEqual(rows.map((r) => r.name), ['CNN from scratch']);
+    assert.deepEqual(
+      rows.map((r) => r.name),
+      ['CNN from scratch'],
+    );
     assert.equal(rows[0].file, path.join(work, 'results', 'cnn-from-scratch.json'));
     assert.equal(bundles.length, 1, 'one output');
     const text = String(bundles[0]['text/plain']);
     assert.match(text, /CNN from scratch\s+31\.0% \(epoch 2\)\s+30\.0%\s+3\s+10\.0\s+Dollar Street 10\s+none \(trained from scratch\)/);
-    assert.match(text, /No result named "Transfer learning \(DenseNet121\)" in .* yet: run the notebook that records it \(recordResult\('Transfer learning \(DenseNet121\)', history\)\) first/);
+    assert.match(
+      text,
+      /No result named "Transfer learning \(DenseNet121\)" in .* yet: run the notebook that records it \(recordResult\('Transfer learning \(DenseNet121\)', history\)\) first/,
+    );
     const html = String(bundles[0]['text/html']);
-    assert.match(html, /<table>.*<th style="text-align:left">Model<\/th>.*<td style="text-align:left">CNN from scratch<\/td><td style="text-align:right">31\.0% \(epoch 2\)<\/td>/s);
+    assert.match(
+      html,
+      /<table>.*<th style="text-align:left">Model<\/th>.*<td style="text-align:left">CNN from scratch<\/td><td style="text-align:right">31\.0% \(epoch 2\)<\/td>/s,
+    );
     assert.match(html, /<p>No result named &quot;Transfer learning \(DenseNet121\)&quot;/);
 
-    captured(() => recordResult('Transfer learning (DenseNet121)', historyOf([0.5, 0.64]), { data: 'synthetic twin of Dollar Street 10, 150 training images' }));
+    captured(() =>
+      recordResult('Transfer learning (DenseNet121)', historyOf([0.5, 0.64]), {
+        data: 'synthetic twin of Dollar Street 10, 150 training images',
+      }),
+    );
     const both = captured(() => compareResults(['Transfer learning (DenseNet121)', 'CNN from scratch']));
-    assert.deepEqual(both.result.map((r) => [r.name, r.bestValAccuracy]), [['Transfer learning (DenseNet121)', 0.64], ['CNN from scratch', 0.31]]);
+    assert.deepEqual(
+      both.result.map((r) => [r.name, r.bestValAccuracy]),
+      [
+        ['Transfer learning (DenseNet121)', 0.64],
+        ['CNN from scratch', 0.31],
+      ],
+    );
     assert.doesNotMatch(String(both.bundles[0]['text/plain']), /No result named/);
-    assert.match(String(both.bundles[0]['text/plain']), /Careful: these runs used different data \(synthetic twin of Dollar Street 10, 150 training images; Dollar Street 10\)/);
+    assert.match(
+      String(both.bundles[0]['text/plain']),
+      /Careful: these runs used different data \(synthetic twin of Dollar Street 10, 150 training images; Dollar Street 10\)/,
+    );
   });
 
   test('without names: every result in the folder, oldest first; none yet says how to make one', () => {
@@ -208,7 +256,10 @@ describe('compareResults', () => {
     const file = path.join(work, 'results', 'a-second.json');
     fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), date: later }));
     const all = captured(() => compareResults());
-    assert.deepEqual(all.result.map((r) => r.name), ['B first', 'A second']);
+    assert.deepEqual(
+      all.result.map((r) => r.name),
+      ['B first', 'A second'],
+    );
   });
 
   test('outside a notebook the table is printed as text', () => {
@@ -221,7 +272,10 @@ describe('compareResults', () => {
     } finally {
       process.stdout.write = write;
     }
-    assert.match(out, /^Results in .*\nModel\s+Best val\. accuracy\s+Final val\. accuracy\s+Epochs\s+s \/ epoch\s+Data\s+Weights\s+Recorded\nCNN from scratch\s+25\.0% \(epoch 1\)/);
+    assert.match(
+      out,
+      /^Results in .*\nModel\s+Best val\. accuracy\s+Final val\. accuracy\s+Epochs\s+s \/ epoch\s+Data\s+Weights\s+Recorded\nCNN from scratch\s+25\.0% \(epoch 1\)/,
+    );
   });
 
   test('a corrupt results file is an error naming the file and what is wrong with it', () => {
@@ -229,10 +283,26 @@ describe('compareResults', () => {
     fs.mkdirSync(folder, { recursive: true });
     const file = path.join(folder, 'cnn-from-scratch.json');
     fs.writeFileSync(file, '{"format": "tslab-dl result 1", "name": "CNN fr');
-    const named = (pattern: RegExp) => (e: Error) => e instanceof DataFileError && e.message.startsWith(`${file}: `) && pattern.test(e.message);
-    assert.throws(() => compareResults(['CNN from scratch']), named(/is not valid JSON .*delete it, or run the notebook that records it again/));
+    const named = (pattern: RegExp) => (e: Error) =>
+      e instanceof DataFileError && e.message.startsWith(`${file}: `) && pattern.test(e.message);
+    assert.throws(
+      () => compareResults(['CNN from scratch']),
+      named(/is not valid JSON .*delete it, or run the notebook that records it again/),
+    );
     assert.throws(() => compareResults(), named(/is not valid JSON/));
-    fs.writeFileSync(file, JSON.stringify({ format: RESULT_FORMAT, name: 'CNN from scratch', finalValAccuracy: 30, bestValAccuracy: 0.3, bestEpoch: 1, epochs: 1, firstEpoch: 1, date: 'x' }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        format: RESULT_FORMAT,
+        name: 'CNN from scratch',
+        finalValAccuracy: 30,
+        bestValAccuracy: 0.3,
+        bestEpoch: 1,
+        epochs: 1,
+        firstEpoch: 1,
+        date: 'x',
+      }),
+    );
     assert.throws(() => compareResults(['CNN from scratch']), named(/has finalValAccuracy 30, expected a number in \[0, 1\]/));
     fs.writeFileSync(file, '[1, 2]');
     assert.throws(() => readResult(file), named(/does not hold a JSON object/));

@@ -21,7 +21,10 @@ const NOTEBOOK = path.join(ROOT, 'notebooks', '01-transfer-learning.ipynb');
 /** Runs scripts/lesson.mjs without blocking this process (a test server may have to answer it). */
 function runLesson(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; printed: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'lesson.mjs'), ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'lesson.mjs'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+    });
     let printed = '';
     child.stdout.on('data', (d) => (printed += d));
     child.stderr.on('data', (d) => (printed += d));
@@ -30,12 +33,17 @@ function runLesson(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: nu
 }
 
 function errorsOf(cells: Cell[]): string[] {
-  return cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'error').map((o) => `${o.ename}: ${o.evalue}`);
+  return cells
+    .flatMap((c) => c.outputs ?? [])
+    .filter((o) => o.output_type === 'error')
+    .map((o) => `${o.ename}: ${o.evalue}`);
 }
 
 describe('npm run lesson', { timeout: 900_000 }, () => {
   test('the notebook reads like the Python lesson: no settings in its cells', () => {
-    const source = codeCells(NOTEBOOK).map((c) => joinText(c.source)).join('\n');
+    const source = codeCells(NOTEBOOK)
+      .map((c) => joinText(c.source))
+      .join('\n');
     assert.match(source, /const DATA_FOLDER = 'data\/dataset_dollarstreet\/';/);
     assert.match(source, /weights: 'imagenet'/);
     assert.match(source, /epochs: 30,/);
@@ -46,7 +54,7 @@ describe('npm run lesson', { timeout: 900_000 }, () => {
     assert.doesNotMatch(source, /settings|TSLAB_DL|buildHead|lessonSettings/);
   });
 
-  test('offline: the synthetic twin and stand-in weights, announced; the lesson\'s counts; model.fit trains the head on features computed once', async (t) => {
+  test("offline: the synthetic twin and stand-in weights, announced; the lesson's counts; model.fit trains the head on features computed once", async (t) => {
     const missing = jupyterMissing();
     if (missing) return t.skip(missing);
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-lesson-'));
@@ -55,7 +63,12 @@ describe('npm run lesson', { timeout: 900_000 }, () => {
     try {
       const run = await runLesson(
         ['--samples', '200', '--epochs', '10', '--cache', 'memory', '--data', path.join(data, 'dataset_dollarstreet'), '--out', out],
-        { TSLAB_DL_CACHE: path.join(out, 'cache'), TSLAB_DL_ZENODO_URL: closed, TSLAB_DL_WEIGHTS_BASE_URL: `${closed}/`, KERAS_HOME: path.join(out, 'keras') },
+        {
+          TSLAB_DL_CACHE: path.join(out, 'cache'),
+          TSLAB_DL_ZENODO_URL: closed,
+          TSLAB_DL_WEIGHTS_BASE_URL: `${closed}/`,
+          KERAS_HOME: path.join(out, 'keras'),
+        },
       );
       assert.equal(run.status, 0, run.printed);
       // The runner's report: final accuracy and epochs, and what the run used.
@@ -74,18 +87,30 @@ describe('npm run lesson', { timeout: 900_000 }, () => {
       assert.match(first[0], /^tslab-dl: TensorFlow\.js 4\.22\.0 on \w+; frozen layers on [\w .]+\.$/);
       assert.ok(first[0].length < 100, first[0]);
       assert.match(first[1], /^Run settings from the environment: at most 10 epochs per fit \(TSLAB_DL_EPOCHS\)/);
-      assert.match(all, /USING SYNTHETIC STAND-IN DATA: the Dollar Street 10 files are not in .*, and Zenodo cannot be reached \(.*ECONNREFUSED/);
+      assert.match(
+        all,
+        /USING SYNTHETIC STAND-IN DATA: the Dollar Street 10 files are not in .*, and Zenodo cannot be reached \(.*ECONNREFUSED/,
+      );
       assert.match(all, /USING STAND-IN WEIGHTS: the ImageNet weights of DenseNet121 are not cached and cannot be downloaded/);
       assert.match(all, /Frozen prefix \(429 layers\) computed once/, 'the frozen base ran once, not every epoch');
       // model.summary(): one output, Keras' layout and the lesson's parameter counts, the layers folded in HTML.
       const summaryCell = cells.find((c) => /^model\.summary\(\);/.test(joinText(c.source)))!;
       assert.equal(summaryCell.outputs!.length, 1, 'one output, not a stream line per layer');
       const summary = summaryCell.outputs![0];
-      assert.match(joinText(summary.data?.['text/plain']), /Total params: 7,093,360 \(27\.06 MB\)\nTrainable params: 53,808 \(210\.19 KB\)\nNon-trainable params: 7,039,552 \(26\.85 MB\)/);
-      assert.match(joinText(summary.data?.['text/plain']), /conv5_block16_concat \(Concatenate\) +\(None, 5, 5, 1024\) +0 +conv5_block15_concat\[0\]\[0\], conv5_block16_2_conv\[0\]\[0\]/);
+      assert.match(
+        joinText(summary.data?.['text/plain']),
+        /Total params: 7,093,360 \(27\.06 MB\)\nTrainable params: 53,808 \(210\.19 KB\)\nNon-trainable params: 7,039,552 \(26\.85 MB\)/,
+      );
+      assert.match(
+        joinText(summary.data?.['text/plain']),
+        /conv5_block16_concat \(Concatenate\) +\(None, 5, 5, 1024\) +0 +conv5_block15_concat\[0\]\[0\], conv5_block16_2_conv\[0\]\[0\]/,
+      );
       assert.match(joinText(summary.data?.['text/html']), /<details><summary>434 layers \(\d+ frozen, in grey\)/);
       // The history: val_accuracy logged (the final line reads it) and plotted inline as SVG.
-      const svg = cells.flatMap((c) => c.outputs ?? []).map((o) => joinText(o.data?.['image/svg+xml'])).filter(Boolean);
+      const svg = cells
+        .flatMap((c) => c.outputs ?? [])
+        .map((o) => joinText(o.data?.['image/svg+xml']))
+        .filter(Boolean);
       assert.equal(svg.length, 1, 'one history plot');
       assert.match(svg[0], /^<svg[\s\S]*val_accuracy[\s\S]*<\/svg>\s*$/);
       assert.ok(fs.existsSync(path.join(out, 'history.svg')));
@@ -109,11 +134,14 @@ describe('npm run lesson', { timeout: 900_000 }, () => {
     const zenodo = await startZenodoServer(published);
     try {
       const folder = path.join(work, 'data', 'dataset_dollarstreet');
-      const run = await runLesson(['--epochs', '2', '--cache', 'memory', '--weights', 'stand-in', '--data', folder, '--out', path.join(work, 'out')], {
-        TSLAB_DL_CACHE: path.join(work, 'cache'),
-        TSLAB_DL_ZENODO_URL: zenodo.url,
-        KERAS_HOME: path.join(work, 'keras'),
-      });
+      const run = await runLesson(
+        ['--epochs', '2', '--cache', 'memory', '--weights', 'stand-in', '--data', folder, '--out', path.join(work, 'out')],
+        {
+          TSLAB_DL_CACHE: path.join(work, 'cache'),
+          TSLAB_DL_ZENODO_URL: zenodo.url,
+          KERAS_HOME: path.join(work, 'keras'),
+        },
+      );
       assert.equal(run.status, 0, run.printed);
       assert.match(run.printed, /Data: the real Dollar Street 10; weights: stand-in weights/);
       for (const name of ['train_images.npy', 'train_labels.npy', 'test_images.npy', 'test_labels.npy']) {

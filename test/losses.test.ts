@@ -25,7 +25,9 @@ function torchReference(cases: Case[]): { loss: number; accuracy: number }[] | s
 }
 
 function lossOf(c: Case): number {
-  return tf.tidy(() => sparseCategoricalCrossentropy({ fromLogits: c.fromLogits })(tf.tensor1d(c.labels, 'int32'), tf.tensor2d(c.yPred)).dataSync()[0]);
+  return tf.tidy(
+    () => sparseCategoricalCrossentropy({ fromLogits: c.fromLogits })(tf.tensor1d(c.labels, 'int32'), tf.tensor2d(c.yPred)).dataSync()[0],
+  );
 }
 
 function assertClose(actual: number, expected: number, relative: number, what: string): void {
@@ -37,7 +39,14 @@ test('from logits: hand-computed values, including extreme logits', async () => 
   await ready();
   // Row 1: logits (100, -100, 0), label 0: -log_softmax = log(1 + e^-200 + e^-100) ~ 0.
   // Row 2: logits (1, 2, 3), label 0: logsumexp(1, 2, 3) - 1 = 2.4076059644443806.
-  const loss = lossOf({ yPred: [[100, -100, 0], [1, 2, 3]], labels: [0, 0], fromLogits: true });
+  const loss = lossOf({
+    yPred: [
+      [100, -100, 0],
+      [1, 2, 3],
+    ],
+    labels: [0, 0],
+    fromLogits: true,
+  });
   assertClose(loss, (0 + 2.4076059644443806) / 2, 1e-6, 'mean loss');
   // Label -100 on logit -100 against 100: the loss is 200 exactly, not a clipped ~16.1.
   const far = lossOf({ yPred: [[100, -100]], labels: [1], fromLogits: true });
@@ -59,7 +68,10 @@ test('labels of shape [n, 1] and float dtype give the same loss as [n] int32', a
   await ready();
   const loss = sparseCategoricalCrossentropy({ fromLogits: true });
   const values = tf.tidy(() => {
-    const logits = tf.tensor2d([[0.5, -1, 2], [3, 0, 1]]);
+    const logits = tf.tensor2d([
+      [0.5, -1, 2],
+      [3, 0, 1],
+    ]);
     return [loss(tf.tensor1d([2, 0], 'int32'), logits), loss(tf.tensor2d([[2], [0]]), logits)].map((t) => t.dataSync()[0]);
   });
   assert.equal(values[0], values[1]);
@@ -67,9 +79,13 @@ test('labels of shape [n, 1] and float dtype give the same loss as [n] int32', a
 
 test('random batches agree with torch (float64), both modes', async (t) => {
   await ready();
-  const random = (n: number) => Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + n) * 43758.5453 % 1);
+  const random = (n: number) => Array.from({ length: n }, (_, i) => (Math.sin(i * 12.9898 + n) * 43758.5453) % 1);
   const cases: Case[] = [];
-  for (const [rows, classes, scale] of [[32, 10, 3], [7, 10, 30], [5, 3, 1]] as const) {
+  for (const [rows, classes, scale] of [
+    [32, 10, 3],
+    [7, 10, 30],
+    [5, 3, 1],
+  ] as const) {
     const values = random(rows * classes);
     const logits = Array.from({ length: rows }, (_, r) => values.slice(r * classes, (r + 1) * classes).map((v) => v * scale));
     const labels = Array.from({ length: rows }, (_, r) => (r * 7 + 3) % classes);
@@ -91,7 +107,10 @@ test('random batches agree with torch (float64), both modes', async (t) => {
 
 test('gradient from logits is softmax - onehot, divided by the batch size', async () => {
   await ready();
-  const logits = tf.tensor2d([[1, 2, 3], [0, 0, 0]]);
+  const logits = tf.tensor2d([
+    [1, 2, 3],
+    [0, 0, 0],
+  ]);
   const labels = tf.tensor1d([0, 2], 'int32');
   const grad = tf.grad((x: tf.Tensor) => sparseCategoricalCrossentropy({ fromLogits: true })(labels, x))(logits);
   const e = [Math.exp(1), Math.exp(2), Math.exp(3)];
@@ -111,7 +130,10 @@ test('wrong label shapes and arguments fail with messages that say what to pass'
   await ready();
   const loss = sparseCategoricalCrossentropy({ fromLogits: true });
   tf.tidy(() => {
-    assert.throws(() => loss(tf.tensor2d([[0, 0, 1]]), tf.tensor2d([[1, 2, 3]])), /labels must be integer class indices of shape \[1\] or \[1, 1\].*Received labels of shape \[1,3\]/);
+    assert.throws(
+      () => loss(tf.tensor2d([[0, 0, 1]]), tf.tensor2d([[1, 2, 3]])),
+      /labels must be integer class indices of shape \[1\] or \[1, 1\].*Received labels of shape \[1,3\]/,
+    );
   });
   assert.throws(() => sparseCategoricalCrossentropy({ fromLogits: 'yes' as unknown as boolean }), /fromLogits must be true or false/);
 });

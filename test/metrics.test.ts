@@ -37,11 +37,27 @@ test("kerasAccuracy('accuracy') dispatches on shapes and is named as written", a
   assert.equal(accuracy.name, 'accuracy');
   assert.equal(kerasAccuracy('acc').name, 'acc');
   tf.tidy(() => {
-    const yPred = tf.tensor2d([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]]);
+    const yPred = tf.tensor2d([
+      [0.1, 0.9],
+      [0.8, 0.2],
+      [0.3, 0.7],
+    ]);
     // Integer labels: 1, 1, 1 -> correct, wrong, correct.
     assert.deepEqual(values(accuracy(tf.tensor2d([[1], [1], [1]]), yPred)), [1, 0, 1]);
     // One-hot labels of the same classes: the same answer through categorical accuracy.
-    assert.deepEqual(values(accuracy(tf.tensor2d([[0, 1], [0, 1], [0, 1]]), yPred)), [1, 0, 1]);
+    assert.deepEqual(
+      values(
+        accuracy(
+          tf.tensor2d([
+            [0, 1],
+            [0, 1],
+            [0, 1],
+          ]),
+          yPred,
+        ),
+      ),
+      [1, 0, 1],
+    );
     // Binary: threshold 0.5.
     assert.deepEqual(values(accuracy(tf.tensor2d([[1], [0], [1]]), tf.tensor2d([[0.6], [0.4], [0.2]]))), [1, 1, 0]);
   });
@@ -55,7 +71,12 @@ test("model.compile({ metrics: ['accuracy'] }) with our loss: tfjs' own evaluate
   const model = tf.model({ inputs: input, outputs: output });
   model.compile({ optimizer: 'adam', loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
   assert.deepEqual(model.metricsNames, ['loss', 'accuracy']);
-  const x = tf.tensor2d([[3, 0, 0], [0, 3, 0], [0, 0, 3], [3, 0, 0]]);
+  const x = tf.tensor2d([
+    [3, 0, 0],
+    [0, 3, 0],
+    [0, 0, 3],
+    [3, 0, 0],
+  ]);
   const y = tf.tensor1d([0, 1, 0, 2], 'int32'); // argmax 0, 1, 2, 0 -> right, right, wrong, wrong
   const [loss, accuracy] = model.evaluate(x, y, { batchSize: 4 }) as tf.Scalar[];
   assert.equal(accuracy.dataSync()[0], 0.5);

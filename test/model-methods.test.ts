@@ -7,8 +7,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import {
-  buildHead, clearFeatureMemory, DenseNet121, featureStats, fit, ready, setRandomSeed, sparseCategoricalCrossentropy,
-  tfjsEvaluate, tfjsFit, tfjsPredict, upscale,
+  buildHead,
+  clearFeatureMemory,
+  DenseNet121,
+  featureStats,
+  fit,
+  ready,
+  setRandomSeed,
+  sparseCategoricalCrossentropy,
+  tfjsEvaluate,
+  tfjsFit,
+  tfjsPredict,
+  upscale,
 } from '../lib';
 import { lessonLikeModel } from './support/lesson-like-model';
 
@@ -24,7 +34,12 @@ function maxDifference(a: number[][], b: number[][]): number {
   return max;
 }
 
-function assertHistoriesClose(a: tf.History, b: tf.History, tolerance: number, keys = ['loss', 'accuracy', 'val_loss', 'val_accuracy']): void {
+function assertHistoriesClose(
+  a: tf.History,
+  b: tf.History,
+  tolerance: number,
+  keys = ['loss', 'accuracy', 'val_loss', 'val_accuracy'],
+): void {
   for (const key of keys) {
     const x = a.history[key] as number[];
     const y = b.history[key] as number[];
@@ -37,7 +52,10 @@ function assertHistoriesClose(a: tf.History, b: tf.History, tolerance: number, k
 function data(n: number, seed: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
   return {
     x: tf.randomUniform([n, 8, 8, 3], 0, 1, 'float32', seed) as tf.Tensor4D,
-    y: tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 7 + seed) % 3), 'int32'),
+    y: tf.tensor1d(
+      Array.from({ length: n }, (_, i) => (i * 7 + seed) % 3),
+      'int32',
+    ),
   };
 }
 
@@ -102,7 +120,10 @@ test('a model with nothing frozen: model.fit, evaluate and predict are plain tfj
   const [p, q] = [patched.predict(train.x) as tf.Tensor, tfjsPredict(plain, train.x) as tf.Tensor];
   assert.deepEqual(Array.from(p.dataSync()), Array.from(q.dataSync()));
   const [e, f] = [patched.evaluate(train.x, train.y) as tf.Scalar[], tfjsEvaluate(plain, train.x, train.y) as tf.Scalar[]];
-  assert.deepEqual(e.map((s) => s.dataSync()[0]), f.map((s) => s.dataSync()[0]));
+  assert.deepEqual(
+    e.map((s) => s.dataSync()[0]),
+    f.map((s) => s.dataSync()[0]),
+  );
   tf.dispose([p, q, ...e, ...f, train.x, train.y]);
 });
 
@@ -120,7 +141,11 @@ test('tfjs argument forms: validationSplit, x as an array or a map, callbacks as
   try {
     // validationSplit holds out the last 20% before shuffling, as Keras and tfjs do.
     a = await split.fit([all.x], { [split.outputs[0].name]: all.y } as unknown as tf.Tensor, {
-      batchSize: 6, epochs: 2, shuffle: false, validationSplit: 0.2, verbose: 0,
+      batchSize: 6,
+      epochs: 2,
+      shuffle: false,
+      validationSplit: 0.2,
+      verbose: 0,
       callbacks: { onEpochEnd: async (epoch) => void epochs.push(epoch) },
     });
   } finally {
@@ -129,13 +154,17 @@ test('tfjs argument forms: validationSplit, x as an array or a map, callbacks as
   assert.deepEqual(printed, [], 'verbose: 0 prints nothing');
   assert.deepEqual(epochs, [0, 1], 'a single callback object is called');
   const b = await fit(explicit, all.x.slice(0, 24), all.y.slice(0, 24), {
-    batchSize: 6, epochs: 2, shuffle: false, validationData: [all.x.slice(24), all.y.slice(24)], ...silent,
+    batchSize: 6,
+    epochs: 2,
+    shuffle: false,
+    validationData: [all.x.slice(24), all.y.slice(24)],
+    ...silent,
   });
   assertHistoriesClose(a, b, 1e-6);
   tf.dispose([all.x, all.y]);
 });
 
-test('classWeight weights each sample\'s loss, as Keras does: mean of w[label] * loss', async () => {
+test("classWeight weights each sample's loss, as Keras does: mean of w[label] * loss", async () => {
   await ready();
   clearFeatureMemory();
   const { x, y } = data(12, 8);
@@ -181,7 +210,10 @@ test("callbacks see the learner's model, and stopping it stops training", async 
   }
   const history = await model.fit(x, y, { batchSize: 8, epochs: 10, callbacks: [new StopAfterTwo()], ...silent });
   assert.equal((history.history.loss as number[]).length, 2);
-  assert.ok(seen.every((m) => m === model), 'this.model is the model fit was called on');
+  assert.ok(
+    seen.every((m) => m === model),
+    'this.model is the model fit was called on',
+  );
   tf.dispose([x, y]);
 });
 
@@ -218,7 +250,7 @@ test('model.predict and model.evaluate stay synchronous, reuse the cached featur
   tf.dispose([predicted as tf.Tensor, plain, ...evaluated, ...reference, train.x, train.y, val.x, val.y, fresh.x, fresh.y]);
 });
 
-test('model.fit on the lesson\'s DenseNet121 (small images) gives fit()\'s losses and weights, at fit()\'s peak memory', async () => {
+test("model.fit on the lesson's DenseNet121 (small images) gives fit()'s losses and weights, at fit()'s peak memory", async () => {
   await ready();
   clearFeatureMemory();
   const build = async () => {
@@ -232,7 +264,10 @@ test('model.fit on the lesson\'s DenseNet121 (small images) gives fit()\'s losse
     return model;
   };
   const x = tf.randomUniform([24, 16, 16, 3], 0, 1, 'float32', 13);
-  const y = tf.tensor1d(Array.from({ length: 24 }, (_, i) => i % 10), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: 24 }, (_, i) => i % 10),
+    'int32',
+  );
   const options = { batchSize: 8, epochs: 2, validationData: [x, y] as [tf.Tensor, tf.Tensor], ...silent };
   const viaMethod = await build();
   setRandomSeed(4);

@@ -88,7 +88,9 @@ async function fileServer(routes: { [path: string]: Buffer }, secure = false) {
     if (!route) return void res.writeHead(404).end('not found');
     res.writeHead(200, { 'content-length': route.length }).end(route);
   };
-  const server = secure ? https.createServer({ cert: fs.readFileSync(CERT_FILE), key: fs.readFileSync(KEY_FILE) }, handler) : http.createServer(handler);
+  const server = secure
+    ? https.createServer({ cert: fs.readFileSync(CERT_FILE), key: fs.readFileSync(KEY_FILE) }, handler)
+    : http.createServer(handler);
   const close = closer(server, new Set());
   const port = await listen(server);
   return { url: `${secure ? 'https' : 'http'}://127.0.0.1:${port}`, requests, close };
@@ -103,7 +105,12 @@ async function refusedPort(): Promise<number> {
 }
 
 /** Checks a failed download: a DownloadError with `reason`, and nothing left at or next to dest. */
-async function expectReason(promise: Promise<unknown>, reason: DownloadFailure, dest: string, ...patterns: RegExp[]): Promise<DownloadError> {
+async function expectReason(
+  promise: Promise<unknown>,
+  reason: DownloadFailure,
+  dest: string,
+  ...patterns: RegExp[]
+): Promise<DownloadError> {
   let error: DownloadError | undefined;
   await assert.rejects(promise, (e: unknown) => {
     assert.ok(e instanceof DownloadError, `expected a DownloadError, got ${e}`);
@@ -146,7 +153,13 @@ describe('networkFetch and downloadFile: online, offline, broken', () => {
     const url = `http://127.0.0.1:${await refusedPort()}/file.bin`;
     const dest = path.join(freshDir(), 'file.bin');
     const started = Date.now();
-    const e = await expectReason(downloadFile(url, dest), 'offline', dest, /could not connect \(.*ECONNREFUSED/, /the network could not be reached/);
+    const e = await expectReason(
+      downloadFile(url, dest),
+      'offline',
+      dest,
+      /could not connect \(.*ECONNREFUSED/,
+      /the network could not be reached/,
+    );
     assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
     assert.ok(isOffline(e));
     assert.equal(e.url, url);
@@ -159,7 +172,10 @@ describe('networkFetch and downloadFile: online, offline, broken', () => {
     // getWeightsFile wraps the error with its own message and keeps the reason.
     const spec = { fileName: 'w.h5', url: 'https://example.org/w.h5' };
     const caches = { kerasCacheDir: freshDir(), cacheDir: freshDir() };
-    await assert.rejects(getWeightsFile(spec, { ...caches, baseUrl: url.replace('file.bin', '') }), (e: unknown) => isOffline(e) && /Could not get w\.h5/.test((e as Error).message));
+    await assert.rejects(
+      getWeightsFile(spec, { ...caches, baseUrl: url.replace('file.bin', '') }),
+      (e: unknown) => isOffline(e) && /Could not get w\.h5/.test((e as Error).message),
+    );
   });
 
   test('(c) a server that accepts connections and never answers is offline after TSLAB_DL_CONNECT_TIMEOUT_MS (http and https)', async () => {
@@ -187,7 +203,12 @@ describe('networkFetch and downloadFile: online, offline, broken', () => {
   test('(d) a wrong md5 is a checksum failure; no file, no .part file', async () => {
     const dest = path.join(freshDir(), 'file.bin');
     const wrong = '0123456789abcdef0123456789abcdef';
-    await expectReason(downloadFile(`${plain.url}/file.bin`, dest, { md5: wrong }), 'checksum', dest, new RegExp(`expected md5 ${wrong}, got ${md5(body)}`));
+    await expectReason(
+      downloadFile(`${plain.url}/file.bin`, dest, { md5: wrong }),
+      'checksum',
+      dest,
+      new RegExp(`expected md5 ${wrong}, got ${md5(body)}`),
+    );
     assert.deepEqual(fs.readdirSync(path.dirname(dest)), []);
   });
 });
@@ -282,11 +303,23 @@ describe('(e) proxies: HTTP_PROXY / HTTPS_PROXY are used, NO_PROXY bypasses them
   test('a proxy that refuses the connection, or the tunnel, is offline, and the message names it', async () => {
     process.env.HTTP_PROXY = `http://127.0.0.1:${await refusedPort()}`;
     const dest = path.join(freshDir(), 'file.bin');
-    await expectReason(downloadFile(`${plain.url}/file.bin`, dest), 'offline', dest, /ECONNREFUSED/, /check the proxy: HTTP_PROXY=http:\/\/127\.0\.0\.1:\d+/);
+    await expectReason(
+      downloadFile(`${plain.url}/file.bin`, dest),
+      'offline',
+      dest,
+      /ECONNREFUSED/,
+      /check the proxy: HTTP_PROXY=http:\/\/127\.0\.0\.1:\d+/,
+    );
     process.env.HTTPS_PROXY = proxyUrl;
     refuseTunnels = true;
     try {
-      await expectReason(downloadFile(`${secure.url}/file.bin`, dest), 'offline', dest, /the proxy refused the connection \(HTTP 403\)/, /HTTPS_PROXY=/);
+      await expectReason(
+        downloadFile(`${secure.url}/file.bin`, dest),
+        'offline',
+        dest,
+        /the proxy refused the connection \(HTTP 403\)/,
+        /HTTPS_PROXY=/,
+      );
     } finally {
       refuseTunnels = false;
     }
@@ -302,7 +335,9 @@ describe('(f) certificates: an HTTPS server the default trust store does not kno
       downloadFile(url, dest),
       'certificate',
       dest,
-      new RegExp(`the certificate of 127\\.0\\.0\\.1:\\d+ could not be verified \\((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)\\)`),
+      new RegExp(
+        `the certificate of 127\\.0\\.0\\.1:\\d+ could not be verified \\((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)\\)`,
+      ),
       /A firewall or proxy that inspects HTTPS is the usual cause: set NODE_EXTRA_CA_CERTS/,
       /process\.env\.NODE_EXTRA_CA_CERTS = '\/path\/ca\.pem'/,
       /HTTPS_PROXY if a proxy is needed; or download/,
@@ -317,7 +352,10 @@ describe('(f) certificates: an HTTPS server the default trust store does not kno
     const missing = path.join(tmp, 'no-such-ca.pem');
     process.env.NODE_EXTRA_CA_CERTS = missing;
     const dest = path.join(freshDir(), 'file.bin');
-    await assert.rejects(downloadFile(`${secure.url}/file.bin`, dest), (e: unknown) => e instanceof ValueError && e.message.includes(missing) && /ENOENT/.test(e.message));
+    await assert.rejects(
+      downloadFile(`${secure.url}/file.bin`, dest),
+      (e: unknown) => e instanceof ValueError && e.message.includes(missing) && /ENOENT/.test(e.message),
+    );
     assert.deepEqual(leftovers(path.dirname(dest)), []);
     assert.equal(fs.existsSync(dest), false);
   });
@@ -326,9 +364,15 @@ describe('(f) certificates: an HTTPS server the default trust store does not kno
 describe('(g) fetchDollarStreet against a Zenodo impersonator (record with md5s, then the files)', () => {
   const NAMES = ['train_images.npy', 'train_labels.npy', 'test_images.npy', 'test_labels.npy'];
   const files: { [name: string]: Buffer } = {
-    'train_images.npy': encodeNpy(Int32Array.from({ length: 4 * 8 * 8 * 3 }, (_, i) => i % 256), [4, 8, 8, 3]),
+    'train_images.npy': encodeNpy(
+      Int32Array.from({ length: 4 * 8 * 8 * 3 }, (_, i) => i % 256),
+      [4, 8, 8, 3],
+    ),
     'train_labels.npy': encodeNpy(Int32Array.from([0, 1, 2, 3]), [4]),
-    'test_images.npy': encodeNpy(Int32Array.from({ length: 2 * 8 * 8 * 3 }, (_, i) => (i * 7) % 256), [2, 8, 8, 3]),
+    'test_images.npy': encodeNpy(
+      Int32Array.from({ length: 2 * 8 * 8 * 3 }, (_, i) => (i * 7) % 256),
+      [2, 8, 8, 3],
+    ),
     'test_labels.npy': encodeNpy(Int32Array.from([4, 5]), [2]),
   };
   /** md5s the record publishes; a test may falsify one. */
@@ -370,7 +414,10 @@ describe('(g) fetchDollarStreet against a Zenodo impersonator (record with md5s,
     process.env.TSLAB_DL_ZENODO_URL = zenodoUrl;
     const result = await fetchDollarStreet(folder, { verbose: false });
     assert.deepEqual(requests, ['/api/records/10970014', ...NAMES.map((name) => `/records/10970014/files/${name}`)]);
-    assert.deepEqual(result.files.map((f) => f.action), ['downloaded', 'downloaded', 'downloaded', 'downloaded']);
+    assert.deepEqual(
+      result.files.map((f) => f.action),
+      ['downloaded', 'downloaded', 'downloaded', 'downloaded'],
+    );
     for (const name of NAMES) assert.ok(fs.readFileSync(path.join(folder, name)).equals(files[name]), name);
     assert.deepEqual(result.files[0].shape, [4, 8, 8, 3]);
   });
@@ -388,30 +435,37 @@ describe('(g) fetchDollarStreet against a Zenodo impersonator (record with md5s,
     assert.deepEqual(fs.readdirSync(folder), ['train_images.npy']);
   });
 
-  test('a record whose answer stalls half way fails after TSLAB_DL_IDLE_TIMEOUT_MS, naming the API URL and the limit', { timeout: 10_000 }, async () => {
-    const stalling = http.createServer((req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': 10_000 });
-      res.write('{"id": 10970014, "files": [');
-    });
-    const close = closer(stalling, new Set());
-    const url = `http://127.0.0.1:${await listen(stalling)}`;
-    process.env.TSLAB_DL_IDLE_TIMEOUT_MS = '300';
-    const folder = freshDir();
-    const started = Date.now();
-    try {
-      await assert.rejects(fetchDollarStreet(folder, { zenodoUrl: url, verbose: false }), (e: unknown) => {
-        assert.ok(e instanceof DownloadError, String(e));
-        assert.equal(e.reason, 'incomplete');
-        assert.equal(e.url, `${url}/api/records/10970014`);
-        assert.match(e.message, /^Could not read the Zenodo record http:\/\/127\.0\.0\.1:\d+\/api\/records\/10970014 .*: no data arrived for 0\.3 s \(TSLAB_DL_IDLE_TIMEOUT_MS = 300 ms\): the server or the network stalled\./);
-        return true;
+  test(
+    'a record whose answer stalls half way fails after TSLAB_DL_IDLE_TIMEOUT_MS, naming the API URL and the limit',
+    { timeout: 10_000 },
+    async () => {
+      const stalling = http.createServer((req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': 10_000 });
+        res.write('{"id": 10970014, "files": [');
       });
-    } finally {
-      await close();
-    }
-    assert.ok(Date.now() - started < 3000, `gave up after ${Date.now() - started} ms`);
-    assert.equal(fs.existsSync(path.join(folder, 'train_images.npy')), false);
-  });
+      const close = closer(stalling, new Set());
+      const url = `http://127.0.0.1:${await listen(stalling)}`;
+      process.env.TSLAB_DL_IDLE_TIMEOUT_MS = '300';
+      const folder = freshDir();
+      const started = Date.now();
+      try {
+        await assert.rejects(fetchDollarStreet(folder, { zenodoUrl: url, verbose: false }), (e: unknown) => {
+          assert.ok(e instanceof DownloadError, String(e));
+          assert.equal(e.reason, 'incomplete');
+          assert.equal(e.url, `${url}/api/records/10970014`);
+          assert.match(
+            e.message,
+            /^Could not read the Zenodo record http:\/\/127\.0\.0\.1:\d+\/api\/records\/10970014 .*: no data arrived for 0\.3 s \(TSLAB_DL_IDLE_TIMEOUT_MS = 300 ms\): the server or the network stalled\./,
+          );
+          return true;
+        });
+      } finally {
+        await close();
+      }
+      assert.ok(Date.now() - started < 3000, `gave up after ${Date.now() - started} ms`);
+      assert.equal(fs.existsSync(path.join(folder, 'train_images.npy')), false);
+    },
+  );
 
   test('a record that cannot be reached is offline, and nothing is downloaded', async () => {
     const folder = freshDir();

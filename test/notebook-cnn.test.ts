@@ -23,7 +23,10 @@ const TRANSFER = 'Transfer learning (DenseNet121)';
 /** Runs scripts/lesson.mjs without blocking this process. */
 function runLesson(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; printed: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'lesson.mjs'), ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'lesson.mjs'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+    });
     let printed = '';
     child.stdout.on('data', (d) => (printed += d));
     child.stderr.on('data', (d) => (printed += d));
@@ -42,7 +45,10 @@ function packageMissing(): string | undefined {
 }
 
 function errorsOf(cells: Cell[]): string[] {
-  return cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'error').map((o) => `${o.ename}: ${o.evalue}`);
+  return cells
+    .flatMap((c) => c.outputs ?? [])
+    .filter((o) => o.output_type === 'error')
+    .map((o) => `${o.ename}: ${o.evalue}`);
 }
 
 /** mtime of the project's own results file for `slug`, or undefined: the test must not touch it. */
@@ -53,7 +59,9 @@ function projectResult(slug: string): number | undefined {
 
 describe('03-cnn-from-scratch.ipynb', { timeout: 600_000 }, () => {
   test('reads like the lesson: the episode-4 network, model.fit for 10 epochs, no settings in its cells', () => {
-    const source = codeCells(NOTEBOOK).map((c) => joinText(c.source)).join('\n');
+    const source = codeCells(NOTEBOOK)
+      .map((c) => joinText(c.source))
+      .join('\n');
     assert.match(source, /^await lessonMode\(\);$/m);
     assert.match(source, /const DATA_FOLDER = 'data\/dataset_dollarstreet\/';/);
     assert.match(source, /trainImages = trainImages\.div\(255\);/);
@@ -67,9 +75,12 @@ describe('03-cnn-from-scratch.ipynb', { timeout: 600_000 }, () => {
       "x = keras.layers.Dense(50, { activation: 'relu' }).apply(x);",
       'const outputs = keras.layers.Dense(10).apply(x);',
     ];
-    assert.ok(source.includes(layers.join('\n')), 'the layers in the lesson\'s order');
+    assert.ok(source.includes(layers.join('\n')), "the layers in the lesson's order");
     assert.match(source, /keras\.losses\.SparseCategoricalCrossentropy\(\{ fromLogits: true \}\)/);
-    assert.match(source, /await model\.fit\(trainImages, trainLabels, \{\n  batchSize: 32,\n  epochs: 10,\n  validationData: \[valImages, valLabels\],\n\}\);/);
+    assert.match(
+      source,
+      /await model\.fit\(trainImages, trainLabels, \{\n  batchSize: 32,\n  epochs: 10,\n  validationData: \[valImages, valLabels\],\n\}\);/,
+    );
     assert.match(source, /recordResult\('CNN from scratch', history\);/);
     assert.match(source, new RegExp(`compareResults\\(\\['${TRANSFER.replace(/[()]/g, '\\$&')}', 'CNN from scratch'\\]\\);`));
     assert.doesNotMatch(source, /settings|TSLAB_DL|buildHead|lessonSettings/);
@@ -86,16 +97,43 @@ describe('03-cnn-from-scratch.ipynb', { timeout: 600_000 }, () => {
     fs.writeFileSync(
       path.join(results, 'transfer-learning-densenet121.json'),
       JSON.stringify({
-        format: 'tslab-dl result 1', name: TRANSFER, finalValAccuracy: 0.64, bestValAccuracy: 0.655, bestEpoch: 12, epochs: 17, firstEpoch: 1,
-        data: 'synthetic twin of Dollar Street 10, 200 training images', weights: 'DenseNet121, stand-in (ImageNet weights not reachable)', date: '2026-01-02T03:04:05.000Z',
+        format: 'tslab-dl result 1',
+        name: TRANSFER,
+        finalValAccuracy: 0.64,
+        bestValAccuracy: 0.655,
+        bestEpoch: 12,
+        epochs: 17,
+        firstEpoch: 1,
+        data: 'synthetic twin of Dollar Street 10, 200 training images',
+        weights: 'DenseNet121, stand-in (ImageNet weights not reachable)',
+        date: '2026-01-02T03:04:05.000Z',
       }),
     );
     const closed = await closedUrl();
     try {
       const started = Date.now();
       const run = await runLesson(
-        ['--notebook', NOTEBOOK, '--samples', '200', '--epochs', '5', '--cache', 'memory', '--data', path.join(work, 'data', 'dataset_dollarstreet'), '--out', path.join(work, 'out')],
-        { TSLAB_DL_CACHE: path.join(work, 'cache'), TSLAB_DL_RESULTS: results, TSLAB_DL_ZENODO_URL: closed, TSLAB_DL_WEIGHTS_BASE_URL: `${closed}/`, KERAS_HOME: path.join(work, 'keras') },
+        [
+          '--notebook',
+          NOTEBOOK,
+          '--samples',
+          '200',
+          '--epochs',
+          '5',
+          '--cache',
+          'memory',
+          '--data',
+          path.join(work, 'data', 'dataset_dollarstreet'),
+          '--out',
+          path.join(work, 'out'),
+        ],
+        {
+          TSLAB_DL_CACHE: path.join(work, 'cache'),
+          TSLAB_DL_RESULTS: results,
+          TSLAB_DL_ZENODO_URL: closed,
+          TSLAB_DL_WEIGHTS_BASE_URL: `${closed}/`,
+          KERAS_HOME: path.join(work, 'keras'),
+        },
       );
       t.diagnostic(`notebook run: ${((Date.now() - started) / 1000).toFixed(1)} s`);
       const cells = codeCells(path.join(work, 'out', '03-cnn-from-scratch.ipynb'));
@@ -117,7 +155,10 @@ describe('03-cnn-from-scratch.ipynb', { timeout: 600_000 }, () => {
       // The lesson's parameter counts (episode 4: 514,510, all trainable).
       assert.match(all, /Total params: 514,510 \(1\.96 MB\)\nTrainable params: 514,510/);
       // The history, plotted inline as SVG.
-      const svg = cells.flatMap((c) => c.outputs ?? []).map((o) => joinText(o.data?.['image/svg+xml'])).filter(Boolean);
+      const svg = cells
+        .flatMap((c) => c.outputs ?? [])
+        .map((o) => joinText(o.data?.['image/svg+xml']))
+        .filter(Boolean);
       assert.equal(svg.length, 1, 'one history plot');
       assert.match(svg[0], /^<svg[\s\S]*val_accuracy[\s\S]*<\/svg>\s*$/);
 

@@ -28,7 +28,10 @@ const FINE = 'Fine-tuned (DenseNet121, conv5)';
 /** Runs scripts/lesson.mjs without blocking this process. */
 function runLesson(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; printed: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'lesson.mjs'), ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'lesson.mjs'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+    });
     let printed = '';
     child.stdout.on('data', (d) => (printed += d));
     child.stderr.on('data', (d) => (printed += d));
@@ -47,7 +50,10 @@ function packageMissing(): string | undefined {
 }
 
 function errorsOf(cells: Cell[]): string[] {
-  return cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'error').map((o) => `${o.ename}: ${o.evalue}`);
+  return cells
+    .flatMap((c) => c.outputs ?? [])
+    .filter((o) => o.output_type === 'error')
+    .map((o) => `${o.ename}: ${o.evalue}`);
 }
 
 /** Everything a cell shows as text, display updates included (the training display redraws in place). */
@@ -57,7 +63,9 @@ function shownText(cell: Cell): string {
 
 describe('04-fine-tuning.ipynb', { timeout: 600_000 }, () => {
   test('reads like the lesson, then fine-tunes the Keras way', () => {
-    const source = codeCells(NOTEBOOK).map((c) => joinText(c.source)).join('\n');
+    const source = codeCells(NOTEBOOK)
+      .map((c) => joinText(c.source))
+      .join('\n');
     assert.match(source, /^await lessonMode\(\);$/m);
     assert.match(source, /const DATA_FOLDER = 'data\/dataset_dollarstreet\/';/);
     assert.match(source, /weights: 'imagenet'/);
@@ -83,8 +91,25 @@ describe('04-fine-tuning.ipynb', { timeout: 600_000 }, () => {
     try {
       const started = Date.now();
       const run = await runLesson(
-        ['--notebook', NOTEBOOK, '--samples', '100', '--cache', 'memory', '--data', path.join(work, 'data', 'dataset_dollarstreet'), '--out', path.join(work, 'out')],
-        { TSLAB_DL_CACHE: path.join(work, 'cache'), TSLAB_DL_RESULTS: results, TSLAB_DL_ZENODO_URL: closed, TSLAB_DL_WEIGHTS_BASE_URL: `${closed}/`, KERAS_HOME: path.join(work, 'keras') },
+        [
+          '--notebook',
+          NOTEBOOK,
+          '--samples',
+          '100',
+          '--cache',
+          'memory',
+          '--data',
+          path.join(work, 'data', 'dataset_dollarstreet'),
+          '--out',
+          path.join(work, 'out'),
+        ],
+        {
+          TSLAB_DL_CACHE: path.join(work, 'cache'),
+          TSLAB_DL_RESULTS: results,
+          TSLAB_DL_ZENODO_URL: closed,
+          TSLAB_DL_WEIGHTS_BASE_URL: `${closed}/`,
+          KERAS_HOME: path.join(work, 'keras'),
+        },
       );
       t.diagnostic(`notebook run: ${((Date.now() - started) / 1000).toFixed(1)} s`);
       const cells = codeCells(path.join(work, 'out', '04-fine-tuning.ipynb'));
@@ -93,8 +118,13 @@ describe('04-fine-tuning.ipynb', { timeout: 600_000 }, () => {
       assert.match(run.printed, /Data: the synthetic twin of Dollar Street 10; weights: stand-in weights/);
 
       // Both phases' lines, as the runner reports them.
-      const head = /Final validation accuracy \(head only\): (\d+\.\d)% \(best (\d+\.\d)%\) after (\d+) epochs, (\d+\.\d) s per epoch/.exec(run.printed);
-      const fine = /Final validation accuracy \(fine-tuned\): (\d+\.\d)% \(best (\d+\.\d)%\) after 10 more epochs, (\d+\.\d) s per epoch/.exec(run.printed);
+      const head = /Final validation accuracy \(head only\): (\d+\.\d)% \(best (\d+\.\d)%\) after (\d+) epochs, (\d+\.\d) s per epoch/.exec(
+        run.printed,
+      );
+      const fine =
+        /Final validation accuracy \(fine-tuned\): (\d+\.\d)% \(best (\d+\.\d)%\) after 10 more epochs, (\d+\.\d) s per epoch/.exec(
+          run.printed,
+        );
       assert.ok(head && fine, run.printed);
       t.diagnostic(`${head[0]}; ${fine[0]}`);
       const headEpochs = Number(head[3]);
@@ -133,7 +163,12 @@ describe('04-fine-tuning.ipynb', { timeout: 600_000 }, () => {
       const html = (compare.outputs ?? []).map((o) => joinText(o.data?.['text/html'])).join('');
       const rows = [...html.matchAll(/<tr><td style="text-align:left">([^<]+)<\/td>/g)].map((m) => m[1]);
       assert.deepEqual(rows, [HEAD, FINE]);
-      assert.match(textOf(compare), new RegExp(`Fine-tuned \\(DenseNet121, conv5\\)\\s+${fine[2]}% \\(epoch \\d+\\)\\s+${fine[1]}%\\s+${headEpochs + 1}-${headEpochs + 10}\\s+${fine[3]}`));
+      assert.match(
+        textOf(compare),
+        new RegExp(
+          `Fine-tuned \\(DenseNet121, conv5\\)\\s+${fine[2]}% \\(epoch \\d+\\)\\s+${fine[1]}%\\s+${headEpochs + 1}-${headEpochs + 10}\\s+${fine[3]}`,
+        ),
+      );
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
     }

@@ -42,15 +42,23 @@ test('02-model-swap.ipynb runs through the kernel on the synthetic twin and show
   try {
     const executed = path.join(work, '02-model-swap.ipynb');
     const started = Date.now();
-    const run = spawnSync(JUPYTER_PYTHON, [path.join(ROOT, 'scripts', 'python', 'run_notebook.py'), NOTEBOOK, executed, '--timeout', '600'], {
-      env: sandbox.env,
-      encoding: 'utf8',
-    });
+    const run = spawnSync(
+      JUPYTER_PYTHON,
+      [path.join(ROOT, 'scripts', 'python', 'run_notebook.py'), NOTEBOOK, executed, '--timeout', '600'],
+      {
+        env: sandbox.env,
+        encoding: 'utf8',
+      },
+    );
     t.diagnostic(`notebook run: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     assert.ok(fs.existsSync(executed), `the notebook did not run: ${run.stderr}`);
     const cells = codeCells(executed);
     const errors = cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'error');
-    assert.deepEqual(errors.map((e) => `${e.ename}: ${e.evalue}`), [], run.stderr);
+    assert.deepEqual(
+      errors.map((e) => `${e.ename}: ${e.evalue}`),
+      [],
+      run.stderr,
+    );
     assert.equal(run.status, 0, run.stderr);
 
     const all = cells.map(textOf).join('\n');
@@ -65,8 +73,12 @@ test('02-model-swap.ipynb runs through the kernel on the synthetic twin and show
 
     // The comparison: a text table (text/plain) and an HTML table with the bar chart.
     const outputs = cells.flatMap((c) => c.outputs ?? []);
-    const html = outputs.map((o) => joinText(o.data?.['text/html'])).filter((h) => h.includes('<table')).join('\n');
-    for (const name of ['DenseNet121', 'MobileNetV2', 'ResNet50']) assert.match(html, new RegExp(`<td[^>]*>${name}</td>`), `${name} in the table`);
+    const html = outputs
+      .map((o) => joinText(o.data?.['text/html']))
+      .filter((h) => h.includes('<table'))
+      .join('\n');
+    for (const name of ['DenseNet121', 'MobileNetV2', 'ResNet50'])
+      assert.match(html, new RegExp(`<td[^>]*>${name}</td>`), `${name} in the table`);
     assert.match(html, /<svg[\s\S]*Best validation accuracy \(%\)[\s\S]*Feature extraction \(images\/s\)[\s\S]*<\/svg>/);
     assert.match(all, /Model comparison: 45 training \/ 15 validation images, upscaled to 160x160, max pooling/);
     // The lesson's DenseNet121 figures in its row.
@@ -80,7 +92,10 @@ test('02-model-swap.ipynb runs through the kernel on the synthetic twin and show
     for (const name of ['DenseNet121', 'MobileNetV2', 'ResNet50']) {
       assert.match(all, new RegExp(`\\nFinal validation accuracy of ${name}: \\d+\\.\\d% \\(best \\d+\\.\\d%\\) after [1-3] epochs`));
     }
-    assert.match(all, /Best network: (DenseNet121|MobileNetV2|ResNet50) with \d+\.\d% validation accuracy \(3 compared; data: synthetic stand-in[^;]*; weights: stand-in\)/);
+    assert.match(
+      all,
+      /Best network: (DenseNet121|MobileNetV2|ResNet50) with \d+\.\d% validation accuracy \(3 compared; data: synthetic stand-in[^;]*; weights: stand-in\)/,
+    );
   } finally {
     sandbox.dispose();
     fs.rmSync(work, { recursive: true, force: true });

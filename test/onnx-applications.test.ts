@@ -7,7 +7,6 @@
  * layer on ONNX. Small images keep the tfjs reference quick.
  */
 import { after, before, describe, it } from 'node:test';
-import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { setBackend } from '../lib/backends/selection';
 import { setRandomSeed } from '../lib/core/random';
@@ -23,7 +22,12 @@ after(() => {
   tf.disposeVariables();
 });
 
-type Builder = (args: { includeTop: false; weights: null; inputShape: [number, number, number]; pooling: 'avg' | 'max' }) => Promise<tf.LayersModel>;
+type Builder = (args: {
+  includeTop: false;
+  weights: null;
+  inputShape: [number, number, number];
+  pooling: 'avg' | 'max';
+}) => Promise<tf.LayersModel>;
 
 // [name, builder, image size (at least the model's minimum), pooling, value range of the images, random biases]
 const APPLICATIONS: [string, Builder, number, 'avg' | 'max', [number, number], boolean][] = [

@@ -40,7 +40,6 @@ function randomize(model: tf.LayersModel, x: tf.Tensor): void {
   calibration.dispose();
 }
 
-
 describe('ONNX executor on DenseNet', () => {
   it('DenseNet121 base at 160x160 with max pooling: all 427 layers on ONNX, same features as tfjs', async (t) => {
     const base = await DenseNet121({ includeTop: false, weights: null, inputShape: [160, 160, 3], pooling: 'max' });
@@ -98,7 +97,12 @@ describe('ONNX executor on DenseNet', () => {
       };
       const images = npy('images.npy');
       const exact = npy('max.npy');
-      const model = await DenseNet121({ weights: path.join(dir, 'weights.h5'), includeTop: false, pooling: 'max', inputShape: [160, 160, 3] });
+      const model = await DenseNet121({
+        weights: path.join(dir, 'weights.h5'),
+        includeTop: false,
+        pooling: 'max',
+        inputShape: [160, 160, 3],
+      });
       const x = tf.tensor(images.data, images.shape);
       const truth = tf.tensor(exact.data, exact.shape);
       const executor = await createOnnxSession(model);
@@ -106,7 +110,9 @@ describe('ONNX executor on DenseNet', () => {
       const wasm = model.predict(x) as tf.Tensor;
       const onnxError = relativeError(onnx, truth);
       const wasmError = relativeError(wasm, truth);
-      t.diagnostic(`relative error vs float64: onnx ${onnxError.toExponential(2)}, tfjs wasm ${wasmError.toExponential(2)}, onnx vs wasm ${relativeError(onnx, wasm).toExponential(2)}`);
+      t.diagnostic(
+        `relative error vs float64: onnx ${onnxError.toExponential(2)}, tfjs wasm ${wasmError.toExponential(2)}, onnx vs wasm ${relativeError(onnx, wasm).toExponential(2)}`,
+      );
       tf.dispose([x, truth, onnx, wasm]);
       await executor.dispose();
       model.dispose();

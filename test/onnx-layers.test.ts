@@ -55,7 +55,10 @@ const same = async (...args: Parameters<typeof expectSameAsTfjs>): Promise<void>
 
 describe('ONNX executor: convolutions', () => {
   it('Conv2D, same padding, stride 2 on an odd-sized image, bias and relu', () =>
-    same([9, 11, 3], (x) => L.conv2d({ filters: 5, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(x) as tf.SymbolicTensor));
+    same(
+      [9, 11, 3],
+      (x) => L.conv2d({ filters: 5, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(x) as tf.SymbolicTensor,
+    ));
 
   it('Conv2D, same padding with an even kernel (asymmetric TF padding)', () =>
     same([8, 7, 2], (x) => L.conv2d({ filters: 4, kernelSize: [4, 2], strides: [2, 3], padding: 'same' }).apply(x) as tf.SymbolicTensor));
@@ -64,10 +67,22 @@ describe('ONNX executor: convolutions', () => {
     same([10, 9, 3], (x) => L.conv2d({ filters: 4, kernelSize: 3, dilationRate: 2, useBias: false }).apply(x) as tf.SymbolicTensor));
 
   it('DepthwiseConv2D with depth multiplier 2, same padding, stride 2', () =>
-    same([9, 9, 3], (x) => L.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, strides: 2, padding: 'same', activation: 'relu6' }).apply(x) as tf.SymbolicTensor));
+    same(
+      [9, 9, 3],
+      (x) =>
+        L.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, strides: 2, padding: 'same', activation: 'relu6' }).apply(
+          x,
+        ) as tf.SymbolicTensor,
+    ));
 
   it('SeparableConv2D', () =>
-    same([9, 10, 3], (x) => L.separableConv2d({ filters: 6, kernelSize: 3, depthMultiplier: 2, padding: 'same', activation: 'relu' }).apply(x) as tf.SymbolicTensor));
+    same(
+      [9, 10, 3],
+      (x) =>
+        L.separableConv2d({ filters: 6, kernelSize: 3, depthMultiplier: 2, padding: 'same', activation: 'relu' }).apply(
+          x,
+        ) as tf.SymbolicTensor,
+    ));
 });
 
 describe('ONNX executor: BatchNormalization', () => {
@@ -94,10 +109,19 @@ describe('ONNX executor: BatchNormalization', () => {
       return L.conv2d({ filters: 4, kernelSize: 1, useBias: false }).apply(r) as tf.SymbolicTensor;
     };
     assert.equal((await expectSameAsTfjs([6, 6, 5], build)).foldedBatchNorms, 0);
-    assert.equal((await expectSameAsTfjs([6, 6, 5], (x) => {
-      const c = L.conv2d({ filters: 4, kernelSize: 1 }).apply(x);
-      return L.batchNormalization({}).apply(c) as tf.SymbolicTensor;
-    }, { foldBatchNorm: false })).foldedBatchNorms, 0);
+    assert.equal(
+      (
+        await expectSameAsTfjs(
+          [6, 6, 5],
+          (x) => {
+            const c = L.conv2d({ filters: 4, kernelSize: 1 }).apply(x);
+            return L.batchNormalization({}).apply(c) as tf.SymbolicTensor;
+          },
+          { foldBatchNorm: false },
+        )
+      ).foldedBatchNorms,
+      0,
+    );
   });
 
   it('BatchNormalization over the height axis equals the formula (tfjs 4.22 gets this case wrong)', async () => {
@@ -126,13 +150,21 @@ describe('ONNX executor: BatchNormalization', () => {
 describe('ONNX executor: padding and pooling', () => {
   it('ZeroPadding2D (asymmetric) -> MaxPooling2D 3x3 stride 2 valid', () =>
     same([9, 8, 3], (x) => {
-      const p = L.zeroPadding2d({ padding: [[1, 2], [3, 0]] }).apply(x);
+      const p = L.zeroPadding2d({
+        padding: [
+          [1, 2],
+          [3, 0],
+        ],
+      }).apply(x);
       return L.maxPooling2d({ poolSize: 3, strides: 2 }).apply(p) as tf.SymbolicTensor;
     }));
 
   it('MaxPooling2D and AveragePooling2D with same padding on odd sizes', async () => {
     await expectSameAsTfjs([9, 10, 2], (x) => L.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(x) as tf.SymbolicTensor);
-    await expectSameAsTfjs([9, 10, 2], (x) => L.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(x) as tf.SymbolicTensor);
+    await expectSameAsTfjs(
+      [9, 10, 2],
+      (x) => L.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(x) as tf.SymbolicTensor,
+    );
     await expectSameAsTfjs([7, 7, 2], (x) => L.averagePooling2d({ poolSize: 2, padding: 'same' }).apply(x) as tf.SymbolicTensor);
   });
 
@@ -145,7 +177,16 @@ describe('ONNX executor: padding and pooling', () => {
   });
 
   it('Cropping2D', () =>
-    same([9, 8, 3], (x) => L.cropping2D({ cropping: [[1, 2], [0, 3]] }).apply(x) as tf.SymbolicTensor));
+    same(
+      [9, 8, 3],
+      (x) =>
+        L.cropping2D({
+          cropping: [
+            [1, 2],
+            [0, 3],
+          ],
+        }).apply(x) as tf.SymbolicTensor,
+    ));
 });
 
 describe('ONNX executor: merging', () => {
@@ -208,7 +249,24 @@ describe('ONNX executor: core layers', () => {
 });
 
 describe('ONNX executor: activations', () => {
-  const names = ['relu', 'relu6', 'sigmoid', 'tanh', 'elu', 'selu', 'hardSigmoid', 'softplus', 'softsign', 'swish', 'mish', 'gelu', 'gelu_new', 'softmax', 'logSoftmax', 'linear'];
+  const names = [
+    'relu',
+    'relu6',
+    'sigmoid',
+    'tanh',
+    'elu',
+    'selu',
+    'hardSigmoid',
+    'softplus',
+    'softsign',
+    'swish',
+    'mish',
+    'gelu',
+    'gelu_new',
+    'softmax',
+    'logSoftmax',
+    'linear',
+  ];
   for (const activation of names) {
     it(`activation '${activation}' after a convolution`, () =>
       same([5, 5, 3], (x) => {

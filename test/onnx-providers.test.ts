@@ -59,7 +59,10 @@ describe('choosing the provider', () => {
 
   test('a forced provider that is missing is an error naming it, why, and what to do', async (t) => {
     if (!onnxAvailable()) return t.skip('onnxruntime-node is not usable here');
-    const probes = { webgpu: async () => ({ reason: 'no WebGPU adapter: Dawn found no Vulkan driver (install the Vulkan loader ...)' }), cuda: noCuda };
+    const probes = {
+      webgpu: async () => ({ reason: 'no WebGPU adapter: Dawn found no Vulkan driver (install the Vulkan loader ...)' }),
+      cuda: noCuda,
+    };
     await assert.rejects(
       chooseOnnxProvider('webgpu', probes, "executor 'onnx-webgpu'"),
       /^ValueError: executor 'onnx-webgpu' cannot be used: ONNX Runtime's WebGPU provider is not available here \(no WebGPU adapter: Dawn found no Vulkan driver\)\. To use it: install the Vulkan loader \(`sudo apt-get install libvulkan1`\).*nvidia_icd\.json.*Or use executor 'onnx' \(the best provider available\) or 'onnx-cpu'\.$/,
@@ -68,21 +71,37 @@ describe('choosing the provider', () => {
       chooseOnnxProvider('cuda', probes, "executor 'onnx-cuda'"),
       /executor 'onnx-cuda' cannot be used: ONNX Runtime's CUDA provider is not available here \(listed, but its library \(libonnxruntime_providers_cuda\.so\) is not installed\)\. To use it: `npm run setup:cuda` downloads it/,
     );
-    const broken = async () => ({ library: '/x/libonnxruntime_providers_cuda.so', loads: false, error: 'libcudnn.so.9: cannot open shared object file' });
-    await assert.rejects(chooseOnnxProvider('cuda', { ...probes, cuda: broken }), /provider 'cuda' cannot be used: .*does not load: libcudnn\.so\.9: cannot open shared object file\)\. To use it: install the NVIDIA driver, the CUDA 12 runtime and cuDNN 9/);
+    const broken = async () => ({
+      library: '/x/libonnxruntime_providers_cuda.so',
+      loads: false,
+      error: 'libcudnn.so.9: cannot open shared object file',
+    });
+    await assert.rejects(
+      chooseOnnxProvider('cuda', { ...probes, cuda: broken }),
+      /provider 'cuda' cannot be used: .*does not load: libcudnn\.so\.9: cannot open shared object file\)\. To use it: install the NVIDIA driver, the CUDA 12 runtime and cuDNN 9/,
+    );
     await assert.rejects(chooseOnnxProvider('tpu' as never), /provider must be 'best', 'cuda', 'webgpu' or 'cpu'\. Received "tpu"\./);
   });
 
   test('a GPU session: that provider alone, and no quiet CPU fallback inside it', () => {
-    assert.deepEqual(providerSessionOptions('webgpu'), { executionProviders: ['webgpu'], extra: { session: { disable_cpu_ep_fallback: '1' } } });
-    assert.deepEqual(providerSessionOptions('cuda'), { executionProviders: ['cuda'], extra: { session: { disable_cpu_ep_fallback: '1' } } });
+    assert.deepEqual(providerSessionOptions('webgpu'), {
+      executionProviders: ['webgpu'],
+      extra: { session: { disable_cpu_ep_fallback: '1' } },
+    });
+    assert.deepEqual(providerSessionOptions('cuda'), {
+      executionProviders: ['cuda'],
+      extra: { session: { disable_cpu_ep_fallback: '1' } },
+    });
     assert.deepEqual(providerSessionOptions('cpu'), { executionProviders: ['cpu'] });
   });
 
   test("here, with the machine's own probes: the CPU is always usable, and the choice is one of the usable ones", async (t) => {
     if (!onnxAvailable()) return t.skip('onnxruntime-node is not usable here');
     const statuses = await providerStatuses();
-    assert.deepEqual(statuses.map((s) => s.name), ['cuda', 'webgpu', 'cpu']);
+    assert.deepEqual(
+      statuses.map((s) => s.name),
+      ['cuda', 'webgpu', 'cpu'],
+    );
     assert.ok(statuses.find((s) => s.name === 'cpu')!.automatic);
     const best = await chooseOnnxProvider();
     assert.ok(statuses.find((s) => s.name === best.provider)!.automatic);
@@ -90,11 +109,21 @@ describe('choosing the provider', () => {
 
   test("ONNX Runtime's errors in one line: the reason without the source location", () => {
     assert.equal(
-      ortReason('/onnxruntime_src/onnxruntime/core/providers/webgpu/webgpu_context.cc:136 onnxruntime::webgpu::WebGpuContext::Initialize(...) adapter_result.status == wgpu::RequestAdapterStatus::Success was false. Failed to get a WebGPU adapter: No supported adapters'),
+      ortReason(
+        '/onnxruntime_src/onnxruntime/core/providers/webgpu/webgpu_context.cc:136 onnxruntime::webgpu::WebGpuContext::Initialize(...) adapter_result.status == wgpu::RequestAdapterStatus::Success was false. Failed to get a WebGPU adapter: No supported adapters',
+      ),
       'Failed to get a WebGPU adapter: No supported adapters',
     );
-    assert.equal(ortReason('/src/provider_bridge_ort.cc:1988 onnxruntime::Provider& Get() [ONNXRuntimeError] : 1 : FAIL : Failed to load library x.so\nmore'), 'Failed to load library x.so');
-    assert.equal(ortReason('This session contains graph nodes that are assigned to the default CPU EP'), 'This session contains graph nodes that are assigned to the default CPU EP');
+    assert.equal(
+      ortReason(
+        '/src/provider_bridge_ort.cc:1988 onnxruntime::Provider& Get() [ONNXRuntimeError] : 1 : FAIL : Failed to load library x.so\nmore',
+      ),
+      'Failed to load library x.so',
+    );
+    assert.equal(
+      ortReason('This session contains graph nodes that are assigned to the default CPU EP'),
+      'This session contains graph nodes that are assigned to the default CPU EP',
+    );
   });
 });
 
@@ -108,11 +137,15 @@ describe('executor names', () => {
   test("'auto', 'onnx', the forced providers and 'tfjs'; anything else is refused by name", (t) => {
     delete process.env.TSLAB_DL_EXECUTOR;
     assert.deepEqual(chooseExecutor('tfjs'), { name: 'tfjs', engine: 'tfjs' });
-    assert.throws(() => chooseExecutor('gpu' as never), /executor must be 'auto', 'onnx', 'onnx-cuda', 'onnx-webgpu', 'onnx-cpu' or 'tfjs'\. Received "gpu"\./);
+    assert.throws(
+      () => chooseExecutor('gpu' as never),
+      /executor must be 'auto', 'onnx', 'onnx-cuda', 'onnx-webgpu', 'onnx-cpu' or 'tfjs'\. Received "gpu"\./,
+    );
     if (!onnxAvailable()) return t.skip('onnxruntime-node is not usable here');
     assert.deepEqual(chooseExecutor('auto'), { name: 'onnx', engine: 'onnx' });
     assert.deepEqual(chooseExecutor(), { name: 'onnx', engine: 'onnx' });
-    for (const name of ['onnx', 'onnx-cuda', 'onnx-webgpu', 'onnx-cpu'] as const) assert.deepEqual(chooseExecutor(name), { name, engine: 'onnx' });
+    for (const name of ['onnx', 'onnx-cuda', 'onnx-webgpu', 'onnx-cpu'] as const)
+      assert.deepEqual(chooseExecutor(name), { name, engine: 'onnx' });
   });
 
   test('TSLAB_DL_EXECUTOR sets the executor when the caller names none (or auto); a bad value is named', async (t) => {
@@ -121,7 +154,10 @@ describe('executor names', () => {
     assert.equal(chooseExecutor('auto').name, 'tfjs');
     assert.equal((await resolveRoute()).engine, 'tfjs');
     process.env.TSLAB_DL_EXECUTOR = 'onnx-gpu';
-    assert.throws(() => chooseExecutor(), /TSLAB_DL_EXECUTOR must be 'auto', 'onnx', 'onnx-cuda', 'onnx-webgpu', 'onnx-cpu' or 'tfjs'\. Received "onnx-gpu": fix or unset it/);
+    assert.throws(
+      () => chooseExecutor(),
+      /TSLAB_DL_EXECUTOR must be 'auto', 'onnx', 'onnx-cuda', 'onnx-webgpu', 'onnx-cpu' or 'tfjs'\. Received "onnx-gpu": fix or unset it/,
+    );
     if (!onnxAvailable()) return t.skip('onnxruntime-node is not usable here');
     process.env.TSLAB_DL_EXECUTOR = 'onnx-cpu';
     assert.deepEqual(await resolveRoute(), { name: 'onnx-cpu', engine: 'onnx', provider: 'cpu' });

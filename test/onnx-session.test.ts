@@ -131,7 +131,13 @@ describe('Folding BatchNormalization into a Conv', () => {
       outputs: [{ name: 'y', dims: [1, 1, 1, 1] }],
       nodes: [
         { opType: 'Conv', name: 'c', inputs: ['x', 'w', 'b'], outputs: ['c_out'], attributes: {} },
-        { opType: 'BatchNormalization', name: 'n', inputs: ['c_out', 'g', 'beta', 'm', 'v'], outputs: ['y'], attributes: { epsilon: { type: 'float', value: 1 } } },
+        {
+          opType: 'BatchNormalization',
+          name: 'n',
+          inputs: ['c_out', 'g', 'beta', 'm', 'v'],
+          outputs: ['y'],
+          attributes: { epsilon: { type: 'float', value: 1 } },
+        },
       ],
       initializers: [
         { name: 'w', dims: [1, 2, 1, 1], data: new Float32Array([2, 3]) },
@@ -143,7 +149,10 @@ describe('Folding BatchNormalization into a Conv', () => {
       ],
     });
     assert.equal(graph.folded, 1);
-    assert.deepEqual(graph.graph.nodes.map((n) => `${n.opType}:${n.outputs}`), ['Conv:y']);
+    assert.deepEqual(
+      graph.graph.nodes.map((n) => `${n.opType}:${n.outputs}`),
+      ['Conv:y'],
+    );
     const init = Object.fromEntries(graph.graph.initializers.map((t) => [t.name, Array.from(t.data as Float32Array)]));
     assert.deepEqual(init, { w: [1, 1.5], b: [(1 - 3) * 0.5 + 0.5] });
   });
@@ -167,11 +176,7 @@ async function compareWithTfjs(model: tf.LayersModel, x: tf.Tensor | tf.Tensor[]
 describe('Model structure', () => {
   it('inlines a nested model (a Sequential used as a layer of a functional model)', async () => {
     const inner = tf.sequential({
-      layers: [
-        L.conv2d({ inputShape: [8, 8, 3], filters: 4, kernelSize: 3, padding: 'same' }),
-        L.batchNormalization({}),
-        L.reLU({}),
-      ],
+      layers: [L.conv2d({ inputShape: [8, 8, 3], filters: 4, kernelSize: 3, padding: 'same' }), L.batchNormalization({}), L.reLU({})],
     });
     const input = tf.input({ shape: [8, 8, 3] });
     const y = L.globalAveragePooling2d({}).apply(inner.apply(input)) as tf.SymbolicTensor;
@@ -193,8 +198,14 @@ describe('Model structure', () => {
     const executor = await compareWithTfjs(model, x);
     assert.equal(executor.translatedLayers, 1);
     assert.equal(executor.totalLayers, 3);
-    assert.deepEqual(executor.untranslated.map((u) => u.name), ['ln']);
-    assert.match(executor.note, /^ONNX runs 1 of 3 layers; 2 run on tfjs from layer 'ln' \(LayerNormalization: no ONNX translation for this layer class\)\.$/);
+    assert.deepEqual(
+      executor.untranslated.map((u) => u.name),
+      ['ln'],
+    );
+    assert.match(
+      executor.note,
+      /^ONNX runs 1 of 3 layers; 2 run on tfjs from layer 'ln' \(LayerNormalization: no ONNX translation for this layer class\)\.$/,
+    );
     x.dispose();
   });
 
@@ -215,7 +226,10 @@ describe('Model structure', () => {
     assert.ok(relativeError(y1, expectedPooled) < 1e-5);
 
     const both = await createOnnxSession(model, { output: [base, 'pool'] });
-    assert.deepEqual(both.outputShapes, [[null, 4, 4, 4], [null, 4]]);
+    assert.deepEqual(both.outputShapes, [
+      [null, 4, 4, 4],
+      [null, 4],
+    ]);
     await assert.rejects(both.run(x), /computes 2 outputs; use runAll\(x\)/);
     const [b, p] = await both.runAll(x);
     assert.ok(relativeError(b, expectedBase) < 1e-5);
@@ -302,7 +316,11 @@ describe('run(x, options)', () => {
     const x = randomImages([5, 4, 4, 3]);
     const seen: [number, number][] = [];
     const y = await executor.run(x, { batchSize: 2, onBatchEnd: (done, total) => void seen.push([done, total]) });
-    assert.deepEqual(seen, [[2, 5], [4, 5], [5, 5]]);
+    assert.deepEqual(seen, [
+      [2, 5],
+      [4, 5],
+      [5, 5],
+    ]);
     assert.deepEqual(y.shape, [5, 2, 2, 2]);
     tf.dispose([x, y]);
     await executor.dispose();
@@ -313,7 +331,10 @@ describe('run(x, options)', () => {
     const model = tf.model({ inputs: input, outputs: L.conv2d({ filters: 2, kernelSize: 3 }).apply(input) as tf.SymbolicTensor });
     const whole = await createOnnxSession(model, { maxImagesPerCall: 64 });
     const split = await createOnnxSession(model, { maxImagesPerCall: 2 });
-    await assert.rejects(createOnnxSession(model, { maxImagesPerCall: 0 }), /options.maxImagesPerCall must be a positive integer. Received maxImagesPerCall=0/);
+    await assert.rejects(
+      createOnnxSession(model, { maxImagesPerCall: 0 }),
+      /options.maxImagesPerCall must be a positive integer. Received maxImagesPerCall=0/,
+    );
     const x = randomImages([7, 4, 4, 3]);
     const seen: number[] = [];
     const a = await whole.run(x, { batchSize: 5 });

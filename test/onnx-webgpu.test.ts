@@ -20,7 +20,12 @@ const CHILD = path.join(__dirname, 'support', 'onnx-webgpu-child.ts');
 function child(mode: string, env: NodeJS.ProcessEnv): any {
   const base = { ...process.env };
   delete base.TSLAB_DL_EXECUTOR;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, mode], { cwd: ROOT, env: { ...base, ...env }, encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, mode], {
+    cwd: ROOT,
+    env: { ...base, ...env },
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   assert.ok(line, `the child printed no result (exit ${r.status}, ${r.signal ?? 'no signal'}): ${r.stderr.slice(-2000)}`);
   const result = JSON.parse(line.slice('RESULT '.length));
@@ -74,7 +79,10 @@ describe('ONNX Runtime on WebGPU without any adapter', () => {
 
   test("forcing 'onnx-webgpu' is an error naming it, why, and what to do", () => {
     const r = run();
-    assert.match(r.forced, /^executor 'onnx-webgpu' cannot be used: ONNX Runtime's WebGPU provider is not available here \(no WebGPU adapter/);
+    assert.match(
+      r.forced,
+      /^executor 'onnx-webgpu' cannot be used: ONNX Runtime's WebGPU provider is not available here \(no WebGPU adapter/,
+    );
     assert.match(r.forced, /apt-get install libvulkan1/);
     assert.match(r.forced, /nvidia_icd\.json/);
     assert.match(r.forced, /Or use executor 'onnx' \(the best provider available\) or 'onnx-cpu'\.$/);
@@ -89,6 +97,9 @@ describe('ONNX Runtime on WebGPU without any adapter', () => {
     assert.ok(!r.fallback.note.includes('\n'));
     assert.deepEqual(r.afterFailure, { provider: 'cpu', fellBack: false, note: 'ONNX Runtime on the CPU' });
     // Forced, the same failure is an error, not a fallback.
-    assert.match(r.forcedSession, /^ONNX Runtime could not open a session on WebGPU for the whole graph \(no CPU fallback\): .*adapter.*Use executor 'onnx'/);
+    assert.match(
+      r.forcedSession,
+      /^ONNX Runtime could not open a session on WebGPU for the whole graph \(no CPU fallback\): .*adapter.*Use executor 'onnx'/,
+    );
   });
 });

@@ -76,7 +76,8 @@ test('the SVG parses as XML and has one line per metric with one point per epoch
   assert.equal(report.points.length, 14, 'a point per metric and epoch');
   assert.deepEqual(report.points.filter((p) => p.fill === '#ff7f0e').length, 7);
   assert.equal(report.points[3].label, 'epochs: 3; metric: 0.6');
-  for (const label of ['epochs', 'metric', 'accuracy', 'val_accuracy', '0', '6']) assert.ok(report.texts.includes(label), `text "${label}" in ${report.texts}`);
+  for (const label of ['epochs', 'metric', 'accuracy', 'val_accuracy', '0', '6'])
+    assert.ok(report.texts.includes(label), `text "${label}" in ${report.texts}`);
   // y ticks cover 0.25..0.7 (vega's nice step of 0.05, two decimals).
   for (const tick of ['0.30', '0.40', '0.50', '0.60', '0.70']) assert.ok(report.texts.includes(tick), `y tick ${tick}`);
   assert.equal(report.external, false, 'self-contained: no scripts, images or links');
@@ -113,7 +114,10 @@ test('the Vega-Lite spec carries the data inline, one row per metric and epoch',
   assert.equal(spec.data.values.length, 14);
   assert.deepEqual(spec.data.values[3], { epoch: 3, metric: 'accuracy', value: 0.6 });
   assert.deepEqual(spec.data.values[7 + 3], { epoch: 3, metric: 'val_accuracy', value: 0.64 });
-  assert.deepEqual([spec.encoding.x.field, spec.encoding.x.title, spec.encoding.y.field, spec.encoding.color.field], ['epoch', 'epochs', 'value', 'metric']);
+  assert.deepEqual(
+    [spec.encoding.x.field, spec.encoding.x.title, spec.encoding.y.field, spec.encoding.color.field],
+    ['epoch', 'epochs', 'value', 'metric'],
+  );
   assert.doesNotThrow(() => JSON.parse(JSON.stringify(spec)));
 });
 
@@ -145,7 +149,7 @@ test('file: saves SVG and PNG atomically; the PNG decodes to the figure size', (
     assert.deepEqual([width, height], [1000, 600]);
     // Inflate the image data: one filter byte plus width * channels bytes per row.
     const chunks: Buffer[] = [];
-    for (let offset = 8; offset < png.length; ) {
+    for (let offset = 8; offset < png.length;) {
       const length = png.readUInt32BE(offset);
       if (png.toString('latin1', offset + 4, offset + 8) === 'IDAT') chunks.push(png.subarray(offset + 8, offset + 8 + length));
       offset += 12 + length;
@@ -161,9 +165,16 @@ test('file: saves SVG and PNG atomically; the PNG decodes to the figure size', (
 });
 
 /** Runs a script calling plotHistory in a child process (a terminal, not a notebook). */
-function runPlotScript(folder: string, body: string, env: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string; ms: number } {
+function runPlotScript(
+  folder: string,
+  body: string,
+  env: NodeJS.ProcessEnv,
+): { status: number | null; stdout: string; stderr: string; ms: number } {
   const script = path.join(folder, 'lesson.ts');
-  fs.writeFileSync(script, `import { plotHistory } from ${JSON.stringify(path.join(ROOT, 'lib', 'plot'))};\nconst history = ${JSON.stringify(history)};\n${body}`);
+  fs.writeFileSync(
+    script,
+    `import { plotHistory } from ${JSON.stringify(path.join(ROOT, 'lib', 'plot'))};\nconst history = ${JSON.stringify(history)};\n${body}`,
+  );
   const started = Date.now();
   const run = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr, ms: Date.now() - started };
@@ -181,7 +192,11 @@ function terminalEnv(pathDirs: string[], display?: string): NodeJS.ProcessEnv {
 test('in a terminal, a script writes out/<metrics>.svg next to itself and prints the path; no window without a display', () => {
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-script-'));
   try {
-    const run = runPlotScript(folder, `plotHistory(history, ['accuracy', 'val_accuracy'], { show: 'window' });\n`, terminalEnv([process.env.PATH ?? '']));
+    const run = runPlotScript(
+      folder,
+      `plotHistory(history, ['accuracy', 'val_accuracy'], { show: 'window' });\n`,
+      terminalEnv([process.env.PATH ?? '']),
+    );
     assert.equal(run.status, 0, run.stderr);
     const expected = path.join(folder, 'out', 'accuracy-val_accuracy.svg');
     assert.ok(run.stdout.includes(`saved to ${expected}`), run.stdout);
@@ -192,66 +207,82 @@ test('in a terminal, a script writes out/<metrics>.svg next to itself and prints
   }
 });
 
-test("show: 'window' opens the saved file with xdg-open and does not wait for it (a fake xdg-open on PATH)", { skip: process.platform !== 'linux' && 'xdg-open is the Linux route' }, async () => {
-  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-window-'));
-  const bin = path.join(folder, 'bin');
-  const record = path.join(folder, 'opened.txt');
-  fs.mkdirSync(bin);
-  // Records its argument and its pid, then stays open like a viewer that blocks until closed.
-  fs.writeFileSync(path.join(bin, 'xdg-open'), `#!/bin/sh\necho "$$ $1" >> ${JSON.stringify(record)}\nexec sleep 60\n`, { mode: 0o755 });
-  const pids: number[] = [];
-  try {
-    const png = path.join(folder, 'loss.png');
-    const run = runPlotScript(
-      folder,
-      `plotHistory(history, ['accuracy', 'val_accuracy'], { show: 'window' });\n` + `plotHistory(history, ['loss'], { show: 'window', file: ${JSON.stringify(png)} });\n`,
-      terminalEnv([bin, process.env.PATH ?? ''], ':99'),
-    );
-    assert.equal(run.status, 0, run.stderr);
-    assert.ok(run.ms < 30_000, `the script waited for the opener (${run.ms} ms)`);
-    const svg = path.join(folder, 'out', 'accuracy-val_accuracy.svg');
-    assert.equal(run.stdout.match(/Opening it with xdg-open\./g)?.length, 2, run.stdout);
-    assert.ok(run.stdout.includes(`saved to ${svg}`), run.stdout);
-    const deadline = Date.now() + 15_000;
-    let lines: string[] = [];
-    while (Date.now() < deadline) {
-      lines = fs.existsSync(record) ? fs.readFileSync(record, 'utf8').trim().split('\n') : [];
-      if (lines.length === 2) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    const opened = lines.map((line) => {
-      const [pid, ...file] = line.split(' ');
-      pids.push(Number(pid));
-      return file.join(' ');
-    });
-    assert.deepEqual(opened.sort(), [png, svg].sort(), 'the opener got each saved file');
-    assert.match(fs.readFileSync(svg, 'utf8'), /^<svg /);
-    assert.deepEqual([...fs.readFileSync(png).subarray(1, 4)], [...Buffer.from('PNG')]);
-  } finally {
-    for (const pid of pids) {
-      try {
-        process.kill(pid);
-      } catch {
-        // already gone
+test(
+  "show: 'window' opens the saved file with xdg-open and does not wait for it (a fake xdg-open on PATH)",
+  { skip: process.platform !== 'linux' && 'xdg-open is the Linux route' },
+  async () => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-window-'));
+    const bin = path.join(folder, 'bin');
+    const record = path.join(folder, 'opened.txt');
+    fs.mkdirSync(bin);
+    // Records its argument and its pid, then stays open like a viewer that blocks until closed.
+    fs.writeFileSync(path.join(bin, 'xdg-open'), `#!/bin/sh\necho "$$ $1" >> ${JSON.stringify(record)}\nexec sleep 60\n`, { mode: 0o755 });
+    const pids: number[] = [];
+    try {
+      const png = path.join(folder, 'loss.png');
+      const run = runPlotScript(
+        folder,
+        `plotHistory(history, ['accuracy', 'val_accuracy'], { show: 'window' });\n` +
+          `plotHistory(history, ['loss'], { show: 'window', file: ${JSON.stringify(png)} });\n`,
+        terminalEnv([bin, process.env.PATH ?? ''], ':99'),
+      );
+      assert.equal(run.status, 0, run.stderr);
+      assert.ok(run.ms < 30_000, `the script waited for the opener (${run.ms} ms)`);
+      const svg = path.join(folder, 'out', 'accuracy-val_accuracy.svg');
+      assert.equal(run.stdout.match(/Opening it with xdg-open\./g)?.length, 2, run.stdout);
+      assert.ok(run.stdout.includes(`saved to ${svg}`), run.stdout);
+      const deadline = Date.now() + 15_000;
+      let lines: string[] = [];
+      while (Date.now() < deadline) {
+        lines = fs.existsSync(record) ? fs.readFileSync(record, 'utf8').trim().split('\n') : [];
+        if (lines.length === 2) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
       }
+      const opened = lines.map((line) => {
+        const [pid, ...file] = line.split(' ');
+        pids.push(Number(pid));
+        return file.join(' ');
+      });
+      assert.deepEqual(opened.sort(), [png, svg].sort(), 'the opener got each saved file');
+      assert.match(fs.readFileSync(svg, 'utf8'), /^<svg /);
+      assert.deepEqual([...fs.readFileSync(png).subarray(1, 4)], [...Buffer.from('PNG')]);
+    } finally {
+      for (const pid of pids) {
+        try {
+          process.kill(pid);
+        } catch {
+          // already gone
+        }
+      }
+      fs.rmSync(folder, { recursive: true, force: true });
     }
-    fs.rmSync(folder, { recursive: true, force: true });
-  }
-});
+  },
+);
 
-test("show: 'window' with a display but no xdg-open prints the path and why, and does not throw", { skip: process.platform !== 'linux' && 'xdg-open is the Linux route' }, () => {
-  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-window-'));
-  const emptyBin = path.join(folder, 'bin');
-  fs.mkdirSync(emptyBin);
-  try {
-    const run = runPlotScript(folder, `plotHistory(history, ['loss', 'val_loss'], { show: 'window' });\nconsole.log('after');\n`, terminalEnv([emptyBin], ':99'));
-    assert.equal(run.status, 0, run.stderr);
-    assert.ok(run.stdout.includes(`saved to ${path.join(folder, 'out', 'loss-val_loss.svg')}`), run.stdout);
-    assert.match(run.stdout, /No opener \(xdg-open is not on PATH; it comes with xdg-utils\): open the file above instead of a window\.\nafter\n/);
-  } finally {
-    fs.rmSync(folder, { recursive: true, force: true });
-  }
-});
+test(
+  "show: 'window' with a display but no xdg-open prints the path and why, and does not throw",
+  { skip: process.platform !== 'linux' && 'xdg-open is the Linux route' },
+  () => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-window-'));
+    const emptyBin = path.join(folder, 'bin');
+    fs.mkdirSync(emptyBin);
+    try {
+      const run = runPlotScript(
+        folder,
+        `plotHistory(history, ['loss', 'val_loss'], { show: 'window' });\nconsole.log('after');\n`,
+        terminalEnv([emptyBin], ':99'),
+      );
+      assert.equal(run.status, 0, run.stderr);
+      assert.ok(run.stdout.includes(`saved to ${path.join(folder, 'out', 'loss-val_loss.svg')}`), run.stdout);
+      assert.match(
+        run.stdout,
+        /No opener \(xdg-open is not on PATH; it comes with xdg-utils\): open the file above instead of a window\.\nafter\n/,
+      );
+    } finally {
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+  },
+);
 
 test("show: 'window' uses open on macOS and start on Windows", () => {
   assert.deepEqual(desktopOpener('/tmp/a b.svg', { PATH: '' }, 'darwin'), { command: '/usr/bin/open', args: ['/tmp/a b.svg'] });
@@ -261,11 +292,16 @@ test("show: 'window' uses open on macOS and start on Windows", () => {
     verbatim: true,
   });
   assert.deepEqual(desktopOpener('/tmp/a.svg', { PATH: '' }, 'linux'), { reason: 'No display ($DISPLAY is not set)' });
-  assert.deepEqual(desktopOpener('/tmp/a.svg', { PATH: '', WAYLAND_DISPLAY: 'wayland-0' }, 'linux'), { reason: 'No opener (xdg-open is not on PATH; it comes with xdg-utils)' });
+  assert.deepEqual(desktopOpener('/tmp/a.svg', { PATH: '', WAYLAND_DISPLAY: 'wayland-0' }, 'linux'), {
+    reason: 'No opener (xdg-open is not on PATH; it comes with xdg-utils)',
+  });
 });
 
 test('missing metrics and bad arguments are explained', () => {
-  assert.throws(() => historyFigure({ history: { loss: [1], acc: [0.5] } }, ['accuracy']), /no "accuracy". It has: loss, acc\. The history has "acc"/);
+  assert.throws(
+    () => historyFigure({ history: { loss: [1], acc: [0.5] } }, ['accuracy']),
+    /no "accuracy". It has: loss, acc\. The history has "acc"/,
+  );
   assert.throws(() => historyFigure({ history: { loss: [1] } }, ['val_loss']), /no "val_loss".*validationData/);
   assert.throws(() => historyFigure(history, []), /non-empty array/);
   assert.throws(() => historyFigure(history, ['loss'], { width: 20 }), /width.*between 100 and 10000.*20/);

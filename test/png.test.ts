@@ -65,7 +65,13 @@ test('the file starts with the PNG signature and an IHDR chunk with our size', (
 });
 
 test('wrong arguments name the argument and the value', () => {
-  assert.throws(() => encodePng(0, 1, new Uint8Array(0), 3), (e: Error) => e instanceof ValueError && /encodePng\(width\): must be a positive integer\. Received 0/.test(e.message));
-  assert.throws(() => encodePng(2, 2, new Uint8Array(12), 4), /expected a Uint8Array of width \* height \* channels = 16 bytes\. Received 12 bytes/);
+  assert.throws(
+    () => encodePng(0, 1, new Uint8Array(0), 3),
+    (e: Error) => e instanceof ValueError && /encodePng\(width\): must be a positive integer\. Received 0/.test(e.message),
+  );
+  assert.throws(
+    () => encodePng(2, 2, new Uint8Array(12), 4),
+    /expected a Uint8Array of width \* height \* channels = 16 bytes\. Received 12 bytes/,
+  );
   assert.throws(() => encodePng(2, 2, new Uint8Array(12), 2 as any), /encodePng\(channels\): must be 3 \(RGB\) or 4 \(RGBA\)\. Received 2/);
 });

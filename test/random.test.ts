@@ -13,13 +13,29 @@ afterEach(() => setRandomSeed(null));
 /** Builds the lesson's head on 16 features (dropout 0.5), trains 3 epochs with shuffling; returns history and weights. */
 async function run(seed: number | undefined, seedThroughFit = false) {
   if (seed !== undefined && !seedThroughFit) setRandomSeed(seed);
-  const x = tf.tidy(() => tf.sin(tf.range(0, 40 * 16).reshape([40, 16]).mul(0.37)));
-  const y = tf.tensor1d(Array.from({ length: 40 }, (_, i) => i % 3), 'int32');
+  const x = tf.tidy(() =>
+    tf.sin(
+      tf
+        .range(0, 40 * 16)
+        .reshape([40, 16])
+        .mul(0.37),
+    ),
+  );
+  const y = tf.tensor1d(
+    Array.from({ length: 40 }, (_, i) => i % 3),
+    'int32',
+  );
   if (seedThroughFit) setRandomSeed(seed!); // weights must be drawn under the same seed as well
   const input = tf.input({ shape: [16] });
   const model = tf.model({ inputs: input, outputs: buildHead(input, { hidden: 8, dropout: 0.5, classes: 3 }) });
   model.compile({ optimizer: 'adam', loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
-  const history = await fit(model, x, y, { batchSize: 8, epochs: 3, validationData: [x, y], verbose: 0, ...(seedThroughFit ? { seed: seed! + 1000 } : {}) });
+  const history = await fit(model, x, y, {
+    batchSize: 8,
+    epochs: 3,
+    validationData: [x, y],
+    verbose: 0,
+    ...(seedThroughFit ? { seed: seed! + 1000 } : {}),
+  });
   const weights = model.getWeights().map((w) => Array.from(w.dataSync()));
   tf.dispose([x, y]);
   model.dispose();

@@ -70,7 +70,10 @@ function scratchProject(): string {
 }
 
 function driverLoads(): boolean {
-  const r = spawnSync(process.execPath, ['-e', "try { process.dlopen({ exports: {} }, 'libcuda.so.1') } catch (e) { if (!/self-register/.test(e.message)) process.exit(1) }"]);
+  const r = spawnSync(process.execPath, [
+    '-e',
+    "try { process.dlopen({ exports: {} }, 'libcuda.so.1') } catch (e) { if (!/self-register/.test(e.message)) process.exit(1) }",
+  ]);
   return r.status === 0;
 }
 
@@ -80,7 +83,10 @@ describe('setup:cuda', () => {
     const before = hashes(path.join(ORT, 'bin', 'napi-v6', 'linux', 'x64'));
     const { code, out } = runSetup(['cuda', '--dry-run']);
     assert.equal(code, 0, out);
-    assert.match(out, /1\. run its install script \(node \.\/script\/install\) with ONNXRUNTIME_NODE_INSTALL=cuda12: it downloads\n +Microsoft\.ML\.OnnxRuntime\.Gpu\.Linux 1\.30\.0 from api\.nuget\.org and puts libonnxruntime_providers_cuda\.so/);
+    assert.match(
+      out,
+      /1\. run its install script \(node \.\/script\/install\) with ONNXRUNTIME_NODE_INSTALL=cuda12: it downloads\n +Microsoft\.ML\.OnnxRuntime\.Gpu\.Linux 1\.30\.0 from api\.nuget\.org and puts libonnxruntime_providers_cuda\.so/,
+    );
     assert.match(out, /2\. open a session on the CUDA provider alone \(no CPU fallback\) in a child process/);
     assert.match(out, /Dry run: nothing was changed\./);
     assert.deepEqual(hashes(path.join(ORT, 'bin', 'napi-v6', 'linux', 'x64')), before);
@@ -94,7 +100,10 @@ describe('setup:cuda', () => {
     const before = hashes(pkgDir);
     const { code, out } = runSetup(['cuda', '--project', dir]);
     assert.equal(code, 2, out);
-    assert.match(out, /the NVIDIA driver's library libcuda\.so\.1 does not load here \(.*\), so the CUDA provider could not run: nothing was downloaded\. Install the NVIDIA driver first/);
+    assert.match(
+      out,
+      /the NVIDIA driver's library libcuda\.so\.1 does not load here \(.*\), so the CUDA provider could not run: nothing was downloaded\. Install the NVIDIA driver first/,
+    );
     assert.deepEqual(hashes(pkgDir), before);
   });
 
@@ -106,7 +115,10 @@ describe('setup:cuda', () => {
     const { code, out } = runSetup(['cuda', '--force', '--project', dir], { GLOBAL_AGENT_HTTPS_PROXY: await closedUrl() });
     assert.equal(code, 1, out);
     assert.match(out, /setup:cuda failed: onnxruntime-node's install script failed \(exit code 1\): .*ECONNREFUSED/);
-    assert.match(out, /node_modules\/onnxruntime-node\/bin\/napi-v6\/linux\/x64 is as before \(package\.json and package-lock\.json were not touched\)/);
+    assert.match(
+      out,
+      /node_modules\/onnxruntime-node\/bin\/napi-v6\/linux\/x64 is as before \(package\.json and package-lock\.json were not touched\)/,
+    );
     assert.match(out, /downloads from api\.nuget\.org, which this machine cannot reach/);
     assert.deepEqual(hashes(path.join(dir, BIN)), before);
     assert.deepEqual(fs.readdirSync(path.join(dir, 'node_modules', 'onnxruntime-node')).sort(), ['bin', 'dist', 'package.json', 'script']);
@@ -135,7 +147,10 @@ describe('setup:cuda', () => {
     assert.match(out, /Extracting \(pretend\)/);
     assert.match(out, /setup:cuda failed: the CUDA provider was downloaded but does not run: /);
     assert.match(out, /is as before/);
-    assert.match(out, /Install the CUDA 12 runtime and cuDNN 9 \(https:\/\/onnxruntime\.ai\/docs\/execution-providers\/CUDA-ExecutionProvider\.html#requirements\)/);
+    assert.match(
+      out,
+      /Install the CUDA 12 runtime and cuDNN 9 \(https:\/\/onnxruntime\.ai\/docs\/execution-providers\/CUDA-ExecutionProvider\.html#requirements\)/,
+    );
     assert.deepEqual(hashes(path.join(dir, BIN)), before);
     assert.equal(fs.readFileSync(path.join(dir, BIN, 'libonnxruntime_providers_shared.so'), 'utf8'), 'an earlier copy\n');
   });

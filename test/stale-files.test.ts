@@ -60,38 +60,45 @@ function aged(file: string, ageMs: number, content = 'partial'): string {
 }
 const DAYS = (n: number) => n * 24 * 60 * 60 * 1000;
 
-test('a process killed mid-download leaves its .part; the next download into the folder removes it once a day old', { timeout: 30_000 }, async () => {
-  const folder = freshDir();
-  const dest = path.join(folder, 'file.bin');
-  // A real process, killed while its download waits on the stalled server.
-  const script = `require(${JSON.stringify(path.join(ROOT, 'lib', 'net', 'download'))}).downloadFile(${JSON.stringify(`${url}/stall`)}, ${JSON.stringify(dest)});`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, stdio: 'ignore' });
-  const until = Date.now() + 20_000;
-  const parts = () => fs.readdirSync(folder).filter((f) => f.startsWith('file.bin.part-'));
-  while (parts().length === 0 || fs.statSync(path.join(folder, parts()[0])).size < 30_000) {
-    assert.ok(Date.now() < until, 'the child never started writing');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  child.kill('SIGKILL');
-  await new Promise((resolve) => child.once('exit', resolve));
-  const [left] = parts();
-  assert.match(left, new RegExp(`^file\\.bin\\.part-${child.pid}-[0-9a-f]{8}$`), 'the killed process left its .part file');
+test(
+  'a process killed mid-download leaves its .part; the next download into the folder removes it once a day old',
+  { timeout: 30_000 },
+  async () => {
+    const folder = freshDir();
+    const dest = path.join(folder, 'file.bin');
+    // A real process, killed while its download waits on the stalled server.
+    const script = `require(${JSON.stringify(path.join(ROOT, 'lib', 'net', 'download'))}).downloadFile(${JSON.stringify(`${url}/stall`)}, ${JSON.stringify(dest)});`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, stdio: 'ignore' });
+    const until = Date.now() + 20_000;
+    const parts = () => fs.readdirSync(folder).filter((f) => f.startsWith('file.bin.part-'));
+    while (parts().length === 0 || fs.statSync(path.join(folder, parts()[0])).size < 30_000) {
+      assert.ok(Date.now() < until, 'the child never started writing');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    const [left] = parts();
+    assert.match(left, new RegExp(`^file\\.bin\\.part-${child.pid}-[0-9a-f]{8}$`), 'the killed process left its .part file');
 
-  // Younger than a day: perhaps another kernel's download in progress; kept.
-  await downloadFile(`${url}/file.bin`, path.join(folder, 'other.bin'));
-  assert.ok(fs.existsSync(path.join(folder, left)));
+    // Younger than a day: perhaps another kernel's download in progress; kept.
+    await downloadFile(`${url}/file.bin`, path.join(folder, 'other.bin'));
+    assert.ok(fs.existsSync(path.join(folder, left)));
 
-  // A day old: removed by the next use of the folder (looked at again after an hour, or at once with force).
-  const when = new Date(Date.now() - DAYS(2));
-  fs.utimesSync(path.join(folder, left), when, when);
-  const removed = await removeStaleTemporaryFiles(folder, { force: true });
-  assert.deepEqual(removed, [path.join(folder, left)]);
-  assert.deepEqual(fs.readdirSync(folder).sort(), ['other.bin']);
-});
+    // A day old: removed by the next use of the folder (looked at again after an hour, or at once with force).
+    const when = new Date(Date.now() - DAYS(2));
+    fs.utimesSync(path.join(folder, left), when, when);
+    const removed = await removeStaleTemporaryFiles(folder, { force: true });
+    assert.deepEqual(removed, [path.join(folder, left)]);
+    assert.deepEqual(fs.readdirSync(folder).sort(), ['other.bin']);
+  },
+);
 
 test('downloadFile cleans its destination folder on first use: old .part and .tmp files go, everything else stays', async () => {
   const folder = freshDir();
-  const stale = [aged(path.join(folder, 'a.npy.part-4242-0123abcd'), DAYS(2)), aged(path.join(folder, 'b.npy.tmp-7-deadbeef'), STALE_AFTER_MS + 60_000)];
+  const stale = [
+    aged(path.join(folder, 'a.npy.part-4242-0123abcd'), DAYS(2)),
+    aged(path.join(folder, 'b.npy.tmp-7-deadbeef'), STALE_AFTER_MS + 60_000),
+  ];
   const kept = [
     aged(path.join(folder, 'young.npy.part-4242-0123abcd'), DAYS(0.5)),
     aged(path.join(folder, 'notes.part'), DAYS(9)),

@@ -48,7 +48,11 @@ test('stand-in weights: BatchNormalization statistics are the calibration batch 
     assert.ok(close(movingVariance, variance) < 1e-4, `moving variance off by ${close(movingVariance, variance)}`);
 
     // The point of it: features of a useful size, where raw random initialisation gives tiny ones.
-    const spread = (m: tf.LayersModel) => tf.moments(m.predict(images) as tf.Tensor).variance.sqrt().dataSync()[0];
+    const spread = (m: tf.LayersModel) =>
+      tf
+        .moments(m.predict(images) as tf.Tensor)
+        .variance.sqrt()
+        .dataSync()[0];
     const calibratedSpread = spread(calibrated);
     const randomSpread = spread(random);
     assert.ok(calibratedSpread > 10 * randomSpread, `feature std ${calibratedSpread} (calibrated) vs ${randomSpread} (random)`);
@@ -91,7 +95,10 @@ test('stand-in weights for MobileNetV2: every BatchNormalization holds the momen
       const { mean, variance } = tf.moments(input, [0, 1, 2]);
       const [, , movingMean, movingVariance] = layer.getWeights();
       assert.ok(relativeDifference(movingMean, mean) < 1e-4, `${name}: moving mean off by ${relativeDifference(movingMean, mean)}`);
-      assert.ok(relativeDifference(movingVariance, variance) < 1e-4, `${name}: moving variance off by ${relativeDifference(movingVariance, variance)}`);
+      assert.ok(
+        relativeDifference(movingVariance, variance) < 1e-4,
+        `${name}: moving variance off by ${relativeDifference(movingVariance, variance)}`,
+      );
     }
   } finally {
     fs.rmSync(folder, { recursive: true, force: true });
@@ -136,9 +143,14 @@ test('stand-in weights: an unknown model or bad images is a clear error, and not
   try {
     const images = tf.zeros([2, 32, 32, 3]) as tf.Tensor4D;
     const before = tf.memory().numTensors;
-    await assert.rejects(standInWeights('ResNet18', { images, folder }), (e: Error) =>
-      e instanceof ValueError && /model must be one of DenseNet121, .*VGG16.*Received 'ResNet18'/.test(e.message));
-    await assert.rejects(standInWeights('ResNet50', { images: tf.zeros([2, 32, 32]) as never, folder }), /options\.images must be a non-empty batch of RGB images \[n, height, width, 3\]. Received a tensor of shape \[2,32,32\]/);
+    await assert.rejects(
+      standInWeights('ResNet18', { images, folder }),
+      (e: Error) => e instanceof ValueError && /model must be one of DenseNet121, .*VGG16.*Received 'ResNet18'/.test(e.message),
+    );
+    await assert.rejects(
+      standInWeights('ResNet50', { images: tf.zeros([2, 32, 32]) as never, folder }),
+      /options\.images must be a non-empty batch of RGB images \[n, height, width, 3\]. Received a tensor of shape \[2,32,32\]/,
+    );
     assert.equal(tf.memory().numTensors, before + 1, 'only the bad images tensor itself is left');
     assert.deepEqual(fs.readdirSync(folder), []);
   } finally {

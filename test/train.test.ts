@@ -87,7 +87,10 @@ test('logged values are batch-size-weighted means over the epoch, as in Keras (c
   const expectTrain = byHand((model.predict(train.x) as tf.Tensor).arraySync() as number[][], Array.from(train.y.dataSync()));
   const expectVal = byHand((model.predict(val.x) as tf.Tensor).arraySync() as number[][], Array.from(val.y.dataSync()));
   for (let epoch = 0; epoch < 2; epoch++) {
-    assert.ok(Math.abs((history.history.loss[epoch] as number) - expectTrain.loss) < 1e-5, `loss ${history.history.loss[epoch]} vs ${expectTrain.loss}`);
+    assert.ok(
+      Math.abs((history.history.loss[epoch] as number) - expectTrain.loss) < 1e-5,
+      `loss ${history.history.loss[epoch]} vs ${expectTrain.loss}`,
+    );
     assert.ok(Math.abs((history.history.accuracy[epoch] as number) - expectTrain.accuracy) < 1e-6);
     assert.ok(Math.abs((history.history.val_loss[epoch] as number) - expectVal.loss) < 1e-5);
     assert.ok(Math.abs((history.history.val_accuracy[epoch] as number) - expectVal.accuracy) < 1e-6);
@@ -127,7 +130,10 @@ test('in a notebook, fit shows ONE output updated in place with every epoch and 
   const ids = new Set(messages.map((m) => m.options.displayId));
   assert.equal(ids.size, 1, 'one display id');
   assert.equal(messages[0].options.update, false);
-  assert.ok(messages.slice(1).every((m) => m.options.update === true), 'later messages replace the first');
+  assert.ok(
+    messages.slice(1).every((m) => m.options.update === true),
+    'later messages replace the first',
+  );
   const last = messages[messages.length - 1].data;
   const text = String(last['text/plain']);
   assert.match(text, /Epoch 1\/3 .*loss: \d\.\d{4} - accuracy: \d\.\d{4} - val_loss: \d\.\d{4} - val_accuracy: \d\.\d{4}/);
@@ -154,7 +160,8 @@ test('an interrupt request stops training between batches and throws Interrupted
   const started = Date.now();
   await assert.rejects(
     fit(model, train.x, train.y, { batchSize: 8, epochs: 50, validationData: [train.x, train.y], callbacks: [stopper] }),
-    (e: unknown) => e instanceof InterruptedError && /Training \(after 0 complete epochs of 50\) was interrupted/.test((e as Error).message),
+    (e: unknown) =>
+      e instanceof InterruptedError && /Training \(after 0 complete epochs of 50\) was interrupted/.test((e as Error).message),
   );
   assert.ok(Date.now() - started < 5000, 'stopped promptly');
   assert.equal(tf.memory().numTensors, before, 'tensors left behind after the interrupt');
@@ -285,14 +292,23 @@ test('argument errors name the argument and say what to pass', async () => {
   await ready();
   const data = toyData(8);
   const model = smallModel();
-  await assert.rejects(fit(model, data.x, data.y), (e: unknown) => e instanceof ValueError && /has not been compiled.*model\.compile/.test((e as Error).message));
+  await assert.rejects(
+    fit(model, data.x, data.y),
+    (e: unknown) => e instanceof ValueError && /has not been compiled.*model\.compile/.test((e as Error).message),
+  );
   compileLesson(model);
   await assert.rejects(fit(model, data.x, tf.tensor1d([0, 1, 2], 'int32')), /x has 8 samples but y has 3 labels/);
   await assert.rejects(fit(model, data.x, data.y, { epochs: 0 }), /epochs must be a positive integer, e.g. 30. Received 0/);
   await assert.rejects(fit(model, data.x, data.y, { batchSize: 2.5 }), /batchSize must be a positive integer/);
-  await assert.rejects(fit(model, data.x, data.y, { validationData: [data.x] as unknown as [tf.Tensor, tf.Tensor] }), /validationData must be \[images, labels\]/);
+  await assert.rejects(
+    fit(model, data.x, data.y, { validationData: [data.x] as unknown as [tf.Tensor, tf.Tensor] }),
+    /validationData must be \[images, labels\]/,
+  );
   await assert.rejects(fit(model, [1, 2] as unknown as tf.Tensor, data.y), /x must be a tf\.Tensor. Received an array of length 2/);
-  await assert.rejects(evaluate(model, data.x, tf.tensor1d(new Array(8).fill(7), 'int32'), silent), /labels must be integer class indices in \[0, 3\).*Label 0 is 7/);
+  await assert.rejects(
+    evaluate(model, data.x, tf.tensor1d(new Array(8).fill(7), 'int32'), silent),
+    /labels must be integer class indices in \[0, 3\).*Label 0 is 7/,
+  );
   tf.dispose([data.x, data.y]);
   model.dispose();
 });

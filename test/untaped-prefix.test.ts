@@ -12,7 +12,10 @@ import { lessonLikeModel } from './support/lesson-like-model';
 test("cache: false trains like tfjs' own fit of the whole model, without keeping the frozen activations", async () => {
   await ready();
   const x = tf.randomUniform([32, 8, 8, 3], 0, 1, 'float32', 21);
-  const y = tf.tensor1d(Array.from({ length: 32 }, (_, i) => i % 3), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: 32 }, (_, i) => i % 3),
+    'int32',
+  );
   const options = { batchSize: 16, epochs: 2, shuffle: false, verbose: 0 as const };
   // A frozen base whose activations dominate memory: six 16-channel convolutions at 32x32.
   const heavy = { seed: 4, upscaleTo: 32, blocks: 6, filters: 16, padding: 'same' as const };
@@ -43,7 +46,10 @@ test("cache: false trains like tfjs' own fit of the whole model, without keeping
   }
   assert.equal(featureStats.computed, computedBefore, 'nothing cached');
   // upscale, 6 x (conv, BN, ReLU), pooling and the head's Flatten (no weights): 21 layers.
-  assert.match(lines.join('\n'), /Feature cache off: the frozen prefix \(21 layers\) runs on every batch, as in Keras, outside the gradient tape/);
+  assert.match(
+    lines.join('\n'),
+    /Feature cache off: the frozen prefix \(21 layers\) runs on every batch, as in Keras, outside the gradient tape/,
+  );
 
   // The same training as tfjs' fit of the whole model: losses, accuracies and weights.
   for (const key of ['loss', 'accuracy']) {
@@ -58,7 +64,10 @@ test("cache: false trains like tfjs' own fit of the whole model, without keeping
   });
   // Memory: a step of the whole model holds every activation of the six convolutions (16 images x
   // 32 x 32 x 16 floats = 1 MiB each, several per layer); untaped, a few at a time.
-  assert.ok(untapedPeak < tapedPeak / 3, `peak ${(untapedPeak / 2 ** 20).toFixed(1)} MiB untaped vs ${(tapedPeak / 2 ** 20).toFixed(1)} MiB taped`);
+  assert.ok(
+    untapedPeak < tapedPeak / 3,
+    `peak ${(untapedPeak / 2 ** 20).toFixed(1)} MiB untaped vs ${(tapedPeak / 2 ** 20).toFixed(1)} MiB taped`,
+  );
 
   // Again: each fit builds its untaped model and lets go of it; the caller's weights stay, no tensor is left.
   const tensors = tf.memory().numTensors;

@@ -41,31 +41,31 @@ describe('upscale (tf.image.resize_with_pad semantics)', () => {
     // a row [1, 2] becomes [1, 1.25, 1.75, 2]; rows mix the same way.
     const out = applyTo(upscale({ height: 4, width: 4 }), [1, 2, 3, 4], [1, 2, 2, 1]);
     assert.deepEqual(out.shape, [1, 4, 4, 1]);
-    assert.deepEqual(out.data, [
-      1, 1.25, 1.75, 2,
-      1.5, 1.75, 2.25, 2.5,
-      2.5, 2.75, 3.25, 3.5,
-      3, 3.25, 3.75, 4,
-    ]);
+    assert.deepEqual(out.data, [1, 1.25, 1.75, 2, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3, 3.25, 3.75, 4]);
   });
 
   test('1x2 -> 4x4 keeps the aspect ratio: resized to 2x4, one zero row above and below', () => {
     const out = applyTo(upscale({ height: 4, width: 4 }), [1, 2], [1, 1, 2, 1]);
-    assert.deepEqual(out.data, [
-      0, 0, 0, 0,
-      1, 1.25, 1.75, 2,
-      1, 1.25, 1.75, 2,
-      0, 0, 0, 0,
-    ]);
+    assert.deepEqual(out.data, [0, 0, 0, 0, 1, 1.25, 1.75, 2, 1, 1.25, 1.75, 2, 0, 0, 0, 0]);
   });
 
   test('geometry follows TF in float32: 64x64 -> 160x160 is not padded', () => {
     assert.deepEqual(resizeWithPadGeometry(64, 64, 160, 160), {
-      resizedHeight: 160, resizedWidth: 160, padTop: 0, padBottom: 0, padLeft: 0, padRight: 0,
+      resizedHeight: 160,
+      resizedWidth: 160,
+      padTop: 0,
+      padBottom: 0,
+      padLeft: 0,
+      padRight: 0,
     });
     // 48x64 -> ratio 0.4, resized 120x160, (160 - 120) / 2 = 20 rows of padding each side.
     assert.deepEqual(resizeWithPadGeometry(48, 64, 160, 160), {
-      resizedHeight: 120, resizedWidth: 160, padTop: 20, padBottom: 20, padLeft: 0, padRight: 0,
+      resizedHeight: 120,
+      resizedWidth: 160,
+      padTop: 20,
+      padBottom: 20,
+      padLeft: 0,
+      padRight: 0,
     });
   });
 
@@ -83,7 +83,10 @@ describe('upscale (tf.image.resize_with_pad semantics)', () => {
   });
 
   test('bad arguments name the argument and the value', () => {
-    assert.throws(() => upscale({ height: 0, width: 160 }), (e: Error) => e instanceof ValueError && /`height`.*height=0/.test(e.message));
+    assert.throws(
+      () => upscale({ height: 0, width: 160 }),
+      (e: Error) => e instanceof ValueError && /`height`.*height=0/.test(e.message),
+    );
     assert.throws(() => upscale({ height: 160, width: 12.5 }), /`width`.*width=12.5/);
     assert.throws(() => upscale({ height: 160, width: 160, method: 'bicubic' as never }), /`method`.*'bilinear', 'nearest'.*"bicubic"/);
     assert.throws(() => upscale({ height: 4, width: 4 }).apply(tf.zeros([2, 2, 1])), /\[batch, height, width, channels\].*\[2, 2, 1\]/);
@@ -107,13 +110,24 @@ describe('upscale (tf.image.resize_with_pad semantics)', () => {
     try {
       const r = spawnSync(PYTHON, [path.join(__dirname, 'python', 'upscale_reference.py'), dir], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
-      const cases = JSON.parse(r.stdout) as { name: string; height: number; width: number; method: 'bilinear' | 'nearest'; resized: number[]; pad: number[] }[];
+      const cases = JSON.parse(r.stdout) as {
+        name: string;
+        height: number;
+        width: number;
+        method: 'bilinear' | 'nearest';
+        resized: number[];
+        pad: number[];
+      }[];
       for (const c of cases) {
         const input = parseNpy(readArrayBuffer(path.join(dir, `${c.name}_input.npy`)));
         const expected = parseNpy(readArrayBuffer(path.join(dir, `${c.name}_expected.npy`)));
         const g = resizeWithPadGeometry(input.shape[1], input.shape[2], c.height, c.width);
         assert.deepEqual([g.resizedHeight, g.resizedWidth, g.padTop, g.padLeft], [...c.resized, ...c.pad], `${c.name}: geometry`);
-        const out = applyTo(upscale({ height: c.height, width: c.width, method: c.method }), Array.from(input.data), input.shape as [number, number, number, number]);
+        const out = applyTo(
+          upscale({ height: c.height, width: c.width, method: c.method }),
+          Array.from(input.data),
+          input.shape as [number, number, number, number],
+        );
         assert.deepEqual(out.shape, expected.shape, `${c.name}: shape`);
         let maxDiff = 0;
         const want = expected.data;

@@ -58,16 +58,39 @@ interface Case {
 // (ignores halfPixelCenters) are wrong on cpu and wasm alike: lib/compat/pooling-and-resize-gradients.ts
 // registers TF's; the 'same' average pooling and Upscale cases below check them.
 
-const conv = (c: Omit<Extract<LayerSpec, { kind: 'conv2d' }>, 'kind'>, input: number[], note?: string): Case =>
-  ({ layer: { kind: 'conv2d', ...c }, inputs: [input], note });
-const depthwise = (c: Omit<Extract<LayerSpec, { kind: 'depthwiseConv2d' }>, 'kind'>, input: number[], note?: string): Case =>
-  ({ layer: { kind: 'depthwiseConv2d', ...c }, inputs: [input], note });
-const separable = (c: Omit<Extract<LayerSpec, { kind: 'separableConv2d' }>, 'kind'>, input: number[], note?: string): Case =>
-  ({ layer: { kind: 'separableConv2d', ...c }, inputs: [input], note });
-const pool = (kind: 'maxPooling2d' | 'averagePooling2d', poolSize: number, strides: number, padding: Padding, input: number[], note?: string): Case =>
-  ({ layer: { kind, poolSize, strides, padding }, inputs: [input], values: kind === 'maxPooling2d' ? 'integers' : 'normal', note });
-const activation = (name: Activation): Case =>
-  ({ layer: { kind: 'activation', activation: name }, inputs: [[2, 4, 5, 3]], values: name === 'relu6' ? 'wide' : 'normal' });
+const conv = (c: Omit<Extract<LayerSpec, { kind: 'conv2d' }>, 'kind'>, input: number[], note?: string): Case => ({
+  layer: { kind: 'conv2d', ...c },
+  inputs: [input],
+  note,
+});
+const depthwise = (c: Omit<Extract<LayerSpec, { kind: 'depthwiseConv2d' }>, 'kind'>, input: number[], note?: string): Case => ({
+  layer: { kind: 'depthwiseConv2d', ...c },
+  inputs: [input],
+  note,
+});
+const separable = (c: Omit<Extract<LayerSpec, { kind: 'separableConv2d' }>, 'kind'>, input: number[], note?: string): Case => ({
+  layer: { kind: 'separableConv2d', ...c },
+  inputs: [input],
+  note,
+});
+const pool = (
+  kind: 'maxPooling2d' | 'averagePooling2d',
+  poolSize: number,
+  strides: number,
+  padding: Padding,
+  input: number[],
+  note?: string,
+): Case => ({
+  layer: { kind, poolSize, strides, padding },
+  inputs: [input],
+  values: kind === 'maxPooling2d' ? 'integers' : 'normal',
+  note,
+});
+const activation = (name: Activation): Case => ({
+  layer: { kind: 'activation', activation: name },
+  inputs: [[2, 4, 5, 3]],
+  values: name === 'relu6' ? 'wide' : 'normal',
+});
 
 const CASES: Case[] = [
   // Conv2D: kernels 1, 3, 5, 7; strides 1, 2, 3; dilation 2; 3 -> 4 and 8 -> 16 channels.
@@ -127,13 +150,68 @@ const CASES: Case[] = [
   { layer: { kind: 'batchNormalization', training: true }, inputs: [[4, 5, 5, 3]] },
   { layer: { kind: 'batchNormalization', training: true }, inputs: [[6, 5]], note: "the head's, on features" },
   { layer: { kind: 'batchNormalization', training: false }, inputs: [[2, 5, 5, 3]] },
-  { layer: { kind: 'zeroPadding2d', padding: [[1, 1], [1, 1]] }, inputs: [[2, 5, 5, 3]] },
-  { layer: { kind: 'zeroPadding2d', padding: [[0, 1], [0, 1]] }, inputs: [[2, 5, 6, 3]] },
-  { layer: { kind: 'zeroPadding2d', padding: [[3, 3], [3, 3]] }, inputs: [[2, 4, 4, 3]] },
-  { layer: { kind: 'zeroPadding2d', padding: [[1, 2], [1, 2]] }, inputs: [[2, 5, 4, 3]] },
-  { layer: { kind: 'concatenate' }, inputs: [[2, 5, 5, 3], [2, 5, 5, 4]] },
-  { layer: { kind: 'add' }, inputs: [[2, 5, 5, 3], [2, 5, 5, 3]] },
-  { layer: { kind: 'multiply' }, inputs: [[2, 5, 5, 4], [2, 1, 1, 4]], note: "EfficientNet's squeeze-and-excite, broadcast" },
+  {
+    layer: {
+      kind: 'zeroPadding2d',
+      padding: [
+        [1, 1],
+        [1, 1],
+      ],
+    },
+    inputs: [[2, 5, 5, 3]],
+  },
+  {
+    layer: {
+      kind: 'zeroPadding2d',
+      padding: [
+        [0, 1],
+        [0, 1],
+      ],
+    },
+    inputs: [[2, 5, 6, 3]],
+  },
+  {
+    layer: {
+      kind: 'zeroPadding2d',
+      padding: [
+        [3, 3],
+        [3, 3],
+      ],
+    },
+    inputs: [[2, 4, 4, 3]],
+  },
+  {
+    layer: {
+      kind: 'zeroPadding2d',
+      padding: [
+        [1, 2],
+        [1, 2],
+      ],
+    },
+    inputs: [[2, 5, 4, 3]],
+  },
+  {
+    layer: { kind: 'concatenate' },
+    inputs: [
+      [2, 5, 5, 3],
+      [2, 5, 5, 4],
+    ],
+  },
+  {
+    layer: { kind: 'add' },
+    inputs: [
+      [2, 5, 5, 3],
+      [2, 5, 5, 3],
+    ],
+  },
+  {
+    layer: { kind: 'multiply' },
+    inputs: [
+      [2, 5, 5, 4],
+      [2, 1, 1, 4],
+    ],
+    note: "EfficientNet's squeeze-and-excite, broadcast",
+  },
   { layer: { kind: 'dense', units: 5 }, inputs: [[3, 7]] },
   { layer: { kind: 'flatten' }, inputs: [[2, 3, 4, 5]] },
   { layer: { kind: 'reshape', targetShape: [1, 1, 4] }, inputs: [[2, 4]] },
@@ -198,32 +276,54 @@ function title(c: Case): string {
 }
 
 /** The file name stem of a case: its title, reduced to letters, digits and underscores. */
-const stem = (c: Case) => title(c).replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, '');
+const stem = (c: Case) =>
+  title(c)
+    .replace(/[^A-Za-z0-9]+/g, '_')
+    .replace(/^_|_$/g, '');
 
 function buildLayer(spec: LayerSpec): tf.layers.Layer {
   const { kind, ...args } = spec as LayerSpec & Record<string, unknown>;
   switch (spec.kind) {
-    case 'conv2d': return tf.layers.conv2d(args as never);
-    case 'depthwiseConv2d': return spec.passDilation ? passingDilation(args) : tf.layers.depthwiseConv2d(args as never);
-    case 'separableConv2d': return tf.layers.separableConv2d(args as never);
-    case 'maxPooling2d': return tf.layers.maxPooling2d(args as never);
-    case 'averagePooling2d': return tf.layers.averagePooling2d(args as never);
-    case 'globalAveragePooling2d': return tf.layers.globalAveragePooling2d({});
-    case 'globalMaxPooling2d': return tf.layers.globalMaxPooling2d({});
+    case 'conv2d':
+      return tf.layers.conv2d(args as never);
+    case 'depthwiseConv2d':
+      return spec.passDilation ? passingDilation(args) : tf.layers.depthwiseConv2d(args as never);
+    case 'separableConv2d':
+      return tf.layers.separableConv2d(args as never);
+    case 'maxPooling2d':
+      return tf.layers.maxPooling2d(args as never);
+    case 'averagePooling2d':
+      return tf.layers.averagePooling2d(args as never);
+    case 'globalAveragePooling2d':
+      return tf.layers.globalAveragePooling2d({});
+    case 'globalMaxPooling2d':
+      return tf.layers.globalMaxPooling2d({});
     // The layer's mode is the `training` argument of the call, not a setting of the layer.
-    case 'batchNormalization': return tf.layers.batchNormalization({});
-    case 'zeroPadding2d': return tf.layers.zeroPadding2d({ padding: spec.padding });
-    case 'concatenate': return tf.layers.concatenate({});
-    case 'add': return tf.layers.add({});
-    case 'multiply': return tf.layers.multiply({});
-    case 'dense': return tf.layers.dense({ units: spec.units });
-    case 'flatten': return tf.layers.flatten({});
-    case 'reshape': return tf.layers.reshape({ targetShape: spec.targetShape });
+    case 'batchNormalization':
+      return tf.layers.batchNormalization({});
+    case 'zeroPadding2d':
+      return tf.layers.zeroPadding2d({ padding: spec.padding });
+    case 'concatenate':
+      return tf.layers.concatenate({});
+    case 'add':
+      return tf.layers.add({});
+    case 'multiply':
+      return tf.layers.multiply({});
+    case 'dense':
+      return tf.layers.dense({ units: spec.units });
+    case 'flatten':
+      return tf.layers.flatten({});
+    case 'reshape':
+      return tf.layers.reshape({ targetShape: spec.targetShape });
     // MobileNetV2's ReLU(6.0) is a layer of its own, Keras' ReLU(max_value=6).
-    case 'activation': return spec.activation === 'relu6' ? tf.layers.reLU({ maxValue: 6 }) : tf.layers.activation({ activation: spec.activation });
-    case 'rescaling': return rescaling({ scale: spec.scale, offset: spec.offset });
-    case 'normalization': return normalization({ mean: spec.mean, variance: spec.variance });
-    case 'upscale': return upscale({ height: spec.height, width: spec.width });
+    case 'activation':
+      return spec.activation === 'relu6' ? tf.layers.reLU({ maxValue: 6 }) : tf.layers.activation({ activation: spec.activation });
+    case 'rescaling':
+      return rescaling({ scale: spec.scale, offset: spec.offset });
+    case 'normalization':
+      return normalization({ mean: spec.mean, variance: spec.variance });
+    case 'upscale':
+      return upscale({ height: spec.height, width: spec.width });
   }
   throw new Error(`no layer for ${kind}`);
 }
@@ -234,11 +334,12 @@ function passingDilation(args: Record<string, unknown>): tf.layers.Layer {
   const layer = tf.layers.depthwiseConv2d(config as never);
   const fields = layer as unknown as { depthwiseKernel: tf.LayerVariable; bias: tf.LayerVariable | null; call: unknown };
   const { strides = 1, padding, dilationRate = 1 } = config as Convolution;
-  fields.call = (inputs: tf.Tensor | tf.Tensor[]) => tf.tidy(() => {
-    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-    const y = tf.depthwiseConv2d(x, fields.depthwiseKernel.read() as tf.Tensor4D, strides, padding, 'NHWC', dilationRate);
-    return fields.bias ? tf.add(y, fields.bias.read()) : y;
-  });
+  fields.call = (inputs: tf.Tensor | tf.Tensor[]) =>
+    tf.tidy(() => {
+      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+      const y = tf.depthwiseConv2d(x, fields.depthwiseKernel.read() as tf.Tensor4D, strides, padding, 'NHWC', dilationRate);
+      return fields.bias ? tf.add(y, fields.bias.read()) : y;
+    });
   return layer;
 }
 
@@ -331,7 +432,11 @@ describe('gradients on the wasm backend match tfjs cpu and torch (float64)', () 
     await tf.setBackend('wasm');
     assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'), 'registerWasmGradientKernels was not applied when the wasm backend was chosen');
     assert.ok(registerWasmGradientKernels().includes('Conv2DBackpropFilter'), 'the kernel is the one the library added');
-    const g = tf.tidy(() => tf.grad((f: tf.Tensor) => tf.sum(tf.conv2d(tf.ones([1, 3, 3, 1]) as tf.Tensor4D, f as tf.Tensor4D, 1, 'valid')))(tf.ones([2, 2, 1, 1])));
+    const g = tf.tidy(() =>
+      tf.grad((f: tf.Tensor) => tf.sum(tf.conv2d(tf.ones([1, 3, 3, 1]) as tf.Tensor4D, f as tf.Tensor4D, 1, 'valid')))(
+        tf.ones([2, 2, 1, 1]),
+      ),
+    );
     // Each tap of a 2x2 filter meets four of the nine ones.
     assert.deepEqual(Array.from(g.dataSync()), [4, 4, 4, 4]);
     g.dispose();
@@ -381,7 +486,10 @@ describe('gradients on the wasm backend match tfjs cpu and torch (float64)', () 
       const mask = ys[i] !== 0 ? 1 : 0;
       kept += mask;
       assert.ok(Math.abs(ys[i] - (xs[i] * mask) / (1 - rate)) <= 1e-6 * Math.abs(ys[i]), `y[${i}] is x * mask / (1 - rate)`);
-      assert.ok(Math.abs(gs[i] - (rs[i] * mask) / (1 - rate)) <= 1e-6 * Math.abs(gs[i]) + 1e-7, `gradient[${i}] = ${gs[i]}, r * mask / (1 - rate) = ${(rs[i] * mask) / (1 - rate)}`);
+      assert.ok(
+        Math.abs(gs[i] - (rs[i] * mask) / (1 - rate)) <= 1e-6 * Math.abs(gs[i]) + 1e-7,
+        `gradient[${i}] = ${gs[i]}, r * mask / (1 - rate) = ${(rs[i] * mask) / (1 - rate)}`,
+      );
     }
     // 768 values, each kept with probability 0.7.
     assert.ok(kept > 0.6 * xs.length && kept < 0.8 * xs.length, `kept ${kept} of ${xs.length}`);

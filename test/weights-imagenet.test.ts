@@ -24,7 +24,10 @@ const md5 = (bytes: Buffer) => createHash('md5').update(bytes).digest('hex');
 /** Every file under `dir`, recursively (to prove nothing was left behind). */
 function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
 }
 
 describe("weights: 'imagenet' files (caches and verified downloads)", () => {
@@ -42,7 +45,12 @@ describe("weights: 'imagenet' files (caches and verified downloads)", () => {
     model.dispose();
     weightsBytes = fs.readFileSync(file);
     fs.rmSync(file);
-    spec = { fileName: 'small_weights_notop.h5', url: 'https://storage.googleapis.com/example/small_weights_notop.h5', md5: md5(weightsBytes), description: 'test weights' };
+    spec = {
+      fileName: 'small_weights_notop.h5',
+      url: 'https://storage.googleapis.com/example/small_weights_notop.h5',
+      md5: md5(weightsBytes),
+      description: 'test weights',
+    };
   });
 
   beforeEach(() => {
@@ -107,7 +115,7 @@ describe("weights: 'imagenet' files (caches and verified downloads)", () => {
       assert.equal(e.url, `${ws.base}small_weights_notop.h5`);
       assert.match(e.message, /Could not get test weights \(file small_weights_notop\.h5\)/);
       assert.match(e.message, new RegExp(`checksum does not match: expected md5 ${spec.md5}, got ${md5(wrong)}`));
-      assert.ok(e.message.includes(path.join(kerasCacheDir(), spec.fileName)), "names the Keras-cache location for a manual copy");
+      assert.ok(e.message.includes(path.join(kerasCacheDir(), spec.fileName)), 'names the Keras-cache location for a manual copy');
       return true;
     });
     assert.deepEqual(filesUnder(process.env.TSLAB_DL_CACHE!), []);
@@ -120,13 +128,21 @@ describe("weights: 'imagenet' files (caches and verified downloads)", () => {
       res.write(weightsBytes.subarray(0, 1000));
       setTimeout(() => res.destroy(), 20);
     });
-    await assert.rejects(getWeightsFile(spec), (e: Error) => e instanceof DownloadError && /after 1000 bytes|dropped|ended after/.test(e.message));
+    await assert.rejects(
+      getWeightsFile(spec),
+      (e: Error) => e instanceof DownloadError && /after 1000 bytes|dropped|ended after/.test(e.message),
+    );
     const closed = http.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    await assert.rejects(getWeightsFile(spec, { baseUrl: `http://127.0.0.1:${port}/` }), (e: Error) =>
-      e instanceof DownloadError && e.message.includes(`http://127.0.0.1:${port}/small_weights_notop.h5`) && /could not connect/.test(e.message));
+    await assert.rejects(
+      getWeightsFile(spec, { baseUrl: `http://127.0.0.1:${port}/` }),
+      (e: Error) =>
+        e instanceof DownloadError &&
+        e.message.includes(`http://127.0.0.1:${port}/small_weights_notop.h5`) &&
+        /could not connect/.test(e.message),
+    );
     assert.deepEqual(filesUnder(process.env.TSLAB_DL_CACHE!), []);
   });
 
@@ -139,7 +155,7 @@ describe("weights: 'imagenet' files (caches and verified downloads)", () => {
       assert.equal(e.url, `${ws.base}${file}`);
       assert.match(e.message, /DenseNet121 ImageNet weights \(no top\)/);
       assert.ok(e.message.includes(path.join(kerasCacheDir(), file)));
-      assert.match(e.message, /30ee3e1110167f948a6b9946edeeb738/, "the md5 Keras publishes, so a manual copy can be checked");
+      assert.match(e.message, /30ee3e1110167f948a6b9946edeeb738/, 'the md5 Keras publishes, so a manual copy can be checked');
       return true;
     });
     assert.deepEqual(ws.requests, [file]);
@@ -150,8 +166,11 @@ describe("weights: 'imagenet' files (caches and verified downloads)", () => {
   test("DenseNet121({ weights: 'imagenet' }) with a file that fails Keras' md5: refused, nothing cached", async () => {
     const file = 'densenet121_weights_tf_dim_ordering_tf_kernels.h5';
     ws.routes.set(file, (res) => res.writeHead(200).end(weightsBytes));
-    await assert.rejects(DenseNet121(), (e: Error) =>
-      e instanceof DownloadError && /expected md5 9d60b8095a5708f2dcce2bca79d332c7/.test(e.message) && e.message.includes(file));
+    await assert.rejects(
+      DenseNet121(),
+      (e: Error) =>
+        e instanceof DownloadError && /expected md5 9d60b8095a5708f2dcce2bca79d332c7/.test(e.message) && e.message.includes(file),
+    );
     assert.deepEqual(filesUnder(process.env.TSLAB_DL_CACHE!), []);
   });
 });

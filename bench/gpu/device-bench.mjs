@@ -75,7 +75,10 @@ async function baseThroughput() {
   await lib.setBackend('wasm');
   const statuses = await providerStatuses();
   figures.providers = statuses.map((s) => ({ name: s.name, usable: s.usable, automatic: s.automatic, detail: s.detail }));
-  log('ONNX Runtime providers:', statuses.map((s) => `${s.name} ${s.usable ? (s.automatic ? 'usable' : 'forced only') : 'not usable'} (${s.detail})`).join('; '));
+  log(
+    'ONNX Runtime providers:',
+    statuses.map((s) => `${s.name} ${s.usable ? (s.automatic ? 'usable' : 'forced only') : 'not usable'} (${s.detail})`).join('; '),
+  );
   const base = await denseNetBase();
   const batch = tf.randomUniform([BATCH, HW, HW, 3], 0, 1, 'float32', 7);
   let reference;
@@ -109,7 +112,11 @@ async function baseThroughput() {
     const gpuBase = await denseNetBase();
     const gpuBatch = tf.randomUniform([BATCH, HW, HW, 3], 0, 1, 'float32', 7);
     const timed = await timeRoute('tfjs webgpu', async (b) => lib.tfjsPredict(gpuBase, b, { batchSize: BATCH }), gpuBatch);
-    figures.base['tfjs-webgpu'] = { imagesPerSecond: timed.imagesPerSecond, adapter: info.webgpu?.adapter, ...(cpuValues ? difference(timed.values, cpuValues) : {}) };
+    figures.base['tfjs-webgpu'] = {
+      imagesPerSecond: timed.imagesPerSecond,
+      adapter: info.webgpu?.adapter,
+      ...(cpuValues ? difference(timed.values, cpuValues) : {}),
+    };
     tf.dispose(gpuBatch);
     gpuBase.dispose();
   } catch (e) {
@@ -131,14 +138,19 @@ async function fineTuningStep(backend) {
   lib.setTrainable(model, { from: 'conv5_block1_0_bn' });
   model.compile({ optimizer: tf.train.adam(1e-5), loss: keras.losses.SparseCategoricalCrossentropy({ fromLogits: true }) });
   const x = tf.randomUniform([BATCH, HW, HW, 3], 0, 1, 'float32', 11);
-  const y = tf.tensor1d(Array.from({ length: BATCH }, (_, i) => i % 10), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: BATCH }, (_, i) => i % 10),
+    'int32',
+  );
   const loss = await model.trainOnBatch(x, y);
   const started = performance.now();
   const second = await model.trainOnBatch(x, y);
   const seconds = (performance.now() - started) / 1000;
   tf.dispose([x, y]);
   model.dispose();
-  log(`fine-tuning step on ${backend}: ${seconds.toFixed(3)} s, first loss ${Number(loss).toFixed(6)}, second ${Number(second).toFixed(6)}`);
+  log(
+    `fine-tuning step on ${backend}: ${seconds.toFixed(3)} s, first loss ${Number(loss).toFixed(6)}, second ${Number(second).toFixed(6)}`,
+  );
   return { seconds, firstLoss: Number(loss), secondLoss: Number(second) };
 }
 
@@ -146,13 +158,21 @@ async function fineTuningStep(backend) {
 async function wholeLesson() {
   const started = performance.now();
   await lib.lessonMode();
-  let { trainImages, trainLabels, valImages, valLabels } = await lib.loadDollarStreet(path.join(root, 'notebooks', 'data', 'dataset_dollarstreet'));
+  let { trainImages, trainLabels, valImages, valLabels } = await lib.loadDollarStreet(
+    path.join(root, 'notebooks', 'data', 'dataset_dollarstreet'),
+  );
   trainImages = trainImages.div(255);
   valImages = valImages.div(255);
   keras.utils.setRandomSeed(2);
   const inputs = keras.Input(trainImages.shape.slice(1));
   const upscaled = lib.upscale({ height: 160, width: 160, method: 'bilinear' }).apply(inputs);
-  const baseModel = await keras.applications.DenseNet121({ includeTop: false, pooling: 'max', weights: 'imagenet', inputTensor: upscaled, inputShape: [160, 160, 3] });
+  const baseModel = await keras.applications.DenseNet121({
+    includeTop: false,
+    pooling: 'max',
+    weights: 'imagenet',
+    inputTensor: upscaled,
+    inputShape: [160, 160, 3],
+  });
   baseModel.trainable = false;
   let out = baseModel.output;
   out = keras.layers.Flatten().apply(out);
@@ -164,7 +184,13 @@ async function wholeLesson() {
   model.compile({ optimizer: 'adam', loss: keras.losses.SparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
   const earlyStopper = keras.callbacks.EarlyStopping({ monitor: 'val_accuracy', patience: 5 });
   const fitStarted = performance.now();
-  const history = await model.fit(trainImages, trainLabels, { batchSize: 32, epochs: 30, callbacks: [earlyStopper], validationData: [valImages, valLabels], verbose: 0 });
+  const history = await model.fit(trainImages, trainLabels, {
+    batchSize: 32,
+    epochs: 30,
+    callbacks: [earlyStopper],
+    validationData: [valImages, valLabels],
+    verbose: 0,
+  });
   const seconds = (performance.now() - started) / 1000;
   const valAccuracy = history.history.val_accuracy;
   const result = {
@@ -175,12 +201,16 @@ async function wholeLesson() {
     where: lib.whereItRuns(),
     trainImages: trainImages.shape[0],
   };
-  log(`the lesson: ${seconds.toFixed(1)} s (fit ${result.fitSeconds.toFixed(1)} s, ${result.epochs} epochs, val accuracy ${(result.finalValAccuracy * 100).toFixed(1)}%) on ${result.where}`);
+  log(
+    `the lesson: ${seconds.toFixed(1)} s (fit ${result.fitSeconds.toFixed(1)} s, ${result.epochs} epochs, val accuracy ${(result.finalValAccuracy * 100).toFixed(1)}%) on ${result.where}`,
+  );
   return result;
 }
 
 async function main() {
-  log(`tslab-dl device bench: node ${process.version}, ${process.env.VK_DRIVER_FILES ? `VK_DRIVER_FILES=${process.env.VK_DRIVER_FILES}` : 'default Vulkan drivers'}`);
+  log(
+    `tslab-dl device bench: node ${process.version}, ${process.env.VK_DRIVER_FILES ? `VK_DRIVER_FILES=${process.env.VK_DRIVER_FILES}` : 'default Vulkan drivers'}`,
+  );
   await lib.ready();
   await baseThroughput();
   figures.fineTuning = {};
@@ -201,7 +231,10 @@ async function main() {
       await lib.ready();
       figures.lesson = await wholeLesson();
     } catch (e) {
-      figures.errors.lesson = String(e?.stack ?? e).split('\n').slice(0, 3).join(' ');
+      figures.errors.lesson = String(e?.stack ?? e)
+        .split('\n')
+        .slice(0, 3)
+        .join(' ');
       log(`the lesson failed: ${figures.errors.lesson}`);
     }
   }

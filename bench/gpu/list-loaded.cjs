@@ -3,6 +3,8 @@
 const fs = require('node:fs');
 
 process.on('exit', () => {
-  const files = Object.keys(require.cache).filter((file) => file.includes(`${require('node:path').sep}node_modules${require('node:path').sep}`));
+  const files = Object.keys(require.cache).filter((file) =>
+    file.includes(`${require('node:path').sep}node_modules${require('node:path').sep}`),
+  );
   fs.writeFileSync(process.env.LIST_LOADED, `${files.join('\n')}\n`);
 });

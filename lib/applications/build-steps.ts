@@ -79,10 +79,14 @@ function checkApplicationArgs(args: ResolvedApplicationArgs): void {
     );
   }
   if (weights === 'imagenet' && args.includeTop && args.classes !== 1000) {
-    throw new ValueError(`If using \`weights: 'imagenet'\` with \`includeTop\` as true, \`classes\` should be 1000. Received: classes=${args.classes}.`);
+    throw new ValueError(
+      `If using \`weights: 'imagenet'\` with \`includeTop\` as true, \`classes\` should be 1000. Received: classes=${args.classes}.`,
+    );
   }
   if (args.weightsFallback !== undefined && args.weightsFallback !== 'error' && args.weightsFallback !== 'stand-in') {
-    throw new ValueError(`\`weightsFallback\` should be 'error' or 'stand-in'. Received: weightsFallback=${JSON.stringify(args.weightsFallback)}.`);
+    throw new ValueError(
+      `\`weightsFallback\` should be 'error' or 'stand-in'. Received: weightsFallback=${JSON.stringify(args.weightsFallback)}.`,
+    );
   }
   if (args.pooling != null && args.pooling !== 'avg' && args.pooling !== 'max') {
     throw new ValueError(`\`pooling\` should be 'avg', 'max' or undefined. Received: pooling=${JSON.stringify(args.pooling)}.`);
@@ -94,7 +98,7 @@ function checkApplicationArgs(args: ResolvedApplicationArgs): void {
   if (input !== undefined && !(input instanceof tf.SymbolicTensor)) {
     throw new ValueError(
       '`inputTensor` should be a symbolic tensor, the output of `tf.input()` or of a layer applied to one ' +
-        `(e.g. \`upscale({height: 160, width: 160}).apply(inputs)\`). Received: ${input === null ? 'null' : (input as object).constructor?.name ?? typeof input}.`,
+        `(e.g. \`upscale({height: 160, width: 160}).apply(inputs)\`). Received: ${input === null ? 'null' : ((input as object).constructor?.name ?? typeof input)}.`,
     );
   }
 }
@@ -102,7 +106,9 @@ function checkApplicationArgs(args: ResolvedApplicationArgs): void {
 function checkApplicationInputTensor(input: tf.SymbolicTensor, inputShape: ImageShape | undefined, minSize: number): void {
   const shape = input.shape;
   if (shape.length !== 4) {
-    throw new ValueError(`\`inputTensor\` should be a batch of images [batch, height, width, channels]. Received a tensor of shape [${shape.join(', ')}].`);
+    throw new ValueError(
+      `\`inputTensor\` should be a batch of images [batch, height, width, channels]. Received a tensor of shape [${shape.join(', ')}].`,
+    );
   }
   if (inputShape !== undefined) {
     const mismatch = inputShape.some((d, i) => d !== null && shape[i + 1] !== null && shape[i + 1] !== d);
@@ -153,7 +159,12 @@ export function applicationInput(args: ResolvedApplicationArgs): tf.SymbolicTens
 }
 
 /** The model from the original inputs (Keras' get_source_inputs when `inputTensor` is given) to `outputs`. */
-export function applicationModel(args: ResolvedApplicationArgs, imgInput: tf.SymbolicTensor, outputs: tf.SymbolicTensor, name: string): tf.LayersModel {
+export function applicationModel(
+  args: ResolvedApplicationArgs,
+  imgInput: tf.SymbolicTensor,
+  outputs: tf.SymbolicTensor,
+  name: string,
+): tf.LayersModel {
   const inputs = args.inputTensor ? getSourceInputs(args.inputTensor) : imgInput;
   return tf.model({ inputs, outputs, name });
 }
@@ -179,7 +190,11 @@ function isCallerLayer(layer: tf.layers.Layer, inputTensor: tf.SymbolicTensor | 
  * or the given .h5 file. On failure the variables of the layers built for the model are freed
  * (not those of the caller's layers before `inputTensor`) and the error is rethrown.
  */
-export async function loadApplicationWeights(model: tf.LayersModel, args: ResolvedApplicationArgs, files: ApplicationWeightFiles): Promise<void> {
+export async function loadApplicationWeights(
+  model: tf.LayersModel,
+  args: ResolvedApplicationArgs,
+  files: ApplicationWeightFiles,
+): Promise<void> {
   try {
     if (args.weights === 'imagenet') {
       const file = await imagenetWeightsFile(model, args, files);
@@ -200,7 +215,11 @@ export async function loadApplicationWeights(model: tf.LayersModel, args: Resolv
  * the lesson notebook, what TSLAB_DL_WEIGHTS puts in its place; offline with the fallback asked
  * for, stand-in weights. null: keep the random initialisation (TSLAB_DL_WEIGHTS=none).
  */
-async function imagenetWeightsFile(model: tf.LayersModel, args: ResolvedApplicationArgs, files: ApplicationWeightFiles): Promise<string | null> {
+async function imagenetWeightsFile(
+  model: tf.LayersModel,
+  args: ResolvedApplicationArgs,
+  files: ApplicationWeightFiles,
+): Promise<string | null> {
   const { url, md5 } = args.includeTop ? files.top : files.notop;
   const fileName = url.slice(url.lastIndexOf('/') + 1);
   const spec: WeightsFileSpec = { fileName, url, md5, description: `${files.model} ImageNet weights${args.includeTop ? '' : ' (no top)'}` };
@@ -210,12 +229,15 @@ async function imagenetWeightsFile(model: tf.LayersModel, args: ResolvedApplicat
   const size = Number((args.inputTensor ? args.inputTensor.shape[1] : args.inputShape[0]) ?? 224);
   const standIn = (why: string) => {
     if (!lesson) {
-      throw new ValueError(`weightsFallback: 'stand-in' comes with tslab-dl's lesson helpers: import the application from 'tslab-dl' (${why})`);
+      throw new ValueError(
+        `weightsFallback: 'stand-in' comes with tslab-dl's lesson helpers: import the application from 'tslab-dl' (${why})`,
+      );
     }
     return lesson.standInForImagenet(files.model.split(' ')[0], size, why, { url, fileName }, args.standInImages);
   };
   const override = lesson?.weightsOverride();
-  if (override === 'stand-in' && !args.includeTop) return standIn('TSLAB_DL_WEIGHTS=stand-in asks for stand-in weights instead of ImageNet\'s.');
+  if (override === 'stand-in' && !args.includeTop)
+    return standIn("TSLAB_DL_WEIGHTS=stand-in asks for stand-in weights instead of ImageNet's.");
   if (override !== undefined && override !== 'stand-in') {
     console.log(`weights: 'imagenet' -> ${override === null ? 'random initialisation' : override} (TSLAB_DL_WEIGHTS).`);
     return override;
@@ -225,7 +247,9 @@ async function imagenetWeightsFile(model: tf.LayersModel, args: ResolvedApplicat
   } catch (e) {
     const fallback = args.weightsFallback ?? (inLessonMode() ? 'stand-in' : 'error');
     if (!isOffline(e) || fallback !== 'stand-in' || args.includeTop) throw e;
-    return standIn(`the ImageNet weights of ${files.model} are not cached and cannot be downloaded: ${(e as Error).message.split('. ')[0]}.`);
+    return standIn(
+      `the ImageNet weights of ${files.model} are not cached and cannot be downloaded: ${(e as Error).message.split('. ')[0]}.`,
+    );
   }
 }
 
@@ -241,7 +265,8 @@ export const UNNAMED_POOLING: PoolingNames = { avg: 'global_average_pooling2d', 
 
 /** GlobalAveragePooling2D or GlobalMaxPooling2D over the last feature map. */
 export function globalPooling(x: tf.SymbolicTensor, pooling: 'avg' | 'max', names: PoolingNames = NAMED_POOLING): tf.SymbolicTensor {
-  const layer = pooling === 'avg' ? tf.layers.globalAveragePooling2d({ name: names.avg }) : tf.layers.globalMaxPooling2d({ name: names.max });
+  const layer =
+    pooling === 'avg' ? tf.layers.globalAveragePooling2d({ name: names.avg }) : tf.layers.globalMaxPooling2d({ name: names.max });
   return layer.apply(x) as tf.SymbolicTensor;
 }
 
@@ -251,7 +276,12 @@ export function predictions(
   args: ResolvedApplicationArgs,
   kernelInitializer: Parameters<typeof tf.layers.dense>[0]['kernelInitializer'] = 'glorotUniform',
 ): tf.SymbolicTensor {
-  return tf.layers.dense({
-    units: args.classes, activation: (args.classifierActivation ?? 'linear') as 'softmax', kernelInitializer, name: 'predictions',
-  }).apply(x) as tf.SymbolicTensor;
+  return tf.layers
+    .dense({
+      units: args.classes,
+      activation: (args.classifierActivation ?? 'linear') as 'softmax',
+      kernelInitializer,
+      name: 'predictions',
+    })
+    .apply(x) as tf.SymbolicTensor;
 }

@@ -12,7 +12,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backends/selection';
 import { ValueError } from '../core/errors';
-import { ApplicationArgs, applicationInput, applicationModel, globalPooling, loadApplicationWeights, predictions, resolveApplicationArgs } from './build-steps';
+import {
+  ApplicationArgs,
+  applicationInput,
+  applicationModel,
+  globalPooling,
+  loadApplicationWeights,
+  predictions,
+  resolveApplicationArgs,
+} from './build-steps';
 import { preprocessImagenetInput } from './imagenet-utils';
 
 const BASE_WEIGHTS_PATH = 'https://storage.googleapis.com/tensorflow/keras-applications/densenet/';
@@ -54,14 +62,27 @@ export type DenseNetArgs = ApplicationArgs;
 function convBlock(x: tf.SymbolicTensor, growthRate: number, name: string): tf.SymbolicTensor {
   let x1 = tf.layers.batchNormalization({ axis: BN_AXIS, epsilon: BN_EPSILON, name: `${name}_0_bn` }).apply(x) as tf.SymbolicTensor;
   x1 = tf.layers.activation({ activation: 'relu', name: `${name}_0_relu` }).apply(x1) as tf.SymbolicTensor;
-  x1 = tf.layers.conv2d({
-    filters: 4 * growthRate, kernelSize: 1, useBias: false, kernelInitializer: KERNEL_INITIALIZER, name: `${name}_1_conv`,
-  }).apply(x1) as tf.SymbolicTensor;
+  x1 = tf.layers
+    .conv2d({
+      filters: 4 * growthRate,
+      kernelSize: 1,
+      useBias: false,
+      kernelInitializer: KERNEL_INITIALIZER,
+      name: `${name}_1_conv`,
+    })
+    .apply(x1) as tf.SymbolicTensor;
   x1 = tf.layers.batchNormalization({ axis: BN_AXIS, epsilon: BN_EPSILON, name: `${name}_1_bn` }).apply(x1) as tf.SymbolicTensor;
   x1 = tf.layers.activation({ activation: 'relu', name: `${name}_1_relu` }).apply(x1) as tf.SymbolicTensor;
-  x1 = tf.layers.conv2d({
-    filters: growthRate, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: KERNEL_INITIALIZER, name: `${name}_2_conv`,
-  }).apply(x1) as tf.SymbolicTensor;
+  x1 = tf.layers
+    .conv2d({
+      filters: growthRate,
+      kernelSize: 3,
+      padding: 'same',
+      useBias: false,
+      kernelInitializer: KERNEL_INITIALIZER,
+      name: `${name}_2_conv`,
+    })
+    .apply(x1) as tf.SymbolicTensor;
   return tf.layers.concatenate({ axis: BN_AXIS, name: `${name}_concat` }).apply([x, x1]) as tf.SymbolicTensor;
 }
 
@@ -76,9 +97,15 @@ function transitionBlock(x: tf.SymbolicTensor, reduction: number, name: string):
   x = tf.layers.batchNormalization({ axis: BN_AXIS, epsilon: BN_EPSILON, name: `${name}_bn` }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.activation({ activation: 'relu', name: `${name}_relu` }).apply(x) as tf.SymbolicTensor;
   const channels = x.shape[BN_AXIS] as number;
-  x = tf.layers.conv2d({
-    filters: Math.floor(channels * reduction), kernelSize: 1, useBias: false, kernelInitializer: KERNEL_INITIALIZER, name: `${name}_conv`,
-  }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .conv2d({
+      filters: Math.floor(channels * reduction),
+      kernelSize: 1,
+      useBias: false,
+      kernelInitializer: KERNEL_INITIALIZER,
+      name: `${name}_conv`,
+    })
+    .apply(x) as tf.SymbolicTensor;
   return tf.layers.averagePooling2d({ poolSize: 2, strides: 2, name: `${name}_pool` }).apply(x) as tf.SymbolicTensor;
 }
 
@@ -88,9 +115,12 @@ function sameBlocks(a: readonly number[], b: readonly number[]): boolean {
 
 /** Keras' model name and weight files for a block configuration. */
 function variant(blocks: readonly number[]): { name: string; top?: string; notop?: string } {
-  if (sameBlocks(blocks, [6, 12, 24, 16])) return { name: 'densenet121', top: DENSENET121_WEIGHT_PATH, notop: DENSENET121_WEIGHT_PATH_NO_TOP };
-  if (sameBlocks(blocks, [6, 12, 32, 32])) return { name: 'densenet169', top: DENSENET169_WEIGHT_PATH, notop: DENSENET169_WEIGHT_PATH_NO_TOP };
-  if (sameBlocks(blocks, [6, 12, 48, 32])) return { name: 'densenet201', top: DENSENET201_WEIGHT_PATH, notop: DENSENET201_WEIGHT_PATH_NO_TOP };
+  if (sameBlocks(blocks, [6, 12, 24, 16]))
+    return { name: 'densenet121', top: DENSENET121_WEIGHT_PATH, notop: DENSENET121_WEIGHT_PATH_NO_TOP };
+  if (sameBlocks(blocks, [6, 12, 32, 32]))
+    return { name: 'densenet169', top: DENSENET169_WEIGHT_PATH, notop: DENSENET169_WEIGHT_PATH_NO_TOP };
+  if (sameBlocks(blocks, [6, 12, 48, 32]))
+    return { name: 'densenet201', top: DENSENET201_WEIGHT_PATH, notop: DENSENET201_WEIGHT_PATH_NO_TOP };
   return { name: 'densenet' };
 }
 
@@ -105,16 +135,36 @@ export async function denseNet(blocks: readonly number[], options: DenseNetArgs 
   const args = resolveApplicationArgs(options, 224, 32);
   const { name, top, notop } = variant(blocks);
   if (args.weights === 'imagenet' && !(top && notop)) {
-    throw new ValueError(`There are no ImageNet weights for a DenseNet with blocks [${blocks.join(', ')}]; use DenseNet121, DenseNet169 or DenseNet201, or pass weights: null.`);
+    throw new ValueError(
+      `There are no ImageNet weights for a DenseNet with blocks [${blocks.join(', ')}]; use DenseNet121, DenseNet169 or DenseNet201, or pass weights: null.`,
+    );
   }
   const includeTop = args.includeTop;
 
   const imgInput = applicationInput(args);
-  let x = tf.layers.zeroPadding2d({ padding: [[3, 3], [3, 3]], name: 'zero_padding2d' }).apply(imgInput) as tf.SymbolicTensor;
-  x = tf.layers.conv2d({ filters: 64, kernelSize: 7, strides: 2, useBias: false, kernelInitializer: KERNEL_INITIALIZER, name: 'conv1/conv' }).apply(x) as tf.SymbolicTensor;
+  let x = tf.layers
+    .zeroPadding2d({
+      padding: [
+        [3, 3],
+        [3, 3],
+      ],
+      name: 'zero_padding2d',
+    })
+    .apply(imgInput) as tf.SymbolicTensor;
+  x = tf.layers
+    .conv2d({ filters: 64, kernelSize: 7, strides: 2, useBias: false, kernelInitializer: KERNEL_INITIALIZER, name: 'conv1/conv' })
+    .apply(x) as tf.SymbolicTensor;
   x = tf.layers.batchNormalization({ axis: BN_AXIS, epsilon: BN_EPSILON, name: 'conv1/bn' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.activation({ activation: 'relu', name: 'conv1/relu' }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.zeroPadding2d({ padding: [[1, 1], [1, 1]], name: 'zero_padding2d_1' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .zeroPadding2d({
+      padding: [
+        [1, 1],
+        [1, 1],
+      ],
+      name: 'zero_padding2d_1',
+    })
+    .apply(x) as tf.SymbolicTensor;
   x = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, name: 'pool1' }).apply(x) as tf.SymbolicTensor;
 
   x = denseBlock(x, blocks[0], 'conv2');

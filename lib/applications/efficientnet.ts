@@ -26,7 +26,16 @@ import { ready } from '../backends/selection';
 import { ValueError } from '../core/errors';
 import { Normalization } from '../layers/normalization';
 import { Rescaling } from '../layers/rescaling';
-import { ApplicationArgs, applicationInput, applicationModel, globalPooling, loadApplicationWeights, predictions, resolveApplicationArgs, ResolvedApplicationArgs } from './build-steps';
+import {
+  ApplicationArgs,
+  applicationInput,
+  applicationModel,
+  globalPooling,
+  loadApplicationWeights,
+  predictions,
+  resolveApplicationArgs,
+  ResolvedApplicationArgs,
+} from './build-steps';
 import { correctPad, preprocessImagenetInput } from './imagenet-utils';
 
 const BASE_WEIGHTS_PATH = 'https://storage.googleapis.com/keras-applications/';
@@ -91,16 +100,36 @@ export interface EfficientNetConfig {
   modelName: string;
 }
 
-export const EFFICIENTNET_B0: EfficientNetConfig = { widthCoefficient: 1.0, depthCoefficient: 1.0, defaultSize: 224, dropoutRate: 0.2, modelName: 'efficientnetb0' };
+export const EFFICIENTNET_B0: EfficientNetConfig = {
+  widthCoefficient: 1.0,
+  depthCoefficient: 1.0,
+  defaultSize: 224,
+  dropoutRate: 0.2,
+  modelName: 'efficientnetb0',
+};
 
 /** EfficientNet's arguments: Keras' application arguments (224x224 by default for B0, at least 32x32). */
 export type EfficientNetArgs = ApplicationArgs;
 
-function conv(x: tf.SymbolicTensor, filters: number, kernelSize: number, name: string, options: { strides?: number; padding?: 'same' | 'valid'; activation?: 'swish' | 'sigmoid'; useBias?: boolean } = {}): tf.SymbolicTensor {
-  return tf.layers.conv2d({
-    filters, kernelSize, strides: options.strides ?? 1, padding: options.padding ?? 'same', useBias: options.useBias ?? false,
-    activation: options.activation ?? 'linear', kernelInitializer: CONV_KERNEL_INITIALIZER(), name,
-  }).apply(x) as tf.SymbolicTensor;
+function conv(
+  x: tf.SymbolicTensor,
+  filters: number,
+  kernelSize: number,
+  name: string,
+  options: { strides?: number; padding?: 'same' | 'valid'; activation?: 'swish' | 'sigmoid'; useBias?: boolean } = {},
+): tf.SymbolicTensor {
+  return tf.layers
+    .conv2d({
+      filters,
+      kernelSize,
+      strides: options.strides ?? 1,
+      padding: options.padding ?? 'same',
+      useBias: options.useBias ?? false,
+      activation: options.activation ?? 'linear',
+      kernelInitializer: CONV_KERNEL_INITIALIZER(),
+      name,
+    })
+    .apply(x) as tf.SymbolicTensor;
 }
 
 function bn(x: tf.SymbolicTensor, name: string): tf.SymbolicTensor {
@@ -130,9 +159,16 @@ function block(inputs: tf.SymbolicTensor, dropRate: number, name: string, b: Omi
     x = tf.layers.zeroPadding2d({ padding: correctPad(x, b.kernelSize), name: `${name}dwconv_pad` }).apply(x) as tf.SymbolicTensor;
     padding = 'valid';
   }
-  x = tf.layers.depthwiseConv2d({
-    kernelSize: b.kernelSize, strides: b.strides, padding, useBias: false, depthwiseInitializer: CONV_KERNEL_INITIALIZER(), name: `${name}dwconv`,
-  }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .depthwiseConv2d({
+      kernelSize: b.kernelSize,
+      strides: b.strides,
+      padding,
+      useBias: false,
+      depthwiseInitializer: CONV_KERNEL_INITIALIZER(),
+      name: `${name}dwconv`,
+    })
+    .apply(x) as tf.SymbolicTensor;
   x = bn(x, `${name}bn`);
   x = swish(x, `${name}activation`);
 
@@ -150,7 +186,9 @@ function block(inputs: tf.SymbolicTensor, dropRate: number, name: string, b: Omi
   if (b.idSkip && b.strides === 1 && b.filtersIn === b.filtersOut) {
     if (dropRate > 0) {
       // Drop connect: drops whole samples of the residual branch (noise shape [batch, 1, 1, 1]) in training.
-      x = tf.layers.dropout({ rate: dropRate, noiseShape: [null, 1, 1, 1] as unknown as number[], name: `${name}drop` }).apply(x) as tf.SymbolicTensor;
+      x = tf.layers
+        .dropout({ rate: dropRate, noiseShape: [null, 1, 1, 1] as unknown as number[], name: `${name}drop` })
+        .apply(x) as tf.SymbolicTensor;
     }
     x = tf.layers.add({ name: `${name}add` }).apply([x, inputs]) as tf.SymbolicTensor;
   }
@@ -226,7 +264,9 @@ export async function efficientNet(config: EfficientNetConfig, options: Efficien
   const args = resolveApplicationArgs(options, config.defaultSize, 32);
   const files = config.modelName === EFFICIENTNET_B0.modelName ? EFFICIENTNETB0_WEIGHTS : undefined;
   if (args.weights === 'imagenet' && !files) {
-    throw new ValueError(`tslab-dl knows the ImageNet weight files of EfficientNetB0 only, not of '${config.modelName}'; pass weights: null or a file path.`);
+    throw new ValueError(
+      `tslab-dl knows the ImageNet weight files of EfficientNetB0 only, not of '${config.modelName}'; pass weights: null or a file path.`,
+    );
   }
   const model = buildEfficientNet(config, args);
   await loadApplicationWeights(model, args, files ?? EFFICIENTNETB0_WEIGHTS);

@@ -62,10 +62,14 @@ export function obtainInputShape(
   let shape: ImageShape;
   if (inputShape && inputShape.length > 0) {
     if (inputShape.length !== 3) {
-      throw new ValueError(`\`inputShape\` must be an array of three integers [height, width, channels]. Received: inputShape=${show(inputShape)}.`);
+      throw new ValueError(
+        `\`inputShape\` must be an array of three integers [height, width, channels]. Received: inputShape=${show(inputShape)}.`,
+      );
     }
     if (inputShape.some((d) => d !== null && !(Number.isInteger(d) && d > 0))) {
-      throw new ValueError(`\`inputShape\` entries must be positive integers (or null for any size). Received: inputShape=${show(inputShape)}.`);
+      throw new ValueError(
+        `\`inputShape\` entries must be positive integers (or null for any size). Received: inputShape=${show(inputShape)}.`,
+      );
     }
     if (inputShape[2] !== 3 && weights === 'imagenet') {
       throw new ValueError(`The input must have 3 channels; Received \`inputShape=${show(inputShape)}\`.`);

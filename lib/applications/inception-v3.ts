@@ -14,7 +14,16 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backends/selection';
-import { ApplicationArgs, applicationInput, applicationModel, ApplicationWeightFiles, globalPooling, loadApplicationWeights, predictions, resolveApplicationArgs } from './build-steps';
+import {
+  ApplicationArgs,
+  applicationInput,
+  applicationModel,
+  ApplicationWeightFiles,
+  globalPooling,
+  loadApplicationWeights,
+  predictions,
+  resolveApplicationArgs,
+} from './build-steps';
 import { preprocessImagenetInput } from './imagenet-utils';
 
 const WEIGHTS_FOLDER = 'https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/';
@@ -49,11 +58,28 @@ class InceptionBuilder {
   private readonly names = new KerasNames();
 
   /** Keras' conv2d_bn: Conv2D (no bias) -> BatchNormalization (no scale) -> ReLU. */
-  convBn(x: tf.SymbolicTensor, filters: number, rows: number, cols: number, padding: 'same' | 'valid' = 'same', strides = 1): tf.SymbolicTensor {
-    x = tf.layers.conv2d({
-      filters, kernelSize: [rows, cols], strides, padding, useBias: false, kernelInitializer: KERNEL_INITIALIZER, name: this.names.next('conv2d'),
-    }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.batchNormalization({ axis: CHANNEL_AXIS, scale: false, epsilon: 1e-3, momentum: 0.99, name: this.names.next('batch_normalization') }).apply(x) as tf.SymbolicTensor;
+  convBn(
+    x: tf.SymbolicTensor,
+    filters: number,
+    rows: number,
+    cols: number,
+    padding: 'same' | 'valid' = 'same',
+    strides = 1,
+  ): tf.SymbolicTensor {
+    x = tf.layers
+      .conv2d({
+        filters,
+        kernelSize: [rows, cols],
+        strides,
+        padding,
+        useBias: false,
+        kernelInitializer: KERNEL_INITIALIZER,
+        name: this.names.next('conv2d'),
+      })
+      .apply(x) as tf.SymbolicTensor;
+    x = tf.layers
+      .batchNormalization({ axis: CHANNEL_AXIS, scale: false, epsilon: 1e-3, momentum: 0.99, name: this.names.next('batch_normalization') })
+      .apply(x) as tf.SymbolicTensor;
     return tf.layers.activation({ activation: 'relu', name: this.names.next('activation') }).apply(x) as tf.SymbolicTensor;
   }
 
@@ -63,7 +89,9 @@ class InceptionBuilder {
 
   /** 3x3 average pooling, stride 1, 'same' (TF: the padded pixels are not counted). */
   avgPool(x: tf.SymbolicTensor): tf.SymbolicTensor {
-    return tf.layers.averagePooling2d({ poolSize: 3, strides: 1, padding: 'same', name: this.names.next('average_pooling2d') }).apply(x) as tf.SymbolicTensor;
+    return tf.layers
+      .averagePooling2d({ poolSize: 3, strides: 1, padding: 'same', name: this.names.next('average_pooling2d') })
+      .apply(x) as tf.SymbolicTensor;
   }
 
   concat(xs: tf.SymbolicTensor[], name?: string): tf.SymbolicTensor {
@@ -148,7 +176,8 @@ class InceptionBuilder {
   }
 
   pooling(x: tf.SymbolicTensor, pooling: 'avg' | 'max'): tf.SymbolicTensor {
-    if (pooling === 'avg') return tf.layers.globalAveragePooling2d({ name: this.names.next('global_average_pooling2d') }).apply(x) as tf.SymbolicTensor;
+    if (pooling === 'avg')
+      return tf.layers.globalAveragePooling2d({ name: this.names.next('global_average_pooling2d') }).apply(x) as tf.SymbolicTensor;
     return tf.layers.globalMaxPooling2d({ name: this.names.next('global_max_pooling2d') }).apply(x) as tf.SymbolicTensor;
   }
 }

@@ -22,7 +22,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backends/selection';
 import { ValueError } from '../core/errors';
-import { ApplicationArgs, applicationInput, applicationModel, globalPooling, loadApplicationWeights, predictions, resolveApplicationArgs, UNNAMED_POOLING } from './build-steps';
+import {
+  ApplicationArgs,
+  applicationInput,
+  applicationModel,
+  globalPooling,
+  loadApplicationWeights,
+  predictions,
+  resolveApplicationArgs,
+  UNNAMED_POOLING,
+} from './build-steps';
 import { correctPad, preprocessImagenetInput } from './imagenet-utils';
 
 const BASE_WEIGHT_PATH = 'https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/';
@@ -68,16 +77,31 @@ function relu6(x: tf.SymbolicTensor, name: string): tf.SymbolicTensor {
 }
 
 function pointwise(x: tf.SymbolicTensor, filters: number, name: string): tf.SymbolicTensor {
-  return tf.layers.conv2d({
-    filters, kernelSize: 1, padding: 'same', useBias: false, activation: 'linear', kernelInitializer: KERNEL_INITIALIZER, name,
-  }).apply(x) as tf.SymbolicTensor;
+  return tf.layers
+    .conv2d({
+      filters,
+      kernelSize: 1,
+      padding: 'same',
+      useBias: false,
+      activation: 'linear',
+      kernelInitializer: KERNEL_INITIALIZER,
+      name,
+    })
+    .apply(x) as tf.SymbolicTensor;
 }
 
 /**
  * Keras' _inverted_res_block: 1x1 expansion (not in block 0) -> 3x3 depthwise (stride 1 or 2)
  * -> linear 1x1 projection, added to the input when the shapes allow.
  */
-function invertedResBlock(inputs: tf.SymbolicTensor, expansion: number, stride: number, alpha: number, filters: number, blockId: number): tf.SymbolicTensor {
+function invertedResBlock(
+  inputs: tf.SymbolicTensor,
+  expansion: number,
+  stride: number,
+  alpha: number,
+  filters: number,
+  blockId: number,
+): tf.SymbolicTensor {
   const inChannels = inputs.shape[inputs.shape.length - 1] as number;
   const pointwiseFilters = makeDivisible(Math.trunc(filters * alpha), 8);
   let x = inputs;
@@ -92,10 +116,17 @@ function invertedResBlock(inputs: tf.SymbolicTensor, expansion: number, stride: 
   if (stride === 2) {
     x = tf.layers.zeroPadding2d({ padding: correctPad(x, 3), name: `${prefix}pad` }).apply(x) as tf.SymbolicTensor;
   }
-  x = tf.layers.depthwiseConv2d({
-    kernelSize: 3, strides: stride, activation: 'linear', useBias: false, padding: stride === 1 ? 'same' : 'valid',
-    depthwiseInitializer: KERNEL_INITIALIZER, name: `${prefix}depthwise`,
-  }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .depthwiseConv2d({
+      kernelSize: 3,
+      strides: stride,
+      activation: 'linear',
+      useBias: false,
+      padding: stride === 1 ? 'same' : 'valid',
+      depthwiseInitializer: KERNEL_INITIALIZER,
+      name: `${prefix}depthwise`,
+    })
+    .apply(x) as tf.SymbolicTensor;
   x = bn(x, `${prefix}depthwise_BN`);
   x = relu6(x, `${prefix}depthwise_relu`);
   x = pointwise(x, pointwiseFilters, `${prefix}project`);
@@ -109,11 +140,21 @@ function invertedResBlock(inputs: tf.SymbolicTensor, expansion: number, stride: 
 /** (filters, stride, expansion) of blocks 0..16, as Keras lists them. */
 const BLOCKS: readonly [number, number, number][] = [
   [16, 1, 1],
-  [24, 2, 6], [24, 1, 6],
-  [32, 2, 6], [32, 1, 6], [32, 1, 6],
-  [64, 2, 6], [64, 1, 6], [64, 1, 6], [64, 1, 6],
-  [96, 1, 6], [96, 1, 6], [96, 1, 6],
-  [160, 2, 6], [160, 1, 6], [160, 1, 6],
+  [24, 2, 6],
+  [24, 1, 6],
+  [32, 2, 6],
+  [32, 1, 6],
+  [32, 1, 6],
+  [64, 2, 6],
+  [64, 1, 6],
+  [64, 1, 6],
+  [64, 1, 6],
+  [96, 1, 6],
+  [96, 1, 6],
+  [96, 1, 6],
+  [160, 2, 6],
+  [160, 1, 6],
+  [160, 1, 6],
   [320, 1, 6],
 ];
 
@@ -140,7 +181,9 @@ export async function MobileNetV2(options: MobileNetV2Args = {}): Promise<tf.Lay
   await ready();
   const alpha = options.alpha ?? 1.0;
   if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha <= 0) {
-    throw new ValueError(`\`alpha\` should be a positive number (the width multiplier, e.g. 1.0). Received: alpha=${JSON.stringify(options.alpha)}.`);
+    throw new ValueError(
+      `\`alpha\` should be a positive number (the width multiplier, e.g. 1.0). Received: alpha=${JSON.stringify(options.alpha)}.`,
+    );
   }
   const args = resolveApplicationArgs(options, defaultSize(options), 32);
   let rows = args.inputShape[0];
@@ -163,9 +206,17 @@ export async function MobileNetV2(options: MobileNetV2Args = {}): Promise<tf.Lay
 
   const imgInput = applicationInput(args);
   const firstBlockFilters = makeDivisible(32 * alpha, 8);
-  let x = tf.layers.conv2d({
-    filters: firstBlockFilters, kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: KERNEL_INITIALIZER, name: 'Conv1',
-  }).apply(imgInput) as tf.SymbolicTensor;
+  let x = tf.layers
+    .conv2d({
+      filters: firstBlockFilters,
+      kernelSize: 3,
+      strides: 2,
+      padding: 'same',
+      useBias: false,
+      kernelInitializer: KERNEL_INITIALIZER,
+      name: 'Conv1',
+    })
+    .apply(imgInput) as tf.SymbolicTensor;
   x = bn(x, 'bn_Conv1');
   x = relu6(x, 'Conv1_relu');
   BLOCKS.forEach(([filters, stride, expansion], blockId) => {
@@ -173,7 +224,9 @@ export async function MobileNetV2(options: MobileNetV2Args = {}): Promise<tf.Lay
   });
   // No alpha on the last convolution below 1 (as in the paper); above 1 it widens too.
   const lastBlockFilters = alpha > 1.0 ? makeDivisible(1280 * alpha, 8) : 1280;
-  x = tf.layers.conv2d({ filters: lastBlockFilters, kernelSize: 1, useBias: false, kernelInitializer: KERNEL_INITIALIZER, name: 'Conv_1' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .conv2d({ filters: lastBlockFilters, kernelSize: 1, useBias: false, kernelInitializer: KERNEL_INITIALIZER, name: 'Conv_1' })
+    .apply(x) as tf.SymbolicTensor;
   x = bn(x, 'Conv_1_bn');
   x = relu6(x, 'out_relu');
 
@@ -182,8 +235,14 @@ export async function MobileNetV2(options: MobileNetV2Args = {}): Promise<tf.Lay
   else if (args.pooling) x = globalPooling(x, args.pooling, UNNAMED_POOLING);
 
   const model = applicationModel(args, imgInput, x, `mobilenetv2_${alpha.toFixed(2)}_${rows === null ? 'None' : rows}`);
-  const file = (suffix: string) => ({ url: `${BASE_WEIGHT_PATH}mobilenet_v2_weights_tf_dim_ordering_tf_kernels_${pythonFloat(alpha)}_${rows}${suffix}.h5` });
-  await loadApplicationWeights(model, args, { model: `MobileNetV2 (alpha ${pythonFloat(alpha)}, ${rows}x${rows})`, top: file(''), notop: file('_no_top') });
+  const file = (suffix: string) => ({
+    url: `${BASE_WEIGHT_PATH}mobilenet_v2_weights_tf_dim_ordering_tf_kernels_${pythonFloat(alpha)}_${rows}${suffix}.h5`,
+  });
+  await loadApplicationWeights(model, args, {
+    model: `MobileNetV2 (alpha ${pythonFloat(alpha)}, ${rows}x${rows})`,
+    top: file(''),
+    notop: file('_no_top'),
+  });
   return model;
 }
 

@@ -15,7 +15,16 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backends/selection';
-import { ApplicationArgs, applicationInput, applicationModel, ApplicationWeightFiles, globalPooling, loadApplicationWeights, predictions, resolveApplicationArgs } from './build-steps';
+import {
+  ApplicationArgs,
+  applicationInput,
+  applicationModel,
+  ApplicationWeightFiles,
+  globalPooling,
+  loadApplicationWeights,
+  predictions,
+  resolveApplicationArgs,
+} from './build-steps';
 import { preprocessImagenetInput } from './imagenet-utils';
 
 const BASE_WEIGHTS_PATH = 'https://storage.googleapis.com/tensorflow/keras-applications/resnet/';
@@ -36,11 +45,24 @@ const KERNEL_INITIALIZER = 'glorotUniform';
 /** ResNet50's arguments: Keras' application arguments (224x224 by default, at least 32x32). */
 export type ResNetArgs = ApplicationArgs;
 
-function conv(x: tf.SymbolicTensor, filters: number, kernelSize: number, name: string, options: { strides?: number; padding?: 'same' | 'valid' } = {}): tf.SymbolicTensor {
-  return tf.layers.conv2d({
-    filters, kernelSize, strides: options.strides ?? 1, padding: options.padding ?? 'valid', useBias: true,
-    kernelInitializer: KERNEL_INITIALIZER, name,
-  }).apply(x) as tf.SymbolicTensor;
+function conv(
+  x: tf.SymbolicTensor,
+  filters: number,
+  kernelSize: number,
+  name: string,
+  options: { strides?: number; padding?: 'same' | 'valid' } = {},
+): tf.SymbolicTensor {
+  return tf.layers
+    .conv2d({
+      filters,
+      kernelSize,
+      strides: options.strides ?? 1,
+      padding: options.padding ?? 'valid',
+      useBias: true,
+      kernelInitializer: KERNEL_INITIALIZER,
+      name,
+    })
+    .apply(x) as tf.SymbolicTensor;
 }
 
 function bn(x: tf.SymbolicTensor, name: string): tf.SymbolicTensor {
@@ -88,10 +110,26 @@ export async function ResNet50(options: ResNetArgs = {}): Promise<tf.LayersModel
   const args = resolveApplicationArgs(options, 224, 32);
   const imgInput = applicationInput(args);
 
-  let x = tf.layers.zeroPadding2d({ padding: [[3, 3], [3, 3]], name: 'conv1_pad' }).apply(imgInput) as tf.SymbolicTensor;
+  let x = tf.layers
+    .zeroPadding2d({
+      padding: [
+        [3, 3],
+        [3, 3],
+      ],
+      name: 'conv1_pad',
+    })
+    .apply(imgInput) as tf.SymbolicTensor;
   x = conv(x, 64, 7, 'conv1_conv', { strides: 2 });
   x = relu(bn(x, 'conv1_bn'), 'conv1_relu');
-  x = tf.layers.zeroPadding2d({ padding: [[1, 1], [1, 1]], name: 'pool1_pad' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .zeroPadding2d({
+      padding: [
+        [1, 1],
+        [1, 1],
+      ],
+      name: 'pool1_pad',
+    })
+    .apply(x) as tf.SymbolicTensor;
   x = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, name: 'pool1_pool' }).apply(x) as tf.SymbolicTensor;
 
   x = stack1(x, 64, 3, 'conv2', 1);

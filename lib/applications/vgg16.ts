@@ -11,7 +11,17 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backends/selection';
-import { ApplicationArgs, applicationInput, applicationModel, ApplicationWeightFiles, globalPooling, loadApplicationWeights, predictions, resolveApplicationArgs, UNNAMED_POOLING } from './build-steps';
+import {
+  ApplicationArgs,
+  applicationInput,
+  applicationModel,
+  ApplicationWeightFiles,
+  globalPooling,
+  loadApplicationWeights,
+  predictions,
+  resolveApplicationArgs,
+  UNNAMED_POOLING,
+} from './build-steps';
 import { preprocessImagenetInput } from './imagenet-utils';
 
 const WEIGHTS_FOLDER = 'https://storage.googleapis.com/tensorflow/keras-applications/vgg16/';
@@ -27,7 +37,13 @@ export const WEIGHT_FILES: ApplicationWeightFiles = {
 const KERNEL_INITIALIZER = 'glorotUniform';
 
 /** Filters of the 3x3 convolutions of each of the five blocks (each block ends with 2x2 max pooling). */
-const BLOCKS: readonly (readonly number[])[] = [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]];
+const BLOCKS: readonly (readonly number[])[] = [
+  [64, 64],
+  [128, 128],
+  [256, 256, 256],
+  [512, 512, 512],
+  [512, 512, 512],
+];
 
 /** VGG16's arguments: Keras' application arguments (224x224 by default, at least 32x32). */
 export type VGG16Args = ApplicationArgs;
@@ -45,9 +61,16 @@ export async function VGG16(options: VGG16Args = {}): Promise<tf.LayersModel> {
   let x = imgInput;
   BLOCKS.forEach((filters, b) => {
     filters.forEach((f, i) => {
-      x = tf.layers.conv2d({
-        filters: f, kernelSize: 3, activation: 'relu', padding: 'same', kernelInitializer: KERNEL_INITIALIZER, name: `block${b + 1}_conv${i + 1}`,
-      }).apply(x) as tf.SymbolicTensor;
+      x = tf.layers
+        .conv2d({
+          filters: f,
+          kernelSize: 3,
+          activation: 'relu',
+          padding: 'same',
+          kernelInitializer: KERNEL_INITIALIZER,
+          name: `block${b + 1}_conv${i + 1}`,
+        })
+        .apply(x) as tf.SymbolicTensor;
     });
     x = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `block${b + 1}_pool` }).apply(x) as tf.SymbolicTensor;
   });
@@ -55,8 +78,12 @@ export async function VGG16(options: VGG16Args = {}): Promise<tf.LayersModel> {
   if (args.includeTop) {
     // Flatten in channels-last order, as Keras does (the official fc1 kernel rows are in that order).
     x = tf.layers.flatten({ name: 'flatten' }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.dense({ units: 4096, activation: 'relu', kernelInitializer: KERNEL_INITIALIZER, name: 'fc1' }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.dense({ units: 4096, activation: 'relu', kernelInitializer: KERNEL_INITIALIZER, name: 'fc2' }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers
+      .dense({ units: 4096, activation: 'relu', kernelInitializer: KERNEL_INITIALIZER, name: 'fc1' })
+      .apply(x) as tf.SymbolicTensor;
+    x = tf.layers
+      .dense({ units: 4096, activation: 'relu', kernelInitializer: KERNEL_INITIALIZER, name: 'fc2' })
+      .apply(x) as tf.SymbolicTensor;
     x = predictions(x, args);
   } else if (args.pooling) {
     // Keras leaves these unnamed: the first of their class in a session gets these names.

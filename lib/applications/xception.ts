@@ -15,7 +15,16 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ready } from '../backends/selection';
-import { ApplicationArgs, applicationInput, applicationModel, ApplicationWeightFiles, globalPooling, loadApplicationWeights, predictions, resolveApplicationArgs } from './build-steps';
+import {
+  ApplicationArgs,
+  applicationInput,
+  applicationModel,
+  ApplicationWeightFiles,
+  globalPooling,
+  loadApplicationWeights,
+  predictions,
+  resolveApplicationArgs,
+} from './build-steps';
 import { preprocessImagenetInput } from './imagenet-utils';
 
 const WEIGHTS_FOLDER = 'https://storage.googleapis.com/tensorflow/keras-applications/xception/';
@@ -46,26 +55,50 @@ class XceptionBuilder {
   }
 
   bn(x: tf.SymbolicTensor, name?: string): tf.SymbolicTensor {
-    return tf.layers.batchNormalization({ axis: CHANNEL_AXIS, epsilon: 1e-3, momentum: 0.99, name: name ?? this.auto('batch_normalization') }).apply(x) as tf.SymbolicTensor;
+    return tf.layers
+      .batchNormalization({ axis: CHANNEL_AXIS, epsilon: 1e-3, momentum: 0.99, name: name ?? this.auto('batch_normalization') })
+      .apply(x) as tf.SymbolicTensor;
   }
 
   relu(x: tf.SymbolicTensor, name: string): tf.SymbolicTensor {
     return tf.layers.activation({ activation: 'relu', name }).apply(x) as tf.SymbolicTensor;
   }
 
-  conv(x: tf.SymbolicTensor, filters: number, kernelSize: number, strides: number, padding: 'same' | 'valid', name?: string): tf.SymbolicTensor {
-    return tf.layers.conv2d({
-      filters, kernelSize, strides, padding, useBias: false, kernelInitializer: KERNEL_INITIALIZER, name: name ?? this.auto('conv2d'),
-    }).apply(x) as tf.SymbolicTensor;
+  conv(
+    x: tf.SymbolicTensor,
+    filters: number,
+    kernelSize: number,
+    strides: number,
+    padding: 'same' | 'valid',
+    name?: string,
+  ): tf.SymbolicTensor {
+    return tf.layers
+      .conv2d({
+        filters,
+        kernelSize,
+        strides,
+        padding,
+        useBias: false,
+        kernelInitializer: KERNEL_INITIALIZER,
+        name: name ?? this.auto('conv2d'),
+      })
+      .apply(x) as tf.SymbolicTensor;
   }
 
   /** SeparableConv2D 3x3 'same', no bias, then its BatchNormalization `<name>_bn`. */
   sepConvBn(x: tf.SymbolicTensor, filters: number, name: string): tf.SymbolicTensor {
-    x = tf.layers.separableConv2d({
-      filters, kernelSize: 3, padding: 'same', useBias: false,
-      // Both spelled out: tfjs 4.22 initialises the pointwise kernel with depthwiseInitializer.
-      depthwiseInitializer: KERNEL_INITIALIZER, pointwiseInitializer: KERNEL_INITIALIZER, name,
-    }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers
+      .separableConv2d({
+        filters,
+        kernelSize: 3,
+        padding: 'same',
+        useBias: false,
+        // Both spelled out: tfjs 4.22 initialises the pointwise kernel with depthwiseInitializer.
+        depthwiseInitializer: KERNEL_INITIALIZER,
+        pointwiseInitializer: KERNEL_INITIALIZER,
+        name,
+      })
+      .apply(x) as tf.SymbolicTensor;
     return this.bn(x, `${name}_bn`);
   }
 
@@ -118,7 +151,8 @@ class XceptionBuilder {
   }
 
   pooling(x: tf.SymbolicTensor, pooling: 'avg' | 'max'): tf.SymbolicTensor {
-    if (pooling === 'avg') return tf.layers.globalAveragePooling2d({ name: this.auto('global_average_pooling2d') }).apply(x) as tf.SymbolicTensor;
+    if (pooling === 'avg')
+      return tf.layers.globalAveragePooling2d({ name: this.auto('global_average_pooling2d') }).apply(x) as tf.SymbolicTensor;
     return tf.layers.globalMaxPooling2d({ name: this.auto('global_max_pooling2d') }).apply(x) as tf.SymbolicTensor;
   }
 }

@@ -33,7 +33,13 @@ export const CUDA_DRIVER: CudaLibrary = { soname: 'libcuda.so.1', role: 'NVIDIA 
 
 /** The CUDA 11 / cuDNN 8 libraries libtensorflow 2.9 dlopens before it registers a GPU. */
 export const CUDA_LIBRARIES: readonly CudaLibrary[] = [
-  { soname: 'libcudart.so.11.0', role: 'CUDA 11 runtime', apt: 'libcudart11.0', pip: 'nvidia-cuda-runtime-cu11', pipModule: 'cuda_runtime' },
+  {
+    soname: 'libcudart.so.11.0',
+    role: 'CUDA 11 runtime',
+    apt: 'libcudart11.0',
+    pip: 'nvidia-cuda-runtime-cu11',
+    pipModule: 'cuda_runtime',
+  },
   { soname: 'libcublas.so.11', role: 'cuBLAS 11', apt: 'libcublas11', pip: 'nvidia-cublas-cu11', pipModule: 'cublas' },
   { soname: 'libcublasLt.so.11', role: 'cuBLASLt 11', apt: 'libcublaslt11', pip: 'nvidia-cublas-cu11', pipModule: 'cublas' },
   { soname: 'libcufft.so.10', role: 'cuFFT 10', apt: 'libcufft10', pip: 'nvidia-cufft-cu11', pipModule: 'cufft' },
@@ -107,7 +113,12 @@ for (const name of JSON.parse(process.argv[1])) {
 process.stdout.write(JSON.stringify(out));
 `;
 
-function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string; error?: Error }> {
+function run(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; stdout: string; stderr: string; error?: Error }> {
   return new Promise((resolve) => {
     execFile(file, args, { env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' }, (error, stdout, stderr) => {
       const code = error ? (typeof (error as any).code === 'number' ? (error as any).code : null) : 0;
@@ -117,7 +128,10 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 3
 }
 
 /** dlopen()s each name in a fresh process with `env`; the loader's verdict per name. */
-export async function dlopenInChild(sonames: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Map<string, { loads: boolean; error?: string }>> {
+export async function dlopenInChild(
+  sonames: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Map<string, { loads: boolean; error?: string }>> {
   const result = await run(process.execPath, ['-e', DLOPEN_SCRIPT, JSON.stringify(sonames)], env);
   let parsed: Record<string, { loads: boolean; error?: string }>;
   try {
@@ -157,7 +171,14 @@ function expandPattern(pattern: string): string[] {
         next.push(path.join(base, part));
         continue;
       }
-      const re = new RegExp('^' + part.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+      const re = new RegExp(
+        '^' +
+          part
+            .split('*')
+            .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+            .join('.*') +
+          '$',
+      );
       let entries: string[] = [];
       try {
         entries = fs.readdirSync(base);
@@ -224,7 +245,13 @@ function fixFor(lib: CudaLibrary, check: Omit<LibraryCheck, 'fix'>): string | un
 
 /** Checks each library the way TensorFlow loads it, with where it is and the fix when it is not. */
 export async function checkLibraries(libraries: readonly CudaLibrary[], env: NodeJS.ProcessEnv = process.env): Promise<LibraryCheck[]> {
-  const [verdicts, cache] = await Promise.all([dlopenInChild(libraries.map((l) => l.soname), env), ldconfigCache(env)]);
+  const [verdicts, cache] = await Promise.all([
+    dlopenInChild(
+      libraries.map((l) => l.soname),
+      env,
+    ),
+    ldconfigCache(env),
+  ]);
   const searchDirs = [...splitPathList(env.LD_LIBRARY_PATH), ...DEFAULT_LIB_DIRS];
   const extraDirs = cudaFolders(env).filter((dir) => !searchDirs.includes(dir));
   return libraries.map((lib) => {
@@ -233,7 +260,15 @@ export async function checkLibraries(libraries: readonly CudaLibrary[], env: Nod
     const elsewhere = verdict.loads ? [] : extraDirs.map((dir) => path.join(dir, lib.soname)).filter((p) => fs.existsSync(p));
     const prefix = stem(lib.soname) + '.';
     const otherVersions = [...cache.keys()].filter((name) => name.startsWith(prefix) && name !== lib.soname).sort();
-    const check = { soname: lib.soname, role: lib.role, loads: verdict.loads, path: verdict.loads ? onPath : undefined, error: verdict.error, elsewhere, otherVersions };
+    const check = {
+      soname: lib.soname,
+      role: lib.role,
+      loads: verdict.loads,
+      path: verdict.loads ? onPath : undefined,
+      error: verdict.error,
+      elsewhere,
+      otherVersions,
+    };
     return { ...check, fix: fixFor(lib, check) };
   });
 }
@@ -243,9 +278,17 @@ export async function runNvidiaSmi(env: NodeJS.ProcessEnv = process.env): Promis
   const binary = findOnPath('nvidia-smi', env);
   if (!binary) return { found: false, gpus: [], error: 'nvidia-smi is not on PATH' };
   const [list, full] = await Promise.all([run(binary, ['-L'], env, 20_000), run(binary, [], env, 20_000)]);
-  const gpus = list.stdout.split('\n').filter((line) => /^GPU \d+:/.test(line.trim())).map((line) => line.trim());
+  const gpus = list.stdout
+    .split('\n')
+    .filter((line) => /^GPU \d+:/.test(line.trim()))
+    .map((line) => line.trim());
   const failed = list.code !== 0 ? (list.stdout + list.stderr).trim().split('\n')[0] || `exit code ${list.code}` : undefined;
-  return { found: true, gpus, output: full.stdout.trimEnd() || undefined, error: failed ?? (gpus.length === 0 ? 'nvidia-smi lists no GPU' : undefined) };
+  return {
+    found: true,
+    gpus,
+    output: full.stdout.trimEnd() || undefined,
+    error: failed ?? (gpus.length === 0 ? 'nvidia-smi lists no GPU' : undefined),
+  };
 }
 
 function nvidiaDeviceFiles(): string[] {

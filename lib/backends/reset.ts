@@ -69,10 +69,14 @@ async function collectNow<T>(work: () => Promise<T>): Promise<{ result: T; liste
   const listeners: ModuleListeners = [];
   const proc = process as unknown as { on: Function; addListener: Function };
   const adders = { on: proc.on, addListener: proc.addListener };
-  const own = { on: Object.prototype.hasOwnProperty.call(process, 'on'), addListener: Object.prototype.hasOwnProperty.call(process, 'addListener') };
+  const own = {
+    on: Object.prototype.hasOwnProperty.call(process, 'on'),
+    addListener: Object.prototype.hasOwnProperty.call(process, 'addListener'),
+  };
   const recording = (add: Function) =>
     function (this: unknown, event: string, listener: Listener, ...rest: unknown[]) {
-      if ((PROCESS_EVENTS as readonly string[]).includes(event)) listeners.push({ event: event as ModuleListeners[number]['event'], listener });
+      if ((PROCESS_EVENTS as readonly string[]).includes(event))
+        listeners.push({ event: event as ModuleListeners[number]['event'], listener });
       return add.call(this, event, listener, ...rest);
     };
   proc.on = recording(adders.on);
@@ -244,10 +248,13 @@ export function resetWasmBackend(): ResetOutcome {
     () => {
       const instance = fresh;
       fresh = undefined;
-      return instance ?? (collectModuleListeners(async () => factory()).then(({ result, listeners }) => {
-        rememberModuleListeners(result, listeners);
-        return result;
-      }) as Promise<tf.KernelBackend>);
+      return (
+        instance ??
+        (collectModuleListeners(async () => factory()).then(({ result, listeners }) => {
+          rememberModuleListeners(result, listeners);
+          return result;
+        }) as Promise<tf.KernelBackend>)
+      );
     },
     WASM_PRIORITY,
   );
@@ -262,7 +269,7 @@ export function resetWasmBackend(): ResetOutcome {
   pending = tf
     .setBackend('wasm')
     .then((ok) => {
-      if (!ok) throw new Error('tf.setBackend(\'wasm\') returned false');
+      if (!ok) throw new Error("tf.setBackend('wasm') returned false");
       afterReset();
     })
     .finally(() => {
@@ -283,7 +290,8 @@ export async function recoverWasmBackend(): Promise<boolean> {
   }
   if (tf.getBackend() !== 'wasm' || backendWorks()) return false;
   const outcome = resetWasmBackend();
-  if (outcome.state === 'failed') throw new BackendError(`The wasm backend is broken and could not be reset: ${outcome.reason}. Restart the kernel.`, 'wasm');
+  if (outcome.state === 'failed')
+    throw new BackendError(`The wasm backend is broken and could not be reset: ${outcome.reason}. Restart the kernel.`, 'wasm');
   await pending;
   return true;
 }

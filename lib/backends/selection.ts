@@ -125,9 +125,6 @@ const PACKAGES: Record<BackendName, string> = {
   cpu: '@tensorflow/tfjs',
 };
 
-/** The tfjs registry name each candidate runs under. */
-const TF_NAMES: Record<BackendName, string> = { 'tfjs-node-gpu': 'tensorflow', webgpu: 'webgpu', 'tfjs-node': 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
-
 let info: BackendInfo | undefined;
 let pending: Promise<BackendInfo> | undefined;
 // tfjs-node and tfjs-node-gpu each bring their own libtensorflow and register the same
@@ -136,10 +133,14 @@ let nativeLoaded: 'tfjs-node' | 'tfjs-node-gpu' | undefined;
 
 const defaultResolve: ModuleResolver = (name) => require.resolve(name);
 
-
 function firstLines(e: unknown, n = 2): string {
   const text = e instanceof Error ? e.message : String(e);
-  return text.split('\n').filter((l) => l.trim() !== '').slice(0, n).join(' ').trim();
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(0, n)
+    .join(' ')
+    .trim();
 }
 
 function installedVersion(name: BackendName, resolve: ModuleResolver): string | undefined {
@@ -223,7 +224,7 @@ async function tryNative(name: 'tfjs-node-gpu' | 'tfjs-node', options: Selection
     // The silent CPU fallback: libtensorflow found no GPU it could use.
     tf.removeBackend('tensorflow');
     trial.reason =
-      'loaded, but TensorFlow lists no GPU device, so it would silently run on the CPU. The CUDA libraries load, so check that the NVIDIA driver supports CUDA 11.2 (`nvidia-smi`) and that CUDA_VISIBLE_DEVICES hides no GPU; TensorFlow writes the exact cause to the kernel\'s stderr (the terminal that started Jupyter)';
+      "loaded, but TensorFlow lists no GPU device, so it would silently run on the CPU. The CUDA libraries load, so check that the NVIDIA driver supports CUDA 11.2 (`nvidia-smi`) and that CUDA_VISIBLE_DEVICES hides no GPU; TensorFlow writes the exact cause to the kernel's stderr (the terminal that started Jupyter)";
   }
   return trial;
 }
@@ -238,7 +239,11 @@ async function tryWebGpu(options: Selection, forced: boolean): Promise<Trial> {
   const webgpu: WebGpuReport = { adapter: probe.adapter, reason: probe.reason };
   const adapter = probe.adapter;
   if (!adapter && probe.softwareDrivers) {
-    return { reason: `${probe.reason}, slower than wasm: never chosen automatically (TSLAB_DL_BACKEND=webgpu uses one anyway)`, notTried: true, webgpu };
+    return {
+      reason: `${probe.reason}, slower than wasm: never chosen automatically (TSLAB_DL_BACKEND=webgpu uses one anyway)`,
+      notTried: true,
+      webgpu,
+    };
   }
   if (!adapter) return { reason: probe.reason ?? 'no WebGPU adapter', notTried: !forced, webgpu };
   const name = adapter.description || adapter.device || adapter.vendor || 'unnamed adapter';
@@ -334,14 +339,21 @@ async function choose(order: readonly BackendName[], requestedBy: BackendInfo['r
     const version = installedVersion(name, options.resolve);
     const installed = version !== undefined;
     if (!installed) {
-      const setup = name === 'tfjs-node-gpu' ? ' (`npm run setup:gpu` adds it)' : name === 'tfjs-node' ? ' (`npm run setup:native` adds it)' : '';
+      const setup =
+        name === 'tfjs-node-gpu' ? ' (`npm run setup:gpu` adds it)' : name === 'tfjs-node' ? ' (`npm run setup:native` adds it)' : '';
       candidates.push({ name, installed, usable: false, reason: `${PACKAGES[name]} is not installed${setup}` });
       continue;
     }
     const trial = await tryCandidate(name, options, requestedBy !== 'default');
     gpu = trial.gpu ?? gpu;
     webgpu = trial.webgpu ?? webgpu;
-    candidates.push({ name, installed, version, usable: trial.reason === undefined ? true : trial.notTried ? undefined : false, reason: trial.reason });
+    candidates.push({
+      name,
+      installed,
+      version,
+      usable: trial.reason === undefined ? true : trial.notTried ? undefined : false,
+      reason: trial.reason,
+    });
     if (trial.reason === undefined) {
       silenceCpuBanner();
       for (const rest of BACKEND_ORDER) {
@@ -351,7 +363,16 @@ async function choose(order: readonly BackendName[], requestedBy: BackendInfo['r
           candidates.push({ name: rest, installed: restVersion !== undefined, version: restVersion, reason: `not tried: ${why}` });
         }
       }
-      return { backend: name, tfBackend: tf.getBackend(), usingGpu: trial.usingGpu ?? false, candidates, requestedBy, tfjsVersion: tf.version.tfjs, gpu, webgpu };
+      return {
+        backend: name,
+        tfBackend: tf.getBackend(),
+        usingGpu: trial.usingGpu ?? false,
+        candidates,
+        requestedBy,
+        tfjsVersion: tf.version.tfjs,
+        gpu,
+        webgpu,
+      };
     }
   }
   const lines = candidates.map((c) => `  ${c.name}: ${c.reason}`).join('\n');
@@ -361,7 +382,10 @@ async function choose(order: readonly BackendName[], requestedBy: BackendInfo['r
       : requestedBy === 'setBackend'
         ? `\nThe backend in use is unchanged${info ? ` (${info.backend})` : ''}.`
         : '';
-  const what = requestedBy === 'default' ? 'No TensorFlow.js backend could be started' : `The ${order[0]} backend (asked for by ${requestedBy}) cannot be used`;
+  const what =
+    requestedBy === 'default'
+      ? 'No TensorFlow.js backend could be started'
+      : `The ${order[0]} backend (asked for by ${requestedBy}) cannot be used`;
   throw new BackendError(`${what}:\n${lines}${fix}`, order.length === 1 ? order[0] : undefined);
 }
 
@@ -373,7 +397,12 @@ export function ready(options: SelectionOptions = {}): Promise<BackendInfo> {
   if (info) {
     const chosen = info;
     const resetting = pendingReset();
-    return resetting ? resetting.then(() => chosen, (e) => Promise.reject(resetFailed(e))) : Promise.resolve(chosen);
+    return resetting
+      ? resetting.then(
+          () => chosen,
+          (e) => Promise.reject(resetFailed(e)),
+        )
+      : Promise.resolve(chosen);
   }
   if (!pending) {
     const full = withDefaults(options);
@@ -435,8 +464,10 @@ export function backendSummary(chosen: BackendInfo = backendInfo()): string {
   return `tslab-dl: TensorFlow.js ${chosen.tfjsVersion} on ${where}${how}${skipped.length ? ` (${skipped.join('; ')})` : ''}`;
 }
 
-const OUT_OF_MEMORY = /\bOOM\b|out of memory|CUDA_ERROR_OUT_OF_MEMORY|RESOURCE_EXHAUSTED|Invalid TF_Status: 8\b|Cannot enlarge memory|Array buffer allocation failed|failed to allocate/i;
-const NATIVE_FAILURE = /Invalid TF_Status: (2|9|13|14)\b|CUDA_ERROR|CUDNN_STATUS|CUBLAS_STATUS|cuDNN|cuBLAS|GPU sync failed|Failed to get convolution algorithm/;
+const OUT_OF_MEMORY =
+  /\bOOM\b|out of memory|CUDA_ERROR_OUT_OF_MEMORY|RESOURCE_EXHAUSTED|Invalid TF_Status: 8\b|Cannot enlarge memory|Array buffer allocation failed|failed to allocate/i;
+const NATIVE_FAILURE =
+  /Invalid TF_Status: (2|9|13|14)\b|CUDA_ERROR|CUDNN_STATUS|CUBLAS_STATUS|cuDNN|cuBLAS|GPU sync failed|Failed to get convolution algorithm/;
 // Emscripten (the wasm backend) aborts with a WebAssembly.RuntimeError "Aborted(...)".
 const WASM_ABORT = /^(RuntimeError: )?(Aborted\(|abort\()/;
 
@@ -480,7 +511,9 @@ export function explainBackendError(e: unknown): unknown {
   // fit throws from our allocator guard (lib/backends/wasm-memory.ts), or a RangeError from a typed-array view.
   const wasmMemory =
     e instanceof WasmOutOfMemoryError ||
-    (backendNow === 'wasm' && e instanceof RangeError && /offset is out of bounds|Invalid typed array length|allocation failed/.test(plain));
+    (backendNow === 'wasm' &&
+      e instanceof RangeError &&
+      /offset is out of bounds|Invalid typed array length|allocation failed/.test(plain));
   let what: string | undefined;
   if (OUT_OF_MEMORY.test(message) || wasmMemory) what = 'ran out of memory';
   else if (NATIVE_FAILURE.test(message)) what = 'failed';
@@ -517,7 +550,8 @@ export function explainBackendError(e: unknown): unknown {
   if (state === 'works') {
     lines.push('The kernel is still running, and so is the backend: the tensors and models you made are intact. To go on:');
     // An emscripten abort in the wasm backend is most often its memory (4 GiB at most) running out.
-    if (what === 'ran out of memory' || backend === 'wasm') lines.push('  - use a smaller batch size (batchSize) and run the cell again, or');
+    if (what === 'ran out of memory' || backend === 'wasm')
+      lines.push('  - use a smaller batch size (batchSize) and run the cell again, or');
     lines.push(switchTo('builds the model'), restartWith);
   } else if (state === 'reset' || state === 'pending') {
     const now =
@@ -560,7 +594,10 @@ function explainWebGpuLimit(e: unknown, plain: string, backendNow: BackendName):
     : 'The webgpu backend cannot read a tensor computed on the GPU synchronously in Node: dataSync(), arraySync(), print() and ' +
       'toString() (a tensor in a template string, say) need an OffscreenCanvas, which Node lacks.';
   const lines = [what, 'The kernel is still running, and so is the backend: the tensors and models you made are intact. To go on:'];
-  if (syncRead) lines.push('  - read asynchronously instead: `await t.data()`, `await t.array()` (a cell that ends with a tensor shows its values), or');
+  if (syncRead)
+    lines.push(
+      '  - read asynchronously instead: `await t.data()`, `await t.array()` (a cell that ends with a tensor shows its values), or',
+    );
   lines.push(
     `  - switch backend in this kernel: \`await setBackend('wasm')\`, then re-run ${kernel ? 'this cell' : 'the cell'}, or`,
     '  - start Jupyter with TSLAB_DL_BACKEND=wasm (e.g. `TSLAB_DL_BACKEND=wasm npm start`) and restart the kernel.',

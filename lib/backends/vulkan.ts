@@ -38,7 +38,13 @@ function driverFolders(env: NodeJS.ProcessEnv): string[] {
   const config = (env.XDG_CONFIG_DIRS || '/etc/xdg').split(':').filter(Boolean);
   const data = (env.XDG_DATA_DIRS || '/usr/local/share:/usr/share').split(':').filter(Boolean);
   const home = env.XDG_DATA_HOME || path.join(env.HOME ?? os.homedir(), '.local', 'share');
-  return [...config.map((d) => path.join(d, 'vulkan', 'icd.d')), '/usr/local/etc/vulkan/icd.d', '/etc/vulkan/icd.d', ...data.map((d) => path.join(d, 'vulkan', 'icd.d')), path.join(home, 'vulkan', 'icd.d')];
+  return [
+    ...config.map((d) => path.join(d, 'vulkan', 'icd.d')),
+    '/usr/local/etc/vulkan/icd.d',
+    '/etc/vulkan/icd.d',
+    ...data.map((d) => path.join(d, 'vulkan', 'icd.d')),
+    path.join(home, 'vulkan', 'icd.d'),
+  ];
 }
 
 /** The driver manifests the loader would read with `env`. */
@@ -87,7 +93,9 @@ export function probeWebGpuInChild(env: NodeJS.ProcessEnv = process.env, from = 
       try {
         answer = JSON.parse(stdout);
       } catch {
-        const why = error?.signal ? `it was killed by ${error.signal} (a Vulkan driver crashed?)` : (stderr.trim().split('\n').slice(-1)[0] || 'no output');
+        const why = error?.signal
+          ? `it was killed by ${error.signal} (a Vulkan driver crashed?)`
+          : stderr.trim().split('\n').slice(-1)[0] || 'no output';
         return resolve({ reason: `the WebGPU probe process failed: ${why}` });
       }
       if (answer.error) return resolve({ reason: answer.error });
@@ -99,7 +107,15 @@ export function probeWebGpuInChild(env: NodeJS.ProcessEnv = process.env, from = 
         });
       }
       const info = answer.info;
-      resolve({ adapter: { vendor: info.vendor ?? '', architecture: info.architecture ?? '', device: info.device ?? '', description: info.description ?? '', software: isSoftwareAdapter(info, answer.fallback) } });
+      resolve({
+        adapter: {
+          vendor: info.vendor ?? '',
+          architecture: info.architecture ?? '',
+          device: info.device ?? '',
+          description: info.description ?? '',
+          software: isSoftwareAdapter(info, answer.fallback),
+        },
+      });
     });
   });
 }
@@ -129,12 +145,16 @@ export function probeHardwareWebGpu(env: NodeJS.ProcessEnv = process.env): Promi
     const drivers = vulkanDrivers(env);
     const present = drivers.files.filter((f) => fs.existsSync(f));
     if (present.length === 0) {
-      const named = drivers.from === 'search' ? '' : ` (${drivers.from} names ${drivers.files.join(', ') || 'nothing'}, which does not exist)`;
+      const named =
+        drivers.from === 'search' ? '' : ` (${drivers.from} names ${drivers.files.join(', ') || 'nothing'}, which does not exist)`;
       return { reason: `no WebGPU adapter: no Vulkan driver is installed${named}` };
     }
     if (present.every(isSoftwareDriver)) {
       const names = present.map((f) => path.basename(f));
-      return { reason: `no hardware WebGPU adapter: only software Vulkan drivers (${names.join(', ')}), which emulate a GPU on the CPU`, softwareDrivers: present };
+      return {
+        reason: `no hardware WebGPU adapter: only software Vulkan drivers (${names.join(', ')}), which emulate a GPU on the CPU`,
+        softwareDrivers: present,
+      };
     }
     return probeWebGpuInChild(env);
   })();
@@ -150,13 +170,27 @@ export function resetHardwareProbe(): void {
 export async function checkVulkan(env: NodeJS.ProcessEnv = process.env, gpuSeen = false): Promise<VulkanCheck> {
   const [verdicts, probe] = await Promise.all([dlopenInChild(['libvulkan.so.1'], env).catch(() => new Map()), probeWebGpuInChild(env)]);
   const verdict = verdicts.get('libvulkan.so.1') ?? { loads: false, error: 'not checked' };
-  const dirs = [...(env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), '/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib64', '/usr/lib64', '/usr/lib'];
+  const dirs = [
+    ...(env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
+    '/lib/x86_64-linux-gnu',
+    '/usr/lib/x86_64-linux-gnu',
+    '/lib64',
+    '/usr/lib64',
+    '/usr/lib',
+  ];
   const where = verdict.loads ? dirs.map((d) => path.join(d, 'libvulkan.so.1')).find((f) => fs.existsSync(f)) : undefined;
-  const loader = { soname: 'libvulkan.so.1' as const, loads: verdict.loads, path: where, error: verdict.error, fix: verdict.loads ? undefined : VULKAN_LOADER_FIX };
+  const loader = {
+    soname: 'libvulkan.so.1' as const,
+    loads: verdict.loads,
+    path: where,
+    error: verdict.error,
+    fix: verdict.loads ? undefined : VULKAN_LOADER_FIX,
+  };
   const drivers = vulkanDrivers(env);
   const fixes: string[] = [];
   if (!loader.loads) fixes.push(VULKAN_LOADER_FIX);
   if (gpuSeen && !drivers.nvidia) fixes.push(NVIDIA_ICD_FIX);
-  else if (!probe.adapter && loader.loads && drivers.files.length === 0) fixes.push("your GPU's Vulkan driver (for NVIDIA: " + NVIDIA_ICD_FIX + ')');
+  else if (!probe.adapter && loader.loads && drivers.files.length === 0)
+    fixes.push("your GPU's Vulkan driver (for NVIDIA: " + NVIDIA_ICD_FIX + ')');
   return { loader, drivers, probe, fixes };
 }

@@ -139,7 +139,12 @@ function paddedExtent(g: Geometry): { height: number; width: number } {
 /** The input padded as the forward convolution saw it (`value`, zeros by default, top/left, and enough bottom/right). */
 function padInput(s: Scratch, x: TensorInfo, g: Geometry, value = 0): TensorInfo {
   const { height, width } = paddedExtent(g);
-  const paddings = [[0, 0], [g.top, height - g.top - g.inHeight], [g.left, width - g.left - g.inWidth], [0, 0]];
+  const paddings = [
+    [0, 0],
+    [g.top, height - g.top - g.inHeight],
+    [g.left, width - g.left - g.inWidth],
+    [0, 0],
+  ];
   return s.run('PadV2', { x }, { paddings, constantValue: value });
 }
 
@@ -151,12 +156,20 @@ function tapWindow(s: Scratch, padded: TensorInfo, g: Geometry, i: number, j: nu
   if (g.strideHeight === 1 && g.strideWidth === 1) {
     return s.run('Slice', { x: padded }, { begin: [0, y, x, 0], size: [g.batch, g.outHeight, g.outWidth, g.inChannels] });
   }
-  return s.run('StridedSlice', { x: padded }, {
-    begin: [0, y, x, 0],
-    end: [g.batch, y + (g.outHeight - 1) * g.strideHeight + 1, x + (g.outWidth - 1) * g.strideWidth + 1, g.inChannels],
-    strides: [1, g.strideHeight, g.strideWidth, 1],
-    beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
-  });
+  return s.run(
+    'StridedSlice',
+    { x: padded },
+    {
+      begin: [0, y, x, 0],
+      end: [g.batch, y + (g.outHeight - 1) * g.strideHeight + 1, x + (g.outWidth - 1) * g.strideWidth + 1, g.inChannels],
+      strides: [1, g.strideHeight, g.strideWidth, 1],
+      beginMask: 0,
+      endMask: 0,
+      ellipsisMask: 0,
+      newAxisMask: 0,
+      shrinkAxisMask: 0,
+    },
+  );
 }
 
 /**
@@ -171,9 +184,17 @@ function filterGradientAsConvolution(s: Scratch, padded: TensorInfo, dy: TensorI
   const framed = s.run('Slice', { x: padded }, { begin: [0, 0, 0, 0], size: [g.batch, height, width, g.inChannels] });
   const images = s.run('Transpose', { x: framed }, { perm: [3, 1, 2, 0] });
   const kernel = s.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
-  const out = s.run('Conv2D', { x: images, filter: kernel }, {
-    strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [g.strideHeight, g.strideWidth], dimRoundingMode: undefined,
-  });
+  const out = s.run(
+    'Conv2D',
+    { x: images, filter: kernel },
+    {
+      strides: [1, 1],
+      pad: 'valid',
+      dataFormat: 'NHWC',
+      dilations: [g.strideHeight, g.strideWidth],
+      dimRoundingMode: undefined,
+    },
+  );
   return s.reshape(s.run('Transpose', { x: out }, { perm: [1, 2, 0, 3] }), filterShape);
 }
 
@@ -181,24 +202,53 @@ function filterGradientAsConvolution(s: Scratch, padded: TensorInfo, dy: TensorI
 function spreadByStride(s: Scratch, dy: TensorInfo, g: Geometry, channels: number): TensorInfo {
   if (g.strideHeight === 1 && g.strideWidth === 1) return dy;
   const gridded = s.reshape(
-    s.run('PadV2', { x: s.reshape(dy, [g.batch, g.outHeight, 1, g.outWidth, 1, channels]) }, {
-      paddings: [[0, 0], [0, 0], [0, g.strideHeight - 1], [0, 0], [0, g.strideWidth - 1], [0, 0]], constantValue: 0,
-    }),
+    s.run(
+      'PadV2',
+      { x: s.reshape(dy, [g.batch, g.outHeight, 1, g.outWidth, 1, channels]) },
+      {
+        paddings: [
+          [0, 0],
+          [0, 0],
+          [0, g.strideHeight - 1],
+          [0, 0],
+          [0, g.strideWidth - 1],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
+    ),
     [g.batch, g.outHeight * g.strideHeight, g.outWidth * g.strideWidth, channels],
   );
-  return s.run('Slice', { x: gridded }, {
-    begin: [0, 0, 0, 0], size: [g.batch, (g.outHeight - 1) * g.strideHeight + 1, (g.outWidth - 1) * g.strideWidth + 1, channels],
-  });
+  return s.run(
+    'Slice',
+    { x: gridded },
+    {
+      begin: [0, 0, 0, 0],
+      size: [g.batch, (g.outHeight - 1) * g.strideHeight + 1, (g.outWidth - 1) * g.strideWidth + 1, channels],
+    },
+  );
 }
 
 function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInfo {
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as {
-    strides: [number, number] | number; pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-    dataFormat: 'NHWC' | 'NCHW'; dimRoundingMode?: 'floor' | 'round' | 'ceil'; filterShape: [number, number, number, number];
+    strides: [number, number] | number;
+    pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+    dataFormat: 'NHWC' | 'NCHW';
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    filterShape: [number, number, number, number];
   };
   if (dataFormat === 'NCHW') throw new Error('tslab-dl: Conv2DBackpropFilter on wasm supports channels-last (NHWC) data only.');
-  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad as never, dimRoundingMode, false, 'channelsLast');
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad as never,
+    dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   const g = geometry(info);
   const s = new Scratch(backend as unknown as WasmBackendLike);
   let result: TensorInfo | undefined;
@@ -219,11 +269,23 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInf
 function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorInfo {
   const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as {
-    strides: [number, number] | number; pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-    dataFormat: 'NHWC' | 'NCHW'; dimRoundingMode?: 'floor' | 'round' | 'ceil'; inputShape: [number, number, number, number];
+    strides: [number, number] | number;
+    pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+    dataFormat: 'NHWC' | 'NCHW';
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    inputShape: [number, number, number, number];
   };
   if (dataFormat === 'NCHW') throw new Error('tslab-dl: Conv2DBackpropInput on wasm supports channels-last (NHWC) data only.');
-  const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad as never, dimRoundingMode, false, 'channelsLast');
+  const info = tf.backend_util.computeConv2DInfo(
+    inputShape,
+    filter.shape as [number, number, number, number],
+    strides,
+    1,
+    pad as never,
+    dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   const g = geometry(info);
   const outChannels = info.outChannels;
   const s = new Scratch(backend as unknown as WasmBackendLike);
@@ -241,11 +303,25 @@ function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorInfo
       const keep = [0, 1].map((k) => length[k] - cutBefore[k] + Math.min(0, after[k]));
       framed = s.run('Slice', { x: framed }, { begin: [0, cutBefore[0], cutBefore[1], 0], size: [g.batch, keep[0], keep[1], outChannels] });
     }
-    framed = s.run('PadV2', { x: framed }, {
-      paddings: [[0, 0], [Math.max(0, before[0]), Math.max(0, after[0])], [Math.max(0, before[1]), Math.max(0, after[1])], [0, 0]], constantValue: 0,
-    });
+    framed = s.run(
+      'PadV2',
+      { x: framed },
+      {
+        paddings: [
+          [0, 0],
+          [Math.max(0, before[0]), Math.max(0, after[0])],
+          [Math.max(0, before[1]), Math.max(0, after[1])],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
+    );
     const rotated = s.run('Transpose', { x: s.run('Reverse', { x: filter }, { dims: [0, 1] }) }, { perm: [0, 1, 3, 2] });
-    result = s.run('Conv2D', { x: framed, filter: rotated }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined });
+    result = s.run(
+      'Conv2D',
+      { x: framed, filter: rotated },
+      { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined },
+    );
     return result;
   } finally {
     s.dispose(result as TensorInfo);
@@ -261,8 +337,13 @@ interface DepthwiseAttrs {
 
 function depthwiseInfo(inputShape: number[], filterShape: number[], a: DepthwiseAttrs): tf.backend_util.Conv2DInfo {
   return tf.backend_util.computeConv2DInfo(
-    inputShape as [number, number, number, number], filterShape as [number, number, number, number],
-    a.strides, a.dilations, a.pad as never, a.dimRoundingMode, true,
+    inputShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    a.strides,
+    a.dilations,
+    a.pad as never,
+    a.dimRoundingMode,
+    true,
   );
 }
 
@@ -307,10 +388,10 @@ function depthwiseBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorI
     const spread: TensorInfo[] = [];
     for (let i = 0; i < g.filterHeight; i++) {
       for (let j = 0; j < g.filterWidth; j++) {
-        const tap = s.reshape(
-          s.run('Slice', { x: filter }, { begin: [i, j, 0, 0], size: [1, 1, g.inChannels, multiplier] }),
-          [g.inChannels, multiplier],
-        );
+        const tap = s.reshape(s.run('Slice', { x: filter }, { begin: [i, j, 0, 0], size: [1, 1, g.inChannels, multiplier] }), [
+          g.inChannels,
+          multiplier,
+        ]);
         // What tap (i, j) passes back to the input value each output position read: [N, OH, OW, C].
         const back = s.run('Sum', { x: s.run('Multiply', { a: grads, b: tap }) }, { axis: [4], keepDims: false });
         spread.push(placeTap(s, back, g, i, j, height, width));
@@ -334,19 +415,39 @@ function placeTap(s: Scratch, back: TensorInfo, g: Geometry, i: number, j: numbe
   const gridWidth = g.outWidth * g.strideWidth;
   // Zeros between strides: [N, OH, 1, OW, 1, C] padded to [N, OH, sh, OW, sw, C].
   const gridded = s.reshape(
-    s.run('PadV2', { x: s.reshape(back, [g.batch, g.outHeight, 1, g.outWidth, 1, g.inChannels]) }, {
-      paddings: [[0, 0], [0, 0], [0, g.strideHeight - 1], [0, 0], [0, g.strideWidth - 1], [0, 0]],
-      constantValue: 0,
-    }),
+    s.run(
+      'PadV2',
+      { x: s.reshape(back, [g.batch, g.outHeight, 1, g.outWidth, 1, g.inChannels]) },
+      {
+        paddings: [
+          [0, 0],
+          [0, 0],
+          [0, g.strideHeight - 1],
+          [0, 0],
+          [0, g.strideWidth - 1],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
+    ),
     [g.batch, gridHeight, gridWidth, g.inChannels],
   );
   // Shifted to where tap (i, j) reads in the padded input.
   const y = i * g.dilationHeight;
   const x = j * g.dilationWidth;
-  return s.run('PadV2', { x: cropTo(s, gridded, height - y, width - x, g) }, {
-    paddings: [[0, 0], [y, Math.max(0, height - y - gridHeight)], [x, Math.max(0, width - x - gridWidth)], [0, 0]],
-    constantValue: 0,
-  });
+  return s.run(
+    'PadV2',
+    { x: cropTo(s, gridded, height - y, width - x, g) },
+    {
+      paddings: [
+        [0, 0],
+        [y, Math.max(0, height - y - gridHeight)],
+        [x, Math.max(0, width - x - gridWidth)],
+        [0, 0],
+      ],
+      constantValue: 0,
+    },
+  );
 }
 
 /** `t` cut to at most `height` x `width` (positions past the padded input get no gradient). */
@@ -368,12 +469,27 @@ function cropTo(s: Scratch, t: TensorInfo, height: number, width: number, g: Geo
 function maxPoolGrad(args: KernelArgs): TensorInfo {
   const { dy, input, output } = args.inputs as { dy: TensorInfo; input: TensorInfo; output: TensorInfo };
   const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as {
-    filterSize: number | Pair2; strides: number | Pair2; pad: 'valid' | 'same' | number; dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    filterSize: number | Pair2;
+    strides: number | Pair2;
+    pad: 'valid' | 'same' | number;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
   };
-  const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    filterSize,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
   const [ph, pw] = [info.filterHeight, info.filterWidth];
-  const fast = ph === info.strideHeight && pw === info.strideWidth && info.padInfo.top === 0 && info.padInfo.left === 0 &&
-    info.outHeight * ph <= info.inHeight && info.outWidth * pw <= info.inWidth;
+  const fast =
+    ph === info.strideHeight &&
+    pw === info.strideWidth &&
+    info.padInfo.top === 0 &&
+    info.padInfo.left === 0 &&
+    info.outHeight * ph <= info.inHeight &&
+    info.outWidth * pw <= info.inWidth;
   if (!fast) return maxPoolGradByTaps(args.backend as unknown as WasmBackendLike, input, dy, output, info);
   const [n, h, w, c] = input.shape;
   const [oh, ow] = [info.outHeight, info.outWidth];
@@ -381,39 +497,56 @@ function maxPoolGrad(args: KernelArgs): TensorInfo {
   const s = new Scratch(args.backend as unknown as WasmBackendLike);
   let result: TensorInfo | undefined;
   try {
-    const covered = oh * ph === h && ow * pw === w ? input : s.run('Slice', { x: input }, { begin: [0, 0, 0, 0], size: [n, oh * ph, ow * pw, c] });
+    const covered =
+      oh * ph === h && ow * pw === w ? input : s.run('Slice', { x: input }, { begin: [0, 0, 0, 0], size: [n, oh * ph, ow * pw, c] });
     // Window position first: [pw, ph, N*OH, OW, C], so that row (j * ph + i) holds value (i, j) of
     // every window, laid out like the output. Two rank-3 transposes: wasm's Transpose is fast for
     // those and slow (about 100x) for a rank-5 or 6 permutation that moves an inner axis first.
     const rowsFirst = s.run('Transpose', { x: s.reshape(covered, [n * oh, ph, ow * pw * c]) }, { perm: [1, 0, 2] });
-    const byPosition = s.reshape(
-      s.run('Transpose', { x: s.reshape(rowsFirst, [ph * n * oh * ow, pw, c]) }, { perm: [1, 0, 2] }),
-      [pw * ph, length],
-    );
+    const byPosition = s.reshape(s.run('Transpose', { x: s.reshape(rowsFirst, [ph * n * oh * ow, pw, c]) }, { perm: [1, 0, 2] }), [
+      pw * ph,
+      length,
+    ]);
     const maxima = s.reshape(output, [length]);
     const grads = s.reshape(dy, [length]);
     let open = s.run('Fill', {}, { shape: [length], value: 1, dtype: 'float32' });
     const parts: TensorInfo[] = new Array(ph * pw);
     // Row by row, left to right in each window: on ties the first in that order takes the
     // gradient, as TensorFlow's and tfjs' CPU kernels do.
-    for (let i = 0; i < ph; i++) for (let j = 0; j < pw; j++) {
-      const k = j * ph + i;
-      const values = s.reshape(s.run('Slice', { x: byPosition }, { begin: [k, 0], size: [1, length] }), [length]);
-      const isMax = s.run('Cast', { x: s.run('Equal', { a: values, b: maxima }) }, { dtype: 'float32' });
-      // Only the first maximum of a window takes the gradient.
-      const first = s.run('Multiply', { a: isMax, b: open });
-      open = s.run('Sub', { a: open, b: first });
-      parts[k] = s.run('Multiply', { a: first, b: grads });
-    }
+    for (let i = 0; i < ph; i++)
+      for (let j = 0; j < pw; j++) {
+        const k = j * ph + i;
+        const values = s.reshape(s.run('Slice', { x: byPosition }, { begin: [k, 0], size: [1, length] }), [length]);
+        const isMax = s.run('Cast', { x: s.run('Equal', { a: values, b: maxima }) }, { dtype: 'float32' });
+        // Only the first maximum of a window takes the gradient.
+        const first = s.run('Multiply', { a: isMax, b: open });
+        open = s.run('Sub', { a: open, b: first });
+        parts[k] = s.run('Multiply', { a: first, b: grads });
+      }
     const stacked = s.run('Pack', parts as never, { axis: 0 });
     const columnsBack = s.run('Transpose', { x: s.reshape(stacked, [pw, ph * n * oh * ow, c]) }, { perm: [1, 0, 2] });
-    const back = s.reshape(
-      s.run('Transpose', { x: s.reshape(columnsBack, [ph, n * oh, ow * pw * c]) }, { perm: [1, 0, 2] }),
-      [n, oh * ph, ow * pw, c],
-    );
-    result = oh * ph === h && ow * pw === w
-      ? back
-      : s.run('PadV2', { x: back }, { paddings: [[0, 0], [0, h - oh * ph], [0, w - ow * pw], [0, 0]], constantValue: 0 });
+    const back = s.reshape(s.run('Transpose', { x: s.reshape(columnsBack, [ph, n * oh, ow * pw * c]) }, { perm: [1, 0, 2] }), [
+      n,
+      oh * ph,
+      ow * pw,
+      c,
+    ]);
+    result =
+      oh * ph === h && ow * pw === w
+        ? back
+        : s.run(
+            'PadV2',
+            { x: back },
+            {
+              paddings: [
+                [0, 0],
+                [0, h - oh * ph],
+                [0, w - ow * pw],
+                [0, 0],
+              ],
+              constantValue: 0,
+            },
+          );
     return result;
   } finally {
     s.dispose(result as TensorInfo);
@@ -432,7 +565,13 @@ type Pair2 = [number, number];
  * the output, no strided slice: measured twice as fast as wasm's own loop on DenseNet's pool1
  * (3x3/2 on 32 x 82 x 82 x 64).
  */
-function maxPoolGradByTaps(backend: WasmBackendLike, input: TensorInfo, dy: TensorInfo, output: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
+function maxPoolGradByTaps(
+  backend: WasmBackendLike,
+  input: TensorInfo,
+  dy: TensorInfo,
+  output: TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+): TensorInfo {
   const g = geometry(info);
   const [n, c, oh, ow, sh, sw] = [g.batch, g.inChannels, g.outHeight, g.outWidth, g.strideHeight, g.strideWidth];
   // Rows and columns of each phase image: every window's last tap fits.
@@ -445,22 +584,41 @@ function maxPoolGradByTaps(backend: WasmBackendLike, input: TensorInfo, dy: Tens
   const s = new Scratch(backend);
   let result: TensorInfo | undefined;
   try {
-    const kept = keptHeight < g.inHeight || keptWidth < g.inWidth
-      ? s.reshape(s.slice3(s.reshape(input, [n, g.inHeight, g.inWidth * c]), [0, 0, 0], [n, keptHeight, keptWidth * c]), [n, keptHeight, keptWidth, c])
-      : input;
-    const padded = s.run('PadV2', { x: kept }, {
-      paddings: [[0, 0], [g.top, height - g.top - keptHeight], [g.left, width - g.left - keptWidth], [0, 0]], constantValue: -Infinity,
-    });
+    const kept =
+      keptHeight < g.inHeight || keptWidth < g.inWidth
+        ? s.reshape(s.slice3(s.reshape(input, [n, g.inHeight, g.inWidth * c]), [0, 0, 0], [n, keptHeight, keptWidth * c]), [
+            n,
+            keptHeight,
+            keptWidth,
+            c,
+          ])
+        : input;
+    const padded = s.run(
+      'PadV2',
+      { x: kept },
+      {
+        paddings: [
+          [0, 0],
+          [g.top, height - g.top - keptHeight],
+          [g.left, width - g.left - keptWidth],
+          [0, 0],
+        ],
+        constantValue: -Infinity,
+      },
+    );
     // Phase (p, r) of the padded input, [N, hq, wq * C]: the phases made the outer axes by two
     // rank-3 transposes (fast on wasm), then each one a contiguous block.
     const rowPhasesFirst = sh === 1 ? padded : s.run('Transpose', { x: s.reshape(padded, [n * hq, sh, width * c]) }, { perm: [1, 0, 2] });
     const phases = Array.from({ length: sh }, (_, p) => {
-      const row = sh === 1 ? rowPhasesFirst : s.slice3(s.reshape(rowPhasesFirst, [sh, n * hq, width * c]), [p, 0, 0], [1, n * hq, width * c]);
+      const row =
+        sh === 1 ? rowPhasesFirst : s.slice3(s.reshape(rowPhasesFirst, [sh, n * hq, width * c]), [p, 0, 0], [1, n * hq, width * c]);
       const columnPhasesFirst = sw === 1 ? row : s.run('Transpose', { x: s.reshape(row, [n * hq * wq, sw, c]) }, { perm: [1, 0, 2] });
-      return Array.from({ length: sw }, (_, r) => s.reshape(
-        sw === 1 ? columnPhasesFirst : s.slice3(s.reshape(columnPhasesFirst, [sw, n * hq * wq, c]), [r, 0, 0], [1, n * hq * wq, c]),
-        [n, hq, wq * c],
-      ));
+      return Array.from({ length: sw }, (_, r) =>
+        s.reshape(
+          sw === 1 ? columnPhasesFirst : s.slice3(s.reshape(columnPhasesFirst, [sw, n * hq * wq, c]), [r, 0, 0], [1, n * hq * wq, c]),
+          [n, hq, wq * c],
+        ),
+      );
     });
     const maxima = s.reshape(output, [n, oh, ow * c]);
     const grads = s.reshape(dy, [n, oh, ow * c]);
@@ -477,24 +635,59 @@ function maxPoolGradByTaps(backend: WasmBackendLike, input: TensorInfo, dy: Tens
         const first = s.run('Sub', { a: open, b: stillOpen });
         open = stillOpen;
         const back = s.run('Multiply', { a: first, b: grads });
-        parts[p * sw + r].push(s.run('PadV2', { x: back }, { paddings: [[0, 0], [a, hq - oh - a], [b * c, (wq - ow - b) * c]], constantValue: 0 }));
+        parts[p * sw + r].push(
+          s.run(
+            'PadV2',
+            { x: back },
+            {
+              paddings: [
+                [0, 0],
+                [a, hq - oh - a],
+                [b * c, (wq - ow - b) * c],
+              ],
+              constantValue: 0,
+            },
+          ),
+        );
       }
     }
     // Each phase's sum, [N * hq * wq, C]; a phase no tap reads (pool size < stride) is zeros.
-    const sums = parts.map((list) => s.reshape(
-      list.length === 0 ? s.run('Fill', {}, { shape: [n, hq, wq * c], value: 0, dtype: 'float32' }) : list.length === 1 ? list[0] : s.run('AddN', list as never),
-      [n * hq * wq, c],
-    ));
+    const sums = parts.map((list) =>
+      s.reshape(
+        list.length === 0
+          ? s.run('Fill', {}, { shape: [n, hq, wq * c], value: 0, dtype: 'float32' })
+          : list.length === 1
+            ? list[0]
+            : s.run('AddN', list as never),
+        [n * hq * wq, c],
+      ),
+    );
     // Interleaved back: columns [N * hq * wq, sw, C] per row phase, then rows [N * hq, sh, wq * sw * C].
-    const interleave = (list: TensorInfo[], outer: number, inner: number): TensorInfo => list.length === 1
-      ? list[0]
-      : s.run('Transpose', { x: s.reshape(s.run('Pack', list as never, { axis: 0 }), [list.length, outer, inner]) }, { perm: [1, 0, 2] });
-    const rowPhases = Array.from({ length: sh }, (_, p) => s.reshape(interleave(sums.slice(p * sw, (p + 1) * sw), n * hq * wq, c), [n * hq, width * c]));
+    const interleave = (list: TensorInfo[], outer: number, inner: number): TensorInfo =>
+      list.length === 1
+        ? list[0]
+        : s.run('Transpose', { x: s.reshape(s.run('Pack', list as never, { axis: 0 }), [list.length, outer, inner]) }, { perm: [1, 0, 2] });
+    const rowPhases = Array.from({ length: sh }, (_, p) =>
+      s.reshape(interleave(sums.slice(p * sw, (p + 1) * sw), n * hq * wq, c), [n * hq, width * c]),
+    );
     const grid = s.reshape(interleave(rowPhases, n * hq, width * c), [n, height, width * c]);
     const inside = s.reshape(s.slice3(grid, [0, g.top, g.left * c], [n, keptHeight, keptWidth * c]), [n, keptHeight, keptWidth, c]);
-    result = keptHeight < g.inHeight || keptWidth < g.inWidth
-      ? s.run('PadV2', { x: inside }, { paddings: [[0, 0], [0, g.inHeight - keptHeight], [0, g.inWidth - keptWidth], [0, 0]], constantValue: 0 })
-      : inside;
+    result =
+      keptHeight < g.inHeight || keptWidth < g.inWidth
+        ? s.run(
+            'PadV2',
+            { x: inside },
+            {
+              paddings: [
+                [0, 0],
+                [0, g.inHeight - keptHeight],
+                [0, g.inWidth - keptWidth],
+                [0, 0],
+              ],
+              constantValue: 0,
+            },
+          )
+        : inside;
     return result;
   } finally {
     s.dispose(result as TensorInfo);
@@ -518,7 +711,11 @@ function sum(args: KernelArgs): TensorInfo {
   let result: TensorInfo | undefined;
   try {
     const ones = s.run('Fill', {}, { shape: [1, 1, rows], value: 1, dtype: 'float32' });
-    const product = s.run('BatchMatMul', { a: ones, b: s.reshape(x, [1, rows, kept.reduce((a, b) => a * b, 1)]) }, { transposeA: false, transposeB: false });
+    const product = s.run(
+      'BatchMatMul',
+      { a: ones, b: s.reshape(x, [1, rows, kept.reduce((a, b) => a * b, 1)]) },
+      { transposeA: false, transposeB: false },
+    );
     result = s.reshape(product, kept);
     return result;
   } finally {
@@ -548,7 +745,11 @@ function batchMatMul(args: KernelArgs): TensorInfo {
       return s.run('Transpose', { x: t }, { perm });
     };
     const inputs = { a: transposeA ? lastTwoSwapped(a) : a, b: transposeB ? lastTwoSwapped(b) : b };
-    result = originalBatchMatMul!.kernelFunc({ ...args, inputs, attrs: { ...args.attrs, transposeA: false, transposeB: false } }) as TensorInfo;
+    result = originalBatchMatMul!.kernelFunc({
+      ...args,
+      inputs,
+      attrs: { ...args.attrs, transposeA: false, transposeB: false },
+    }) as TensorInfo;
     return result;
   } finally {
     s.dispose(result as TensorInfo);

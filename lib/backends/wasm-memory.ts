@@ -59,7 +59,10 @@ export function guardWasmMemory(backend: unknown): void {
   const guarded: GuardedMalloc = (bytes: number) => {
     // Numbers past 2^32 would wrap to a small allocation when passed to wasm as an i32.
     if (bytes >= WASM_MEMORY_LIMIT) {
-      throw new WasmOutOfMemoryError(`a tensor of ${gib(bytes)} is larger than the wasm backend's whole memory (${gib(WASM_MEMORY_LIMIT)} at most)`, bytes);
+      throw new WasmOutOfMemoryError(
+        `a tensor of ${gib(bytes)} is larger than the wasm backend's whole memory (${gib(WASM_MEMORY_LIMIT)} at most)`,
+        bytes,
+      );
     }
     const address = raw(bytes);
     if (address === 0 && bytes > 0) {

@@ -43,7 +43,14 @@ export function applyDepthwiseDilation(): void {
       let x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
       const channelsFirst = this.dataFormat === 'channelsFirst';
       if (channelsFirst) x = tf.transpose(x, [0, 2, 3, 1]);
-      let y: tf.Tensor = tf.depthwiseConv2d(x, this.depthwiseKernel.read() as tf.Tensor4D, this.strides as [number, number], this.padding === 'same' ? 'same' : 'valid', 'NHWC', dilation);
+      let y: tf.Tensor = tf.depthwiseConv2d(
+        x,
+        this.depthwiseKernel.read() as tf.Tensor4D,
+        this.strides as [number, number],
+        this.padding === 'same' ? 'same' : 'valid',
+        'NHWC',
+        dilation,
+      );
       if (this.useBias && this.bias) y = tf.add(y, this.bias.read());
       if (this.activation) y = this.activation.apply(y);
       return channelsFirst ? tf.transpose(y, [0, 3, 1, 2]) : y;

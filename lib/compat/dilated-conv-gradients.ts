@@ -36,7 +36,14 @@ function pair(value: number | Pair | undefined): Pair {
 export function dilateFilter(filter: tf.Tensor4D, [dh, dw]: Pair): tf.Tensor4D {
   return tf.tidy(() => {
     const [kh, kw, a, b] = filter.shape;
-    const spread = tf.pad(tf.reshape(filter, [kh, 1, kw, 1, a, b]), [[0, 0], [0, dh - 1], [0, 0], [0, dw - 1], [0, 0], [0, 0]]);
+    const spread = tf.pad(tf.reshape(filter, [kh, 1, kw, 1, a, b]), [
+      [0, 0],
+      [0, dh - 1],
+      [0, 0],
+      [0, dw - 1],
+      [0, 0],
+      [0, 0],
+    ]);
     const full = tf.reshape(spread, [kh * dh, kw * dw, a, b]);
     return tf.slice(full, [0, 0, 0, 0], [(kh - 1) * dh + 1, (kw - 1) * dw + 1, a, b]) as tf.Tensor4D;
   });
@@ -50,7 +57,10 @@ function undilate(gradient: tf.Tensor4D, [dh, dw]: Pair): tf.Tensor4D {
 
 type Gradients = { x: () => tf.Tensor4D; filter: () => tf.Tensor4D };
 
-function withDilatedCase(kernelName: string, dilatedGradient: (dy: tf.Tensor4D, x: tf.Tensor4D, filter: tf.Tensor4D, attrs: ConvAttrs, d: Pair) => Gradients): void {
+function withDilatedCase(
+  kernelName: string,
+  dilatedGradient: (dy: tf.Tensor4D, x: tf.Tensor4D, filter: tf.Tensor4D, attrs: ConvAttrs, d: Pair) => Gradients,
+): void {
   const original = tf.getGradient(kernelName);
   if (!original) throw new Error(`tslab-dl: TensorFlow.js ${tf.version.tfjs} has no gradient for '${kernelName}' to extend.`);
   tf.registerGradient({
@@ -72,21 +82,36 @@ function conv2DDilated(dy: tf.Tensor4D, x: tf.Tensor4D, filter: tf.Tensor4D, a: 
   const shape = dilatedShape(filter, d);
   return {
     x: () => tf.conv2dTranspose(dy, dilateFilter(filter, d), x.shape, strides, pad, a.dimRoundingMode),
-    filter: () => undilate(
-      tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides, pad, dataFormat: 'NHWC', dimRoundingMode: a.dimRoundingMode, filterShape: shape } as never) as tf.Tensor4D,
-      d,
-    ),
+    filter: () =>
+      undilate(
+        tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+          strides,
+          pad,
+          dataFormat: 'NHWC',
+          dimRoundingMode: a.dimRoundingMode,
+          filterShape: shape,
+        } as never) as tf.Tensor4D,
+        d,
+      ),
   };
 }
 
 function depthwiseDilated(dy: tf.Tensor4D, x: tf.Tensor4D, filter: tf.Tensor4D, a: ConvAttrs, d: Pair): Gradients {
   const common = { strides: pair(a.strides), pad: a.pad, dilations: [1, 1], dimRoundingMode: a.dimRoundingMode };
   return {
-    x: () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: dilateFilter(filter, d) }, { ...common, inputShape: x.shape } as never) as tf.Tensor4D,
-    filter: () => undilate(
-      tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...common, filterShape: dilatedShape(filter, d) } as never) as tf.Tensor4D,
-      d,
-    ),
+    x: () =>
+      tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: dilateFilter(filter, d) }, {
+        ...common,
+        inputShape: x.shape,
+      } as never) as tf.Tensor4D,
+    filter: () =>
+      undilate(
+        tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, {
+          ...common,
+          filterShape: dilatedShape(filter, d),
+        } as never) as tf.Tensor4D,
+        d,
+      ),
   };
 }
 
@@ -115,9 +140,10 @@ function splitWhenDilated(name: 'conv2d' | 'depthwiseConv2d'): void {
       return original(args);
     }
     return tf.tidy(() => {
-      const conv = name === 'conv2d'
-        ? tf.conv2d(args.x, args.filter, args.strides, args.pad as never, 'NHWC', d, args.dimRoundingMode)
-        : tf.depthwiseConv2d(args.x, args.filter, args.strides, args.pad as never, 'NHWC', d, args.dimRoundingMode);
+      const conv =
+        name === 'conv2d'
+          ? tf.conv2d(args.x, args.filter, args.strides, args.pad as never, 'NHWC', d, args.dimRoundingMode)
+          : tf.depthwiseConv2d(args.x, args.filter, args.strides, args.pad as never, 'NHWC', d, args.dimRoundingMode);
       return args.bias == null ? conv : tf.add(conv, args.bias);
     });
   };

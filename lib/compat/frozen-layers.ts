@@ -50,7 +50,10 @@ function patchModelTrainableSetter(): void {
   // LayersModel extends Container, which defines the accessor pair.
   const { owner, descriptor } = ownerOf(layersModelPrototype<object>(), 'trainable', 'the frozen-layer patch');
   const { get, set } = descriptor;
-  if (!get || !set) throw new Error("tslab-dl: tf.LayersModel's `trainable` is no accessor; the frozen-layer patch needs updating for this TensorFlow.js version.");
+  if (!get || !set)
+    throw new Error(
+      "tslab-dl: tf.LayersModel's `trainable` is no accessor; the frozen-layer patch needs updating for this TensorFlow.js version.",
+    );
   Object.defineProperty(owner, 'trainable', {
     ...descriptor,
     set(this: tf.LayersModel, value: boolean) {

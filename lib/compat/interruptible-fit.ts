@@ -50,7 +50,10 @@ export function applyInterruptibleFit(
   };
 
   // Index of the config argument: fit(x, y, args), fitDataset(dataset, args).
-  for (const [method, argsIndex] of [['fit', 2], ['fitDataset', 1]] as const) {
+  for (const [method, argsIndex] of [
+    ['fit', 2],
+    ['fitDataset', 1],
+  ] as const) {
     const original = prototype[method] as (...args: unknown[]) => Promise<unknown>;
     if (typeof original !== 'function') continue;
     prototype[method] = async function (this: { stopTraining: boolean }, ...args: unknown[]) {

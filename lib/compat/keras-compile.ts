@@ -35,8 +35,7 @@ type MetricsArg = Metric | Metric[] | { [outputName: string]: Metric | Metric[] 
 
 /** Replaces 'accuracy' / 'acc' by Keras' shape-dispatched accuracy with the same name. */
 export function kerasMetrics(metrics: MetricsArg): MetricsArg {
-  const one = (metric: Metric): Metric =>
-    metric === 'accuracy' || metric === 'acc' ? kerasAccuracy(metric) : metric;
+  const one = (metric: Metric): Metric => (metric === 'accuracy' || metric === 'acc' ? kerasAccuracy(metric) : metric);
   if (metrics == null) return metrics;
   if (Array.isArray(metrics)) return metrics.map(one);
   if (typeof metrics === 'string' || typeof metrics === 'function') return one(metrics);
@@ -49,7 +48,11 @@ function patchCompile(proto: CompilableModel): void {
   const originalCompile = proto.compile;
   proto.compile = function (this: CompilableModel, args: tf.ModelCompileArgs) {
     const loss = takesSparseLabels(args.loss) ? args.loss.perSample : args.loss;
-    return originalCompile.call(this, { ...args, loss, metrics: kerasMetrics(args.metrics as MetricsArg) as tf.ModelCompileArgs['metrics'] });
+    return originalCompile.call(this, {
+      ...args,
+      loss,
+      metrics: kerasMetrics(args.metrics as MetricsArg) as tf.ModelCompileArgs['metrics'],
+    });
   };
 }
 
@@ -92,7 +95,9 @@ function patchStandardizeUserData(proto: CompilableModel): void {
 export function applyKerasCompileSemantics(): void {
   const proto = layersModelPrototype<CompilableModel>();
   if (typeof proto.compile !== 'function' || typeof proto.standardizeUserDataXY !== 'function') {
-    throw new Error('tslab-dl: tf.LayersModel has no compile/standardizeUserDataXY method; the compile patch needs updating for this TensorFlow.js version.');
+    throw new Error(
+      'tslab-dl: tf.LayersModel has no compile/standardizeUserDataXY method; the compile patch needs updating for this TensorFlow.js version.',
+    );
   }
   if (!markOnce(proto, PATCHED)) return;
   patchCompile(proto);

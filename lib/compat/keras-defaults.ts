@@ -143,7 +143,11 @@ function verify(): void {
     ['conv2d', () => tf.layers.conv2d({ filters: 1, kernelSize: 1, name }), (l) => [l.kernelInitializer]],
     ['conv3d', () => tf.layers.conv3d({ filters: 1, kernelSize: 1, name }), (l) => [l.kernelInitializer]],
     ['conv2dTranspose', () => tf.layers.conv2dTranspose({ filters: 1, kernelSize: 1, name }), (l) => [l.kernelInitializer]],
-    ['separableConv2d', () => tf.layers.separableConv2d({ filters: 1, kernelSize: 1, name }), (l) => [l.depthwiseInitializer, l.pointwiseInitializer]],
+    [
+      'separableConv2d',
+      () => tf.layers.separableConv2d({ filters: 1, kernelSize: 1, name }),
+      (l) => [l.depthwiseInitializer, l.pointwiseInitializer],
+    ],
     ['depthwiseConv2d', () => tf.layers.depthwiseConv2d({ kernelSize: 1, name }), (l) => [l.depthwiseInitializer]],
     ['simpleRNN', () => tf.layers.simpleRNN({ units: 1, name }), (l) => [l.cell?.kernelInitializer]],
     ['gru', () => tf.layers.gru({ units: 1, name }), (l) => [l.cell?.kernelInitializer]],

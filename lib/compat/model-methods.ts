@@ -143,7 +143,9 @@ export function applyKerasModelMethods(): void {
   const proto = layersModelPrototype<TfjsModelMethods>();
   for (const name of ['fit', 'evaluate', 'predict'] as const) {
     if (typeof proto[name] !== 'function') {
-      throw new Error(`tslab-dl: tf.LayersModel has no ${name} method in TensorFlow.js ${tf.version.tfjs}; the model-method patch needs updating.`);
+      throw new Error(
+        `tslab-dl: tf.LayersModel has no ${name} method in TensorFlow.js ${tf.version.tfjs}; the model-method patch needs updating.`,
+      );
     }
   }
   if (!markOnce(proto, PATCHED)) return;

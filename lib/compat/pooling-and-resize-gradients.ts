@@ -19,20 +19,32 @@ import * as tf from '@tensorflow/tfjs';
 const PATCHED = Symbol.for('tslab-dl.poolingAndResizeGradients');
 
 type Pair = [number, number];
-const pair = (v: number | Pair): Pair => (Array.isArray(v) ? v : [v, v]);
 
-function avgPoolSameGradient(dy: tf.Tensor4D, x: tf.Tensor4D, attrs: { filterSize: number | Pair; strides: number | Pair; pad: 'same'; dimRoundingMode?: 'floor' | 'round' | 'ceil' }): tf.Tensor4D {
+function avgPoolSameGradient(
+  dy: tf.Tensor4D,
+  x: tf.Tensor4D,
+  attrs: { filterSize: number | Pair; strides: number | Pair; pad: 'same'; dimRoundingMode?: 'floor' | 'round' | 'ceil' },
+): tf.Tensor4D {
   const info = tf.backend_util.computePool2DInfo(x.shape, attrs.filterSize, attrs.strides, 1, 'same', attrs.dimRoundingMode);
   const { top, bottom, left, right } = info.padInfo;
   const [kh, kw] = [info.filterHeight, info.filterWidth];
   return tf.tidy(() => {
-    const paddings: [number, number][] = [[0, 0], [top, bottom], [left, right], [0, 0]];
+    const paddings: [number, number][] = [
+      [0, 0],
+      [top, bottom],
+      [left, right],
+      [0, 0],
+    ];
     // The real positions of each window: a 'valid' average of ones over the padded extent, times the window size.
     const ones = tf.pad(tf.ones([1, info.inHeight, info.inWidth, 1]), paddings);
     const counts = tf.mul(tf.avgPool(ones as tf.Tensor4D, [kh, kw], [info.strideHeight, info.strideWidth], 'valid'), kh * kw);
     const scaled = tf.div(tf.mul(dy, kh * kw), counts);
     const padded = tf.pad(x, paddings) as tf.Tensor4D;
-    const spread = tf.engine().runKernel('AvgPoolGrad', { dy: scaled, input: padded }, { filterSize: [kh, kw], strides: [info.strideHeight, info.strideWidth], pad: 'valid' } as never) as tf.Tensor4D;
+    const spread = tf.engine().runKernel('AvgPoolGrad', { dy: scaled, input: padded }, {
+      filterSize: [kh, kw],
+      strides: [info.strideHeight, info.strideWidth],
+      pad: 'valid',
+    } as never) as tf.Tensor4D;
     return tf.slice(spread, [0, top, left, 0], [x.shape[0], info.inHeight, info.inWidth, x.shape[3]]);
   });
 }
@@ -79,7 +91,12 @@ export function applyPoolingAndResizeGradients(): void {
   tf.registerGradient({
     ...avgPool,
     gradFunc: (dy, saved, attrs) => {
-      const a = attrs as unknown as { filterSize: number | Pair; strides: number | Pair; pad: unknown; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
+      const a = attrs as unknown as {
+        filterSize: number | Pair;
+        strides: number | Pair;
+        pad: unknown;
+        dimRoundingMode?: 'floor' | 'round' | 'ceil';
+      };
       if (a.pad !== 'same') return avgPool.gradFunc(dy, saved, attrs);
       const [x] = saved as tf.Tensor4D[];
       return { x: () => avgPoolSameGradient(dy as tf.Tensor4D, x, { ...a, pad: 'same' }) };

@@ -83,7 +83,11 @@ export function writeNewFileSync(file: string, data: FileData): void {
  * abandoned temporary files from it first. On error the temporary file is removed and the error
  * rethrown; `file` is as it was.
  */
-export async function replaceFileAtomic(file: string, write: (temporary: string) => Promise<void>, options: AtomicWriteOptions = {}): Promise<void> {
+export async function replaceFileAtomic(
+  file: string,
+  write: (temporary: string) => Promise<void>,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
   const folder = path.dirname(file);
   await fs.mkdir(folder, { recursive: true });
   await removeStaleTemporaryFiles(folder);

@@ -46,15 +46,17 @@ export interface CommandSpec<O extends OptionSpecs = OptionSpecs> {
 }
 
 type OptionValue<S extends OptionSpec> = S['type'] extends 'string'
-  ? S['multiple'] extends true ? string[] : string
-  : S['multiple'] extends true ? boolean[] : boolean;
+  ? S['multiple'] extends true
+    ? string[]
+    : string
+  : S['multiple'] extends true
+    ? boolean[]
+    : boolean;
 
 export type OptionValues<O extends OptionSpecs> = { -readonly [K in keyof O]?: OptionValue<O[K]> };
 
 /** Parsed (`exit` undefined), or the exit code to return: 0 after --help, 2 after a refusal. */
-export type CommandLine<O extends OptionSpecs> =
-  | { exit?: undefined; values: OptionValues<O>; positionals: string[] }
-  | { exit: 0 | 2 };
+export type CommandLine<O extends OptionSpecs> = { exit?: undefined; values: OptionValues<O>; positionals: string[] } | { exit: 0 | 2 };
 
 const HELP: OptionSpec = { type: 'boolean', short: 'h', description: 'show this help' };
 
@@ -82,7 +84,8 @@ export function parseCommandLine<const O extends OptionSpecs>(spec: CommandSpec<
   const ended = tokens.findIndex((token) => token.kind === 'option-terminator');
   const before = ended < 0 ? tokens : tokens.slice(0, ended);
   // `--x --help` asks for help too: a word starting with `-` is no value (see the rules).
-  const help = (token: (typeof tokens)[number]) => token.kind === 'option' && (token.name === 'help' || (!token.inlineValue && /^(-h|--help)$/.test(token.value ?? '')));
+  const help = (token: (typeof tokens)[number]) =>
+    token.kind === 'option' && (token.name === 'help' || (!token.inlineValue && /^(-h|--help)$/.test(token.value ?? '')));
   if (before.some(help)) {
     process.stdout.write(formatUsage(spec));
     return { exit: 0 };

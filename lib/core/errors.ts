@@ -13,7 +13,10 @@ export class ValueError extends Error {
 
 /** A data or weights file is missing, unreadable or malformed. */
 export class DataFileError extends Error {
-  constructor(readonly file: string, message: string) {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
     super(`${file}: ${message}`);
     this.name = 'DataFileError';
   }
@@ -35,7 +38,11 @@ export type DownloadFailure = 'offline' | 'certificate' | 'http' | 'checksum' | 
 
 /** A download failed: the message names the URL and where to put a manual copy; `reason` says what kind of failure. */
 export class DownloadError extends Error {
-  constructor(readonly url: string, message: string, readonly reason: DownloadFailure = 'other') {
+  constructor(
+    readonly url: string,
+    message: string,
+    readonly reason: DownloadFailure = 'other',
+  ) {
     super(message);
     this.name = 'DownloadError';
   }

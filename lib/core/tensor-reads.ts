@@ -44,7 +44,7 @@ export function syncReadError(where: string, cause?: unknown): BackendError {
   return new BackendError(
     `${where} needs a tensor's values now (synchronously), and the webgpu backend cannot read a tensor computed on the GPU ` +
       'synchronously in Node (it would need an OffscreenCanvas). Read it first and pass the values, e.g. ' +
-      '`const onHost = tf.tensor(await t.data(), t.shape, t.dtype)`, or use the wasm backend: `await setBackend(\'wasm\')` ' +
+      "`const onHost = tf.tensor(await t.data(), t.shape, t.dtype)`, or use the wasm backend: `await setBackend('wasm')` " +
       '(or start Jupyter with TSLAB_DL_BACKEND=wasm and restart the kernel).',
     'webgpu',
     { cause },

@@ -22,7 +22,6 @@ interface NpyjsModule {
   parse(buffer: ArrayBuffer): { data: ArrayBufferView; shape: number[]; dtype: string; fortranOrder: boolean };
   float16ToFloat32(bits: number): number;
 }
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const npyjs: NpyjsModule = require('npyjs');
 
 /** The element types read from .npy files, by their NumPy names. */

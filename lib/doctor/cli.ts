@@ -16,7 +16,11 @@ piece; Jupyter and the tslab-dl kernelspec.
 Exit code 0 when a TensorFlow.js backend works, 1 when none does.
 `;
 
-const SPEC = { command: 'tslab-dl doctor', usage: USAGE, options: { json: { type: 'boolean', description: 'print the report as JSON' } } } as const;
+const SPEC = {
+  command: 'tslab-dl doctor',
+  usage: USAGE,
+  options: { json: { type: 'boolean', description: 'print the report as JSON' } },
+} as const;
 
 /** `npx tslab-dl doctor [--json]`: argv is [command, ...options]. */
 export async function main(argv: string[]): Promise<number> {

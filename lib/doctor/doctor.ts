@@ -99,11 +99,17 @@ interface RunResult {
 
 function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(file, args, { env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8', cwd: PACKAGE_ROOT }, (error, stdout, stderr) => {
-      const code = error ? (typeof (error as any).code === 'number' ? (error as any).code : null) : 0;
-      const spawnError = error && code === null ? ((error as any).killed ? `timed out after ${timeoutMs / 1000} s` : error.message) : undefined;
-      resolve({ code, stdout, stderr, spawnError });
-    });
+    execFile(
+      file,
+      args,
+      { env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8', cwd: PACKAGE_ROOT },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof (error as any).code === 'number' ? (error as any).code : null) : 0;
+        const spawnError =
+          error && code === null ? ((error as any).killed ? `timed out after ${timeoutMs / 1000} s` : error.message) : undefined;
+        resolve({ code, stdout, stderr, spawnError });
+      },
+    );
   });
 }
 
@@ -159,7 +165,10 @@ try {
  * Loads a tfjs-node(-gpu) package (its main file) in a child process: does it load, and does
  * TensorFlow list a GPU? The real error when it does not load.
  */
-export async function probeNativePackage(main: string, env: NodeJS.ProcessEnv = process.env): Promise<{ loads: boolean; tfBackend?: string; usingGpu?: boolean; error?: string }> {
+export async function probeNativePackage(
+  main: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ loads: boolean; tfBackend?: string; usingGpu?: boolean; error?: string }> {
   const result = await run(process.execPath, ['-e', NATIVE_PROBE, main], env, 120_000);
   try {
     return JSON.parse(result.stdout);
@@ -180,14 +189,22 @@ async function backends(env: NodeJS.ProcessEnv): Promise<{ section: DoctorReport
   const candidates: DoctorCandidate[] = [];
   for (const name of BACKEND_ORDER) {
     const c = known.get(name);
-    const version = c?.version ?? (packageVersion(name === 'cpu' ? '@tensorflow/tfjs' : name === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : `@tensorflow/${name}`) ?? undefined);
+    const version =
+      c?.version ??
+      packageVersion(name === 'cpu' ? '@tensorflow/tfjs' : name === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : `@tensorflow/${name}`) ??
+      undefined;
     const base: BackendCandidate = { name, installed: version !== undefined, version, usable: c?.usable, reason: c?.reason };
     if (info?.backend === name) candidates.push({ ...base, status: 'chosen' });
-    else if (!base.installed) candidates.push({ ...base, status: 'not installed', reason: c?.reason ?? `@tensorflow/${name} is not installed` });
+    else if (!base.installed)
+      candidates.push({ ...base, status: 'not installed', reason: c?.reason ?? `@tensorflow/${name} is not installed` });
     else if ((name === 'tfjs-node' || name === 'tfjs-node-gpu') && !c?.reason?.startsWith('installed but failed to load')) {
       // Never loaded in this process (not tried, or skipped for want of a GPU): load it in a child.
       const probe = await probeNativePackage(require.resolve(`@tensorflow/${name}`, { paths: [PACKAGE_ROOT] }), env);
-      const detail = probe.loads ? (probe.usingGpu ? 'loads, and TensorFlow lists a GPU' : 'loads, on the CPU only') : `fails to load: ${probe.error}`;
+      const detail = probe.loads
+        ? probe.usingGpu
+          ? 'loads, and TensorFlow lists a GPU'
+          : 'loads, on the CPU only'
+        : `fails to load: ${probe.error}`;
       const status = c?.usable === false ? 'skipped' : probe.loads ? 'loadable' : 'fails to load';
       candidates.push({ ...base, status, reason: `${c?.reason ?? 'not tried'}; checked in a child process: ${detail}` });
     } else if (c?.usable === false) candidates.push({ ...base, status: 'skipped' });
@@ -195,7 +212,14 @@ async function backends(env: NodeJS.ProcessEnv): Promise<{ section: DoctorReport
   }
   return {
     ok: info !== undefined,
-    section: { chosen: info?.backend, tfBackend: info?.tfBackend, usingGpu: info?.usingGpu ?? false, requestedBy: info?.requestedBy, error, candidates },
+    section: {
+      chosen: info?.backend,
+      tfBackend: info?.tfBackend,
+      usingGpu: info?.usingGpu ?? false,
+      requestedBy: info?.requestedBy,
+      error,
+      candidates,
+    },
   };
 }
 
@@ -206,7 +230,10 @@ async function onnxruntime(env: NodeJS.ProcessEnv, vulkan: VulkanCheck): Promise
   let providers: DoctorReport['onnxruntime']['providers'];
   try {
     const ort = require(require.resolve('onnxruntime-node', { paths: [PACKAGE_ROOT] }));
-    providers = (ort.listSupportedBackends?.() ?? []).map((b: { name: string; bundled: boolean }) => ({ name: b.name, bundled: Boolean(b.bundled) }));
+    providers = (ort.listSupportedBackends?.() ?? []).map((b: { name: string; bundled: boolean }) => ({
+      name: b.name,
+      bundled: Boolean(b.bundled),
+    }));
   } catch (e) {
     const error = `onnxruntime-node is installed but failed to load: ${(e as Error).message.split('\n')[0]}`;
     return { installed: true, version, providers: [], error, routes: [], frozenLayers: tfjsOnly };
@@ -217,14 +244,16 @@ async function onnxruntime(env: NodeJS.ProcessEnv, vulkan: VulkanCheck): Promise
   const best = chosen ? describeProvider(chosen, routes) : tfjsOnly;
   const forced = env.TSLAB_DL_EXECUTOR;
   let frozenLayers: string;
-  if (!forced || forced === 'auto' || forced === 'onnx') frozenLayers = `${best} (executor 'auto'${forced ? `, TSLAB_DL_EXECUTOR=${forced}` : ''})`;
+  if (!forced || forced === 'auto' || forced === 'onnx')
+    frozenLayers = `${best} (executor 'auto'${forced ? `, TSLAB_DL_EXECUTOR=${forced}` : ''})`;
   else if (forced === 'tfjs') frozenLayers = 'tfjs (TSLAB_DL_EXECUTOR=tfjs)';
   else if (['onnx-cuda', 'onnx-webgpu', 'onnx-cpu'].includes(forced)) {
     const route = routes.find((r) => r.name === forced.slice(5));
     frozenLayers = route?.usable
       ? `${describeProvider(route.name, routes)} (TSLAB_DL_EXECUTOR=${forced})`
       : `nothing: TSLAB_DL_EXECUTOR=${forced} asks for a provider that is not usable here (see above)`;
-  } else frozenLayers = `nothing: TSLAB_DL_EXECUTOR=${JSON.stringify(forced)} is no executor ('auto', 'onnx', 'onnx-cuda', 'onnx-webgpu', 'onnx-cpu' or 'tfjs')`;
+  } else
+    frozenLayers = `nothing: TSLAB_DL_EXECUTOR=${JSON.stringify(forced)} is no executor ('auto', 'onnx', 'onnx-cuda', 'onnx-webgpu', 'onnx-cpu' or 'tfjs')`;
   return { installed: true, version, providers, routes, chosen, frozenLayers };
 }
 
@@ -242,7 +271,8 @@ async function jupyter(env: NodeJS.ProcessEnv): Promise<DoctorReport['jupyter']>
   // Debian's Jupyter lives under /usr/bin/python3, which may not be the python3 on PATH.
   const attempts: { command: string; file: string; args: string[] }[] = [];
   if (onPath) attempts.push({ command: onPath, file: onPath, args: [] });
-  if (fs.existsSync('/usr/bin/python3')) attempts.push({ command: '/usr/bin/python3 -m jupyter', file: '/usr/bin/python3', args: ['-m', 'jupyter'] });
+  if (fs.existsSync('/usr/bin/python3'))
+    attempts.push({ command: '/usr/bin/python3 -m jupyter', file: '/usr/bin/python3', args: ['-m', 'jupyter'] });
   let found: { command: string; versions: { [name: string]: string } } | undefined;
   let error = onPath ? undefined : 'jupyter is not on PATH';
   for (const attempt of attempts) {
@@ -255,17 +285,27 @@ async function jupyter(env: NodeJS.ProcessEnv): Promise<DoctorReport['jupyter']>
   }
   const kernelspec = await kernelspecCheck(env, onPath);
   if (!found) {
-    return { found: false, versions: {}, error: `${error}. Install Jupyter: \`pip install jupyterlab\`, or Debian's \`apt-get install jupyter-notebook\``, kernelspec };
+    return {
+      found: false,
+      versions: {},
+      error: `${error}. Install Jupyter: \`pip install jupyterlab\`, or Debian's \`apt-get install jupyter-notebook\``,
+      kernelspec,
+    };
   }
   return { found: true, command: found.command, versions: found.versions, kernelspec };
 }
 
 async function kernelspecCheck(env: NodeJS.ProcessEnv, jupyterOnPath: string | undefined): Promise<KernelspecCheck> {
   const attempts: { command: string; file: string; args: string[] }[] = [];
-  if (jupyterOnPath) attempts.push({ command: `${jupyterOnPath} kernelspec list --json`, file: jupyterOnPath, args: ['kernelspec', 'list', '--json'] });
+  if (jupyterOnPath)
+    attempts.push({ command: `${jupyterOnPath} kernelspec list --json`, file: jupyterOnPath, args: ['kernelspec', 'list', '--json'] });
   // `jupyter kernelspec` needs the jupyter-kernelspec script, which some installs lack.
   if (fs.existsSync('/usr/bin/python3')) {
-    attempts.push({ command: '/usr/bin/python3 -m jupyter_client.kernelspecapp list --json', file: '/usr/bin/python3', args: ['-m', 'jupyter_client.kernelspecapp', 'list', '--json'] });
+    attempts.push({
+      command: '/usr/bin/python3 -m jupyter_client.kernelspecapp list --json',
+      file: '/usr/bin/python3',
+      args: ['-m', 'jupyter_client.kernelspecapp', 'list', '--json'],
+    });
   }
   let error = 'no jupyter to ask';
   for (const attempt of attempts) {
@@ -279,15 +319,22 @@ async function kernelspecCheck(env: NodeJS.ProcessEnv, jupyterOnPath: string | u
     }
     const spec = listing.kernelspecs?.[KERNEL_NAME];
     if (!spec) {
-      return { installed: false, listedBy: attempt.command, problems: [`no kernelspec named ${KERNEL_NAME}: run \`npx tslab-dl install\``] };
+      return {
+        installed: false,
+        listedBy: attempt.command,
+        problems: [`no kernelspec named ${KERNEL_NAME}: run \`npx tslab-dl install\``],
+      };
     }
     const argv = spec.spec.argv ?? [];
     const problems: string[] = [];
-    if (argv[0] && path.isAbsolute(argv[0]) && !fs.existsSync(argv[0])) problems.push(`its node binary ${argv[0]} does not exist: run \`npx tslab-dl install\` again`);
+    if (argv[0] && path.isAbsolute(argv[0]) && !fs.existsSync(argv[0]))
+      problems.push(`its node binary ${argv[0]} does not exist: run \`npx tslab-dl install\` again`);
     const script = argv.find((a) => a.endsWith(path.join('bin', 'tslab-dl.js')));
     if (script && !fs.existsSync(script)) problems.push(`its script ${script} does not exist: run \`npx tslab-dl install\` again`);
     else if (script && path.resolve(script) !== path.join(PACKAGE_ROOT, 'bin', 'tslab-dl.js')) {
-      problems.push(`it runs the tslab-dl in ${path.dirname(path.dirname(script))}, not this one (${PACKAGE_ROOT}): run \`npx tslab-dl install\` here to switch`);
+      problems.push(
+        `it runs the tslab-dl in ${path.dirname(path.dirname(script))}, not this one (${PACKAGE_ROOT}): run \`npx tslab-dl install\` here to switch`,
+      );
     }
     return { installed: true, listedBy: attempt.command, resourceDir: spec.resource_dir, argv, problems };
   }
@@ -302,13 +349,19 @@ export async function diagnose(options: DoctorOptions = {}): Promise<DoctorRepor
     const webgpu = await checkVulkan(env, gpuSeen);
     return { gpu, webgpu, onnx: await onnxruntime(env, webgpu) };
   });
-  const [versionTable, backendPart, { gpu, webgpu, onnx }, jupyterPart] = await Promise.all([versions(env), backends(env), gpuChecks, jupyter(env)]);
+  const [versionTable, backendPart, { gpu, webgpu, onnx }, jupyterPart] = await Promise.all([
+    versions(env),
+    backends(env),
+    gpuChecks,
+    jupyter(env),
+  ]);
   return { ok: backendPart.ok, versions: versionTable, backend: backendPart.section, gpu, webgpu, onnxruntime: onnx, jupyter: jupyterPart };
 }
 
 /** What follows a candidate's status: its package when chosen, else what the reason adds to the status. */
 function candidateDetail(c: DoctorCandidate): string {
-  if (c.status === 'chosen') return ` (${c.name === 'cpu' ? '@tensorflow/tfjs' : c.name === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : `@tensorflow/${c.name}`} ${c.version})`;
+  if (c.status === 'chosen')
+    return ` (${c.name === 'cpu' ? '@tensorflow/tfjs' : c.name === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : `@tensorflow/${c.name}`} ${c.version})`;
   const reason = (c.reason ?? '').replace(/^\S+ is not installed\s*/, '').replace(/^not tried: /, '');
   return reason ? (reason.startsWith('(') ? ` ${reason}` : `: ${reason}`) : '';
 }
@@ -343,14 +396,18 @@ function onnxLines(report: DoctorReport): string[] {
   if (o.installed && o.version) {
     const bundled = o.providers.filter((p) => p.bundled).map((p) => p.name);
     const notBundled = o.providers.filter((p) => !p.bundled).map((p) => p.name);
-    out.push(`  version ${o.version}; execution providers bundled: ${bundled.join(', ') || 'none'}${notBundled.length ? `; not bundled (need onnxruntime-node's install script): ${notBundled.join(', ')}` : ''}`);
+    out.push(
+      `  version ${o.version}; execution providers bundled: ${bundled.join(', ') || 'none'}${notBundled.length ? `; not bundled (need onnxruntime-node's install script): ${notBundled.join(', ')}` : ''}`,
+    );
   }
   const drivers = v.drivers.files.length ? v.drivers.files.map((f) => path.basename(f)).join(', ') : 'none';
   const loader = v.loader.loads
     ? `found${v.loader.path ? ` at ${v.loader.path}` : ''}`
     : `missing${v.loader.error && !/No such file/.test(v.loader.error) ? ` (${v.loader.error})` : ''}`;
   out.push(`  libvulkan.so.1     ${loader} (the Vulkan loader, for WebGPU)`);
-  out.push(`  Vulkan drivers     ${drivers}${v.drivers.from === 'search' ? '' : ` (from ${v.drivers.from})`}${v.drivers.nvidia ? '' : '; no NVIDIA ICD (nvidia_icd.json)'}`);
+  out.push(
+    `  Vulkan drivers     ${drivers}${v.drivers.from === 'search' ? '' : ` (from ${v.drivers.from})`}${v.drivers.nvidia ? '' : '; no NVIDIA ICD (nvidia_icd.json)'}`,
+  );
   out.push(`  WebGPU adapter     ${adapterText(v)}`);
   const webgpu = o.routes.find((r) => r.name === 'webgpu');
   // The provider's own fix when the Vulkan checks found nothing more precise to install.
@@ -360,7 +417,9 @@ function onnxLines(report: DoctorReport): string[] {
     const state = r.automatic ? 'usable' : r.usable ? 'usable when forced' : 'not usable';
     if (r.name === 'webgpu' && r.listed) {
       const adapter = r.adapter ? `${r.adapter.software ? 'a software' : 'a hardware'} adapter` : 'no adapter';
-      out.push(`  provider webgpu    ${state} (${adapter}, see above)${r.usable && !r.automatic && !r.adapter?.software ? `: ${r.detail}` : ''}`);
+      out.push(
+        `  provider webgpu    ${state} (${adapter}, see above)${r.usable && !r.automatic && !r.adapter?.software ? `: ${r.detail}` : ''}`,
+      );
       continue;
     }
     out.push(`  provider ${r.name.padEnd(9)} ${state}: ${r.detail}`);
@@ -379,7 +438,8 @@ export function formatReport(report: DoctorReport): string {
   for (const c of report.backend.candidates) out.push(`  ${c.name.padEnd(14)} ${c.status}${candidateDetail(c)}`);
   if (report.backend.chosen) {
     const gpu = report.backend.usingGpu ? ', on the GPU' : '';
-    const by = report.backend.requestedBy && report.backend.requestedBy !== 'default' ? ` (asked for by ${report.backend.requestedBy})` : '';
+    const by =
+      report.backend.requestedBy && report.backend.requestedBy !== 'default' ? ` (asked for by ${report.backend.requestedBy})` : '';
     out.push(`  => backend: ${report.backend.chosen}${gpu}${by}`);
   } else {
     out.push(`  => no backend: ${report.backend.error}`);
@@ -387,7 +447,9 @@ export function formatReport(report: DoctorReport): string {
   out.push('', ...onnxLines(report));
   const g = report.gpu;
   out.push('', 'Legacy CUDA route: tfjs-node-gpu (libtensorflow 2.9.1: CUDA 11.2, cuDNN 8.1)');
-  out.push(`  nvidia-smi         ${g.nvidiaSmi.found ? (g.nvidiaSmi.gpus.length ? g.nvidiaSmi.gpus.join('; ') : g.nvidiaSmi.error) : 'not found on PATH'}`);
+  out.push(
+    `  nvidia-smi         ${g.nvidiaSmi.found ? (g.nvidiaSmi.gpus.length ? g.nvidiaSmi.gpus.join('; ') : g.nvidiaSmi.error) : 'not found on PATH'}`,
+  );
   out.push(`  GPU device files   ${g.deviceFiles.length ? g.deviceFiles.join(', ') : 'none (/dev/nvidia0 does not exist)'}`);
   out.push(`  LD_LIBRARY_PATH    ${g.ldLibraryPath || '(not set)'}`);
   for (const lib of [g.driver, ...g.libraries]) out.push(`  ${libraryLine(lib)}`);
@@ -423,18 +485,39 @@ export function reportToHtml(report: DoctorReport): string {
   const e = htmlText;
   const row = (cells: string[]) => `<tr>${cells.map((c) => `<td style="text-align:left;vertical-align:top">${c}</td>`).join('')}</tr>`;
   const table = (rows: string[][]) => `<table>${rows.map(row).join('')}</table>`;
-  const parts: string[] = [`<h3>tslab-dl doctor: ${report.ok ? `OK, TensorFlow.js runs on <b>${e(report.backend.chosen ?? '')}</b>${report.backend.usingGpu ? ' (GPU)' : ''}` : '<b>no TensorFlow.js backend works</b>'}</h3>`];
+  const parts: string[] = [
+    `<h3>tslab-dl doctor: ${report.ok ? `OK, TensorFlow.js runs on <b>${e(report.backend.chosen ?? '')}</b>${report.backend.usingGpu ? ' (GPU)' : ''}` : '<b>no TensorFlow.js backend works</b>'}</h3>`,
+  ];
   parts.push('<h4>Versions</h4>', table(Object.entries(report.versions).map(([n, v]) => [e(n), e(v ?? 'not installed')])));
   parts.push(
     '<h4>TensorFlow.js backends, in the order tried</h4>',
-    table(report.backend.candidates.map((c) => [e(c.name), c.status === 'chosen' ? '<b>chosen</b>' : e(c.status), e(candidateDetail(c).replace(/^:? ?/, ''))])),
+    table(
+      report.backend.candidates.map((c) => [
+        e(c.name),
+        c.status === 'chosen' ? '<b>chosen</b>' : e(c.status),
+        e(candidateDetail(c).replace(/^:? ?/, '')),
+      ]),
+    ),
   );
-  parts.push(`<h4>ONNX Runtime (runs the frozen layers)</h4><pre>${e(onnxLines(report).slice(1).map((l) => l.replace(/^  /, '')).join('\n'))}</pre>`);
+  parts.push(
+    `<h4>ONNX Runtime (runs the frozen layers)</h4><pre>${e(
+      onnxLines(report)
+        .slice(1)
+        .map((l) => l.replace(/^  /, ''))
+        .join('\n'),
+    )}</pre>`,
+  );
   const g = report.gpu;
   parts.push(
     '<h4>Legacy CUDA route: tfjs-node-gpu (libtensorflow 2.9.1: CUDA 11.2, cuDNN 8.1)</h4>',
     `<p>nvidia-smi: ${e(g.nvidiaSmi.found ? g.nvidiaSmi.gpus.join('; ') || g.nvidiaSmi.error || '' : 'not found on PATH')}; LD_LIBRARY_PATH: <code>${e(g.ldLibraryPath || '(not set)')}</code></p>`,
-    table([g.driver, ...g.libraries].map((l) => [`<code>${e(l.soname)}</code>`, e(l.role), l.loads ? `found ${e(l.path ?? '')}` : `<b>missing</b>: ${e(l.fix ?? '')}`])),
+    table(
+      [g.driver, ...g.libraries].map((l) => [
+        `<code>${e(l.soname)}</code>`,
+        e(l.role),
+        l.loads ? `found ${e(l.path ?? '')}` : `<b>missing</b>: ${e(l.fix ?? '')}`,
+      ]),
+    ),
     `<p>${g.usable ? 'The GPU path can be used.' : `The GPU path cannot be used: ${e(g.problems.join('; '))}`}</p>`,
   );
   if (g.nvidiaSmi.output) parts.push(`<pre>${e(g.nvidiaSmi.output)}</pre>`);

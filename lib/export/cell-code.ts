@@ -59,7 +59,10 @@ export interface CellCode {
 
 /** Thrown for a cell that cannot become part of a script; `line` is 1-based in the cell. */
 export class CellCodeProblem extends Error {
-  constructor(readonly line: number, message: string) {
+  constructor(
+    readonly line: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'CellCodeProblem';
   }
@@ -128,10 +131,7 @@ export function declaredNames(statements: readonly ts.Statement[]): string[] {
 export function namesDeclaredAnywhere(sourceFile: ts.SourceFile): Set<string> {
   const names = new Set<string>();
   const visit = (node: ts.Node): void => {
-    if (
-      (ts.isVariableDeclaration(node) || ts.isParameter(node) || ts.isBindingElement(node)) &&
-      ts.isIdentifier(node.name)
-    ) {
+    if ((ts.isVariableDeclaration(node) || ts.isParameter(node) || ts.isBindingElement(node)) && ts.isIdentifier(node.name)) {
       names.add(node.name.text);
     } else if (
       (ts.isFunctionDeclaration(node) ||

@@ -90,7 +90,10 @@ function parseArguments(argv: string[]): Arguments | number {
   if (args.all && args.inputs.length > 0) return usageError(spec, 'give either --all or a notebook, not both');
   if (!args.all && args.inputs.length !== 1) {
     const what = command === 'export' ? 'notebook' : 'script';
-    return usageError(spec, args.inputs.length === 0 ? `${command} needs a ${what}` : `${command} takes one ${what}; got ${args.inputs.length} files`);
+    return usageError(
+      spec,
+      args.inputs.length === 0 ? `${command} needs a ${what}` : `${command} takes one ${what}; got ${args.inputs.length} files`,
+    );
   }
   if (args.all && args.output === '-') return usageError(spec, '--all writes files: give a folder with -o, not -');
   return args;
@@ -192,7 +195,9 @@ function exportJobs(args: Arguments): Job[] {
   if (notebooks.length === 0) throw new ValueError(`export --all found no .ipynb file under ${folder}.`);
   const outFolder = args.output ?? ALL_SCRIPTS_FOLDER;
   if (fs.existsSync(outFolder) && !fs.statSync(outFolder).isDirectory()) {
-    throw new UsageError(`--all writes one script per notebook into a folder, but -o ${outFolder} is a file: give a folder (default: ${ALL_SCRIPTS_FOLDER})`);
+    throw new UsageError(
+      `--all writes one script per notebook into a folder, but -o ${outFolder} is a file: give a folder (default: ${ALL_SCRIPTS_FOLDER})`,
+    );
   }
   return notebooks.map((notebook) => {
     const script = path.join(outFolder, withExtension(path.relative(folder, notebook), '.ts'));
@@ -244,14 +249,17 @@ function checkOutputs(args: Arguments, jobs: Job[]): void {
           `${job.input} is already a ${made} (${extension}): ${args.command} takes a ${what}; \`tslab-dl ${other} ${job.input}\` goes the other way`,
         );
       }
-      const named = job.output === job.input ? `-o ${job.output} is the ${what}` : `-o ${job.output} is the same file as ${job.input}, the ${what}`;
+      const named =
+        job.output === job.input ? `-o ${job.output} is the ${what}` : `-o ${job.output} is the same file as ${job.input}, the ${what}`;
       throw new UsageError(
         `${named} being ${args.command}ed: writing the ${made} there would destroy the ${what}, even with --force. Pass -o ${beside} instead`,
       );
     }
     if (fs.existsSync(job.output) && fs.statSync(job.output).isDirectory()) {
       if (args.all) {
-        throw new ValueError(`${job.output} is a folder, where the script of ${job.input} would go: move it away, or choose another folder with -o.`);
+        throw new ValueError(
+          `${job.output} is a folder, where the script of ${job.input} would go: move it away, or choose another folder with -o.`,
+        );
       }
       const given = args.output === undefined ? '' : `-o ${args.output}: `;
       throw new UsageError(`${given}${job.output} is a folder: give a file name for the ${made} with -o`);
@@ -297,7 +305,10 @@ function failure(error: unknown): { lines: string[]; code: number } {
   if (isSystemError(error)) return { lines: [readError(error.path ?? 'a file', error).message], code: 1 };
   // A bug: one line all the same, since the user can do nothing with a stack trace.
   const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return { lines: [`internal error (${what}). This is a bug in tslab-dl: please report it with the command line and the input file.`], code: 1 };
+  return {
+    lines: [`internal error (${what}). This is a bug in tslab-dl: please report it with the command line and the input file.`],
+    code: 1,
+  };
 }
 
 /** Entry point for `tslab-dl export ...` and `tslab-dl import ...`; returns the exit code. */

@@ -139,7 +139,11 @@ export function exportNotebook(notebook: Notebook | string, options: ExportOptio
   let shown = new Set(candidates.map((cell) => cell.index));
   if (options.checkTypes !== false && candidates.length > 0) {
     const plain = render(scriptCells, importLines(), readyName, hoisted, new Set());
-    const worth = valuesWorthShowing(plain.text, scriptPath, candidates.map((c) => plain.offsets.get(c.index)!));
+    const worth = valuesWorthShowing(
+      plain.text,
+      scriptPath,
+      candidates.map((c) => plain.offsets.get(c.index)!),
+    );
     shown = new Set(candidates.filter((_, i) => worth[i]).map((cell) => cell.index));
   }
   let helper: string[] = [];
@@ -256,7 +260,12 @@ function gatherImports(cells: ExportedCell[], source: string): ImportSet {
       } catch (e) {
         if (!(e instanceof ImportConflict)) throw e;
         const other = byIndex.get(e.first.cell)!;
-        throw cellError(source, cell, statement.line, `${e.message} (the other import: ${cellName(other.cell, other.index)}, line ${e.first.line})`);
+        throw cellError(
+          source,
+          cell,
+          statement.line,
+          `${e.message} (the other import: ${cellName(other.cell, other.index)}, line ${e.first.line})`,
+        );
       }
     }
     cell.redeclared = cell.code.declared.filter((name) => declaredIn.has(name) || imports.siteOf(name) !== undefined);
@@ -279,7 +288,10 @@ function separateCells(cells: ExportedCell[]): void {
   for (let i = 0; i + 1 < code.length; i++) {
     let j = i + 1;
     while (j + 1 < code.length && !hasStatements(code[j])) j++;
-    const next = code.slice(i + 1, j + 1).map(textOf).join('\n');
+    const next = code
+      .slice(i + 1, j + 1)
+      .map(textOf)
+      .join('\n');
     const current = code[i].code!;
     const body = terminateBefore(current.body, next);
     if (body !== current.body) code[i].code = { ...current, body, lastExpression: lastExpressionOf(parseTypeScript(body)) };
@@ -292,9 +304,14 @@ function separateCells(cells: ExportedCell[]): void {
  */
 function importFromLibrary(imports: ImportSet, cells: ExportedCell[], name: string, fallback: string, source: string): string {
   const declared = (local: string) => cells.some((cell) => cell.code?.declared.includes(local));
-  const local = [name, fallback].find((candidate) => imports.binds(candidate, LIBRARY, name) || (!imports.siteOf(candidate) && !declared(candidate)));
+  const local = [name, fallback].find(
+    (candidate) => imports.binds(candidate, LIBRARY, name) || (!imports.siteOf(candidate) && !declared(candidate)),
+  );
   if (!local) {
-    throw new DataFileError(source, `uses both \`${name}\` and \`${fallback}\` for its own purposes; rename one so that the script can import ${name}() from ${LIBRARY}.`);
+    throw new DataFileError(
+      source,
+      `uses both \`${name}\` and \`${fallback}\` for its own purposes; rename one so that the script can import ${name}() from ${LIBRARY}.`,
+    );
   }
   imports.add({
     module: LIBRARY,

@@ -205,7 +205,12 @@ function unwrapCellValue(code: string): string {
   const last = sourceFile.statements[sourceFile.statements.length - 1];
   if (!last || !ts.isExpressionStatement(last)) return code;
   const call = last.expression;
-  if (!ts.isCallExpression(call) || !ts.isIdentifier(call.expression) || call.expression.text !== CELL_VALUE_HELPER || call.arguments.length !== 1) {
+  if (
+    !ts.isCallExpression(call) ||
+    !ts.isIdentifier(call.expression) ||
+    call.expression.text !== CELL_VALUE_HELPER ||
+    call.arguments.length !== 1
+  ) {
     return code;
   }
   return code.slice(0, last.getStart(sourceFile)) + call.arguments[0].getText(sourceFile) + ';' + code.slice(last.end);

@@ -23,7 +23,12 @@ export interface LocatedImport extends ImportStatement {
 
 /** Two imports bind the same name to different things. */
 export class ImportConflict extends Error {
-  constructor(readonly name: string, readonly first: ImportSite, readonly second: ImportSite, message: string) {
+  constructor(
+    readonly name: string,
+    readonly first: ImportSite,
+    readonly second: ImportSite,
+    message: string,
+  ) {
     super(message);
     this.name = 'ImportConflict';
   }

@@ -33,7 +33,20 @@ const PYTHON_LINES: RegExp[] = [
 
 /** Python builtins that TypeScript (ES2022 + Node) does not have as globals. */
 const PYTHON_BUILTINS = new Set([
-  'print', 'len', 'range', 'enumerate', 'zip', 'isinstance', 'sorted', 'input', 'str', 'int', 'float', 'list', 'dict', 'tuple',
+  'print',
+  'len',
+  'range',
+  'enumerate',
+  'zip',
+  'isinstance',
+  'sorted',
+  'input',
+  'str',
+  'int',
+  'float',
+  'list',
+  'dict',
+  'tuple',
 ]);
 
 /** Why a notebook is not a TypeScript notebook, from its metadata; undefined when it may be. */
@@ -66,7 +79,12 @@ export function declaredCellLanguage(metadata: { [key: string]: unknown } | unde
 
 /** The first non-blank line of `text`, trimmed. */
 export function firstLine(text: string): string {
-  return text.split('\n').find((line) => line.trim() !== '')?.trim() ?? '';
+  return (
+    text
+      .split('\n')
+      .find((line) => line.trim() !== '')
+      ?.trim() ?? ''
+  );
 }
 
 /**

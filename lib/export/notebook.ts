@@ -111,7 +111,12 @@ export function checkNotebook(data: unknown, source: string): Notebook {
   if (metadata !== undefined && (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))) {
     throw new DataFileError(source, `is not a valid nbformat 4 notebook: "metadata" must be an object.`);
   }
-  return { nbformat: 4, nbformat_minor: Number(nb.nbformat_minor ?? 0), metadata: (metadata as Notebook['metadata']) ?? {}, cells: nb.cells };
+  return {
+    nbformat: 4,
+    nbformat_minor: Number(nb.nbformat_minor ?? 0),
+    metadata: (metadata as Notebook['metadata']) ?? {},
+    cells: nb.cells,
+  };
 }
 
 function describeJson(value: unknown): string {

@@ -54,12 +54,7 @@ export const MAIN_NAME = 'main';
 export const MAIN_START = 'async function main(): Promise<void> {';
 export const MAIN_END = '}';
 
-export const RUN_MAIN = [
-  'main().catch((error: unknown) => {',
-  '  console.error(error);',
-  '  process.exitCode = 1;',
-  '});',
-];
+export const RUN_MAIN = ['main().catch((error: unknown) => {', '  console.error(error);', '  process.exitCode = 1;', '});'];
 
 /** Before the first cell of a notebook that uses tslab-dl, as the kernel does at start-up. */
 export const READY_COMMENT = '// As the tslab-dl kernel does before the first cell: choose the TensorFlow.js backend.';

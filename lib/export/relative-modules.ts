@@ -26,7 +26,11 @@ export function moduleRebaser(fromFolder: string, toFolder: string): ((module: s
 function moduleLiterals(sourceFile: ts.SourceFile): ts.StringLiteral[] {
   const found: ts.StringLiteral[] = [];
   const visit = (node: ts.Node): void => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
       found.push(node.moduleSpecifier);
     } else if (ts.isExternalModuleReference(node) && ts.isStringLiteral(node.expression)) {
       found.push(node.expression);

@@ -19,9 +19,13 @@ const DEFAULTS: ts.CompilerOptions = {
 export function compilerOptionsFor(scriptPath: string): ts.CompilerOptions {
   const configPath = ts.findConfigFile(path.dirname(path.resolve(scriptPath)), ts.sys.fileExists);
   if (!configPath) return DEFAULTS;
-  const parsed = ts.getParsedCommandLineOfConfigFile(configPath, {}, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: () => undefined,
-  });
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    configPath,
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: () => undefined,
+    },
+  );
   return parsed ? { ...parsed.options, skipLibCheck: true } : DEFAULTS;
 }

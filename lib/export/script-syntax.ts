@@ -39,7 +39,10 @@ function count(problems: readonly SyntaxProblem[]): string {
 
 /** The refusal of a script with syntax errors; `problems` for the lines above the message. */
 export class ScriptSyntaxError extends DataFileError {
-  constructor(file: string, readonly problems: readonly SyntaxProblem[]) {
+  constructor(
+    file: string,
+    readonly problems: readonly SyntaxProblem[],
+  ) {
     super(file, `has ${count(problems)}: fix them and import again, or run again with --force to import the script as it is.`);
     this.name = 'ScriptSyntaxError';
   }

@@ -26,8 +26,7 @@ function randomInputChain(model: tf.LayersModel): tf.SymbolicTensor | undefined 
     // (An InputLayer's own node lists its output as its input: not a consumer.)
     const consumers = model.layers.filter(
       (layer) =>
-        !isInputLayer(layer) &&
-        inboundNodesOf(layer).some((node) => node.inputTensors.length === 1 && node.inputTensors[0] === tensor),
+        !isInputLayer(layer) && inboundNodesOf(layer).some((node) => node.inputTensors.length === 1 && node.inputTensors[0] === tensor),
     );
     if (consumers.length !== 1) break;
     const layer = consumers[0];
@@ -48,7 +47,11 @@ export async function augmentedPlan(request: ForwardRequest, cache: FeatureCache
   if (!randomOutput) return undefined;
   // The model from the random layers' output on: its frozen prefix is the base to run per batch.
   const restInput = tf.input({ shape: randomOutput.shape.slice(1) as number[], dtype: randomOutput.dtype });
-  const rest = tf.model({ inputs: restInput, outputs: applyLayersAfterCut(model, [randomOutput], [restInput]), name: `${model.name}_after_augmentation` });
+  const rest = tf.model({
+    inputs: restInput,
+    outputs: applyLayersAfterCut(model, [randomOutput], [restInput]),
+    name: `${model.name}_after_augmentation`,
+  });
   const split = splitFrozenPrefix(rest);
   if (!split || split.prefix.inputs.length !== 1 || split.prefix.countParams() === 0) return undefined;
   const augment = tf.model({ inputs: model.inputs, outputs: randomOutput, name: `${model.name}_augmentation` });
@@ -59,7 +62,9 @@ export async function augmentedPlan(request: ForwardRequest, cache: FeatureCache
   let runner: PrefixRunner | undefined;
   try {
     // At inference the random layers are the identity: the validation images go straight to the base.
-    validation = request.validationX ? await frozenFeatures(split.prefix, request.validationX, { ...options, label: 'Frozen base features (validation)' }) : undefined;
+    validation = request.validationX
+      ? await frozenFeatures(split.prefix, request.validationX, { ...options, label: 'Frozen base features (validation)' })
+      : undefined;
     runner = await createPrefixRunner(split.prefix, executor.name);
   } catch (e) {
     validation?.release();
@@ -67,8 +72,13 @@ export async function augmentedPlan(request: ForwardRequest, cache: FeatureCache
   }
   const prefixRunner = runner;
   const x = request.x;
-  const compiled = model as unknown as { optimizer?: tf.Optimizer; loss?: tf.ModelCompileArgs['loss']; metrics?: tf.ModelCompileArgs['metrics'] };
-  if (compiled.optimizer && compiled.loss !== undefined) split.head.compile({ optimizer: compiled.optimizer, loss: compiled.loss, metrics: compiled.metrics });
+  const compiled = model as unknown as {
+    optimizer?: tf.Optimizer;
+    loss?: tf.ModelCompileArgs['loss'];
+    metrics?: tf.ModelCompileArgs['metrics'];
+  };
+  if (compiled.optimizer && compiled.loss !== undefined)
+    split.head.compile({ optimizer: compiled.optimizer, loss: compiled.loss, metrics: compiled.metrics });
 
   return {
     model: split.head,

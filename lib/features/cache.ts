@@ -172,7 +172,7 @@ export function toDiskIfWritable(
     return toDisk(key, features, folder, values);
   } catch (e) {
     const error = e as NodeJS.ErrnoException;
-    if (typeof error?.code !== 'string' || !(error.code.startsWith('E'))) throw e;
+    if (typeof error?.code !== 'string' || !error.code.startsWith('E')) throw e;
     unwritable.add(resolved);
     const why = UNWRITABLE[error.code] ?? error.message;
     const where = error.path && path.resolve(error.path) !== resolved ? ` at ${error.path}` : '';

@@ -112,8 +112,13 @@ export async function frozenFeatures(prefix: tf.LayersModel, x: tf.Tensor, optio
   }
   const route = await resolveRoute(options.executor);
   const outputCount = prefix.outputs.length;
-  const result = (outputs: tf.Tensor[], source: Features['source'], engine: ExecutorName | undefined, release: () => void, provider?: OnnxProvider): Features =>
-    ({ features: outputs[0], outputs, source, executor: engine, provider, release });
+  const result = (
+    outputs: tf.Tensor[],
+    source: Features['source'],
+    engine: ExecutorName | undefined,
+    release: () => void,
+    provider?: OnnxProvider,
+  ): Features => ({ features: outputs[0], outputs, source, executor: engine, provider, release });
 
   // Read asynchronously: on webgpu the weights and x may live on the GPU (lib/core/tensor-reads.ts).
   const fingerprints = cache ? { prefix: await fingerprintModelAsync(prefix), input: await fingerprintTensorAsync(x) } : undefined;
@@ -180,8 +185,14 @@ export function frozenFeaturesSync(prefix: tf.LayersModel, x: tf.Tensor, options
   }
   if (cache !== false && !canReadSync()) return frozenFeaturesSync(prefix, x, { ...options, cache: false });
   const outputCount = prefix.outputs.length;
-  const result = (outputs: tf.Tensor[], source: Features['source'], engine: ExecutorName | undefined, release: () => void): Features =>
-    ({ features: outputs[0], outputs, source, executor: engine, provider: undefined, release });
+  const result = (outputs: tf.Tensor[], source: Features['source'], engine: ExecutorName | undefined, release: () => void): Features => ({
+    features: outputs[0],
+    outputs,
+    source,
+    executor: engine,
+    provider: undefined,
+    release,
+  });
   const fingerprints = cache ? { prefix: fingerprintModel(prefix), input: fingerprintTensor(x) } : undefined;
   if (fingerprints) {
     // Whatever computed them: ONNX Runtime on any provider, or tfjs.

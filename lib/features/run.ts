@@ -48,7 +48,9 @@ export function executorFromEnvironment(): Executor | undefined {
   const value = process.env.TSLAB_DL_EXECUTOR;
   if (value === undefined || value === '') return undefined;
   if (!EXECUTORS.includes(value as Executor)) {
-    throw new ValueError(`TSLAB_DL_EXECUTOR must be ${LIST}. Received ${JSON.stringify(value)}: fix or unset it in the shell that starts Jupyter or node.`);
+    throw new ValueError(
+      `TSLAB_DL_EXECUTOR must be ${LIST}. Received ${JSON.stringify(value)}: fix or unset it in the shell that starts Jupyter or node.`,
+    );
   }
   return value as Executor;
 }
@@ -169,7 +171,12 @@ export async function runPrefix(
     throw e;
   }
   if (parts.length === 1) return parts[0];
-  const all = parts[0].map((_, output) => tf.concat(parts.map((batch) => batch[output]), 0));
+  const all = parts[0].map((_, output) =>
+    tf.concat(
+      parts.map((batch) => batch[output]),
+      0,
+    ),
+  );
   parts.flat().forEach((p) => p.dispose());
   return all;
 }

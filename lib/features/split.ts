@@ -13,10 +13,19 @@ import { isFrozen } from '../layers/frozen';
 
 /** Layers whose output depends on randomness during training. */
 export const STOCHASTIC_LAYERS = new Set([
-  'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'SpatialDropout3D',
-  'GaussianNoise', 'GaussianDropout', 'AlphaDropout',
+  'Dropout',
+  'SpatialDropout1D',
+  'SpatialDropout2D',
+  'SpatialDropout3D',
+  'GaussianNoise',
+  'GaussianDropout',
+  'AlphaDropout',
   // Data augmentation (lib/layers/augmentation/): random in training, the identity at inference.
-  'RandomFlip', 'RandomRotation', 'RandomZoom', 'RandomTranslation', 'RandomContrast',
+  'RandomFlip',
+  'RandomRotation',
+  'RandomZoom',
+  'RandomTranslation',
+  'RandomContrast',
 ]);
 
 export interface FrozenSplit {
@@ -54,7 +63,10 @@ function freezeSignature(model: tf.LayersModel, inference: boolean): string {
   return model.layers.map((l) => `${l.name}:${isFrozenDeterministic(l, inference) ? 1 : 0}`).join(',');
 }
 
-const splits = { training: new WeakMap<tf.LayersModel, { signature: string; split: FrozenSplit | undefined }>(), inference: new WeakMap<tf.LayersModel, { signature: string; split: FrozenSplit | undefined }>() };
+const splits = {
+  training: new WeakMap<tf.LayersModel, { signature: string; split: FrozenSplit | undefined }>(),
+  inference: new WeakMap<tf.LayersModel, { signature: string; split: FrozenSplit | undefined }>(),
+};
 
 export interface SplitOptions {
   /** Split for inference (evaluate, predict): random layers count as the identity they are then. Defaults to false (training). */
@@ -113,7 +125,9 @@ function computeSplit(model: tf.LayersModel, inference: boolean): FrozenSplit | 
 
 /** Re-applies the layers after the cut to fresh inputs shaped like the cut tensors. */
 function rebuildHead(model: tf.LayersModel, cutTensors: tf.SymbolicTensor[]): tf.LayersModel {
-  const headInputs = cutTensors.map((t) => tf.input({ shape: t.shape.slice(1) as number[], dtype: t.dtype, name: `${model.name}_features_${t.id}` }));
+  const headInputs = cutTensors.map((t) =>
+    tf.input({ shape: t.shape.slice(1) as number[], dtype: t.dtype, name: `${model.name}_features_${t.id}` }),
+  );
   return tf.model({ inputs: headInputs, outputs: applyLayersAfterCut(model, cutTensors, headInputs), name: `${model.name}_head` });
 }
 
@@ -121,7 +135,11 @@ function rebuildHead(model: tf.LayersModel, cutTensors: tf.SymbolicTensor[]): tf
  * The model's outputs recomputed from `replacements` in place of the cut tensors: the layers after
  * the cut applied again (the same layer objects, so the same weights).
  */
-export function applyLayersAfterCut(model: tf.LayersModel, cutTensors: tf.SymbolicTensor[], replacements: tf.SymbolicTensor[]): tf.SymbolicTensor[] {
+export function applyLayersAfterCut(
+  model: tf.LayersModel,
+  cutTensors: tf.SymbolicTensor[],
+  replacements: tf.SymbolicTensor[],
+): tf.SymbolicTensor[] {
   const rebuilt = new Map<number, tf.SymbolicTensor>(cutTensors.map((t, i) => [t.id, replacements[i]]));
   const rebuild = (t: tf.SymbolicTensor): tf.SymbolicTensor => {
     const done = rebuilt.get(t.id);

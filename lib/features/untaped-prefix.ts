@@ -29,7 +29,7 @@ class UntapedPrefix extends tf.layers.Layer {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     const forward = tf.customGrad((input) => {
       const value = runLayerwise(this.prefix, [input as tf.Tensor])[0];
-      return { value, gradFunc: (dy: tf.Tensor) => tf.zerosLike(input as tf.Tensor) };
+      return { value, gradFunc: (_dy: tf.Tensor) => tf.zerosLike(input as tf.Tensor) };
     });
     return forward(x);
   }

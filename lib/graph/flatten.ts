@@ -64,9 +64,10 @@ export function flattenLayerGraph(model: tf.LayersModel, outputs?: OutputSpec | 
   const modelOutputs = model.outputs.map((t) => walker.visit(t, ''));
   if (outputs === undefined) return walker.restrictTo(modelOutputs);
   const specs = Array.isArray(outputs) ? outputs : [outputs];
-  if (specs.length === 0) throw new ValueError('options.output: an empty list of outputs was given; pass at least one tensor or layer name.');
+  if (specs.length === 0)
+    throw new ValueError('options.output: an empty list of outputs was given; pass at least one tensor or layer name.');
   const keys = specs.map((spec) =>
-    typeof spec === 'string' ? walker.keyOfLayerOutput(model, spec) : walker.keyOfTensor(spec) ?? walker.visit(spec, ''),
+    typeof spec === 'string' ? walker.keyOfLayerOutput(model, spec) : (walker.keyOfTensor(spec) ?? walker.visit(spec, '')),
   );
   return walker.restrictTo(keys);
 }
@@ -143,10 +144,14 @@ class Walker {
       );
     }
     if (matches.length > 1) {
-      throw new ValueError(`options.output: the layer "${name}" is applied ${matches.length} times in the model; pass the SymbolicTensor you mean instead.`);
+      throw new ValueError(
+        `options.output: the layer "${name}" is applied ${matches.length} times in the model; pass the SymbolicTensor you mean instead.`,
+      );
     }
     if (matches[0].outputKeys.length !== 1) {
-      throw new ValueError(`options.output: the layer "${name}" has ${matches[0].outputKeys.length} outputs; pass the SymbolicTensor you mean instead.`);
+      throw new ValueError(
+        `options.output: the layer "${name}" has ${matches[0].outputKeys.length} outputs; pass the SymbolicTensor you mean instead.`,
+      );
     }
     return matches[0].outputKeys[0];
   }

@@ -38,7 +38,9 @@ export function upstreamLayers(tensor: tf.SymbolicTensor): Set<tf.layers.Layer> 
     if (upstream.has(t.sourceLayer)) return;
     upstream.add(t.sourceLayer);
     // (An InputLayer's node lists its own output as its input.)
-    producingNode(t)?.inputTensors.filter((u) => u !== t).forEach(visit);
+    producingNode(t)
+      ?.inputTensors.filter((u) => u !== t)
+      .forEach(visit);
   };
   visit(tensor);
   return upstream;

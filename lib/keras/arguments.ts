@@ -75,12 +75,16 @@ export function isPositional(value: unknown): boolean {
 export function positional<T extends object>(where: string, arg: keyof T & string, first: unknown, rest: unknown): T {
   if (!isPositional(first)) {
     if (rest !== undefined) {
-      throw new ValueError(`${where}: nothing may follow an arguments object; put every argument in it, e.g. ${where}({ ${arg}, ... }). Received: ${show(rest)} after the object.`);
+      throw new ValueError(
+        `${where}: nothing may follow an arguments object; put every argument in it, e.g. ${where}({ ${arg}, ... }). Received: ${show(rest)} after the object.`,
+      );
     }
     return { ...(first as T) };
   }
   if (rest !== undefined && !(typeof rest === 'object' && rest !== null && !Array.isArray(rest))) {
-    throw new ValueError(`${where}: the argument after \`${arg}\` must be an options object such as { name: 'x' }. Received: ${show(rest)}.`);
+    throw new ValueError(
+      `${where}: the argument after \`${arg}\` must be an options object such as { name: 'x' }. Received: ${show(rest)}.`,
+    );
   }
   const options = (rest ?? {}) as Record<string, unknown>;
   if (options[arg] !== undefined) {

@@ -46,12 +46,15 @@ export function Input(shapeOrArgs: ShapeArg | InputArgs, options?: InputOptions)
   const args = positional<InputArgs>('Input', 'shape', shapeOrArgs, options);
   const { shape, batchShape, batchSize, dtype, name } = args;
   if (batchShape !== undefined) {
-    if (shape !== undefined) throw new ValueError('Input: give `shape` or `batchShape`, not both (batchShape already includes the batch axis).');
+    if (shape !== undefined)
+      throw new ValueError('Input: give `shape` or `batchShape`, not both (batchShape already includes the batch axis).');
     checkShape('batchShape', batchShape);
   } else {
     checkShape('shape', shape);
     if (batchSize !== undefined && batchSize !== null && !(Number.isInteger(batchSize) && batchSize > 0)) {
-      throw new ValueError(`Input: received an invalid value for \`batchSize\`, expected a positive integer. Received: batchSize=${show(batchSize)}.`);
+      throw new ValueError(
+        `Input: received an invalid value for \`batchSize\`, expected a positive integer. Received: batchSize=${show(batchSize)}.`,
+      );
     }
   }
   const fullShape = batchShape ? [...batchShape] : [batchSize ?? null, ...(shape as ShapeArg)];

@@ -118,7 +118,9 @@ export function Dense(args: DenseArgs): KerasLayer<ReturnType<typeof tf.layers.d
 export function Dense(unitsOrArgs: number | DenseArgs, options?: DenseOptions): KerasLayer<ReturnType<typeof tf.layers.dense>> {
   const args = positional<DenseArgs>('Dense', 'units', unitsOrArgs, options);
   checkPositiveInteger('Dense', 'units', args.units, 'Pass the number of output units, e.g. Dense(50).');
-  return typed(tf.layers.dense(withDefaults({ useBias: true, kernelInitializer: 'glorotUniform', biasInitializer: 'zeros' } as const, args)));
+  return typed(
+    tf.layers.dense(withDefaults({ useBias: true, kernelInitializer: 'glorotUniform', biasInitializer: 'zeros' } as const, args)),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,12 +236,25 @@ export interface Conv2DArgs extends Conv2DOptions {
  * use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros")`:
  * `Conv2D(32, 3, { activation: 'relu' })` or `Conv2D({ filters: 32, kernelSize: 3 })`.
  */
-export function Conv2D(filters: number, kernelSize: number | [number, number], options?: Conv2DOptions): KerasLayer<ReturnType<typeof tf.layers.conv2d>>;
+export function Conv2D(
+  filters: number,
+  kernelSize: number | [number, number],
+  options?: Conv2DOptions,
+): KerasLayer<ReturnType<typeof tf.layers.conv2d>>;
 export function Conv2D(args: Conv2DArgs): KerasLayer<ReturnType<typeof tf.layers.conv2d>>;
-export function Conv2D(filtersOrArgs: number | Conv2DArgs, kernelSize?: number | [number, number], options?: Conv2DOptions): KerasLayer<ReturnType<typeof tf.layers.conv2d>> {
+export function Conv2D(
+  filtersOrArgs: number | Conv2DArgs,
+  kernelSize?: number | [number, number],
+  options?: Conv2DOptions,
+): KerasLayer<ReturnType<typeof tf.layers.conv2d>> {
   // Conv2D(filters, kernelSize, options) or Conv2D({ filters, kernelSize, ... }) (then nothing after it).
   const args = isPositional(filtersOrArgs)
-    ? positional<Conv2DArgs>('Conv2D', 'filters', filtersOrArgs, positional<Omit<Conv2DArgs, 'filters'>>('Conv2D', 'kernelSize', kernelSize, options))
+    ? positional<Conv2DArgs>(
+        'Conv2D',
+        'filters',
+        filtersOrArgs,
+        positional<Omit<Conv2DArgs, 'filters'>>('Conv2D', 'kernelSize', kernelSize, options),
+      )
     : positional<Conv2DArgs>('Conv2D', 'filters', filtersOrArgs, kernelSize ?? options);
   checkPositiveInteger('Conv2D', 'filters', args.filters, 'Pass the number of output channels, e.g. Conv2D(32, 3).');
   checkPositiveIntegers('Conv2D', 'kernelSize', args.kernelSize, 2, 'e.g. Conv2D(32, 3) or Conv2D(32, [3, 3]).');
@@ -274,27 +289,46 @@ export interface Pooling2DArgs extends Pooling2DOptions {
   poolSize?: number | [number, number];
 }
 
-function pooling2dArgs(layer: string, first: number | [number, number] | Pooling2DArgs | undefined, options: Pooling2DOptions | undefined): Pooling2DArgs {
+function pooling2dArgs(
+  layer: string,
+  first: number | [number, number] | Pooling2DArgs | undefined,
+  options: Pooling2DOptions | undefined,
+): Pooling2DArgs {
   const args = positional<Pooling2DArgs>(layer, 'poolSize', first, options);
   const poolSize = args.poolSize ?? 2;
   checkPositiveIntegers(layer, 'poolSize', poolSize, 2, `e.g. ${layer}(2) or ${layer}([2, 2]).`);
   if (args.strides !== undefined) checkPositiveIntegers(layer, 'strides', args.strides, 2);
   const pair = (v: number | [number, number]): [number, number] => (Array.isArray(v) ? [v[0], v[1]] : [v, v]);
   // Keras: strides = pool_size if strides is None.
-  return withDefaults({ poolSize: pair(poolSize), strides: pair(args.strides ?? poolSize), padding: 'valid', dataFormat: 'channelsLast' } as const, args);
+  return withDefaults(
+    { poolSize: pair(poolSize), strides: pair(args.strides ?? poolSize), padding: 'valid', dataFormat: 'channelsLast' } as const,
+    args,
+  );
 }
 
 /** Keras' `layers.MaxPooling2D(pool_size=(2, 2), strides=None, padding="valid")`: `MaxPooling2D()`, `MaxPooling2D(3, { strides: 2 })` or `MaxPooling2D({ poolSize: 3 })`. */
-export function MaxPooling2D(poolSize?: number | [number, number], options?: Pooling2DOptions): KerasLayer<ReturnType<typeof tf.layers.maxPooling2d>>;
+export function MaxPooling2D(
+  poolSize?: number | [number, number],
+  options?: Pooling2DOptions,
+): KerasLayer<ReturnType<typeof tf.layers.maxPooling2d>>;
 export function MaxPooling2D(args: Pooling2DArgs): KerasLayer<ReturnType<typeof tf.layers.maxPooling2d>>;
-export function MaxPooling2D(first?: number | [number, number] | Pooling2DArgs, options?: Pooling2DOptions): KerasLayer<ReturnType<typeof tf.layers.maxPooling2d>> {
+export function MaxPooling2D(
+  first?: number | [number, number] | Pooling2DArgs,
+  options?: Pooling2DOptions,
+): KerasLayer<ReturnType<typeof tf.layers.maxPooling2d>> {
   return typed(tf.layers.maxPooling2d(pooling2dArgs('MaxPooling2D', first, options)));
 }
 
 /** Keras' `layers.AveragePooling2D(pool_size=(2, 2), strides=None, padding="valid")`; forms as {@link MaxPooling2D}. */
-export function AveragePooling2D(poolSize?: number | [number, number], options?: Pooling2DOptions): KerasLayer<ReturnType<typeof tf.layers.averagePooling2d>>;
+export function AveragePooling2D(
+  poolSize?: number | [number, number],
+  options?: Pooling2DOptions,
+): KerasLayer<ReturnType<typeof tf.layers.averagePooling2d>>;
 export function AveragePooling2D(args: Pooling2DArgs): KerasLayer<ReturnType<typeof tf.layers.averagePooling2d>>;
-export function AveragePooling2D(first?: number | [number, number] | Pooling2DArgs, options?: Pooling2DOptions): KerasLayer<ReturnType<typeof tf.layers.averagePooling2d>> {
+export function AveragePooling2D(
+  first?: number | [number, number] | Pooling2DArgs,
+  options?: Pooling2DOptions,
+): KerasLayer<ReturnType<typeof tf.layers.averagePooling2d>> {
   return typed(tf.layers.averagePooling2d(pooling2dArgs('AveragePooling2D', first, options)));
 }
 
@@ -324,9 +358,13 @@ export interface ActivationArgs extends LayerOptions {
 /** Keras' `layers.Activation(activation)`: `Activation('relu')` or `Activation({ activation: 'relu' })`. */
 export function Activation(activation: ActivationName, options?: LayerOptions): KerasLayer<ReturnType<typeof tf.layers.activation>>;
 export function Activation(args: ActivationArgs): KerasLayer<ReturnType<typeof tf.layers.activation>>;
-export function Activation(activationOrArgs: ActivationName | ActivationArgs, options?: LayerOptions): KerasLayer<ReturnType<typeof tf.layers.activation>> {
+export function Activation(
+  activationOrArgs: ActivationName | ActivationArgs,
+  options?: LayerOptions,
+): KerasLayer<ReturnType<typeof tf.layers.activation>> {
   const args = positional<ActivationArgs>('Activation', 'activation', activationOrArgs, options);
-  if (typeof args.activation !== 'string' || (args.activation as string) === '') invalid('Activation', 'activation', "the name of an activation such as 'relu'", args.activation);
+  if (typeof args.activation !== 'string' || (args.activation as string) === '')
+    invalid('Activation', 'activation', "the name of an activation such as 'relu'", args.activation);
   return typed(tf.layers.activation(args));
 }
 
@@ -350,7 +388,10 @@ export interface SoftmaxArgs extends LayerOptions {
 /** Keras' `layers.Softmax(axis=-1)`: `Softmax()`, `Softmax(-1)` or `Softmax({ axis: -1 })`. */
 export function Softmax(axis?: number | number[], options?: LayerOptions): KerasLayer<ReturnType<typeof tf.layers.softmax>>;
 export function Softmax(args: SoftmaxArgs): KerasLayer<ReturnType<typeof tf.layers.softmax>>;
-export function Softmax(axisOrArgs?: number | number[] | SoftmaxArgs, options?: LayerOptions): KerasLayer<ReturnType<typeof tf.layers.softmax>> {
+export function Softmax(
+  axisOrArgs?: number | number[] | SoftmaxArgs,
+  options?: LayerOptions,
+): KerasLayer<ReturnType<typeof tf.layers.softmax>> {
   const args = positional<SoftmaxArgs>('Softmax', 'axis', axisOrArgs, options);
   return typed(tf.layers.softmax(withDefaults({ axis: -1 }, args)));
 }
@@ -366,7 +407,10 @@ export interface ConcatenateArgs extends LayerOptions {
 /** Keras' `layers.Concatenate(axis=-1)`: `Concatenate().apply([a, b])`. */
 export function Concatenate(axis?: number, options?: LayerOptions): KerasLayer<ReturnType<typeof tf.layers.concatenate>>;
 export function Concatenate(args: ConcatenateArgs): KerasLayer<ReturnType<typeof tf.layers.concatenate>>;
-export function Concatenate(axisOrArgs?: number | ConcatenateArgs, options?: LayerOptions): KerasLayer<ReturnType<typeof tf.layers.concatenate>> {
+export function Concatenate(
+  axisOrArgs?: number | ConcatenateArgs,
+  options?: LayerOptions,
+): KerasLayer<ReturnType<typeof tf.layers.concatenate>> {
   const args = positional<ConcatenateArgs>('Concatenate', 'axis', axisOrArgs, options);
   if (args.axis !== undefined && !Number.isInteger(args.axis)) invalid('Concatenate', 'axis', 'an integer such as -1', args.axis);
   return typed(tf.layers.concatenate(withDefaults({ axis: -1 }, args)));
@@ -395,13 +439,29 @@ export interface ZeroPadding2DArgs extends ZeroPadding2DOptions {
 /** Keras' `layers.ZeroPadding2D(padding=(1, 1))`: `ZeroPadding2D()`, `ZeroPadding2D([[0, 1], [0, 1]])` or `ZeroPadding2D({ padding: 3 })`. */
 export function ZeroPadding2D(padding?: Padding2D, options?: ZeroPadding2DOptions): KerasLayer<ReturnType<typeof tf.layers.zeroPadding2d>>;
 export function ZeroPadding2D(args: ZeroPadding2DArgs): KerasLayer<ReturnType<typeof tf.layers.zeroPadding2d>>;
-export function ZeroPadding2D(paddingOrArgs?: Padding2D | ZeroPadding2DArgs, options?: ZeroPadding2DOptions): KerasLayer<ReturnType<typeof tf.layers.zeroPadding2d>> {
+export function ZeroPadding2D(
+  paddingOrArgs?: Padding2D | ZeroPadding2DArgs,
+  options?: ZeroPadding2DOptions,
+): KerasLayer<ReturnType<typeof tf.layers.zeroPadding2d>> {
   const args = positional<ZeroPadding2DArgs>('ZeroPadding2D', 'padding', paddingOrArgs, options);
   const values = [args.padding ?? 1].flat(2);
   if (!values.every((v) => Number.isInteger(v) && v >= 0)) {
     invalid('ZeroPadding2D', 'padding', 'a non-negative integer, [h, w] or [[top, bottom], [left, right]]', args.padding);
   }
-  return typed(tf.layers.zeroPadding2d(withDefaults({ padding: [[1, 1], [1, 1]], dataFormat: 'channelsLast' } as ZeroPadding2DArgs, args)));
+  return typed(
+    tf.layers.zeroPadding2d(
+      withDefaults(
+        {
+          padding: [
+            [1, 1],
+            [1, 1],
+          ],
+          dataFormat: 'channelsLast',
+        } as ZeroPadding2DArgs,
+        args,
+      ),
+    ),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -410,7 +470,10 @@ export function ZeroPadding2D(paddingOrArgs?: Padding2D | ZeroPadding2DArgs, opt
 /** Keras' `layers.Rescaling(scale, offset=0.0)`: `Rescaling(1 / 255)` or `Rescaling({ scale: 1 / 255 })` (lib/layers/rescaling.ts; also per channel). */
 export function Rescaling(scale: ChannelValues, options?: Omit<RescalingArgs, 'scale'>): KerasLayer<ReturnType<typeof rescaling>>;
 export function Rescaling(args: RescalingArgs): KerasLayer<ReturnType<typeof rescaling>>;
-export function Rescaling(scaleOrArgs: ChannelValues | RescalingArgs, options?: Omit<RescalingArgs, 'scale'>): KerasLayer<ReturnType<typeof rescaling>> {
+export function Rescaling(
+  scaleOrArgs: ChannelValues | RescalingArgs,
+  options?: Omit<RescalingArgs, 'scale'>,
+): KerasLayer<ReturnType<typeof rescaling>> {
   return typed(rescaling(withDefaults({ offset: 0 }, positional<RescalingArgs>('Rescaling', 'scale', scaleOrArgs, options))));
 }
 
@@ -441,7 +504,10 @@ export function RandomFlip(modeOrArgs?: FlipMode | RandomFlipArgs, options?: Ran
  */
 export function RandomRotation(factor: Factor, options?: RandomRotationOptions): KerasLayer<RandomRotationLayer>;
 export function RandomRotation(args: RandomRotationArgs): KerasLayer<RandomRotationLayer>;
-export function RandomRotation(factorOrArgs: Factor | RandomRotationArgs, options?: RandomRotationOptions): KerasLayer<RandomRotationLayer> {
+export function RandomRotation(
+  factorOrArgs: Factor | RandomRotationArgs,
+  options?: RandomRotationOptions,
+): KerasLayer<RandomRotationLayer> {
   return typed(new RandomRotationLayer(positional<RandomRotationArgs>('RandomRotation', 'factor', factorOrArgs, options)));
 }
 
@@ -473,7 +539,11 @@ export function RandomZoom(
  * interpolation="bilinear", seed=None, fill_value=0.0)`: `RandomTranslation(0.1, 0.1)` or
  * `RandomTranslation({ heightFactor: 0.1, widthFactor: 0.1 })`.
  */
-export function RandomTranslation(heightFactor: Factor, widthFactor: Factor, options?: RandomTranslationOptions): KerasLayer<RandomTranslationLayer>;
+export function RandomTranslation(
+  heightFactor: Factor,
+  widthFactor: Factor,
+  options?: RandomTranslationOptions,
+): KerasLayer<RandomTranslationLayer>;
 export function RandomTranslation(args: RandomTranslationArgs): KerasLayer<RandomTranslationLayer>;
 export function RandomTranslation(
   first: Factor | RandomTranslationArgs,
@@ -481,7 +551,12 @@ export function RandomTranslation(
   options?: RandomTranslationOptions,
 ): KerasLayer<RandomTranslationLayer> {
   const args = isPositional(first)
-    ? positional<RandomTranslationArgs>('RandomTranslation', 'heightFactor', first, positional<Omit<RandomTranslationArgs, 'heightFactor'>>('RandomTranslation', 'widthFactor', widthFactor, options))
+    ? positional<RandomTranslationArgs>(
+        'RandomTranslation',
+        'heightFactor',
+        first,
+        positional<Omit<RandomTranslationArgs, 'heightFactor'>>('RandomTranslation', 'widthFactor', widthFactor, options),
+      )
     : positional<RandomTranslationArgs>('RandomTranslation', 'heightFactor', first, widthFactor ?? options);
   return typed(new RandomTranslationLayer(args));
 }
@@ -493,7 +568,10 @@ export function RandomTranslation(
  */
 export function RandomContrast(factor: Factor, options?: RandomContrastOptions): KerasLayer<RandomContrastLayer>;
 export function RandomContrast(args: RandomContrastArgs): KerasLayer<RandomContrastLayer>;
-export function RandomContrast(factorOrArgs: Factor | RandomContrastArgs, options?: RandomContrastOptions): KerasLayer<RandomContrastLayer> {
+export function RandomContrast(
+  factorOrArgs: Factor | RandomContrastArgs,
+  options?: RandomContrastOptions,
+): KerasLayer<RandomContrastLayer> {
   return typed(new RandomContrastLayer(positional<RandomContrastArgs>('RandomContrast', 'factor', factorOrArgs, options)));
 }
 

@@ -22,8 +22,12 @@ export interface ModelArgs {
 function checkSymbolic(arg: string, value: unknown): void {
   const items = Array.isArray(value) ? value : [value];
   if (items.length === 0 || !items.every((v) => v instanceof tf.SymbolicTensor)) {
-    const what = items.some((v) => v instanceof tf.Tensor) ? ' (a tf.Tensor holds data; a model needs the symbolic tensors from keras.Input(...) and layer.apply(...))' : '';
-    throw new ValueError(`Model: received an invalid value for \`${arg}\`, expected a symbolic tensor or an array of them${what}. Received: ${arg}=${show(value)}.`);
+    const what = items.some((v) => v instanceof tf.Tensor)
+      ? ' (a tf.Tensor holds data; a model needs the symbolic tensors from keras.Input(...) and layer.apply(...))'
+      : '';
+    throw new ValueError(
+      `Model: received an invalid value for \`${arg}\`, expected a symbolic tensor or an array of them${what}. Received: ${arg}=${show(value)}.`,
+    );
   }
 }
 
@@ -52,7 +56,9 @@ export function Sequential(args: SequentialArgs): tf.Sequential;
 export function Sequential(layersOrArgs?: tf.layers.Layer[] | SequentialArgs, options?: SequentialOptions): tf.Sequential {
   const args = positional<SequentialArgs>('Sequential', 'layers', layersOrArgs, options);
   if (args.layers !== undefined && !(Array.isArray(args.layers) && args.layers.every((l) => l instanceof tf.layers.Layer))) {
-    throw new ValueError(`Sequential: received an invalid value for \`layers\`, expected an array of layers. Received: layers=${show(args.layers)}.`);
+    throw new ValueError(
+      `Sequential: received an invalid value for \`layers\`, expected an array of layers. Received: layers=${show(args.layers)}.`,
+    );
   }
   return tf.sequential({ ...(args.layers ? { layers: args.layers } : {}), ...(args.name !== undefined ? { name: args.name } : {}) });
 }

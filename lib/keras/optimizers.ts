@@ -75,7 +75,10 @@ export interface RMSpropArgs {
  * (keras/src/optimizers/rmsprop.py): `keras.optimizers.RMSprop({ learningRate: 1e-3 })`.
  */
 export function RMSprop(args: RMSpropArgs = {}): tf.RMSPropOptimizer {
-  const { learningRate, rho, momentum, epsilon, centered } = withDefaults({ learningRate: 0.001, rho: 0.9, momentum: 0, epsilon: 1e-7, centered: false }, args);
+  const { learningRate, rho, momentum, epsilon, centered } = withDefaults(
+    { learningRate: 0.001, rho: 0.9, momentum: 0, epsilon: 1e-7, centered: false },
+    args,
+  );
   checkPositiveNumber('RMSprop', 'learningRate', learningRate, 'Keras uses 0.001.');
   checkInRange('RMSprop', 'rho', rho, 0, 1, true);
   checkInRange('RMSprop', 'momentum', momentum, 0, 1);

@@ -45,7 +45,9 @@ export class Flatten extends tf.layers.Layer {
   constructor(args: FlattenArgs = {}) {
     super(args);
     if (args.dataFormat !== undefined && args.dataFormat !== 'channelsFirst' && args.dataFormat !== 'channelsLast') {
-      throw new ValueError(`flatten({ dataFormat }): expected 'channelsLast' or 'channelsFirst'. Received ${JSON.stringify(args.dataFormat)}.`);
+      throw new ValueError(
+        `flatten({ dataFormat }): expected 'channelsLast' or 'channelsFirst'. Received ${JSON.stringify(args.dataFormat)}.`,
+      );
     }
     this.dataFormat = args.dataFormat;
     this.inputSpec = [{ minNDim: 1 }];

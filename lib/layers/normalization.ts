@@ -39,7 +39,9 @@ function checkStatistic(name: string, value: unknown): number | number[] | undef
   const ok = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
   if (ok(value)) return value as number;
   if (Array.isArray(value) && value.length > 0 && value.every(ok)) return [...value] as number[];
-  throw new ValueError(`Normalization: \`${name}\` must be a finite number or an array of them. Received ${name}=${JSON.stringify(value)}.`);
+  throw new ValueError(
+    `Normalization: \`${name}\` must be a finite number or an array of them. Received ${name}=${JSON.stringify(value)}.`,
+  );
 }
 
 /**
@@ -69,7 +71,9 @@ export class Normalization extends tf.layers.Layer {
     const axis = args.axis === undefined ? -1 : args.axis;
     this.axis = axis === null ? [] : typeof axis === 'number' ? [axis] : [...axis];
     if (!this.axis.every((a) => Number.isInteger(a))) {
-      throw new ValueError(`Normalization: \`axis\` must be an integer, an array of integers or null. Received axis=${JSON.stringify(args.axis)}.`);
+      throw new ValueError(
+        `Normalization: \`axis\` must be an integer, an array of integers or null. Received axis=${JSON.stringify(args.axis)}.`,
+      );
     }
     this.inputMean = checkStatistic('mean', args.mean);
     this.inputVariance = checkStatistic('variance', args.variance);
@@ -89,7 +93,9 @@ export class Normalization extends tf.layers.Layer {
     const shape = inputShape as tf.Shape;
     const ndim = shape.length;
     if (this.axis.some((a) => a < -ndim || a >= ndim)) {
-      throw new ValueError(`Normalization '${this.name}': all \`axis\` values must be in the range [-${ndim}, ${ndim}). Found ndim: ${ndim}, axis: [${this.axis.join(', ')}].`);
+      throw new ValueError(
+        `Normalization '${this.name}': all \`axis\` values must be in the range [-${ndim}, ${ndim}). Found ndim: ${ndim}, axis: [${this.axis.join(', ')}].`,
+      );
     }
     const keep = [...new Set(this.axis.map((a) => (a < 0 ? a + ndim : a)))].sort((a, b) => a - b);
     for (const d of keep) {
@@ -103,9 +109,14 @@ export class Normalization extends tf.layers.Layer {
     this.keptShape = keep.map((d) => shape[d] as number);
     this.broadcastShape = shape.map((d, i) => (keep.includes(i) ? (d as number) : 1));
     const size = this.keptShape.reduce((a, b) => a * b, 1);
-    for (const [name, value] of [['mean', this.inputMean], ['variance', this.inputVariance]] as const) {
+    for (const [name, value] of [
+      ['mean', this.inputMean],
+      ['variance', this.inputVariance],
+    ] as const) {
       if (Array.isArray(value) && value.length !== 1 && value.length !== size) {
-        throw new ValueError(`Normalization '${this.name}': \`${name}\` has ${value.length} values, expected 1 or ${size} (the kept shape [${this.keptShape.join(', ')}]).`);
+        throw new ValueError(
+          `Normalization '${this.name}': \`${name}\` has ${value.length} values, expected 1 or ${size} (the kept shape [${this.keptShape.join(', ')}]).`,
+        );
       }
     }
     if (this.inputMean === undefined) {
@@ -122,7 +133,10 @@ export class Normalization extends tf.layers.Layer {
       tf.reshape(tf.mul(tf.ones(this.keptShape), typeof v === 'number' ? tf.scalar(v) : tf.tensor(v)), this.broadcastShape);
     return tf.tidy(() => {
       if (this.meanWeight && this.varianceWeight) {
-        return { mean: tf.reshape(this.meanWeight.read(), this.broadcastShape), variance: tf.reshape(this.varianceWeight.read(), this.broadcastShape) };
+        return {
+          mean: tf.reshape(this.meanWeight.read(), this.broadcastShape),
+          variance: tf.reshape(this.varianceWeight.read(), this.broadcastShape),
+        };
       }
       return { mean: fixed(this.inputMean as number | number[]), variance: fixed(this.inputVariance as number | number[]) };
     });

@@ -27,7 +27,9 @@ function checkValues(name: string, value: unknown): ChannelValues {
   const ok = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
   if (ok(value)) return value as number;
   if (Array.isArray(value) && value.length > 0 && value.every(ok)) return [...value] as number[];
-  throw new ValueError(`Rescaling: \`${name}\` must be a finite number or a non-empty array of them (one per channel). Received ${name}=${JSON.stringify(value)}.`);
+  throw new ValueError(
+    `Rescaling: \`${name}\` must be a finite number or a non-empty array of them (one per channel). Received ${name}=${JSON.stringify(value)}.`,
+  );
 }
 
 /**
@@ -53,7 +55,10 @@ export class Rescaling extends tf.layers.Layer {
   override build(inputShape: tf.Shape | tf.Shape[]): void {
     const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
     const channels = shape[shape.length - 1];
-    for (const [name, value] of [['scale', this.scale], ['offset', this.offset]] as const) {
+    for (const [name, value] of [
+      ['scale', this.scale],
+      ['offset', this.offset],
+    ] as const) {
       if (Array.isArray(value) && value.length !== 1 && channels !== null && value.length !== channels) {
         throw new ValueError(
           `Rescaling '${this.name}': \`${name}\` has ${value.length} values but the input has ${channels} channels ` +

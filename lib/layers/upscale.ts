@@ -47,12 +47,7 @@ const f32 = Math.fround;
  * The sizes TF's `_resize_image_with_pad_common` computes, in float32 as TF does
  * (so that e.g. 64 / (64 / 160) is exactly 160 and nothing is padded).
  */
-export function resizeWithPadGeometry(
-  height: number,
-  width: number,
-  targetHeight: number,
-  targetWidth: number,
-): ResizeWithPadGeometry {
+export function resizeWithPadGeometry(height: number, width: number, targetHeight: number, targetWidth: number): ResizeWithPadGeometry {
   const ratio = Math.max(f32(width / targetWidth), f32(height / targetHeight));
   const resizedHeightFloat = f32(height / ratio);
   const resizedWidthFloat = f32(width / ratio);
@@ -100,14 +95,18 @@ export class Upscale extends tf.layers.Layer {
     this.width = checkSize('width', args?.width);
     this.method = args.method ?? 'bilinear';
     if (!METHODS.includes(this.method)) {
-      throw new ValueError(`upscale: \`method\` must be one of ${METHODS.map((m) => `'${m}'`).join(', ')}. Received method=${JSON.stringify(args.method)}.`);
+      throw new ValueError(
+        `upscale: \`method\` must be one of ${METHODS.map((m) => `'${m}'`).join(', ')}. Received method=${JSON.stringify(args.method)}.`,
+      );
     }
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
     const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
     if (shape.length !== 4) {
-      throw new ValueError(`upscale expects images of shape [batch, height, width, channels]; received an input of shape [${shape.join(', ')}].`);
+      throw new ValueError(
+        `upscale expects images of shape [batch, height, width, channels]; received an input of shape [${shape.join(', ')}].`,
+      );
     }
     return [shape[0], this.height, this.width, shape[3]];
   }
@@ -121,11 +120,17 @@ export class Upscale extends tf.layers.Layer {
       const size: [number, number] = [g.resizedHeight, g.resizedWidth];
       // TF2 resize_images_v2: half_pixel_centers=True, align_corners=False, no antialias;
       // bilinear always returns float32, nearest keeps the dtype.
-      const resized = this.method === 'bilinear'
-        ? tf.image.resizeBilinear(tf.cast(x, 'float32'), size, false, true)
-        : tf.image.resizeNearestNeighbor(x, size, false, true);
+      const resized =
+        this.method === 'bilinear'
+          ? tf.image.resizeBilinear(tf.cast(x, 'float32'), size, false, true)
+          : tf.image.resizeNearestNeighbor(x, size, false, true);
       if (g.padTop === 0 && g.padBottom === 0 && g.padLeft === 0 && g.padRight === 0) return resized;
-      return tf.pad(resized, [[0, 0], [g.padTop, g.padBottom], [g.padLeft, g.padRight], [0, 0]]);
+      return tf.pad(resized, [
+        [0, 0],
+        [g.padTop, g.padBottom],
+        [g.padLeft, g.padRight],
+        [0, 0],
+      ]);
     });
   }
 
@@ -137,7 +142,10 @@ export class Upscale extends tf.layers.Layer {
   // with `const upscaled = upscale({ height: 160, width: 160 }).apply(inputs)`, no cast needed.
   override apply(inputs: tf.SymbolicTensor | tf.SymbolicTensor[], kwargs?: { [key: string]: unknown }): tf.SymbolicTensor;
   override apply(inputs: tf.Tensor | tf.Tensor[], kwargs?: { [key: string]: unknown }): tf.Tensor;
-  override apply(inputs: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[], kwargs?: { [key: string]: unknown }): tf.Tensor | tf.SymbolicTensor {
+  override apply(
+    inputs: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[],
+    kwargs?: { [key: string]: unknown },
+  ): tf.Tensor | tf.SymbolicTensor {
     return super.apply(inputs, kwargs) as tf.Tensor | tf.SymbolicTensor;
   }
 }

@@ -13,8 +13,9 @@
  * val_accuracy (patience 5). The frozen base's features are computed once per model (timed: the
  * speed columns) and the head trains on them (lib/features), as `fit` does in the lesson.
  *
- * The table is data (`rows`); in a notebook it shows itself as an HTML table with an SVG bar
- * chart (lib/plot/bar-chart.ts), in a terminal as a text table.
+ * The table is data (`rows`); in a notebook it shows itself as an HTML table with a bar chart
+ * (a Vega-Lite spec, lib/plot/bar-chart.ts, and the SVG Vega renders from it), in a terminal as a
+ * text table.
  */
 import * as tf from '@tensorflow/tfjs';
 import { backendInfo, ready } from '../backends/selection';
@@ -27,7 +28,8 @@ import { splitFrozenPrefix } from '../features/split';
 import { buildHead, HeadArgs } from '../train/head';
 import { upscale } from '../layers/upscale';
 import { sparseCategoricalCrossentropy } from '../train/losses';
-import { barChartSvg } from '../plot/bar-chart';
+import { barChartSpec } from '../plot/bar-chart';
+import { VEGA_LITE_MIME, vegaSvg, VegaLiteSpec } from '../plot/vega-render';
 import { saveRandomState, setRandomSeed } from '../core/random';
 import { fit } from '../train/fit';
 import { Verbosity } from '../train/training-display';
@@ -191,8 +193,18 @@ export interface ComparisonSetup {
 }
 
 const failedNumbers = {
-  totalParams: NaN, trainableParams: NaN, baseParams: NaN, features: NaN, extractionSeconds: NaN, imagesPerSecond: NaN,
-  bestValAccuracy: NaN, bestEpoch: NaN, finalValAccuracy: NaN, epochsRun: 0, trainSeconds: NaN, history: {},
+  totalParams: NaN,
+  trainableParams: NaN,
+  baseParams: NaN,
+  features: NaN,
+  extractionSeconds: NaN,
+  imagesPerSecond: NaN,
+  bestValAccuracy: NaN,
+  bestEpoch: NaN,
+  finalValAccuracy: NaN,
+  epochsRun: 0,
+  trainSeconds: NaN,
+  history: {},
 };
 
 const percent = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : '-');
@@ -221,51 +233,89 @@ export class ModelComparison {
 
   private headline(): string {
     const s = this.setup;
-    return `${s.trainImages} training / ${s.valImages} validation images, upscaled to ${s.size}x${s.size}, ${s.pooling} pooling, ` +
+    return (
+      `${s.trainImages} training / ${s.valImages} validation images, upscaled to ${s.size}x${s.size}, ${s.pooling} pooling, ` +
       `${s.preprocess === 'keras' ? "each model's Keras preprocessing" : 'no preprocessing (as the lesson)'}, frozen base + the lesson's head, ` +
-      `at most ${s.maxEpochs} epochs (early stopping, patience ${s.patience}), ${s.backend}`;
+      `at most ${s.maxEpochs} epochs (early stopping, patience ${s.patience}), ${s.backend}`
+    );
   }
 
   private cells(r: ComparisonRow): string[] {
     if (r.error) return [r.model, r.weights, '-', '-', '-', '-', '-', '-', '-'];
     return [
-      r.model, r.weights, `${params(r.totalParams)} / ${params(r.trainableParams)}`, String(r.features),
-      seconds(r.extractionSeconds), rate(r), `${percent(r.bestValAccuracy)} (epoch ${r.bestEpoch})`, String(r.epochsRun), seconds(r.trainSeconds),
+      r.model,
+      r.weights,
+      `${params(r.totalParams)} / ${params(r.trainableParams)}`,
+      String(r.features),
+      seconds(r.extractionSeconds),
+      rate(r),
+      `${percent(r.bestValAccuracy)} (epoch ${r.bestEpoch})`,
+      String(r.epochsRun),
+      seconds(r.trainSeconds),
     ];
   }
 
-  private static readonly HEADERS = ['model', 'weights', 'params (total / trainable)', 'features', 'feature extraction', 'images/s', 'best val accuracy', 'epochs', 'training'];
+  private static readonly HEADERS = [
+    'model',
+    'weights',
+    'params (total / trainable)',
+    'features',
+    'feature extraction',
+    'images/s',
+    'best val accuracy',
+    'epochs',
+    'training',
+  ];
 
   /** A text table for terminals and logs. */
   text(): string {
     const rows = [ModelComparison.HEADERS, ...this.rows.map((r) => this.cells(r))];
     const widths = ModelComparison.HEADERS.map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-    const line = (row: string[]) => row.map((c, i) => (i === 0 || i === 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+    const line = (row: string[]) =>
+      row
+        .map((c, i) => (i === 0 || i === 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+        .join('  ')
+        .trimEnd();
     const errors = this.rows.filter((r) => r.error).map((r) => `${r.model} failed: ${r.error}`);
     return [`Model comparison: ${this.headline()}`, line(rows[0]), ...rows.slice(1).map(line), ...errors].join('\n');
   }
 
   /** An HTML table (the notebook view, with {@link svg} under it). */
   html(): string {
-    const th = ModelComparison.HEADERS.map((h, i) => `<th style="text-align:${i < 2 ? 'left' : 'right'};padding:2px 8px">${escapeXml(h)}</th>`).join('');
+    const th = ModelComparison.HEADERS.map(
+      (h, i) => `<th style="text-align:${i < 2 ? 'left' : 'right'};padding:2px 8px">${escapeXml(h)}</th>`,
+    ).join('');
     const best = this.best();
     const body = this.rows.map((r) => {
       const style = r === best ? ' style="font-weight:bold"' : '';
-      const tds = this.cells(r).map((c, i) => `<td style="text-align:${i < 2 ? 'left' : 'right'};padding:2px 8px">${escapeXml(c)}</td>`).join('');
-      const error = r.error ? `<tr><td colspan="9" style="color:#a00;padding:2px 8px">${escapeXml(`${r.model} failed: ${r.error}`)}</td></tr>` : '';
+      const tds = this.cells(r)
+        .map((c, i) => `<td style="text-align:${i < 2 ? 'left' : 'right'};padding:2px 8px">${escapeXml(c)}</td>`)
+        .join('');
+      const error = r.error
+        ? `<tr><td colspan="9" style="color:#a00;padding:2px 8px">${escapeXml(`${r.model} failed: ${r.error}`)}</td></tr>`
+        : '';
       return `<tr${style}>${tds}</tr>${error}`;
     });
-    return `<div><p style="font-family:sans-serif">${escapeXml(`Model comparison: ${this.headline()}`)}</p>` +
-      `<table style="border-collapse:collapse;font-family:sans-serif"><thead><tr>${th}</tr></thead><tbody>${body.join('')}</tbody></table></div>`;
+    return (
+      `<div><p style="font-family:sans-serif">${escapeXml(`Model comparison: ${this.headline()}`)}</p>` +
+      `<table style="border-collapse:collapse;font-family:sans-serif"><thead><tr>${th}</tr></thead><tbody>${body.join('')}</tbody></table></div>`
+    );
   }
 
-  /** Bar charts: best validation accuracy and feature-extraction images per second, per model. */
+  /** Bar charts (best validation accuracy, feature-extraction images per second, parameters, per model) as a Vega-Lite spec. */
+  vegaLite(): VegaLiteSpec {
+    return comparisonChartSpec(this.rows);
+  }
+
+  /** The bar charts as an SVG: what Vega renders from {@link ModelComparison.vegaLite}. */
   svg(): string {
-    return comparisonChartSvg(this.rows);
+    return vegaSvg(this.vegaLite());
   }
 
   [JUPYTER_DISPLAY](): MimeBundle {
-    return { 'text/plain': this.text(), 'text/html': `${this.html()}\n${this.svg()}`, 'image/svg+xml': this.svg() };
+    const spec = this.vegaLite();
+    const svg = vegaSvg(spec);
+    return { 'text/plain': this.text(), 'text/html': `${this.html()}\n${svg}`, 'image/svg+xml': svg, [VEGA_LITE_MIME]: spec };
   }
 
   /** The rows, for JSON.stringify. */
@@ -275,22 +325,35 @@ export class ModelComparison {
 }
 
 /**
- * The comparison as a static SVG: two horizontal bar charts side by side, best validation
- * accuracy (%) and feature-extraction speed (images per second), one
- * bar per model in the table's order and colours. Pure: rows in, SVG text out.
+ * The comparison's bar charts as a Vega-Lite spec (data inline): three panels side by side, best
+ * validation accuracy (%), feature-extraction speed (images per second) and parameters (total),
+ * one bar per model in the table's order and colours, each labelled with its value; a failed
+ * model keeps its row without bars. Pure: rows in, spec out.
  */
-export function comparisonChartSvg(rows: readonly ComparisonRow[], options: { width?: number } = {}): string {
+export function comparisonChartSpec(rows: readonly ComparisonRow[], options: { width?: number } = {}): VegaLiteSpec {
   const accuracy = rows.map((r) => (r.error ? NaN : r.bestValAccuracy * 100));
   const speed = rows.map((r) => (r.error ? NaN : r.imagesPerSecond));
-  return barChartSvg({
-    title: 'Model comparison: best validation accuracy and feature extraction speed',
+  const total = rows.map((r) => (r.error ? NaN : r.totalParams));
+  const label = (format: (v: number) => string) => (v: number) => (Number.isFinite(v) ? format(v) : '');
+  return barChartSpec({
+    title: 'Model comparison: best validation accuracy, feature extraction speed and parameters',
     names: rows.map((r) => r.model),
     panels: [
-      { title: 'Best validation accuracy (%)', values: accuracy, labels: accuracy.map((v) => (Number.isFinite(v) ? `${v.toFixed(1)}%` : '')) },
-      { title: 'Feature extraction (images/s)', values: speed, labels: speed.map((v) => (Number.isFinite(v) ? v.toFixed(1) : '')) },
+      { title: 'Best validation accuracy (%)', values: accuracy, labels: accuracy.map(label((v) => `${v.toFixed(1)}%`)) },
+      { title: 'Feature extraction (images/s)', values: speed, labels: speed.map(label((v) => v.toFixed(1))) },
+      { title: 'Parameters (total)', values: total, labels: total.map(label(formatCount)) },
     ],
     width: options.width,
   });
+}
+
+/**
+ * The comparison as a static SVG: the bar charts of {@link comparisonChartSpec} (best validation
+ * accuracy, feature-extraction speed and parameters, one bar per model) as Vega renders them.
+ * Pure: rows in, SVG text out.
+ */
+export function comparisonChartSvg(rows: readonly ComparisonRow[], options: { width?: number } = {}): string {
+  return vegaSvg(comparisonChartSpec(rows, options));
 }
 
 // ---- Arguments ------------------------------------------------------------------------------
@@ -312,7 +375,9 @@ interface ResolvedSpec {
 
 function resolveSpecs(models: unknown, weights: WeightsArg | 'stand-in'): ResolvedSpec[] {
   if (!Array.isArray(models) || models.length === 0) {
-    throw new ValueError(`${WHERE}: models must be a non-empty array of names such as ['DenseNet121', 'ResNet50']. Received ${describeValue(models)}.`);
+    throw new ValueError(
+      `${WHERE}: models must be a non-empty array of names such as ['DenseNet121', 'ResNet50']. Received ${describeValue(models)}.`,
+    );
   }
   return models.map((m, i) => {
     const spec: ModelSpec = typeof m === 'string' ? { name: m } : (m as ModelSpec);
@@ -335,7 +400,9 @@ function checkImagesAndLabels(images: unknown, labels: unknown, which: 'train' |
   const imagesName = `data.${which}Images`;
   const labelsName = `data.${which}Labels`;
   if (!(images instanceof tf.Tensor) || images.rank !== 4 || images.shape[3] !== 3) {
-    throw new ValueError(`${WHERE}: ${imagesName} must be a batch of RGB images [n, height, width, 3], e.g. trainImages.div(255). Received ${describeValue(images)}.`);
+    throw new ValueError(
+      `${WHERE}: ${imagesName} must be a batch of RGB images [n, height, width, 3], e.g. trainImages.div(255). Received ${describeValue(images)}.`,
+    );
   }
   if (!(labels instanceof tf.Tensor) || labels.rank !== 1) {
     throw new ValueError(`${WHERE}: ${labelsName} must be a 1-D tensor of integer class labels. Received ${describeValue(labels)}.`);
@@ -347,7 +414,8 @@ function checkImagesAndLabels(images: unknown, labels: unknown, which: 'train' |
 }
 
 function positiveInteger(value: unknown, name: string): number {
-  if (!Number.isInteger(value) || (value as number) < 1) throw new ValueError(`${WHERE}: options.${name} must be a positive integer. Received ${JSON.stringify(value)}.`);
+  if (!Number.isInteger(value) || (value as number) < 1)
+    throw new ValueError(`${WHERE}: options.${name} must be a positive integer. Received ${JSON.stringify(value)}.`);
   return value as number;
 }
 
@@ -399,11 +467,19 @@ async function compareOne(spec: ResolvedSpec, data: ComparisonData, options: Res
     const inputs = tf.input({ shape: data.trainImages.shape.slice(1) });
     const upscaled = upscale({ height: options.size, width: options.size, method: 'bilinear' }).apply(inputs) as tf.SymbolicTensor;
     const base = await spec.build({
-      includeTop: false, pooling: options.pooling, weights, inputTensor: upscaled, inputShape: [options.size, options.size, 3],
+      includeTop: false,
+      pooling: options.pooling,
+      weights,
+      inputTensor: upscaled,
+      inputShape: [options.size, options.size, 3],
       weightsOptions: options.weightsOptions,
     });
     base.trainable = false;
-    model = tf.model({ inputs, outputs: buildHead(base.output as tf.SymbolicTensor, { ...options.head, classes }), name: `${spec.name.replace(/[^A-Za-z0-9_.-]/g, '_')}_transfer` });
+    model = tf.model({
+      inputs,
+      outputs: buildHead(base.output as tf.SymbolicTensor, { ...options.head, classes }),
+      name: `${spec.name.replace(/[^A-Za-z0-9_.-]/g, '_')}_transfer`,
+    });
     model.compile({ optimizer: 'adam', loss: sparseCategoricalCrossentropy({ fromLogits: true }), metrics: ['accuracy'] });
     const split = splitFrozenPrefix(model);
     head = split?.head;
@@ -418,7 +494,10 @@ async function compareOne(spec: ResolvedSpec, data: ComparisonData, options: Res
         const features = { cache, executor: options.executor, batchSize: options.batchSize };
         const train = await frozenFeatures(split.prefix, prepared.trainX, { ...features, label: `${spec.name}: frozen base features` });
         try {
-          const val = await frozenFeatures(split.prefix, prepared.valX, { ...features, label: `${spec.name}: frozen base features (validation)` });
+          const val = await frozenFeatures(split.prefix, prepared.valX, {
+            ...features,
+            label: `${spec.name}: frozen base features (validation)`,
+          });
           val.release();
           executor = train.executor ?? val.executor ?? executor;
           return { seconds: (performance.now() - started) / 1000, computed: train.source === 'computed' && val.source === 'computed' };
@@ -514,7 +593,11 @@ async function largestLabel(labels: tf.Tensor[]): Promise<number> {
  * comparison.row('MobileNetV2')?.bestValAccuracy;
  * ```
  */
-export async function compareModels(models: (string | ModelSpec)[], data: ComparisonData, options: CompareOptions = {}): Promise<ModelComparison> {
+export async function compareModels(
+  models: (string | ModelSpec)[],
+  data: ComparisonData,
+  options: CompareOptions = {},
+): Promise<ModelComparison> {
   installLessonHooks(); // weightsFallback: 'stand-in' is lesson mode's
   await ready();
   if (options.weights !== undefined && options.weights !== null && options.weights !== 'imagenet' && options.weights !== 'stand-in') {
@@ -524,11 +607,14 @@ export async function compareModels(models: (string | ModelSpec)[], data: Compar
     );
   }
   const specs = resolveSpecs(models, options.weights === undefined ? 'imagenet' : options.weights);
-  if (!data || typeof data !== 'object') throw new ValueError(`${WHERE}: data must be { trainImages, trainLabels, valImages, valLabels }. Received ${describeValue(data)}.`);
+  if (!data || typeof data !== 'object')
+    throw new ValueError(`${WHERE}: data must be { trainImages, trainLabels, valImages, valLabels }. Received ${describeValue(data)}.`);
   checkImagesAndLabels(data.trainImages, data.trainLabels, 'train');
   checkImagesAndLabels(data.valImages, data.valLabels, 'val');
   if (data.valImages.shape.slice(1).join() !== data.trainImages.shape.slice(1).join()) {
-    throw new ValueError(`${WHERE}: data.valImages are [${data.valImages.shape.slice(1).join(', ')}] but data.trainImages are [${data.trainImages.shape.slice(1).join(', ')}]: they must be the same size.`);
+    throw new ValueError(
+      `${WHERE}: data.valImages are [${data.valImages.shape.slice(1).join(', ')}] but data.trainImages are [${data.trainImages.shape.slice(1).join(', ')}]: they must be the same size.`,
+    );
   }
   const resolved: ResolvedOptions = {
     weightsOptions: options.weightsOptions,
@@ -539,20 +625,33 @@ export async function compareModels(models: (string | ModelSpec)[], data: Compar
     head: options.head ?? {},
     epochs: positiveInteger(options.epochs ?? 30, 'epochs'),
     batchSize: positiveInteger(options.batchSize ?? 32, 'batchSize'),
-    patience: Number.isInteger(options.patience) && (options.patience as number) >= 0 ? (options.patience as number) : options.patience === undefined ? 5 : NaN,
+    patience:
+      Number.isInteger(options.patience) && (options.patience as number) >= 0
+        ? (options.patience as number)
+        : options.patience === undefined
+          ? 5
+          : NaN,
     seed: options.seed ?? 2,
     cache: options.cache === undefined ? 'memory' : options.cache,
     verbose: options.verbose ?? 'auto',
     display: options.display ?? true,
     onError: options.onError ?? 'continue',
   };
-  if (Number.isNaN(resolved.patience)) throw new ValueError(`${WHERE}: options.patience must be a whole number of epochs, e.g. 5. Received ${JSON.stringify(options.patience)}.`);
-  if (resolved.pooling !== 'max' && resolved.pooling !== 'avg') throw new ValueError(`${WHERE}: options.pooling must be 'max' or 'avg'. Received ${JSON.stringify(options.pooling)}.`);
-  if (resolved.preprocess !== 'lesson' && resolved.preprocess !== 'keras') throw new ValueError(`${WHERE}: options.preprocess must be 'lesson' or 'keras'. Received ${JSON.stringify(options.preprocess)}.`);
-  if (resolved.onError !== 'continue' && resolved.onError !== 'throw') throw new ValueError(`${WHERE}: options.onError must be 'continue' or 'throw'. Received ${JSON.stringify(options.onError)}.`);
+  if (Number.isNaN(resolved.patience))
+    throw new ValueError(
+      `${WHERE}: options.patience must be a whole number of epochs, e.g. 5. Received ${JSON.stringify(options.patience)}.`,
+    );
+  if (resolved.pooling !== 'max' && resolved.pooling !== 'avg')
+    throw new ValueError(`${WHERE}: options.pooling must be 'max' or 'avg'. Received ${JSON.stringify(options.pooling)}.`);
+  if (resolved.preprocess !== 'lesson' && resolved.preprocess !== 'keras')
+    throw new ValueError(`${WHERE}: options.preprocess must be 'lesson' or 'keras'. Received ${JSON.stringify(options.preprocess)}.`);
+  if (resolved.onError !== 'continue' && resolved.onError !== 'throw')
+    throw new ValueError(`${WHERE}: options.onError must be 'continue' or 'throw'. Received ${JSON.stringify(options.onError)}.`);
   const unprepared = resolved.preprocess === 'keras' ? specs.find((s) => !s.preprocess) : undefined;
   if (unprepared) {
-    throw new ValueError(`${WHERE}: options.preprocess is 'keras' but model '${unprepared.name}' has no preprocess function; pass { name, build, preprocess }.`);
+    throw new ValueError(
+      `${WHERE}: options.preprocess is 'keras' but model '${unprepared.name}' has no preprocess function; pass { name, build, preprocess }.`,
+    );
   }
   // Read asynchronously: a synchronous read fails on webgpu for labels computed on the GPU.
   const classes = options.head?.classes ?? (await largestLabel([data.trainLabels, data.valLabels])) + 1;

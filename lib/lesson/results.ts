@@ -118,7 +118,9 @@ export function resultSlug(name: string): string {
     .slice(0, 80)
     .replace(/-+$/, '');
   if (!slug) {
-    throw new ValueError(`recordResult(name, ...): the name ${JSON.stringify(name)} has no letters or digits to name its file; use e.g. 'CNN from scratch'.`);
+    throw new ValueError(
+      `recordResult(name, ...): the name ${JSON.stringify(name)} has no letters or digits to name its file; use e.g. 'CNN from scratch'.`,
+    );
   }
   return slug;
 }
@@ -160,14 +162,18 @@ function lessonData(): string | undefined {
 
 /** Every layer of `model`, nested models opened. */
 function flatLayers(model: tf.LayersModel): tf.layers.Layer[] {
-  return model.layers.flatMap((layer) => ('layers' in layer && Array.isArray((layer as tf.LayersModel).layers) ? flatLayers(layer as tf.LayersModel) : [layer]));
+  return model.layers.flatMap((layer) =>
+    'layers' in layer && Array.isArray((layer as tf.LayersModel).layers) ? flatLayers(layer as tf.LayersModel) : [layer],
+  );
 }
 
 /** The weights lesson mode gave the run's model, in words; undefined when not known. */
 function lessonWeights(model: tf.LayersModel | undefined): string | undefined {
   if (!inLessonMode() || !model || !Array.isArray(model.layers)) return undefined;
   const layers = flatLayers(model);
-  const pretrained = layers.some((l) => (l.weights.length > 0 && !l.trainable) || (l as unknown as Record<symbol, boolean>)[INFERENCE_MODE]);
+  const pretrained = layers.some(
+    (l) => (l.weights.length > 0 && !l.trainable) || (l as unknown as Record<symbol, boolean>)[INFERENCE_MODE],
+  );
   if (!pretrained) return 'none (trained from scratch)';
   const names = new Set(layers.map((l) => l.name));
   // Keras' DenseNet121 (blocks 6, 12, 24, 16): its last block ends in conv5_block16_concat.
@@ -188,18 +194,25 @@ function numberOf(value: unknown): number {
   // A tfjs History may still hold scalar tensors before syncData(); on webgpu one computed on
   // the GPU cannot be read synchronously (lib/core/tensor-reads.ts), and counts as missing.
   const tensor = value as { dataSync?: () => ArrayLike<number> } | null;
-  const data = typeof tensor?.dataSync === 'function' ? (valuesSyncIfReadable(tensor as { dataSync(): never }) as ArrayLike<number> | undefined) : undefined;
+  const data =
+    typeof tensor?.dataSync === 'function'
+      ? (valuesSyncIfReadable(tensor as { dataSync(): never }) as ArrayLike<number> | undefined)
+      : undefined;
   return data && data.length === 1 ? data[0] : NaN;
 }
 
 function checkExtra(extra: unknown): RecordExtra {
   if (extra === undefined) return {};
   if (extra === null || typeof extra !== 'object' || Array.isArray(extra)) {
-    throw new ValueError(`recordResult(name, history, extra): extra must be an object such as { seconds: 42 }. Received ${JSON.stringify(extra)}.`);
+    throw new ValueError(
+      `recordResult(name, history, extra): extra must be an object such as { seconds: 42 }. Received ${JSON.stringify(extra)}.`,
+    );
   }
   for (const [key, value] of Object.entries(extra)) {
     if (!(EXTRA_KEYS as readonly string[]).includes(key)) {
-      throw new ValueError(`recordResult(name, history, extra): unknown field ${JSON.stringify(key)}; extra takes ${EXTRA_KEYS.join(', ')}.`);
+      throw new ValueError(
+        `recordResult(name, history, extra): unknown field ${JSON.stringify(key)}; extra takes ${EXTRA_KEYS.join(', ')}.`,
+      );
     }
     if (value === undefined) continue;
     if (key === 'seconds' ? !(typeof value === 'number' && Number.isFinite(value) && value >= 0) : typeof value !== 'string') {
@@ -238,11 +251,15 @@ function checkExtra(extra: unknown): RecordExtra {
  */
 export function recordResult(name: string, history: tf.History, extra?: RecordExtra): ResultRecord {
   if (typeof name !== 'string' || name.trim() === '') {
-    throw new ValueError(`recordResult(name, history): name must be a non-empty string such as 'CNN from scratch'. Received ${JSON.stringify(name)}.`);
+    throw new ValueError(
+      `recordResult(name, history): name must be a non-empty string such as 'CNN from scratch'. Received ${JSON.stringify(name)}.`,
+    );
   }
   const values = (history as { history?: Record<string, unknown> } | null)?.history;
   if (values === null || typeof values !== 'object') {
-    throw new ValueError(`recordResult(${JSON.stringify(name)}, history): history must be what model.fit returned. Received ${history === null ? 'null' : typeof history}.`);
+    throw new ValueError(
+      `recordResult(${JSON.stringify(name)}, history): history must be what model.fit returned. Received ${history === null ? 'null' : typeof history}.`,
+    );
   }
   const column = (values.val_accuracy ?? values.val_acc) as ArrayLike<unknown> | undefined;
   if (!column || column.length === 0) {
@@ -253,7 +270,9 @@ export function recordResult(name: string, history: tf.History, extra?: RecordEx
   }
   const accuracies = Array.from(column, numberOf);
   if (accuracies.some((a) => !Number.isFinite(a))) {
-    throw new ValueError(`recordResult(${JSON.stringify(name)}, history): val_accuracy holds a value that is not a number: ${JSON.stringify(accuracies)}.`);
+    throw new ValueError(
+      `recordResult(${JSON.stringify(name)}, history): val_accuracy holds a value that is not a number: ${JSON.stringify(accuracies)}.`,
+    );
   }
   const { seconds, data, weights, note } = checkExtra(extra);
   const epochNumbers = Array.from((history as { epoch?: ArrayLike<number> }).epoch ?? [], Number);
@@ -281,7 +300,10 @@ export function recordResult(name: string, history: tf.History, extra?: RecordEx
     writeFileAtomicSync(file, Buffer.from(JSON.stringify(record, null, 2) + '\n', 'utf8'));
   } catch (e) {
     const reason = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    throw new DataFileError(file, `cannot be written (${reason}). Set TSLAB_DL_RESULTS to a writable folder, e.g. TSLAB_DL_RESULTS=/tmp/tslab-dl-results.`);
+    throw new DataFileError(
+      file,
+      `cannot be written (${reason}). Set TSLAB_DL_RESULTS to a writable folder, e.g. TSLAB_DL_RESULTS=/tmp/tslab-dl-results.`,
+    );
   }
   console.log(`Saved "${record.name}" (best validation accuracy ${percent(best)}) to ${shortPath(file)}.`);
   // The line above says it all: a notebook shows no Out[n] for the returned record.
@@ -292,7 +314,10 @@ export function recordResult(name: string, history: tf.History, extra?: RecordEx
 // Reading
 
 function corrupt(file: string, what: string): DataFileError {
-  return new DataFileError(file, `${what} It is not a result written by recordResult: delete it, or run the notebook that records it again.`);
+  return new DataFileError(
+    file,
+    `${what} It is not a result written by recordResult: delete it, or run the notebook that records it again.`,
+  );
 }
 
 /** Reads and checks one results file; throws a DataFileError naming it when it is not one. */
@@ -313,13 +338,16 @@ export function readResult(file: string): ResultRow {
   const r = parsed as Record<string, unknown>;
   if (r.format !== RESULT_FORMAT) throw corrupt(file, `has format ${JSON.stringify(r.format)}, expected ${JSON.stringify(RESULT_FORMAT)}.`);
   const fraction = (key: string) => {
-    if (!(typeof r[key] === 'number' && (r[key] as number) >= 0 && (r[key] as number) <= 1)) throw corrupt(file, `has ${key} ${JSON.stringify(r[key])}, expected a number in [0, 1].`);
+    if (!(typeof r[key] === 'number' && (r[key] as number) >= 0 && (r[key] as number) <= 1))
+      throw corrupt(file, `has ${key} ${JSON.stringify(r[key])}, expected a number in [0, 1].`);
   };
   const count = (key: string) => {
-    if (!(Number.isInteger(r[key]) && (r[key] as number) >= 1)) throw corrupt(file, `has ${key} ${JSON.stringify(r[key])}, expected a positive integer.`);
+    if (!(Number.isInteger(r[key]) && (r[key] as number) >= 1))
+      throw corrupt(file, `has ${key} ${JSON.stringify(r[key])}, expected a positive integer.`);
   };
   const textField = (key: string, optional: boolean) => {
-    if (!(typeof r[key] === 'string' || (optional && r[key] === undefined))) throw corrupt(file, `has ${key} ${JSON.stringify(r[key])}, expected a string.`);
+    if (!(typeof r[key] === 'string' || (optional && r[key] === undefined)))
+      throw corrupt(file, `has ${key} ${JSON.stringify(r[key])}, expected a string.`);
   };
   textField('name', false);
   fraction('finalValAccuracy');
@@ -331,7 +359,8 @@ export function readResult(file: string): ResultRow {
   textField('weights', true);
   textField('note', true);
   textField('date', false);
-  if (r.seconds !== undefined && !(typeof r.seconds === 'number' && r.seconds >= 0)) throw corrupt(file, `has seconds ${JSON.stringify(r.seconds)}, expected a number >= 0.`);
+  if (r.seconds !== undefined && !(typeof r.seconds === 'number' && r.seconds >= 0))
+    throw corrupt(file, `has seconds ${JSON.stringify(r.seconds)}, expected a number >= 0.`);
   return { ...(r as unknown as ResultRecord), file };
 }
 
@@ -340,7 +369,9 @@ export function readResults(names?: readonly string[]): { rows: ResultRow[]; mis
   const folder = resultsFolder();
   if (names !== undefined) {
     if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) {
-      throw new ValueError(`compareResults(names): names must be an array of result names, e.g. ['CNN from scratch']. Received ${JSON.stringify(names)}.`);
+      throw new ValueError(
+        `compareResults(names): names must be an array of result names, e.g. ['CNN from scratch']. Received ${JSON.stringify(names)}.`,
+      );
     }
     const rows: ResultRow[] = [];
     const missing: string[] = [];
@@ -351,7 +382,12 @@ export function readResults(names?: readonly string[]): { rows: ResultRow[]; mis
     }
     return { rows, missing, folder };
   }
-  const files = fs.existsSync(folder) ? fs.readdirSync(folder).filter((f) => f.endsWith('.json')).sort() : [];
+  const files = fs.existsSync(folder)
+    ? fs
+        .readdirSync(folder)
+        .filter((f) => f.endsWith('.json'))
+        .sort()
+    : [];
   const rows = files.map((f) => readResult(path.join(folder, f)));
   rows.sort((a, b) => a.date.localeCompare(b.date));
   return { rows, missing: [], folder };
@@ -374,7 +410,9 @@ function perEpoch(r: ResultRecord): string {
 
 function dateText(iso: string): string {
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')} ${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+  return Number.isNaN(d.getTime())
+    ? iso
+    : `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')} ${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
 }
 
 const COLUMNS: { title: string; cell: (r: ResultRow) => string; numeric?: boolean }[] = [
@@ -391,9 +429,11 @@ const COLUMNS: { title: string; cell: (r: ResultRow) => string; numeric?: boolea
 /** The lines under the table: what is missing, and whether the rows are comparable. */
 function notes(rows: ResultRow[], missing: string[], folder: string): string[] {
   const lines = missing.map(
-    (name) => `No result named "${name}" in ${shortPath(folder)} yet: run the notebook that records it (recordResult('${name}', history)) first, then this cell again.`,
+    (name) =>
+      `No result named "${name}" in ${shortPath(folder)} yet: run the notebook that records it (recordResult('${name}', history)) first, then this cell again.`,
   );
-  if (rows.length === 0 && missing.length === 0) lines.push(`No results in ${shortPath(folder)} yet: recordResult(name, history) saves one after training.`);
+  if (rows.length === 0 && missing.length === 0)
+    lines.push(`No results in ${shortPath(folder)} yet: recordResult(name, history) saves one after training.`);
   const data = new Set(rows.map((r) => r.data).filter((d) => d !== undefined));
   if (data.size > 1) lines.push(`Careful: these runs used different data (${[...data].join('; ')}); their accuracies do not compare.`);
   return lines;
@@ -403,11 +443,16 @@ function notes(rows: ResultRow[], missing: string[], folder: string): string[] {
 export function resultsTable(rows: ResultRow[], missing: string[] = [], folder = resultsFolder()): { [JUPYTER_DISPLAY](): MimeBundle } {
   const cells = rows.map((r) => COLUMNS.map((c) => c.cell(r)));
   const widths = COLUMNS.map((c, i) => Math.max(c.title.length, ...cells.map((row) => row[i].length)));
-  const line = (values: string[]) => values.map((v, i) => (COLUMNS[i].numeric ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => (COLUMNS[i].numeric ? v.padStart(widths[i]) : v.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   const extra = notes(rows, missing, folder);
   const title = `Results in ${shortPath(folder)}`;
   const text = [title, ...(rows.length ? [line(COLUMNS.map((c) => c.title)), ...cells.map(line)] : []), ...extra].join('\n');
-  const td = (v: string, i: number, tag = 'td') => `<${tag} style="text-align:${COLUMNS[i].numeric ? 'right' : 'left'}">${escapeXml(v)}</${tag}>`;
+  const td = (v: string, i: number, tag = 'td') =>
+    `<${tag} style="text-align:${COLUMNS[i].numeric ? 'right' : 'left'}">${escapeXml(v)}</${tag}>`;
   const html =
     `<div><b>${escapeXml(title)}</b>` +
     (rows.length

@@ -82,7 +82,8 @@ async function chooseWeights(
   if (requested === null || requested === 'none') return { weights: null, weightsDescription: 'random initialisation (asked for)' };
   if (requested && requested !== 'imagenet') {
     const file = path.resolve(requested);
-    if (!fs.existsSync(file)) throw new ValueError(`weights: the file ${file} does not exist. Pass 'imagenet', 'none' or the path of an .h5 weights file.`);
+    if (!fs.existsSync(file))
+      throw new ValueError(`weights: the file ${file} does not exist. Pass 'imagenet', 'none' or the path of an .h5 weights file.`);
     return { weights: file, weightsDescription: `from ${file}` };
   }
   const spec = { fileName: LESSON_WEIGHTS_FILE, url: LESSON_WEIGHTS_URL };
@@ -106,13 +107,16 @@ async function chooseWeights(
   display(
     loudNotice('USING STAND-IN WEIGHTS', [
       `the ImageNet weights of DenseNet121 are not in Keras' cache (${weightsCandidates(spec)[0]}).`,
-      'Instead: Keras\' random initialisation, with each BatchNormalization\'s statistics computed from the training images',
+      "Instead: Keras' random initialisation, with each BatchNormalization's statistics computed from the training images",
       `(what pre-training leaves them at), saved in Keras' layout as ${file}.`,
-      'Its features are not ImageNet\'s, and neither are the accuracies.',
+      "Its features are not ImageNet's, and neither are the accuracies.",
       `To use the real weights: download ${LESSON_WEIGHTS_URL} into that folder, or pass weights: 'imagenet' to download it now.`,
     ]),
   );
-  return { weights: file, weightsDescription: `stand-in (random kernels, BatchNormalization statistics from the training images: ${file})` };
+  return {
+    weights: file,
+    weightsDescription: `stand-in (random kernels, BatchNormalization statistics from the training images: ${file})`,
+  };
 }
 
 /** Decides the lesson's data, weights and epochs, says which, and makes the synthetic stand-in if needed. */

@@ -47,13 +47,17 @@ export interface StandInOptions {
 /** A builder of `applications` (DenseNet121, MobileNetV2, ...), or its name. */
 export type StandInModel = string | ((args: never) => Promise<tf.LayersModel>);
 
-const APPLICATION_NAMES = Object.keys(applications).filter((name) => /^[A-Z]/.test(name) && typeof (applications as Record<string, unknown>)[name] === 'function');
+const APPLICATION_NAMES = Object.keys(applications).filter(
+  (name) => /^[A-Z]/.test(name) && typeof (applications as Record<string, unknown>)[name] === 'function',
+);
 
 function resolveBuilder(model: StandInModel): { name: string; build: (args: ApplicationArgs) => Promise<tf.LayersModel> } {
   const build = typeof model === 'string' ? (applications as Record<string, unknown>)[model] : model;
-  const name = typeof model === 'string' ? model : (model as { name?: string } | undefined)?.name ?? '';
+  const name = typeof model === 'string' ? model : ((model as { name?: string } | undefined)?.name ?? '');
   if (typeof build !== 'function' || !APPLICATION_NAMES.includes(name)) {
-    throw new ValueError(`standInWeights: model must be one of ${APPLICATION_NAMES.join(', ')} (a name or the builder). Received ${typeof model === 'string' ? `'${model}'` : String(name ?? model)}.`);
+    throw new ValueError(
+      `standInWeights: model must be one of ${APPLICATION_NAMES.join(', ')} (a name or the builder). Received ${typeof model === 'string' ? `'${model}'` : String(name ?? model)}.`,
+    );
   }
   return { name, build: build as (args: ApplicationArgs) => Promise<tf.LayersModel> };
 }
@@ -66,10 +70,15 @@ export async function standInWeights(model: StandInModel, options: StandInOption
   const { name, build } = resolveBuilder(model);
   const { images, size = 160, seed = 2, calibrationImages = 16 } = options;
   if (!(images instanceof tf.Tensor) || images.rank !== 4 || images.shape[3] !== 3 || images.shape[0] === 0) {
-    throw new ValueError(`standInWeights: options.images must be a non-empty batch of RGB images [n, height, width, 3]. Received ${images instanceof tf.Tensor ? `a tensor of shape [${images.shape}]` : typeof images}.`);
+    throw new ValueError(
+      `standInWeights: options.images must be a non-empty batch of RGB images [n, height, width, 3]. Received ${images instanceof tf.Tensor ? `a tensor of shape [${images.shape}]` : typeof images}.`,
+    );
   }
   const sample = images.slice(0, Math.min(calibrationImages, images.shape[0]));
-  const key = createHash('sha256').update(`${await fingerprintTensorAsync(sample)}|${size}|${seed}`).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(`${await fingerprintTensorAsync(sample)}|${size}|${seed}`)
+    .digest('hex')
+    .slice(0, 16);
   const folder = options.folder ?? path.join(tslabCacheDir(), 'standin');
   const file = path.join(folder, `${name.toLowerCase()}_standin_${key}_notop.h5`);
   if (fs.existsSync(file)) {

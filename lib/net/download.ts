@@ -276,7 +276,10 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
       }
     }
     if (options.expectedBytes !== undefined && bytes !== options.expectedBytes) {
-      throw fail(`received ${bytes} bytes, but ${options.expectedBytes} were expected`, bytes < options.expectedBytes ? 'incomplete' : 'corrupt');
+      throw fail(
+        `received ${bytes} bytes, but ${options.expectedBytes} were expected`,
+        bytes < options.expectedBytes ? 'incomplete' : 'corrupt',
+      );
     }
     const md5 = hash.digest('hex');
     if (expectedMd5 && md5 !== expectedMd5) {

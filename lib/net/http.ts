@@ -217,7 +217,8 @@ export function classifyNetworkError(error: unknown): NetworkErrorKind {
     }
   }
   for (const e of chain) {
-    if (typeof e.code === 'string' && OFFLINE_CODES.has(e.code)) return { kind: 'offline', code: e.code, detail: String(e.message ?? detail) };
+    if (typeof e.code === 'string' && OFFLINE_CODES.has(e.code))
+      return { kind: 'offline', code: e.code, detail: String(e.message ?? detail) };
     const refused = typeof e.message === 'string' ? PROXY_REFUSED.exec(e.message) : null;
     if (refused) return { kind: 'offline', detail: `the proxy refused the connection (HTTP ${refused[1]})` };
   }

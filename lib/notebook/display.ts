@@ -30,7 +30,6 @@ export interface DisplayOptions {
   metadata?: { [key: string]: unknown };
 }
 
-
 /**
  * Marks a value that a function has already displayed and also returns (plotHistory, evaluate,
  * summary, showImages): the kernel does not show it again as the cell's Out[n].
@@ -43,9 +42,7 @@ export function markShown<T extends object>(value: T): T {
   return value;
 }
 
-
 type DisplaySink = (data: MimeBundle, options: DisplayOptions) => void;
-
 
 /** tslab's own channel, for when the library runs under a plain tslab kernel. */
 function tslabSink(): DisplaySink | undefined {
@@ -74,7 +71,6 @@ function notebookSink(): DisplaySink | undefined {
 export function inNotebook(): boolean {
   return notebookSink() !== undefined;
 }
-
 
 function encodeBinary(data: MimeBundle): MimeBundle {
   const out: MimeBundle = {};

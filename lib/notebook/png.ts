@@ -78,10 +78,5 @@ export function encodePng(width: number, height: number, pixels: Uint8Array, cha
       raw[row + 1 + i] = (pixels[source + i] - left) & 0xff;
     }
   }
-  return Buffer.concat([
-    SIGNATURE,
-    chunk('IHDR', header),
-    chunk('IDAT', deflateSync(raw)),
-    chunk('IEND', new Uint8Array(0)),
-  ]);
+  return Buffer.concat([SIGNATURE, chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
 }

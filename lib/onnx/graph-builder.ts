@@ -96,7 +96,8 @@ export class GraphBuilder {
   /** The value in NCHW layout (a rank-4 value only), transposing at most once per value. */
   toChannelsFirst(value: OnnxValue): OnnxValue {
     if (value.layout === 'channelsFirst') return value;
-    if (value.shape.length !== 4) throw new RangeError(`only rank-4 values have a channels-first layout; ${value.name} has rank ${value.shape.length}`);
+    if (value.shape.length !== 4)
+      throw new RangeError(`only rank-4 values have a channels-first layout; ${value.name} has rank ${value.shape.length}`);
     return this.transpose(value, TO_CHANNELS_FIRST, 'channelsFirst');
   }
 

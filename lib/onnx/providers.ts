@@ -74,7 +74,7 @@ const CUDA_FIX =
   '`npm run setup:cuda` downloads it (it needs the network, the NVIDIA driver, the CUDA 12 runtime and cuDNN 9: ' +
   'https://onnxruntime.ai/docs/execution-providers/CUDA-ExecutionProvider.html#requirements)';
 const WEBGPU_FIX =
-  'install the Vulkan loader (`sudo apt-get install libvulkan1`) and your GPU driver\'s Vulkan driver: for NVIDIA the ' +
+  "install the Vulkan loader (`sudo apt-get install libvulkan1`) and your GPU driver's Vulkan driver: for NVIDIA the " +
   "driver's ICD, nvidia_icd.json (Debian: nvidia-vulkan-icd; Ubuntu: the driver's libnvidia-gl package; in a container, " +
   'NVIDIA_DRIVER_CAPABILITIES must include graphics)';
 
@@ -98,13 +98,22 @@ export function checkCudaProvider(env: NodeJS.ProcessEnv = process.env): Promise
   // Its neighbour libonnxruntime_providers_shared.so is found through the library's folder.
   const ldPath = [path.dirname(library), env.LD_LIBRARY_PATH].filter(Boolean).join(':');
   return new Promise((resolve) => {
-    execFile(process.execPath, ['-e', CUDA_DLOPEN, library], { env: { ...env, LD_LIBRARY_PATH: ldPath }, timeout: 60_000, encoding: 'utf8' }, (error, stdout, stderr) => {
-      try {
-        resolve({ library, ...JSON.parse(stdout) });
-      } catch {
-        resolve({ library, loads: false, error: `the check process failed: ${(stderr || error?.message || 'no output').trim().split('\n')[0]}` });
-      }
-    });
+    execFile(
+      process.execPath,
+      ['-e', CUDA_DLOPEN, library],
+      { env: { ...env, LD_LIBRARY_PATH: ldPath }, timeout: 60_000, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        try {
+          resolve({ library, ...JSON.parse(stdout) });
+        } catch {
+          resolve({
+            library,
+            loads: false,
+            error: `the check process failed: ${(stderr || error?.message || 'no output').trim().split('\n')[0]}`,
+          });
+        }
+      },
+    );
   });
 }
 
@@ -114,15 +123,30 @@ const failures = new Map<OnnxProvider, string>();
 /** Each provider's status here, in the order 'best' tries them. */
 export async function providerStatuses(probes: ProviderProbes = {}): Promise<ProviderStatus[]> {
   const { ort, info } = loadOnnxRuntime(probes.loader);
-  if (!ort) return [{ name: 'cpu', listed: false, usable: false, automatic: false, detail: info.reason ?? 'onnxruntime-node does not load' }];
+  if (!ort)
+    return [{ name: 'cpu', listed: false, usable: false, automatic: false, detail: info.reason ?? 'onnxruntime-node does not load' }];
   const listed = (name: string) => info.listedProviders.includes(name);
   const statuses: ProviderStatus[] = [];
 
   if (!listed('cuda')) {
-    statuses.push({ name: 'cuda', listed: false, usable: false, automatic: false, detail: `this onnxruntime-node build (${process.platform}-${process.arch}) has no CUDA provider` });
+    statuses.push({
+      name: 'cuda',
+      listed: false,
+      usable: false,
+      automatic: false,
+      detail: `this onnxruntime-node build (${process.platform}-${process.arch}) has no CUDA provider`,
+    });
   } else {
     const cuda = await (probes.cuda ? probes.cuda() : (cudaChecked ??= checkCudaProvider()));
-    if (!cuda.library) statuses.push({ name: 'cuda', listed: true, usable: false, automatic: false, detail: 'listed, but its library (libonnxruntime_providers_cuda.so) is not installed', fix: CUDA_FIX });
+    if (!cuda.library)
+      statuses.push({
+        name: 'cuda',
+        listed: true,
+        usable: false,
+        automatic: false,
+        detail: 'listed, but its library (libonnxruntime_providers_cuda.so) is not installed',
+        fix: CUDA_FIX,
+      });
     else if (!cuda.loads) {
       statuses.push({
         name: 'cuda',
@@ -136,12 +160,25 @@ export async function providerStatuses(probes: ProviderProbes = {}): Promise<Pro
   }
 
   if (!listed('webgpu')) {
-    statuses.push({ name: 'webgpu', listed: false, usable: false, automatic: false, detail: 'this onnxruntime-node build has no WebGPU provider' });
+    statuses.push({
+      name: 'webgpu',
+      listed: false,
+      usable: false,
+      automatic: false,
+      detail: 'this onnxruntime-node build has no WebGPU provider',
+    });
   } else {
     // Dawn itself (it may print to stderr) only when WebGPU is asked for; else the quiet probe.
     const probe = await (probes.webgpu ?? (probes.forceWebGpu ? probeWebGpu : () => probeHardwareWebGpu()))();
     if (!probe.adapter && probe.softwareDrivers) {
-      statuses.push({ name: 'webgpu', listed: true, usable: true, automatic: false, detail: `${probe.reason}; executor 'onnx-webgpu' forces it`, fix: WEBGPU_FIX });
+      statuses.push({
+        name: 'webgpu',
+        listed: true,
+        usable: true,
+        automatic: false,
+        detail: `${probe.reason}; executor 'onnx-webgpu' forces it`,
+        fix: WEBGPU_FIX,
+      });
     } else if (!probe.adapter) {
       // The probe's reason may end with its own install hint: `fix` says it in full.
       const detail = (probe.reason ?? 'no WebGPU adapter').replace(/ \(install [^]*\)$/, '');
@@ -162,7 +199,11 @@ export async function providerStatuses(probes: ProviderProbes = {}): Promise<Pro
 
   statuses.push({ name: 'cpu', listed: true, usable: true, automatic: true, detail: 'always available' });
   // A GPU provider whose session failed earlier in this process is not chosen again by itself.
-  return statuses.map((s) => (failures.has(s.name) && s.automatic ? { ...s, automatic: false, detail: `${s.detail}; a session failed earlier in this process: ${failures.get(s.name)}` } : s));
+  return statuses.map((s) =>
+    failures.has(s.name) && s.automatic
+      ? { ...s, automatic: false, detail: `${s.detail}; a session failed earlier in this process: ${failures.get(s.name)}` }
+      : s,
+  );
 }
 
 /** The provider a session tries first, and those it may fall back to, in order (ending with the CPU). */
@@ -189,7 +230,11 @@ export function decidedOnnxProvider(): ProviderChoice | undefined {
  * process (the probes do not change), again after {@link markProviderFailed}.
  * `executorName` is how the caller asked for it, for the error message.
  */
-export async function chooseOnnxProvider(wanted: OnnxProvider | 'best' = 'best', probes?: ProviderProbes, executorName?: string): Promise<ProviderChoice> {
+export async function chooseOnnxProvider(
+  wanted: OnnxProvider | 'best' = 'best',
+  probes?: ProviderProbes,
+  executorName?: string,
+): Promise<ProviderChoice> {
   if (wanted !== 'best' && !PROVIDER_ORDER.includes(wanted)) {
     throw new ValueError(`provider must be 'best', 'cuda', 'webgpu' or 'cpu'. Received ${JSON.stringify(wanted)}.`);
   }
@@ -217,7 +262,9 @@ export async function chooseOnnxProvider(wanted: OnnxProvider | 'best' = 'best',
     const asked = executorName ?? `provider '${wanted}'`;
     const why = status?.detail ?? 'onnxruntime-node does not load';
     const fix = status?.fix ? ` To use it: ${status.fix}.` : '';
-    throw new ValueError(`${asked} cannot be used: ONNX Runtime's ${providerName(wanted)} provider is not available here (${why}).${fix} Or use executor 'onnx' (the best provider available) or 'onnx-cpu'.`);
+    throw new ValueError(
+      `${asked} cannot be used: ONNX Runtime's ${providerName(wanted)} provider is not available here (${why}).${fix} Or use executor 'onnx' (the best provider available) or 'onnx-cpu'.`,
+    );
   }
   return { provider: wanted, fallbacks: [], forced: true, statuses };
 }
@@ -231,7 +278,10 @@ export function markProviderFailed(provider: OnnxProvider, reason: string): void
 }
 
 /** Session options naming the provider: a GPU one alone and with no quiet CPU fallback. */
-export function providerSessionOptions(provider: OnnxProvider): { executionProviders: string[]; extra?: { session: Record<string, string> } } {
+export function providerSessionOptions(provider: OnnxProvider): {
+  executionProviders: string[];
+  extra?: { session: Record<string, string> };
+} {
   if (provider === 'cpu') return { executionProviders: ['cpu'] };
   // ONNX Runtime adds the CPU provider itself; with this key a node assigned to it fails the session.
   return { executionProviders: [provider], extra: { session: { disable_cpu_ep_fallback: '1' } } };

@@ -44,14 +44,16 @@ export function loadOnnxRuntime(load: ModuleLoader = require): { ort?: OrtModule
     const ort = load(PACKAGE) as OrtModule;
     const listed = ort.listSupportedBackends?.() ?? [{ name: 'cpu', bundled: true }];
     const listedProviders = listed.map((b) => b.name);
-    const present = (name: string) => listed.some((b) => b.name === name && (b.bundled || (name === 'cuda' && cudaProviderLibrary() !== undefined)));
+    const present = (name: string) =>
+      listed.some((b) => b.name === name && (b.bundled || (name === 'cuda' && cudaProviderLibrary() !== undefined)));
     const providers = ['cuda', 'webgpu', 'cpu'].filter((name) => name === 'cpu' || present(name));
     result = { ort, info: { available: true, version: ort.env?.versions?.common, listedProviders, providers } };
   } catch (e) {
     const message = (e as Error).message.split('\n')[0];
-    const reason = (e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && message.includes(`'${PACKAGE}'`)
-      ? `${PACKAGE} is not installed (npm install ${PACKAGE} adds it; tfjs runs everything meanwhile)`
-      : `${PACKAGE} is installed but failed to load: ${message}`;
+    const reason =
+      (e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && message.includes(`'${PACKAGE}'`)
+        ? `${PACKAGE} is not installed (npm install ${PACKAGE} adds it; tfjs runs everything meanwhile)`
+        : `${PACKAGE} is installed but failed to load: ${message}`;
     result = { info: { available: false, reason, listedProviders: [], providers: [] } };
   }
   if (load === require) loaded = result;
@@ -88,7 +90,12 @@ export function cudaProviderLibrary(): string | undefined {
   }
   // bin/napi-v<N>/linux/x64, N the N-API version the package was built for (6 in 1.30).
   const bin = path.join(root, 'bin');
-  const napi = fs.existsSync(bin) ? fs.readdirSync(bin).filter((d) => /^napi-v\d+$/.test(d)).sort() : [];
+  const napi = fs.existsSync(bin)
+    ? fs
+        .readdirSync(bin)
+        .filter((d) => /^napi-v\d+$/.test(d))
+        .sort()
+    : [];
   for (const dir of napi.reverse()) {
     const file = path.join(bin, dir, process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
     if (fs.existsSync(file)) return file;

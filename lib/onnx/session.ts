@@ -15,7 +15,17 @@ import { ValueError } from '../core/errors';
 import { foldBatchNormIntoConv } from './fold-batch-norm';
 import { flattenLayerGraph, LayerGraph, OutputSpec } from './layer-graph';
 import { encodeModel } from './model-proto';
-import { chooseOnnxProvider, describeProvider, markProviderFailed, OnnxProvider, ProviderChoice, providerLabel, ProviderProbes, providerName, providerSessionOptions } from './providers';
+import {
+  chooseOnnxProvider,
+  describeProvider,
+  markProviderFailed,
+  OnnxProvider,
+  ProviderChoice,
+  providerLabel,
+  ProviderProbes,
+  providerName,
+  providerSessionOptions,
+} from './providers';
 import { defaultThreadCount, loadOnnxRuntime, ModuleLoader } from './runtime';
 import { translateLayerGraph, Translation, UntranslatedLayer } from './translate';
 
@@ -127,7 +137,9 @@ export async function createOnnxSession(model: tf.LayersModel, options: OnnxSess
   if (!ort) throw new Error(`createOnnxSession: ${info.reason}.`);
   const threads = options.threads ?? defaultThreadCount();
   if (!Number.isInteger(threads) || threads < 1) {
-    throw new ValueError(`createOnnxSession: options.threads must be a positive integer. Received threads=${JSON.stringify(options.threads)}.`);
+    throw new ValueError(
+      `createOnnxSession: options.threads must be a positive integer. Received threads=${JSON.stringify(options.threads)}.`,
+    );
   }
   const maxImagesPerCall = options.maxImagesPerCall ?? 8;
   if (!Number.isInteger(maxImagesPerCall) || maxImagesPerCall < 1) {
@@ -161,7 +173,11 @@ export async function createOnnxSession(model: tf.LayersModel, options: OnnxSess
     // Session config keys (onnxruntime_session_options_config_keys.h), passed through by onnxruntime-node.
     const spinning = { intra_op: { allow_spinning: options.spinning === false ? '0' : '1' } };
     if (options.executionProviders) {
-      session = await ort.InferenceSession.create(bytes, { ...base, executionProviders: options.executionProviders, extra: { session: spinning } });
+      session = await ort.InferenceSession.create(bytes, {
+        ...base,
+        executionProviders: options.executionProviders,
+        extra: { session: spinning },
+      });
       providers = options.executionProviders;
       providerNote = `ONNX Runtime with the execution providers ${providers.join(', ')}`;
       label = providers.join(', ');
@@ -205,12 +221,20 @@ async function openSession(
       const session = await ort.InferenceSession.create(bytes, optionsFor(provider));
       const why = failed.length > 0 ? ` (${failed.join('; ')})` : '';
       const label = providerLabel(provider, choice.statuses);
-      return { session, provider, providerNote: `${describeProvider(provider, choice.statuses)}${why}`, fellBack: failed.length > 0, label };
+      return {
+        session,
+        provider,
+        providerNote: `${describeProvider(provider, choice.statuses)}${why}`,
+        fellBack: failed.length > 0,
+        label,
+      };
     } catch (e) {
       const message = ortReason((e as Error).message);
       if (choice.forced || provider === 'cpu') {
         const hint = provider === 'cpu' ? '' : ` Use executor 'onnx' to fall back to the CPU by itself, or 'onnx-cpu'.`;
-        throw new Error(`ONNX Runtime could not open a session on ${providerName(provider)}${provider === 'cpu' ? '' : ' for the whole graph (no CPU fallback)'}: ${message}.${hint}`);
+        throw new Error(
+          `ONNX Runtime could not open a session on ${providerName(provider)}${provider === 'cpu' ? '' : ' for the whole graph (no CPU fallback)'}: ${message}.${hint}`,
+        );
       }
       markProviderFailed(provider, message);
       failed.push(`${providerName(provider)} could not run it: ${message}`);
@@ -288,7 +312,9 @@ class RuntimeSession implements OnnxSession {
     const inputs = this.checkInputs(x);
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw new ValueError(`run(x, options): options.batchSize must be a positive integer. Received batchSize=${JSON.stringify(options.batchSize)}.`);
+      throw new ValueError(
+        `run(x, options): options.batchSize must be a positive integer. Received batchSize=${JSON.stringify(options.batchSize)}.`,
+      );
     }
     const total = inputs[0].shape[0];
     // The inputs' values, read once: slicing a tfjs (wasm) tensor per call costs ~20% of DenseNet's time.
@@ -419,7 +445,9 @@ class RuntimeSession implements OnnxSession {
         );
       }
       if (t.shape[0] !== xs[0].shape[0]) {
-        throw new ValueError(`run(x): all inputs must have the same number of samples; received ${xs.map((s) => s.shape[0]).join(' and ')}.`);
+        throw new ValueError(
+          `run(x): all inputs must have the same number of samples; received ${xs.map((s) => s.shape[0]).join(' and ')}.`,
+        );
       }
     });
     return xs;

@@ -1,10 +1,9 @@
 /**
  * The look the library's charts share (the history plot, as a Vega-Lite config in
- * lib/plot/vega-render.ts, and the model comparison, lib/plot/bar-chart.ts): font, sizes, colours,
+ * lib/plot/vega-render.ts, which the model comparison's bars, lib/plot/bar-chart.ts, use too): font, sizes, colours,
  * tick values and number formatting, so that the charts of one notebook look alike. matplotlib's defaults where it has
  * one (its "tab10" colour cycle, ticks at steps of 1, 2 or 5).
  */
-import { escapeXml } from '../notebook/display';
 
 /** matplotlib's and seaborn's default colour cycle ("tab10"). */
 export const COLOURS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
@@ -15,10 +14,6 @@ export const FONT_FAMILY = 'DejaVu Sans, Verdana, Arial, sans-serif';
 export const FONT_SIZE = 12;
 /** A chart's title. */
 export const TITLE_FONT_SIZE = 14;
-/** The title of one panel of several. */
-export const PANEL_TITLE_FONT_SIZE = 13;
-/** Rough width of a character of the font at FONT_SIZE, for layout (DejaVu Sans averages ~0.6 em). */
-export const CHAR_WIDTH = 7.2;
 
 /** The page behind the chart. */
 export const BACKGROUND = '#ffffff';
@@ -26,9 +21,6 @@ export const BACKGROUND = '#ffffff';
 export const GRID_COLOUR = '#e0e0e0';
 /** Axes, tick labels and legend text. */
 export const INK = '#333333';
-
-/** A coordinate for SVG attributes: at most two decimals. */
-export const fmt = (v: number): string => String(Math.round(v * 100) / 100);
 
 /** "Nice" tick values (steps of 1, 2 or 5 times a power of ten) covering [min, max]. */
 export function niceTicks(min: number, max: number, count = 6, integer = false): { ticks: number[]; step: number } {
@@ -42,14 +34,4 @@ export function niceTicks(min: number, max: number, count = 6, integer = false):
   // toPrecision drops float noise (0.30000000000000004); + 0 turns -0 into 0.
   for (let i = Math.ceil(min / step - 1e-9); i * step <= max + step * 1e-9; i++) ticks.push(Number((i * step).toPrecision(12)) + 0);
   return { ticks, step };
-}
-
-/** The first elements of every chart: the <svg> root with the shared font, its <title> (for screen readers), the background. */
-export function svgStart(width: number, height: number, title: string): string[] {
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
-      `font-family="${FONT_FAMILY}" font-size="${FONT_SIZE}">`,
-    `<title>${escapeXml(title)}</title>`,
-    `<rect x="0" y="0" width="${width}" height="${height}" fill="${BACKGROUND}"/>`,
-  ];
 }

@@ -26,8 +26,7 @@ export interface Series {
 
 /** Anything shaped like Keras' or tfjs' History, or its `history` dictionary itself. */
 export type HistoryLike =
-  | { history: { [metric: string]: ArrayLike<unknown> }; epoch?: ArrayLike<number> }
-  | { [metric: string]: ArrayLike<unknown> };
+  { history: { [metric: string]: ArrayLike<unknown> }; epoch?: ArrayLike<number> } | { [metric: string]: ArrayLike<unknown> };
 
 /** The title and size of a history figure ({@link historyFigure}, {@link plotHistory}). */
 export interface FigureOptions {
@@ -44,7 +43,10 @@ function numberOf(value: unknown): number {
   // A tfjs History may still hold scalar tensors before syncData(); on webgpu one computed on
   // the GPU cannot be read synchronously (lib/core/tensor-reads.ts), and counts as missing.
   const tensor = value as { dataSync?: () => ArrayLike<number> } | null;
-  const data = typeof tensor?.dataSync === 'function' ? (valuesSyncIfReadable(tensor as { dataSync(): never }) as ArrayLike<number> | undefined) : undefined;
+  const data =
+    typeof tensor?.dataSync === 'function'
+      ? (valuesSyncIfReadable(tensor as { dataSync(): never }) as ArrayLike<number> | undefined)
+      : undefined;
   return data && data.length === 1 ? data[0] : NaN;
 }
 
@@ -96,7 +98,9 @@ export class HistoryFigure {
     }
     const absolute = path.resolve(file);
     if (fs.existsSync(absolute) && fs.statSync(absolute).isDirectory()) {
-      throw new ValueError(`plotHistory(..., { file }): ${absolute} is a folder; give a file name such as ${path.join(file, 'history.svg')}.`);
+      throw new ValueError(
+        `plotHistory(..., { file }): ${absolute} is a folder; give a file name such as ${path.join(file, 'history.svg')}.`,
+      );
     }
     const data = extension === '.svg' ? Buffer.from(this.svg, 'utf8') : this.png(scale);
     writeFileAtomicSync(absolute, data);
@@ -114,17 +118,27 @@ export class HistoryFigure {
  * The figure for `metrics` of `history` (pure: no display, no file):
  * `historyFigure(history, ['accuracy', 'val_accuracy']).svg`.
  */
-export function historyFigure(history: HistoryLike, metrics: readonly string[] = ['accuracy', 'val_accuracy'], options: FigureOptions = {}): HistoryFigure {
+export function historyFigure(
+  history: HistoryLike,
+  metrics: readonly string[] = ['accuracy', 'val_accuracy'],
+  options: FigureOptions = {},
+): HistoryFigure {
   if (history == null || typeof history !== 'object') {
-    throw new ValueError(`plotHistory(history, metrics): history must be the History returned by fit(). Received ${history === null ? 'null' : typeof history}.`);
+    throw new ValueError(
+      `plotHistory(history, metrics): history must be the History returned by fit(). Received ${history === null ? 'null' : typeof history}.`,
+    );
   }
   if (!Array.isArray(metrics) || metrics.length === 0 || metrics.some((m) => typeof m !== 'string')) {
-    throw new ValueError(`plotHistory(history, metrics): metrics must be a non-empty array of names, e.g. ['accuracy', 'val_accuracy']. Received ${JSON.stringify(metrics)}.`);
+    throw new ValueError(
+      `plotHistory(history, metrics): metrics must be a non-empty array of names, e.g. ['accuracy', 'val_accuracy']. Received ${JSON.stringify(metrics)}.`,
+    );
   }
   const { width = 640, height = 400, title } = options;
   for (const [name, value] of Object.entries({ width, height })) {
     if (!Number.isInteger(value) || value < 100 || value > 10000) {
-      throw new ValueError(`plotHistory(..., { ${name} }): expected a whole number of pixels between 100 and 10000. Received ${JSON.stringify(value)}.`);
+      throw new ValueError(
+        `plotHistory(..., { ${name} }): expected a whole number of pixels between 100 and 10000. Received ${JSON.stringify(value)}.`,
+      );
     }
   }
   const { values, epoch } = split(history);
@@ -138,9 +152,14 @@ export function historyFigure(history: HistoryLike, metrics: readonly string[] =
         : acc !== metric && available.includes(acc)
           ? ` The history has "${acc}": it was trained before tslab-dl was loaded; compile again after importing tslab-dl.`
           : '';
-      throw new ValueError(`plotHistory(history, metrics): the history has no "${metric}". It has: ${available.join(', ') || 'nothing'}.${hint}`);
+      throw new ValueError(
+        `plotHistory(history, metrics): the history has no "${metric}". It has: ${available.join(', ') || 'nothing'}.${hint}`,
+      );
     }
-    const points = Array.from(column as ArrayLike<unknown>, (v, i) => ({ x: epoch && epoch.length > i ? Number(epoch[i]) : i, y: numberOf(v) }));
+    const points = Array.from(column as ArrayLike<unknown>, (v, i) => ({
+      x: epoch && epoch.length > i ? Number(epoch[i]) : i,
+      y: numberOf(v),
+    }));
     return { name: metric, points };
   });
   const vegaLite: VegaLiteSpec = {
@@ -153,7 +172,11 @@ export function historyFigure(history: HistoryLike, metrics: readonly string[] =
     autosize: { type: 'fit', contains: 'padding' },
     padding: 10,
     // A missing value (NaN) is a null row: it breaks the line there, as a gap.
-    data: { values: series.flatMap((s) => s.points.filter((p) => Number.isFinite(p.x)).map((p) => ({ epoch: p.x, metric: s.name, value: Number.isFinite(p.y) ? p.y : null }))) },
+    data: {
+      values: series.flatMap((s) =>
+        s.points.filter((p) => Number.isFinite(p.x)).map((p) => ({ epoch: p.x, metric: s.name, value: Number.isFinite(p.y) ? p.y : null })),
+      ),
+    },
     mark: { type: 'line', point: true, tooltip: true, strokeWidth: 2 },
     encoding: {
       x: { field: 'epoch', type: 'quantitative', title: 'epochs', axis: { tickMinStep: 1, format: 'd' } },

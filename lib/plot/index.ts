@@ -33,7 +33,6 @@ export interface PlotOptions extends FigureOptions {
   scale?: number;
 }
 
-
 /** The folder of the running script (or the working folder in a REPL). */
 function scriptFolder(): string {
   const script = require.main?.filename ?? process.argv[1];
@@ -68,7 +67,11 @@ export function defaultPlotFile(metrics: readonly string[], title?: string): str
  * plotHistory(history, ['accuracy', 'val_accuracy']);
  * ```
  */
-export function plotHistory(history: HistoryLike, metrics: readonly string[] = ['accuracy', 'val_accuracy'], options: PlotOptions = {}): HistoryFigure {
+export function plotHistory(
+  history: HistoryLike,
+  metrics: readonly string[] = ['accuracy', 'val_accuracy'],
+  options: PlotOptions = {},
+): HistoryFigure {
   const { file, title, width, height, scale = 1 } = options;
   const notebook = inNotebook();
   const show = options.show ?? (notebook ? 'inline' : 'file');

@@ -131,7 +131,9 @@ export function vegaSvg(spec: VegaLiteSpec): string {
   const width = Math.max(0, internals._viewWidth + padding.left + padding.right);
   const height = Math.max(0, internals._viewHeight + padding.top + padding.bottom);
   const origin = [padding.left + internals._origin[0], padding.top + internals._origin[1]];
-  const SvgRenderer = (vega as unknown as { renderModule(type: string): { headless: new (loader: unknown) => SvgStringRenderer } }).renderModule('svg').headless;
+  const SvgRenderer = (
+    vega as unknown as { renderModule(type: string): { headless: new (loader: unknown) => SvgStringRenderer } }
+  ).renderModule('svg').headless;
   const renderer = new SvgRenderer(v.loader()).initialize(null, width, height, origin, 1).background(v.background());
   renderer.render(internals._scenegraph.root);
   if (renderer._ready) throw new Error('vegaSvg: the figure loads images, which cannot be rendered synchronously.');

@@ -82,10 +82,13 @@ export function lessonEpochCap(epochs: number, initialEpoch = 0): number {
 export function describeLessonEnvironment(env: LessonEnvironment = lessonEnvironment()): string | undefined {
   const parts: string[] = [];
   if (env.epochs !== undefined) parts.push(`at most ${env.epochs} epochs per fit (TSLAB_DL_EPOCHS)`);
-  if (env.samples !== undefined) parts.push(`a synthetic twin of ${env.samples} training images when the data is missing (TSLAB_DL_SAMPLES)`);
+  if (env.samples !== undefined)
+    parts.push(`a synthetic twin of ${env.samples} training images when the data is missing (TSLAB_DL_SAMPLES)`);
   if (env.dataFolder !== undefined) parts.push(`data read from ${env.dataFolder} (TSLAB_DL_DATA)`);
   if (env.weights !== undefined) {
-    parts.push(`weights 'imagenet' replaced by ${env.weights === null ? 'random initialisation' : env.weights === 'stand-in' ? 'stand-in weights' : env.weights} (TSLAB_DL_WEIGHTS)`);
+    parts.push(
+      `weights 'imagenet' replaced by ${env.weights === null ? 'random initialisation' : env.weights === 'stand-in' ? 'stand-in weights' : env.weights} (TSLAB_DL_WEIGHTS)`,
+    );
   }
   return parts.length ? `Run settings from the environment: ${parts.join('; ')}.` : undefined;
 }
@@ -115,7 +118,13 @@ export interface LessonHooks {
   /** What `weights: 'imagenet'` becomes under TSLAB_DL_WEIGHTS in lesson mode; undefined: ImageNet's file. */
   weightsOverride(): 'stand-in' | null | string | undefined;
   /** The path of stand-in weights for `model` at `size` x `size`, announced with `why`. */
-  standInForImagenet(model: string, size: number, why: string, real: { url: string; fileName: string }, images?: tf.Tensor): Promise<string>;
+  standInForImagenet(
+    model: string,
+    size: number,
+    why: string,
+    real: { url: string; fileName: string },
+    images?: tf.Tensor,
+  ): Promise<string>;
 }
 
 let hooks: LessonHooks | undefined;

@@ -92,15 +92,27 @@ export class EarlyStopping extends tf.Callback {
 
   constructor(args: EarlyStoppingArgs = {}) {
     super();
-    const { monitor = 'val_loss', minDelta = 0, patience = 0, baseline, restoreBestWeights = false, startFromEpoch = 0, verbose = 0 } = args;
+    const {
+      monitor = 'val_loss',
+      minDelta = 0,
+      patience = 0,
+      baseline,
+      restoreBestWeights = false,
+      startFromEpoch = 0,
+      verbose = 0,
+    } = args;
     let mode = args.mode ?? 'auto';
     for (const [name, value] of Object.entries({ minDelta, patience, startFromEpoch })) {
       if (typeof value !== 'number' || !Number.isFinite(value) || (name !== 'minDelta' && value < 0)) {
-        throw new ValueError(`earlyStopping({ ${name} }): expected a ${name === 'minDelta' ? 'finite number' : 'non-negative number'}. Received ${JSON.stringify(value)}.`);
+        throw new ValueError(
+          `earlyStopping({ ${name} }): expected a ${name === 'minDelta' ? 'finite number' : 'non-negative number'}. Received ${JSON.stringify(value)}.`,
+        );
       }
     }
     if (typeof monitor !== 'string' || monitor === '') {
-      throw new ValueError(`earlyStopping({ monitor }): expected the name of a logged quantity such as 'val_accuracy'. Received ${JSON.stringify(monitor)}.`);
+      throw new ValueError(
+        `earlyStopping({ monitor }): expected the name of a logged quantity such as 'val_accuracy'. Received ${JSON.stringify(monitor)}.`,
+      );
     }
     if (!['auto', 'min', 'max'].includes(mode)) {
       console.warn(`EarlyStopping mode ${mode} is unknown, fallback to auto mode.`);

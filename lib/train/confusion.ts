@@ -28,7 +28,9 @@ export function defaultClassNames(classes: number): string[] {
 function values(data: tf.Tensor | ArrayLike<number>, name: string): ArrayLike<number> {
   if (data instanceof tf.Tensor) {
     if (data.rank > 2 || (data.rank === 2 && data.shape[1] !== 1)) {
-      throw new ValueError(`confusionMatrix: ${name} must be one class index per sample (shape [n] or [n, 1]); received shape [${data.shape}].`);
+      throw new ValueError(
+        `confusionMatrix: ${name} must be one class index per sample (shape [n] or [n, 1]); received shape [${data.shape}].`,
+      );
     }
     // Synchronous: on webgpu a tensor computed on the GPU is an error saying to pass `await t.data()`.
     return valuesSync(data, `confusionMatrix(${name})`) as ArrayLike<number>;
@@ -99,13 +101,22 @@ export class ConfusionMatrix {
     const th = (content: string, extra = '') => `<th style="padding:2px 6px;${extra}">${content}</th>`;
     const header =
       th('true \\ predicted', 'text-align:left') +
-      this.classNames.map((name, j) => th(name === String(j) ? name : `${j}<br><span style="font-weight:normal;font-size:80%">${escapeXml(name)}</span>`)).join('') +
+      this.classNames
+        .map((name, j) =>
+          th(name === String(j) ? name : `${j}<br><span style="font-weight:normal;font-size:80%">${escapeXml(name)}</span>`),
+        )
+        .join('') +
       th('recall');
     const rows = this.counts.map((row, i) => {
       const n = row.reduce((a, b) => a + b, 0) || 1;
       const cells = row.map((c, j) => {
         const share = c / n;
-        const colour = i === j ? `rgba(40,160,70,${(0.15 + 0.6 * share).toFixed(2)})` : c ? `rgba(220,60,40,${(0.1 + 0.7 * share).toFixed(2)})` : 'transparent';
+        const colour =
+          i === j
+            ? `rgba(40,160,70,${(0.15 + 0.6 * share).toFixed(2)})`
+            : c
+              ? `rgba(220,60,40,${(0.1 + 0.7 * share).toFixed(2)})`
+              : 'transparent';
         return `<td style="text-align:right;padding:2px 6px;background:${colour}">${c}</td>`;
       });
       const r = Number.isNaN(recall[i]) ? '-' : `${(recall[i] * 100).toFixed(0)}%`;
@@ -166,7 +177,10 @@ export function confusionMatrix(
   for (let i = 0; i < truth.length; i++) {
     const t = truth[i];
     const p = predicted[i];
-    for (const [name, v] of [['label', t], ['prediction', p]] as const) {
+    for (const [name, v] of [
+      ['label', t],
+      ['prediction', p],
+    ] as const) {
       if (!Number.isInteger(v) || v < 0 || v >= classes) {
         throw new ValueError(`confusionMatrix: ${name} ${i} is ${v}, outside the classes 0..${classes - 1}.`);
       }

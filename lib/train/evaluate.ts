@@ -93,7 +93,12 @@ function sparseLoss(model: tf.LayersModel, where: string): (yTrue: tf.Tensor, yP
  * result.accuracy; // e.g. 0.64
  * ```
  */
-export async function evaluate(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+export async function evaluate(
+  model: tf.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  options: EvaluateOptions = {},
+): Promise<EvaluationResult> {
   await ready();
   const where = 'evaluate(model, x, y, options)';
   checkModel(model, where);
@@ -114,10 +119,7 @@ export async function evaluate(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor
     try {
       const outputs = await predictBatches(plan.model, plan.x, batchSize, 'Evaluate', verbose, async (output, start) => {
         const size = output.shape[0];
-        const [batchLoss, argMax] = tf.tidy(() => [
-          lossFunction(labels.slice(start, size), output).mean(),
-          output.argMax(-1),
-        ]);
+        const [batchLoss, argMax] = tf.tidy(() => [lossFunction(labels.slice(start, size), output).mean(), output.argMax(-1)]);
         // Keras averages the per-batch mean loss weighted by batch size: the mean over all samples.
         lossSum += (await batchLoss.data())[0] * size;
         predicted.set(await argMax.data(), start);

@@ -83,7 +83,9 @@ export function setTrainable(model: tf.LayersModel, options: SetTrainableOptions
   }
   const { from, batchNormalization = 'inference' } = options ?? ({} as SetTrainableOptions);
   if (!['inference', 'train', 'frozen'].includes(batchNormalization)) {
-    throw new ValueError(`setTrainable: batchNormalization must be 'inference', 'train' or 'frozen'. Received ${JSON.stringify(batchNormalization)}.`);
+    throw new ValueError(
+      `setTrainable: batchNormalization must be 'inference', 'train' or 'frozen'. Received ${JSON.stringify(batchNormalization)}.`,
+    );
   }
   const layers = flatLayers(model);
   const start = layers.findIndex((l) => l.name === from);

@@ -62,9 +62,17 @@ const WHERE = 'fit(model, x, y, options)';
  */
 function asCallbacks(callbacks: unknown, where: string): tf.Callback[] {
   const list = (callbacks as { callbacks?: unknown }).callbacks;
-  const items = Array.isArray(callbacks) ? callbacks : Array.isArray(list) ? list : callbacks && typeof callbacks === 'object' ? [callbacks] : undefined;
+  const items = Array.isArray(callbacks)
+    ? callbacks
+    : Array.isArray(list)
+      ? list
+      : callbacks && typeof callbacks === 'object'
+        ? [callbacks]
+        : undefined;
   if (!items) {
-    throw new ValueError(`${where}: callbacks must be an array, e.g. [earlyStopping({ monitor: 'val_accuracy', patience: 5 })]. Received ${describe(callbacks)}.`);
+    throw new ValueError(
+      `${where}: callbacks must be an array, e.g. [earlyStopping({ monitor: 'val_accuracy', patience: 5 })]. Received ${describe(callbacks)}.`,
+    );
   }
   return items.map((c, i) => {
     if (c instanceof tf.Callback || (c as { setModel?: unknown } | null)?.setModel instanceof Function) return c as tf.Callback;
@@ -200,7 +208,9 @@ function checkFitArguments(model: unknown, x: unknown, y: unknown, options: FitO
     throw new ValueError(`${where}: epochs must be a positive integer, e.g. 30. Received ${JSON.stringify(epochs)}.`);
   }
   if (!Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch >= epochs) {
-    throw new ValueError(`${where}: initialEpoch must be an integer in [0, epochs) = [0, ${epochs}). Received ${JSON.stringify(initialEpoch)}.`);
+    throw new ValueError(
+      `${where}: initialEpoch must be an integer in [0, epochs) = [0, ${epochs}). Received ${JSON.stringify(initialEpoch)}.`,
+    );
   }
   if (validationData !== undefined && validationData !== null) {
     if (!Array.isArray(validationData) || validationData.length < 2 || validationData.length > 3) {
@@ -211,7 +221,9 @@ function checkFitArguments(model: unknown, x: unknown, y: unknown, options: FitO
     checkSamples(validationData[0], validationData[1], where, 'validationData[0]', 'validationData[1]');
   } else if (validationSplit !== undefined && validationSplit !== 0) {
     if (typeof validationSplit !== 'number' || !(validationSplit > 0 && validationSplit < 1)) {
-      throw new ValueError(`${where}: validationSplit must be a fraction between 0 and 1, e.g. 0.2. Received ${JSON.stringify(validationSplit)}.`);
+      throw new ValueError(
+        `${where}: validationSplit must be a fraction between 0 and 1, e.g. 0.2. Received ${JSON.stringify(validationSplit)}.`,
+      );
     }
     const held = x.shape[0] - Math.floor(x.shape[0] * (1 - validationSplit));
     if (held === 0 || held === x.shape[0]) {
@@ -227,7 +239,8 @@ function checkFitArguments(model: unknown, x: unknown, y: unknown, options: FitO
 function finalStatus(driver: FitDriver, epochs: number, callbacks: tf.Callback[], initialEpoch: number): string {
   if (driver.interrupted) return `Interrupted during epoch ${driver.epochsRun + 1}/${epochs}`;
   const count = driver.epochsRun - initialEpoch;
-  const ran = `Trained ${count} epoch${count === 1 ? '' : 's'}` + (initialEpoch > 0 ? ` (epochs ${initialEpoch + 1}-${driver.epochsRun})` : '');
+  const ran =
+    `Trained ${count} epoch${count === 1 ? '' : 's'}` + (initialEpoch > 0 ? ` (epochs ${initialEpoch + 1}-${driver.epochsRun})` : '');
   const stopper = callbacks.find((c): c is EarlyStopping => c instanceof EarlyStopping && c.stoppedEpoch > 0);
   if (!stopper && driver.epochsRun >= epochs) return ran;
   const why = stopper
@@ -241,7 +254,11 @@ function finalStatus(driver: FitDriver, epochs: number, callbacks: tf.Callback[]
  * The training and validation tensors: `validationSplit` holds out the last samples, as Keras and
  * tfjs do, before any shuffling. The slices belong to the caller of this function.
  */
-function splitValidation(x: tf.Tensor, y: tf.Tensor, options: FitOptions): { x: tf.Tensor; y: tf.Tensor; validation?: [tf.Tensor, tf.Tensor]; made: tf.Tensor[] } {
+function splitValidation(
+  x: tf.Tensor,
+  y: tf.Tensor,
+  options: FitOptions,
+): { x: tf.Tensor; y: tf.Tensor; validation?: [tf.Tensor, tf.Tensor]; made: tf.Tensor[] } {
   const { validationData, validationSplit } = options;
   if (validationData) return { x, y, validation: [validationData[0], validationData[1]], made: [] };
   if (!validationSplit) return { x, y, made: [] };
@@ -279,7 +296,10 @@ export async function fitThroughPlan(
     const driver = new FitDriver(display, callbacks, model);
     try {
       if (plan.note && display.mode !== 'silent') console.log(plan.note);
-      const validationData = data.validation && plan.validationX ? [plan.validationX, ...data.validation.slice(1), ...(options.validationData?.slice(2) ?? [])] : undefined;
+      const validationData =
+        data.validation && plan.validationX
+          ? [plan.validationX, ...data.validation.slice(1), ...(options.validationData?.slice(2) ?? [])]
+          : undefined;
       const history = plan.trainingBatches
         ? await plan.model.fitDataset(plan.trainingBatches(data.y, batchSize, shuffle), {
             epochs,

@@ -56,4 +56,3 @@ export interface CompilableModel {
   compile(args: tf.ModelCompileArgs): void;
   standardizeUserDataXY(x: unknown, y: unknown, checkBatchAxis?: boolean, batchSize?: number): [tf.Tensor[], tf.Tensor[]];
 }
-

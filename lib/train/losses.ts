@@ -94,7 +94,9 @@ function negativeLogLikelihood(labels: tf.Tensor1D, logProbabilities: tf.Tensor)
  */
 export function sparseCategoricalCrossentropy({ fromLogits = false }: SparseCategoricalCrossentropyArgs = {}): SparseLossFunction {
   if (typeof fromLogits !== 'boolean') {
-    throw new ValueError(`sparseCategoricalCrossentropy({ fromLogits }): fromLogits must be true or false. Received ${JSON.stringify(fromLogits)}.`);
+    throw new ValueError(
+      `sparseCategoricalCrossentropy({ fromLogits }): fromLogits must be true or false. Received ${JSON.stringify(fromLogits)}.`,
+    );
   }
   const perSample = (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor1D =>
     tf.tidy(() => {

@@ -93,7 +93,10 @@ export class ModelSummary {
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)) + 2);
     const line = (cells: string[]) =>
-      cells.map((c, i) => (i === 2 ? `${c.padStart(widths[i] - 2)}  ` : c.padEnd(widths[i]))).join('').trimEnd();
+      cells
+        .map((c, i) => (i === 2 ? `${c.padStart(widths[i] - 2)}  ` : c.padEnd(widths[i])))
+        .join('')
+        .trimEnd();
     const width = widths.reduce((a, b) => a + b, 0);
     return [
       `Model: "${this.name}"`,

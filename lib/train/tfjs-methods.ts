@@ -53,7 +53,12 @@ function runner(model: tf.LayersModel, buildIfNeeded: boolean): tf.LayersModel {
 }
 
 /** `model.fit(x, y, args)` as tfjs does it. */
-export function tfjsFit(model: tf.LayersModel, x: tf.Tensor | tf.Tensor[], y: tf.Tensor | tf.Tensor[], args: tf.ModelFitArgs): Promise<tf.History> {
+export function tfjsFit(
+  model: tf.LayersModel,
+  x: tf.Tensor | tf.Tensor[],
+  y: tf.Tensor | tf.Tensor[],
+  args: tf.ModelFitArgs,
+): Promise<tf.History> {
   return tfjsMethod('fit').call(runner(model, false), x, y, args);
 }
 
@@ -63,6 +68,11 @@ export function tfjsPredict(model: tf.LayersModel, x: tf.Tensor | tf.Tensor[], a
 }
 
 /** `model.evaluate(x, y, args)` as tfjs does it. */
-export function tfjsEvaluate(model: tf.LayersModel, x: tf.Tensor | tf.Tensor[], y: tf.Tensor | tf.Tensor[], args: tf.ModelEvaluateArgs = {}): tf.Scalar | tf.Scalar[] {
+export function tfjsEvaluate(
+  model: tf.LayersModel,
+  x: tf.Tensor | tf.Tensor[],
+  y: tf.Tensor | tf.Tensor[],
+  args: tf.ModelEvaluateArgs = {},
+): tf.Scalar | tf.Scalar[] {
   return tfjsMethod('evaluate').call(runner(model, false), x, y, args);
 }

@@ -63,7 +63,9 @@ export class TrainingDisplay {
   /** The running epoch: `batch` batches of `batches` done, with running means of the metrics. */
   batch(epoch: number, batch: number, batches: number, logs: { [key: string]: number }, epochMs: number): void {
     this.fraction = batches > 0 ? batch / batches : 1;
-    this.current = `Epoch ${epoch + 1}/${this.epochs}: ${batch}/${batches} batches - ${seconds(epochMs)}` + (Object.keys(logs).length ? ` - ${formatLogs(logs)}` : '');
+    this.current =
+      `Epoch ${epoch + 1}/${this.epochs}: ${batch}/${batches} batches - ${seconds(epochMs)}` +
+      (Object.keys(logs).length ? ` - ${formatLogs(logs)}` : '');
     const now = Date.now();
     if (now - this.lastDraw < REDRAW_MS && batch < batches) return;
     this.lastDraw = now;
@@ -110,7 +112,9 @@ export class TrainingDisplay {
         return `<tr>${cells.map((c) => `<td style="text-align:right;padding:0 0.6em">${escapeXml(c)}</td>`).join('')}</tr>`;
       })
       .join('');
-    const table = this.rows.length ? `<table style="font-family:monospace;border-collapse:collapse"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>` : '';
+    const table = this.rows.length
+      ? `<table style="font-family:monospace;border-collapse:collapse"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`
+      : '';
     const running = this.current
       ? `<div><progress value="${(this.fraction * 100).toFixed(1)}" max="100" style="width:16em"></progress> ${escapeXml(this.current)}</div>`
       : '';

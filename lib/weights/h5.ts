@@ -70,11 +70,17 @@ function describeOpenFailure(file: string, e: unknown): DataFileError {
   const reason = hdf5Reason(e);
   const truncated = /truncated file: eof = (\d+).*stored_eof = (\d+)/.exec(reason);
   if (truncated) {
-    return new DataFileError(file, `the HDF5 file is truncated: ${truncated[1]} bytes on disk, but the file says it has ${truncated[2]}. ` +
-      'The download or copy was probably interrupted: delete it and download it again.');
+    return new DataFileError(
+      file,
+      `the HDF5 file is truncated: ${truncated[1]} bytes on disk, but the file says it has ${truncated[2]}. ` +
+        'The download or copy was probably interrupted: delete it and download it again.',
+    );
   }
   if (/signature not found/.test(reason)) {
-    return new DataFileError(file, 'is not an HDF5 file (no HDF5 signature). Keras weight files are HDF5 files ending in .h5: check that this is the right file, or delete it and download it again.');
+    return new DataFileError(
+      file,
+      'is not an HDF5 file (no HDF5 signature). Keras weight files are HDF5 files ending in .h5: check that this is the right file, or delete it and download it again.',
+    );
   }
   return new DataFileError(file, `cannot be read as an HDF5 file: ${reason}. Delete it and download it again.`);
 }
@@ -85,7 +91,10 @@ function checkReadable(file: string): void {
   try {
     stat = fs.statSync(file);
   } catch {
-    throw new DataFileError(file, 'no such file. Pass the path of a Keras .h5 weights file (absolute, or relative to ' + process.cwd() + ').');
+    throw new DataFileError(
+      file,
+      'no such file. Pass the path of a Keras .h5 weights file (absolute, or relative to ' + process.cwd() + ').',
+    );
   }
   if (!stat.isFile()) throw new DataFileError(file, 'is a directory, not a Keras .h5 weights file.');
   if (stat.size === 0) throw new DataFileError(file, 'is empty (0 bytes): delete it and download it again.');
@@ -99,7 +108,10 @@ function checkReadable(file: string): void {
   // HDF5 allows a user block before the signature (at 512, 1024, ...); Keras files have none,
   // so only a file without the signature at 0 is left for the library to judge.
   if (!head.equals(HDF5_SIGNATURE) && stat.size < 512) {
-    throw new DataFileError(file, `is not an HDF5 file (${stat.size} bytes, no HDF5 signature). Keras weight files are HDF5 files ending in .h5.`);
+    throw new DataFileError(
+      file,
+      `is not an HDF5 file (${stat.size} bytes, no HDF5 signature). Keras weight files are HDF5 files ending in .h5.`,
+    );
   }
 }
 
@@ -149,7 +161,10 @@ function readStringListAttr(file: string, where: string, obj: H5Group, name: str
     try {
       return asStrings(attrs[key].value);
     } catch (e) {
-      throw new DataFileError(file, `attribute \`${key}\` of ${where} is not a list of strings (${(e as Error).message}); this is not a Keras weights file.`);
+      throw new DataFileError(
+        file,
+        `attribute \`${key}\` of ${where} is not a list of strings (${(e as Error).message}); this is not a Keras weights file.`,
+      );
     }
   };
   if (name in attrs) return read(name);
@@ -166,11 +181,17 @@ function weightsRoot(file: string, f: H5File, h5wasm: H5wasm): H5Group {
   const modelWeights = keys.includes('model_weights') ? f.get('model_weights') : null;
   if (modelWeights instanceof h5wasm.Group) return modelWeights;
   if (keys.includes('layers') && (keys.includes('vars') || keys.includes('optimizer'))) {
-    throw new DataFileError(file, 'is a Keras 3 `.weights.h5` file; only the Keras 2 (legacy HDF5) layout is supported. ' +
-      'Save it with Keras 2 (`model.save_weights("x.h5")` in tf.keras 2.x) or use the official keras-applications file.');
+    throw new DataFileError(
+      file,
+      'is a Keras 3 `.weights.h5` file; only the Keras 2 (legacy HDF5) layout is supported. ' +
+        'Save it with Keras 2 (`model.save_weights("x.h5")` in tf.keras 2.x) or use the official keras-applications file.',
+    );
   }
-  throw new DataFileError(file, 'has no `layer_names` attribute: it is an HDF5 file but not a Keras weights file ' +
-    `(top-level entries: ${keys.slice(0, 8).join(', ') || 'none'}).`);
+  throw new DataFileError(
+    file,
+    'has no `layer_names` attribute: it is an HDF5 file but not a Keras weights file ' +
+      `(top-level entries: ${keys.slice(0, 8).join(', ') || 'none'}).`,
+  );
 }
 
 function readDataset(file: string, layer: string, weightName: string, ds: H5Dataset): H5Weight {
@@ -221,14 +242,20 @@ export async function readWeightsH5(file: string): Promise<H5WeightsFile> {
       for (const name of layerNames) {
         const group = root.get(name);
         if (!group || !(group instanceof h5wasm.Group)) {
-          throw new DataFileError(file, `\`layer_names\` lists layer \`${name}\` but the file has no group \`/${name}\`; the file is damaged or not a Keras weights file.`);
+          throw new DataFileError(
+            file,
+            `\`layer_names\` lists layer \`${name}\` but the file has no group \`/${name}\`; the file is damaged or not a Keras weights file.`,
+          );
         }
         const weightNames = readStringListAttr(file, `layer \`${name}\``, group, 'weight_names') ?? [];
         if (weightNames.length === 0) continue;
         const weights = weightNames.map((weightName) => {
           const ds = group.get(weightName);
           if (!ds || !(ds instanceof h5wasm.Dataset)) {
-            throw new DataFileError(file, `layer \`${name}\` lists weight \`${weightName}\` but there is no dataset \`/${name}/${weightName}\`; the file is damaged.`);
+            throw new DataFileError(
+              file,
+              `layer \`${name}\` lists weight \`${weightName}\` but there is no dataset \`/${name}/${weightName}\`; the file is damaged.`,
+            );
           }
           return readDataset(file, name, weightName, ds);
         });
@@ -275,7 +302,11 @@ function firstMismatch(model: tf.layers.Layer[], saved: H5Layer[]): string {
     const s = saved[k];
     const mShapes = m ? m.weights.map((w) => w.shape) : [];
     const sShapes = s ? s.weights.map((w) => w.shape) : [];
-    const same = m && s && m.name === s.name && mShapes.length === sShapes.length &&
+    const same =
+      m &&
+      s &&
+      m.name === s.name &&
+      mShapes.length === sShapes.length &&
       mShapes.every((shape, i) => shapeText(shape) === shapeText(sShapes[i]));
     if (!same) {
       const mText = m ? `the model has ${layerSummary({ name: m.name, shapes: mShapes })}` : 'the model has no more layers';
@@ -314,8 +345,8 @@ export async function loadWeightsH5(model: tf.LayersModel, file: string): Promis
   if (layers.length !== saved.layers.length) {
     throw new ValueError(
       `${file}: the file has ${saved.layers.length} layers with weights, ${modelName} has ${layers.length}: ` +
-      `this weights file is for a different model (or for the model with/without its classification top). ` +
-      firstMismatch(layers, saved.layers),
+        `this weights file is for a different model (or for the model with/without its classification top). ` +
+        firstMismatch(layers, saved.layers),
     );
   }
   const assignments = layers.map((layer, k) => {
@@ -323,7 +354,8 @@ export async function loadWeightsH5(model: tf.LayersModel, file: string): Promis
     if (layer.weights.length !== s.weights.length) {
       throw new ValueError(
         `${file}: weight count mismatch for layer #${k} (named \`${layer.name}\` in ${modelName}, \`${s.name}\` in the file): ` +
-        `the layer expects ${layer.weights.length} weight(s), the file has ${s.weights.length}. ` + firstMismatch(layers, saved.layers),
+          `the layer expects ${layer.weights.length} weight(s), the file has ${s.weights.length}. ` +
+          firstMismatch(layers, saved.layers),
       );
     }
     const values = savedInModelOrder(layer, s);
@@ -331,7 +363,7 @@ export async function loadWeightsH5(model: tf.LayersModel, file: string): Promis
       if (shapeText(w.shape) !== shapeText(values[i].shape)) {
         throw new ValueError(
           `${file}: shape mismatch in layer #${k} (named \`${layer.name}\` in ${modelName}, \`${s.name}\` in the file) for weight ` +
-          `\`${w.originalName}\` (\`${values[i].name}\` in the file): the model expects ${shapeText(w.shape)}, the file has ${shapeText(values[i].shape)}.`,
+            `\`${w.originalName}\` (\`${values[i].name}\` in the file): the model expects ${shapeText(w.shape)}, the file has ${shapeText(values[i].shape)}.`,
         );
       }
     });
@@ -342,7 +374,9 @@ export async function loadWeightsH5(model: tf.LayersModel, file: string): Promis
       layer.setWeights(assignments[k].map((w) => tf.tensor(w.values, w.shape, 'float32')));
     });
   });
-  const renamed = layers.flatMap((layer, k) => (layer.name === saved.layers[k].name ? [] : [{ model: layer.name, file: saved.layers[k].name }]));
+  const renamed = layers.flatMap((layer, k) =>
+    layer.name === saved.layers[k].name ? [] : [{ model: layer.name, file: saved.layers[k].name }],
+  );
   if (renamed.length > 0) {
     // Keras matches by position too, so this is not an error; say so in case the file is not the one meant.
     process.stderr.write(
@@ -426,28 +460,34 @@ export async function saveWeightsH5(model: tf.LayersModel, file: string): Promis
   const values = new Map<tf.LayerVariable, Float32Array>();
   for (const layer of layers) for (const w of layer.weights) values.set(w, (await w.read().data()) as Float32Array);
   try {
-    await replaceFileAtomic(file, (temporary) => withHdf5Errors((h5wasm) => {
-      const f = new h5wasm.File(temporary, 'w');
-      try {
-        writeStringListAttr(f, 'layer_names', layers.map((l) => l.name));
-        f.create_attribute('backend', 'tensorflow', null, 'S10');
-        f.create_attribute('keras_version', '2.15.0', null, 'S6');
-        f.create_attribute('generated_by', 'tslab-dl', null, 'S8');
-        for (const layer of layers) {
-          const group = ensureGroup(f, layer.name, h5wasm);
-          const weights = layer.weights;
-          writeStringListAttr(group, 'weight_names', weights.map(kerasWeightName));
-          for (const w of weights) {
-            const name = kerasWeightName(w);
-            const slash = name.lastIndexOf('/');
-            const parent = slash >= 0 ? ensureGroup(group, name.slice(0, slash), h5wasm) : group;
-            parent.create_dataset({ name: name.slice(slash + 1), data: values.get(w)!, shape: w.shape as number[], dtype: '<f' });
+    await replaceFileAtomic(file, (temporary) =>
+      withHdf5Errors((h5wasm) => {
+        const f = new h5wasm.File(temporary, 'w');
+        try {
+          writeStringListAttr(
+            f,
+            'layer_names',
+            layers.map((l) => l.name),
+          );
+          f.create_attribute('backend', 'tensorflow', null, 'S10');
+          f.create_attribute('keras_version', '2.15.0', null, 'S6');
+          f.create_attribute('generated_by', 'tslab-dl', null, 'S8');
+          for (const layer of layers) {
+            const group = ensureGroup(f, layer.name, h5wasm);
+            const weights = layer.weights;
+            writeStringListAttr(group, 'weight_names', weights.map(kerasWeightName));
+            for (const w of weights) {
+              const name = kerasWeightName(w);
+              const slash = name.lastIndexOf('/');
+              const parent = slash >= 0 ? ensureGroup(group, name.slice(0, slash), h5wasm) : group;
+              parent.create_dataset({ name: name.slice(slash + 1), data: values.get(w)!, shape: w.shape as number[], dtype: '<f' });
+            }
           }
+        } finally {
+          f.close();
         }
-      } finally {
-        f.close();
-      }
-    }));
+      }),
+    );
   } catch (e) {
     if (e instanceof ValueError || e instanceof DataFileError) throw e;
     throw new DataFileError(file, `cannot be written: ${hdf5Reason(e)}`);

@@ -30,7 +30,9 @@ export interface SaveModelOptions {
 function checkTarget(target: string): void {
   if (!fs.existsSync(target)) return;
   if (!fs.statSync(target).isDirectory()) {
-    throw new ValueError(`saveModel: ${target} exists and is a file; pass the path of a folder to create (or of an earlier saved model to replace).`);
+    throw new ValueError(
+      `saveModel: ${target} exists and is a file; pass the path of a folder to create (or of an earlier saved model to replace).`,
+    );
   }
   const entries = fs.readdirSync(target);
   if (entries.length > 0 && !entries.includes(MODEL_JSON)) {
@@ -89,11 +91,15 @@ function folderSaveHandler(folder: string): tf.io.IOHandler {
 export async function saveModel(model: tf.LayersModel, dir: string, options: SaveModelOptions = {}): Promise<tf.io.SaveResult> {
   await ready();
   if (!(model instanceof tf.LayersModel)) {
-    throw new ValueError(`saveModel(model): expected a tf.LayersModel (e.g. from tf.model() or DenseNet121()). Received ${model === null ? 'null' : typeof model}.`);
+    throw new ValueError(
+      `saveModel(model): expected a tf.LayersModel (e.g. from tf.model() or DenseNet121()). Received ${model === null ? 'null' : typeof model}.`,
+    );
   }
   const target = path.resolve(dir);
   checkTarget(target);
-  return replaceFolderAtomic(target, (folder) => model.save(folderSaveHandler(folder), { includeOptimizer: options.includeOptimizer ?? false }));
+  return replaceFolderAtomic(target, (folder) =>
+    model.save(folderSaveHandler(folder), { includeOptimizer: options.includeOptimizer ?? false }),
+  );
 }
 
 /** The tf.io handler that reads model.json and its weight files from a folder. */
@@ -119,9 +125,15 @@ function folderLoadHandler(folder: string): tf.io.IOHandler {
         );
         const specs = tf.io.getWeightSpecs(manifest);
         const data = tf.io.CompositeArrayBuffer.join(buffers);
-        const expected = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * (s.dtype === 'float32' || s.dtype === 'int32' ? 4 : 1), 0);
+        const expected = specs.reduce(
+          (n, s) => n + s.shape.reduce((a, b) => a * b, 1) * (s.dtype === 'float32' || s.dtype === 'int32' ? 4 : 1),
+          0,
+        );
         if (specs.every((s) => !s.quantization && (s.dtype === 'float32' || s.dtype === 'int32')) && data.byteLength !== expected) {
-          throw new DataFileError(path.join(folder, WEIGHTS_BIN), `has ${data.byteLength} bytes, ${MODEL_JSON} describes ${expected}: the saved model is damaged or truncated.`);
+          throw new DataFileError(
+            path.join(folder, WEIGHTS_BIN),
+            `has ${data.byteLength} bytes, ${MODEL_JSON} describes ${expected}: the saved model is damaged or truncated.`,
+          );
         }
         return [specs, data];
       });
@@ -153,7 +165,9 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
   if (!fs.existsSync(path.join(folder, MODEL_JSON))) {
     throw new DataFileError(
       folder,
-      fs.existsSync(folder) ? `holds no saved model (no ${MODEL_JSON}).` : `no such folder: save a model there first with saveModel(model, ${JSON.stringify(dir)}).`,
+      fs.existsSync(folder)
+        ? `holds no saved model (no ${MODEL_JSON}).`
+        : `no such folder: save a model there first with saveModel(model, ${JSON.stringify(dir)}).`,
     );
   }
   return tf.loadLayersModel(folderLoadHandler(folder));

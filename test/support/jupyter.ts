@@ -87,7 +87,9 @@ export function kernelspecsOutside(name: string, dir: string, env: NodeJS.Proces
     'print(json.dumps([d for d in KernelSpecManager().kernel_dirs if os.path.isfile(os.path.join(d, sys.argv[1], "kernel.json"))]))';
   const r = spawnSync(JUPYTER_PYTHON, ['-c', script, name], { encoding: 'utf8', env });
   if (r.status !== 0) throw new Error(`listing the kernelspec folders failed: ${r.stderr}`);
-  return (JSON.parse(r.stdout) as string[]).filter((d) => !path.resolve(d).startsWith(path.resolve(dir) + path.sep)).map((d) => path.join(d, name));
+  return (JSON.parse(r.stdout) as string[])
+    .filter((d) => !path.resolve(d).startsWith(path.resolve(dir) + path.sep))
+    .map((d) => path.join(d, name));
 }
 
 const RUN_CELLS = `
@@ -115,7 +117,11 @@ export interface CellOutput {
  * the notebooks folder as the working directory; each cell's outputs.
  */
 export function runCellsInKernel(cells: string[], env: NodeJS.ProcessEnv, cellTimeoutSeconds = 120): CellOutput[][] {
-  const run = spawnSync(JUPYTER_PYTHON, ['-c', RUN_CELLS, JSON.stringify(cells), path.join(ROOT, 'notebooks'), String(cellTimeoutSeconds)], { env, encoding: 'utf8' });
+  const run = spawnSync(
+    JUPYTER_PYTHON,
+    ['-c', RUN_CELLS, JSON.stringify(cells), path.join(ROOT, 'notebooks'), String(cellTimeoutSeconds)],
+    { env, encoding: 'utf8' },
+  );
   if (run.status !== 0) throw new Error(`nbclient failed (exit ${run.status}): ${run.stderr}`);
   return JSON.parse(run.stdout.trim().split('\n').pop()!);
 }

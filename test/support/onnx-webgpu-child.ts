@@ -58,7 +58,15 @@ async function lavapipe(): Promise<object> {
     translated: gpu.translatedLayers,
     total: gpu.totalLayers,
     cpu: { providers: cpu.providers, note: cpu.providerNote, ms: cpuMs },
-    gpu: { providers: gpu.providers, provider: gpu.provider, note: gpu.providerNote, fellBack: gpu.fellBack, sessionMs: gpuSessionMs, firstMs: gpuFirstMs, ms: gpuMs },
+    gpu: {
+      providers: gpu.providers,
+      provider: gpu.provider,
+      note: gpu.providerNote,
+      fellBack: gpu.fellBack,
+      sessionMs: gpuSessionMs,
+      firstMs: gpuFirstMs,
+      ms: gpuMs,
+    },
     sessionOptions: sessions.map((o) => ({ executionProviders: o.executionProviders, extra: o.extra })),
     relativeError: relativeError(yGpu, yCpu),
     repeatRelativeError: relativeError(yGpu2, yGpu),
@@ -72,7 +80,10 @@ async function lavapipe(): Promise<object> {
   const auto = await resolveRoute('auto');
   const plain = await createOnnxSession(base);
   const features = await frozenFeatures(base, x, { executor: 'auto', cache: false });
-  const out = { ...result, auto: { route: auto, executorProvider: plain.provider, executorNote: plain.providerNote, featuresProvider: features.provider } };
+  const out = {
+    ...result,
+    auto: { route: auto, executorProvider: plain.provider, executorNote: plain.providerNote, featuresProvider: features.provider },
+  };
   features.release();
   await plain.dispose();
   x.dispose();
@@ -86,7 +97,9 @@ async function noAdapter(): Promise<object> {
   const forcedExecutor = await createOnnxSession(model, { provider: 'webgpu' }).then(() => 'no error', message);
   // A probe that (wrongly) reports a hardware adapter: ONNX Runtime's own Dawn finds none, the
   // session fails, and the executor falls back to the CPU with a note; 'best' then skips WebGPU.
-  const hardware = { webgpu: async () => ({ adapter: { vendor: 'nvidia', architecture: '', device: '', description: 'Pretend GPU', software: false } }) };
+  const hardware = {
+    webgpu: async () => ({ adapter: { vendor: 'nvidia', architecture: '', device: '', description: 'Pretend GPU', software: false } }),
+  };
   const first = await createOnnxSession(model, { providerProbes: hardware });
   const second = await createOnnxSession(model, { providerProbes: hardware });
   const forcedSession = await createOnnxSession(model, { provider: 'webgpu', providerProbes: hardware }).then(() => 'no error', message);

@@ -16,7 +16,9 @@ const { parse: parseNpy } = require('npyjs') as { parse(buffer: ArrayBuffer): { 
 /** Why the torch comparisons cannot run here, or undefined when they can. */
 export function torchMissing(): string | undefined {
   const r = spawnSync(PYTHON, ['-c', 'import numpy, h5py, torch, torchvision'], { encoding: 'utf8' });
-  return r.status === 0 ? undefined : `torch/torchvision/h5py not importable by ${PYTHON}: ${(r.stderr || String(r.error)).trim().split('\n').pop()}`;
+  return r.status === 0
+    ? undefined
+    : `torch/torchvision/h5py not importable by ${PYTHON}: ${(r.stderr || String(r.error)).trim().split('\n').pop()}`;
 }
 
 /** A float .npy file written by a reference script. */

@@ -60,7 +60,13 @@ async function select(): Promise<object> {
 
 async function hardware(): Promise<object> {
   const probe = async () => ({
-    adapter: { vendor: 'stand-in', architecture: 'stand-in', device: 'stand-in', description: 'a hardware adapter (stand-in for lavapipe)', software: false },
+    adapter: {
+      vendor: 'stand-in',
+      architecture: 'stand-in',
+      device: 'stand-in',
+      description: 'a hardware adapter (stand-in for lavapipe)',
+      software: false,
+    },
   });
   const info = await ready({ probeWebGpu: probe });
   return { info, summary: backendSummary(info) };
@@ -69,7 +75,7 @@ async function hardware(): Promise<object> {
 /** n samples of 1024 features and labels in [0, 10), the same on every backend (a seeded generator). */
 function data(n: number): { x: tf.Tensor2D; y: tf.Tensor1D } {
   let state = 12345;
-  const next = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const next = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const x = Float32Array.from({ length: n * 1024 }, () => next() * 2 - 1);
   const y = Int32Array.from({ length: n }, () => Math.floor(next() * 10));
   return { x: tf.tensor2d(x, [n, 1024]), y: tf.tensor1d(y, 'int32') };
@@ -100,7 +106,13 @@ async function train(): Promise<object> {
   const onWasm = await trainHead(x, y);
   await setBackend('webgpu');
   const onWebGpu = await trainHead(x, y);
-  return { chosen: chosen.backend, after: backendInfo().backend, wasm: onWasm.losses, webgpu: onWebGpu.losses, seconds: { wasm: onWasm.seconds, webgpu: onWebGpu.seconds } };
+  return {
+    chosen: chosen.backend,
+    after: backendInfo().backend,
+    wasm: onWasm.losses,
+    webgpu: onWebGpu.losses,
+    seconds: { wasm: onWasm.seconds, webgpu: onWebGpu.seconds },
+  };
 }
 
 /** What the library computes with values it reads, on the backend in use (`tag` names the run). */
@@ -132,21 +144,46 @@ async function libraryReads(tag: string): Promise<Record<string, unknown>> {
   // Labels: the synchronous check cannot read labels computed on the GPU (and skips them), the async one can.
   const badLabels = tf.add(tf.zeros([4096], 'int32'), tf.scalar(12, 'int32'));
   out.syncLabelCheck = explained(() => checkClassLabels(badLabels, 10, 'check'));
-  out.asyncLabelCheck = await checkClassLabelsAsync(badLabels, 10, 'check').then(() => 'no error', (e: Error) => e.message);
+  out.asyncLabelCheck = await checkClassLabelsAsync(badLabels, 10, 'check').then(
+    () => 'no error',
+    (e: Error) => e.message,
+  );
   out.confusionOfDeviceTensor = explained(() => confusionMatrix(onDevice(y), predicted.argMax(-1)));
   out.confusionOfValues = confusionMatrix(await y.data(), await predicted.argMax(-1).data(), { classes: 10 }).counts;
 
   // Images made from data are shown; images computed on the device are an error saying what to do.
-  const images = tf.tensor4d(Float32Array.from({ length: 4 * 32 * 32 * 3 }, (_, i) => (i % 256) / 255), [4, 32, 32, 3]);
+  const images = tf.tensor4d(
+    Float32Array.from({ length: 4 * 32 * 32 * 3 }, (_, i) => (i % 256) / 255),
+    [4, 32, 32, 3],
+  );
   out.showImages = explained(() => imageGrid(images, [0, 1, 2, 3], { columns: 4 }));
   out.showDeviceImages = explained(() => imageGrid(onDevice(tf.tile(images, [32, 1, 1, 1]))));
 
   // The projective transform of the augmentation layers, and its gradient.
-  const transforms = [rotationTransform(17, 32, 32), rotationTransform(-40, 32, 32), rotationTransform(90, 32, 32), rotationTransform(5, 32, 32)];
-  const weights = tf.tensor4d(Float32Array.from({ length: 4 * 32 * 32 * 3 }, (_, i) => ((i * 7919) % 13) / 13), [4, 32, 32, 3]);
-  const transformed = projectiveTransform(onDevice(images) as tf.Tensor4D, transforms, { interpolation: 'bilinear', fillMode: 'reflect', fillValue: 0 });
+  const transforms = [
+    rotationTransform(17, 32, 32),
+    rotationTransform(-40, 32, 32),
+    rotationTransform(90, 32, 32),
+    rotationTransform(5, 32, 32),
+  ];
+  const weights = tf.tensor4d(
+    Float32Array.from({ length: 4 * 32 * 32 * 3 }, (_, i) => ((i * 7919) % 13) / 13),
+    [4, 32, 32, 3],
+  );
+  const transformed = projectiveTransform(onDevice(images) as tf.Tensor4D, transforms, {
+    interpolation: 'bilinear',
+    fillMode: 'reflect',
+    fillValue: 0,
+  });
   out.transform = Array.from(await transformed.data());
-  const gradient = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(projectiveTransform(t as tf.Tensor4D, transforms, { interpolation: 'bilinear', fillMode: 'constant', fillValue: 0.5 }), weights)));
+  const gradient = tf.grad((t: tf.Tensor) =>
+    tf.sum(
+      tf.mul(
+        projectiveTransform(t as tf.Tensor4D, transforms, { interpolation: 'bilinear', fillMode: 'constant', fillValue: 0.5 }),
+        weights,
+      ),
+    ),
+  );
   out.transformGradient = Array.from(await gradient(onDevice(images)).data());
 
   // Saving weights (HDF5, written synchronously) after reading them asynchronously.
@@ -154,7 +191,14 @@ async function libraryReads(tag: string): Promise<Record<string, unknown>> {
   await saveWeightsH5(model, file);
   const saved = await readWeightsH5(file);
   out.savedKernelHead = Array.from(saved.layers.find((l) => l.weights.length === 2)!.weights[0].values.slice(0, 4));
-  out.modelKernelHead = Array.from((await model.layers.find((l) => l.weights.length === 2)!.weights[0].read().data()).slice(0, 4));
+  out.modelKernelHead = Array.from(
+    (
+      await model.layers
+        .find((l) => l.weights.length === 2)!
+        .weights[0].read()
+        .data()
+    ).slice(0, 4),
+  );
   fs.rmSync(path.dirname(file), { recursive: true, force: true });
   return out;
 }

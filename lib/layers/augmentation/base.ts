@@ -34,7 +34,9 @@ export interface AugmentationArgs extends LayerArgs {
 function checkDataFormat(layer: string, value: unknown): ImageDataFormat {
   if (value === undefined || value === null || value === 'channelsLast' || value === 'channels_last') return 'channelsLast';
   if (value === 'channelsFirst' || value === 'channels_first') return 'channelsFirst';
-  throw new ValueError(`${layer}: received an invalid value for \`dataFormat\`, expected 'channelsLast' or 'channelsFirst'. Received: dataFormat=${JSON.stringify(value)}.`);
+  throw new ValueError(
+    `${layer}: received an invalid value for \`dataFormat\`, expected 'channelsLast' or 'channelsFirst'. Received: dataFormat=${JSON.stringify(value)}.`,
+  );
 }
 
 /**
@@ -109,7 +111,10 @@ export abstract class ImageAugmentationLayer<Transformation> extends tf.layers.L
   // Typed by what it is given (tfjs types every apply as any kind of tensor), as lib/layers/upscale.ts.
   override apply(inputs: tf.SymbolicTensor | tf.SymbolicTensor[], kwargs?: { [key: string]: unknown }): tf.SymbolicTensor;
   override apply(inputs: tf.Tensor | tf.Tensor[], kwargs?: { [key: string]: unknown }): tf.Tensor;
-  override apply(inputs: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[], kwargs?: { [key: string]: unknown }): tf.Tensor | tf.SymbolicTensor {
+  override apply(
+    inputs: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[],
+    kwargs?: { [key: string]: unknown },
+  ): tf.Tensor | tf.SymbolicTensor {
     return super.apply(inputs, kwargs) as tf.Tensor | tf.SymbolicTensor;
   }
 }

@@ -62,13 +62,19 @@ export function samplingOptions(layer: string, args: SamplingArgs): SamplingOpti
   const interpolation = args.interpolation ?? 'bilinear';
   const fillValue = args.fillValue ?? 0;
   if (!FILL_MODES.includes(fillMode)) {
-    throw new ValueError(`${layer}: received an invalid value for \`fillMode\`, expected one of ${FILL_MODES.map((m) => `'${m}'`).join(', ')}. Received: fillMode=${JSON.stringify(fillMode)}.`);
+    throw new ValueError(
+      `${layer}: received an invalid value for \`fillMode\`, expected one of ${FILL_MODES.map((m) => `'${m}'`).join(', ')}. Received: fillMode=${JSON.stringify(fillMode)}.`,
+    );
   }
   if (!INTERPOLATIONS.includes(interpolation)) {
-    throw new ValueError(`${layer}: received an invalid value for \`interpolation\`, expected one of ${INTERPOLATIONS.map((m) => `'${m}'`).join(', ')}. Received: interpolation=${JSON.stringify(interpolation)}.`);
+    throw new ValueError(
+      `${layer}: received an invalid value for \`interpolation\`, expected one of ${INTERPOLATIONS.map((m) => `'${m}'`).join(', ')}. Received: interpolation=${JSON.stringify(interpolation)}.`,
+    );
   }
   if (typeof fillValue !== 'number' || !Number.isFinite(fillValue)) {
-    throw new ValueError(`${layer}: received an invalid value for \`fillValue\`, expected a finite number. Received: fillValue=${JSON.stringify(fillValue)}.`);
+    throw new ValueError(
+      `${layer}: received an invalid value for \`fillValue\`, expected a finite number. Received: fillValue=${JSON.stringify(fillValue)}.`,
+    );
   }
   return { fillMode, interpolation, fillValue };
 }
@@ -149,7 +155,11 @@ interface SamplingPlan {
 }
 
 /** ProjectiveGenerator::operator() up to the reads: the sample points of every output pixel. */
-function planSampling(shape: [number, number, number, number], transforms: readonly ProjectiveTransform[], options: SamplingOptions): SamplingPlan {
+function planSampling(
+  shape: [number, number, number, number],
+  transforms: readonly ProjectiveTransform[],
+  options: SamplingOptions,
+): SamplingPlan {
   const [batch, height, width, channels] = shape;
   const { interpolation, fillMode, fillValue } = options;
   const pixels = batch * height * width;
@@ -172,7 +182,8 @@ function planSampling(shape: [number, number, number, number], transforms: reado
     wy1: weights(),
   };
   const { i00, i01, i10, i11, wx0, wx1, wy0, wy1 } = plan;
-  const read = (b: number, y: number, x: number): number => (y >= 0 && y < height && x >= 0 && x < width ? (b * height + y) * width + x : outside);
+  const read = (b: number, y: number, x: number): number =>
+    y >= 0 && y < height && x >= 0 && x < width ? (b * height + y) * width + x : outside;
 
   for (let b = 0; b < batch; b++) {
     const t = (transforms.length === 1 ? transforms[0] : transforms[b]).map(f32);
@@ -288,13 +299,22 @@ function sampleOnDevice(images: tf.Tensor, plan: SamplingPlan, shape: [number, n
  *
  * @param transforms one transform per image, or a single one for every image.
  */
-export function projectiveTransform(images: tf.Tensor4D, transforms: readonly ProjectiveTransform[], options: SamplingOptions): tf.Tensor4D {
+export function projectiveTransform(
+  images: tf.Tensor4D,
+  transforms: readonly ProjectiveTransform[],
+  options: SamplingOptions,
+): tf.Tensor4D {
   const shape = images.shape;
   if (transforms.length !== shape[0] && transforms.length !== 1) {
-    throw new ValueError(`projectiveTransform: got ${transforms.length} transforms for ${shape[0]} images; give one per image or one for all.`);
+    throw new ValueError(
+      `projectiveTransform: got ${transforms.length} transforms for ${shape[0]} images; give one per image or one for all.`,
+    );
   }
   for (const t of transforms) {
-    if (t.length !== 8) throw new ValueError(`projectiveTransform: a transform has 8 numbers [a0, a1, a2, b0, b1, b2, c0, c1]; received ${JSON.stringify(t)}.`);
+    if (t.length !== 8)
+      throw new ValueError(
+        `projectiveTransform: a transform has 8 numbers [a0, a1, a2, b0, b1, b2, c0, c1]; received ${JSON.stringify(t)}.`,
+      );
   }
   const plan = planSampling(shape, transforms, options);
   if (!canReadSync()) {

@@ -33,7 +33,8 @@ export interface ContrastTransformation {
 
 function checkValueRange(value: unknown): [number, number] {
   if (value === undefined || value === null) return [0, 255];
-  const ok = Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'number' && Number.isFinite(v)) && value[0] <= value[1];
+  const ok =
+    Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'number' && Number.isFinite(v)) && value[0] <= value[1];
   if (!ok) {
     throw new ValueError(
       `RandomContrast: received an invalid value for \`valueRange\`, expected [low, high] with low <= high, e.g. [0, 255] or [0, 1]. ` +

@@ -63,7 +63,9 @@ export class RandomFlip extends ImageAugmentationLayer<FlipTransformation> {
     const horizontal = this.mode !== 'vertical';
     const vertical = this.mode !== 'horizontal';
     const transforms = flips.map((flip) =>
-      flip ? [horizontal ? -1 : 1, 0, horizontal ? width - 1 : 0, 0, vertical ? -1 : 1, vertical ? height - 1 : 0, 0, 0] : [1, 0, 0, 0, 1, 0, 0, 0],
+      flip
+        ? [horizontal ? -1 : 1, 0, horizontal ? width - 1 : 0, 0, vertical ? -1 : 1, vertical ? height - 1 : 0, 0, 0]
+        : [1, 0, 0, 0, 1, 0, 0, 0],
     );
     return projectiveTransform(images, transforms, { interpolation: 'nearest', fillMode: 'nearest', fillValue: 0 });
   }

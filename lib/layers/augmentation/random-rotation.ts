@@ -79,7 +79,13 @@ export class RandomRotation extends ImageAugmentationLayer<RotationTransformatio
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), factor: [...this.factor], fillMode: this.fillMode, fillValue: this.fillValue, interpolation: this.interpolation };
+    return {
+      ...super.getConfig(),
+      factor: [...this.factor],
+      fillMode: this.fillMode,
+      fillValue: this.fillValue,
+      interpolation: this.interpolation,
+    };
   }
 }
 tf.serialization.registerClass(RandomRotation);

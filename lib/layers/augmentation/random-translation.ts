@@ -70,7 +70,11 @@ export class RandomTranslation extends ImageAugmentationLayer<TranslationTransfo
     this.widthRange = parseFactor('RandomTranslation', 'widthFactor', args.widthFactor, BOUNDS);
     this.heightFactor = copyFactor(args.heightFactor);
     this.widthFactor = copyFactor(args.widthFactor);
-    ({ fillMode: this.fillMode, interpolation: this.interpolation, fillValue: this.fillValue } = samplingOptions('RandomTranslation', args));
+    ({
+      fillMode: this.fillMode,
+      interpolation: this.interpolation,
+      fillValue: this.fillValue,
+    } = samplingOptions('RandomTranslation', args));
   }
 
   getRandomTransformation(batchSize: number, height: number, width: number): TranslationTransformation {

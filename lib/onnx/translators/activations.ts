@@ -14,7 +14,8 @@ export function applyActivation(graph: GraphBuilder, x: OnnxValue, name: string 
   const g = graph;
   const out = (opType: string, inputs: string[], attributes = {}) => ({ ...x, name: g.node(opType, inputs, attributes, base) });
   const scalar = (v: number) => g.addWeight(`${base}_const`, [], new Float32Array([v]));
-  const helper = (opType: string, inputs: string[], attributes = {}) => g.node(opType, inputs, attributes, `${base}_${opType.toLowerCase()}`);
+  const helper = (opType: string, inputs: string[], attributes = {}) =>
+    g.node(opType, inputs, attributes, `${base}_${opType.toLowerCase()}`);
   switch (name ?? 'linear') {
     case 'linear':
       return x;
@@ -74,9 +75,7 @@ export function activationName(config: Record<string, any>): string | undefined 
   throw new Untranslatable(`its activation ${JSON.stringify(a)} is not a known activation name`);
 }
 
-const activationLayer: Translator = (ctx) => [
-  applyActivation(ctx.graph, onlyInput(ctx), activationName(ctx.config), ctx.layer.name),
-];
+const activationLayer: Translator = (ctx) => [applyActivation(ctx.graph, onlyInput(ctx), activationName(ctx.config), ctx.layer.name)];
 
 const reluLayer: Translator = (ctx) => {
   const x = onlyInput(ctx);

@@ -10,4 +10,6 @@ import { onlyInput, Translator } from './context';
 
 const identity: Translator = (ctx) => [onlyInput(ctx)];
 
-export const augmentationTranslators: Record<string, Translator> = Object.fromEntries(AUGMENTATION_LAYERS.map((className) => [className, identity]));
+export const augmentationTranslators: Record<string, Translator> = Object.fromEntries(
+  AUGMENTATION_LAYERS.map((className) => [className, identity]),
+);

@@ -101,7 +101,12 @@ const separableConv2d: Translator = (ctx) => {
   const dk = ctx.weight('depthwise_kernel');
   const d = depthwiseKernel(dk);
   const dw = g.addWeight(`${ctx.layer.name}/depthwise_kernel`, d.shape, d.values);
-  const depthwise = g.node('Conv', [x.name, dw], { ...windowFor(ctx, [d.shape[2], d.shape[3]], x), group: attr.int(dk.shape[2]) }, `${ctx.layer.name}_depthwise`);
+  const depthwise = g.node(
+    'Conv',
+    [x.name, dw],
+    { ...windowFor(ctx, [d.shape[2], d.shape[3]], x), group: attr.int(dk.shape[2]) },
+    `${ctx.layer.name}_depthwise`,
+  );
   const p = convKernel(ctx.weight('pointwise_kernel'));
   const pw = g.addWeight(`${ctx.layer.name}/pointwise_kernel`, p.shape, p.values);
   const pointwise = g.node(

@@ -51,7 +51,9 @@ const permute: Translator = (ctx) => {
   const dims = ctx.config.dims;
   if (!Array.isArray(dims)) throw new Untranslatable(`its dims ${JSON.stringify(dims)} is not a list`);
   const perm = [0, ...dims];
-  return [{ name: ctx.graph.node('Transpose', [x.name], { perm: attr.ints(perm) }, ctx.layer.name), shape: outputShape(ctx), layout: 'asIs' }];
+  return [
+    { name: ctx.graph.node('Transpose', [x.name], { perm: attr.ints(perm) }, ctx.layer.name), shape: outputShape(ctx), layout: 'asIs' },
+  ];
 };
 
 /** Layers that pass their input through unchanged at inference. */

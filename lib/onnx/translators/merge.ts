@@ -28,7 +28,12 @@ function elementwise(opType: 'Sum' | 'Mul' | 'Mean' | 'Max' | 'Min'): Translator
         name = g.node('Mul', [name, xs[i].name], {}, i === xs.length - 1 ? ctx.layer.name : `${ctx.layer.name}_${i}`);
       }
     } else {
-      name = g.node(opType, xs.map((x) => x.name), {}, ctx.layer.name);
+      name = g.node(
+        opType,
+        xs.map((x) => x.name),
+        {},
+        ctx.layer.name,
+      );
     }
     return [{ name, shape: outputShape(ctx), layout }];
   };
@@ -38,7 +43,12 @@ const concatenate: Translator = (ctx) => {
   const g = ctx.graph;
   const xs = sameLayout(g, ctx.inputs);
   const axis = onnxAxis(xs[0], ctx.config.axis ?? -1);
-  const name = g.node('Concat', xs.map((x) => x.name), { axis: attr.int(axis) }, ctx.layer.name);
+  const name = g.node(
+    'Concat',
+    xs.map((x) => x.name),
+    { axis: attr.int(axis) },
+    ctx.layer.name,
+  );
   return [{ name, shape: outputShape(ctx), layout: xs[0].layout }];
 };
 

@@ -8,9 +8,20 @@ import { onlyInput, outputShape, requireChannelsLast, TranslationContext, Transl
 /** [[top, bottom], [left, right]] from the config forms tfjs accepts. */
 function pairs(value: unknown, what: string): [[number, number], [number, number]] {
   let v = value;
-  if (typeof v === 'number') v = [[v, v], [v, v]];
-  else if (Array.isArray(v) && v.length === 2 && v.every((n) => typeof n === 'number')) v = [[v[0], v[0]], [v[1], v[1]]];
-  const ok = Array.isArray(v) && v.length === 2 && v.every((p) => Array.isArray(p) && p.length === 2 && p.every((n) => Number.isInteger(n) && n >= 0));
+  if (typeof v === 'number')
+    v = [
+      [v, v],
+      [v, v],
+    ];
+  else if (Array.isArray(v) && v.length === 2 && v.every((n) => typeof n === 'number'))
+    v = [
+      [v[0], v[0]],
+      [v[1], v[1]],
+    ];
+  const ok =
+    Array.isArray(v) &&
+    v.length === 2 &&
+    v.every((p) => Array.isArray(p) && p.length === 2 && p.every((n) => Number.isInteger(n) && n >= 0));
   if (!ok) throw new Untranslatable(`its ${what} ${JSON.stringify(value)} is not [[top, bottom], [left, right]]`);
   return v as [[number, number], [number, number]];
 }

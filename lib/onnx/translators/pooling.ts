@@ -39,7 +39,11 @@ function globalPooling(opType: 'GlobalMaxPool' | 'GlobalAveragePool'): Translato
     const x = g.toChannelsFirst(input);
     // [N, C, 1, 1] -> [N, C], the tfjs output.
     const pooled = g.node(opType, [x.name], {}, `${ctx.layer.name}_pooled`);
-    const out: OnnxValue = { name: g.node('Flatten', [pooled], { axis: attr.int(1) }, ctx.layer.name), shape: outputShape(ctx), layout: 'asIs' };
+    const out: OnnxValue = {
+      name: g.node('Flatten', [pooled], { axis: attr.int(1) }, ctx.layer.name),
+      shape: outputShape(ctx),
+      layout: 'asIs',
+    };
     return [out];
   };
 }

@@ -52,7 +52,8 @@ const normalization: Translator = (ctx) => {
   variance.dispose();
   const std = Float32Array.from(varianceValues, (v) => Math.max(Math.fround(Math.sqrt(v)), Math.fround(1e-7)));
   // The statistics have the input's rank, with the kept axes' sizes and 1 elsewhere (tfjs layout).
-  if (broadcast.length !== x.shape.length) throw new Untranslatable(`its statistics have rank ${broadcast.length}, its input rank ${x.shape.length}`);
+  if (broadcast.length !== x.shape.length)
+    throw new Untranslatable(`its statistics have rank ${broadcast.length}, its input rank ${x.shape.length}`);
   let input = x;
   const kept = broadcast.map((d, i) => (d !== 1 ? i : -1)).filter((i) => i >= 0);
   // Per-channel (the EfficientNet case) works in either layout; any other kept axis in the tfjs layout.
