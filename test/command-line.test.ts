@@ -175,12 +175,30 @@ function assertRefused(r: ReturnType<typeof runNode>, command: string, option: s
   assert.ok(r.stderr.startsWith(`${command}: unknown option ${JSON.stringify(option)}.\n\nUsage:`), r.stderr);
 }
 
+/** A string option given without its value: the same wording for every command. */
+function assertNeedsValue(r: ReturnType<typeof runNode>, command: string, option: string) {
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.ok(r.stderr.startsWith(`${command}: ${option} needs a value.\n\nUsage:`), r.stderr);
+}
+
+/** A string option of each command that has one, for the missing-value check. */
+const STRING_OPTION: Record<string, string> = {
+  export: '--output',
+  import: '--output',
+  kernel: '--config-path',
+  install: '--prefix',
+  uninstall: '--python',
+};
+
 describe('every command: --help prints the usage (exit 0), an unknown option is refused, named (exit 2)', () => {
   for (const [command, module, usage] of TS_COMMANDS) {
     test(`tslab-dl ${command} (${module}, through tsx)`, () => {
       assertHelp(runTs(module, [command, '--help']), usage);
       assertHelp(runTs(module, [command, '-h']), usage);
       assertRefused(runTs(module, [command, '--no-such-option']), `tslab-dl ${command}`, '--no-such-option');
+      const option = STRING_OPTION[command];
+      if (option) assertNeedsValue(runTs(module, [command, option]), `tslab-dl ${command}`, option);
     });
   }
 
@@ -188,12 +206,14 @@ describe('every command: --help prints the usage (exit 0), an unknown option is 
     const script = path.join(ROOT, 'scripts', 'setup-backend.mjs');
     assertHelp(runNode(script, ['--help']), /^Usage: node scripts\/setup-backend\.mjs gpu\|native\|cuda /);
     assertRefused(runNode(script, ['gpu', '--no-such-option']), 'setup-backend', '--no-such-option');
+    assertNeedsValue(runNode(script, ['gpu', '--project']), 'setup-backend', '--project');
   });
 
   test('scripts/lesson.mjs', () => {
     const script = path.join(ROOT, 'scripts', 'lesson.mjs');
     assertHelp(runNode(script, ['--help']), /^Usage: npm run lesson -- \[options\]\n/);
     assertRefused(runNode(script, ['--no-such-option']), 'lesson', '--no-such-option');
+    assertNeedsValue(runNode(script, ['--data']), 'lesson', '--data');
   });
 
   test('bin/tslab-dl.js itself: its --help lists the commands', () => {
