@@ -2,7 +2,7 @@
  * `fit(model, x, y, options)`: Keras' `model.fit` for the lesson, on TensorFlow.js.
  *
  * It runs tfjs' own `model.fit` (so any tfjs callback works) on the plan chosen by
- * lib/train/forward.ts, with Keras' names in the logs (lib/train/compile.ts), a progress
+ * lib/train/forward.ts, with Keras' names in the logs (lib/compat/keras-compile.ts), a progress
  * display suited to where it runs, a seed, and the kernel's interrupt button honoured between
  * batches. tfjs' `model.fit(x, y, args)` of a model with a frozen part comes here too
  * (lib/compat/model-methods.ts), so the Keras habit is the fast path.

@@ -5,7 +5,7 @@
  * from the shapes of the labels and predictions, and logs it as `accuracy` / `val_accuracy`.
  * tfjs picks it from the loss function instead (a custom loss silently gets categorical
  * accuracy, wrong for integer labels) and logs it as `acc` / `val_acc` (tfjs-layers src/engine/training.ts, `compile`).
- * {@link kerasAccuracy} makes the Keras choice at call time; lib/train/compile.ts puts it
+ * {@link kerasAccuracy} makes the Keras choice at call time; lib/compat/keras-compile.ts puts it
  * behind the strings 'accuracy' and 'acc' in `model.compile`.
  */
 import * as tf from '@tensorflow/tfjs';

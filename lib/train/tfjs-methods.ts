@@ -1,6 +1,6 @@
 /**
  * tfjs' own `LayersModel.fit`, `evaluate` and `predict`, as they were before tslab-dl patched them
- * (lib/train/model-methods.ts).
+ * (lib/compat/model-methods.ts).
  *
  * The library trains the head of a split model with tfjs' fit and runs it with tfjs' predict;
  * those calls must reach tfjs itself, not the patched methods, or the head (whose first layer,
