@@ -30,7 +30,7 @@ import {
   wasmTensorCount,
 } from './reset';
 import { guardWasmMemory, WasmOutOfMemoryError } from './wasm-memory';
-import { probeWebGpu as probeWebGpuOnMachine, WebGpuAdapterInfo, WebGpuProbe } from './webgpu-adapter';
+import { adapterName, probeWebGpu as probeWebGpuOnMachine, WebGpuAdapterInfo, WebGpuProbe } from './webgpu-adapter';
 import { probeHardwareWebGpu, resetHardwareProbe } from './vulkan';
 import { missingKernelIn, registerWebGpuBackend, webgpuMissingKernels } from './webgpu';
 import { isSyncReadFailure } from '../core/tensor-reads';
@@ -246,7 +246,7 @@ async function tryWebGpu(options: Selection, forced: boolean): Promise<Trial> {
     };
   }
   if (!adapter) return { reason: probe.reason ?? 'no WebGPU adapter', notTried: !forced, webgpu };
-  const name = adapter.description || adapter.device || adapter.vendor || 'unnamed adapter';
+  const name = adapterName(adapter);
   if (adapter.software && !forced) {
     return {
       reason:
@@ -457,7 +457,7 @@ export function backendSummary(chosen: BackendInfo = backendInfo()): string {
     chosen.backend === 'tfjs-node-gpu'
       ? 'tfjs-node-gpu (CUDA GPU)'
       : chosen.backend === 'webgpu' && adapter
-        ? `webgpu (${adapter.description || adapter.device || 'GPU'}${adapter.software ? ': a software adapter, slower than wasm' : ''})`
+        ? `webgpu (${adapterName(adapter)}${adapter.software ? ': a software adapter, slower than wasm' : ''})`
         : chosen.backend;
   const skipped = chosen.candidates.filter((c) => c.usable === false).map((c) => `${c.name}: ${c.installed ? c.reason : 'not installed'}`);
   const how = chosen.requestedBy === 'default' ? '' : ` [${chosen.requestedBy}]`;

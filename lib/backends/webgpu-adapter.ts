@@ -91,8 +91,12 @@ export function probeWebGpu(): Promise<WebGpuProbe> {
   return probed;
 }
 
+/** The adapter's name for people: its description, else its device, else its vendor. */
+export function adapterName(adapter: Pick<WebGpuAdapterInfo, 'description' | 'device' | 'vendor'>): string {
+  return adapter.description || adapter.device || adapter.vendor || 'unnamed adapter';
+}
+
 /** One line for reports: "NVIDIA H200 (hardware)" / "llvmpipe ... (software: not chosen automatically)". */
 export function describeAdapter(adapter: WebGpuAdapterInfo): string {
-  const name = adapter.description || adapter.device || adapter.vendor || 'unnamed adapter';
-  return `${name} (${adapter.software ? 'software: never chosen automatically' : 'hardware'})`;
+  return `${adapterName(adapter)} (${adapter.software ? 'software: never chosen automatically' : 'hardware'})`;
 }

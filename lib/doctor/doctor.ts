@@ -12,6 +12,7 @@ import { checkGpu, GpuCheck, LibraryCheck } from '../backends/cuda-libraries';
 import { findOnPath } from '../core/find-on-path';
 import { checkCudaProvider, describeProvider, OnnxProvider, ProviderStatus, providerStatuses } from '../onnx/providers';
 import { checkVulkan, VulkanCheck } from '../backends/vulkan';
+import { adapterName } from '../backends/webgpu-adapter';
 
 export interface DoctorCandidate extends BackendCandidate {
   /** chosen; skipped (tried and unusable); loadable / fails to load (checked in a child process); not tried; not installed. */
@@ -383,7 +384,7 @@ const FIX_INDENT = ' '.repeat(21);
 function adapterText(v: VulkanCheck): string {
   const a = v.probe.adapter;
   if (!a) return `none: ${(v.probe.reason ?? '').replace(/^no WebGPU adapter: /, '')}`;
-  const name = a.description || a.device || 'unnamed adapter';
+  const name = adapterName(a);
   return `${name} (vendor ${a.vendor || 'unknown'}; ${a.software ? "software: never chosen automatically, executor 'onnx-webgpu' forces it" : 'hardware'})`;
 }
 

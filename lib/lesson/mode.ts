@@ -19,6 +19,7 @@ import { onnxRuntimeInfo } from '../onnx';
 import { chooseOnnxProvider, decidedOnnxProvider, providerLabel } from '../onnx/providers';
 import { describeLessonEnvironment, setLessonMode } from '../settings/lesson-environment';
 import { installLessonHooks } from './hooks';
+import { adapterName } from '../backends/webgpu-adapter';
 
 /** Options of {@link lessonMode}. */
 export interface LessonModeOptions {
@@ -43,7 +44,7 @@ export function whereItRuns(): string {
   const warning = failed.length ? ` ${failed.join(', ')} installed but not usable: \`await doctor()\` says why.` : '';
   const adapter = info.backend === 'webgpu' ? info.webgpu?.adapter : undefined;
   const device = adapter
-    ? ` (${adapter.description || adapter.device || 'unnamed adapter'}${adapter.software ? ': a software adapter, slower than wasm' : ', GPU'})`
+    ? ` (${adapterName(adapter)}${adapter.software ? ': a software adapter, slower than wasm' : ', GPU'})`
     : info.usingGpu
       ? ' (GPU)'
       : '';

@@ -19,7 +19,7 @@
 import { execFile } from 'child_process';
 import * as path from 'path';
 import { ValueError } from '../core/errors';
-import { describeAdapter, probeWebGpu, WebGpuAdapterInfo, WebGpuProbe } from '../backends/webgpu-adapter';
+import { adapterName, describeAdapter, probeWebGpu, WebGpuAdapterInfo, WebGpuProbe } from '../backends/webgpu-adapter';
 import { cudaProviderLibrary, loadOnnxRuntime, ModuleLoader } from './runtime';
 import { probeHardwareWebGpu, resetHardwareProbe } from '../backends/vulkan';
 
@@ -291,7 +291,7 @@ export function providerSessionOptions(provider: OnnxProvider): {
 export function providerLabel(provider: OnnxProvider, statuses: ProviderStatus[] = []): string {
   const adapter = statuses.find((s) => s.name === provider)?.adapter;
   if (provider !== 'webgpu' || !adapter) return providerName(provider);
-  return `WebGPU: ${adapter.description || adapter.device || adapter.vendor || 'unnamed adapter'} (${adapter.software ? 'software' : 'hardware'})`;
+  return `WebGPU: ${adapterName(adapter)} (${adapter.software ? 'software' : 'hardware'})`;
 }
 
 /** One short line: "ONNX Runtime on WebGPU: NVIDIA H200 (hardware)", "ONNX Runtime on the CPU". */
