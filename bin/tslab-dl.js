@@ -12,6 +12,7 @@ const COMMANDS = {
   export: ['lib/export/cli', 'export a notebook as a TypeScript script'],
   import: ['lib/export/cli', 'turn a "// %%" script back into a notebook'],
   doctor: ['lib/doctor/cli', 'check backends, GPU libraries, Jupyter and the kernel'],
+  prefetch: ['lib/lesson/prefetch-cli', 'fill the shared cache for a workshop: weights, data, features'],
 };
 
 const SPEC = {

@@ -163,11 +163,22 @@ export { frozenFeatures, featureStats } from './features/extract';
 export type { FeatureCacheMode, FeatureOptions, Features } from './features/extract';
 export type { Executor } from './features/run';
 export { clearFeatureMemory, featureCacheFolder } from './features/cache';
+
+// Workshops: the shared, read-only cache an instructor fills once (`npx tslab-dl prefetch`)
+export { prefetch, PREFETCH_APPLICATIONS } from './lesson/prefetch';
+export type { PrefetchOptions, PrefetchResult } from './lesson/prefetch';
+export { sharedCacheRoot, DEFAULT_SHARED_CACHE } from './core/cache-root';
+export { sharedCacheStats, readSharedManifest } from './core/shared-cache';
+export type { SharedManifest, SharedManifestFile } from './core/shared-cache';
 export {
   createOnnxSession,
   createOnnxExecutor,
   onnxAvailable,
   onnxRuntimeInfo,
+  onnxSessionStats,
+  releaseOnnxSessions,
+  setOnnxSessionCacheLimits,
+  onnxSessionCacheLimits,
   registerOnnxTranslator,
   translatableLayerClasses,
   Untranslatable,
@@ -179,6 +190,7 @@ export type {
   OnnxExecutorOptions,
   OnnxRunOptions,
   OnnxRuntimeInfo,
+  OnnxSessionCacheLimits,
   Translator,
   TranslationContext,
   UntranslatedLayer,

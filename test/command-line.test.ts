@@ -146,6 +146,7 @@ const TS_COMMANDS: [string, string, RegExp][] = [
   ['install', 'kernel/cli.ts', /^Usage: tslab-dl install \[--user \| --sys-prefix \| --prefix <dir>\]/],
   ['uninstall', 'kernel/cli.ts', /^Usage: tslab-dl uninstall \[--python <python>\]/],
   ['doctor', 'lib/doctor/cli.ts', /^Usage: tslab-dl doctor \[--json\]/],
+  ['prefetch', 'lib/lesson/prefetch-cli.ts', /^Usage: tslab-dl prefetch \[--to DIR\]/],
 ];
 
 function runTs(module: string, args: string[]) {
@@ -189,6 +190,7 @@ const STRING_OPTION: Record<string, string> = {
   kernel: '--config-path',
   install: '--prefix',
   uninstall: '--python',
+  prefetch: '--to',
 };
 
 describe('every command: --help prints the usage (exit 0), an unknown option is refused, named (exit 2)', () => {
@@ -230,7 +232,9 @@ describe('every command: --help prints the usage (exit 0), an unknown option is 
   });
 
   test('bin/tslab-dl.js <command> --help: each command, built, prints its own usage', (t) => {
-    const built = ['lib/export/cli.js', 'kernel/cli.js', 'lib/doctor/cli.js'].map((f) => path.join(ROOT, 'dist', f));
+    const built = ['lib/export/cli.js', 'kernel/cli.js', 'lib/doctor/cli.js', 'lib/lesson/prefetch-cli.js'].map((f) =>
+      path.join(ROOT, 'dist', f),
+    );
     const stale = built.find(
       (f) => !fs.existsSync(f) || fs.statSync(f).mtimeMs < fs.statSync(path.join(ROOT, 'lib', 'core', 'command-line.ts')).mtimeMs,
     );

@@ -60,3 +60,23 @@ export function valuesSync(tensor: tf.Tensor, where: string): tf.TypedArray | st
   if (values === undefined) throw syncReadError(where);
   return values;
 }
+
+/** What the wasm backend exposes of itself (tfjs-backend-wasm 4.22's BackendWasm; the version is pinned, lib/compat/install.ts). */
+interface WasmBackendHeap {
+  typedArrayFromHeap(tensor: { shape: number[]; dtype: tf.DataType; dataId: object }): tf.TypedArray;
+}
+
+/**
+ * A tensor's values without copying them where the backend allows it: on wasm a view into the
+ * backend's heap (a 43 MB training set read with `dataSync()` would be copied into a new 43 MB
+ * array, which stays in the kernel's peak memory); elsewhere a synchronous read as
+ * {@link valuesSync}. The view is valid only until the backend next allocates: use it at once,
+ * synchronously (e.g. hash it), never keep it.
+ */
+export function valuesForReading(tensor: tf.Tensor, where: string): tf.TypedArray {
+  if (tf.getBackend() === 'wasm' && tensor.dtype !== 'string') {
+    const backend = tf.backend() as unknown as Partial<WasmBackendHeap>;
+    if (typeof backend.typedArrayFromHeap === 'function') return backend.typedArrayFromHeap(tensor);
+  }
+  return valuesSync(tensor, where) as tf.TypedArray;
+}

@@ -9,6 +9,10 @@
  *
  * The disk is an optimisation: a folder that cannot be written (read-only, full, not a folder)
  * costs one warning naming it and TSLAB_DL_CACHE, and the features stay in memory.
+ *
+ * A shared cache an instructor filled (`npx tslab-dl prefetch`, lib/core/shared-cache.ts) holds
+ * entries of the same format in its `features/`; they are read only after their sha256 matches its
+ * manifest and their own header check passes, and are never deleted or rewritten from here.
  */
 import { createHash } from 'crypto';
 import * as fs from 'fs';
@@ -19,6 +23,7 @@ import { onBackendReset } from '../backends/reset';
 import { tslabCacheRoot } from '../core/cache-root';
 import { writeFileAtomicSync } from '../core/atomic-write';
 import { removeStaleTemporaryFilesSync } from '../core/stale-files';
+import { sharedFileSync } from '../core/shared-cache';
 import { valuesSync } from '../core/tensor-reads';
 
 const FORMAT = 'tslab-dl-features/1';
@@ -94,7 +99,60 @@ export function fromDisk(key: string, folder = featureCacheFolder(), warn: (m: s
     fs.rmSync(file, { force: true });
     return undefined;
   }
-  const { header, payload } = problem;
+  return tensorOf(problem);
+}
+
+/** The path of a shared entry relative to the shared cache's root. */
+function sharedEntryPath(key: string): string {
+  return path.join('features', `${key}.features`);
+}
+
+/** What {@link fromShared} found: the features, or nothing, and whether an entry was there but refused. */
+export interface SharedFeatures {
+  /** The features, when a verified entry was found. */
+  features?: tf.Tensor;
+  /** An entry was there (or listed) but failed its manifest or header check. */
+  refused: boolean;
+}
+
+/**
+ * The features stored for `key` in the shared cache (TSLAB_DL_SHARED_CACHE or /var/cache/tslab-dl),
+ * verified twice: the file's sha256 against the shared manifest, then its own header check. An
+ * entry failing either is refused with one warning naming it, and left where it is.
+ */
+export function fromShared(key: string, warn: (m: string) => void = console.warn, root?: string | null): SharedFeatures {
+  const fallback = 'computing the features in this kernel instead';
+  const lookup = sharedFileSync(sharedEntryPath(key), { warn, root, fallback });
+  if (lookup.status === 'absent') return { refused: false };
+  if (lookup.status === 'refused') return { refused: true };
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(lookup.path);
+  } catch (e) {
+    warn(`tslab-dl: cannot read ${lookup.path} from the shared cache (${(e as NodeJS.ErrnoException).code ?? e}); ${fallback}.`);
+    return { refused: true };
+  }
+  const entry = checkEntry(bytes);
+  if (typeof entry === 'string') {
+    warn(
+      `tslab-dl: not using ${lookup.path} from the shared cache: the feature file is corrupt (${entry}); ${fallback}. ` +
+        'Ask the instructor to run `npx tslab-dl prefetch` again (as root) to repair the shared cache.',
+    );
+    return { refused: true };
+  }
+  return { features: tensorOf(entry), refused: false };
+}
+
+/** Whether `folder` holds a complete, intact entry for `key` (the prefetch skips what is there). */
+export function hasIntactEntry(key: string, folder: string): boolean {
+  try {
+    return typeof checkEntry(fs.readFileSync(entryPath(key, folder))) !== 'string';
+  } catch {
+    return false;
+  }
+}
+
+function tensorOf({ header, payload }: { header: Header; payload: Buffer }): tf.Tensor {
   const values = new Float32Array(payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength));
   return tf.tensor(values, header.shape, header.dtype);
 }

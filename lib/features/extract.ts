@@ -1,12 +1,13 @@
 /**
  * Computing a frozen prefix's outputs once per (weights, input): from the in-memory cache, the
- * disk cache, or by running the prefix batch by batch with a progress display.
+ * instructor's shared cache (read-only, verified), the disk cache, or by running the prefix batch by
+ * batch with a progress display.
  */
 import { createHash } from 'crypto';
 import * as tf from '@tensorflow/tfjs';
 import { ValueError } from '../core/errors';
 import { Progress } from '../notebook/progress';
-import { fromDisk, fromMemory, toDiskIfWritable, toMemory } from './cache';
+import { fromDisk, fromMemory, fromShared, toDiskIfWritable, toMemory } from './cache';
 import { onnxAvailable } from '../onnx';
 import { OnnxProvider, PROVIDER_ORDER } from '../onnx/providers';
 import { tfjsPredict } from '../train/tfjs-methods';
@@ -33,8 +34,12 @@ export interface FeatureOptions {
   label?: string;
 }
 
-/** How often the prefix really ran, and how often the caches answered (tests and reports). */
-export const featureStats = { computed: 0, imagesComputed: 0, memoryHits: 0, diskHits: 0 };
+/**
+ * How often the prefix really ran, and how often the caches answered (tests and reports).
+ * `sharedHits`: answered by the instructor's shared cache; `sharedRefused`: shared entries refused
+ * (missing from, or not matching, its manifest, or failing their header check) and so recomputed.
+ */
+export const featureStats = { computed: 0, imagesComputed: 0, memoryHits: 0, diskHits: 0, sharedHits: 0, sharedRefused: 0 };
 
 /** What {@link frozenFeatures} returns: the prefix's outputs, where they came from, and how to free them. */
 export interface Features {
@@ -42,8 +47,8 @@ export interface Features {
   features: tf.Tensor;
   /** Every output of the prefix, in order (a prefix cut in several places has several). */
   outputs: tf.Tensor[];
-  /** Whether they were computed now or found in the memory or disk cache. */
-  source: 'computed' | 'memory' | 'disk';
+  /** Whether they were computed now or found in the memory cache, the instructor's shared cache or the disk cache. */
+  source: 'computed' | 'memory' | 'shared' | 'disk';
   /** The engine that computed them; undefined when they came from a cache. */
   executor: ExecutorName | undefined;
   /** The ONNX Runtime provider that computed them; undefined on tfjs or from a cache. */
@@ -59,12 +64,34 @@ const CACHE_MODES: readonly FeatureCacheMode[] = ['memory', 'disk', false];
  * on an engine and provider (`routeTag`: 'tfjs', 'onnx-cpu', 'onnx-webgpu', 'onnx-cuda'): a GPU's
  * float results differ from the CPU's in the last bits, so each keeps its own.
  */
-function cacheKey(prefixFingerprint: string, inputFingerprint: string, tag: string): string {
+export function featureCacheKey(prefixFingerprint: string, inputFingerprint: string, tag: string): string {
   return createHash('sha256').update(`${prefixFingerprint}|${inputFingerprint}|${tag}`).digest('hex');
 }
 
 /** The cache entry of output `i` of a prefix whose key is `key`. */
-const entryKey = (key: string, i: number) => (i === 0 ? key : `${key}-${i}`);
+export const featureEntryKey = (key: string, i: number): string => (i === 0 ? key : `${key}-${i}`);
+const entryKey = featureEntryKey;
+
+/**
+ * Every output cached under `key` in the instructor's shared cache (verified, lib/features/cache.ts),
+ * kept in memory from then on; undefined when one is missing or refused (refusals are counted).
+ */
+function fromSharedCache(key: string, outputs: number): tf.Tensor[] | undefined {
+  const found = fromCache(
+    key,
+    outputs,
+    (k) => {
+      const shared = fromShared(k);
+      if (shared.refused) featureStats.sharedRefused++;
+      return shared.features;
+    },
+    true,
+  );
+  if (!found) return undefined;
+  featureStats.sharedHits++;
+  found.forEach((t, i) => toMemory(entryKey(key, i), t));
+  return found;
+}
 
 /**
  * Every output cached under `key`, or undefined when one of them is missing. `fresh`: the reader
@@ -122,13 +149,15 @@ export async function frozenFeatures(prefix: tf.LayersModel, x: tf.Tensor, optio
 
   // Read asynchronously: on webgpu the weights and x may live on the GPU (lib/core/tensor-reads.ts).
   const fingerprints = cache ? { prefix: await fingerprintModelAsync(prefix), input: await fingerprintTensorAsync(x) } : undefined;
-  const key = fingerprints && cacheKey(fingerprints.prefix, fingerprints.input, routeTag(route.engine, route.provider));
+  const key = fingerprints && featureCacheKey(fingerprints.prefix, fingerprints.input, routeTag(route.engine, route.provider));
   if (key) {
     const inMemory = fromCache(key, outputCount, fromMemory);
     if (inMemory) {
       featureStats.memoryHits++;
       return result(inMemory, 'memory', undefined, () => {});
     }
+    const inShared = fromSharedCache(key, outputCount);
+    if (inShared) return result(inShared, 'shared', undefined, () => {});
     if (cache === 'disk') {
       const onDisk = fromCache(key, outputCount, (k) => fromDisk(k), true);
       if (onDisk) {
@@ -167,7 +196,7 @@ export async function frozenFeatures(prefix: tf.LayersModel, x: tf.Tensor, optio
     throw e;
   }
   // Under the provider that really ran (a GPU one may have fallen back to the CPU).
-  cacheOutputs(cacheKey(fingerprints.prefix, fingerprints.input, routeTag(runner.engine, runner.provider)), outputs, cache, values);
+  cacheOutputs(featureCacheKey(fingerprints.prefix, fingerprints.input, routeTag(runner.engine, runner.provider)), outputs, cache, values);
   return result(outputs, 'computed', runner.engine, () => {}, runner.provider);
 }
 
@@ -198,12 +227,14 @@ export function frozenFeaturesSync(prefix: tf.LayersModel, x: tf.Tensor, options
     // Whatever computed them: ONNX Runtime on any provider, or tfjs.
     const tags = [...(onnxAvailable() ? PROVIDER_ORDER.map((p) => routeTag('onnx', p)) : []), 'tfjs'];
     for (const tag of tags) {
-      const key = cacheKey(fingerprints.prefix, fingerprints.input, tag);
+      const key = featureCacheKey(fingerprints.prefix, fingerprints.input, tag);
       const inMemory = fromCache(key, outputCount, fromMemory);
       if (inMemory) {
         featureStats.memoryHits++;
         return result(inMemory, 'memory', undefined, () => {});
       }
+      const inShared = fromSharedCache(key, outputCount);
+      if (inShared) return result(inShared, 'shared', undefined, () => {});
       const onDisk = cache === 'disk' ? fromCache(key, outputCount, (k) => fromDisk(k), true) : undefined;
       if (onDisk) {
         featureStats.diskHits++;
@@ -217,7 +248,7 @@ export function frozenFeaturesSync(prefix: tf.LayersModel, x: tf.Tensor, options
   featureStats.computed++;
   featureStats.imagesComputed += x.shape[0];
   if (!fingerprints) return result(outputs, 'computed', 'tfjs', () => outputs.forEach((t) => t.dispose()));
-  const key = cacheKey(fingerprints.prefix, fingerprints.input, 'tfjs');
+  const key = featureCacheKey(fingerprints.prefix, fingerprints.input, 'tfjs');
   cacheOutputs(key, outputs, cache);
   return result(outputs, 'computed', 'tfjs', () => {});
 }

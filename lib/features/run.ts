@@ -4,9 +4,10 @@
  * installed, or TensorFlow.js itself.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ValueError } from '../core/errors';
-import { createOnnxSession, onnxAvailable, onnxRuntimeInfo } from '../onnx';
+import { InterruptedError, ValueError } from '../core/errors';
+import { onnxAvailable, onnxRuntimeInfo } from '../onnx';
 import { chooseOnnxProvider, OnnxProvider } from '../onnx/providers';
+import { leasePrefixSession } from './prefix-sessions';
 
 /**
  * The engine for a frozen prefix: 'auto' (ONNX Runtime on its best provider when it loads, else
@@ -36,6 +37,7 @@ export interface PrefixRunner {
    * ~20% of its time.
    */
   runAll?(x: tf.Tensor, batchSize: number, onBatch: (images: number) => void): Promise<tf.Tensor[]>;
+  /** Gives back what it holds: an ONNX session goes back to the session cache (lib/onnx/session-cache.ts), open for the next call. */
   dispose(): Promise<void>;
 }
 
@@ -99,8 +101,10 @@ export function routeTag(engine: ExecutorName, provider?: OnnxProvider): string 
 
 /**
  * Prepares `prefix` to run on `route` (an executor, resolved here, or a resolved route). For ONNX:
- * translates it and opens a session; 'onnx' may fall back from a GPU provider to the next one
- * (the runner's note says why), a forced provider throws instead.
+ * the session kept for this prefix and provider since an earlier call (lib/features/prefix-sessions.ts),
+ * else a new one, translated and opened now and kept for the next call; 'onnx' may fall back from a
+ * GPU provider to the next one (the runner's note says why, when the session is opened), a forced
+ * provider throws instead. `dispose()` gives the session back to the cache.
  */
 export async function createPrefixRunner(prefix: tf.LayersModel, route: ChosenExecutor | Route): Promise<PrefixRunner> {
   const resolved = typeof route === 'string' ? await resolveRoute(route) : route;
@@ -116,27 +120,40 @@ export async function createPrefixRunner(prefix: tf.LayersModel, route: ChosenEx
     };
   }
   const forced = FORCED[resolved.name];
-  const onnx = await createOnnxSession(prefix, { provider: forced ?? 'best' });
-  const notes = [onnx.untranslated.length > 0 ? onnx.note : undefined, onnx.fellBack ? onnx.providerNote : undefined].filter(Boolean);
+  const lease = await leasePrefixSession(prefix, forced ?? 'best');
+  const onnx = lease.session;
+  // The fallback is told once, when it happened; which layers run on tfjs, at every call.
+  const fellBack = onnx.fellBack && !lease.reused;
+  const notes = [onnx.untranslated.length > 0 ? onnx.note : undefined, fellBack ? onnx.providerNote : undefined].filter(Boolean);
+  // A run that failed inside onnxruntime (a lost GPU device, say) may have left the session unusable:
+  // it is not kept. An interrupt or a wrong argument leaves it as it was.
+  let broken = false;
+  const watch = <T>(run: Promise<T>): Promise<T> =>
+    run.catch((e: unknown) => {
+      broken ||= !(e instanceof InterruptedError || e instanceof ValueError);
+      throw e;
+    });
   return {
     name: `ONNX Runtime, ${onnx.providerLabel}`,
     engine: 'onnx',
     provider: onnx.provider,
     note: notes.length > 0 ? notes.join(' ') : undefined,
-    runBatch: (batch) => onnx.runAll(batch, { batchSize: batch.shape[0] }),
+    runBatch: (batch) => watch(onnx.runAll(batch, { batchSize: batch.shape[0] })),
     runAll: (x, batchSize, onBatch) => {
       let done = 0;
-      return onnx.runAll(x, {
-        batchSize,
-        onBatchEnd: async (now) => {
-          onBatch(now - done);
-          done = now;
-          // Let the event loop breathe: display updates and interrupt requests get through.
-          await new Promise((resolve) => setImmediate(resolve));
-        },
-      });
+      return watch(
+        onnx.runAll(x, {
+          batchSize,
+          onBatchEnd: async (now) => {
+            onBatch(now - done);
+            done = now;
+            // Let the event loop breathe: display updates and interrupt requests get through.
+            await new Promise((resolve) => setImmediate(resolve));
+          },
+        }),
+      );
     },
-    dispose: () => onnx.dispose(),
+    dispose: () => lease.release({ broken }),
   };
 }
 

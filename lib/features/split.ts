@@ -63,6 +63,14 @@ function freezeSignature(model: tf.LayersModel, inference: boolean): string {
   return model.layers.map((l) => `${l.name}:${isFrozenDeterministic(l, inference) ? 1 : 0}`).join(',');
 }
 
+/** The model each prefix was split from: the owner whose disposal ends what was kept for the prefix (its ONNX session). */
+const sources = new WeakMap<tf.LayersModel, tf.LayersModel>();
+
+/** The model `prefix` was split from by {@link splitFrozenPrefix}, or undefined for another model. */
+export function splitSourceOf(prefix: tf.LayersModel): tf.LayersModel | undefined {
+  return sources.get(prefix);
+}
+
 const splits = {
   training: new WeakMap<tf.LayersModel, { signature: string; split: FrozenSplit | undefined }>(),
   inference: new WeakMap<tf.LayersModel, { signature: string; split: FrozenSplit | undefined }>(),
@@ -120,6 +128,7 @@ function computeSplit(model: tf.LayersModel, inference: boolean): FrozenSplit | 
   const prefix = tf.model({ inputs: model.inputs, outputs: cutTensors, name: `${model.name}_frozen_prefix` });
   const prefixLayerCount = prefix.layers.filter((l) => !isInputLayer(l)).length;
   const head = rebuildHead(model, cutTensors);
+  sources.set(prefix, model);
   return { prefix, head, prefixLayerCount, cut: cutTensors };
 }
 

@@ -29,6 +29,7 @@ import { runLayerwise } from '../graph/layerwise';
 import { saveRandomState, setRandomSeed } from '../core/random';
 import { saveWeightsH5 } from '../weights/h5';
 import { tslabCacheDir } from '../weights/imagenet';
+import { sharedCacheStats, sharedFile } from '../core/shared-cache';
 
 /** Options of {@link standInWeights}: the calibration images, input size, seed, and where the file goes. */
 export interface StandInOptions {
@@ -40,7 +41,10 @@ export interface StandInOptions {
   seed?: number;
   /** How many images to compute the statistics on. Defaults to 16. */
   calibrationImages?: number;
-  /** Where the file goes. Defaults to tslab-dl's model cache. */
+  /**
+   * Where the file goes. Defaults to tslab-dl's model cache, `models/standin/` under its root; a
+   * file missing there is then also looked for in the instructor's shared cache (verified, never written).
+   */
   folder?: string;
 }
 
@@ -84,6 +88,16 @@ export async function standInWeights(model: StandInModel, options: StandInOption
   if (fs.existsSync(file)) {
     sample.dispose();
     return file;
+  }
+  if (options.folder === undefined) {
+    const shared = await sharedFile(path.join('models', 'standin', path.basename(file)), {
+      fallback: 'making the stand-in weights in your own cache instead',
+    });
+    if (shared.status === 'verified') {
+      sharedCacheStats.standInHits++;
+      sample.dispose();
+      return shared.path;
+    }
   }
 
   const restoreRandom = saveRandomState();

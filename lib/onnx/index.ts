@@ -6,6 +6,8 @@ export type { OnnxSession, OnnxSessionOptions, OnnxRunOptions } from './session'
 /** @deprecated Former names of {@link OnnxSession} and {@link OnnxSessionOptions}. */
 export type { OnnxSession as OnnxExecutor, OnnxSessionOptions as OnnxExecutorOptions } from './session';
 export { onnxAvailable, onnxRuntimeInfo } from './runtime';
+export { onnxSessionStats, releaseOnnxSessions, setOnnxSessionCacheLimits, onnxSessionCacheLimits } from './session-cache';
+export type { OnnxSessionCacheLimits } from './session-cache';
 export { chooseOnnxProvider, providerStatuses } from './providers';
 export type { OnnxProvider, ProviderChoice, ProviderStatus } from './providers';
 export type { OnnxRuntimeInfo } from './runtime';

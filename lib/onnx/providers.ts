@@ -21,6 +21,7 @@ import * as path from 'path';
 import { ValueError } from '../core/errors';
 import { adapterName, describeAdapter, probeWebGpu, WebGpuAdapterInfo, WebGpuProbe } from '../backends/webgpu-adapter';
 import { cudaProviderLibrary, loadOnnxRuntime, ModuleLoader } from './runtime';
+import { releaseOnnxSessions } from './session-cache';
 import { probeHardwareWebGpu, resetHardwareProbe } from '../backends/vulkan';
 
 export type OnnxProvider = 'cuda' | 'webgpu' | 'cpu';
@@ -299,8 +300,9 @@ export function describeProvider(provider: OnnxProvider, statuses: ProviderStatu
   return `ONNX Runtime on ${provider === 'cpu' ? 'the CPU' : providerLabel(provider, statuses)}`;
 }
 
-/** Forgets the decisions and failures (tests). */
+/** Forgets the decisions and failures (tests), and releases the sessions opened on them. */
 export function resetProviderChoice(): void {
+  releaseOnnxSessions();
   resetHardwareProbe();
   bestChoice = undefined;
   bestDecided = undefined;

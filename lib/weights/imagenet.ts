@@ -5,7 +5,10 @@
  * 1. `$KERAS_HOME/models/<file>` or `~/.keras/models/<file>`: a learner who ran the Python
  *    lesson already has the DenseNet121 file there;
  * 2. tslab-dl's cache, `$TSLAB_DL_CACHE/models/<file>` or `~/.cache/tslab-dl/models/<file>`;
- * 3. a download from the official URL into tslab-dl's cache, with a progress display, checked
+ * 3. the instructor's shared cache, `models/<file>` under `$TSLAB_DL_SHARED_CACHE` or
+ *    /var/cache/tslab-dl (`npx tslab-dl prefetch` fills it), used once its sha256 matches the
+ *    shared manifest (lib/core/shared-cache.ts), never written;
+ * 4. a download from the official URL into tslab-dl's cache, with a progress display, checked
  *    against the md5 Keras publishes and stored atomically (nothing is left on failure).
  *
  * A cached file whose md5 does not match is ignored (and replaced by the download), as Keras does.
@@ -21,6 +24,7 @@ import { tslabCacheRoot } from '../core/cache-root';
 import { downloadFile, md5File } from '../net/download';
 import { DownloadError } from '../core/errors';
 import { removeStaleTemporaryFiles } from '../core/stale-files';
+import { sharedCacheStats, sharedFile } from '../core/shared-cache';
 
 /** A published weights file: where Keras downloads it from and its md5. */
 export interface WeightsFileSpec {
@@ -44,6 +48,8 @@ export interface WeightsFileOptions {
   cacheDir?: string;
   /** Aborts a download. */
   signal?: AbortSignal;
+  /** The instructor's shared cache to look in before downloading. Defaults to sharedCacheRoot(); null: none (the prefetch itself). */
+  sharedCache?: string | null;
 }
 
 /** Keras' cache folder for model files: `$KERAS_HOME/models` or `~/.keras/models`. */
@@ -89,6 +95,15 @@ export async function getWeightsFile(spec: WeightsFileSpec, options: WeightsFile
     process.stderr.write(
       `tslab-dl: ignoring ${candidate}: its md5 is ${md5}, expected ${spec.md5} (an incomplete or different file); downloading a fresh copy.\n`,
     );
+  }
+  // The manifest's sha256 was taken from a copy the prefetch checked against the md5.
+  const shared = await sharedFile(path.join('models', spec.fileName), {
+    root: options.sharedCache,
+    fallback: 'downloading a copy into your own cache instead',
+  });
+  if (shared.status === 'verified') {
+    sharedCacheStats.weightsHits++;
+    return shared.path;
   }
   const url = weightsUrl(spec, options.baseUrl ?? process.env.TSLAB_DL_WEIGHTS_BASE_URL);
   const what = spec.description ?? spec.fileName;
