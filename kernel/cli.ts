@@ -131,7 +131,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'install':
       return withJupyter(options, (jupyter) => {
         const dir = installKernelSpec(jupyter, options.scope);
-        const argv = (kernelSpec() as { argv: string[] }).argv.slice(0, 3).join(' ');
+        const argv = (kernelSpec() as { argv: string[] }).argv.slice(0, -2).join(' ');
         process.stdout.write(
           `tslab-dl: registered the Jupyter kernel "${DISPLAY_NAME}" (${KERNEL_NAME}) with ${describe(jupyter)} in ${dir}\n` +
             `tslab-dl: it runs ${argv}\n`,

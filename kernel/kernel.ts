@@ -33,10 +33,13 @@ import { StrayErrorQueue, StrayKind, hiddenSummary, strayErrorContent, strayLogL
 import { ErrorContent, interruptedError, kernelError, memoryError, runtimeError } from './traceback';
 import { Message, PROTOCOL_VERSION, readConnectionFile } from './wire';
 import { useProjectTypeScriptInTslab } from './tslab-alias';
+import { resolveOwnLibraryAtRunTime } from './own-library';
 
 // Before anything loads tslab's converter (tslab/dist/jupyter loads it too): cells compile with
 // the project's TypeScript, the one `tslab-dl export` parses them with.
 useProjectTypeScriptInTslab();
+// A notebook outside any project with tslab-dl (a learner's home on a JupyterHub) imports the kernel's own.
+resolveOwnLibraryAtRunTime();
 
 interface ExecuteRequest {
   code: string;

@@ -22,6 +22,7 @@
  * else is the `typescript` module itself: the same `sys`, the same factory, the same version.
  */
 import type * as TS from 'typescript';
+import { withOwnLibraryTypes } from './own-library';
 
 const ts: typeof TS = require('typescript');
 
@@ -219,7 +220,9 @@ function withoutForkOptions(options: TS.CompilerOptions): TS.CompilerOptions {
 
 function createWatchCompilerHost(...args: unknown[]): unknown {
   // The converter calls the form (rootFiles, options, system, createProgram, reportDiagnostic, reportWatchStatus).
-  if (Array.isArray(args[0]) && args[1] && typeof args[1] === 'object') args[1] = withoutForkOptions(args[1] as TS.CompilerOptions);
+  if (Array.isArray(args[0]) && args[1] && typeof args[1] === 'object') {
+    args[1] = withOwnLibraryTypes(ts, withoutForkOptions(args[1] as TS.CompilerOptions));
+  }
   return (ts.createWatchCompilerHost as (...a: unknown[]) => unknown)(...args);
 }
 

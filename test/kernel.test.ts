@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import { JUPYTER_PYTHON, JupyterSandbox, ROOT, jupyterMissing, jupyterSandbox, kernelspecsOutside } from './support/jupyter';
+import { KERNEL_NODE_FLAGS } from '../kernel/kernelspec';
 
 const BIN = path.join(ROOT, 'bin', 'tslab-dl.js');
 
@@ -60,7 +61,7 @@ describe('tslab-dl Jupyter kernel', () => {
     const spec = listKernelSpecs(sandbox.env)['tslab-dl'];
     assert.ok(spec, 'tslab-dl is not listed');
     assert.ok(spec.resource_dir.startsWith(sandbox.dir), `listed from ${spec.resource_dir}, not the test prefix`);
-    assert.deepEqual(spec.spec.argv, [process.execPath, BIN, 'kernel', '--config-path', '{connection_file}']);
+    assert.deepEqual(spec.spec.argv, [process.execPath, ...KERNEL_NODE_FLAGS, BIN, 'kernel', '--config-path', '{connection_file}']);
     assert.equal(spec.spec.display_name, 'TypeScript (tslab-dl)');
     assert.equal(spec.spec.language, 'typescript');
     assert.equal(spec.spec.interrupt_mode, 'signal');
@@ -78,7 +79,7 @@ describe('tslab-dl Jupyter kernel', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /registered the Jupyter kernel "TypeScript \(tslab-dl\)"/);
     const specs = listKernelSpecs(sandbox.env);
-    assert.equal(specs['tslab-dl'].spec.argv[1], BIN);
+    assert.equal(specs['tslab-dl'].spec.argv[1 + KERNEL_NODE_FLAGS.length], BIN);
     assert.deepEqual(specs['other-kernel'].spec.argv, other.argv);
   });
 

@@ -114,14 +114,18 @@ export interface CellOutput {
 
 /**
  * Runs `cells` in a fresh tslab-dl kernel through nbclient (errors kept, the next cell runs), with
- * the notebooks folder as the working directory; each cell's outputs.
+ * `folder` (default: the notebooks folder) as the working directory; each cell's outputs.
  */
-export function runCellsInKernel(cells: string[], env: NodeJS.ProcessEnv, cellTimeoutSeconds = 120): CellOutput[][] {
-  const run = spawnSync(
-    JUPYTER_PYTHON,
-    ['-c', RUN_CELLS, JSON.stringify(cells), path.join(ROOT, 'notebooks'), String(cellTimeoutSeconds)],
-    { env, encoding: 'utf8' },
-  );
+export function runCellsInKernel(
+  cells: string[],
+  env: NodeJS.ProcessEnv,
+  cellTimeoutSeconds = 120,
+  folder = path.join(ROOT, 'notebooks'),
+): CellOutput[][] {
+  const run = spawnSync(JUPYTER_PYTHON, ['-c', RUN_CELLS, JSON.stringify(cells), folder, String(cellTimeoutSeconds)], {
+    env,
+    encoding: 'utf8',
+  });
   if (run.status !== 0) throw new Error(`nbclient failed (exit ${run.status}): ${run.stderr}`);
   return JSON.parse(run.stdout.trim().split('\n').pop()!);
 }
