@@ -16,7 +16,11 @@
  *    through `fit(model, ...)`, each in a fresh process (bench/fit-memory.ts);
  * 5. how far the base's speed is from what this CPU can do at all: its float32 peak (bench/fp32-peak.c,
  *    built with gcc when present), the multiply-adds of DenseNet121 per image, and where onnxruntime's
- *    time goes (a profiled pass), hence the most images/s any float32 executor could reach here.
+ *    time goes (a profiled pass), hence the most images/s any float32 executor could reach here;
+ * 6. PyTorch on this CPU as the peer (bench/torch-peers.ts, Debian's python3-torch): the same base in
+ *    the default layout, channels_last and bfloat16 autocast (labelled by AMX), each against ours
+ *    and as a fraction of the float32 peak, and the lesson the Keras way (the whole model every
+ *    batch: one epoch timed, 30 extrapolated) against our cold and warm lesson runs.
  *
  * Writes out/bench.json. A benchmark, not a test: it asserts nothing, it reports.
  *     npm run bench [-- --quick]      (--quick: fewer batches, lesson on 200 images)
@@ -26,10 +30,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { measureFp32Peak } from './fp32-peak';
+import { Fp32Peak, measureFp32Peak } from './fp32-peak';
 import { benchFitMemory } from './fit-memory';
 import { benchTrainSteps } from './train-steps';
 import { benchOnnxExecutor } from './onnx';
+import { benchTorchPeers, TorchBaseFigure, TorchPeers, TorchPeersResult } from './torch-peers';
 import type { OnnxProfile } from './onnx-profile';
 import { buildHead, DenseNet121, fit, predict, setBackend, sparseCategoricalCrossentropy, upscale } from '../lib';
 
@@ -77,6 +82,8 @@ async function benchUncached(images: number): Promise<UncachedFigure> {
 }
 
 const ROOT = path.join(__dirname, '..');
+/** Training images of the lesson runs with --quick (validation: a third of it). */
+const QUICK_SAMPLES = 200;
 
 interface LessonFigure {
   label: string;
@@ -154,6 +161,145 @@ function speedCeiling(imagesPerSecond: number, profile: OnnxProfile | undefined,
   };
 }
 
+/** An executor of the base with its rate as a fraction of the CPU's float32 peak. */
+interface BaseRate {
+  label: string;
+  imagesPerSecond: number;
+  threads?: number;
+  /** Of all cores' float32 peak. */
+  fractionOfPeak?: number;
+  /** Of the peak of the cores it ran on (threads of all cores), where it used fewer than all. */
+  fractionOfPeakOfThreads?: number;
+}
+
+/** Our base, PyTorch's, and the lesson our way against the Keras way in PyTorch, from figures measured in this run. */
+interface PeerComparison {
+  /** Arithmetic per image of the base (the ONNX profile's count, else the PyTorch hooks'). */
+  gflopPerImage: number;
+  ours: BaseRate[];
+  /** imagesPerSecond and the fractions are absent where the variant was skipped. */
+  torch: (Partial<BaseRate> & Pick<TorchBaseFigure, 'label' | 'variant' | 'skipped'> & { oursOverTorch?: Record<string, number> })[];
+  lesson: {
+    trainImages: number;
+    validationImages: number;
+    ours: { coldSeconds?: number; warmSeconds?: number; epochs?: number; uncachedEpochSeconds: number };
+    torch: {
+      threads: number;
+      /** One Keras-way epoch of the lesson's images. */
+      epochSeconds: number;
+      epochs30Seconds: number;
+      /** As many epochs as our run trained before early stopping ended it. */
+      atOurEpochsSeconds?: number;
+      /** One epoch of 878 + 293 images, beside ours without the cache. */
+      fullEpochSeconds: number;
+    }[];
+  };
+}
+
+/** The epochs a lesson run trained, from its "Final validation accuracy ... after N epochs" line. */
+function epochsRun(lesson: LessonFigure | undefined): number | undefined {
+  const m = lesson?.finalLine?.match(/after (\d+) epochs/);
+  return m ? Number(m[1]) : undefined;
+}
+
+function comparePeers(
+  torch: TorchPeers,
+  ours: { label: string; imagesPerSecond: number }[],
+  gflopPerImage: number,
+  peak: Fp32Peak,
+  lessons: LessonFigure[],
+  uncached: UncachedFigure,
+  trainImages: number,
+): PeerComparison {
+  const rate = (label: string, imagesPerSecond: number, threads?: number): BaseRate => {
+    const gflops = imagesPerSecond * gflopPerImage;
+    const usedFewer = threads !== undefined && threads < torch.cores;
+    return {
+      label,
+      imagesPerSecond,
+      threads,
+      fractionOfPeak: peak.gflops ? gflops / peak.gflops : undefined,
+      fractionOfPeakOfThreads: peak.gflops && usedFewer ? gflops / ((peak.gflops * threads) / torch.cores) : undefined,
+    };
+  };
+  const oursRates = ours.map((o) => rate(o.label, o.imagesPerSecond));
+  const torchRates = torch.base.map((b) => ({
+    ...(b.imagesPerSecond === undefined ? { label: b.label, threads: b.threads } : rate(b.label, b.imagesPerSecond, b.threads)),
+    variant: b.variant,
+    skipped: b.skipped,
+    oursOverTorch: b.imagesPerSecond ? Object.fromEntries(ours.map((o) => [o.label, o.imagesPerSecond / b.imagesPerSecond!])) : undefined,
+  }));
+  const validationImages = Math.max(1, Math.round(trainImages / 3));
+  const epochs = epochsRun(lessons[1]) ?? epochsRun(lessons[0]);
+  return {
+    gflopPerImage,
+    ours: oursRates,
+    torch: torchRates,
+    lesson: {
+      trainImages,
+      validationImages,
+      ours: { coldSeconds: lessons[0]?.seconds, warmSeconds: lessons[1]?.seconds, epochs, uncachedEpochSeconds: uncached.epochSeconds },
+      torch: torch.lesson.map((l) => {
+        const epochSeconds = trainImages * l.trainSecondsPerImage + validationImages * l.validationSecondsPerImage;
+        return {
+          threads: l.threads,
+          epochSeconds,
+          epochs30Seconds: 30 * epochSeconds,
+          atOurEpochsSeconds: epochs ? epochs * epochSeconds : undefined,
+          fullEpochSeconds: l.epochSeconds,
+        };
+      }),
+    },
+  };
+}
+
+const percent = (f?: number): string => (f === undefined ? 'n/a' : `${(100 * f).toFixed(0)}%`);
+const minutes = (s: number): string => (s < 120 ? `${s.toFixed(0)} s` : `${(s / 60).toFixed(1)} min`);
+
+/** The summary's lines on PyTorch: the base per variant against ours, then the lesson. */
+function peerSummary(torch: TorchPeersResult, c: PeerComparison | undefined, quick: boolean): string[] {
+  if ('skipped' in torch) return [`PyTorch peers: skipped: ${torch.skipped}`];
+  if (!c) return [];
+  const threads = (t?: number) => (t === undefined ? '' : `, ${t} thread${t === 1 ? '' : 's'}`);
+  const ofPeak = (r: Partial<BaseRate>) =>
+    `${percent(r.fractionOfPeak)} of the float32 peak` +
+    (r.fractionOfPeakOfThreads === undefined ? '' : ` (${percent(r.fractionOfPeakOfThreads)} of the ${r.threads} core(s) it ran on)`);
+  const lines = [
+    `PyTorch ${torch.torch} peers (default ${torch.defaultThreads} thread(s) of ${torch.cores} cores; ${torch.amx ? 'AMX' : 'no AMX'}), ` +
+      `DenseNet121 base ${torch.imageSize}x${torch.imageSize}, batch ${torch.batchSize}, ${c.gflopPerImage.toFixed(2)} GFLOP per image:`,
+    `  ours: ${c.ours.map((o) => `${o.label} ${o.imagesPerSecond.toFixed(1)} images/s (${ofPeak(o)})`).join(', ')}`,
+  ];
+  for (const t of c.torch) {
+    if (t.skipped) {
+      lines.push(`  torch ${t.label}${threads(t.threads)}: skipped: ${t.skipped}`);
+      continue;
+    }
+    const ratios = Object.entries(t.oursOverTorch ?? {})
+      .map(([label, r]) => `${label} ${r.toFixed(2)}x`)
+      .join(', ');
+    lines.push(`  torch ${t.label}${threads(t.threads)}: ${t.imagesPerSecond!.toFixed(1)} images/s, ${ofPeak(t)}; ours/torch: ${ratios}`);
+  }
+  const l = c.lesson;
+  const ours = l.ours;
+  lines.push(
+    `lesson (${l.trainImages} + ${l.validationImages} images${quick ? ', --quick' : ''}), ours: cold ${ours.coldSeconds?.toFixed(1) ?? 'n/a'} s, ` +
+      `warm ${ours.warmSeconds?.toFixed(1) ?? 'n/a'} s (${ours.epochs ?? '?'} epochs, early stopping; whole runs, kernel start included); ` +
+      `ours without the cache: ${minutes(ours.uncachedEpochSeconds)} per epoch of 878 + 293 images`,
+  );
+  for (const t of l.torch) {
+    const faster = (label: string, s: number | undefined) => (s ? `${label} ${(t.atOurEpochsSeconds! / s).toFixed(1)}x` : undefined);
+    const speedups = [faster('cold', ours.coldSeconds), faster('warm', ours.warmSeconds)].filter(Boolean).join(', ');
+    lines.push(
+      `  the Keras way in PyTorch${threads(t.threads)}: 1 epoch ${minutes(t.epochSeconds)}, 30 epochs ${minutes(t.epochs30Seconds)}` +
+        (t.atOurEpochsSeconds === undefined
+          ? ''
+          : `, ${ours.epochs} epochs (where ours stopped) ${minutes(t.atOurEpochsSeconds)}; ours faster by: ${speedups}`) +
+        `; an epoch of 878 + 293 images ${minutes(t.fullEpochSeconds)} (ours without the cache takes ${(ours.uncachedEpochSeconds / t.fullEpochSeconds).toFixed(2)}x that)`,
+    );
+  }
+  return lines;
+}
+
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const started = new Date().toISOString();
@@ -171,6 +317,31 @@ async function main(): Promise<void> {
   const base = await benchOnnxExecutor({ onnxBatches: quick ? 2 : 4, wasmBatches: 1, variants: false, log: (l) => console.log(l) });
   const ceiling = speedCeiling(base.onnx.imagesPerSecond, base.profile, peak.gflops);
 
+  console.log('\n== PyTorch peers on this CPU (bench/python/base_peers.py)');
+  const torchPeers = benchTorchPeers({ quick });
+  if ('skipped' in torchPeers) console.log(`skipped: ${torchPeers.skipped}`);
+  else {
+    console.log(
+      `torch ${torchPeers.torch} (${torchPeers.python}), default ${torchPeers.defaultThreads} thread(s) of ${torchPeers.cores} cores; ` +
+        `${torchPeers.gflopPerImage.toFixed(3)} GFLOP per image by its hooks` +
+        (base.profile ? `, ${((2 * base.profile.convolutionMacsPerImage) / 1e9).toFixed(3)} by the ONNX profile` : ''),
+    );
+    for (const b of torchPeers.base)
+      console.log(
+        `${b.label}, ${b.threads} thread(s): ${b.skipped ? `skipped: ${b.skipped}` : `${b.imagesPerSecond!.toFixed(1)} images/s`}`,
+      );
+    for (const l of torchPeers.lesson)
+      console.log(
+        `the lesson the Keras way, ${l.threads} thread(s): ${l.trainSecondsPerImage.toFixed(3)} s per training image, ` +
+          `${l.validationSecondsPerImage.toFixed(3)} s per validation image (timed on ${l.timedTrainImages} + ${l.timedValidationImages}): ` +
+          `one epoch of 878 + 293 images ${l.epochSeconds.toFixed(0)} s, 30 epochs ${(l.epochs30Seconds / 60).toFixed(1)} min`,
+      );
+    const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+    console.log(
+      `${torchPeers.seconds.toFixed(0)} s; load average before ${load(torchPeers.loadAverageBefore)}, after ${load(torchPeers.loadAverageAfter)}`,
+    );
+  }
+
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-bench-'));
   const env = { ...process.env, TSLAB_DL_CACHE: path.join(work, 'cache') };
   const common = [
@@ -178,7 +349,7 @@ async function main(): Promise<void> {
     path.join(work, 'data', 'dataset_dollarstreet'),
     '--out',
     path.join(work, 'out'),
-    ...(quick ? ['--samples', '200'] : []),
+    ...(quick ? ['--samples', String(QUICK_SAMPLES)] : []),
   ];
   const lessons: LessonFigure[] = [];
   try {
@@ -215,6 +386,22 @@ async function main(): Promise<void> {
       `${f.via}: peak RSS ${f.peakRssMiB.toFixed(0)} MiB, TensorFlow.js peak ${f.tfPeakMiB.toFixed(0)} MiB, ${f.seconds.toFixed(1)} s`,
     );
 
+  const peers =
+    'skipped' in torchPeers
+      ? undefined
+      : comparePeers(
+          torchPeers,
+          [
+            { label: 'onnx', imagesPerSecond: base.onnx.imagesPerSecond },
+            ...(base.wasm ? [{ label: base.wasm.executor, imagesPerSecond: base.wasm.imagesPerSecond }] : []),
+          ],
+          ceiling?.gflopPerImage ?? torchPeers.gflopPerImage,
+          peak,
+          lessons,
+          uncached,
+          quick ? QUICK_SAMPLES : 878,
+        );
+
   const result = {
     started,
     machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
@@ -236,6 +423,8 @@ async function main(): Promise<void> {
     uncached,
     trainSteps,
     fitMemory,
+    torchPeers,
+    peers,
     quick,
   };
   const file = path.join(ROOT, 'out', 'bench.json');
@@ -272,6 +461,7 @@ async function main(): Promise<void> {
       `DenseNet121 top fine-tuning ${trainSteps.densenetTop.wasmSecondsPerEpoch.toFixed(2)} s/epoch (${ratio(trainSteps.densenetTop.ratioToTorch)}); ` +
       `augmented lesson epoch (${trainSteps.augmentedEpoch.layer}): ${trainSteps.augmentedEpoch.imagesPerSecond.toFixed(1)} images/s`,
   );
+  for (const line of peerSummary(torchPeers, peers, quick)) console.log(line);
   console.log(
     `one epoch at batch 32: ${fitMemory.map((f) => `${f.via} peak RSS ${f.peakRssMiB.toFixed(0)} MiB (tfjs ${f.tfPeakMiB.toFixed(0)} MiB)`).join(', ')}`,
   );
