@@ -20,7 +20,9 @@
  * 6. PyTorch on this CPU as the peer (bench/torch-peers.ts, Debian's python3-torch): the same base in
  *    the default layout, channels_last and bfloat16 autocast (labelled by AMX), each against ours
  *    and as a fraction of the float32 peak, and the lesson the Keras way (the whole model every
- *    batch: one epoch timed, 30 extrapolated) against our cold and warm lesson runs.
+ *    batch: one epoch timed, 30 extrapolated) against our cold and warm lesson runs;
+ * 7. `predict(model, x)` called in a loop on 32 new images each time against the engine alone
+ *    (bench/predict-loop.ts): the ONNX session is kept between calls, so the target is 90%.
  *
  * Writes out/bench.json. A benchmark, not a test: it asserts nothing, it reports.
  *     npm run bench [-- --quick]      (--quick: fewer batches, lesson on 200 images)
@@ -34,6 +36,7 @@ import { Fp32Peak, measureFp32Peak } from './fp32-peak';
 import { benchFitMemory } from './fit-memory';
 import { benchTrainSteps } from './train-steps';
 import { benchOnnxExecutor } from './onnx';
+import { benchPredictLoop } from './predict-loop';
 import { benchTorchPeers, TorchBaseFigure, TorchPeers, TorchPeersResult } from './torch-peers';
 import type { OnnxProfile } from './onnx-profile';
 import { buildHead, DenseNet121, fit, predict, setBackend, sparseCategoricalCrossentropy, upscale } from '../lib';
@@ -317,6 +320,9 @@ async function main(): Promise<void> {
   const base = await benchOnnxExecutor({ onnxBatches: quick ? 2 : 4, wasmBatches: 1, variants: false, log: (l) => console.log(l) });
   const ceiling = speedCeiling(base.onnx.imagesPerSecond, base.profile, peak.gflops);
 
+  console.log('\n== predict(model, x) on 32 new images per call, against the engine alone (bench/predict-loop.ts)');
+  const predictLoop = await benchPredictLoop({ calls: quick ? 6 : 12, log: (l) => console.log(l) });
+
   console.log('\n== PyTorch peers on this CPU (bench/python/base_peers.py)');
   const torchPeers = benchTorchPeers({ quick });
   if ('skipped' in torchPeers) console.log(`skipped: ${torchPeers.skipped}`);
@@ -425,6 +431,7 @@ async function main(): Promise<void> {
     fitMemory,
     torchPeers,
     peers,
+    predictLoop,
     quick,
   };
   const file = path.join(ROOT, 'out', 'bench.json');
@@ -462,6 +469,11 @@ async function main(): Promise<void> {
       `augmented lesson epoch (${trainSteps.augmentedEpoch.layer}): ${trainSteps.augmentedEpoch.imagesPerSecond.toFixed(1)} images/s`,
   );
   for (const line of peerSummary(torchPeers, peers, quick)) console.log(line);
+  console.log(
+    `predict of 32 images in a loop: ${predictLoop.predictImagesPerSecond.toFixed(1)} images/s, the engine alone ` +
+      `${predictLoop.engineImagesPerSecond.toFixed(1)}: ${(100 * predictLoop.ratio).toFixed(0)}% (target 90%); ` +
+      `${predictLoop.sessionsOpened} ONNX session(s) opened, first call ${predictLoop.firstCallSeconds.toFixed(2)} s`,
+  );
   console.log(
     `one epoch at batch 32: ${fitMemory.map((f) => `${f.via} peak RSS ${f.peakRssMiB.toFixed(0)} MiB (tfjs ${f.tfPeakMiB.toFixed(0)} MiB)`).join(', ')}`,
   );
