@@ -27,6 +27,7 @@
  * rank-5+ permutations are slow paths, and are avoided.
  */
 import * as tf from '@tensorflow/tfjs';
+import { gatherRows } from './wasm-row-gather';
 
 type TensorInfo = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
@@ -759,8 +760,13 @@ function batchMatMul(args: KernelArgs): TensorInfo {
 /** wasm's own BatchMatMul, for the products without a transposed operand. */
 let originalBatchMatMul: tf.KernelConfig | undefined;
 
+/** wasm's own GatherV2, for gathers along other axes (lib/backends/wasm-row-gather.ts). */
+let originalGatherV2: tf.KernelConfig | undefined;
+const gatherV2 = (args: KernelArgs): TensorInfo => gatherRows(args, originalGatherV2!);
+
 const KERNELS: [string, tf.KernelFunc][] = [
   ['BatchMatMul', batchMatMul as unknown as tf.KernelFunc],
+  ['GatherV2', gatherV2 as unknown as tf.KernelFunc],
   ['MaxPoolGrad', maxPoolGrad as unknown as tf.KernelFunc],
   ['Sum', sum as unknown as tf.KernelFunc],
   ['Conv2DBackpropFilter', conv2DBackpropFilter as unknown as tf.KernelFunc],
@@ -771,9 +777,10 @@ const KERNELS: [string, tf.KernelFunc][] = [
 
 /**
  * Kernels wasm 4.22 has but runs far slower than the forward convolution these use instead
- * (Conv2DBackpropInput, Sum), or, MaxPoolGrad, gets wrong on ties and next to 'same' padding.
+ * (Conv2DBackpropInput, Sum), or than plain copies (GatherV2 along the first axis), or, MaxPoolGrad,
+ * gets wrong on ties and next to 'same' padding.
  */
-const REPLACED = new Set(['Conv2DBackpropInput', 'MaxPoolGrad', 'Sum', 'BatchMatMul']);
+const REPLACED = new Set(['Conv2DBackpropInput', 'MaxPoolGrad', 'Sum', 'BatchMatMul', 'GatherV2']);
 const REGISTERED = Symbol.for('tslab-dl.wasmGradientKernels');
 
 /**
@@ -794,6 +801,7 @@ export function registerWasmGradientKernels(): string[] {
     if (existing) tf.unregisterKernel(kernelName, 'wasm');
     if (kernelName === 'Sum') originalSum = existing;
     if (kernelName === 'BatchMatMul') originalBatchMatMul = existing;
+    if (kernelName === 'GatherV2') originalGatherV2 = existing;
     // The setup of the kernel replaced stays: the fallback to it needs its compiled function.
     tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc, setupFunc: existing?.setupFunc });
     added.push(kernelName);

@@ -65,10 +65,17 @@ export function vegaVersions(): { vega: string; vegaLite: string } {
 }
 
 /**
+ * A Vega specification (https://vega.github.io/vega/docs/specification/), as JSON. Declared here
+ * rather than as vega's own type so that this module's declarations do not pull vega's typings
+ * into every notebook's TypeScript program (the kernel parses them for each kernel).
+ */
+export type VegaSpec = { $schema?: string; [key: string]: unknown };
+
+/**
  * Compiles a Vega-Lite spec to a Vega spec, collecting Vega-Lite's warnings instead of printing
  * them. Throws when Vega-Lite rejects the spec.
  */
-export function compileVegaLite(spec: VegaLiteSpec): { vega: VegaModule.Spec; warnings: string[] } {
+export function compileVegaLite(spec: VegaLiteSpec): { vega: VegaSpec; warnings: string[] } {
   const { vegaLite } = load();
   const warnings: string[] = [];
   let level = 0;
@@ -87,7 +94,7 @@ export function compileVegaLite(spec: VegaLiteSpec): { vega: VegaModule.Spec; wa
   // spec must stay plain JSON.
   const copy = JSON.parse(JSON.stringify(spec)) as VegaLiteModule.TopLevelSpec;
   const compiled = vegaLite.compile(copy, { logger: logger as never });
-  return { vega: compiled.spec, warnings };
+  return { vega: compiled.spec as unknown as VegaSpec, warnings };
 }
 
 function view(spec: VegaLiteSpec, warnings: string[]): VegaModule.View {
@@ -99,7 +106,7 @@ function view(spec: VegaLiteSpec, warnings: string[]): VegaModule.View {
   (logger as { error: (...m: unknown[]) => void }).error = (...m: unknown[]) => {
     throw m[0] instanceof Error ? m[0] : new Error(m.join(' '));
   };
-  return new vega.View(vega.parse(compiled.vega), { renderer: 'none', logger });
+  return new vega.View(vega.parse(compiled.vega as unknown as VegaModule.Spec), { renderer: 'none', logger });
 }
 
 /** Vega's private view state that its own headless rendering (view.toSVG) reads. */

@@ -92,6 +92,32 @@ function inKerasOrder(logs: { [key: string]: number }, order: string[]): void {
   for (const [key, value] of entries.sort((a, b) => rank(a[0]) - rank(b[0]))) logs[key] = value;
 }
 
+/** A batch's size and metrics, kept until the progress display shows them. */
+interface UnreadBatch {
+  size: number;
+  values: [string, number | tf.Tensor][];
+}
+
+function tensorsOf(batches: UnreadBatch[]): tf.Tensor[] {
+  return batches.flatMap((b) => b.values.map(([, value]) => value).filter((v): v is tf.Tensor => typeof v !== 'number'));
+}
+
+/** The first value of each tensor, in one read off the backend when they are all float32 scalars (tfjs' losses and metrics). */
+async function firstValues(tensors: tf.Tensor[]): Promise<number[]> {
+  if (tensors.length === 0) return [];
+  if (tensors.every((t) => t.rank === 0 && t.dtype === 'float32')) {
+    const stacked = tf.stack(tensors);
+    try {
+      return Array.from(await stacked.data());
+    } finally {
+      stacked.dispose();
+    }
+  }
+  const values: number[] = [];
+  for (const t of tensors) values.push((await t.data())[0] as number);
+  return values;
+}
+
 /**
  * Drives the display, watches for interrupts and forwards every event to the user's callbacks.
  * After an interrupt the cut-short epoch is not reported to them as an epoch (no early-stopping
@@ -108,6 +134,12 @@ class FitDriver extends tf.Callback {
   private lastYield = 0;
   private seen = 0;
   private totals: { [key: string]: number } = {};
+  /**
+   * The metrics of the batches since the display last showed them, still on the backend: read
+   * only when the display draws (every 0.2 s at most), not after every batch, which on a GPU
+   * would wait for each step to finish before the next one is queued.
+   */
+  private unread: UnreadBatch[] = [];
   private batchesPerEpoch = 0;
   private epoch = 0;
 
@@ -121,9 +153,10 @@ class FitDriver extends tf.Callback {
 
   override setParams(params: tf.CustomCallbackArgs & { [key: string]: unknown }): void {
     super.setParams(params as never);
-    // fit gives samples and batchSize; fitDataset gives its steps per epoch.
-    const samples = Number(params.samples);
-    this.batchesPerEpoch = Number.isFinite(Number(params.steps)) ? Number(params.steps) : Math.ceil(samples / Number(params.batchSize));
+    // fit gives samples and batchSize (and steps: null); fitDataset gives its steps per epoch when it knows them.
+    const steps = Number(params.steps ?? NaN);
+    const batches = steps > 0 ? steps : Math.ceil(Number(params.samples ?? NaN) / Number(params.batchSize ?? NaN));
+    this.batchesPerEpoch = batches > 0 ? batches : 0;
     for (const c of this.callbacks) c.setParams(params as never);
   }
 
@@ -147,6 +180,7 @@ class FitDriver extends tf.Callback {
     this.epochStarted = Date.now();
     this.seen = 0;
     this.totals = {};
+    this.forgetUnread();
     for (const c of this.callbacks) await c.onEpochBegin(epoch, logs);
     this.passOnStop();
   }
@@ -156,18 +190,17 @@ class FitDriver extends tf.Callback {
   }
 
   override async onBatchEnd(batch: number, logs?: tf.Logs): Promise<void> {
-    const size = Number(logs?.size ?? 0);
-    this.seen += size;
-    // Running means over the epoch so far, weighted by batch size, as Keras' progress bar shows.
-    const running: { [key: string]: number } = {};
-    for (const key of (this.params.metrics as string[]) ?? []) {
-      const value = (logs as { [key: string]: number | tf.Tensor } | undefined)?.[key];
-      if (value === undefined || key.startsWith('val_')) continue;
-      const number = typeof value === 'number' ? value : (await (value as tf.Tensor).data())[0];
-      this.totals[key] = (this.totals[key] ?? 0) + number * size;
-      running[key] = this.totals[key] / Math.max(this.seen, 1);
+    if (this.display.showsBatches) {
+      // tfjs disposes the batch's logs after this call: keep the values (a clone shares the data).
+      const values: [string, number | tf.Tensor][] = [];
+      for (const key of (this.params.metrics as string[]) ?? []) {
+        const value = (logs as { [key: string]: number | tf.Tensor } | undefined)?.[key];
+        if (value === undefined || key.startsWith('val_')) continue;
+        values.push([key, typeof value === 'number' ? value : value.clone()]);
+      }
+      this.unread.push({ size: Number(logs?.size ?? 0), values });
     }
-    this.display.batch(this.epoch, batch + 1, this.batchesPerEpoch, running, Date.now() - this.epochStarted);
+    if (this.display.due(batch + 1, this.batchesPerEpoch)) await this.showRunningEpoch(batch + 1);
     for (const c of this.callbacks) await c.onBatchEnd(batch, logs);
     this.passOnStop();
     if (interruptRequested()) {
@@ -181,7 +214,39 @@ class FitDriver extends tf.Callback {
     }
   }
 
+  /** Reads the unread batches' metrics and shows the running means of the epoch so far. */
+  private async showRunningEpoch(batchesDone: number): Promise<void> {
+    const unread = this.unread;
+    this.unread = [];
+    const tensors = tensorsOf(unread);
+    let read: number[];
+    try {
+      read = await firstValues(tensors);
+    } finally {
+      tf.dispose(tensors);
+    }
+    // Running means over the epoch so far, weighted by batch size, as Keras' progress bar shows.
+    let next = 0;
+    for (const { size, values } of unread) {
+      this.seen += size;
+      for (const [key, value] of values) {
+        const number = typeof value === 'number' ? value : read[next++];
+        this.totals[key] = (this.totals[key] ?? 0) + number * size;
+      }
+    }
+    const running: { [key: string]: number } = {};
+    for (const [key, total] of Object.entries(this.totals)) running[key] = total / Math.max(this.seen, 1);
+    this.display.batch(this.epoch, batchesDone, this.batchesPerEpoch, running, Date.now() - this.epochStarted);
+  }
+
+  /** Frees the metrics kept for the display (at each epoch's start and end, and after training). */
+  forgetUnread(): void {
+    tf.dispose(tensorsOf(this.unread));
+    this.unread = [];
+  }
+
   override async onEpochEnd(epoch: number, logs?: tf.Logs): Promise<void> {
+    this.forgetUnread();
     if (this.interrupted) return;
     const resolved = await resolveLogs(logs as { [key: string]: number | tf.Tensor });
     inKerasOrder(resolved, (this.params.metrics as string[]) ?? []);
@@ -192,6 +257,7 @@ class FitDriver extends tf.Callback {
   }
 
   override async onTrainEnd(logs?: tf.Logs): Promise<void> {
+    this.forgetUnread();
     for (const c of this.callbacks) await c.onTrainEnd(logs);
   }
 }
@@ -328,6 +394,7 @@ export async function fitThroughPlan(
       }
       return history;
     } finally {
+      driver.forgetUnread();
       plan.dispose();
     }
   } finally {

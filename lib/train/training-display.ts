@@ -60,15 +60,33 @@ export class TrainingDisplay {
     if (mode === 'notebook') this.handle = new DisplayHandle();
   }
 
+  /**
+   * Whether {@link batch} for batch `batch` of `batches` (0: not known) would draw now (a notebook
+   * or a terminal bar, the last batch of an epoch or 0.2 s since the last drawing): fit reads the
+   * running metrics off the backend only then, not after every batch.
+   */
+  due(batch: number, batches: number): boolean {
+    return this.showsBatches && this.redrawDue(batch, batches);
+  }
+
+  /** The last batch of the epoch, or 0.2 s since the last drawing. */
+  private redrawDue(batch: number, batches: number): boolean {
+    return (batches > 0 && batch >= batches) || Date.now() - this.lastDraw >= REDRAW_MS;
+  }
+
+  /** Whether this display shows the running epoch at all (notebook, terminal bar). */
+  get showsBatches(): boolean {
+    return this.mode === 'notebook' || this.mode === 'bar';
+  }
+
   /** The running epoch: `batch` batches of `batches` done, with running means of the metrics. */
   batch(epoch: number, batch: number, batches: number, logs: { [key: string]: number }, epochMs: number): void {
     this.fraction = batches > 0 ? batch / batches : 1;
     this.current =
       `Epoch ${epoch + 1}/${this.epochs}: ${batch}/${batches} batches - ${seconds(epochMs)}` +
       (Object.keys(logs).length ? ` - ${formatLogs(logs)}` : '');
-    const now = Date.now();
-    if (now - this.lastDraw < REDRAW_MS && batch < batches) return;
-    this.lastDraw = now;
+    if (!this.redrawDue(batch, batches)) return;
+    this.lastDraw = Date.now();
     if (this.mode === 'notebook') this.drawNotebook();
     else if (this.mode === 'bar') {
       const filled = Math.round(this.fraction * BAR_WIDTH);
