@@ -32,6 +32,9 @@ import { tslabCacheDir } from '../weights/imagenet';
 import { sharedCacheStats, sharedFile } from '../core/shared-cache';
 
 /** Options of {@link standInWeights}: the calibration images, input size, seed, and where the file goes. */
+/** How many images the statistics come from unless the caller says otherwise (the first ones). */
+export const CALIBRATION_IMAGES = 16;
+
 export interface StandInOptions {
   /** Images [n, height, width, 3] the statistics come from (scaled as the model will see them). At most `calibrationImages` are used. */
   images: tf.Tensor;
@@ -72,7 +75,7 @@ function resolveBuilder(model: StandInModel): { name: string; build: (args: Appl
  */
 export async function standInWeights(model: StandInModel, options: StandInOptions): Promise<string> {
   const { name, build } = resolveBuilder(model);
-  const { images, size = 160, seed = 2, calibrationImages = 16 } = options;
+  const { images, size = 160, seed = 2, calibrationImages = CALIBRATION_IMAGES } = options;
   if (!(images instanceof tf.Tensor) || images.rank !== 4 || images.shape[3] !== 3 || images.shape[0] === 0) {
     throw new ValueError(
       `standInWeights: options.images must be a non-empty batch of RGB images [n, height, width, 3]. Received ${images instanceof tf.Tensor ? `a tensor of shape [${images.shape}]` : typeof images}.`,

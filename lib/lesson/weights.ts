@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_DOLLAR_STREET_FOLDER, loadDollarStreet } from '../data';
 import { display } from '../notebook/display';
 import { ValueError } from '../core/errors';
-import { standInWeights } from './stand-in-weights';
+import { CALIBRATION_IMAGES, standInWeights } from './stand-in-weights';
 import { kerasCacheDir } from '../weights/imagenet';
 import { loudNotice } from './banner';
 import { inLessonMode, lessonEnvironment, rememberedTrainingImages } from '../settings/lesson-environment';
@@ -20,11 +20,15 @@ export function lessonWeightsOverride(): 'stand-in' | null | string | undefined 
   return inLessonMode() ? lessonEnvironment().weights : undefined;
 }
 
-/** The images to calibrate on, scaled as the lesson feeds them (/ 255); the caller disposes them. */
+/**
+ * The images to calibrate on, scaled as the lesson feeds them (/ 255); the caller disposes them.
+ * Only the first CALIBRATION_IMAGES are used: dividing the whole training set would put another
+ * 43 MB into the wasm heap, which never shrinks, to keep 16 images.
+ */
 async function calibrationImages(given: tf.Tensor | undefined): Promise<tf.Tensor> {
   if (given) return given.clone();
   const remembered = rememberedTrainingImages();
-  if (remembered) return tf.tidy(() => remembered.div(255));
+  if (remembered) return tf.tidy(() => firstImages(remembered).div(255));
   if (!inLessonMode()) {
     throw new ValueError(
       "weightsFallback: 'stand-in' needs images to calibrate on: pass standInImages (the training images, scaled as the model sees them).",
@@ -32,10 +36,15 @@ async function calibrationImages(given: tf.Tensor | undefined): Promise<tf.Tenso
   }
   const data = await loadDollarStreet(DEFAULT_DOLLAR_STREET_FOLDER);
   try {
-    return tf.tidy(() => data.trainImages.div(255));
+    return tf.tidy(() => firstImages(data.trainImages).div(255));
   } finally {
     tf.dispose(Object.values(data));
   }
+}
+
+/** The images {@link standInWeights} calibrates on, of a training set. */
+function firstImages(images: tf.Tensor): tf.Tensor {
+  return images.slice(0, Math.min(CALIBRATION_IMAGES, images.shape[0]));
 }
 
 /**
