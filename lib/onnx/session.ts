@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import type * as Ort from 'onnxruntime-node';
 import { ready } from '../backends/selection';
 import { ValueError } from '../core/errors';
+import { valuesForReading } from '../core/tensor-reads';
 import { foldBatchNormIntoConv } from './fold-batch-norm';
 import { flattenLayerGraph, LayerGraph, OutputSpec } from './layer-graph';
 import { encodeModel } from './model-proto';
@@ -159,10 +160,14 @@ export async function createOnnxSession(model: tf.LayersModel, options: OnnxSess
   let fellBack = false;
   let modelBytes = 0;
   const note = translation.note;
+  let bytes: Uint8Array | undefined;
   if (translation.graph) {
-    let graph = translation.graph;
-    if (options.foldBatchNorm ?? true) ({ graph, folded } = foldBatchNormIntoConv(graph));
-    const bytes = encodeModel(graph);
+    ({ bytes, folded } = encodeTranslation(translation.graph, options.foldBatchNorm ?? true));
+    // The weights now live in the encoded model: the arrays they came from can go while ONNX
+    // Runtime reads it (they would otherwise add their 28 MB, for DenseNet121, to the peak).
+    translation.graph = undefined;
+  }
+  if (bytes) {
     modelBytes = bytes.length;
     const base = {
       intraOpNumThreads: threads,
@@ -210,6 +215,13 @@ export async function createOnnxSession(model: tf.LayersModel, options: OnnxSess
       profiling: options.profilePrefix !== undefined,
     },
   );
+}
+
+/** The ONNX model of a translated graph, its BatchNormalizations folded into the Convs before them first when `fold`. */
+function encodeTranslation(graph: NonNullable<Translation['graph']>, fold: boolean): { bytes: Uint8Array; folded: number } {
+  if (!fold) return { bytes: encodeModel(graph), folded: 0 };
+  const result = foldBatchNormIntoConv(graph);
+  return { bytes: encodeModel(result.graph), folded: result.folded };
 }
 
 /**
@@ -325,8 +337,7 @@ class RuntimeSession implements OnnxSession {
       );
     }
     const total = inputs[0].shape[0];
-    // The inputs' values, read once: slicing a tfjs (wasm) tensor per call costs ~20% of DenseNet's time.
-    const hosts = await Promise.all(inputs.map(async (t) => ({ data: asFloat32(await t.data()), shape: t.shape })));
+    const hosts = await Promise.all(inputs.map(sampleReader));
     // One flat float32 buffer per output, filled batch by batch: no tensors pile up.
     let buffers: { data: Float32Array; sampleShape: number[] }[] | undefined;
     for (let start = 0; start < total; start += batchSize) {
@@ -360,19 +371,14 @@ class RuntimeSession implements OnnxSession {
   }
 
   /** One batch through ONNX, then through the tfjs layers left: each output as a flat float32 array. */
-  private async runBatch(
-    hosts: { data: Float32Array; shape: number[] }[],
-    start: number,
-    count: number,
-  ): Promise<{ data: Float32Array; shape: number[] }[]> {
+  private async runBatch(hosts: SampleReader[], start: number, count: number): Promise<{ data: Float32Array; shape: number[] }[]> {
     const { graphInputs, graphOutputs, tfjsCalls } = this.translation;
     const outputKeys = this.layerGraph.outputKeys;
-    // Views of the samples [start, start + count) of each input: no copy.
+    // The samples [start, start + count) of each input.
     const views = new Map<string, { data: Float32Array; shape: number[] }>();
     this.layerGraph.inputs.forEach((input, i) => {
-      const { data, shape } = hosts[i];
-      const perSample = shape.slice(1).reduce((a, b) => a * b, 1);
-      views.set(input.key, { data: data.subarray(start * perSample, (start + count) * perSample), shape: [count, ...shape.slice(1)] });
+      const { samples, shape } = hosts[i];
+      views.set(input.key, { data: samples(start, count), shape: [count, ...shape.slice(1)] });
     });
     const slices: tf.Tensor[] = [];
     const onnxOutputs: tf.Tensor[] = [];
@@ -476,6 +482,35 @@ export function ortReason(message: string): string {
 }
 
 /** tfjs may keep a float32 tensor cast from int32 in an Int32Array: onnxruntime needs a Float32Array. */
+/** An input's shape, and its samples [start, start + count) as float32 values. */
+interface SampleReader {
+  shape: number[];
+  samples(start: number, count: number): Float32Array;
+}
+
+/**
+ * Reads an input's samples for each call. On wasm each call's samples are copied out of the
+ * backend's heap (reading the whole lesson training set at once would add its 43 MB to the
+ * kernel's peak memory; slicing tfjs tensors per call instead costs ~20% of DenseNet's time);
+ * elsewhere the values are read once, asynchronously (on webgpu they may be on the GPU), and each
+ * call gets a view of them.
+ */
+async function sampleReader(t: tf.Tensor): Promise<SampleReader> {
+  const perSample = t.shape.slice(1).reduce((a, b) => a * b, 1);
+  if (tf.getBackend() === 'wasm') {
+    return {
+      shape: t.shape,
+      samples(start, count) {
+        // A fresh view each call: the heap may have grown (and its old buffer gone) since the last one.
+        const part = valuesForReading(t, 'ONNX Runtime (the input)').subarray(start * perSample, (start + count) * perSample);
+        return part instanceof Float32Array ? part.slice() : Float32Array.from(part);
+      },
+    };
+  }
+  const data = asFloat32(await t.data());
+  return { shape: t.shape, samples: (start, count) => data.subarray(start * perSample, (start + count) * perSample) };
+}
+
 function asFloat32(data: tf.TypedArray | string[] | Uint8Array[]): Float32Array {
   if (data instanceof Float32Array) return data;
   return Float32Array.from(data as ArrayLike<number>);
