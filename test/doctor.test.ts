@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
-import { diagnose, doctor, DoctorReport, formatReport, probeNativePackage } from '../lib/doctor/doctor';
+import { checkSharedCache, diagnose, doctor, DoctorReport, formatReport, probeNativePackage, sharedCacheLine } from '../lib/doctor/doctor';
+import { SHARED_MANIFEST_FORMAT } from '../lib/core/shared-cache';
 import { main } from '../lib/doctor/cli';
 import { MimeBundle } from '../lib/notebook/display';
 import { KERNEL_HOOK } from '../lib/notebook/kernel-hook';
@@ -288,5 +289,34 @@ tf.registerBackend('tensorflow', () => Object.assign(new MathBackendCPU(), { isU
 tf.setBackend('tensorflow');
 module.exports = tf;`);
     assert.deepEqual(await probeNativePackage(main), { loads: true, tfBackend: 'tensorflow', usingGpu: false });
+  });
+});
+
+describe('doctor: the shared cache', () => {
+  const saved = process.env.TSLAB_DL_SHARED_CACHE;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-doctor-shared-'));
+  after(() => {
+    if (saved === undefined) delete process.env.TSLAB_DL_SHARED_CACHE;
+    else process.env.TSLAB_DL_SHARED_CACHE = saved;
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('names the folder, and what its manifest lists or that it has none', () => {
+    process.env.TSLAB_DL_SHARED_CACHE = dir;
+    assert.match(sharedCacheLine(checkSharedCache()), /no readable manifest\.json: run `sudo npx tslab-dl prefetch`/);
+    const manifest = {
+      format: SHARED_MANIFEST_FORMAT,
+      version: '0.1.0',
+      created: '2026-12-05T00:00:00.000Z',
+      prefetched: {},
+      files: {
+        'models/a.h5': { sha256: 'a'.repeat(64), size: 1_500_000 },
+        'features/b.features': { sha256: 'b'.repeat(64), size: 500_000 },
+      },
+    };
+    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+    const check = checkSharedCache();
+    assert.deepEqual(check, { root: dir, files: 2, megabytes: 2, created: manifest.created });
+    assert.equal(sharedCacheLine(check), `${dir}: 2 files, 2.0 MB, prefetched 2026-12-05T00:00:00.000Z`);
   });
 });

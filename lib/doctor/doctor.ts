@@ -13,6 +13,8 @@ import { findOnPath } from '../core/find-on-path';
 import { checkCudaProvider, describeProvider, OnnxProvider, ProviderStatus, providerStatuses } from '../onnx/providers';
 import { checkVulkan, VulkanCheck } from '../backends/vulkan';
 import { adapterName } from '../backends/webgpu-adapter';
+import { DEFAULT_SHARED_CACHE, sharedCacheRoot } from '../core/cache-root';
+import { readSharedManifest } from '../core/shared-cache';
 
 export interface DoctorCandidate extends BackendCandidate {
   /** chosen; skipped (tried and unusable); loadable / fails to load (checked in a child process); not tried; not installed. */
@@ -67,8 +69,30 @@ export interface DoctorReport {
     /** One line: what runs the frozen layers, TSLAB_DL_EXECUTOR included. */
     frozenLayers: string;
   };
+  /** The shared cache an instructor prefetched (`npx tslab-dl prefetch`), as this process sees it. */
+  sharedCache: SharedCacheCheck;
   /** Jupyter: whether it was found, its versions, and the tslab-dl kernelspec. */
   jupyter: { found: boolean; command?: string; versions: { [name: string]: string }; error?: string; kernelspec: KernelspecCheck };
+}
+
+/** Where the shared cache is and what its manifest lists; `root` undefined when there is none. */
+export interface SharedCacheCheck {
+  root?: string;
+  /** Files the manifest lists; undefined when it has no manifest that can be read. */
+  files?: number;
+  /** Megabytes the manifest lists. */
+  megabytes?: number;
+  /** When the prefetch wrote the manifest (ISO 8601). */
+  created?: string;
+}
+
+/** The shared cache's root and manifest, without hashing anything (kernels verify each file as they read it). */
+export function checkSharedCache(): SharedCacheCheck {
+  const root = sharedCacheRoot();
+  const manifest = root ? readSharedManifest(root) : undefined;
+  if (!manifest) return { root };
+  const files = Object.values(manifest.files);
+  return { root, files: files.length, megabytes: files.reduce((sum, f) => sum + f.size, 0) / 1e6, created: manifest.created };
 }
 
 /** Options of {@link doctor} and {@link diagnose}. */
@@ -356,7 +380,16 @@ export async function diagnose(options: DoctorOptions = {}): Promise<DoctorRepor
     gpuChecks,
     jupyter(env),
   ]);
-  return { ok: backendPart.ok, versions: versionTable, backend: backendPart.section, gpu, webgpu, onnxruntime: onnx, jupyter: jupyterPart };
+  return {
+    ok: backendPart.ok,
+    versions: versionTable,
+    backend: backendPart.section,
+    gpu,
+    webgpu,
+    onnxruntime: onnx,
+    sharedCache: checkSharedCache(),
+    jupyter: jupyterPart,
+  };
 }
 
 /** What follows a candidate's status: its package when chosen, else what the reason adds to the status. */
@@ -456,6 +489,7 @@ export function formatReport(report: DoctorReport): string {
   for (const lib of [g.driver, ...g.libraries]) out.push(`  ${libraryLine(lib)}`);
   out.push(g.usable ? '  => the GPU path can be used' : `  => the GPU path cannot be used: ${g.problems.join('; ')}`);
   if (g.nvidiaSmi.output) out.push('', '  nvidia-smi says:', ...g.nvidiaSmi.output.split('\n').map((l) => `    ${l}`));
+  out.push('', 'Shared cache (a workshop: npx tslab-dl prefetch)', `  ${sharedCacheLine(report.sharedCache)}`);
   const j = report.jupyter;
   out.push('', 'Jupyter');
   if (j.found) {
@@ -479,6 +513,13 @@ export function formatReport(report: DoctorReport): string {
       : 'Result: NOT OK, no TensorFlow.js backend works here (see above).',
   );
   return out.join('\n');
+}
+
+/** One line on the shared cache. */
+export function sharedCacheLine(c: SharedCacheCheck): string {
+  if (!c.root) return `none (TSLAB_DL_SHARED_CACHE is not set and ${DEFAULT_SHARED_CACHE} does not exist)`;
+  if (c.files === undefined) return `${c.root}: no readable manifest.json: run \`sudo npx tslab-dl prefetch\` to fill it`;
+  return `${c.root}: ${c.files} files, ${c.megabytes!.toFixed(1)} MB, prefetched ${c.created}`;
 }
 
 /** The report as an HTML fragment for a notebook. */
@@ -522,6 +563,7 @@ export function reportToHtml(report: DoctorReport): string {
     `<p>${g.usable ? 'The GPU path can be used.' : `The GPU path cannot be used: ${e(g.problems.join('; '))}`}</p>`,
   );
   if (g.nvidiaSmi.output) parts.push(`<pre>${e(g.nvidiaSmi.output)}</pre>`);
+  parts.push('<h4>Shared cache</h4>', `<p>${e(sharedCacheLine(report.sharedCache))}</p>`);
   const j = report.jupyter;
   const k = j.kernelspec;
   parts.push(
