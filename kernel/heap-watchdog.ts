@@ -33,8 +33,8 @@
  *    log) saying why the kernel is about to die and what to do.
  *
  * The limit is V8's old generation: `heap_size_limit` less the young
- * generation's reserve (three 16 MiB semi-spaces on 64-bit Node 20), which is
- * what `--max-old-space-size` sets.
+ * generation's reserve (three semi-spaces: 16 MiB each on 64-bit Node 20, 2 MiB
+ * with the kernelspec's flags), which is what `--max-old-space-size` sets.
  */
 import * as v8 from 'v8';
 import * as vm from 'vm';
@@ -48,7 +48,21 @@ const USED_MB = 3; // worker: heap in use (MiB) when it stopped it
 const BASELINE_MB = 4; // main: heap in use (MiB) when the cell started
 const SLOTS = 5;
 
-const YOUNG_GENERATION_RESERVE = 48 * 2 ** 20;
+const YOUNG_GENERATION_RESERVE = 3 * semiSpaceMiB() * 2 ** 20;
+
+/**
+ * The largest semi-space, in MiB: `--max-semi-space-size` as given to this process (the
+ * kernelspec sets 2, kernel/kernelspec.ts) or in NODE_OPTIONS, else V8's 16 on 64-bit Node 20.
+ */
+function semiSpaceMiB(): number {
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  let mib = 16;
+  for (const flag of flags) {
+    const given = /^--max[-_]semi[-_]space[-_]size=(\d+)$/.exec(flag);
+    if (given) mib = Number(given[1]);
+  }
+  return mib;
+}
 
 /** The worker, as plain JavaScript (it runs from the compiled kernel and from the TypeScript sources alike). */
 const WORKER_SOURCE = String.raw`
