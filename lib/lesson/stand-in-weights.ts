@@ -31,10 +31,10 @@ import { saveWeightsH5 } from '../weights/h5';
 import { tslabCacheDir } from '../weights/imagenet';
 import { sharedCacheStats, sharedFile } from '../core/shared-cache';
 
-/** Options of {@link standInWeights}: the calibration images, input size, seed, and where the file goes. */
 /** How many images the statistics come from unless the caller says otherwise (the first ones). */
 export const CALIBRATION_IMAGES = 16;
 
+/** Options of {@link standInWeights}: the calibration images, input size, seed, and where the file goes. */
 export interface StandInOptions {
   /** Images [n, height, width, 3] the statistics come from (scaled as the model will see them). At most `calibrationImages` are used. */
   images: tf.Tensor;
