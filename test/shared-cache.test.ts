@@ -50,24 +50,30 @@ const manifestOf = (root: string): SharedManifest => JSON.parse(fs.readFileSync(
 let printed: string[] = [];
 let warnings: string[] = [];
 
-/** The lesson notebook's cells 2-14 (epochs: 2), as a learner's kernel runs them. */
-async function lessonCells(): Promise<{ notes: string[] }> {
-  const data = await loadDollarStreet('data/dataset_dollarstreet/');
-  const { trainLabels, valLabels } = data;
-  const trainImages = data.trainImages.div(255);
-  const valImages = data.valImages.div(255);
+/** The lesson notebook's cells 6-8 for `images`: seed 2, the input, the upscale, DenseNet121 with 'imagenet' weights, frozen. */
+async function frozenLessonBase(images: tf.Tensor): Promise<{ inputs: tf.SymbolicTensor; base: tf.LayersModel }> {
   keras.utils.setRandomSeed(2);
-  const inputs = keras.Input(trainImages.shape.slice(1));
+  const inputs = keras.Input(images.shape.slice(1));
   const upscaled = upscale({ height: 160, width: 160, method: 'bilinear' }).apply(inputs) as tf.SymbolicTensor;
-  const baseModel = await keras.applications.DenseNet121({
+  const base = await keras.applications.DenseNet121({
     includeTop: false,
     pooling: 'max',
     weights: 'imagenet',
     inputTensor: upscaled,
     inputShape: [160, 160, 3],
   });
-  baseModel.trainable = false;
-  let out = baseModel.output as tf.SymbolicTensor;
+  base.trainable = false;
+  return { inputs, base };
+}
+
+/** The lesson notebook's cells 2-14 (epochs: 2), as a learner's kernel runs them. */
+async function lessonCells(): Promise<{ notes: string[] }> {
+  const data = await loadDollarStreet('data/dataset_dollarstreet/');
+  const { trainLabels, valLabels } = data;
+  const trainImages = data.trainImages.div(255);
+  const valImages = data.valImages.div(255);
+  const { inputs, base } = await frozenLessonBase(trainImages);
+  let out = base.output as tf.SymbolicTensor;
   out = keras.layers.Flatten().apply(out) as tf.SymbolicTensor;
   out = keras.layers.BatchNormalization().apply(out) as tf.SymbolicTensor;
   out = keras.layers.Dense(50, { activation: 'relu' }).apply(out) as tf.SymbolicTensor;
@@ -179,17 +185,7 @@ describe('the shared cache, read by a learner', { timeout: 600_000 }, () => {
   async function lessonPrefix(): Promise<{ prefix: tf.LayersModel; x: tf.Tensor; dispose(): void }> {
     const data = await loadDollarStreet('data/dataset_dollarstreet/');
     const x = data.trainImages.div(255);
-    keras.utils.setRandomSeed(2);
-    const inputs = keras.Input(x.shape.slice(1));
-    const upscaled = upscale({ height: 160, width: 160, method: 'bilinear' }).apply(inputs) as tf.SymbolicTensor;
-    const base = await keras.applications.DenseNet121({
-      includeTop: false,
-      pooling: 'max',
-      weights: 'imagenet',
-      inputTensor: upscaled,
-      inputShape: [160, 160, 3],
-    });
-    base.trainable = false;
+    const { inputs, base } = await frozenLessonBase(x);
     const model = keras.models.Model({
       inputs,
       outputs: keras.layers.Dense(10).apply(keras.layers.Flatten().apply(base.output) as tf.SymbolicTensor) as tf.SymbolicTensor,

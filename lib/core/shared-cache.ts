@@ -152,6 +152,41 @@ function rootOf(options: SharedLookupOptions): string | undefined {
   return root ? path.resolve(root) : undefined;
 }
 
+/** A file to hash before a lookup can answer: its stat and the sha256 the manifest expects. */
+interface ToHash {
+  stat: fsSync.Stats;
+  expected: string;
+}
+
+/** The answer a lookup has without hashing (absent, unlisted, a known verdict), or what to hash. */
+function beforeHashing(
+  root: string,
+  relative: string,
+  file: string,
+  stat: fsSync.Stats | undefined,
+  options: SharedLookupOptions,
+): SharedLookup | ToHash {
+  const check = precheck(root, relative, stat);
+  if (check.absent) return { status: 'absent' };
+  if (check.expected === undefined) return finish(root, file, check.problem, options);
+  const known = verdicts.get(file);
+  if (known && sameFile(known.seen, stat!) && known.expected === check.expected) return finish(root, file, known.problem, options);
+  sharedCacheStats.filesHashed++;
+  return { stat: stat!, expected: check.expected };
+}
+
+/** Remembers and reports the verdict on `file` from its sha256 (`hash`), or from the error reading it. */
+function afterHashing(root: string, file: string, toHash: ToHash, hash: string | Error, options: SharedLookupOptions): SharedLookup {
+  const problem =
+    typeof hash !== 'string'
+      ? `it cannot be read (${(hash as NodeJS.ErrnoException).code ?? hash.message})`
+      : hash === toHash.expected
+        ? undefined
+        : `its sha256 is ${hash}, manifest.json says ${toHash.expected} (changed since the prefetch)`;
+  verdicts.set(file, { seen: toHash.stat, expected: toHash.expected, problem });
+  return finish(root, file, problem, options);
+}
+
 /**
  * The shared cache's file at `relative` (e.g. 'models/x.h5'), verified against manifest.json.
  * 'absent': no shared cache, or neither the file nor a manifest entry for it (a plain miss, no
@@ -168,24 +203,15 @@ export function sharedFileSync(relative: string, options: SharedLookupOptions = 
   } catch {
     stat = undefined;
   }
-  const check = precheck(root, relative, stat);
-  if (check.absent) return { status: 'absent' };
-  if (check.expected === undefined) return finish(root, file, check.problem, options);
-  const known = verdicts.get(file);
-  if (known && sameFile(known.seen, stat!) && known.expected === check.expected) {
-    return finish(root, file, known.problem, options);
-  }
-  let problem: string | undefined;
+  const next = beforeHashing(root, relative, file, stat, options);
+  if ('status' in next) return next;
+  let hash: string | Error;
   try {
-    sharedCacheStats.filesHashed++;
-    const actual = createHash('sha256').update(fsSync.readFileSync(file)).digest('hex');
-    problem =
-      actual === check.expected ? undefined : `its sha256 is ${actual}, manifest.json says ${check.expected} (changed since the prefetch)`;
+    hash = createHash('sha256').update(fsSync.readFileSync(file)).digest('hex');
   } catch (e) {
-    problem = `it cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+    hash = e as Error;
   }
-  verdicts.set(file, { seen: stat!, expected: check.expected, problem });
-  return finish(root, file, problem, options);
+  return afterHashing(root, file, next, hash, options);
 }
 
 /** {@link sharedFileSync}, hashing without blocking (weights and data files are large). */
@@ -193,25 +219,10 @@ export async function sharedFile(relative: string, options: SharedLookupOptions 
   const root = rootOf(options);
   if (!root) return { status: 'absent' };
   const file = path.join(root, relative);
-  const stat = await fs.stat(file).catch(() => undefined);
-  const check = precheck(root, relative, stat);
-  if (check.absent) return { status: 'absent' };
-  if (check.expected === undefined) return finish(root, file, check.problem, options);
-  const known = verdicts.get(file);
-  if (known && sameFile(known.seen, stat!) && known.expected === check.expected) {
-    return finish(root, file, known.problem, options);
-  }
-  let problem: string | undefined;
-  try {
-    sharedCacheStats.filesHashed++;
-    const actual = await sha256File(file);
-    problem =
-      actual === check.expected ? undefined : `its sha256 is ${actual}, manifest.json says ${check.expected} (changed since the prefetch)`;
-  } catch (e) {
-    problem = `it cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
-  }
-  verdicts.set(file, { seen: stat!, expected: check.expected, problem });
-  return finish(root, file, problem, options);
+  const next = beforeHashing(root, relative, file, await fs.stat(file).catch(() => undefined), options);
+  if ('status' in next) return next;
+  const hash = await sha256File(file).catch((e: Error) => e);
+  return afterHashing(root, file, next, hash, options);
 }
 
 /** sha256 of a file's bytes, streamed. */
