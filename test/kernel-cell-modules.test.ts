@@ -34,7 +34,7 @@ describe('module specifiers of a cell', () => {
 
 describe('rebasing relative specifiers', () => {
   test('a specifier from /p/notebooks/sub names the same file from /p', () => {
-    assert.equal(rebaseSpecifier('../../shared/geo', '/p/notebooks/sub', '/p'), './shared/geo');
+    assert.equal(rebaseSpecifier('../../common/geo', '/p/notebooks/sub', '/p'), './common/geo');
     assert.equal(rebaseSpecifier('./local', '/p/notebooks/sub', '/p'), './notebooks/sub/local');
     assert.equal(rebaseSpecifier('../', '/p/notebooks/sub', '/p'), './notebooks/');
     assert.equal(rebaseSpecifier('../../..', '/p/notebooks/sub', '/p'), '..');

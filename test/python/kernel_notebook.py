@@ -198,11 +198,11 @@ class ProjectImportTests(unittest.TestCase):
         write("package.json", json.dumps({"name": "scratch-project", "private": True}))
         os.makedirs(os.path.join(cls.project, "node_modules"))
         os.symlink(REPO, os.path.join(cls.project, "node_modules", "tslab-dl"))
-        write("shared/geometry.ts", "export function area(width: number, height: number): number {\n  return width * height;\n}\n")
+        write("common/geometry.ts", "export function area(width: number, height: number): number {\n  return width * height;\n}\n")
         write("notebooks/sub/local.ts", "export const where: string = 'next to the notebook';\n")
         cls.notebook_dir = os.path.join(cls.project, "notebooks", "sub")
         cls.nb = plain_notebook(
-            "import { area } from '../../shared/geometry';\narea(3, 4)",
+            "import { area } from '../../common/geometry';\narea(3, 4)",
             "import { where } from './local';\nwhere",
             "import { tf } from 'tslab-dl';\ntf.tensor([1, 2, 3]).sum()",
             "__dirname === process.cwd() ? process.cwd() : `__dirname ${__dirname} differs`",
