@@ -38,7 +38,7 @@ import { DataFileError, ValueError } from '../core/errors';
 import { INFERENCE_MODE } from '../layers/frozen';
 import { valuesSyncIfReadable } from '../core/tensor-reads';
 import { kerasCacheDir, tslabCacheDir } from '../weights/imagenet';
-import { inLessonMode, lessonEnvironment, rememberedTrainingImages } from '../settings/lesson-environment';
+import { inLessonMode, lessonEnvironment, rememberedTrainingImageCount } from '../settings/lesson-environment';
 
 /** The `format` field of a results file: what `compareResults` knows how to read. */
 export const RESULT_FORMAT = 'tslab-dl result 1';
@@ -155,7 +155,7 @@ function lessonData(): string | undefined {
   const folder = lessonEnvironment().dataFolder ?? findUpwards(DEFAULT_DOLLAR_STREET_FOLDER);
   const complete = folder !== undefined && Object.values(DOLLAR_STREET_FILES).every((f) => fs.existsSync(path.join(folder, f)));
   const real = complete && !fs.existsSync(path.join(folder!, SYNTHETIC_MANIFEST));
-  const images = rememberedTrainingImages()?.shape[0];
+  const images = rememberedTrainingImageCount();
   const count = images !== undefined ? `, ${images} training images` : '';
   return real ? `Dollar Street 10${count}` : `synthetic twin of Dollar Street 10${count}`;
 }

@@ -30,9 +30,7 @@ import { saveRandomState, setRandomSeed } from '../core/random';
 import { saveWeightsH5 } from '../weights/h5';
 import { tslabCacheDir } from '../weights/imagenet';
 import { sharedCacheStats, sharedFile } from '../core/shared-cache';
-
-/** How many images the statistics come from unless the caller says otherwise (the first ones). */
-export const CALIBRATION_IMAGES = 16;
+import { CALIBRATION_IMAGES } from '../settings/lesson-environment';
 
 /** Options of {@link standInWeights}: the calibration images, input size, seed, and where the file goes. */
 export interface StandInOptions {

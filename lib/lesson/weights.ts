@@ -10,10 +10,10 @@ import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_DOLLAR_STREET_FOLDER, loadDollarStreet } from '../data';
 import { display } from '../notebook/display';
 import { ValueError } from '../core/errors';
-import { CALIBRATION_IMAGES, standInWeights } from './stand-in-weights';
+import { standInWeights } from './stand-in-weights';
 import { kerasCacheDir } from '../weights/imagenet';
 import { loudNotice } from './banner';
-import { inLessonMode, lessonEnvironment, rememberedTrainingImages } from '../settings/lesson-environment';
+import { CALIBRATION_IMAGES, inLessonMode, lessonEnvironment, rememberedCalibrationImages } from '../settings/lesson-environment';
 
 /** What `weights: 'imagenet'` becomes under TSLAB_DL_WEIGHTS in lesson mode; undefined: ImageNet's file, as asked. */
 export function lessonWeightsOverride(): 'stand-in' | null | string | undefined {
@@ -27,13 +27,13 @@ export function lessonWeightsOverride(): 'stand-in' | null | string | undefined 
  */
 async function calibrationImages(given: tf.Tensor | undefined): Promise<tf.Tensor> {
   if (given) return given.clone();
-  const remembered = rememberedTrainingImages();
-  if (remembered) return tf.tidy(() => firstImages(remembered).div(255));
   if (!inLessonMode()) {
     throw new ValueError(
       "weightsFallback: 'stand-in' needs images to calibrate on: pass standInImages (the training images, scaled as the model sees them).",
     );
   }
+  const remembered = rememberedCalibrationImages();
+  if (remembered) return tf.tidy(() => remembered.div(255));
   const data = await loadDollarStreet(DEFAULT_DOLLAR_STREET_FOLDER);
   try {
     return tf.tidy(() => firstImages(data.trainImages).div(255));

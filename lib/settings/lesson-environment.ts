@@ -28,8 +28,18 @@ export interface LessonEnvironment {
 }
 
 let active = false;
-/** The training images loadDollarStreet last read in lesson mode: what stand-in weights are calibrated on. */
-let trainingImages: tf.Tensor | undefined;
+/** How many of the lesson's training images (the first ones) stand-in weights are calibrated on. */
+export const CALIBRATION_IMAGES = 16;
+
+/**
+ * A copy of the first CALIBRATION_IMAGES training images loadDollarStreet last read in lesson
+ * mode, as loaded (0..255): what stand-in weights are calibrated on. A copy, not the whole set:
+ * once the notebook drops its images (`trainImages = trainImages.div(255)`) they can be freed
+ * (lib/compat/unreachable-tensors.ts).
+ */
+let calibrationImages: tf.Tensor | undefined;
+/** How many training images that load read, for the lesson's results. */
+let trainingImageCount: number | undefined;
 
 function positiveInteger(name: string): number | undefined {
   const value = process.env[name];
@@ -94,16 +104,23 @@ export function describeLessonEnvironment(env: LessonEnvironment = lessonEnviron
 }
 
 // A backend reset loses every tensor: the images are read again when next needed.
-onBackendReset(() => (trainingImages = undefined));
+onBackendReset(() => (calibrationImages = undefined));
 
-/** Keeps (a reference to) the lesson's training images, as loaded (0..255). */
+/** Remembers the first CALIBRATION_IMAGES of the lesson's training images (a copy) and how many there are. */
 export function rememberTrainingImages(images: tf.Tensor): void {
-  trainingImages = images;
+  calibrationImages?.dispose();
+  calibrationImages = images.slice(0, Math.min(CALIBRATION_IMAGES, images.shape[0]));
+  trainingImageCount = images.shape[0];
 }
 
-/** The lesson's training images, unless the learner disposed of them. */
-export function rememberedTrainingImages(): tf.Tensor | undefined {
-  return trainingImages && !trainingImages.isDisposed ? trainingImages : undefined;
+/** The copy of the lesson's first training images (0..255) {@link rememberTrainingImages} kept; undefined before. */
+export function rememberedCalibrationImages(): tf.Tensor | undefined {
+  return calibrationImages && !calibrationImages.isDisposed ? calibrationImages : undefined;
+}
+
+/** How many training images loadDollarStreet last read in lesson mode; undefined before it did. */
+export function rememberedTrainingImageCount(): number | undefined {
+  return trainingImageCount;
 }
 
 /**
