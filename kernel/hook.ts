@@ -30,6 +30,11 @@ export interface TslabDlKernelHook extends KernelHook {
   onInterrupt(listener: () => void): () => void;
   /** Sets `model.stopTraining = true` on an interrupt until the returned function is called. */
   trackTraining(model: Stoppable): () => void;
+  /**
+   * Node's typings cells are type-checked with: 'globals' (the console and timers) until a cell
+   * needed more, 'full' (@types/node) since (kernel/node-typings.ts); undefined before the compiler loaded.
+   */
+  compilerNodeTypings(): 'globals' | 'full' | undefined;
 }
 
 /** One cell's run: everything it starts, however asynchronous, sees this token. */
@@ -51,6 +56,8 @@ export class KernelHookImpl implements TslabDlKernelHook {
   private readonly listeners = new Set<() => void>();
   private readonly cells = new AsyncLocalStorage<CellToken>();
   private current?: CellToken;
+  /** Set by the kernel once its compiler is loaded. */
+  nodeTypingsSource?: () => 'globals' | 'full';
 
   constructor(
     private readonly sink: OutputSink,
@@ -103,6 +110,10 @@ export class KernelHookImpl implements TslabDlKernelHook {
     return this.onInterrupt(() => {
       model.stopTraining = true;
     });
+  }
+
+  compilerNodeTypings(): 'globals' | 'full' | undefined {
+    return this.nodeTypingsSource?.();
   }
 
   /** The user interrupted: flag the running cell (and, until the next cell starts, everything else) and tell every listener. */

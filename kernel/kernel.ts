@@ -34,6 +34,7 @@ import { ErrorContent, interruptedError, kernelError, memoryError, runtimeError 
 import { Message, PROTOCOL_VERSION, readConnectionFile } from './wire';
 import { useProjectTypeScriptInTslab } from './tslab-alias';
 import { resolveOwnLibraryAtRunTime } from './own-library';
+import { collectAfterCell } from './after-cell-collection';
 
 // Before anything loads tslab's converter (tslab/dist/jupyter loads it too): cells compile with
 // the project's TypeScript, the one `tslab-dl export` parses them with.
@@ -177,6 +178,7 @@ export class Kernel {
         this.guard.sweep();
         if (report.library) runner.explainError = report.library.explainBackendError;
         runner.warmUp();
+        this.hook.nodeTypingsSource = () => runner.nodeTypings;
         this.cellRunner = runner;
         return report;
       })();
@@ -303,6 +305,8 @@ export class Kernel {
     await this.publish('status', { execution_state: 'idle' }, request);
     if (answer) await this.sockets.reply(channel, request, answer[0], answer[1]);
     if (this.toAbort.length > 0) await this.abortExecutions(this.toAbort.splice(0));
+    // After the reply, so the cell is done for the learner (kernel/after-cell-collection.ts).
+    if (type === 'execute_request') await collectAfterCell();
   }
 
   private async dispatch(channel: Channel, request: Message, reply: Reply): Promise<void> {

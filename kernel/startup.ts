@@ -9,7 +9,8 @@
  * Training with tfjs's own `model.fit()` becomes interruptible
  * (lib/compat/interruptible-fit.ts): while a fit runs, an interrupt sets
  * `model.stopTraining` (checked after each batch), and the fit then throws
- * InterruptedError so the rest of the cell stops too.
+ * InterruptedError so the rest of the cell stops too. Large tensors a notebook
+ * no longer reaches are freed (lib/compat/unreachable-tensors.ts).
  */
 import * as path from 'path';
 import { createRequire } from 'module';
@@ -17,6 +18,7 @@ import type * as TslabDl from '../lib/index';
 import type { BackendInfo } from '../lib/backends/selection';
 import type { TslabDlKernelHook } from './hook';
 import { applyInterruptibleFit } from '../lib/compat/interruptible-fit';
+import { freeUnreachableTensors } from '../lib/compat/unreachable-tensors';
 
 export interface StartupReport {
   /** The line shown at the top of the first cell's output. */
@@ -51,6 +53,8 @@ export async function loadLibrary(notebookDir: string, hook: TslabDlKernelHook):
       (stop) => hook.onInterrupt(stop),
       (what) => new library.InterruptedError(what),
     );
+    // `x = x.div(255)` frees the old x once nothing refers to it, as in Python (the kernel collects after cells).
+    freeUnreachableTensors(library.tf);
     // One short line (the details: backendInfo(), doctor()); an older library has only the long one.
     const line =
       typeof library.decideWhereItRuns === 'function'
