@@ -8,7 +8,19 @@ const UNUSED = { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsI
 export default tseslint.config(
   {
     // Installed, generated or local-only output, and test inputs (as in .prettierignore).
-    ignores: ['node_modules/', 'dist/', 'out/', 'docs/api/', '.cache/', '.gpukit/', 'scratch/', 'data/', 'notebooks/', 'test/fixtures/'],
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'out/',
+      'docs/api/',
+      '.cache/',
+      '.gpukit/',
+      'scratch/',
+      'data/',
+      'notebooks/',
+      'test/fixtures/',
+      'kernel/typings/',
+    ],
   },
   {
     linterOptions: { reportUnusedDisableDirectives: 'error' },

@@ -17,6 +17,7 @@ import { EditedText, RebasedCell, moduleSpecifiers, rebaseRelativeSpecifiers, re
 import { EsmPackages, isBareSpecifier } from './esm-packages';
 import { shorthandPropertyEdits } from './shorthand';
 import { Converter, cellFileIn, createProjectConverter, findProjectRoot } from './project';
+import { NodeTypings, codeNeedsNodeTypings, errorsNeedNodeTypings, initialNodeTypings } from './node-typings';
 import { codePointOffset, utf16Offset } from './text-offsets';
 import { CellDiagnostic, ErrorContent, compileError, interruptedError, kernelError, runtimeError } from './traceback';
 
@@ -63,7 +64,9 @@ function createLocals(): { [name: string]: unknown } {
 
 export class CellRunner {
   readonly projectRoot: string;
-  private readonly converter: Converter;
+  private converter: Converter;
+  /** Node's typings the converter checks cells with (kernel/node-typings.ts). */
+  private typings: NodeTypings = initialNodeTypings();
   private readonly locals = createLocals();
   private readonly sideOutputs = new Map<string, string>();
   private readonly sideModules = new Map<string, NodeJS.Module>();
@@ -86,7 +89,7 @@ export class CellRunner {
     projectRoot = findProjectRoot(notebookDir),
   ) {
     this.projectRoot = path.resolve(projectRoot);
-    this.converter = createProjectConverter(this.projectRoot);
+    this.converter = createProjectConverter(this.projectRoot, this.typings);
     this.esm = new EsmPackages(notebookDir, cellFileIn(this.projectRoot));
     this.requireFromNotebook = createRequire(path.join(notebookDir, '__tslab_dl_cell__.js'));
     this.requireFromRoot = createRequire(path.join(this.projectRoot, '__tslab_dl_cell__.js'));
@@ -104,7 +107,13 @@ export class CellRunner {
     const rebased = this.rebase(code);
     let converted: ConvertResult;
     try {
+      this.useNodeTypingsIfNeeded(rebased.edited.text);
       converted = this.converter.convert(this.prevDecl, rebased.edited.text);
+      if (converted.diagnostics.length > 0 && this.typings === 'globals' && errorsNeedNodeTypings(converted.diagnostics)) {
+        // Errors that Node's full typings may remove: compiled again with them, only their errors count.
+        this.useFullNodeTypings();
+        converted = this.converter.convert(this.prevDecl, rebased.edited.text);
+      }
     } catch (e) {
       return { status: 'error', error: this.converterFailure(e), interrupted: false };
     }
@@ -162,6 +171,7 @@ export class CellRunner {
   /** Completion at `cursor` (in code points, as Jupyter counts). */
   complete(code: string, cursor: number): Completion {
     const rebased = this.rebase(code);
+    this.useNodeTypingsIfNeeded(rebased.edited.text);
     const position = rebased.edited.toEdited(utf16Offset(code, cursor));
     const info = this.converter.complete(this.prevDecl, rebased.edited.text, position);
     const back = (at: number) => codePointOffset(code, rebased.edited.toOriginal(at));
@@ -171,6 +181,7 @@ export class CellRunner {
   /** The type and documentation of what is at `cursor` (in code points), or undefined. */
   inspect(code: string, cursor: number): string | undefined {
     const rebased = this.rebase(code);
+    this.useNodeTypingsIfNeeded(rebased.edited.text);
     const position = rebased.edited.toEdited(utf16Offset(code, cursor));
     const info = this.converter.inspect(this.prevDecl, rebased.edited.text, position);
     if (!info) return undefined;
@@ -189,6 +200,32 @@ export class CellRunner {
 
   close(): void {
     this.converter.close();
+  }
+
+  /** Node's typings cells are checked with now: 'globals' until one needed more (kernel/node-typings.ts). */
+  get nodeTypings(): NodeTypings {
+    return this.typings;
+  }
+
+  /** Switches to Node's full typings before compiling `text` when it uses Node beyond the globals. */
+  private useNodeTypingsIfNeeded(text: string): void {
+    if (
+      this.typings === 'globals' &&
+      codeNeedsNodeTypings(
+        text,
+        moduleSpecifiers(text).map((s) => s.text),
+      )
+    )
+      this.useFullNodeTypings();
+  }
+
+  /** From now on cells are checked with @types/node: a new converter replaces the one with the globals only. */
+  private useFullNodeTypings(): void {
+    if (this.typings === 'full') return;
+    const converter = createProjectConverter(this.projectRoot, 'full');
+    this.converter.close();
+    this.converter = converter;
+    this.typings = 'full';
   }
 
   private rebase(code: string): RebasedCell {

@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Converter } from 'tslab/dist/converter';
 import { ts } from './typescript';
+import { NodeTypings, withNodeTypings } from './node-typings';
 
 export type { Converter };
 
@@ -27,13 +28,13 @@ export function cellFileIn(root: string): string {
   return `${root.split(path.sep).join('/')}/__tslab__.ts`;
 }
 
-/** tslab's converter with `root` as its folder and rootDir. */
-export function createProjectConverter(root: string): Converter {
+/** tslab's converter with `root` as its folder and rootDir, and Node's `typings` (kernel/node-typings.ts). */
+export function createProjectConverter(root: string, typings: NodeTypings = 'full'): Converter {
   const { createConverter } = require('tslab/dist/converter') as typeof import('tslab/dist/converter');
   const getCurrentDirectory = ts.sys.getCurrentDirectory;
   ts.sys.getCurrentDirectory = () => root.split(path.sep).join('/');
   try {
-    return createConverter({ isJS: false, isBrowser: false });
+    return withNodeTypings(typings, () => createConverter({ isJS: false, isBrowser: false }));
   } finally {
     ts.sys.getCurrentDirectory = getCurrentDirectory;
   }

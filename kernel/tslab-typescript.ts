@@ -23,6 +23,7 @@
  */
 import type * as TS from 'typescript';
 import { withOwnLibraryTypes } from './own-library';
+import { nodeTypingsOptions } from './node-typings';
 
 const ts: typeof TS = require('typescript');
 
@@ -221,7 +222,7 @@ function withoutForkOptions(options: TS.CompilerOptions): TS.CompilerOptions {
 function createWatchCompilerHost(...args: unknown[]): unknown {
   // The converter calls the form (rootFiles, options, system, createProgram, reportDiagnostic, reportWatchStatus).
   if (Array.isArray(args[0]) && args[1] && typeof args[1] === 'object') {
-    args[1] = withOwnLibraryTypes(ts, withoutForkOptions(args[1] as TS.CompilerOptions));
+    args[1] = nodeTypingsOptions(withOwnLibraryTypes(ts, withoutForkOptions(args[1] as TS.CompilerOptions)));
   }
   return (ts.createWatchCompilerHost as (...a: unknown[]) => unknown)(...args);
 }
