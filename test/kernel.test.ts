@@ -62,7 +62,7 @@ describe('tslab-dl Jupyter kernel', () => {
     assert.ok(spec, 'tslab-dl is not listed');
     assert.ok(spec.resource_dir.startsWith(sandbox.dir), `listed from ${spec.resource_dir}, not the test prefix`);
     assert.deepEqual(spec.spec.argv, [process.execPath, ...KERNEL_NODE_FLAGS, BIN, 'kernel', '--config-path', '{connection_file}']);
-    assert.deepEqual(spec.spec.env, { MALLOC_ARENA_MAX: '2' });
+    assert.deepEqual(spec.spec.env, { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' });
     assert.equal(spec.spec.display_name, 'TypeScript (tslab-dl)');
     assert.equal(spec.spec.language, 'typescript');
     assert.equal(spec.spec.interrupt_mode, 'signal');
