@@ -12,8 +12,10 @@ import { ready } from '../lib/backends/selection';
 import { DataFileError } from '../lib/core/errors';
 import { readWeightsH5, saveWeightsH5 } from '../lib/weights/h5';
 
-const H5 = path.join(__dirname, '..', 'lib', 'weights', 'h5.ts');
-const SELECTION = path.join(__dirname, '..', 'lib', 'backends', 'selection.ts');
+// The compiled library (npm test builds it first): from the TypeScript sources under tsx, h5wasm
+// runs in the calling thread (lib/weights/run-h5-worker.ts says why).
+const H5 = path.join(__dirname, '..', 'dist', 'lib', 'weights', 'h5.js');
+const SELECTION = path.join(__dirname, '..', 'dist', 'lib', 'backends', 'selection.js');
 const MIB = 2 ** 20;
 
 /** A one-layer model whose weights take `units` * 1000 * 4 bytes. */
@@ -37,6 +39,8 @@ describe('h5wasm in a worker thread', () => {
     await saveWeightsH5(m2, big);
     m1.dispose();
     m2.dispose();
+    const truncated = path.join(dir, 'truncated.h5');
+    fs.writeFileSync(truncated, fs.readFileSync(small).subarray(0, 2000));
     // A fresh process, so that nothing else has touched HDF5 in it. The small read first loads
     // what every read loads once (code, the worker machinery), so the big read is measured alone.
     const child = String.raw`
@@ -49,11 +53,22 @@ describe('h5wasm in a worker thread', () => {
         global.gc(); global.gc();
         const now = process.memoryUsage();
         const bytes = read.layers.flatMap((l) => l.weights).reduce((n, w) => n + w.values.byteLength, 0);
-        console.log(JSON.stringify({ bytes, rss: now.rss - before.rss, external: now.external - before.external }));
+        const failure = await h5.readWeightsH5(${JSON.stringify(truncated)}).catch((e) => e);
+        console.log(JSON.stringify({ bytes, rss: now.rss - before.rss, external: now.external - before.external,
+          failure: { name: failure.name, file: failure.file, message: failure.message } }));
       });`;
-    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', '-e', child], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, ['--expose-gc', '-e', child], { encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, `the child did not end by itself: ${r.signal ?? ''} ${r.stderr}`);
-    const grown = JSON.parse(r.stdout.trim().split('\n').pop()!) as { bytes: number; rss: number; external: number };
+    const grown = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+      bytes: number;
+      rss: number;
+      external: number;
+      failure: { name: string; file: string; message: string };
+    };
+    // An error raised in the worker thread arrives as the DataFileError the calling thread used to throw.
+    assert.deepEqual(grown.failure.name, 'DataFileError');
+    assert.equal(grown.failure.file, truncated);
+    assert.match(grown.failure.message, /^.*truncated\.h5: the HDF5 file is truncated: 2000 bytes on disk/);
     assert.equal(grown.bytes, 4000 * 1000 * 4 + 4000 * 4);
     // With h5wasm in the calling thread its heap stayed: the RSS grew by 37 MiB for 15.3 MiB of
     // values (22 MiB more). In a worker it grew by 4 MiB more than the values at most.

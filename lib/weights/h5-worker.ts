@@ -344,17 +344,18 @@ function describeError(e: unknown): H5WorkerError {
   return { kind: 'Error', message: String((e as Error)?.message ?? e), stack: (e as Error)?.stack };
 }
 
+/** What the calling thread asked for, done: the result, or the error as {@link describeError} gives it. */
+export async function answerH5Request(request: H5WorkerRequest): Promise<H5WorkerResponse> {
+  try {
+    return { ok: true, result: request.task === 'read' ? await readWeightsFile(request.file) : (await writeWeightsFile(request), null) };
+  } catch (e) {
+    return { ok: false, error: describeError(e) };
+  }
+}
+
 /** Does what the calling thread asked, and answers once; the worker then has nothing left to do and ends. */
 async function serve(port: NonNullable<typeof parentPort>, request: H5WorkerRequest): Promise<void> {
-  let response: H5WorkerResponse;
-  try {
-    response = {
-      ok: true,
-      result: request.task === 'read' ? await readWeightsFile(request.file) : (await writeWeightsFile(request), null),
-    };
-  } catch (e) {
-    response = { ok: false, error: describeError(e) };
-  }
+  const response = await answerH5Request(request);
   // The values move to the calling thread without a copy. A weight may share its buffer with others.
   const buffers = new Set<ArrayBuffer>();
   if (response.ok && response.result) {

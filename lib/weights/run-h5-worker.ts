@@ -6,24 +6,13 @@
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import { DataFileError, ValueError } from '../core/errors';
-import { H5_WORKER_TAG, type H5WorkerError, type H5WorkerRequest, type H5WorkerResponse } from './h5-worker';
+import { H5_WORKER_TAG, answerH5Request, type H5WorkerError, type H5WorkerRequest, type H5WorkerResponse } from './h5-worker';
 
 /**
  * The worker's file, next to this one with the same extension: h5-worker.js in the compiled
  * dist/, h5-worker.ts when the library runs from its TypeScript sources under tsx.
  */
 const WORKER_FILE = path.join(__dirname, `h5-worker${path.extname(__filename)}`);
-
-/**
- * How to start it. Node 20 does not apply tsx's loader (`--import tsx`, inherited with execArgv)
- * to a worker's own entry file, so a .ts worker starts from a line of JavaScript that registers
- * tsx's CommonJS hook first; tsx is then already loaded in this process, so it resolves here.
- */
-function workerEntry(): { entry: string; eval: boolean } {
-  if (!WORKER_FILE.endsWith('.ts')) return { entry: WORKER_FILE, eval: false };
-  const tsx = require.resolve('tsx/cjs');
-  return { entry: `require(${JSON.stringify(tsx)}); require(${JSON.stringify(WORKER_FILE)});`, eval: true };
-}
 
 /** The error the worker threw, thrown again here: same class, same message, same `file`. */
 function rebuildError(error: H5WorkerError): Error {
@@ -47,11 +36,14 @@ function rebuildError(error: H5WorkerError): Error {
  */
 export function runH5Worker(request: H5WorkerRequest, transfer: ArrayBuffer[] = []): Promise<H5WorkerResponse> {
   const doing = request.task === 'read' ? 'read' : 'written';
+  // From the TypeScript sources (tests under tsx) the work runs in this thread: Node 20 starts a
+  // worker's entry file without the loader hooks of the parent's --import. The kernel and scripts
+  // run the compiled library, where it is a worker (test/h5-worker.test.ts checks that one).
+  if (WORKER_FILE.endsWith('.ts')) return answerH5Request(request);
   return new Promise((resolve, reject) => {
     let worker: Worker;
     try {
-      const { entry, eval: isCode } = workerEntry();
-      worker = new Worker(entry, { eval: isCode, workerData: { tag: H5_WORKER_TAG, request }, transferList: transfer, stdout: false });
+      worker = new Worker(WORKER_FILE, { workerData: { tag: H5_WORKER_TAG, request }, transferList: transfer, stdout: false });
     } catch (e) {
       reject(new DataFileError(request.file, `cannot be ${doing}: the HDF5 worker thread did not start (${(e as Error).message}).`));
       return;
