@@ -28,7 +28,7 @@ describe('tensors a notebook drops', { skip: missing }, () => {
   });
   after(() => sandbox?.dispose());
 
-  test('a reassigned large tensor is freed after its cell; a small one, a held one and a view stay as tfjs keeps them', () => {
+  test('a reassigned large tensor is freed after its cell; a small one and one still held stay as tfjs keeps them', () => {
     const outputs = runCellsInKernel(
       [
         "import { tf } from 'tslab-dl';\nlet x = tf.fill([1024, 1024], 2);\nconst kept = x;\nlet small = tf.fill([4], 1);",
