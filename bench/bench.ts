@@ -27,7 +27,7 @@
  * Writes out/bench.json. A benchmark, not a test: it asserts nothing, it reports.
  *     npm run bench [-- --quick]      (--quick: fewer batches, lesson on 200 images)
  */
-import { spawn, execFileSync } from 'child_process';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -96,24 +96,55 @@ interface LessonFigure {
   exitCode: number | null;
 }
 
-/** Largest resident set of the tslab-dl kernel processes, sampled while `work` runs. */
-function watchKernelRss(): { stop(): number } {
-  let peak = 0;
-  const timer = setInterval(() => {
+/** The processes below `root` (children, grandchildren, ...), from /proc. */
+function descendants(root: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
     try {
-      const ps = execFileSync('ps', ['-eo', 'rss=,args='], { encoding: 'utf8' });
-      for (const line of ps.split('\n')) {
-        if (!line.includes('tslab-dl.js kernel')) continue;
-        peak = Math.max(peak, Number(line.trim().split(/\s+/)[0]) * 1024);
+      // Field 4 of /proc/<pid>/stat is the parent; the name before it (in parentheses) may hold spaces.
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  const found: number[] = [];
+  const walk = (pid: number) => {
+    for (const [child, parent] of parents) {
+      if (parent === pid) {
+        found.push(child);
+        walk(child);
+      }
+    }
+  };
+  walk(root);
+  return found;
+}
+
+/**
+ * Peak resident set (VmHWM) of the tslab-dl kernel that the process `root` started, read while it
+ * runs: only that kernel's, not another one open on the machine.
+ */
+function watchKernelRss(root: number): { stop(): number } {
+  let peakKiB = 0;
+  const sample = () => {
+    try {
+      for (const pid of descendants(root)) {
+        const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+        if (!cmdline.includes('tslab-dl.js kernel')) continue;
+        const hwm = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+        if (hwm) peakKiB = Math.max(peakKiB, Number(hwm[1]));
       }
     } catch {
-      // ps missing: no figure
+      // no /proc (not Linux), or the kernel ended between two reads: no figure, or the last one
     }
-  }, 500);
+  };
+  const timer = setInterval(sample, 250);
   return {
     stop() {
       clearInterval(timer);
-      return Math.round(peak / 2 ** 20);
+      return Math.round(peakKiB / 1024);
     },
   };
 }
@@ -121,12 +152,12 @@ function watchKernelRss(): { stop(): number } {
 function runLesson(label: string, args: string[], env: NodeJS.ProcessEnv): Promise<LessonFigure> {
   return new Promise((resolve) => {
     console.log(`\n== lesson: ${label} (npm run lesson -- ${args.join(' ')})`);
-    const rss = watchKernelRss();
     const started = performance.now();
     const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'lesson.mjs'), ...args], {
       env,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    const rss = watchKernelRss(child.pid!);
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;
