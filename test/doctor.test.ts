@@ -6,7 +6,16 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
-import { checkSharedCache, diagnose, doctor, DoctorReport, formatReport, probeNativePackage, sharedCacheLine } from '../lib/doctor/doctor';
+import {
+  checkSharedCache,
+  diagnose,
+  doctor,
+  DoctorReport,
+  formatReport,
+  kernelspecCheck,
+  probeNativePackage,
+  sharedCacheLine,
+} from '../lib/doctor/doctor';
 import { SHARED_MANIFEST_FORMAT } from '../lib/core/shared-cache';
 import { main } from '../lib/doctor/cli';
 import { MimeBundle } from '../lib/notebook/display';
@@ -318,5 +327,38 @@ describe('doctor: the shared cache', () => {
     const check = checkSharedCache();
     assert.deepEqual(check, { root: dir, files: 2, megabytes: 2, created: manifest.created });
     assert.equal(sharedCacheLine(check), `${dir}: 2 files, 2.0 MB, prefetched 2026-12-05T00:00:00.000Z`);
+  });
+});
+
+describe('doctor: the kernelspec', () => {
+  const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-dl-doctor-kernelspec-'));
+  after(() => fs.rmSync(prefix, { recursive: true, force: true }));
+
+  test("an installed kernelspec without the kernel's memory settings is a problem that says to install again", async (t) => {
+    if (!fs.existsSync('/usr/bin/python3')) return t.skip('no Jupyter here');
+    const install = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'tslab-dl.js'), 'install', '--prefix', prefix], {
+      encoding: 'utf8',
+    });
+    assert.equal(install.status, 0, install.stderr);
+    const env = { ...process.env, JUPYTER_PATH: path.join(prefix, 'share', 'jupyter') };
+    const fresh = await kernelspecCheck(env, undefined);
+    assert.equal(fresh.installed, true);
+    assert.deepEqual(
+      fresh.problems.filter((p) => /memory settings/.test(p)),
+      [],
+    );
+    // What an older checkout wrote: the V8 flags, one malloc setting of three.
+    const file = path.join(prefix, 'share', 'jupyter', 'kernels', 'tslab-dl', 'kernel.json');
+    const spec = JSON.parse(fs.readFileSync(file, 'utf8'));
+    spec.env = { MALLOC_ARENA_MAX: '2' };
+    fs.writeFileSync(file, JSON.stringify(spec));
+    const old = await kernelspecCheck(env, undefined);
+    assert.deepEqual(
+      old.problems.filter((p) => /memory settings/.test(p)),
+      [
+        "it lacks the kernel's memory settings (MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072), so every kernel it starts " +
+          'takes more memory: run `npx tslab-dl install` again (with the same --user, --sys-prefix or --prefix)',
+      ],
+    );
   });
 });

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import { JUPYTER_PYTHON, JupyterSandbox, ROOT, jupyterMissing, jupyterSandbox, kernelspecsOutside } from './support/jupyter';
-import { KERNEL_NODE_FLAGS } from '../kernel/kernelspec';
+import { KERNEL_NODE_FLAGS } from '../lib/notebook/kernel-settings';
 
 const BIN = path.join(ROOT, 'bin', 'tslab-dl.js');
 

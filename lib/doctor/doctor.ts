@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { BACKEND_ORDER, BackendCandidate, BackendInfo, BackendName, ready } from '../backends/selection';
 import { display, escapeXml, JUPYTER_DISPLAY, MimeBundle } from '../notebook/display';
+import { KERNEL_ENVIRONMENT, KERNEL_NODE_FLAGS } from '../notebook/kernel-settings';
 import { checkGpu, GpuCheck, LibraryCheck } from '../backends/cuda-libraries';
 import { findOnPath } from '../core/find-on-path';
 import { checkCudaProvider, describeProvider, OnnxProvider, ProviderStatus, providerStatuses } from '../onnx/providers';
@@ -320,7 +321,11 @@ async function jupyter(env: NodeJS.ProcessEnv): Promise<DoctorReport['jupyter']>
   return { found: true, command: found.command, versions: found.versions, kernelspec };
 }
 
-async function kernelspecCheck(env: NodeJS.ProcessEnv, jupyterOnPath: string | undefined): Promise<KernelspecCheck> {
+/**
+ * The tslab-dl kernelspec Jupyter lists (with `env`, e.g. its JUPYTER_PATH), and what is wrong with
+ * it: a node binary or script that no longer exists, another checkout, missing memory settings.
+ */
+export async function kernelspecCheck(env: NodeJS.ProcessEnv, jupyterOnPath: string | undefined): Promise<KernelspecCheck> {
   const attempts: { command: string; file: string; args: string[] }[] = [];
   if (jupyterOnPath)
     attempts.push({ command: `${jupyterOnPath} kernelspec list --json`, file: jupyterOnPath, args: ['kernelspec', 'list', '--json'] });
@@ -335,7 +340,9 @@ async function kernelspecCheck(env: NodeJS.ProcessEnv, jupyterOnPath: string | u
   let error = 'no jupyter to ask';
   for (const attempt of attempts) {
     const result = await run(attempt.file, attempt.args, env, 60_000);
-    let listing: { kernelspecs?: { [name: string]: { resource_dir: string; spec: { argv: string[] } } } };
+    let listing: {
+      kernelspecs?: { [name: string]: { resource_dir: string; spec: { argv: string[]; env?: { [name: string]: string } } } };
+    };
     try {
       listing = JSON.parse(result.stdout);
     } catch {
@@ -359,6 +366,17 @@ async function kernelspecCheck(env: NodeJS.ProcessEnv, jupyterOnPath: string | u
     else if (script && path.resolve(script) !== path.join(PACKAGE_ROOT, 'bin', 'tslab-dl.js')) {
       problems.push(
         `it runs the tslab-dl in ${path.dirname(path.dirname(script))}, not this one (${PACKAGE_ROOT}): run \`npx tslab-dl install\` here to switch`,
+      );
+    }
+    const missing = [
+      ...KERNEL_NODE_FLAGS.filter((flag) => !argv.includes(flag)),
+      ...Object.entries(KERNEL_ENVIRONMENT)
+        .filter(([name, value]) => spec.spec.env?.[name] !== value)
+        .map(([name, value]) => `${name}=${value}`),
+    ];
+    if (missing.length > 0) {
+      problems.push(
+        `it lacks the kernel's memory settings (${missing.join(' ')}), so every kernel it starts takes more memory: run \`npx tslab-dl install\` again (with the same --user, --sys-prefix or --prefix)`,
       );
     }
     return { installed: true, listedBy: attempt.command, resourceDir: spec.resource_dir, argv, problems };
