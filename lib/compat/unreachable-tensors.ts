@@ -73,21 +73,30 @@ function bytesOf(t: { dtype: tf.DataType; size: number }): number {
 
 /**
  * Turns on freeing of unreachable large tensors for `tfLib`'s engine (idempotent). Memory comes
- * back when the garbage collector runs: {@link collectUnreachableTensors} runs it.
+ * back when the garbage collector runs: {@link collectUnreachableTensors} runs it. Returns whether
+ * it is on: an engine without tfjs-core 4.22's internals (another version) is left as it is.
  */
-export function freeUnreachableTensors(tfLib: typeof tf): void {
-  const engine = tfLib.engine() as unknown as EngineInternals & { [INSTALLED]?: true };
-  if (engine[INSTALLED]) return;
+export function freeUnreachableTensors(tfLib: typeof tf): boolean {
+  const engine = tfLib.engine() as unknown as Partial<EngineInternals> & { [INSTALLED]?: true };
+  if (engine[INSTALLED]) return true;
+  if (
+    typeof engine.trackTensor !== 'function' ||
+    typeof engine.disposeTensor !== 'function' ||
+    !(engine.state?.tensorInfo instanceof WeakMap)
+  ) {
+    return false;
+  }
   engine[INSTALLED] = true;
   const trackTensor = engine.trackTensor;
   const disposeTensor = engine.disposeTensor;
+  const state = () => (engine as EngineInternals).state;
   const stats = unreachableTensorStats;
-  const releasable = (backend: unknown) => RELEASABLE_BACKENDS.some((name) => engine.registry[name] === backend);
+  const releasable = (backend: unknown) => RELEASABLE_BACKENDS.some((name) => engine.registry?.[name] === backend);
 
   const registry = new FinalizationRegistry<Watched>((watched) => {
     stats.watched--;
     stats.watchedBytes -= watched.bytes;
-    const info = engine.state.tensorInfo.get(watched.dataId);
+    const info = state().tensorInfo.get(watched.dataId);
     // Gone already (a backend reset), or moved to a GPU since: left as tfjs leaves it.
     if (!info || !releasable(info.backend)) return;
     disposeTensor.call(engine, watched as unknown as tf.Tensor);
@@ -115,6 +124,7 @@ export function freeUnreachableTensors(tfLib: typeof tf): void {
     }
     disposeTensor.call(this, a);
   };
+  return true;
 }
 
 let fullGc: (() => void) | undefined;
