@@ -37,8 +37,8 @@
  * with the kernelspec's flags), which is what `--max-old-space-size` sets.
  */
 import * as v8 from 'v8';
-import * as vm from 'vm';
 import { Worker } from 'worker_threads';
+import { collectGarbage } from '../lib/core/full-gc';
 
 /** Slots of the state shared with the worker (an Int32Array over a SharedArrayBuffer). */
 const GENERATION = 0; // main: +1 at each cell start
@@ -191,24 +191,4 @@ export class HeapWatchdog {
   stop(): void {
     this.worker?.postMessage('stop');
   }
-}
-
-/** V8's `gc()`: the global one under `node --expose-gc`, else one from a context made with the flag set. */
-let gc: (() => void) | undefined;
-
-/**
- * A full garbage collection on the main thread, now. (The inspector's HeapProfiler.collectGarbage
- * only schedules one.) V8's `gc` function appears in contexts created once --expose-gc is set
- * (https://nodejs.org/api/v8.html#v8setflagsfromstringflags, https://nodejs.org/api/vm.html#vmruninnewcontextcode-contextobject-options).
- */
-function collectGarbage(): void {
-  if (!gc) {
-    const global = (globalThis as { gc?: () => void }).gc;
-    if (typeof global === 'function') gc = global;
-    else {
-      v8.setFlagsFromString('--expose-gc');
-      gc = vm.runInNewContext('gc') as () => void;
-    }
-  }
-  gc();
 }

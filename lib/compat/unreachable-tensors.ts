@@ -14,9 +14,8 @@
  * webgpu and webgl a `data()` still in flight may need a tensor its caller has already dropped.
  * Tensors still referenced, disposed, kept in a `tf.tidy()`, or variables, are never touched.
  */
-import * as v8 from 'v8';
-import * as vm from 'vm';
 import type * as tf from '@tensorflow/tfjs';
+import { collectGarbage } from '../core/full-gc';
 
 /** Tensors this large or larger are freed when unreachable (1 MiB: a batch of 32 lesson images is 1.5 MiB). */
 export const RELEASE_MIN_BYTES = 1 << 20;
@@ -66,11 +65,6 @@ export const unreachableTensorStats: UnreachableTensorStats = {
 
 const INSTALLED = Symbol.for('tslab-dl.freeUnreachableTensors');
 
-function bytesOf(t: { dtype: tf.DataType; size: number }): number {
-  if (t.dtype === 'string' || t.dtype === 'complex64') return 0;
-  return t.size * (t.dtype === 'bool' ? 1 : 4);
-}
-
 /**
  * Turns on freeing of unreachable large tensors for `tfLib`'s engine (idempotent). Memory comes
  * back when the garbage collector runs: {@link collectUnreachableTensors} runs it. Returns whether
@@ -92,6 +86,8 @@ export function freeUnreachableTensors(tfLib: typeof tf): boolean {
   const state = () => (engine as EngineInternals).state;
   const stats = unreachableTensorStats;
   const releasable = (backend: unknown) => RELEASABLE_BACKENDS.some((name) => engine.registry?.[name] === backend);
+  // Counted as the engine counts them (tfjs-core/src/engine.ts, trackTensor): complex64 and strings not at all.
+  const bytesOf = (t: tf.Tensor) => (t.dtype === 'string' || t.dtype === 'complex64' ? 0 : t.size * tfLib.util.bytesPerElement(t.dtype));
 
   const registry = new FinalizationRegistry<Watched>((watched) => {
     stats.watched--;
@@ -125,24 +121,6 @@ export function freeUnreachableTensors(tfLib: typeof tf): boolean {
     disposeTensor.call(this, a);
   };
   return true;
-}
-
-let fullGc: (() => void) | undefined;
-
-/**
- * V8's full garbage collection, without --expose-gc on the command line (the way jest's leak
- * detector gets it): the flag is on only while a fresh context picks the function up.
- */
-function collectGarbage(): void {
-  if (!fullGc) {
-    v8.setFlagsFromString('--expose-gc');
-    try {
-      fullGc = vm.runInNewContext('gc') as () => void;
-    } finally {
-      v8.setFlagsFromString('--no-expose-gc');
-    }
-  }
-  fullGc();
 }
 
 /** Whether large tensors were made since the last collection: some may be unreachable already. */
