@@ -13,7 +13,7 @@ import * as vm from 'vm';
 import Module, { createRequire } from 'module';
 import type { ConvertResult, Diagnostic, SideOutput } from 'tslab/dist/converter';
 import { endsInAssignment } from './assignment';
-import { EditedText, RebasedCell, moduleSpecifiers, rebaseRelativeSpecifiers, restoreSpecifiers } from './cell-modules';
+import { EditedText, RebasedCell, SpecifierLiteral, moduleSpecifiers, rebaseRelativeSpecifiers, restoreSpecifiers } from './cell-modules';
 import { EsmPackages, isBareSpecifier } from './esm-packages';
 import { shorthandPropertyEdits } from './shorthand';
 import { Converter, cellFileIn, createProjectConverter, findProjectRoot } from './project';
@@ -62,6 +62,11 @@ function createLocals(): { [name: string]: unknown } {
   });
 }
 
+/** A cell rebased onto the project root, with the module specifiers of its edited text (parsed once). */
+interface PreparedCell extends RebasedCell {
+  specifiers: SpecifierLiteral[];
+}
+
 export class CellRunner {
   readonly projectRoot: string;
   private converter: Converter;
@@ -107,7 +112,7 @@ export class CellRunner {
     const rebased = this.rebase(code);
     let converted: ConvertResult;
     try {
-      this.useNodeTypingsIfNeeded(rebased.edited.text);
+      this.useNodeTypingsIfNeeded(rebased);
       converted = this.converter.convert(this.prevDecl, rebased.edited.text);
       if (converted.diagnostics.length > 0 && this.typings === 'globals' && errorsNeedNodeTypings(converted.diagnostics)) {
         // Errors that Node's full typings may remove: compiled again with them, only their errors count.
@@ -171,7 +176,7 @@ export class CellRunner {
   /** Completion at `cursor` (in code points, as Jupyter counts). */
   complete(code: string, cursor: number): Completion {
     const rebased = this.rebase(code);
-    this.useNodeTypingsIfNeeded(rebased.edited.text);
+    this.useNodeTypingsIfNeeded(rebased);
     const position = rebased.edited.toEdited(utf16Offset(code, cursor));
     const info = this.converter.complete(this.prevDecl, rebased.edited.text, position);
     const back = (at: number) => codePointOffset(code, rebased.edited.toOriginal(at));
@@ -181,7 +186,7 @@ export class CellRunner {
   /** The type and documentation of what is at `cursor` (in code points), or undefined. */
   inspect(code: string, cursor: number): string | undefined {
     const rebased = this.rebase(code);
-    this.useNodeTypingsIfNeeded(rebased.edited.text);
+    this.useNodeTypingsIfNeeded(rebased);
     const position = rebased.edited.toEdited(utf16Offset(code, cursor));
     const info = this.converter.inspect(this.prevDecl, rebased.edited.text, position);
     if (!info) return undefined;
@@ -207,13 +212,13 @@ export class CellRunner {
     return this.typings;
   }
 
-  /** Switches to Node's full typings before compiling `text` when it uses Node beyond the globals. */
-  private useNodeTypingsIfNeeded(text: string): void {
+  /** Switches to Node's full typings before compiling `cell` when it uses Node beyond the globals. */
+  private useNodeTypingsIfNeeded(cell: PreparedCell): void {
     if (
       this.typings === 'globals' &&
       codeNeedsNodeTypings(
-        text,
-        moduleSpecifiers(text).map((s) => s.text),
+        cell.edited.text,
+        cell.specifiers.map((s) => s.text),
       )
     )
       this.useFullNodeTypings();
@@ -228,10 +233,11 @@ export class CellRunner {
     this.converter = createProjectConverter(this.projectRoot, 'full');
   }
 
-  private rebase(code: string): RebasedCell {
+  private rebase(code: string): PreparedCell {
     const rebased = rebaseRelativeSpecifiers(code, this.notebookDir, this.projectRoot, shorthandPropertyEdits(code));
-    this.esm.declareTypes(moduleSpecifiers(rebased.edited.text).map((s) => s.text));
-    return rebased;
+    const specifiers = moduleSpecifiers(rebased.edited.text);
+    this.esm.declareTypes(specifiers.map((s) => s.text));
+    return { ...rebased, specifiers };
   }
 
   /** Runs the compiled cell; its synchronous part runs under `breakOnSigint`. */
@@ -251,9 +257,9 @@ export class CellRunner {
   }
 
   /** Bare specifiers the cell and the files it compiled load at run time. */
-  private runtimeSpecifiers(rebased: RebasedCell, converted: ConvertResult): Set<string> {
+  private runtimeSpecifiers(rebased: PreparedCell, converted: ConvertResult): Set<string> {
     const specifiers = new Set<string>();
-    for (const literal of moduleSpecifiers(rebased.edited.text)) {
+    for (const literal of rebased.specifiers) {
       if (!literal.typeOnly && isBareSpecifier(literal.text)) specifiers.add(literal.text);
     }
     for (const side of converted.sideOutputs ?? []) {
