@@ -32,9 +32,9 @@ function rebuildError(error: H5WorkerError): Error {
 /**
  * Runs `request` in a fresh worker thread and settles once the thread has ended (so its memory
  * is released when the promise settles). A worker that crashes or ends without answering rejects
- * with a DataFileError naming `request.file`. `transfer` lists buffers to move to the worker.
+ * with a DataFileError naming `request.file`.
  */
-export function runH5Worker(request: H5WorkerRequest, transfer: ArrayBuffer[] = []): Promise<H5WorkerResponse> {
+function runH5Worker(request: H5WorkerRequest): Promise<H5WorkerResponse> {
   const doing = request.task === 'read' ? 'read' : 'written';
   // From the TypeScript sources (tests under tsx) the work runs in this thread: Node 20 starts a
   // worker's entry file without the loader hooks of the parent's --import. The kernel and scripts
@@ -43,7 +43,7 @@ export function runH5Worker(request: H5WorkerRequest, transfer: ArrayBuffer[] = 
   return new Promise((resolve, reject) => {
     let worker: Worker;
     try {
-      worker = new Worker(WORKER_FILE, { workerData: { tag: H5_WORKER_TAG, request }, transferList: transfer, stdout: false });
+      worker = new Worker(WORKER_FILE, { workerData: { tag: H5_WORKER_TAG, request }, stdout: false });
     } catch (e) {
       reject(new DataFileError(request.file, `cannot be ${doing}: the HDF5 worker thread did not start (${(e as Error).message}).`));
       return;
@@ -67,8 +67,8 @@ export function runH5Worker(request: H5WorkerRequest, transfer: ArrayBuffer[] = 
 }
 
 /** The result of `request`, or the worker's error thrown again in this thread. */
-export async function inH5Worker(request: H5WorkerRequest, transfer: ArrayBuffer[] = []): Promise<H5WorkerResponse & { ok: true }> {
-  const response = await runH5Worker(request, transfer);
+export async function inH5Worker(request: H5WorkerRequest): Promise<H5WorkerResponse & { ok: true }> {
+  const response = await runH5Worker(request);
   if (!response.ok) throw rebuildError(response.error);
   return response;
 }
