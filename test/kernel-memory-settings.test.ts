@@ -2,7 +2,7 @@
 // V8's small semi-spaces and slow heap growth, two malloc arenas and fixed mmap/trim thresholds.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { JupyterSandbox, jupyterMissing, jupyterSandbox, runCellsInKernel } from './support/jupyter';
+import { JupyterSandbox, jupyterMissing, jupyterSandbox, resultText, runCellsInKernel } from './support/jupyter';
 
 const missing = jupyterMissing();
 
@@ -23,7 +23,7 @@ describe("the kernel's memory settings", { skip: missing }, () => {
       sandbox.env,
     );
     // The cell's value, a string shown as JavaScript writes it: '{"flags":...}'.
-    const shown = settings.find((o) => o.output_type === 'execute_result')?.data?.['text/plain'];
+    const shown = resultText(settings);
     assert.ok(shown, JSON.stringify(settings));
     const found = JSON.parse(shown.slice(1, -1));
     assert.deepEqual(found.flags, ['--max-semi-space-size=2', '--heap-growing-percent=20']);

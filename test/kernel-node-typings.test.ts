@@ -4,18 +4,9 @@
 // kernel reports through its hook.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CellOutput, JupyterSandbox, jupyterMissing, jupyterSandbox, runCellsInKernel } from './support/jupyter';
+import { CellOutput, JupyterSandbox, jupyterMissing, jupyterSandbox, outputsText, resultText, runCellsInKernel } from './support/jupyter';
 
 const missing = jupyterMissing();
-
-function text(outputs: CellOutput[]): string {
-  return outputs.map((o) => o.text ?? o.data?.['text/plain'] ?? `${o.ename}: ${o.evalue}`).join('');
-}
-
-/** The cell's value as shown (its execute_result), without what the cell printed. */
-function shown(outputs: CellOutput[]): string | undefined {
-  return outputs.find((o) => o.output_type === 'execute_result')?.data?.['text/plain'];
-}
 
 function errorOf(outputs: CellOutput[]): CellOutput | undefined {
   return outputs.find((o) => o.output_type === 'error');
@@ -46,17 +37,17 @@ describe("Node's typings when a notebook needs them", { skip: missing }, () => {
       sandbox.env,
     );
     const [hello, first, typeError, afterError, url, afterUrl, timer] = outputs;
-    assert.equal(errorOf(hello), undefined, text(hello));
-    assert.match(text(hello), /^hello$/m);
-    assert.equal(shown(first), "'globals'");
+    assert.equal(errorOf(hello), undefined, outputsText(hello));
+    assert.match(outputsText(hello), /^hello$/m);
+    assert.equal(resultText(first), "'globals'");
     assert.equal(errorOf(typeError)?.ename, 'TypeScriptError');
-    assert.match(text(typeError), /Type 'string' is not assignable to type 'number'/);
-    assert.equal(shown(afterError), "'globals'", 'an ordinary type error does not switch');
-    assert.equal(errorOf(url), undefined, `URL compiles with @types/node: ${text(url)}`);
-    assert.equal(shown(url), "'/a/b'");
-    assert.equal(shown(afterUrl), "'full'");
-    assert.equal(errorOf(timer), undefined, text(timer));
-    assert.equal(shown(timer), 'false');
+    assert.match(outputsText(typeError), /Type 'string' is not assignable to type 'number'/);
+    assert.equal(resultText(afterError), "'globals'", 'an ordinary type error does not switch');
+    assert.equal(errorOf(url), undefined, `URL compiles with @types/node: ${outputsText(url)}`);
+    assert.equal(resultText(url), "'/a/b'");
+    assert.equal(resultText(afterUrl), "'full'");
+    assert.equal(errorOf(timer), undefined, outputsText(timer));
+    assert.equal(resultText(timer), 'false');
   });
 
   test('a cell that uses process or imports a Node module is checked with @types/node from the start', () => {
@@ -64,17 +55,17 @@ describe("Node's typings when a notebook needs them", { skip: missing }, () => {
       ['typeof process.env.PATH', TYPINGS, "import * as os from 'os';\nos.platform() === process.platform"],
       sandbox.env,
     );
-    assert.equal(shown(env), "'string'", text(env));
-    assert.equal(shown(typings), "'full'");
-    assert.equal(shown(os), 'true', text(os));
+    assert.equal(resultText(env), "'string'", outputsText(env));
+    assert.equal(resultText(typings), "'full'");
+    assert.equal(resultText(os), 'true', outputsText(os));
   });
 
   test('errors read the same as with @types/node from the start (TSLAB_DL_NODE_TYPES=full)', () => {
     const cells = ["const n: number = 'five';", 'const t = setTimeout(() => undefined, 1);\nconst s: string = t;', TYPINGS];
     const globalsOnly = runCellsInKernel(cells, sandbox.env);
     const full = runCellsInKernel(cells, { ...sandbox.env, TSLAB_DL_NODE_TYPES: 'full' });
-    assert.equal(shown(full[2]), "'full'");
-    assert.equal(shown(globalsOnly[2]), "'globals'");
+    assert.equal(resultText(full[2]), "'full'");
+    assert.equal(resultText(globalsOnly[2]), "'globals'");
     for (const k of [0, 1]) {
       assert.equal(errorOf(globalsOnly[k])?.ename, 'TypeScriptError');
       assert.equal(errorOf(globalsOnly[k])?.evalue, errorOf(full[k])?.evalue);

@@ -6,13 +6,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CellOutput, JupyterSandbox, ROOT, jupyterMissing, jupyterSandbox, runCellsInKernel } from './support/jupyter';
+import { JupyterSandbox, ROOT, jupyterMissing, jupyterSandbox, outputsText, runCellsInKernel } from './support/jupyter';
 
 const missing = jupyterMissing();
-
-function text(outputs: CellOutput[]): string {
-  return outputs.map((o) => o.text ?? o.data?.['text/plain'] ?? `${o.ename}: ${o.evalue}`).join('');
-}
 
 describe('tslab-dl from a folder without it', { skip: missing }, () => {
   let sandbox: JupyterSandbox;
@@ -39,11 +35,11 @@ describe('tslab-dl from a folder without it', { skip: missing }, () => {
       120,
       home,
     );
-    assert.doesNotMatch(text(sum), /Cannot find module|TS2307/);
-    assert.match(text(sum), /^6$/m);
+    assert.doesNotMatch(outputsText(sum), /Cannot find module|TS2307/);
+    assert.match(outputsText(sum), /^6$/m);
     // A real declaration, not `any`: assigning a Tensor to a number is an error naming Tensor.
     assert.equal(typeError.find((o) => o.output_type === 'error')?.ename, 'TypeScriptError');
-    assert.match(text(typeError), /Tensor.*not assignable to type 'number'|not assignable to type 'number'.*Tensor/s);
-    assert.equal(text(resolved).replace(/['\n]/g, ''), path.join(ROOT, 'dist', 'lib', 'index.js'));
+    assert.match(outputsText(typeError), /Tensor.*not assignable to type 'number'|not assignable to type 'number'.*Tensor/s);
+    assert.equal(outputsText(resolved).replace(/['\n]/g, ''), path.join(ROOT, 'dist', 'lib', 'index.js'));
   });
 });

@@ -3,18 +3,14 @@
 // Checked in a real kernel through nbclient against tf.memory() and the values.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CellOutput, JupyterSandbox, jupyterMissing, jupyterSandbox, runCellsInKernel } from './support/jupyter';
+import { CellOutput, JupyterSandbox, jupyterMissing, jupyterSandbox, outputsText, resultText, runCellsInKernel } from './support/jupyter';
 
 const missing = jupyterMissing();
 
-function text(outputs: CellOutput[]): string {
-  return outputs.map((o) => o.text ?? o.data?.['text/plain'] ?? `${o.ename}: ${o.evalue}`).join('');
-}
-
 /** The cell's value, a JSON string as JavaScript shows it ('{...}'), parsed. */
 function valueOf(outputs: CellOutput[]): Record<string, number> {
-  const shown = outputs.find((o) => o.output_type === 'execute_result')?.data?.['text/plain'];
-  assert.ok(shown, text(outputs));
+  const shown = resultText(outputs);
+  assert.ok(shown, outputsText(outputs));
   return JSON.parse(shown.slice(1, -1));
 }
 
@@ -44,7 +40,7 @@ describe('tensors a notebook drops', { skip: missing }, () => {
       assert.equal(
         cell.find((o) => o.output_type === 'error'),
         undefined,
-        text(cell),
+        outputsText(cell),
       );
     const [start, held, dropped] = [valueOf(outputs[1]), valueOf(outputs[3]), valueOf(outputs[5])];
     assert.equal(start.bytes, MIB4 + 16);

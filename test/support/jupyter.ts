@@ -112,6 +112,16 @@ export interface CellOutput {
   evalue?: string;
 }
 
+/** Everything a cell showed, as text: streams, results' text/plain, errors as `name: value`. */
+export function outputsText(outputs: CellOutput[]): string {
+  return outputs.map((o) => o.text ?? o.data?.['text/plain'] ?? `${o.ename}: ${o.evalue}`).join('');
+}
+
+/** The cell's value as shown (its execute_result's text/plain), without what it printed; undefined if none. */
+export function resultText(outputs: CellOutput[]): string | undefined {
+  return outputs.find((o) => o.output_type === 'execute_result')?.data?.['text/plain'];
+}
+
 /**
  * Runs `cells` in a fresh tslab-dl kernel through nbclient (errors kept, the next cell runs), with
  * `folder` (default: the notebooks folder) as the working directory; each cell's outputs.
