@@ -13,7 +13,7 @@ import { ValueError } from '../core/errors';
 import { standInWeights } from './stand-in-weights';
 import { kerasCacheDir } from '../weights/imagenet';
 import { loudNotice } from './banner';
-import { CALIBRATION_IMAGES, inLessonMode, lessonEnvironment, rememberedCalibrationImages } from '../settings/lesson-environment';
+import { inLessonMode, lessonEnvironment, rememberedCalibrationImages } from '../settings/lesson-environment';
 
 /** What `weights: 'imagenet'` becomes under TSLAB_DL_WEIGHTS in lesson mode; undefined: ImageNet's file, as asked. */
 export function lessonWeightsOverride(): 'stand-in' | null | string | undefined {
@@ -32,19 +32,10 @@ async function calibrationImages(given: tf.Tensor | undefined): Promise<tf.Tenso
       "weightsFallback: 'stand-in' needs images to calibrate on: pass standInImages (the training images, scaled as the model sees them).",
     );
   }
-  const remembered = rememberedCalibrationImages();
-  if (remembered) return tf.tidy(() => remembered.div(255));
-  const data = await loadDollarStreet(DEFAULT_DOLLAR_STREET_FOLDER);
-  try {
-    return tf.tidy(() => firstImages(data.trainImages).div(255));
-  } finally {
-    tf.dispose(Object.values(data));
-  }
-}
-
-/** The images {@link standInWeights} calibrates on, of a training set. */
-function firstImages(images: tf.Tensor): tf.Tensor {
-  return images.slice(0, Math.min(CALIBRATION_IMAGES, images.shape[0]));
+  // In lesson mode the loader keeps a copy of the first training images (rememberTrainingImages).
+  if (!rememberedCalibrationImages()) tf.dispose(Object.values(await loadDollarStreet(DEFAULT_DOLLAR_STREET_FOLDER)));
+  const remembered = rememberedCalibrationImages()!;
+  return tf.tidy(() => remembered.div(255));
 }
 
 /**
